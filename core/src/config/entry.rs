@@ -1,0 +1,81 @@
+//! One entry of a mocks file, whatever its kind.
+
+use std::path::Path;
+
+use mocket_protocols::field::{self, Destination, FieldError};
+use mocket_protocols::tcp::TcpEntry;
+use serde_json::Value;
+
+/// The kinds of entry, named by their kind key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Tcp,
+}
+
+impl Kind {
+    pub fn key(self) -> &'static str {
+        match self {
+            Kind::Tcp => "tcp",
+        }
+    }
+}
+
+const KIND_KEYS: &[&str] = &["http", "redis", "tcp"];
+
+/// An entry of a mocks file.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    Tcp(TcpEntry),
+}
+
+impl Entry {
+    /// Reads an entry; its kind key (`http`, `redis` or `tcp`) says which.
+    pub fn from_json(v: &Value, _base_dir: &Path) -> Result<Self, FieldError> {
+        let map = field::object(v, "an entry")?;
+        let kinds: Vec<&str> = KIND_KEYS
+            .iter()
+            .copied()
+            .filter(|k| map.contains_key(*k))
+            .collect();
+        match kinds.as_slice() {
+            ["tcp"] => TcpEntry::from_json(v).map(Entry::Tcp),
+            [] => Err(FieldError::new(format!(
+                "an entry needs one kind key: {} (found keys: {})",
+                KIND_KEYS.join(", "),
+                map.keys().cloned().collect::<Vec<_>>().join(", ")
+            ))),
+            [one] => Err(FieldError::new(format!(
+                "\"{one}\" entries are not supported by this build of mocket yet"
+            ))
+            .in_key(one)),
+            several => Err(FieldError::new(format!(
+                "an entry has exactly one kind key, found {}",
+                several.join(" and ")
+            ))),
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Entry::Tcp(_) => Kind::Tcp,
+        }
+    }
+
+    pub fn destination(&self) -> &Destination {
+        match self {
+            Entry::Tcp(e) => &e.destination,
+        }
+    }
+
+    /// How many uses the entry answers (`None`: unlimited).
+    pub fn times(&self) -> Option<u64> {
+        match self {
+            Entry::Tcp(e) => e.times,
+        }
+    }
+
+    /// How a report names the entry: `tcp legacy.internal:9000`.
+    pub fn summary(&self) -> String {
+        format!("{} {}", self.kind().key(), self.destination())
+    }
+}

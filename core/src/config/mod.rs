@@ -1,0 +1,272 @@
+//! The mocks file (DESIGN.md section 3): reading, validating and the overrides from the
+//! environment and the command line (section 4).
+//!
+//! A broken file is never half-used: [`Config::parse`] returns the first error, located by file,
+//! line, column and key, and nothing of the file.
+
+mod entry;
+mod settings;
+pub mod spans;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+
+use mocket_protocols::field::{self, Destination, FieldError, PathSeg};
+use serde_json::Value;
+
+pub use entry::{Entry, Kind};
+pub use settings::{LogLevel, Settings};
+
+use crate::policy::AllowList;
+
+/// A validated mocks file with its overrides applied.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub strict: bool,
+    pub allow: AllowList,
+    pub entries: Vec<Entry>,
+    /// Entry indexes by destination, in file order: the engine never scans every entry.
+    by_destination: HashMap<Destination, Vec<usize>>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::new(true, AllowList::default_rules(), Vec::new())
+    }
+}
+
+/// Why a mocks file (or an override) cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file, or the variable or flag that carried the bad value.
+    pub origin: String,
+    pub position: Option<spans::Position>,
+    /// The key path, such as `entries[2].response.status`; empty for the whole document.
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.origin)?;
+        if let Some(p) = self.position {
+            write!(f, ":{}:{}", p.line, p.column)?;
+        }
+        if !self.key.is_empty() {
+            write!(f, ": {}", self.key)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+const TOP_KEYS: &[&str] = &["strict", "allow", "entries"];
+
+impl Config {
+    pub fn new(strict: bool, allow: AllowList, entries: Vec<Entry>) -> Self {
+        let mut by_destination: HashMap<Destination, Vec<usize>> = HashMap::new();
+        for (i, e) in entries.iter().enumerate() {
+            by_destination
+                .entry(e.destination().clone())
+                .or_default()
+                .push(i);
+        }
+        Config {
+            strict,
+            allow,
+            entries,
+            by_destination,
+        }
+    }
+
+    /// Reads and validates the mocks file at `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            origin: path.display().to_string(),
+            position: None,
+            key: String::new(),
+            message: format!("cannot read the mocks file: {e}"),
+        })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Config::parse(&text, &path.display().to_string(), &base)
+    }
+
+    /// Validates the text of a mocks file; `origin` names it in errors and `base_dir` anchors
+    /// the relative paths inside it.
+    pub fn parse(text: &str, origin: &str, base_dir: &Path) -> Result<Self, ConfigError> {
+        let doc: Value = serde_json::from_str(text).map_err(|e| ConfigError {
+            origin: origin.to_string(),
+            position: Some(spans::Position {
+                line: e.line(),
+                column: e.column(),
+            }),
+            key: String::new(),
+            message: format!("invalid JSON: {}", strip_position(&e.to_string())),
+        })?;
+        Config::from_value(&doc, base_dir).map_err(|e| ConfigError {
+            origin: origin.to_string(),
+            position: Some(spans::locate(text, &e.path)),
+            key: e.path_text(),
+            message: e.message,
+        })
+    }
+
+    fn from_value(doc: &Value, base_dir: &Path) -> Result<Self, FieldError> {
+        let map = field::object(doc, "a mocks file")?;
+        field::reject_unknown_keys(map, TOP_KEYS)?;
+        let strict = match map.get("strict") {
+            None => true,
+            Some(Value::Bool(b)) => *b,
+            Some(v) => {
+                return Err(FieldError::new(format!(
+                    "strict must be true or false, found {}",
+                    field::type_name(v)
+                ))
+                .in_key("strict"));
+            }
+        };
+        let allow = match map.get("allow") {
+            None => AllowList::default_rules(),
+            Some(v) => allow_list(v).map_err(|e| e.in_key("allow"))?,
+        };
+        let entries = match map.get("entries") {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| Entry::from_json(v, base_dir).map_err(|e| e.in_index(i)))
+                .collect::<Result<_, _>>()
+                .map_err(|e| e.in_key("entries"))?,
+            Some(v) => {
+                return Err(FieldError::new(format!(
+                    "entries must be an array, found {}",
+                    field::type_name(v)
+                ))
+                .in_key("entries"));
+            }
+        };
+        Ok(Config::new(strict, allow, entries))
+    }
+
+    /// The indexes of the entries for `dest`, in file order.
+    pub fn entries_for(&self, dest: &Destination) -> &[usize] {
+        self.by_destination.get(dest).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether some entry names `host`, on any port.
+    pub fn names_host(&self, host: &str) -> bool {
+        self.by_destination.keys().any(|d| d.host == host)
+    }
+}
+
+fn allow_list(v: &Value) -> Result<AllowList, FieldError> {
+    let items = v.as_array().ok_or_else(|| {
+        FieldError::new(format!(
+            "allow must be an array of strings, found {}",
+            field::type_name(v)
+        ))
+    })?;
+    let mut rules = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let text = field::string(item, "an allow rule").map_err(|e| e.in_index(i))?;
+        rules.push(text);
+    }
+    AllowList::parse(&rules).map_err(|message| {
+        let i = rules
+            .iter()
+            .position(|r| AllowList::parse(&[r]).is_err())
+            .unwrap_or(0);
+        FieldError {
+            path: vec![PathSeg::Index(i)],
+            message,
+        }
+    })
+}
+
+/// serde_json appends " at line L column C", which the error already says in front.
+fn strip_position(message: &str) -> &str {
+    message
+        .rfind(" at line ")
+        .map_or(message, |i| &message[..i])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, "mocks.json", Path::new("."))
+    }
+
+    #[test]
+    fn defaults() {
+        let c = parse("{}").unwrap();
+        assert!(c.strict);
+        assert_eq!(c.allow, AllowList::default_rules());
+        assert!(c.entries.is_empty());
+    }
+
+    #[test]
+    fn indexes_entries_by_destination() {
+        let c = parse(
+            r#"{"strict": false, "allow": [], "entries": [
+                {"tcp": "a:1", "response": "x"}, {"tcp": "b:1", "response": "y"},
+                {"tcp": "A:1", "response": "z"}]}"#,
+        )
+        .unwrap();
+        assert!(!c.strict);
+        assert!(c.allow.0.is_empty());
+        assert_eq!(c.entries_for(&Destination::new("a", 1)), &[0, 2]);
+        assert!(c.entries_for(&Destination::new("a", 2)).is_empty());
+        assert!(c.names_host("b"));
+    }
+
+    #[test]
+    fn syntax_errors_name_line_and_column() {
+        let err = parse("{\n  \"strict\": tXue\n}").unwrap_err();
+        assert_eq!(err.position.map(|p| p.line), Some(2));
+        let text = err.to_string();
+        assert!(text.starts_with("mocks.json:2:"), "{text}");
+        assert!(text.contains("invalid JSON"), "{text}");
+    }
+
+    #[test]
+    fn semantic_errors_name_the_key() {
+        let err = parse("{\"entries\": [\n {\"tcp\": \"a:1\", \"response\": \"x\"},\n {\"tcp\": \"b:1\",\n  \"greeting\": 7, \"response\": \"x\"}]}").unwrap_err();
+        assert_eq!(err.key, "entries[1].greeting");
+        assert_eq!(err.position, Some(spans::Position { line: 4, column: 3 }));
+        assert!(
+            err.to_string()
+                .starts_with("mocks.json:4:3: entries[1].greeting: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_top_level_values() {
+        assert_eq!(parse(r#"{"strict": 1}"#).unwrap_err().key, "strict");
+        assert_eq!(
+            parse(r#"{"allow": ["ok", "a b"]}"#).unwrap_err().key,
+            "allow[1]"
+        );
+        assert_eq!(parse(r#"{"entries": {}}"#).unwrap_err().key, "entries");
+        assert!(
+            parse(r#"{"entrys": []}"#)
+                .unwrap_err()
+                .message
+                .contains("did you mean \"entries\"")
+        );
+        assert_eq!(
+            parse(r#"{"entries": [{"nothing": 1}]}"#).unwrap_err().key,
+            "entries[0]"
+        );
+        assert!(
+            parse("[]")
+                .unwrap_err()
+                .message
+                .contains("must be an object")
+        );
+    }
+}

@@ -1,0 +1,249 @@
+//! The control protocol between `libmocket.so` and the engine.
+//!
+//! One request line, one reply line, both plain text so the shim can speak it without any
+//! dependency: over the `MOCKET_SOCKET` Unix socket to a daemon, or through one C call into the
+//! embedded engine library. Fields are separated by single spaces; only a refusal's message
+//! (always last) may contain spaces.
+//!
+//! ```text
+//! resolve <pid> <name>                         -> fake <ipv4> | real | real-tell | refuse <msg>
+//! resolved <pid> <name> <ip>...                -> ok     (real addresses of an allowed name)
+//! route <pid> <tcp|udp> <ip> <port> <lport|->  -> redirect <port> | pass | pass-host <name> | refuse <msg>
+//! query <pid> <name>                           -> real | refuse <msg>      (res_query, res_search)
+//! ```
+
+use std::net::{IpAddr, Ipv4Addr};
+
+/// The transport protocol of a connection or datagram the shim asks about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Tcp,
+    Udp,
+}
+
+impl Transport {
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// A name lookup through `getaddrinfo` and friends.
+    Resolve { pid: u32, name: String },
+    /// The real addresses the shim got for a name that is allowed by name.
+    Resolved {
+        pid: u32,
+        name: String,
+        addrs: Vec<IpAddr>,
+    },
+    /// A `connect` (or an unconnected `sendto`) to `addr:port`. `local_port` is the client's
+    /// own port on loopback, bound before asking, so the engine can tell its connections apart.
+    Route {
+        pid: u32,
+        transport: Transport,
+        addr: IpAddr,
+        port: u16,
+        local_port: Option<u16>,
+    },
+    /// A raw DNS query (`res_query`, `res_search`).
+    Query { pid: u32, name: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    Fake(Ipv4Addr),
+    Real,
+    /// Resolve for real, then send [`Request::Resolved`] with the addresses.
+    RealTell,
+    Redirect(u16),
+    Pass,
+    /// Connect for real to `name` on the same port (a mocked name on a port without entries,
+    /// outside strict mode).
+    PassHost(String),
+    Refuse(String),
+    Ok,
+}
+
+impl Request {
+    pub fn parse(line: &str) -> Result<Self, String> {
+        let mut words = line.trim_end().split(' ');
+        let verb = words.next().unwrap_or_default();
+        let pid: u32 = number(words.next(), "pid")?;
+        let mut next = |what: &str| words.next().ok_or_else(|| format!("missing {what}"));
+        match verb {
+            "resolve" => Ok(Request::Resolve {
+                pid,
+                name: next("name")?.to_string(),
+            }),
+            "query" => Ok(Request::Query {
+                pid,
+                name: next("name")?.to_string(),
+            }),
+            "resolved" => {
+                let name = next("name")?.to_string();
+                let addrs = words.map(|w| w.parse().map_err(|_| format!("bad address {w:?}")));
+                Ok(Request::Resolved {
+                    pid,
+                    name,
+                    addrs: addrs.collect::<Result<_, _>>()?,
+                })
+            }
+            "route" => {
+                let transport = match next("transport")? {
+                    "tcp" => Transport::Tcp,
+                    "udp" => Transport::Udp,
+                    other => return Err(format!("unknown transport {other:?}")),
+                };
+                let addr = next("address")?
+                    .parse()
+                    .map_err(|_| "bad address".to_string())?;
+                let port = number(Some(next("port")?), "port")?;
+                let local_port = match next("local port")? {
+                    "-" => None,
+                    p => Some(number(Some(p), "local port")?),
+                };
+                Ok(Request::Route {
+                    pid,
+                    transport,
+                    addr,
+                    port,
+                    local_port,
+                })
+            }
+            other => Err(format!("unknown request {other:?}")),
+        }
+    }
+
+    pub fn to_line(&self) -> String {
+        match self {
+            Request::Resolve { pid, name } => format!("resolve {pid} {name}"),
+            Request::Query { pid, name } => format!("query {pid} {name}"),
+            Request::Resolved { pid, name, addrs } => {
+                let addrs: Vec<String> = addrs.iter().map(IpAddr::to_string).collect();
+                format!("resolved {pid} {name} {}", addrs.join(" "))
+                    .trim_end()
+                    .to_string()
+            }
+            Request::Route {
+                pid,
+                transport,
+                addr,
+                port,
+                local_port,
+            } => {
+                let lport = local_port.map_or("-".to_string(), |p| p.to_string());
+                format!("route {pid} {} {addr} {port} {lport}", transport.name())
+            }
+        }
+    }
+}
+
+impl Reply {
+    pub fn parse(line: &str) -> Result<Self, String> {
+        let line = line.trim_end();
+        let (verb, rest) = line.split_once(' ').unwrap_or((line, ""));
+        match verb {
+            "fake" => rest
+                .parse()
+                .map(Reply::Fake)
+                .map_err(|_| format!("bad address {rest:?}")),
+            "real" => Ok(Reply::Real),
+            "real-tell" => Ok(Reply::RealTell),
+            "redirect" => number(Some(rest), "port").map(Reply::Redirect),
+            "pass" => Ok(Reply::Pass),
+            "pass-host" => Ok(Reply::PassHost(rest.to_string())),
+            "refuse" => Ok(Reply::Refuse(rest.to_string())),
+            "ok" => Ok(Reply::Ok),
+            other => Err(format!("unknown reply {other:?}")),
+        }
+    }
+
+    pub fn to_line(&self) -> String {
+        match self {
+            Reply::Fake(ip) => format!("fake {ip}"),
+            Reply::Real => "real".into(),
+            Reply::RealTell => "real-tell".into(),
+            Reply::Redirect(port) => format!("redirect {port}"),
+            Reply::Pass => "pass".into(),
+            Reply::PassHost(name) => format!("pass-host {name}"),
+            Reply::Refuse(msg) => format!("refuse {}", msg.replace(['\n', '\r'], " ")),
+            Reply::Ok => "ok".into(),
+        }
+    }
+}
+
+fn number<T: std::str::FromStr>(word: Option<&str>, what: &str) -> Result<T, String> {
+    let word = word.ok_or_else(|| format!("missing {what}"))?;
+    word.parse().map_err(|_| format!("bad {what} {word:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip() {
+        let all = [
+            Request::Resolve {
+                pid: 7,
+                name: "a.test".into(),
+            },
+            Request::Query {
+                pid: 7,
+                name: "_x._tcp.a.test".into(),
+            },
+            Request::Resolved {
+                pid: 1,
+                name: "db".into(),
+                addrs: vec!["10.0.0.1".parse().unwrap(), "::1".parse().unwrap()],
+            },
+            Request::Resolved {
+                pid: 1,
+                name: "db".into(),
+                addrs: vec![],
+            },
+            Request::Route {
+                pid: 9,
+                transport: Transport::Udp,
+                addr: "198.18.0.1".parse().unwrap(),
+                port: 53,
+                local_port: None,
+            },
+            Request::Route {
+                pid: 9,
+                transport: Transport::Tcp,
+                addr: "::1".parse().unwrap(),
+                port: 1,
+                local_port: Some(40000),
+            },
+        ];
+        for r in all {
+            assert_eq!(Request::parse(&r.to_line()).unwrap(), r);
+        }
+        assert!(Request::parse("route 1 sctp 1.2.3.4 1 -").is_err());
+        assert!(Request::parse("bogus 1").is_err());
+        assert!(Request::parse("resolve x a").is_err());
+    }
+
+    #[test]
+    fn replies_round_trip() {
+        let all = [
+            Reply::Fake("198.18.1.2".parse().unwrap()),
+            Reply::Real,
+            Reply::RealTell,
+            Reply::Redirect(4000),
+            Reply::Pass,
+            Reply::PassHost("a.test".into()),
+            Reply::Refuse("strict mode refused a:1 (x)".into()),
+            Reply::Ok,
+        ];
+        for r in all {
+            assert_eq!(Reply::parse(&r.to_line()).unwrap(), r);
+        }
+        assert_eq!(Reply::Refuse("a\nb".into()).to_line(), "refuse a b");
+    }
+}

@@ -1,0 +1,86 @@
+//! The engine's loopback listener and the dispatch of each redirected connection to the
+//! protocol of its destination's entries.
+
+use std::io;
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::thread;
+
+use super::{Claim, Engine, lock};
+use crate::config::Kind;
+use crate::journal::{Action, Event};
+
+impl Engine {
+    /// The port of the listener, started on first use: an engine that never redirects anything
+    /// starts no thread.
+    pub(super) fn listener_port(self: &Arc<Self>) -> io::Result<u16> {
+        let mut port = lock(&self.listener_port);
+        if let Some(p) = *port {
+            return Ok(p);
+        }
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        let p = listener.local_addr()?.port();
+        let engine = Arc::clone(self);
+        self.spawn("mocket-accept", move || engine.accept_loop(listener))?;
+        *port = Some(p);
+        Ok(p)
+    }
+
+    pub(super) fn spawn(
+        &self,
+        name: &str,
+        work: impl FnOnce() + Send + 'static,
+    ) -> io::Result<thread::JoinHandle<()>> {
+        let hook = self.thread_hook;
+        thread::Builder::new().name(name.into()).spawn(move || {
+            if let Some(hook) = hook {
+                hook();
+            }
+            work()
+        })
+    }
+
+    fn accept_loop(self: Arc<Self>, listener: TcpListener) {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let Some(claim) = self.claim_of(&stream) else {
+                // Not a connection the shim announced: someone dialled the engine directly.
+                continue;
+            };
+            let engine = Arc::clone(&self);
+            let spawned = self.spawn("mocket-conn", move || engine.serve(stream, claim));
+            if let Err(e) = spawned {
+                self.warn(&format!("cannot start a connection thread: {e}"));
+            }
+        }
+    }
+
+    fn claim_of(&self, stream: &TcpStream) -> Option<Claim> {
+        let peer = stream.peer_addr().ok()?;
+        lock(&self.claims).remove(&peer.port())
+    }
+
+    fn serve(self: Arc<Self>, stream: TcpStream, claim: Claim) {
+        let _ = stream.set_nodelay(true);
+        let config = match &self.config {
+            Ok(c) => Arc::clone(c),
+            Err(_) => return,
+        };
+        let candidates = config.entries_for(&claim.dest);
+        lock(&self.report).mocked += 1;
+        self.info(&format!("pid {} connected to {}", claim.pid, claim.dest));
+        match candidates.first().map(|i| config.entries[*i].kind()) {
+            Some(Kind::Tcp) => self.serve_tcp(stream, &claim, candidates),
+            None => {
+                let event = Event::new(
+                    claim.pid,
+                    &claim.dest.host,
+                    Some(claim.dest.port),
+                    "tcp",
+                    Action::Unmatched,
+                );
+                self.count_unmatched(&claim, "tcp", "no entry".into(), event);
+            }
+        }
+    }
+}

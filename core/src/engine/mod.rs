@@ -1,0 +1,339 @@
+//! The engine: answers the shim's questions (see [`crate::control`]) and serves the connections
+//! it redirected.
+//!
+//! Redirected connections all arrive on one loopback listener, started on the first redirect.
+//! The shim binds the client's socket before asking, so the engine knows each connection by the
+//! client's local port and files a [`Claim`] under it: which process, which original destination.
+
+mod listener;
+mod tcp;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use mocket_protocols::field::{Destination, normalize_host};
+
+use crate::config::{Config, ConfigError, Entry, LogLevel, Settings};
+use crate::control::{Reply, Request, Transport};
+use crate::fake_ip::{FakeIpMap, is_fake};
+use crate::journal::{Action, Event, Journal};
+use crate::report::Report;
+
+/// Who is connecting, and where the connection was meant to go.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub pid: u32,
+    pub dest: Destination,
+}
+
+/// Runs in every thread the engine starts. The embedded placement uses it to tell the shim
+/// that the thread is mocket's own, so its sockets are never intercepted.
+pub type ThreadHook = fn();
+
+pub struct Engine {
+    config: Result<Arc<Config>, ConfigError>,
+    log: LogLevel,
+    journal: Journal,
+    fake_ips: Mutex<FakeIpMap>,
+    /// Real addresses of names allowed by name, so a connect to them is judged by that name.
+    named_ips: Mutex<HashMap<IpAddr, String>>,
+    claims: Mutex<HashMap<u16, Claim>>,
+    listener_port: Mutex<Option<u16>>,
+    /// How many uses each entry has answered, by entry index.
+    usage: Vec<AtomicU64>,
+    report: Mutex<Report>,
+    thread_hook: Option<ThreadHook>,
+}
+
+/// Locks a mutex even if a thread panicked while holding it: the engine's tables stay usable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Engine {
+    /// An engine for `settings`. A broken mocks file does not stop it: it then refuses every
+    /// intercepted connection with the file's error, so nothing leaks.
+    pub fn new(settings: &Settings, thread_hook: Option<ThreadHook>) -> Arc<Engine> {
+        let journal = Journal::open(settings.journal.as_deref());
+        let config = match (settings.load(), journal) {
+            (Ok(config), Ok(_)) => Ok(Arc::new(config)),
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(e)) => Err(ConfigError {
+                origin: "MOCKET_JOURNAL / --journal".into(),
+                position: None,
+                key: String::new(),
+                message: format!(
+                    "cannot open {}: {e}",
+                    settings.journal.as_ref().unwrap().display()
+                ),
+            }),
+        };
+        let journal = Journal::open(settings.journal.as_deref()).unwrap_or_default();
+        Engine::with_config(config, settings.log, journal, thread_hook)
+    }
+
+    pub fn with_config(
+        config: Result<Arc<Config>, ConfigError>,
+        log: LogLevel,
+        journal: Journal,
+        thread_hook: Option<ThreadHook>,
+    ) -> Arc<Engine> {
+        let mut fake_ips = FakeIpMap::default();
+        let mut usage = Vec::new();
+        if let Ok(config) = &config {
+            // Entry names get their addresses first, in file order, so any process computes the
+            // same address for them even without a collision-free history.
+            for e in &config.entries {
+                fake_ips.ip_of(&e.destination().host);
+                usage.push(AtomicU64::new(0));
+            }
+        }
+        Arc::new(Engine {
+            config,
+            log,
+            journal,
+            fake_ips: Mutex::new(fake_ips),
+            named_ips: Mutex::default(),
+            claims: Mutex::default(),
+            listener_port: Mutex::new(None),
+            usage,
+            report: Mutex::default(),
+            thread_hook,
+        })
+    }
+
+    /// The mocks file's error, when it could not be used.
+    pub fn config_error(&self) -> Option<&ConfigError> {
+        self.config.as_ref().err()
+    }
+
+    /// Copies the names another engine handed out (the parent's, after `fork`).
+    pub fn inherit_names(&self, from: &Engine) {
+        if let Ok(map) = from.fake_ips.try_lock() {
+            *lock(&self.fake_ips) = map.clone();
+        }
+        if let Ok(map) = from.named_ips.try_lock() {
+            *lock(&self.named_ips) = map.clone();
+        }
+    }
+
+    /// Answers one control line; see [`crate::control`].
+    pub fn handle_line(self: &Arc<Self>, line: &str) -> String {
+        match Request::parse(line) {
+            Ok(request) => self.handle(request).to_line(),
+            Err(e) => {
+                Reply::Refuse(format!("engine could not read the request {line:?}: {e}")).to_line()
+            }
+        }
+    }
+
+    pub fn handle(self: &Arc<Self>, request: Request) -> Reply {
+        let config = match &self.config {
+            Ok(c) => c.clone(),
+            Err(e) => return Reply::Refuse(format!("refused: the mocks file is broken: {e}")),
+        };
+        match request {
+            Request::Resolve { name, .. } => self.resolve(&config, &normalize_host(&name)),
+            Request::Resolved { name, addrs, .. } => {
+                let mut named = lock(&self.named_ips);
+                for addr in addrs {
+                    named.insert(addr, normalize_host(&name));
+                }
+                Reply::Ok
+            }
+            Request::Query { pid, name } => self.query(&config, pid, &normalize_host(&name)),
+            Request::Route {
+                pid,
+                transport,
+                addr,
+                port,
+                local_port,
+            } => self.route(&config, pid, transport, addr, port, local_port),
+        }
+    }
+
+    fn resolve(&self, config: &Config, name: &str) -> Reply {
+        if config.names_host(name) {
+            return Reply::Fake(lock(&self.fake_ips).ip_of(name));
+        }
+        match (config.allow.allows_name(name), config.strict) {
+            (true, true) => Reply::RealTell,
+            (_, false) => Reply::Real,
+            // A lookup that no rule allows never reaches a real resolver; the connect that
+            // follows is refused with a message naming the host and port.
+            (false, true) => Reply::Fake(lock(&self.fake_ips).ip_of(name)),
+        }
+    }
+
+    fn query(&self, config: &Config, pid: u32, name: &str) -> Reply {
+        if !config.strict || (config.allow.allows_name(name) && !config.names_host(name)) {
+            return Reply::Real;
+        }
+        self.journal
+            .record(&Event::new(pid, name, None, "dns", Action::Refused));
+        lock(&self.report).count_refused(format!("dns {name}"));
+        Reply::Refuse(format!(
+            "strict mode refused a DNS query for {name} (raw DNS queries are not mocked; allowed: {})",
+            config.allow
+        ))
+    }
+
+    /// The host a connection to `addr` is judged by: the name behind a fake or allowed address.
+    fn host_of(&self, addr: IpAddr) -> Result<(String, bool), Reply> {
+        let v4 = match addr {
+            IpAddr::V4(v4) => Some(v4),
+            IpAddr::V6(v6) => v6.to_ipv4_mapped(),
+        };
+        if let Some(v4) = v4.filter(|v4| is_fake(*v4)) {
+            return match lock(&self.fake_ips).name_of(v4) {
+                Some(name) => Ok((name.to_string(), true)),
+                None => Err(Reply::Refuse(format!(
+                    "refused {v4}: a mocket fake address that this engine never handed out"
+                ))),
+            };
+        }
+        let plain = v4.map_or(addr, IpAddr::V4);
+        match lock(&self.named_ips).get(&plain) {
+            Some(name) => Ok((name.clone(), false)),
+            None => Ok((plain.to_string(), false)),
+        }
+    }
+
+    fn route(
+        self: &Arc<Self>,
+        config: &Config,
+        pid: u32,
+        transport: Transport,
+        addr: IpAddr,
+        port: u16,
+        local_port: Option<u16>,
+    ) -> Reply {
+        let (host, fake) = match self.host_of(addr) {
+            Ok(h) => h,
+            Err(refusal) => return refusal,
+        };
+        let dest = Destination::new(&host, port);
+        let allowed =
+            config.allow.allows(&host, port) || config.allow.allows(&addr.to_string(), port);
+        if transport == Transport::Tcp && !config.entries_for(&dest).is_empty() {
+            let Some(local_port) = local_port else {
+                return Reply::Refuse(format!(
+                    "cannot redirect {dest}: the socket has no local port"
+                ));
+            };
+            return match self.listener_port() {
+                Ok(engine_port) => {
+                    lock(&self.claims).insert(local_port, Claim { pid, dest });
+                    Reply::Redirect(engine_port)
+                }
+                Err(e) => Reply::Refuse(format!(
+                    "cannot redirect {dest}: engine listener failed: {e}"
+                )),
+            };
+        }
+        let proto = transport.name();
+        if transport == Transport::Udp && fake {
+            return self.refuse(
+                pid,
+                &dest,
+                proto,
+                format!("refused UDP to {dest}: mocket mocks TCP only"),
+            );
+        }
+        if allowed || !config.strict {
+            self.journal.record(&Event::new(
+                pid,
+                &dest.host,
+                Some(port),
+                proto,
+                Action::Passthrough,
+            ));
+            lock(&self.report).passthrough += 1;
+            return if fake {
+                Reply::PassHost(host)
+            } else {
+                Reply::Pass
+            };
+        }
+        let why = match config.names_host(&dest.host) {
+            true => "no entry for this port",
+            false => "no entry matches",
+        };
+        let msg = format!(
+            "strict mode refused {dest} ({why}; allowed: {})",
+            config.allow
+        );
+        self.refuse(pid, &dest, proto, msg)
+    }
+
+    fn refuse(&self, pid: u32, dest: &Destination, proto: &str, message: String) -> Reply {
+        let event = Event::new(pid, &dest.host, Some(dest.port), proto, Action::Refused)
+            .with("reason", message.clone().into());
+        self.journal.record(&event);
+        lock(&self.report).count_refused(format!("{proto} {dest}"));
+        Reply::Refuse(message)
+    }
+
+    /// Takes one use of the first entry among `candidates` that still has uses left.
+    fn take_entry(&self, candidates: impl IntoIterator<Item = usize>) -> Option<(usize, u64)> {
+        let config = self.config.as_ref().ok()?;
+        candidates.into_iter().find_map(|i| {
+            let times = config.entries[i].times();
+            self.usage[i]
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                    times.is_none_or(|t| used < t).then_some(used + 1)
+                })
+                .ok()
+                .map(|used| (i, used))
+        })
+    }
+
+    fn entry(&self, index: usize) -> &Entry {
+        &self
+            .config
+            .as_ref()
+            .expect("entries exist only with a config")
+            .entries[index]
+    }
+
+    fn warn(&self, message: &str) {
+        if self.log >= LogLevel::Warn {
+            eprintln!("mocket: {message}");
+        }
+    }
+
+    fn info(&self, message: &str) {
+        if self.log >= LogLevel::Info {
+            eprintln!("mocket: {message}");
+        }
+    }
+
+    /// What happened so far, with the entries that were never used.
+    pub fn report(&self) -> Report {
+        let mut report = lock(&self.report).clone();
+        if let Ok(config) = &self.config {
+            for (i, e) in config.entries.iter().enumerate() {
+                if self.usage[i].load(Ordering::Acquire) == 0 {
+                    report.unused_entries.push(format!("#{i} {}", e.summary()));
+                }
+            }
+        }
+        report
+    }
+
+    fn count_unmatched(&self, claim: &Claim, proto: &str, what: String, event: Event) {
+        self.warn(&format!("{proto} {}: {what}", claim.dest));
+        self.journal.record(&event);
+        lock(&self.report).count_unmatched(format!("{proto} {}: {what}", claim.dest));
+    }
+
+    /// A fake address for tests and tools that need to know what the shim would be told.
+    pub fn fake_ip_of(&self, name: &str) -> Ipv4Addr {
+        lock(&self.fake_ips).ip_of(&normalize_host(name))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,197 @@
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+
+use socket2::{Domain, Socket, Type};
+
+use super::*;
+use crate::journal::Journal;
+
+pub(crate) fn engine(text: &str) -> Arc<Engine> {
+    let config = Config::parse(text, "m.json", Path::new(".")).map(Arc::new);
+    Engine::with_config(config, LogLevel::Error, Journal::default(), None)
+}
+
+fn route(e: &Arc<Engine>, addr: &str, port: u16, local_port: Option<u16>) -> Reply {
+    let addr = addr.parse().unwrap();
+    e.handle(Request::Route {
+        pid: 1,
+        transport: Transport::Tcp,
+        addr,
+        port,
+        local_port,
+    })
+}
+
+/// Connects like the shim does: bind, ask, connect to where the engine says.
+pub(crate) fn connect(e: &Arc<Engine>, host: &str, port: u16) -> TcpStream {
+    let Reply::Fake(ip) = e.handle(Request::Resolve {
+        pid: 1,
+        name: host.into(),
+    }) else {
+        panic!()
+    };
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    let lport = socket.local_addr().unwrap().as_socket().unwrap().port();
+    let Reply::Redirect(eport) = route(e, &ip.to_string(), port, Some(lport)) else {
+        panic!()
+    };
+    socket
+        .connect(&SocketAddr::from(([127, 0, 0, 1], eport)).into())
+        .unwrap();
+    socket.into()
+}
+
+#[test]
+fn resolves_entry_names_to_fake_addresses() {
+    let e = engine(r#"{"entries": [{"tcp": "legacy.internal:9000", "response": "x"}]}"#);
+    let reply = e.handle(Request::Resolve {
+        pid: 1,
+        name: "LEGACY.internal".into(),
+    });
+    assert_eq!(reply, Reply::Fake(e.fake_ip_of("legacy.internal")));
+    let reply = e.handle(Request::Resolve {
+        pid: 1,
+        name: "localhost".into(),
+    });
+    assert_eq!(reply, Reply::RealTell);
+    // Unknown names in strict mode get a fake address too: the connect is refused by name.
+    assert!(matches!(
+        e.handle(Request::Resolve {
+            pid: 1,
+            name: "x.test".into()
+        }),
+        Reply::Fake(_)
+    ));
+}
+
+#[test]
+fn strict_mode_refuses_with_a_message() {
+    let e = engine(r#"{"entries": [{"tcp": "a.test:1", "response": "x"}]}"#);
+    let ip = e.fake_ip_of("api.example.com").to_string();
+    let Reply::Refuse(msg) = route(&e, &ip, 443, Some(1)) else {
+        panic!()
+    };
+    assert_eq!(
+        msg,
+        "strict mode refused api.example.com:443 (no entry matches; allowed: localhost, 127.0.0.0/8, ::1)"
+    );
+    let ip = e.fake_ip_of("a.test").to_string();
+    let Reply::Refuse(msg) = route(&e, &ip, 2, Some(1)) else {
+        panic!()
+    };
+    assert!(msg.contains("no entry for this port"), "{msg}");
+    assert_eq!(route(&e, "127.0.0.1", 5, None), Reply::Pass);
+    assert!(matches!(route(&e, "10.1.1.1", 5, None), Reply::Refuse(_)));
+    let report = e.report();
+    assert_eq!(report.refused.len(), 3);
+    assert_eq!(report.passthrough, 1);
+    assert_eq!(report.unused_entries, vec!["#0 tcp a.test:1".to_string()]);
+}
+
+#[test]
+fn names_allowed_by_name_are_judged_by_name() {
+    let e = engine(r#"{"allow": ["db.internal:5432"]}"#);
+    assert_eq!(
+        e.handle(Request::Resolve {
+            pid: 1,
+            name: "db.internal".into()
+        }),
+        Reply::RealTell
+    );
+    let addrs = vec!["10.9.9.9".parse().unwrap()];
+    e.handle(Request::Resolved {
+        pid: 1,
+        name: "db.internal".into(),
+        addrs,
+    });
+    assert_eq!(route(&e, "10.9.9.9", 5432, None), Reply::Pass);
+    assert!(matches!(
+        route(&e, "10.9.9.9", 5433, None),
+        Reply::Refuse(_)
+    ));
+}
+
+#[test]
+fn non_strict_passes_and_udp_to_fake_names_is_refused() {
+    let e = engine(r#"{"strict": false, "entries": [{"tcp": "a.test:1", "response": "x"}]}"#);
+    assert_eq!(
+        e.handle(Request::Resolve {
+            pid: 1,
+            name: "b.test".into()
+        }),
+        Reply::Real
+    );
+    let ip = e.fake_ip_of("a.test");
+    assert_eq!(
+        route(&e, &ip.to_string(), 2, None),
+        Reply::PassHost("a.test".into())
+    );
+    assert_eq!(route(&e, "10.1.1.1", 5, None), Reply::Pass);
+    let udp = Request::Route {
+        pid: 1,
+        transport: Transport::Udp,
+        addr: IpAddr::V4(ip),
+        port: 1,
+        local_port: None,
+    };
+    assert!(matches!(e.handle(udp), Reply::Refuse(m) if m.contains("TCP only")));
+}
+
+#[test]
+fn broken_config_refuses_everything() {
+    let e = engine(r#"{"entries": [{"tcp": "a.test"}]}"#);
+    let Reply::Refuse(msg) = route(&e, "127.0.0.1", 5, None) else {
+        panic!()
+    };
+    assert!(msg.contains("m.json:1:15: entries[0].tcp"), "{msg}");
+    assert!(matches!(
+        e.handle(Request::Resolve {
+            pid: 1,
+            name: "localhost".into()
+        }),
+        Reply::Refuse(_)
+    ));
+}
+
+#[test]
+fn serves_a_tcp_script_and_honours_times() {
+    let e = engine(
+        r#"{"entries": [
+            {"tcp": "smtp.test:25", "greeting": "220 hi\r\n", "request": "HELO\r\n", "responses": ["250 a\r\n", "250 b\r\n"], "times": 1},
+            {"tcp": "smtp.test:25", "greeting": "220 second\r\n", "response": "x"}]}"#,
+    );
+    let mut c = connect(&e, "smtp.test", 25);
+    let mut buf = [0u8; 8];
+    c.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"220 hi\r\n");
+    c.write_all(b"HE").unwrap();
+    c.write_all(b"LO\r\nHELO\r\nHELO\r\n").unwrap();
+    let mut buf = [0u8; 21];
+    c.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"250 a\r\n250 b\r\n250 b\r\n");
+    let mut c2 = connect(&e, "smtp.test", 25);
+    let mut buf = [0u8; 12];
+    c2.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"220 second\r\n");
+}
+
+#[test]
+fn a_mismatch_closes_and_is_reported() {
+    let e = engine(r#"{"entries": [{"tcp": "a.test:1", "request": "PING", "response": "PONG"}]}"#);
+    let mut c = connect(&e, "a.test", 1);
+    c.write_all(b"PUNG").unwrap();
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+    let report = e.report();
+    assert_eq!(report.unmatched_count, 1);
+    assert!(
+        report.unmatched[0].contains("expected \"PING\", received \"PU"),
+        "{:?}",
+        report.unmatched
+    );
+}

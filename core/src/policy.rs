@@ -1,0 +1,237 @@
+//! The allow list: destinations that are always reached for real (DESIGN.md section 3).
+
+use std::fmt;
+use std::net::IpAddr;
+
+use mocket_protocols::field::normalize_host;
+
+/// The allow list used when neither the mocks file, `MOCKET_ALLOW` nor `--allow` gives one.
+pub const DEFAULT_ALLOW: &[&str] = &["localhost", "127.0.0.0/8", "::1"];
+
+/// One `allow` rule: a host, `host:port`, an IP or a CIDR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllowRule {
+    Host {
+        host: String,
+        port: Option<u16>,
+    },
+    Net {
+        addr: IpAddr,
+        prefix: u8,
+        port: Option<u16>,
+    },
+}
+
+impl AllowRule {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "\"{text}\" is not an allow rule: expected a host, host:port, an IP or a CIDR \
+                 (for example \"db.internal:5432\" or \"10.0.0.0/8\")"
+            )
+        };
+        let text = text.trim();
+        if text.is_empty() || text.contains(char::is_whitespace) {
+            return Err(bad());
+        }
+        if let Some((net, prefix)) = text.split_once('/') {
+            let addr: IpAddr = net.parse().map_err(|_| bad())?;
+            let max = if addr.is_ipv4() { 32 } else { 128 };
+            let prefix: u8 = prefix.parse().ok().filter(|p| *p <= max).ok_or_else(bad)?;
+            return Ok(AllowRule::Net {
+                addr,
+                prefix,
+                port: None,
+            });
+        }
+        if let Ok(addr) = text.parse::<IpAddr>() {
+            return Ok(AllowRule::Net {
+                addr,
+                prefix: full_prefix(addr),
+                port: None,
+            });
+        }
+        let (host, port) = match text.strip_prefix('[') {
+            Some(rest) => {
+                let (h, p) = rest.split_once("]:").ok_or_else(bad)?;
+                (h, Some(p))
+            }
+            None => match text.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (text, None),
+            },
+        };
+        let port = port
+            .map(|p| p.parse::<u16>().map_err(|_| bad()))
+            .transpose()?;
+        match host.parse::<IpAddr>() {
+            Ok(addr) => Ok(AllowRule::Net {
+                addr,
+                prefix: full_prefix(addr),
+                port,
+            }),
+            Err(_) if !host.is_empty() && !host.contains([':', '/', '[', ']']) => {
+                Ok(AllowRule::Host {
+                    host: normalize_host(host),
+                    port,
+                })
+            }
+            Err(_) => Err(bad()),
+        }
+    }
+
+    /// Whether a connection to `host` (a name, or an IP in text) on `port` is allowed.
+    pub fn allows(&self, host: &str, port: u16) -> bool {
+        match self {
+            AllowRule::Host { host: h, port: p } => {
+                *h == normalize_host(host) && p.is_none_or(|p| p == port)
+            }
+            AllowRule::Net {
+                addr,
+                prefix,
+                port: p,
+            } => {
+                p.is_none_or(|p| p == port)
+                    && host
+                        .parse::<IpAddr>()
+                        .is_ok_and(|ip| in_net(ip, *addr, *prefix))
+            }
+        }
+    }
+
+    /// Whether a name lookup of `host` should be answered by the real resolver.
+    fn allows_name(&self, host: &str) -> bool {
+        matches!(self, AllowRule::Host { host: h, .. } if *h == normalize_host(host))
+    }
+}
+
+fn full_prefix(addr: IpAddr) -> u8 {
+    if addr.is_ipv4() { 32 } else { 128 }
+}
+
+fn in_net(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
+    let ip = match (ip, net) {
+        (IpAddr::V6(v6), IpAddr::V4(_)) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        _ => ip,
+    };
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    }
+}
+
+impl fmt::Display for AllowRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AllowRule::Host { host, port: None } => f.write_str(host),
+            AllowRule::Host {
+                host,
+                port: Some(p),
+            } => write!(f, "{host}:{p}"),
+            AllowRule::Net { addr, prefix, port } => {
+                let bracket = addr.is_ipv6() && port.is_some();
+                match (bracket, *prefix == full_prefix(*addr)) {
+                    (true, _) => write!(f, "[{addr}]")?,
+                    (false, true) => write!(f, "{addr}")?,
+                    (false, false) => write!(f, "{addr}/{prefix}")?,
+                }
+                port.map_or(Ok(()), |p| write!(f, ":{p}"))
+            }
+        }
+    }
+}
+
+/// The allow list in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowList(pub Vec<AllowRule>);
+
+impl AllowList {
+    pub fn parse<S: AsRef<str>>(rules: &[S]) -> Result<Self, String> {
+        rules
+            .iter()
+            .map(|r| AllowRule::parse(r.as_ref()))
+            .collect::<Result<_, _>>()
+            .map(AllowList)
+    }
+
+    pub fn default_rules() -> Self {
+        AllowList::parse(DEFAULT_ALLOW).expect("the default allow list parses")
+    }
+
+    pub fn allows(&self, host: &str, port: u16) -> bool {
+        self.0.iter().any(|r| r.allows(host, port))
+    }
+
+    /// Whether `host` is allowed by name (on some port), so its lookup goes to the real resolver.
+    pub fn allows_name(&self, host: &str) -> bool {
+        self.0.iter().any(|r| r.allows_name(host))
+    }
+}
+
+impl fmt::Display for AllowList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("nothing");
+        }
+        let rules: Vec<String> = self.0.iter().map(|r| r.to_string()).collect();
+        f.write_str(&rules.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_allows_loopback_only() {
+        let allow = AllowList::default_rules();
+        assert!(allow.allows("127.0.0.1", 80));
+        assert!(allow.allows("127.9.9.9", 1));
+        assert!(allow.allows("::1", 5));
+        assert!(allow.allows("::ffff:127.0.0.1", 5));
+        assert!(allow.allows("LocalHost", 5));
+        assert!(!allow.allows("10.0.0.1", 80));
+        assert!(!allow.allows("api.example.com", 443));
+        assert_eq!(allow.to_string(), "localhost, 127.0.0.0/8, ::1");
+    }
+
+    #[test]
+    fn rule_forms() {
+        let allow =
+            AllowList::parse(&["db.internal:5432", "10.0.0.0/8", "[::1]:80", "1.2.3.4"]).unwrap();
+        assert!(allow.allows("db.internal", 5432));
+        assert!(!allow.allows("db.internal", 5433));
+        assert!(allow.allows_name("DB.internal."));
+        assert!(allow.allows("10.200.0.1", 1));
+        assert!(allow.allows("::1", 80));
+        assert!(!allow.allows("::1", 81));
+        assert!(allow.allows("1.2.3.4", 9));
+        assert!(!allow.allows("1.2.3.5", 9));
+        assert_eq!(
+            allow.to_string(),
+            "db.internal:5432, 10.0.0.0/8, [::1]:80, 1.2.3.4"
+        );
+    }
+
+    #[test]
+    fn bad_rules_are_explained() {
+        for bad in ["", "a b", "10.0.0.0/33", "host:port", "[::1", "x/8"] {
+            let err = AllowRule::parse(bad).unwrap_err();
+            assert!(err.contains("not an allow rule"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn empty_list_allows_nothing() {
+        let allow = AllowList::parse::<&str>(&[]).unwrap();
+        assert!(!allow.allows("127.0.0.1", 1));
+        assert_eq!(allow.to_string(), "nothing");
+    }
+}

@@ -1,0 +1,111 @@
+//! What happened during a run, as `mocket run` prints it at the end.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// How many unmatched requests a report lists word for word; the rest are counted.
+const MAX_LISTED: usize = 20;
+
+/// Counters the engine keeps while it runs.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub mocked: u64,
+    pub passthrough: u64,
+    /// Refused destinations (`host:port` or `dns name`) with how often each was refused.
+    pub refused: BTreeMap<String, u64>,
+    pub unmatched_count: u64,
+    /// The first few unmatched requests, each with why nothing matched.
+    pub unmatched: Vec<String>,
+    /// Entries that answered nothing, as `#index summary`.
+    pub unused_entries: Vec<String>,
+}
+
+impl Report {
+    pub fn count_refused(&mut self, what: String) {
+        *self.refused.entry(what).or_default() += 1;
+    }
+
+    pub fn count_unmatched(&mut self, what: String) {
+        self.unmatched_count += 1;
+        if self.unmatched.len() < MAX_LISTED {
+            self.unmatched.push(what);
+        }
+    }
+
+    /// A run fails when something was refused or a request matched nothing, even if the
+    /// command under test succeeded: a test that silently missed its mocks is not a pass.
+    pub fn failed(&self) -> bool {
+        !self.refused.is_empty() || self.unmatched_count > 0
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let refused: u64 = self.refused.values().sum();
+        writeln!(
+            f,
+            "mocket: {} mocked, {} refused, {} passed through, {} unmatched",
+            self.mocked, refused, self.passthrough, self.unmatched_count
+        )?;
+        for (what, n) in &self.refused {
+            writeln!(
+                f,
+                "  refused {what}{}",
+                if *n > 1 {
+                    format!(" ({n} times)")
+                } else {
+                    String::new()
+                }
+            )?;
+        }
+        for what in &self.unmatched {
+            writeln!(f, "  unmatched {what}")?;
+        }
+        if self.unmatched_count as usize > self.unmatched.len() {
+            writeln!(
+                f,
+                "  ... and {} more unmatched",
+                self.unmatched_count as usize - self.unmatched.len()
+            )?;
+        }
+        for entry in &self.unused_entries {
+            writeln!(f, "  never used: entry {entry}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_and_fails_on_refusals() {
+        let mut r = Report {
+            mocked: 2,
+            ..Report::default()
+        };
+        assert!(!r.failed());
+        r.count_refused("api.example.com:443".into());
+        r.count_refused("api.example.com:443".into());
+        r.unused_entries.push("#1 tcp a:1".into());
+        assert!(r.failed());
+        let text = r.to_string();
+        assert!(
+            text.starts_with("mocket: 2 mocked, 2 refused, 0 passed through, 0 unmatched\n"),
+            "{text}"
+        );
+        assert!(text.contains("refused api.example.com:443 (2 times)"));
+        assert!(text.contains("never used: entry #1 tcp a:1"));
+    }
+
+    #[test]
+    fn lists_only_the_first_unmatched() {
+        let mut r = Report::default();
+        for i in 0..25 {
+            r.count_unmatched(format!("req {i}"));
+        }
+        assert_eq!(r.unmatched.len(), MAX_LISTED);
+        assert!(r.to_string().contains("... and 5 more unmatched"));
+    }
+}

@@ -1,0 +1,358 @@
+//! Reading one entry of a mocks file out of a JSON value, with errors that say which key is wrong.
+//!
+//! Every protocol parses its own entries from `serde_json::Value`s. A [`FieldError`] carries the
+//! path of the offending key relative to the value being read; the config loader in `mocket-core`
+//! prefixes it (`entries[3].`) and turns it into a file, line and column.
+
+use std::fmt;
+
+use base64::Engine as _;
+use serde_json::{Map, Value};
+
+/// One step of a path into a JSON document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathSeg {
+    Key(String),
+    Index(usize),
+}
+
+/// A problem with one key of a mocks file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// Where the problem is, outermost step first.
+    pub path: Vec<PathSeg>,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(message: impl Into<String>) -> Self {
+        FieldError {
+            path: Vec::new(),
+            message: message.into(),
+        }
+    }
+
+    /// The same error seen from the object that holds `key`.
+    pub fn in_key(mut self, key: &str) -> Self {
+        self.path.insert(0, PathSeg::Key(key.to_string()));
+        self
+    }
+
+    /// The same error seen from the array that holds it at `index`.
+    pub fn in_index(mut self, index: usize) -> Self {
+        self.path.insert(0, PathSeg::Index(index));
+        self
+    }
+
+    /// The path as a user reads it: `entries[2].response.status`.
+    pub fn path_text(&self) -> String {
+        path_text(&self.path)
+    }
+}
+
+/// Renders a path as `a.b[2].c`.
+pub fn path_text(path: &[PathSeg]) -> String {
+    let mut out = String::new();
+    for seg in path {
+        match seg {
+            PathSeg::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            PathSeg::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path_text(), self.message)
+        }
+    }
+}
+
+impl std::error::Error for FieldError {}
+
+/// The JSON type of a value, as a user names it in an error message.
+pub fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// `v` as an object, or an error saying what was found instead.
+pub fn object<'a>(v: &'a Value, what: &str) -> Result<&'a Map<String, Value>, FieldError> {
+    v.as_object()
+        .ok_or_else(|| FieldError::new(format!("{what} must be an object, found {}", type_name(v))))
+}
+
+/// Rejects keys outside `known`, naming the closest known key: a typo must never be ignored.
+pub fn reject_unknown_keys(map: &Map<String, Value>, known: &[&str]) -> Result<(), FieldError> {
+    for key in map.keys() {
+        if !known.contains(&key.as_str()) {
+            let hint = closest(key, known)
+                .map(|k| format!(" (did you mean \"{k}\"?)"))
+                .unwrap_or_default();
+            return Err(FieldError::new(format!(
+                "unknown key \"{key}\"{hint}; known keys here: {}",
+                known.join(", ")
+            ))
+            .in_key(key));
+        }
+    }
+    Ok(())
+}
+
+/// The known word nearest to `word` by edit distance, when it is near enough to be a typo.
+pub fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (edit_distance(word, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// A string value.
+pub fn string<'a>(v: &'a Value, what: &str) -> Result<&'a str, FieldError> {
+    v.as_str()
+        .ok_or_else(|| FieldError::new(format!("{what} must be a string, found {}", type_name(v))))
+}
+
+/// A non-negative integer value.
+pub fn unsigned(v: &Value, what: &str) -> Result<u64, FieldError> {
+    v.as_u64()
+        .ok_or_else(|| FieldError::new(format!("{what} must be a non-negative integer, found {v}")))
+}
+
+/// The optional `times` key shared by every kind of entry: how many uses the entry answers.
+pub fn times(map: &Map<String, Value>) -> Result<Option<u64>, FieldError> {
+    match map.get("times") {
+        None => Ok(None),
+        Some(v) => match unsigned(v, "times") {
+            Ok(0) => Err(FieldError::new("times must be at least 1").in_key("times")),
+            Ok(n) => Ok(Some(n)),
+            Err(e) => Err(e.in_key("times")),
+        },
+    }
+}
+
+/// Bytes given either as text or as `{"base64": "..."}`.
+pub fn bytes(v: &Value, what: &str) -> Result<Vec<u8>, FieldError> {
+    match v {
+        Value::String(s) => Ok(s.as_bytes().to_vec()),
+        Value::Object(map) => {
+            reject_unknown_keys(map, &["base64"])?;
+            let encoded = map
+                .get("base64")
+                .ok_or_else(|| FieldError::new(format!("{what} as an object needs \"base64\"")))?;
+            let text = string(encoded, "base64").map_err(|e| e.in_key("base64"))?;
+            base64::engine::general_purpose::STANDARD
+                .decode(text.trim())
+                .map_err(|e| FieldError::new(format!("invalid base64: {e}")).in_key("base64"))
+        }
+        other => Err(FieldError::new(format!(
+            "{what} must be text or {{\"base64\": ...}}, found {}",
+            type_name(other)
+        ))),
+    }
+}
+
+/// The `response` / `responses` pair every kind of entry has: exactly one of them, and
+/// `responses` not empty. `parse` reads one response.
+pub fn responses<T>(
+    map: &Map<String, Value>,
+    parse: impl Fn(&Value) -> Result<T, FieldError>,
+) -> Result<Vec<T>, FieldError> {
+    match (map.get("response"), map.get("responses")) {
+        (Some(_), Some(_)) => Err(FieldError::new(
+            "give either \"response\" or \"responses\", not both",
+        )
+        .in_key("responses")),
+        (Some(one), None) => Ok(vec![parse(one).map_err(|e| e.in_key("response"))?]),
+        (None, Some(Value::Array(many))) if many.is_empty() => {
+            Err(FieldError::new("responses must not be empty").in_key("responses"))
+        }
+        (None, Some(Value::Array(many))) => many
+            .iter()
+            .enumerate()
+            .map(|(i, v)| parse(v).map_err(|e| e.in_index(i).in_key("responses")))
+            .collect(),
+        (None, Some(other)) => Err(FieldError::new(format!(
+            "responses must be an array, found {}",
+            type_name(other)
+        ))
+        .in_key("responses")),
+        (None, None) => Err(FieldError::new("missing \"response\" (or \"responses\")")),
+    }
+}
+
+/// A network destination named by an entry: a lower-case host (name or IP) and a port.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Destination {
+    pub host: String,
+    pub port: u16,
+}
+
+impl Destination {
+    pub fn new(host: &str, port: u16) -> Self {
+        Destination {
+            host: normalize_host(host),
+            port,
+        }
+    }
+}
+
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Host names compare case-insensitively and without a trailing dot.
+pub fn normalize_host(host: &str) -> String {
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// Parses `host:port` or `[v6]:port`; `default_port` applies when the port is absent.
+pub fn host_port(text: &str, default_port: Option<u16>) -> Result<Destination, FieldError> {
+    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or_else(|| {
+            FieldError::new(format!("\"{text}\": missing ']' after IPv6 address"))
+        })?;
+        (host, after.strip_prefix(':'))
+    } else {
+        match text.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') => (h, Some(p)),
+            _ => (text, None),
+        }
+    };
+    if host.is_empty() || host.contains(['/', ' ', '@']) {
+        return Err(FieldError::new(format!(
+            "\"{text}\" is not a host:port (expected for example \"cache.internal:6379\")"
+        )));
+    }
+    let port = match (port, default_port) {
+        (Some(p), _) => p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
+            FieldError::new(format!(
+                "\"{text}\": port \"{p}\" is not a number from 1 to 65535"
+            ))
+        })?,
+        (None, Some(d)) => d,
+        (None, None) => {
+            return Err(FieldError::new(format!(
+                "\"{text}\" has no port (expected host:port, for example \"{host}:9000\")"
+            )));
+        }
+    };
+    Ok(Destination::new(host, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn host_port_forms() {
+        assert_eq!(
+            host_port("A.Example:80", None).unwrap(),
+            Destination::new("a.example", 80)
+        );
+        assert_eq!(
+            host_port("[::1]:9", None).unwrap(),
+            Destination::new("::1", 9)
+        );
+        assert_eq!(host_port("h", Some(7)).unwrap().port, 7);
+        assert!(
+            host_port("h", None)
+                .unwrap_err()
+                .message
+                .contains("no port")
+        );
+        assert!(host_port("h:0", None).is_err());
+        assert!(host_port("h:70000", None).is_err());
+        assert!(host_port(":80", None).is_err());
+    }
+
+    #[test]
+    fn unknown_key_names_the_nearest() {
+        let v = json!({"greting": "x"});
+        let err = reject_unknown_keys(v.as_object().unwrap(), &["greeting", "tcp"]).unwrap_err();
+        assert_eq!(err.path, vec![PathSeg::Key("greting".into())]);
+        assert!(
+            err.message.contains("did you mean \"greeting\""),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn bytes_text_and_base64() {
+        assert_eq!(bytes(&json!("hi"), "x").unwrap(), b"hi");
+        assert_eq!(bytes(&json!({"base64": "AAE="}), "x").unwrap(), vec![0, 1]);
+        let err = bytes(&json!({"base64": "!!"}), "x").unwrap_err();
+        assert_eq!(err.path_text(), "base64");
+        assert!(bytes(&json!(3), "x").is_err());
+    }
+
+    #[test]
+    fn responses_shorthand_and_errors() {
+        let parse = |v: &Value| bytes(v, "response");
+        let one = json!({"response": "a"});
+        assert_eq!(
+            responses(one.as_object().unwrap(), parse).unwrap(),
+            vec![b"a".to_vec()]
+        );
+        let bad = json!({"responses": ["a", 1]});
+        let err = responses(bad.as_object().unwrap(), parse).unwrap_err();
+        assert_eq!(err.path_text(), "responses[1]");
+        assert!(responses(json!({"responses": []}).as_object().unwrap(), parse).is_err());
+        assert!(responses(json!({}).as_object().unwrap(), parse).is_err());
+    }
+
+    #[test]
+    fn times_must_be_positive() {
+        assert_eq!(
+            times(json!({"times": 2}).as_object().unwrap()).unwrap(),
+            Some(2)
+        );
+        assert_eq!(times(json!({}).as_object().unwrap()).unwrap(), None);
+        assert!(times(json!({"times": 0}).as_object().unwrap()).is_err());
+        assert_eq!(
+            times(json!({"times": "x"}).as_object().unwrap())
+                .unwrap_err()
+                .path_text(),
+            "times"
+        );
+    }
+}
