@@ -8,8 +8,9 @@
 //! ```text
 //! resolve <pid> <name>                         -> fake <ipv4> | real | real-tell | refuse <msg>
 //! resolved <pid> <name> <ip>...                -> ok     (real addresses of an allowed name)
-//! route <pid> <tcp|udp> <ip> <port> <lport|->  -> redirect <port> | pass | pass-host <name> | refuse <msg>
+//! route <pid> <tcp|udp> <ip> <port> <lport|->  -> redirect <port> | bind | pass | pass-host <name> | refuse <msg>
 //! query <pid> <name>                           -> real | refuse <msg>      (res_query, res_search)
+//! reverse <pid> <ip>                           -> name <name> | real       (getnameinfo, gethostbyaddr)
 //! ```
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -51,6 +52,8 @@ pub enum Request {
     },
     /// A raw DNS query (`res_query`, `res_search`).
     Query { pid: u32, name: String },
+    /// The name behind an address (`getnameinfo`, `gethostbyaddr`).
+    Reverse { pid: u32, addr: IpAddr },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,12 +63,16 @@ pub enum Reply {
     /// Resolve for real, then send [`Request::Resolved`] with the addresses.
     RealTell,
     Redirect(u16),
+    /// The connection will be redirected, but the engine needs the client's local port: bind
+    /// the socket to loopback and ask again.
+    Bind,
     Pass,
     /// Connect for real to `name` on the same port (a mocked name on a port without entries,
     /// outside strict mode).
     PassHost(String),
     Refuse(String),
     Ok,
+    Name(String),
 }
 
 impl Request {
@@ -122,6 +129,7 @@ impl Request {
         match self {
             Request::Resolve { pid, name } => format!("resolve {pid} {name}"),
             Request::Query { pid, name } => format!("query {pid} {name}"),
+            Request::Reverse { pid, addr } => format!("reverse {pid} {addr}"),
             Request::Resolved { pid, name, addrs } => {
                 let addrs: Vec<String> = addrs.iter().map(IpAddr::to_string).collect();
                 format!("resolved {pid} {name} {}", addrs.join(" "))
@@ -154,6 +162,8 @@ impl Reply {
             "real" => Ok(Reply::Real),
             "real-tell" => Ok(Reply::RealTell),
             "redirect" => number(Some(rest), "port").map(Reply::Redirect),
+            "bind" => Ok(Reply::Bind),
+            "name" => Ok(Reply::Name(rest.to_string())),
             "pass" => Ok(Reply::Pass),
             "pass-host" => Ok(Reply::PassHost(rest.to_string())),
             "refuse" => Ok(Reply::Refuse(rest.to_string())),
@@ -168,6 +178,8 @@ impl Reply {
             Reply::Real => "real".into(),
             Reply::RealTell => "real-tell".into(),
             Reply::Redirect(port) => format!("redirect {port}"),
+            Reply::Bind => "bind".into(),
+            Reply::Name(name) => format!("name {name}"),
             Reply::Pass => "pass".into(),
             Reply::PassHost(name) => format!("pass-host {name}"),
             Reply::Refuse(msg) => format!("refuse {}", msg.replace(['\n', '\r'], " ")),
@@ -236,6 +248,8 @@ mod tests {
             Reply::Real,
             Reply::RealTell,
             Reply::Redirect(4000),
+            Reply::Bind,
+            Reply::Name("a.test".into()),
             Reply::Pass,
             Reply::PassHost("a.test".into()),
             Reply::Refuse("strict mode refused a:1 (x)".into()),

@@ -144,6 +144,10 @@ impl Engine {
                 Reply::Ok
             }
             Request::Query { pid, name } => self.query(&config, pid, &normalize_host(&name)),
+            Request::Reverse { addr, .. } => match self.host_of(addr) {
+                Ok((name, true)) => Reply::Name(name),
+                _ => Reply::Real,
+            },
             Request::Route {
                 pid,
                 transport,
@@ -218,11 +222,7 @@ impl Engine {
         let allowed =
             config.allow.allows(&host, port) || config.allow.allows(&addr.to_string(), port);
         if transport == Transport::Tcp && !config.entries_for(&dest).is_empty() {
-            let Some(local_port) = local_port else {
-                return Reply::Refuse(format!(
-                    "cannot redirect {dest}: the socket has no local port"
-                ));
-            };
+            let Some(local_port) = local_port else { return Reply::Bind };
             return match self.listener_port() {
                 Ok(engine_port) => {
                     lock(&self.claims).insert(local_port, Claim { pid, dest });
