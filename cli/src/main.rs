@@ -1,1 +1,50 @@
-fn main() {}
+//! `mocket`: run a command under mocks, check a mocks file.
+
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Socket-level network mocking for any dynamically linked Linux process.
+#[derive(Parser)]
+#[command(name = "mocket", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs CMD with libmocket.so preloaded and a daemon engine shared by its whole process tree.
+    Run(run::RunArgs),
+    /// Validates a mocks file: errors name the file, line, column and key.
+    Check {
+        /// The mocks file.
+        file: PathBuf,
+    },
+}
+
+/// Exit status for unusable input (a broken mocks file, a bad flag).
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Run(args) => run::run(args),
+        Command::Check { file } => check(&file),
+    }
+}
+
+fn check(file: &std::path::Path) -> ExitCode {
+    match mocket_core::Config::load(file) {
+        Ok(config) => {
+            println!("{}: ok ({} entries)", file.display(), config.entries.len());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("mocket: {e}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}

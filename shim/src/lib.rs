@@ -1,1 +1,28 @@
+//! `libmocket.so`: the hooks that an `LD_PRELOAD`ed process calls instead of libc's.
+//!
+//! Only policy lives here: name lookups and connects are asked about (see `mocket-core`'s
+//! `control` module for the protocol) and then carried out with libc's real functions. The
+//! library has no constructor; symbols are resolved on first use, and the engine is reached
+//! (or loaded, for a bare `LD_PRELOAD`) on the first lookup or connect. No read or write path
+//! is hooked: a redirected socket is a real kernel TCP socket connected to the engine.
+//!
+//! Every hook: re-entrancy guard (our own calls go straight to libc), errno saved and restored,
+//! `catch_unwind` at the boundary with a fail-closed result.
 
+mod addr;
+mod connect;
+mod errno;
+mod guard;
+mod host_entry;
+mod link;
+mod real;
+mod resolver;
+
+/// Writes `mocket: <message>` on stderr, unless `MOCKET_LOG=error`.
+fn warn(message: &str) {
+    if link::log_warnings() {
+        let line = format!("mocket: {message}\n");
+        // SAFETY: writing a valid buffer of the given length to fd 2; failure is ignored.
+        unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
+    }
+}

@@ -5,7 +5,7 @@
 //! line, column and key, and nothing of the file.
 
 mod entry;
-mod settings;
+pub mod settings;
 pub mod spans;
 
 use std::collections::HashMap;

@@ -1,0 +1,190 @@
+//! `mocket run`: the daemon placement of the engine, around one command.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+use std::sync::Arc;
+
+use clap::Args;
+use mocket_core::config::{LogLevel, Settings, settings};
+use mocket_core::journal::Journal;
+use mocket_core::{Engine, daemon};
+
+use crate::EXIT_BAD_INPUT;
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The mocks file (overrides MOCKET_CONFIG).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Refuse every connection that no entry or allow rule covers (the default).
+    #[arg(long, overrides_with = "no_strict")]
+    strict: bool,
+    /// Let connections that nothing covers reach the real network.
+    #[arg(long, overrides_with = "strict")]
+    no_strict: bool,
+    /// A destination always reached for real: host, host:port, IP or CIDR. Repeatable; replaces
+    /// the default list; --allow '' allows nothing.
+    #[arg(long, value_name = "DEST")]
+    allow: Vec<String>,
+    /// Where cassettes live; turns recording and replay on.
+    #[arg(long, value_name = "DIR")]
+    record: Option<PathBuf>,
+    /// once, new_episodes, all or none.
+    #[arg(long, value_name = "MODE")]
+    record_mode: Option<String>,
+    /// The cassette name.
+    #[arg(long, value_name = "NAME")]
+    namespace: Option<String>,
+    /// Append one JSON line per intercepted event to FILE.
+    #[arg(long, value_name = "FILE")]
+    journal: Option<PathBuf>,
+    /// error, warn (default), info or debug.
+    #[arg(long, value_name = "LEVEL")]
+    log: Option<String>,
+    /// The command and its arguments.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    command: Vec<OsString>,
+}
+
+/// The flags over the `MOCKET_*` variables.
+fn settings(args: &RunArgs) -> Result<Settings, String> {
+    let mut s = Settings::from_env().map_err(|e| e.to_string())?;
+    if let Some(config) = &args.config {
+        s.config = Some(config.clone());
+    }
+    if args.strict || args.no_strict {
+        s.strict = Some(args.strict);
+    }
+    if !args.allow.is_empty() {
+        s.allow = Some(
+            args.allow
+                .iter()
+                .flat_map(|a| settings::split_allow(a))
+                .collect(),
+        );
+    }
+    if let Some(journal) = &args.journal {
+        s.journal = Some(journal.clone());
+    }
+    if let Some(level) = &args.log {
+        s.log = LogLevel::parse(level).map_err(|e| format!("--log: {e}"))?;
+    }
+    let recording = args.record.is_some() || std::env::var_os("MOCKET_RECORD_DIR").is_some();
+    if recording || args.record_mode.is_some() || args.namespace.is_some() {
+        return Err(
+            "recording (--record, --record-mode, --namespace, MOCKET_RECORD_DIR) is not \
+                    available in this build yet"
+                .into(),
+        );
+    }
+    Ok(s)
+}
+
+pub fn run(args: RunArgs) -> ExitCode {
+    match start(&args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("mocket: {e}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+fn start(args: &RunArgs) -> Result<ExitCode, String> {
+    let settings = settings(args)?;
+    let config = settings.load().map_err(|e| e.to_string())?;
+    let journal = Journal::open(settings.journal.as_deref()).map_err(|e| {
+        format!(
+            "--journal {}: {e}",
+            settings.journal.as_ref().unwrap().display()
+        )
+    })?;
+    let shim = shim_path()?;
+    let engine = Engine::with_config(Ok(Arc::new(config)), settings.log, journal, None);
+    let dir = RuntimeDir::create()?;
+    let socket = dir.0.join("control.sock");
+    daemon::serve_control(Arc::clone(&engine), &socket)
+        .map_err(|e| format!("cannot listen on {}: {e}", socket.display()))?;
+
+    let (program, rest) = args.command.split_first().expect("clap requires a command");
+    let mut preload = OsString::from(&shim);
+    if let Some(existing) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
+        preload.push(":");
+        preload.push(existing);
+    }
+    let status = Command::new(program)
+        .args(rest)
+        .env("LD_PRELOAD", preload)
+        .env("MOCKET_SOCKET", &socket)
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", program.to_string_lossy()))?;
+
+    let report = engine.report();
+    if settings.log >= LogLevel::Warn || report.failed() {
+        eprint!("{report}");
+    }
+    let code = exit_code(&status);
+    Ok(match (code, report.failed()) {
+        (0, true) => ExitCode::FAILURE,
+        (code, _) => ExitCode::from(code),
+    })
+}
+
+fn exit_code(status: &std::process::ExitStatus) -> u8 {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code as u8,
+        (None, Some(signal)) => 128u8.saturating_add(signal as u8),
+        (None, None) => 1,
+    }
+}
+
+/// `libmocket.so` beside the `mocket` executable, or `MOCKET_LIB`.
+fn shim_path() -> Result<PathBuf, String> {
+    let path = match std::env::var_os("MOCKET_LIB") {
+        Some(p) => PathBuf::from(p),
+        None => std::env::current_exe()
+            .map_err(|e| format!("cannot locate the mocket executable: {e}"))?
+            .with_file_name("libmocket.so"),
+    };
+    if !path.is_file() {
+        return Err(format!(
+            "{} not found: build it with `cargo build --workspace` (or set MOCKET_LIB)",
+            path.display()
+        ));
+    }
+    Ok(path)
+}
+
+/// A private directory for the control socket, removed when the run ends.
+struct RuntimeDir(PathBuf);
+
+impl RuntimeDir {
+    fn create() -> Result<Self, String> {
+        use std::os::unix::fs::DirBuilderExt;
+        let base = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .filter(|p| p.is_dir());
+        let base = base.unwrap_or_else(std::env::temp_dir);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let dir = base.join(format!(
+            "mocket-{}-{}",
+            std::process::id(),
+            nanos.subsec_nanos()
+        ));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        Ok(RuntimeDir(dir))
+    }
+}
+
+impl Drop for RuntimeDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

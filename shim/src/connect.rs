@@ -1,0 +1,296 @@
+//! `connect`, `getpeername`, `sendto`, `sendmsg`: where each connection goes.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::panic::catch_unwind;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use libc::{AF_INET6, c_int, c_void, msghdr, size_t, sockaddr, socklen_t, ssize_t};
+
+use crate::addr::{self, as_v4, is_fake, socket_kind};
+use crate::errno::{self, Errno};
+use crate::link::{self, Reply};
+use crate::{guard, real, warn};
+
+/// What a hook does after asking.
+enum Outcome {
+    /// Call libc with the caller's own arguments.
+    Untouched,
+    /// Call libc with this destination instead.
+    To(SocketAddr),
+    /// Fail with this errno.
+    Fail(c_int),
+}
+
+/// Original destinations of redirected sockets, by fd, so `getpeername` can answer with them:
+/// the original IPv4 address, its port and the engine's port, packed. A slot whose socket no
+/// longer talks to that engine port is stale (the fd was closed and reused) and is ignored.
+const PEERS_LEN: usize = 65536;
+static PEERS: [AtomicU64; PEERS_LEN] = [const { AtomicU64::new(0) }; PEERS_LEN];
+
+fn pack(orig: Ipv4Addr, orig_port: u16, engine_port: u16) -> u64 {
+    (u64::from(u32::from(orig)) << 32) | (u64::from(orig_port) << 16) | u64::from(engine_port)
+}
+
+fn unpack(v: u64) -> (SocketAddr, u16) {
+    let ip = Ipv4Addr::from((v >> 32) as u32);
+    (SocketAddr::from((ip, (v >> 16) as u16)), v as u16)
+}
+
+/// # Safety
+/// The arguments are those of libc's `connect`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+    // SAFETY: the caller passes connect's own arguments; `read` checks the length.
+    let dest = unsafe { addr::read(addr, len) };
+    let (Some(dest), Some(_guard)) = (dest, guard::enter()) else {
+        // SAFETY: forwarding the caller's arguments unchanged.
+        return unsafe { real::connect(fd, addr, len) };
+    };
+    let saved = Errno::save();
+    let outcome = catch_unwind(|| decide(fd, dest)).unwrap_or_else(|_| {
+        warn("internal error while routing a connect; refused");
+        Outcome::Fail(libc::ECONNREFUSED)
+    });
+    match outcome {
+        Outcome::Untouched => {
+            saved.restore();
+            // SAFETY: as above.
+            unsafe { real::connect(fd, addr, len) }
+        }
+        Outcome::To(target) => {
+            let family = socket_kind(fd).map_or(libc::AF_INET, |k| k.0);
+            let (storage, len) = addr::encode(target, family);
+            saved.restore();
+            // SAFETY: storage holds a valid address of `len` bytes for the socket's family.
+            unsafe { real::connect(fd, (&raw const storage).cast(), len) }
+        }
+        Outcome::Fail(code) => {
+            errno::set(code);
+            -1
+        }
+    }
+}
+
+/// Asks the engine about a connect (or datagram) from `fd` to `dest`.
+fn decide(fd: c_int, dest: SocketAddr) -> Outcome {
+    let Some((family, kind)) = socket_kind(fd) else {
+        return Outcome::Untouched;
+    };
+    if kind != libc::SOCK_STREAM {
+        return decide_datagram(dest);
+    }
+    let mut local_port = if is_fake(dest.ip()) {
+        bind_loopback(fd, family)
+    } else {
+        None
+    };
+    loop {
+        let reply = link::route("tcp", dest, local_port);
+        match reply {
+            Reply::Bind if local_port.is_none() => match bind_loopback(fd, family) {
+                Some(p) => local_port = Some(p),
+                None => {
+                    return refuse(&format!(
+                        "cannot redirect {dest}: cannot bind the socket to loopback"
+                    ));
+                }
+            },
+            Reply::Redirect(engine_port) => {
+                remember_peer(fd, dest, engine_port);
+                return Outcome::To(SocketAddr::from((Ipv4Addr::LOCALHOST, engine_port)));
+            }
+            Reply::Pass => return Outcome::Untouched,
+            Reply::PassHost(name) => return pass_to_host(&name, dest.port(), family),
+            Reply::Refuse(message) => return refuse(&message),
+            other => return refuse(&format!("unexpected engine reply {other:?} for {dest}")),
+        }
+    }
+}
+
+fn decide_datagram(dest: SocketAddr) -> Outcome {
+    match link::route("udp", dest, None) {
+        Reply::Pass => Outcome::Untouched,
+        Reply::Refuse(message) => {
+            warn(&message);
+            Outcome::Fail(libc::EPERM)
+        }
+        other => refuse(&format!("unexpected engine reply {other:?} for udp {dest}")),
+    }
+}
+
+fn refuse(message: &str) -> Outcome {
+    warn(message);
+    Outcome::Fail(libc::ECONNREFUSED)
+}
+
+/// Binds an unbound socket to loopback so its local port is known before it connects; an
+/// already bound socket keeps its port.
+fn bind_loopback(fd: c_int, family: c_int) -> Option<u16> {
+    if let Some(port) = local_port(fd).filter(|p| *p != 0) {
+        return Some(port);
+    }
+    let (storage, len) = addr::encode(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), family);
+    // SAFETY: storage holds a valid address of `len` bytes.
+    if unsafe { libc::bind(fd, (&raw const storage).cast(), len) } != 0 {
+        return None;
+    }
+    local_port(fd).filter(|p| *p != 0)
+}
+
+fn local_port(fd: c_int) -> Option<u16> {
+    // SAFETY: all-zero is a valid sockaddr_storage.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = size_of::<libc::sockaddr_storage>() as socklen_t;
+    // SAFETY: storage and len are valid for writes of the sizes given.
+    if unsafe { libc::getsockname(fd, (&raw mut storage).cast(), &mut len) } != 0 {
+        return None;
+    }
+    // SAFETY: the kernel wrote `len` bytes of address into storage.
+    unsafe { addr::read((&raw const storage).cast(), len) }.map(|a| a.port())
+}
+
+fn remember_peer(fd: c_int, dest: SocketAddr, engine_port: u16) {
+    if let (Ok(i), Some(v4)) = (usize::try_from(fd), as_v4(dest.ip())) {
+        if let Some(slot) = PEERS.get(i) {
+            slot.store(pack(v4, dest.port(), engine_port), Ordering::Relaxed);
+        }
+    }
+}
+
+/// A mocked name on a port without entries, outside strict mode: the real host.
+fn pass_to_host(name: &str, port: u16, family: c_int) -> Outcome {
+    let addrs = std::net::ToSocketAddrs::to_socket_addrs(&(name, port));
+    let found = addrs
+        .ok()
+        .and_then(|mut it| it.find(|a| family == AF_INET6 || a.is_ipv4()));
+    match found {
+        Some(addr) => Outcome::To(addr),
+        None => refuse(&format!(
+            "cannot resolve {name} for a pass-through connection"
+        )),
+    }
+}
+
+/// # Safety
+/// The arguments are those of libc's `getpeername`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn getpeername(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
+    let capacity = if len.is_null() {
+        0
+    } else {
+        // SAFETY: a non-null len points to the caller's buffer length.
+        unsafe { *len }
+    };
+    // SAFETY: forwarding the caller's arguments unchanged.
+    let r = unsafe { real::getpeername(fd, addr, len) };
+    let slot = usize::try_from(fd).ok().and_then(|i| PEERS.get(i));
+    let (0, Some(slot)) = (r, slot) else { return r };
+    let packed = slot.load(Ordering::Relaxed);
+    if packed == 0 {
+        return r;
+    }
+    let (orig, engine_port) = unpack(packed);
+    // SAFETY: the kernel wrote min(capacity, *len) bytes of the peer's address.
+    let peer = unsafe { addr::read(addr, capacity.min(*len)) };
+    let talks_to_engine = peer.is_some_and(|p| {
+        as_v4(p.ip()).is_some_and(|ip| ip.is_loopback()) && p.port() == engine_port
+    });
+    if !talks_to_engine {
+        slot.store(0, Ordering::Relaxed);
+        return r;
+    }
+    let family = socket_kind(fd).map_or(libc::AF_INET, |k| k.0);
+    let (storage, full) = addr::encode(orig, family);
+    // SAFETY: copying at most `capacity` bytes into the caller's buffer, as the kernel does.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            (&raw const storage).cast::<u8>(),
+            addr.cast::<u8>(),
+            capacity.min(full) as usize,
+        );
+        *len = full;
+    }
+    0
+}
+
+/// `sendto` with a destination: a datagram (UDP policy) or a TCP Fast Open connect. Without a
+/// destination it is the data path and goes straight to libc.
+///
+/// # Safety
+/// The arguments are those of libc's `sendto`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sendto(
+    fd: c_int,
+    buf: *const c_void,
+    n: size_t,
+    flags: c_int,
+    addr: *const sockaddr,
+    len: socklen_t,
+) -> ssize_t {
+    // SAFETY: the caller passes sendto's own arguments; `read` checks the length.
+    match unsafe { policy_for_send(fd, addr, len) } {
+        // SAFETY: forwarding the caller's arguments unchanged.
+        Outcome::Untouched => unsafe { real::sendto(fd, buf, n, flags, addr, len) },
+        Outcome::To(target) => {
+            let family = socket_kind(fd).map_or(libc::AF_INET, |k| k.0);
+            let (storage, len) = addr::encode(target, family);
+            // SAFETY: storage holds a valid address of `len` bytes.
+            unsafe { real::sendto(fd, buf, n, flags, (&raw const storage).cast(), len) }
+        }
+        Outcome::Fail(code) => {
+            errno::set(code);
+            -1
+        }
+    }
+}
+
+/// # Safety
+/// The arguments are those of libc's `sendmsg`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
+    // SAFETY: a non-null msg points to the caller's msghdr.
+    let (name, namelen) = match unsafe { msg.as_ref() } {
+        Some(m) => (m.msg_name as *const sockaddr, m.msg_namelen),
+        None => (std::ptr::null(), 0),
+    };
+    // SAFETY: msg_name/msg_namelen describe the caller's address buffer.
+    match unsafe { policy_for_send(fd, name, namelen) } {
+        // SAFETY: forwarding the caller's arguments unchanged.
+        Outcome::Untouched => unsafe { real::sendmsg(fd, msg, flags) },
+        Outcome::To(target) => {
+            let family = socket_kind(fd).map_or(libc::AF_INET, |k| k.0);
+            let (mut storage, len) = addr::encode(target, family);
+            // SAFETY: msg is non-null here (it had a destination); the copy points at our
+            // address, which outlives the call.
+            let mut copy = unsafe { *msg };
+            copy.msg_name = (&raw mut storage).cast();
+            copy.msg_namelen = len;
+            // SAFETY: copy is a valid msghdr sharing the caller's buffers.
+            unsafe { real::sendmsg(fd, &copy, flags) }
+        }
+        Outcome::Fail(code) => {
+            errno::set(code);
+            -1
+        }
+    }
+}
+
+/// # Safety
+/// `addr` must be null or point to `len` readable bytes.
+unsafe fn policy_for_send(fd: c_int, addr: *const sockaddr, len: socklen_t) -> Outcome {
+    if addr.is_null() {
+        return Outcome::Untouched;
+    }
+    // SAFETY: guaranteed by the caller.
+    let dest = unsafe { addr::read(addr, len) };
+    let (Some(dest), Some(_guard)) = (dest, guard::enter()) else {
+        return Outcome::Untouched;
+    };
+    let saved = Errno::save();
+    let outcome = catch_unwind(|| decide(fd, dest)).unwrap_or_else(|_| {
+        warn("internal error while routing a send; refused");
+        Outcome::Fail(libc::EPERM)
+    });
+    saved.restore();
+    outcome
+}

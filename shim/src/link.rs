@@ -1,0 +1,198 @@
+//! The shim's line to the engine: a daemon behind `MOCKET_SOCKET` (under `mocket run`), or the
+//! embedded engine library, loaded on first use next to `libmocket.so` (under a bare
+//! `LD_PRELOAD`).
+
+use std::ffi::{CStr, CString, c_void};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+type RequestFn = unsafe extern "C" fn(*const u8, usize, *mut u8, usize) -> isize;
+type SetHookFn = unsafe extern "C" fn(extern "C" fn());
+
+enum Link {
+    Daemon(PathBuf),
+    Embedded(RequestFn),
+}
+
+static LINK: OnceLock<Result<Link, String>> = OnceLock::new();
+static WARN: OnceLock<bool> = OnceLock::new();
+
+/// Whether warnings go to stderr (`MOCKET_LOG` is not `error`).
+pub fn log_warnings() -> bool {
+    *WARN.get_or_init(|| {
+        !std::env::var("MOCKET_LOG").is_ok_and(|v| v.trim().eq_ignore_ascii_case("error"))
+    })
+}
+
+/// Sends one request line and returns the reply line, or why the engine could not be reached.
+pub fn ask(request: &str) -> Result<String, String> {
+    match LINK.get_or_init(open) {
+        Ok(Link::Daemon(path)) => ask_daemon(path, request),
+        Ok(Link::Embedded(f)) => Ok(ask_embedded(*f, request)),
+        Err(e) => Err(e.clone()),
+    }
+}
+
+fn open() -> Result<Link, String> {
+    if let Some(path) = std::env::var_os("MOCKET_SOCKET").filter(|p| !p.is_empty()) {
+        return Ok(Link::Daemon(PathBuf::from(path)));
+    }
+    let lib = std::env::var_os("MOCKET_ENGINE_LIB")
+        .map(PathBuf::from)
+        .or_else(|| own_path().map(|p| p.with_file_name("libmocket_engine.so")))
+        .ok_or("cannot find libmocket_engine.so (set MOCKET_ENGINE_LIB)")?;
+    load_engine(&lib).map(Link::Embedded)
+}
+
+fn ask_daemon(path: &PathBuf, request: &str) -> Result<String, String> {
+    let fail =
+        |e: std::io::Error| format!("cannot reach the mocket daemon at {}: {e}", path.display());
+    let mut stream = UnixStream::connect(path).map_err(fail)?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(fail)?;
+    stream
+        .write_all(format!("{request}\n").as_bytes())
+        .map_err(fail)?;
+    let mut reply = String::new();
+    BufReader::new(stream).read_line(&mut reply).map_err(fail)?;
+    if reply.is_empty() {
+        return Err(format!(
+            "the mocket daemon at {} closed the connection",
+            path.display()
+        ));
+    }
+    Ok(reply.trim_end().to_string())
+}
+
+fn ask_embedded(f: RequestFn, request: &str) -> String {
+    let mut out = vec![0u8; 8192];
+    // SAFETY: both buffers are valid for the lengths passed; the engine writes at most
+    // `out.len()` bytes and returns how many it wrote.
+    let n = unsafe { f(request.as_ptr(), request.len(), out.as_mut_ptr(), out.len()) };
+    out.truncate(n.clamp(0, out.len() as isize) as usize);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The path of this library, from the dynamic loader.
+fn own_path() -> Option<PathBuf> {
+    // SAFETY: dladdr only reads its first argument as an address and fills `info`.
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    let anchor = own_path as *const c_void;
+    // SAFETY: as above.
+    if unsafe { libc::dladdr(anchor, &mut info) } == 0 || info.dli_fname.is_null() {
+        return None;
+    }
+    // SAFETY: dli_fname is a NUL-terminated string owned by the loader.
+    let name = unsafe { CStr::from_ptr(info.dli_fname) };
+    Some(PathBuf::from(name.to_string_lossy().into_owned()))
+}
+
+fn load_engine(path: &PathBuf) -> Result<RequestFn, String> {
+    use std::os::unix::ffi::OsStrExt;
+    let fail = |what: &str| format!("cannot load the embedded engine {}: {what}", path.display());
+    let cpath = CString::new(path.as_os_str().as_bytes()).map_err(|_| fail("bad path"))?;
+    // SAFETY: dlopen of a NUL-terminated path; the library's initializers are Rust's own.
+    let handle = unsafe { libc::dlopen(cpath.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
+    if handle.is_null() {
+        // SAFETY: dlerror returns null or a NUL-terminated message.
+        let err = unsafe { libc::dlerror() };
+        let msg = if err.is_null() {
+            "unknown error".into()
+        } else {
+            // SAFETY: non-null dlerror result is a valid C string.
+            unsafe { CStr::from_ptr(err) }
+                .to_string_lossy()
+                .into_owned()
+        };
+        return Err(fail(&msg));
+    }
+    // SAFETY: looking up NUL-terminated names in a handle dlopen returned.
+    let request = unsafe { libc::dlsym(handle, c"mocket_engine_request".as_ptr()) };
+    // SAFETY: as above.
+    let set_hook = unsafe { libc::dlsym(handle, c"mocket_engine_set_thread_hook".as_ptr()) };
+    if request.is_null() || set_hook.is_null() {
+        return Err(fail("it does not export the mocket engine interface"));
+    }
+    // SAFETY: both symbols are defined by mocket-engine-lib with exactly these signatures.
+    unsafe {
+        let set_hook: SetHookFn = std::mem::transmute(set_hook);
+        set_hook(crate::guard::mark_internal_thread);
+        Ok(std::mem::transmute::<*mut c_void, RequestFn>(request))
+    }
+}
+
+/// The engine's answer (the shim's reading of `mocket-core`'s `control::Reply`).
+#[derive(Debug)]
+pub enum Reply {
+    Fake(std::net::Ipv4Addr),
+    Real,
+    RealTell,
+    Redirect(u16),
+    Bind,
+    Pass,
+    PassHost(String),
+    Refuse(String),
+    Ok,
+    Name(String),
+}
+
+fn parse_reply(line: &str) -> Reply {
+    let (verb, rest) = line.split_once(' ').unwrap_or((line, ""));
+    let parsed = match verb {
+        "fake" => rest.parse().ok().map(Reply::Fake),
+        "real" => Some(Reply::Real),
+        "real-tell" => Some(Reply::RealTell),
+        "redirect" => rest.parse().ok().map(Reply::Redirect),
+        "bind" => Some(Reply::Bind),
+        "pass" => Some(Reply::Pass),
+        "pass-host" => Some(Reply::PassHost(rest.to_string())),
+        "refuse" => Some(Reply::Refuse(rest.to_string())),
+        "ok" => Some(Reply::Ok),
+        "name" => Some(Reply::Name(rest.to_string())),
+        _ => None,
+    };
+    parsed.unwrap_or_else(|| Reply::Refuse(format!("unreadable engine reply {line:?}")))
+}
+
+/// Asks; an unreachable engine is a refusal (fail closed).
+fn request(line: String) -> Reply {
+    match ask(&line) {
+        Ok(reply) => parse_reply(&reply),
+        Err(e) => Reply::Refuse(e),
+    }
+}
+
+fn pid() -> u32 {
+    std::process::id()
+}
+
+pub fn resolve(name: &str) -> Reply {
+    request(format!("resolve {} {name}", pid()))
+}
+
+pub fn resolved(name: &str, addrs: &[std::net::IpAddr]) {
+    let addrs: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+    let _ = request(format!("resolved {} {name} {}", pid(), addrs.join(" ")));
+}
+
+pub fn query(name: &str) -> Reply {
+    request(format!("query {} {name}", pid()))
+}
+
+pub fn reverse(ip: std::net::IpAddr) -> Reply {
+    request(format!("reverse {} {ip}", pid()))
+}
+
+pub fn route(transport: &str, dest: std::net::SocketAddr, local_port: Option<u16>) -> Reply {
+    let lport = local_port.map_or("-".to_string(), |p| p.to_string());
+    request(format!(
+        "route {} {transport} {} {} {lport}",
+        pid(),
+        dest.ip(),
+        dest.port()
+    ))
+}

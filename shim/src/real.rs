@@ -1,0 +1,62 @@
+//! libc's own functions, looked up with `dlsym(RTLD_NEXT)` on first use and kept.
+
+use std::ffi::{CStr, c_void};
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+/// Looks `name` up once; null when libc has no such symbol.
+fn lookup(name: &CStr, slot: &AtomicPtr<c_void>) -> *mut c_void {
+    let p = slot.load(Ordering::Acquire);
+    if !p.is_null() {
+        return p;
+    }
+    // SAFETY: dlsym with RTLD_NEXT and a NUL-terminated name has no preconditions.
+    let p = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) };
+    slot.store(p, Ordering::Release);
+    p
+}
+
+/// Declares `real::$name(...)`, calling the next definition of the symbol (libc's). A missing
+/// symbol fails with ENOSYS rather than crashing.
+macro_rules! real_fns {
+    ($( fn $name:ident = $sym:literal ( $($arg:ident : $ty:ty),* ) -> $ret:ty, $fail:expr; )*) => {
+        $(
+            #[allow(clippy::missing_safety_doc)]
+            pub unsafe fn $name($($arg: $ty),*) -> $ret {
+                static SLOT: AtomicPtr<c_void> = AtomicPtr::new(std::ptr::null_mut());
+                let p = lookup($sym, &SLOT);
+                if p.is_null() {
+                    crate::errno::set(libc::ENOSYS);
+                    return $fail;
+                }
+                // SAFETY: p is libc's definition of this symbol, whose C signature is the one
+                // declared here; the caller upholds that function's contract.
+                unsafe {
+                    let f: unsafe extern "C" fn($($ty),*) -> $ret = std::mem::transmute(p);
+                    f($($arg),*)
+                }
+            }
+        )*
+    };
+}
+
+use libc::{
+    addrinfo, c_char, c_int, c_uchar, hostent, msghdr, size_t, sockaddr, socklen_t, ssize_t,
+};
+
+real_fns! {
+    fn connect = c"connect"(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int, -1;
+    fn getpeername = c"getpeername"(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int, -1;
+    fn sendto = c"sendto"(fd: c_int, buf: *const c_void, n: size_t, flags: c_int, addr: *const sockaddr, len: socklen_t) -> ssize_t, -1;
+    fn sendmsg = c"sendmsg"(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t, -1;
+    fn getaddrinfo = c"getaddrinfo"(node: *const c_char, service: *const c_char, hints: *const addrinfo, res: *mut *mut addrinfo) -> c_int, libc::EAI_SYSTEM;
+    fn getnameinfo = c"getnameinfo"(sa: *const sockaddr, salen: socklen_t, host: *mut c_char, hostlen: socklen_t, serv: *mut c_char, servlen: socklen_t, flags: c_int) -> c_int, libc::EAI_SYSTEM;
+    fn gethostbyname = c"gethostbyname"(name: *const c_char) -> *mut hostent, std::ptr::null_mut();
+    fn gethostbyname2 = c"gethostbyname2"(name: *const c_char, af: c_int) -> *mut hostent, std::ptr::null_mut();
+    fn gethostbyname_r = c"gethostbyname_r"(name: *const c_char, ret: *mut hostent, buf: *mut c_char, buflen: size_t, result: *mut *mut hostent, h_errnop: *mut c_int) -> c_int, libc::ENOSYS;
+    fn gethostbyname2_r = c"gethostbyname2_r"(name: *const c_char, af: c_int, ret: *mut hostent, buf: *mut c_char, buflen: size_t, result: *mut *mut hostent, h_errnop: *mut c_int) -> c_int, libc::ENOSYS;
+    fn gethostbyaddr = c"gethostbyaddr"(addr: *const c_void, len: socklen_t, kind: c_int) -> *mut hostent, std::ptr::null_mut();
+    fn res_query = c"res_query"(name: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int, -1;
+    fn res_search = c"res_search"(name: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int, -1;
+    fn res_query_internal = c"__res_query"(name: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int, -1;
+    fn res_search_internal = c"__res_search"(name: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int, -1;
+}
