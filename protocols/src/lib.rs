@@ -3,4 +3,5 @@
 //! owns the sockets and drives these state machines.
 
 pub mod field;
+pub mod http;
 pub mod tcp;

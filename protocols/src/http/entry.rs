@@ -1,0 +1,474 @@
+//! `http` entries of a mocks file (DESIGN.md section 3): what a request must look like and what
+//! it gets back.
+
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine as _;
+use regex::Regex;
+use serde_json::{Map, Value};
+
+use super::url::{self, EntryUrl};
+use crate::field::{self, Destination, FieldError};
+
+/// One `http` entry.
+#[derive(Debug, Clone)]
+pub struct HttpEntry {
+    /// Upper-case; `None` for `*`, any method.
+    pub method: Option<String>,
+    pub url: EntryUrl,
+    pub conditions: Conditions,
+    pub responses: Vec<HttpResponse>,
+    /// How many requests the entry answers; `None` is unlimited.
+    pub times: Option<u64>,
+    /// The `http` value as written, for reports: `GET https://api.example.com/v1/users/1`.
+    pub text: String,
+}
+
+/// The `match` object: conditions on top of method and URL.
+#[derive(Debug, Clone, Default)]
+pub struct Conditions {
+    /// Lower-case names, values compared exactly.
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+    pub json: Option<Value>,
+    pub json_contains: Option<Value>,
+    /// Replaces the exact path check of the URL.
+    pub path_regex: Option<Regex>,
+    pub body_regex: Option<Regex>,
+}
+
+/// One response of an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// As written, plus `content-type` for `json`; framing headers are added when sending.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub delay: Duration,
+    pub fault: Option<Fault>,
+    pub transfer: Transfer,
+}
+
+/// How the body goes on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transfer {
+    /// `Content-Length`.
+    Length,
+    /// `Transfer-Encoding: chunked`, the body in one go.
+    Chunked,
+    /// `Transfer-Encoding: chunked`, one chunk at a time with a pause between them, for
+    /// server-sent events and other streaming clients.
+    Stream {
+        chunks: Vec<Vec<u8>>,
+        delay: Duration,
+    },
+}
+
+/// A broken server, on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The connection is reset (RST) instead of answered.
+    Reset,
+    /// The connection is closed (FIN) without an answer.
+    Close,
+    /// Bytes that are not HTTP, then a close.
+    Garbage,
+    /// The head and half of the body, then a close.
+    Truncate,
+}
+
+const FAULTS: &[&str] = &["reset", "close", "garbage", "truncate"];
+const ENTRY_KEYS: &[&str] = &["http", "match", "response", "responses", "times"];
+const MATCH_KEYS: &[&str] = &[
+    "headers",
+    "body",
+    "json",
+    "json_contains",
+    "path_regex",
+    "body_regex",
+];
+const RESPONSE_KEYS: &[&str] = &[
+    "status",
+    "headers",
+    "body",
+    "json",
+    "base64",
+    "file",
+    "delay_ms",
+    "fault",
+    "chunked",
+    "chunks",
+    "chunk_delay_ms",
+];
+/// The keys that give a response its body; at most one of them.
+const BODY_KEYS: &[&str] = &["body", "json", "base64", "file", "chunks"];
+
+impl HttpEntry {
+    /// Reads an entry whose kind key is `http`; `base_dir` anchors `file` paths (the mocks
+    /// file's folder). Files are read now: a missing file is an error of the mocks file, not a
+    /// surprise in the middle of a test.
+    pub fn from_json(v: &Value, base_dir: &Path) -> Result<Self, FieldError> {
+        let map = field::object(v, "an entry")?;
+        field::reject_unknown_keys(map, ENTRY_KEYS)?;
+        let text = field::string(&map["http"], "http").map_err(|e| e.in_key("http"))?;
+        let (method, url) = method_and_url(text).map_err(|e| e.in_key("http"))?;
+        let conditions = match map.get("match") {
+            None => Conditions::default(),
+            Some(m) => Conditions::from_json(m).map_err(|e| e.in_key("match"))?,
+        };
+        Ok(HttpEntry {
+            method,
+            url,
+            conditions,
+            responses: field::responses(map, |r| HttpResponse::from_json(r, base_dir))?,
+            times: field::times(map)?,
+            text: text.trim().to_string(),
+        })
+    }
+
+    pub fn destination(&self) -> &Destination {
+        &self.url.destination
+    }
+}
+
+/// Splits `"METHOD URL"`.
+fn method_and_url(text: &str) -> Result<(Option<String>, EntryUrl), FieldError> {
+    let mut words = text.split_whitespace();
+    let (Some(method), Some(url), None) = (words.next(), words.next(), words.next()) else {
+        return Err(FieldError::new(format!(
+            "\"{text}\" must be \"METHOD URL\", for example \"GET https://api.example.com/v1/users\""
+        )));
+    };
+    let method = match method {
+        "*" => None,
+        m if m
+            .bytes()
+            .all(|b| b.is_ascii_alphabetic() || b == b'-' || b == b'_') =>
+        {
+            Some(m.to_ascii_uppercase())
+        }
+        m => {
+            return Err(FieldError::new(format!(
+                "\"{m}\" is not an HTTP method (use * for any method)"
+            )));
+        }
+    };
+    Ok((method, url::parse_entry_url(url)?))
+}
+
+impl Conditions {
+    fn from_json(v: &Value) -> Result<Self, FieldError> {
+        let map = field::object(v, "match")?;
+        field::reject_unknown_keys(map, MATCH_KEYS)?;
+        let text = |key: &str| -> Result<Option<&str>, FieldError> {
+            map.get(key)
+                .map(|v| field::string(v, key).map_err(|e| e.in_key(key)))
+                .transpose()
+        };
+        let regex = |key: &str| -> Result<Option<Regex>, FieldError> {
+            text(key)?
+                .map(|r| {
+                    Regex::new(r).map_err(|e| {
+                        FieldError::new(format!("invalid regular expression: {e}")).in_key(key)
+                    })
+                })
+                .transpose()
+        };
+        let headers = match map.get("headers") {
+            None => Vec::new(),
+            Some(h) => string_headers(h).map_err(|e| e.in_key("headers"))?,
+        };
+        Ok(Conditions {
+            headers,
+            body: text("body")?.map(str::to_string),
+            json: map.get("json").cloned(),
+            json_contains: map.get("json_contains").cloned(),
+            path_regex: regex("path_regex")?,
+            body_regex: regex("body_regex")?,
+        })
+    }
+}
+
+/// `match.headers`: names case-insensitive, values strings.
+fn string_headers(v: &Value) -> Result<Vec<(String, String)>, FieldError> {
+    let map = field::object(v, "headers")?;
+    map.iter()
+        .map(|(name, value)| {
+            check_header_name(name).map_err(|e| e.in_key(name))?;
+            let value = field::string(value, "a header value").map_err(|e| e.in_key(name))?;
+            Ok((name.to_ascii_lowercase(), value.trim().to_string()))
+        })
+        .collect()
+}
+
+impl HttpResponse {
+    fn from_json(v: &Value, base_dir: &Path) -> Result<Self, FieldError> {
+        let map = field::object(v, "an http response")?;
+        field::reject_unknown_keys(map, RESPONSE_KEYS)?;
+        let bodies: Vec<&str> = BODY_KEYS
+            .iter()
+            .copied()
+            .filter(|k| map.contains_key(*k))
+            .collect();
+        if let [_, second, ..] = bodies.as_slice() {
+            return Err(FieldError::new(format!(
+                "give at most one of {}; found {}",
+                BODY_KEYS.join(", "),
+                bodies.join(" and ")
+            ))
+            .in_key(second));
+        }
+        let status = status(map)?;
+        let mut headers = match map.get("headers") {
+            None => Vec::new(),
+            Some(h) => response_headers(h).map_err(|e| e.in_key("headers"))?,
+        };
+        if map.contains_key("json") && !has_header(&headers, "content-type") {
+            headers.push(("content-type".into(), "application/json".into()));
+        }
+        let body = body(map, bodies.first().copied(), base_dir)?;
+        let response = HttpResponse {
+            status,
+            headers,
+            body,
+            delay: millis(map, "delay_ms")?,
+            fault: fault(map)?,
+            transfer: transfer(map)?,
+        };
+        response.check_body_allowed(bodies.first().copied())?;
+        Ok(response)
+    }
+
+    /// Statuses that never carry a body (RFC 9110 section 6.4.1) must not be given one: the
+    /// client would read it as the start of the next response. `body_key` names the key that
+    /// gave the body.
+    fn check_body_allowed(&self, body_key: Option<&str>) -> Result<(), FieldError> {
+        let key = match (body_key, &self.transfer) {
+            (Some(key), _) => Some(key),
+            (None, Transfer::Length) => None,
+            (None, _) => Some("chunked"),
+        };
+        if let (Some(key), 204 | 304) = (key, self.status) {
+            return Err(FieldError::new(format!(
+                "status {} never has a body; remove \"{key}\" or change the status",
+                self.status
+            ))
+            .in_key(key));
+        }
+        if self.fault == Some(Fault::Truncate) && !self.has_body() {
+            return Err(FieldError::new(
+                "fault \"truncate\" cuts the body halfway: give the response a body",
+            )
+            .in_key("fault"));
+        }
+        Ok(())
+    }
+
+    fn has_body(&self) -> bool {
+        match &self.transfer {
+            Transfer::Stream { chunks, .. } => chunks.iter().any(|c| !c.is_empty()),
+            _ => !self.body.is_empty(),
+        }
+    }
+
+    /// The first value of header `name`, whatever the case it was written in.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn has_header(headers: &[(String, String)], name: &str) -> bool {
+    headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
+}
+
+fn status(map: &Map<String, Value>) -> Result<u16, FieldError> {
+    let Some(v) = map.get("status") else {
+        return Ok(200);
+    };
+    let n = field::unsigned(v, "status").map_err(|e| e.in_key("status"))?;
+    match n {
+        200..=999 => Ok(n as u16),
+        100..=199 => Err(FieldError::new(format!(
+            "status {n} is informational; a mocked response needs a final status (200-999)"
+        ))
+        .in_key("status")),
+        _ => Err(
+            FieldError::new(format!("status {n} is not an HTTP status (200-999)")).in_key("status"),
+        ),
+    }
+}
+
+/// Response headers: a value is a string, a number, or an array of them (one header line each,
+/// for `set-cookie`).
+fn response_headers(v: &Value) -> Result<Vec<(String, String)>, FieldError> {
+    let map = field::object(v, "headers")?;
+    let mut out = Vec::new();
+    for (name, value) in map {
+        check_header_name(name).map_err(|e| e.in_key(name))?;
+        if ["content-length", "transfer-encoding"].contains(&name.to_ascii_lowercase().as_str()) {
+            return Err(FieldError::new(format!(
+                "{name} is set by mocket from the body (use \"chunked\": true for chunked transfer)"
+            ))
+            .in_key(name));
+        }
+        let values = match value {
+            Value::Array(items) => items.iter().collect(),
+            one => vec![one],
+        };
+        for (i, item) in values.iter().enumerate() {
+            let text = header_value(item).map_err(|e| match value {
+                Value::Array(_) => e.in_index(i).in_key(name),
+                _ => e.in_key(name),
+            })?;
+            out.push((name.clone(), text));
+        }
+    }
+    Ok(out)
+}
+
+fn header_value(v: &Value) -> Result<String, FieldError> {
+    let text = match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        other => {
+            return Err(FieldError::new(format!(
+                "a header value must be a string or a number, found {}",
+                field::type_name(other)
+            )));
+        }
+    };
+    if text.contains(['\r', '\n']) {
+        return Err(FieldError::new(
+            "a header value cannot contain a line break",
+        ));
+    }
+    Ok(text)
+}
+
+/// Header names are tokens (RFC 9110 section 5.1).
+fn check_header_name(name: &str) -> Result<(), FieldError> {
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(token) {
+        return Err(FieldError::new(format!(
+            "\"{name}\" is not a valid header name"
+        )));
+    }
+    Ok(())
+}
+
+fn body(
+    map: &Map<String, Value>,
+    key: Option<&str>,
+    base_dir: &Path,
+) -> Result<Vec<u8>, FieldError> {
+    let Some(key) = key else {
+        return Ok(Vec::new());
+    };
+    let v = &map[key];
+    let read = || -> Result<Vec<u8>, FieldError> {
+        match key {
+            "body" => Ok(field::string(v, "body")?.as_bytes().to_vec()),
+            "json" => Ok(v.to_string().into_bytes()),
+            "base64" => base64::engine::general_purpose::STANDARD
+                .decode(field::string(v, "base64")?.trim())
+                .map_err(|e| FieldError::new(format!("invalid base64: {e}"))),
+            "file" => read_file(field::string(v, "file")?, base_dir),
+            _ => Ok(Vec::new()),
+        }
+    };
+    read().map_err(|e| e.in_key(key))
+}
+
+fn read_file(name: &str, base_dir: &Path) -> Result<Vec<u8>, FieldError> {
+    let path = base_dir.join(name);
+    std::fs::read(&path)
+        .map_err(|e| FieldError::new(format!("cannot read {}: {e}", path.display())))
+}
+
+fn millis(map: &Map<String, Value>, key: &str) -> Result<Duration, FieldError> {
+    map.get(key).map_or(Ok(Duration::ZERO), |v| {
+        field::unsigned(v, key)
+            .map(Duration::from_millis)
+            .map_err(|e| e.in_key(key))
+    })
+}
+
+fn fault(map: &Map<String, Value>) -> Result<Option<Fault>, FieldError> {
+    let Some(v) = map.get("fault") else {
+        return Ok(None);
+    };
+    let name = field::string(v, "fault").map_err(|e| e.in_key("fault"))?;
+    let fault = match name {
+        "reset" => Fault::Reset,
+        "close" => Fault::Close,
+        "garbage" => Fault::Garbage,
+        "truncate" => Fault::Truncate,
+        other => {
+            let hint = field::closest(other, FAULTS)
+                .map(|k| format!(" (did you mean \"{k}\"?)"))
+                .unwrap_or_default();
+            return Err(FieldError::new(format!(
+                "unknown fault \"{other}\"{hint}; faults: {}",
+                FAULTS.join(", ")
+            ))
+            .in_key("fault"));
+        }
+    };
+    Ok(Some(fault))
+}
+
+fn transfer(map: &Map<String, Value>) -> Result<Transfer, FieldError> {
+    let chunked = match map.get("chunked") {
+        None => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(other) => {
+            return Err(FieldError::new(format!(
+                "chunked must be true or false, found {}",
+                field::type_name(other)
+            ))
+            .in_key("chunked"));
+        }
+    };
+    if map.contains_key("chunk_delay_ms") && !map.contains_key("chunks") {
+        return Err(FieldError::new(
+            "chunk_delay_ms applies to \"chunks\"; this response has none",
+        )
+        .in_key("chunk_delay_ms"));
+    }
+    let Some(v) = map.get("chunks") else {
+        return Ok(match chunked {
+            Some(true) => Transfer::Chunked,
+            _ => Transfer::Length,
+        });
+    };
+    if chunked == Some(false) {
+        return Err(FieldError::new(
+            "\"chunks\" are sent with chunked transfer; remove \"chunked\": false",
+        )
+        .in_key("chunked"));
+    }
+    let Value::Array(items) = v else {
+        return Err(FieldError::new(format!(
+            "chunks must be an array of texts or {{\"base64\": ...}}, found {}",
+            field::type_name(v)
+        ))
+        .in_key("chunks"));
+    };
+    let chunks = items
+        .iter()
+        .enumerate()
+        .map(|(i, c)| field::bytes(c, "a chunk").map_err(|e| e.in_index(i).in_key("chunks")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Transfer::Stream {
+        chunks,
+        delay: millis(map, "chunk_delay_ms")?,
+    })
+}
+
+#[cfg(test)]
+#[path = "entry_tests.rs"]
+mod tests;

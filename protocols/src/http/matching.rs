@@ -1,0 +1,268 @@
+//! Whether a request matches an entry, and if not, why: the reasons end up in the `501` body,
+//! the journal and the end-of-run report, so they name the difference the way a user would look
+//! for it (`method differs: GET vs POST`, `query id=2 vs id=1`, `header authorization missing`).
+//! Each reason shows the request's value first, then the entry's.
+
+use serde_json::Value;
+
+use super::entry::HttpEntry;
+use super::parser::Request;
+use super::url;
+
+/// Why `request` (on a TLS connection when `tls`) does not match `entry`; empty when it does.
+/// The destination is not checked: the engine only asks about entries for the connection's.
+pub fn mismatches(entry: &HttpEntry, request: &Request, tls: bool) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if entry.url.tls != tls {
+        reasons.push(format!(
+            "scheme differs: {} vs {}",
+            scheme(tls),
+            scheme(entry.url.tls)
+        ));
+    }
+    if let Some(method) = &entry.method
+        && *method != request.method
+    {
+        reasons.push(format!("method differs: {} vs {method}", request.method));
+    }
+    reasons.extend(path_reason(entry, request));
+    reasons.extend(query_reasons(&entry.url.query, &request.query()));
+    reasons.extend(header_reasons(&entry.conditions.headers, request));
+    reasons.extend(body_reasons(entry, &request.body));
+    reasons
+}
+
+/// `http` or `https`.
+pub fn scheme(tls: bool) -> &'static str {
+    if tls { "https" } else { "http" }
+}
+
+fn path_reason(entry: &HttpEntry, request: &Request) -> Option<String> {
+    let path = url::percent_decode(request.path(), false);
+    match &entry.conditions.path_regex {
+        Some(re) if !re.is_match(&path) => Some(format!(
+            "path {path} does not match path_regex {}",
+            re.as_str()
+        )),
+        Some(_) => None,
+        None if path != entry.url.path => {
+            Some(format!("path differs: {path} vs {}", entry.url.path))
+        }
+        None => None,
+    }
+}
+
+/// Every query pair of the entry must be in the request; extra request pairs are fine.
+fn query_reasons(wanted: &[(String, String)], got: &[(String, String)]) -> Vec<String> {
+    wanted
+        .iter()
+        .filter(|pair| !got.contains(pair))
+        .map(|(key, value)| {
+            let values: Vec<String> = got
+                .iter()
+                .filter(|(k, _)| k == key)
+                .map(|(_, v)| format!("{key}={v}"))
+                .collect();
+            match values.is_empty() {
+                true => format!("query {key} missing (entry wants {key}={value})"),
+                false => format!("query {} vs {key}={value}", values.join("&")),
+            }
+        })
+        .collect()
+}
+
+/// Header names are compared case-insensitively (both sides are lower-case already); a
+/// header sent several times matches when one of its values, or all of them joined by `, `,
+/// equals the wanted value.
+fn header_reasons(wanted: &[(String, String)], request: &Request) -> Vec<String> {
+    wanted
+        .iter()
+        .filter_map(|(name, value)| {
+            let got: Vec<&str> = request.headers_named(name).collect();
+            if got.is_empty() {
+                return Some(format!("header {name} missing"));
+            }
+            let joined = got.join(", ");
+            (!got.contains(&value.as_str()) && joined != *value)
+                .then(|| format!("header {name} {} vs {}", quote(&joined), quote(value)))
+        })
+        .collect()
+}
+
+fn body_reasons(entry: &HttpEntry, body: &[u8]) -> Vec<String> {
+    let c = &entry.conditions;
+    let text = String::from_utf8_lossy(body);
+    let mut reasons = Vec::new();
+    if let Some(want) = &c.body
+        && body != want.as_bytes()
+    {
+        reasons.push(format!("body differs: {} vs {}", quote(&text), quote(want)));
+    }
+    if c.json.is_some() || c.json_contains.is_some() {
+        match serde_json::from_slice::<Value>(body) {
+            Err(_) => reasons.push(format!("body is not JSON: {}", quote(&text))),
+            Ok(got) => {
+                if let Some(diff) = c.json.as_ref().and_then(|w| json_diff(&got, w, false)) {
+                    reasons.push(format!("json differs{diff}"));
+                }
+                if let Some(diff) = c
+                    .json_contains
+                    .as_ref()
+                    .and_then(|w| json_diff(&got, w, true))
+                {
+                    reasons.push(format!("json does not contain the entry's{diff}"));
+                }
+            }
+        }
+    }
+    if let Some(re) = &c.body_regex
+        && !re.is_match(&text)
+    {
+        reasons.push(format!(
+            "body {} does not match body_regex {}",
+            quote(&text),
+            re.as_str()
+        ));
+    }
+    reasons
+}
+
+/// The first difference between `got` and `want`, as ` at items[0].id: 2 vs 1` (or `: 2 vs 1`
+/// at the top); `None` when they are equal, or when `got` contains `want` if `contains`.
+///
+/// Containment is PostgreSQL's `@>`: an object contains the keys it is given, an array
+/// contains each given item somewhere, anything else must be equal. Numbers compare by value
+/// (`1` equals `1.0`).
+pub fn json_diff(got: &Value, want: &Value, contains: bool) -> Option<String> {
+    diff_at(got, want, contains, &mut String::new())
+}
+
+fn diff_at(got: &Value, want: &Value, contains: bool, path: &mut String) -> Option<String> {
+    match (got, want) {
+        (Value::Object(g), Value::Object(w)) => {
+            for (key, wv) in w {
+                let mark = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+                let diff = match g.get(key) {
+                    None => at(path, "missing".into()),
+                    Some(gv) => diff_at(gv, wv, contains, path),
+                };
+                path.truncate(mark);
+                if diff.is_some() {
+                    return diff;
+                }
+            }
+            let extra = g.keys().find(|k| !w.contains_key(*k));
+            match (contains, extra) {
+                (false, Some(k)) => at(path, format!("unexpected key {}", quote(k))),
+                _ => None,
+            }
+        }
+        (Value::Array(g), Value::Array(w)) if contains => w
+            .iter()
+            .find(|wv| !g.iter().any(|gv| json_diff(gv, wv, true).is_none()))
+            .and_then(|wv| at(path, format!("no item contains {}", short(wv)))),
+        (Value::Array(g), Value::Array(w)) => {
+            if g.len() != w.len() {
+                return at(path, format!("{} items vs {}", g.len(), w.len()));
+            }
+            g.iter().zip(w).enumerate().find_map(|(i, (gv, wv))| {
+                let mark = path.len();
+                path.push_str(&format!("[{i}]"));
+                let diff = diff_at(gv, wv, contains, path);
+                path.truncate(mark);
+                diff
+            })
+        }
+        (Value::Number(g), Value::Number(w)) if g.as_f64() == w.as_f64() => None,
+        (g, w) if g == w => None,
+        (g, w) => at(path, format!("{} vs {}", short(g), short(w))),
+    }
+}
+
+/// A difference located at `path` (nothing for the top of the document).
+fn at(path: &str, what: String) -> Option<String> {
+    match path.is_empty() {
+        true => Some(format!(": {what}")),
+        false => Some(format!(" at {path}: {what}")),
+    }
+}
+
+/// A JSON value for a reason line, cut short.
+fn short(v: &Value) -> String {
+    cut(&v.to_string())
+}
+
+/// Text quoted for a reason line, cut short.
+fn quote(text: &str) -> String {
+    cut(&format!("{text:?}"))
+}
+
+fn cut(text: &str) -> String {
+    const MAX: usize = 80;
+    match text.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}...", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
+/// An entry that did not answer a request, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Miss {
+    /// The entry's index in the mocks file.
+    pub index: usize,
+    /// The entry's `http` value.
+    pub entry: String,
+    pub reasons: Vec<String>,
+}
+
+/// How many of the closest entries a `501` lists.
+const CLOSEST: usize = 3;
+
+/// The closest misses first (fewest reasons, then file order), at most three.
+pub fn closest(mut misses: Vec<Miss>) -> Vec<Miss> {
+    misses.sort_by_key(|m| (m.reasons.len(), m.index));
+    misses.truncate(CLOSEST);
+    misses
+}
+
+/// One line for logs and the end-of-run report: `GET /x: no entry matched (closest #0 ...)`.
+pub fn unmatched_summary(request: &Request, misses: &[Miss]) -> String {
+    let mut line = format!("{} {}: no entry matched", request.method, request.target);
+    if let Some(m) = misses.first() {
+        line.push_str(&format!(
+            " (closest: #{} {}: {})",
+            m.index,
+            m.entry,
+            m.reasons.join("; ")
+        ));
+    }
+    line
+}
+
+/// The body of the `501` answer to a request no entry matched.
+pub fn unmatched_body(request: &Request, origin: &str, misses: &[Miss]) -> String {
+    let mut body = format!(
+        "mocket: no entry matched {} {} on {origin}\n",
+        request.method, request.target
+    );
+    if misses.is_empty() {
+        body.push_str("there is no http entry for this destination\n");
+        return body;
+    }
+    body.push_str("closest entries (request vs entry):\n");
+    for m in misses {
+        body.push_str(&format!("  #{} {}\n", m.index, m.entry));
+        for reason in &m.reasons {
+            body.push_str(&format!("    - {reason}\n"));
+        }
+    }
+    body
+}
+
+#[cfg(test)]
+#[path = "matching_tests.rs"]
+mod tests;

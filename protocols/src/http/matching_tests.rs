@@ -1,0 +1,251 @@
+use std::path::Path;
+
+use serde_json::json;
+
+use super::*;
+use crate::http::parser::{Parsed, RequestParser};
+
+fn entry(v: Value) -> HttpEntry {
+    let mut v = v;
+    v["response"] = json!({});
+    HttpEntry::from_json(&v, Path::new(".")).unwrap()
+}
+
+fn request(wire: &str) -> Request {
+    let mut p = RequestParser::new();
+    p.feed(wire.as_bytes());
+    match p.poll().unwrap() {
+        Some(Parsed::Request(r)) => r,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn post(path: &str, body: &str) -> Request {
+    request(&format!(
+        "POST {path} HTTP/1.1\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    ))
+}
+
+#[test]
+fn method_scheme_and_path() {
+    let e = entry(json!({"http": "GET http://h/v1/users/1"}));
+    let get = request("GET /v1/users/1 HTTP/1.1\r\n\r\n");
+    assert!(mismatches(&e, &get, false).is_empty());
+    assert_eq!(
+        mismatches(&e, &get, true),
+        ["scheme differs: https vs http"]
+    );
+    assert_eq!(
+        mismatches(&e, &post("/v1/users/2", ""), false),
+        [
+            "method differs: POST vs GET",
+            "path differs: /v1/users/2 vs /v1/users/1"
+        ]
+    );
+    let any = entry(json!({"http": "* http://h/v1/users/1"}));
+    assert!(mismatches(&any, &post("/v1/users/1", "x"), false).is_empty());
+    // Percent-encoding on either side does not matter; a trailing slash does.
+    assert!(mismatches(&e, &request("GET /v1/users/%31 HTTP/1.1\r\n\r\n"), false).is_empty());
+    assert_eq!(
+        mismatches(&e, &request("GET /v1/users/1/ HTTP/1.1\r\n\r\n"), false).len(),
+        1
+    );
+    let root = entry(json!({"http": "GET http://h"}));
+    assert!(mismatches(&root, &request("GET / HTTP/1.1\r\n\r\n"), false).is_empty());
+    assert!(mismatches(&root, &request("GET http://h HTTP/1.1\r\n\r\n"), false).is_empty());
+}
+
+#[test]
+fn query_is_an_order_free_subset() {
+    let e = entry(json!({"http": "GET http://h/s?id=1&q=a%20b"}));
+    let ok = request("GET /s?x=9&q=a+b&id=1 HTTP/1.1\r\n\r\n");
+    assert!(mismatches(&e, &ok, false).is_empty());
+    assert_eq!(
+        mismatches(&e, &request("GET /s?id=2&q=a%20b HTTP/1.1\r\n\r\n"), false),
+        ["query id=2 vs id=1"]
+    );
+    assert_eq!(
+        mismatches(&e, &request("GET /s?id=2&id=3 HTTP/1.1\r\n\r\n"), false),
+        [
+            "query id=2&id=3 vs id=1",
+            "query q missing (entry wants q=a b)"
+        ]
+    );
+    let repeated = entry(json!({"http": "GET http://h/s?t=1&t=2"}));
+    assert!(
+        mismatches(
+            &repeated,
+            &request("GET /s?t=2&t=1 HTTP/1.1\r\n\r\n"),
+            false
+        )
+        .is_empty()
+    );
+    assert_eq!(
+        mismatches(&repeated, &request("GET /s?t=2 HTTP/1.1\r\n\r\n"), false),
+        ["query t=2 vs t=1"]
+    );
+}
+
+#[test]
+fn headers_case_insensitive_names_exact_values() {
+    let e = entry(
+        json!({"http": "GET http://h/", "match": {"headers": {"Authorization": "Bearer t0k", "accept": "a, b"}}}),
+    );
+    let ok =
+        request("GET / HTTP/1.1\r\nAUTHORIZATION: Bearer t0k\r\nAccept: a\r\naccept: b\r\n\r\n");
+    assert!(mismatches(&e, &ok, false).is_empty());
+    assert_eq!(
+        mismatches(
+            &e,
+            &request("GET / HTTP/1.1\r\nauthorization: Bearer x\r\n\r\n"),
+            false
+        ),
+        [
+            "header authorization \"Bearer x\" vs \"Bearer t0k\"",
+            "header accept missing"
+        ]
+    );
+    let one_of = entry(json!({"http": "GET http://h/", "match": {"headers": {"x": "2"}}}));
+    assert!(
+        mismatches(
+            &one_of,
+            &request("GET / HTTP/1.1\r\nx: 1\r\nx: 2\r\n\r\n"),
+            false
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn body_text_and_regexes() {
+    let e = entry(json!({"http": "POST http://h/", "match": {"body": "a=1"}}));
+    assert!(mismatches(&e, &post("/", "a=1"), false).is_empty());
+    assert_eq!(
+        mismatches(&e, &post("/", "a=2"), false),
+        ["body differs: \"a=2\" vs \"a=1\""]
+    );
+    let re = entry(
+        json!({"http": "POST http://h/", "match": {"body_regex": "^a=\\d$", "path_regex": "^/v\\d/"}}),
+    );
+    assert!(mismatches(&re, &post("/v2/x", "a=7"), false).is_empty());
+    assert_eq!(
+        mismatches(&re, &post("/x", "a=b"), false),
+        [
+            "path /x does not match path_regex ^/v\\d/",
+            "body \"a=b\" does not match body_regex ^a=\\d$"
+        ]
+    );
+    // path_regex replaces the path of the URL, the query still applies.
+    let q = entry(json!({"http": "GET http://h/ignored?k=1", "match": {"path_regex": "^/users/"}}));
+    assert!(mismatches(&q, &request("GET /users/5?k=1 HTTP/1.1\r\n\r\n"), false).is_empty());
+    assert_eq!(
+        mismatches(&q, &request("GET /users/5 HTTP/1.1\r\n\r\n"), false).len(),
+        1
+    );
+}
+
+#[test]
+fn json_and_json_contains() {
+    let e = entry(json!({"http": "POST http://h/", "match": {"json": {"item": "book", "n": 1}}}));
+    assert!(mismatches(&e, &post("/", r#"{"n": 1.0, "item": "book"}"#), false).is_empty());
+    assert_eq!(
+        mismatches(&e, &post("/", r#"{"item": "pen", "n": 1}"#), false),
+        ["json differs at item: \"pen\" vs \"book\""]
+    );
+    assert_eq!(
+        mismatches(&e, &post("/", r#"{"item": "book", "n": 1, "x": 2}"#), false),
+        ["json differs: unexpected key \"x\""]
+    );
+    assert_eq!(
+        mismatches(&e, &post("/", "item=book"), false),
+        ["body is not JSON: \"item=book\""]
+    );
+    let c = entry(
+        json!({"http": "POST http://h/", "match": {"json_contains": {"order": {"items": [{"id": 2}]}}}}),
+    );
+    let ok =
+        r#"{"user": 1, "order": {"items": [{"id": 1, "q": 1}, {"id": 2, "q": 5}], "x": true}}"#;
+    assert!(mismatches(&c, &post("/", ok), false).is_empty());
+    assert_eq!(
+        mismatches(
+            &c,
+            &post("/", r#"{"order": {"items": [{"id": 1}]}}"#),
+            false
+        ),
+        ["json does not contain the entry's at order.items: no item contains {\"id\":2}"]
+    );
+    assert_eq!(
+        mismatches(&c, &post("/", r#"{"order": 3}"#), false),
+        ["json does not contain the entry's at order: 3 vs {\"items\":[{\"id\":2}]}"]
+    );
+}
+
+#[test]
+fn json_diff_paths() {
+    assert_eq!(json_diff(&json!(1), &json!(2), false).unwrap(), ": 1 vs 2");
+    assert_eq!(
+        json_diff(
+            &json!({"a": [1, {"b": 2}]}),
+            &json!({"a": [1, {"b": 3}]}),
+            false
+        )
+        .unwrap(),
+        " at a[1].b: 2 vs 3"
+    );
+    assert_eq!(
+        json_diff(&json!([1]), &json!([1, 2]), false).unwrap(),
+        ": 1 items vs 2"
+    );
+    assert_eq!(
+        json_diff(&json!({}), &json!({"k": null}), true).unwrap(),
+        " at k: missing"
+    );
+    assert!(json_diff(&json!([3, 2, 1]), &json!([1, 3]), true).is_none());
+    assert!(json_diff(&json!("a"), &json!("a"), true).is_none());
+    let long = "x".repeat(200);
+    let diff = json_diff(&json!(long), &json!(1), false).unwrap();
+    assert!(diff.len() < 100 && diff.contains("..."), "{diff}");
+}
+
+#[test]
+fn closest_misses_and_the_501_body() {
+    let misses = vec![
+        Miss {
+            index: 0,
+            entry: "GET http://h/a".into(),
+            reasons: vec!["x".into(), "y".into()],
+        },
+        Miss {
+            index: 1,
+            entry: "GET http://h/b".into(),
+            reasons: vec!["z".into()],
+        },
+        Miss {
+            index: 2,
+            entry: "POST http://h/c".into(),
+            reasons: vec!["a".into(), "b".into(), "c".into()],
+        },
+        Miss {
+            index: 3,
+            entry: "PUT http://h/d".into(),
+            reasons: vec!["w".into()],
+        },
+    ];
+    let near = closest(misses);
+    assert_eq!(near.iter().map(|m| m.index).collect::<Vec<_>>(), [1, 3, 0]);
+    let req = request("GET /q?id=2 HTTP/1.1\r\n\r\n");
+    assert_eq!(
+        unmatched_body(&req, "http://h:80", &near[..1]),
+        "mocket: no entry matched GET /q?id=2 on http://h:80\nclosest entries (request vs entry):\n  #1 GET http://h/b\n    - z\n"
+    );
+    assert!(unmatched_body(&req, "http://h:80", &[]).contains("no http entry"));
+    assert_eq!(
+        unmatched_summary(&req, &near),
+        "GET /q?id=2: no entry matched (closest: #1 GET http://h/b: z)"
+    );
+    assert_eq!(
+        unmatched_summary(&req, &[]),
+        "GET /q?id=2: no entry matched"
+    );
+}
