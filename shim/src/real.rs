@@ -54,6 +54,7 @@ real_fns! {
     fn gethostbyname2 = c"gethostbyname2"(name: *const c_char, af: c_int) -> *mut hostent, std::ptr::null_mut();
     fn gethostbyname_r = c"gethostbyname_r"(name: *const c_char, ret: *mut hostent, buf: *mut c_char, buflen: size_t, result: *mut *mut hostent, h_errnop: *mut c_int) -> c_int, libc::ENOSYS;
     fn gethostbyname2_r = c"gethostbyname2_r"(name: *const c_char, af: c_int, ret: *mut hostent, buf: *mut c_char, buflen: size_t, result: *mut *mut hostent, h_errnop: *mut c_int) -> c_int, libc::ENOSYS;
+    fn gethostbyaddr_r = c"gethostbyaddr_r"(addr: *const c_void, len: socklen_t, kind: c_int, ret: *mut hostent, buf: *mut c_char, buflen: size_t, result: *mut *mut hostent, h_errnop: *mut c_int) -> c_int, libc::ENOSYS;
     fn gethostbyaddr = c"gethostbyaddr"(addr: *const c_void, len: socklen_t, kind: c_int) -> *mut hostent, std::ptr::null_mut();
     fn res_query = c"res_query"(name: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int, -1;
     fn res_search = c"res_search"(name: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int, -1;

@@ -396,6 +396,66 @@ pub unsafe extern "C" fn getnameinfo(
     }
 }
 
+/// The fake address `addr` points to and its name, when the engine handed it out.
+///
+/// # Safety
+/// `addr` must hold `len` readable bytes.
+unsafe fn fake_address(
+    addr: *const c_void,
+    len: socklen_t,
+    kind: c_int,
+) -> Option<(Vec<u8>, String)> {
+    let bytes = match (kind, len) {
+        // SAFETY: the caller says addr holds `len` bytes.
+        (AF_INET, 4) | (AF_INET6, 16) => unsafe {
+            std::slice::from_raw_parts(addr.cast::<u8>(), len as usize)
+        },
+        _ => return None,
+    };
+    let ip = match bytes.len() {
+        4 => IpAddr::from(<[u8; 4]>::try_from(bytes).ok()?),
+        _ => IpAddr::from(<[u8; 16]>::try_from(bytes).ok()?),
+    };
+    Some((bytes.to_vec(), fake_name(ip)?))
+}
+
+/// # Safety
+/// The arguments are those of libc's `gethostbyaddr_r`.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn gethostbyaddr_r(
+    addr: *const c_void,
+    len: socklen_t,
+    kind: c_int,
+    ret: *mut hostent,
+    buf: *mut c_char,
+    buflen: size_t,
+    result: *mut *mut hostent,
+    h_errnop: *mut c_int,
+) -> c_int {
+    // SAFETY: the caller's address of `len` bytes.
+    let Some((bytes, name)) = (unsafe { fake_address(addr, len, kind) }) else {
+        // SAFETY: forwarding the caller's arguments unchanged.
+        return unsafe {
+            real::gethostbyaddr_r(addr, len, kind, ret, buf, buflen, result, h_errnop)
+        };
+    };
+    // SAFETY: ret, buf, result and h_errnop are the caller's, valid as libc documents.
+    unsafe {
+        match host_entry::fill(name.as_bytes(), kind, &bytes, ret, buf, buflen) {
+            Ok(()) => {
+                *result = ret;
+                0
+            }
+            Err(()) => {
+                *result = std::ptr::null_mut();
+                *h_errnop = host_entry::NETDB_INTERNAL;
+                libc::ERANGE
+            }
+        }
+    }
+}
+
 /// # Safety
 /// The arguments are those of libc's `gethostbyaddr`.
 #[unsafe(no_mangle)]
@@ -404,25 +464,10 @@ pub unsafe extern "C" fn gethostbyaddr(
     len: socklen_t,
     kind: c_int,
 ) -> *mut hostent {
-    let ip = match (kind, len) {
-        // SAFETY: the caller says addr holds `len` bytes of an address of that family.
-        (AF_INET, 4) => Some(IpAddr::from(unsafe {
-            std::ptr::read_unaligned(addr.cast::<[u8; 4]>())
-        })),
-        // SAFETY: as above.
-        (AF_INET6, 16) => Some(IpAddr::from(unsafe {
-            std::ptr::read_unaligned(addr.cast::<[u8; 16]>())
-        })),
-        _ => None,
-    };
-    let found = ip.and_then(|ip| Some((ip, fake_name(ip)?)));
-    let Some((ip, name)) = found else {
+    // SAFETY: the caller's address of `len` bytes.
+    let Some((bytes, name)) = (unsafe { fake_address(addr, len, kind) }) else {
         // SAFETY: forwarding the caller's arguments unchanged.
         return unsafe { real::gethostbyaddr(addr, len, kind) };
-    };
-    let bytes = match ip {
-        IpAddr::V4(v4) => v4.octets().to_vec(),
-        IpAddr::V6(v6) => v6.octets().to_vec(),
     };
     HOSTENT.with(|t| {
         // SAFETY: the thread's own hostent storage, valid for its size.

@@ -1,1 +1,188 @@
+//! The harness for mocket's integration tests: real programs run under the built
+//! `libmocket.so` and `mocket`, inside a fresh network namespace (`unshare -n`, loopback up),
+//! so nothing a test does can reach an outside address.
+//!
+//! Build first: `cargo build --workspace` (the README's test command does both).
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Where cargo put the binaries: the test executable lives in `<target>/<profile>/deps/`.
+pub fn build_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let deps = exe.parent().expect("deps dir");
+    deps.parent().expect("profile dir").to_path_buf()
+}
+
+fn built(name: &str) -> PathBuf {
+    let path = build_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace` before the tests",
+        path.display()
+    );
+    path
+}
+
+/// The `mocket` binary.
+pub fn mocket_bin() -> PathBuf {
+    built("mocket")
+}
+
+/// `libmocket.so`.
+pub fn shim_lib() -> PathBuf {
+    built("libmocket.so")
+}
+
+/// A fresh scratch directory under the target dir, unique per call.
+pub fn scratch_dir(tag: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let dir = build_dir()
+        .join("scratch")
+        .join(format!("{tag}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+/// Writes a mocks file and returns its path.
+pub fn mocks_file(json: &str) -> PathBuf {
+    let path = scratch_dir("mocks").join("mocks.json");
+    std::fs::write(&path, json).expect("write mocks file");
+    path
+}
+
+/// A command that runs `cmd` in a new network namespace with only loopback up.
+pub fn netns_command(cmd: &[&str]) -> Command {
+    let mut c = Command::new("unshare");
+    c.args([
+        "-n",
+        "--",
+        "sh",
+        "-c",
+        "ip link set lo up && exec \"$0\" \"$@\"",
+    ]);
+    c.args(cmd);
+    c.stdin(Stdio::null());
+    c
+}
+
+/// The result of a run, with text output.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: Output) -> Self {
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Panics with both outputs unless the exit code is `code`.
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "unexpected exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn success(&self) -> &Self {
+        self.expect_code(0)
+    }
+}
+
+/// Runs a prepared command (with a timeout so a hang fails the test instead of CI).
+pub fn run(command: Command) -> Run {
+    let mut wrapped = Command::new("timeout");
+    wrapped
+        .args(["-k", "5", "120"])
+        .arg(command.get_program())
+        .args(command.get_args());
+    for (k, v) in command.get_envs() {
+        match v {
+            Some(v) => wrapped.env(k, v),
+            None => wrapped.env_remove(k),
+        };
+    }
+    if let Some(dir) = command.get_current_dir() {
+        wrapped.current_dir(dir);
+    }
+    wrapped.stdin(Stdio::null());
+    Run::from(wrapped.output().expect("spawn command"))
+}
+
+/// `mocket run --config MOCKS FLAGS... -- CMD...` in a fresh network namespace.
+pub fn mocket_run(mocks: &Path, flags: &[&str], cmd: &[&str]) -> Run {
+    mocket_run_env(mocks, flags, &[], cmd)
+}
+
+/// As [`mocket_run`], with extra environment variables.
+pub fn mocket_run_env(mocks: &Path, flags: &[&str], env: &[(&str, &str)], cmd: &[&str]) -> Run {
+    let bin = mocket_bin();
+    let mocks = mocks.to_string_lossy();
+    let mut args = vec![bin.to_str().unwrap(), "run", "--config", &mocks];
+    args.extend_from_slice(flags);
+    args.push("--");
+    args.extend_from_slice(cmd);
+    let mut c = netns_command(&args);
+    c.envs(env.iter().copied());
+    run(c)
+}
+
+/// `LD_PRELOAD=libmocket.so MOCKET_CONFIG=MOCKS CMD...` (the embedded engine) in a fresh
+/// network namespace.
+pub fn preload_run(mocks: &Path, env: &[(&str, &str)], cmd: &[&str]) -> Run {
+    let mut c = netns_command(cmd);
+    c.env("LD_PRELOAD", shim_lib())
+        .env("MOCKET_CONFIG", mocks)
+        .env_remove("MOCKET_SOCKET");
+    c.envs(env.iter().copied());
+    run(c)
+}
+
+/// Both placements of the engine, for tests that must hold under each.
+#[derive(Debug, Clone, Copy)]
+pub enum Placement {
+    Daemon,
+    Embedded,
+}
+
+pub const PLACEMENTS: [Placement; 2] = [Placement::Daemon, Placement::Embedded];
+
+impl Placement {
+    pub fn run(self, mocks: &Path, cmd: &[&str]) -> Run {
+        match self {
+            Placement::Daemon => mocket_run(mocks, &[], cmd),
+            Placement::Embedded => preload_run(mocks, &[], cmd),
+        }
+    }
+}
+
+/// Runs a Python program (given as text) with arguments under `placement`.
+pub fn python(placement: Placement, mocks: &Path, program: &str, args: &[&str]) -> Run {
+    let mut cmd = vec!["python3", "-c", program];
+    cmd.extend_from_slice(args);
+    placement.run(mocks, &cmd)
+}
+
+/// Whether a program is on PATH (tests of optional clients say so when it is not).
+pub fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
