@@ -3,18 +3,21 @@
 use std::path::Path;
 
 use mocket_protocols::field::{self, Destination, FieldError};
+use mocket_protocols::http::HttpEntry;
 use mocket_protocols::tcp::TcpEntry;
 use serde_json::Value;
 
 /// The kinds of entry, named by their kind key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    Http,
     Tcp,
 }
 
 impl Kind {
     pub fn key(self) -> &'static str {
         match self {
+            Kind::Http => "http",
             Kind::Tcp => "tcp",
         }
     }
@@ -25,12 +28,14 @@ const KIND_KEYS: &[&str] = &["http", "redis", "tcp"];
 /// An entry of a mocks file.
 #[derive(Debug, Clone)]
 pub enum Entry {
+    /// Boxed: an http entry is much larger than the others.
+    Http(Box<HttpEntry>),
     Tcp(TcpEntry),
 }
 
 impl Entry {
     /// Reads an entry; its kind key (`http`, `redis` or `tcp`) says which.
-    pub fn from_json(v: &Value, _base_dir: &Path) -> Result<Self, FieldError> {
+    pub fn from_json(v: &Value, base_dir: &Path) -> Result<Self, FieldError> {
         let map = field::object(v, "an entry")?;
         let kinds: Vec<&str> = KIND_KEYS
             .iter()
@@ -38,6 +43,7 @@ impl Entry {
             .filter(|k| map.contains_key(*k))
             .collect();
         match kinds.as_slice() {
+            ["http"] => HttpEntry::from_json(v, base_dir).map(|e| Entry::Http(Box::new(e))),
             ["tcp"] => TcpEntry::from_json(v).map(Entry::Tcp),
             [] => Err(FieldError::new(format!(
                 "an entry needs one kind key: {} (found keys: {})",
@@ -57,12 +63,14 @@ impl Entry {
 
     pub fn kind(&self) -> Kind {
         match self {
+            Entry::Http(_) => Kind::Http,
             Entry::Tcp(_) => Kind::Tcp,
         }
     }
 
     pub fn destination(&self) -> &Destination {
         match self {
+            Entry::Http(e) => e.destination(),
             Entry::Tcp(e) => &e.destination,
         }
     }
@@ -70,12 +78,16 @@ impl Entry {
     /// How many uses the entry answers (`None`: unlimited).
     pub fn times(&self) -> Option<u64> {
         match self {
+            Entry::Http(e) => e.times,
             Entry::Tcp(e) => e.times,
         }
     }
 
     /// How a report names the entry: `tcp legacy.internal:9000`.
     pub fn summary(&self) -> String {
-        format!("{} {}", self.kind().key(), self.destination())
+        match self {
+            Entry::Http(e) => format!("http {}", e.text),
+            _ => format!("{} {}", self.kind().key(), self.destination()),
+        }
     }
 }

@@ -5,6 +5,7 @@
 //! The shim binds the client's socket before asking, so the engine knows each connection by the
 //! client's local port and files a [`Claim`] under it: which process, which original destination.
 
+mod http;
 mod listener;
 mod tcp;
 
@@ -222,7 +223,9 @@ impl Engine {
         let allowed =
             config.allow.allows(&host, port) || config.allow.allows(&addr.to_string(), port);
         if transport == Transport::Tcp && !config.entries_for(&dest).is_empty() {
-            let Some(local_port) = local_port else { return Reply::Bind };
+            let Some(local_port) = local_port else {
+                return Reply::Bind;
+            };
             return match self.listener_port() {
                 Ok(engine_port) => {
                     lock(&self.claims).insert(local_port, Claim { pid, dest });

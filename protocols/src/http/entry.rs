@@ -79,6 +79,20 @@ pub enum Fault {
 }
 
 const FAULTS: &[&str] = &["reset", "close", "garbage", "truncate"];
+
+impl Fault {
+    const ALL: [Fault; 4] = [Fault::Reset, Fault::Close, Fault::Garbage, Fault::Truncate];
+
+    /// The name used in mocks files and the journal.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::Reset => "reset",
+            Fault::Close => "close",
+            Fault::Garbage => "garbage",
+            Fault::Truncate => "truncate",
+        }
+    }
+}
 const ENTRY_KEYS: &[&str] = &["http", "match", "response", "responses", "times"];
 const MATCH_KEYS: &[&str] = &[
     "headers",
@@ -402,23 +416,17 @@ fn fault(map: &Map<String, Value>) -> Result<Option<Fault>, FieldError> {
         return Ok(None);
     };
     let name = field::string(v, "fault").map_err(|e| e.in_key("fault"))?;
-    let fault = match name {
-        "reset" => Fault::Reset,
-        "close" => Fault::Close,
-        "garbage" => Fault::Garbage,
-        "truncate" => Fault::Truncate,
-        other => {
-            let hint = field::closest(other, FAULTS)
-                .map(|k| format!(" (did you mean \"{k}\"?)"))
-                .unwrap_or_default();
-            return Err(FieldError::new(format!(
-                "unknown fault \"{other}\"{hint}; faults: {}",
-                FAULTS.join(", ")
-            ))
-            .in_key("fault"));
-        }
-    };
-    Ok(Some(fault))
+    if let Some(fault) = Fault::ALL.into_iter().find(|f| f.name() == name) {
+        return Ok(Some(fault));
+    }
+    let hint = field::closest(name, FAULTS)
+        .map(|k| format!(" (did you mean \"{k}\"?)"))
+        .unwrap_or_default();
+    Err(FieldError::new(format!(
+        "unknown fault \"{name}\"{hint}; faults: {}",
+        FAULTS.join(", ")
+    ))
+    .in_key("fault"))
 }
 
 fn transfer(map: &Map<String, Value>) -> Result<Transfer, FieldError> {

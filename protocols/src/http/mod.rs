@@ -15,3 +15,30 @@ pub use matching::{
 };
 pub use parser::{MAX_HEAD, ParseError, Parsed, Request, RequestParser};
 pub use response::{CONTINUE, GARBAGE, Step, bad_request, plan, reason_phrase, text_response};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+/// A body as the journal and cassettes show it: text when it is UTF-8, else
+/// `{"base64": ...}` (what [`crate::field::bytes`] reads back).
+pub fn body_json(body: &[u8]) -> Value {
+    match std::str::from_utf8(body) {
+        Ok(text) => Value::String(text.to_string()),
+        Err(_) => json!({ "base64": base64::engine::general_purpose::STANDARD.encode(body) }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_round_trip_through_json() {
+        for body in [&b"text"[..], b"", &[0xff, 0, 1]] {
+            let v = body_json(body);
+            assert_eq!(crate::field::bytes(&v, "body").unwrap(), body);
+        }
+        assert_eq!(body_json(b"hi"), json!("hi"));
+        assert_eq!(body_json(&[0xff]), json!({"base64": "/w=="}));
+    }
+}

@@ -53,6 +53,14 @@ impl Request {
         url::split_target(&self.target).0
     }
 
+    /// The path and query as sent, also when the client sent an absolute URL.
+    pub fn path_and_query(&self) -> String {
+        match url::split_target(&self.target) {
+            (path, Some(query)) => format!("{path}?{query}"),
+            (path, None) => path.to_string(),
+        }
+    }
+
     /// The query pairs of the target, percent-decoded.
     pub fn query(&self) -> Vec<(String, String)> {
         url::parse_query(url::split_target(&self.target).1.unwrap_or(""))

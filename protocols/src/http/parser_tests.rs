@@ -144,8 +144,10 @@ fn targets_give_path_and_query() {
         r.query(),
         vec![("id".into(), "2".into()), ("x".into(), "a b".into())]
     );
+    assert_eq!(r.path_and_query(), "/v1/users?id=2&x=a%20b");
     let r = one(b"GET http://api.example.com/p?q=1 HTTP/1.1\r\n\r\n");
     assert_eq!(r.path(), "/p");
+    assert_eq!(r.path_and_query(), "/p?q=1");
     assert_eq!(r.query(), vec![("q".into(), "1".into())]);
 }
 

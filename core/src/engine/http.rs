@@ -1,0 +1,279 @@
+//! Serving `http` entries: the requests of a connection in order, each answered by the first
+//! entry (in file order) that matches it and still has uses left.
+//!
+//! Parsing, matching and the shape of each answer live in `mocket_protocols::http`; this file
+//! owns the socket, the entry counters, the journal and the report.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::thread;
+use std::time::Duration;
+
+use mocket_protocols::http::{
+    self, HttpEntry, HttpResponse, Miss, ParseError, Parsed, Request, RequestParser, Step,
+};
+use serde_json::{Map, Value, json};
+use socket2::SockRef;
+
+use super::{Claim, Engine};
+use crate::config::Entry;
+use crate::journal::{Action, Event};
+
+/// What serving HTTP needs from a connection beyond its bytes. Implemented by plain TCP here,
+/// and by whatever wraps TCP in TLS, which delegates to its socket.
+pub(crate) trait Connection: Read + Write {
+    /// Makes the coming close send a TCP reset (RST) instead of an orderly FIN: the `reset`
+    /// fault.
+    fn reset_on_close(&self) -> io::Result<()>;
+}
+
+impl Connection for TcpStream {
+    fn reset_on_close(&self) -> io::Result<()> {
+        SockRef::from(self).set_linger(Some(Duration::ZERO))
+    }
+}
+
+/// Whether the connection goes on after a request.
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    Open,
+    Closed,
+}
+
+impl Engine {
+    /// Serves one connection to `claim.dest`. `tls` is the scheme of the connection
+    /// (`https` entries match only on TLS connections); `candidates` are the indexes of the
+    /// destination's entries, in file order.
+    pub(super) fn serve_http<S: Connection>(
+        &self,
+        mut stream: S,
+        tls: bool,
+        claim: &Claim,
+        candidates: &[usize],
+    ) {
+        let mut parser = RequestParser::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            if self.answer_parsed(&mut parser, &mut stream, tls, claim, candidates) == Flow::Closed
+            {
+                return;
+            }
+            let n = match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            parser.feed(&buf[..n]);
+        }
+        if parser.is_mid_request() {
+            self.info(&format!(
+                "http {}: the client closed the connection in the middle of a request",
+                claim.dest
+            ));
+        }
+    }
+
+    /// Answers every request the parser has complete, in order.
+    fn answer_parsed<S: Connection>(
+        &self,
+        parser: &mut RequestParser,
+        stream: &mut S,
+        tls: bool,
+        claim: &Claim,
+        candidates: &[usize],
+    ) -> Flow {
+        loop {
+            let flow = match parser.poll() {
+                Ok(None) => return Flow::Open,
+                Ok(Some(Parsed::Continue)) => write(stream, http::CONTINUE),
+                Ok(Some(Parsed::Request(request))) => {
+                    let steps = self.answer(&request, tls, claim, candidates);
+                    perform(stream, steps)
+                }
+                Err(error) => {
+                    self.malformed(claim, &error);
+                    let _ = write(stream, &http::bad_request(&error));
+                    Flow::Closed
+                }
+            };
+            if flow == Flow::Closed {
+                return flow;
+            }
+        }
+    }
+
+    /// Picks the response to `request`, journals the exchange and returns what to send.
+    fn answer(
+        &self,
+        request: &Request,
+        tls: bool,
+        claim: &Claim,
+        candidates: &[usize],
+    ) -> Vec<Step> {
+        let entries: Vec<(usize, &HttpEntry)> = candidates
+            .iter()
+            .filter_map(|&i| match self.entry(i) {
+                Entry::Http(e) => Some((i, e.as_ref())),
+                _ => None,
+            })
+            .collect();
+        let reasons: Vec<Vec<String>> = entries
+            .iter()
+            .map(|(_, e)| http::mismatches(e, request, tls))
+            .collect();
+        let matching = entries
+            .iter()
+            .zip(&reasons)
+            .filter(|(_, r)| r.is_empty())
+            .map(|((i, _), _)| *i);
+        let Some((index, used)) = self.take_entry(matching) else {
+            let misses = misses(&entries, reasons);
+            return self.unmatched(request, tls, claim, misses);
+        };
+        let Entry::Http(entry) = self.entry(index) else {
+            unreachable!("filtered to http entries")
+        };
+        let last = entry.responses.len() - 1;
+        let response = &entry.responses[usize::try_from(used).unwrap_or(last).min(last)];
+        let event = self
+            .event(claim, Action::Mocked, request, response_json(response))
+            .entry(Some(index));
+        self.journal.record(&event);
+        self.info(&format!(
+            "http {}: {} {} -> entry #{index}, status {}",
+            claim.dest, request.method, request.target, response.status
+        ));
+        http::plan(response, request)
+    }
+
+    /// The `501` for a request no entry answers, counted so that `mocket run` fails.
+    fn unmatched(
+        &self,
+        request: &Request,
+        tls: bool,
+        claim: &Claim,
+        misses: Vec<Miss>,
+    ) -> Vec<Step> {
+        let near = http::closest(misses);
+        let origin = format!("{}://{}", http::scheme(tls), claim.dest);
+        let body = http::unmatched_body(request, &origin, &near);
+        let summary = http::unmatched_summary(request, &near);
+        let event = self
+            .event(claim, Action::Unmatched, request, json!({"status": 501}))
+            .with("reason", json!(body.trim_end()));
+        self.count_unmatched(claim, "http", summary, event);
+        http::plan(&http::text_response(501, body), request)
+    }
+
+    /// A request that is not HTTP: journaled and reported like an unmatched one, since the
+    /// client under test did not get what it expected either.
+    fn malformed(&self, claim: &Claim, error: &ParseError) {
+        let event = Event::new(
+            claim.pid,
+            &claim.dest.host,
+            Some(claim.dest.port),
+            "http",
+            Action::Unmatched,
+        )
+        .with("response", json!({"status": 400}))
+        .with("reason", json!(error.message));
+        let what = format!("malformed request: {error}");
+        self.count_unmatched(claim, "http", what, event);
+    }
+
+    fn event(&self, claim: &Claim, action: Action, request: &Request, response: Value) -> Event {
+        Event::new(
+            claim.pid,
+            &claim.dest.host,
+            Some(claim.dest.port),
+            "http",
+            action,
+        )
+        .with("request", request_json(request))
+        .with("response", response)
+    }
+}
+
+/// Why each entry did not answer; an entry that matched was skipped because its `times` ran
+/// out.
+fn misses(entries: &[(usize, &HttpEntry)], reasons: Vec<Vec<String>>) -> Vec<Miss> {
+    entries
+        .iter()
+        .zip(reasons)
+        .map(|((index, entry), mut reasons)| {
+            if reasons.is_empty() {
+                let times = entry.times.unwrap_or_default();
+                reasons.push(format!(
+                    "matches, but already answered its \"times\": {times} request(s)"
+                ));
+            }
+            Miss {
+                index: *index,
+                entry: entry.text.clone(),
+                reasons,
+            }
+        })
+        .collect()
+}
+
+/// The journal's `request`: method, path with query, headers by lower-case name (repeated
+/// headers joined by `, `), body.
+fn request_json(request: &Request) -> Value {
+    let mut headers = Map::new();
+    for (name, value) in &request.headers {
+        match headers.get_mut(name) {
+            Some(Value::String(joined)) => {
+                joined.push_str(", ");
+                joined.push_str(value);
+            }
+            _ => {
+                headers.insert(name.clone(), json!(value));
+            }
+        }
+    }
+    json!({
+        "method": request.method,
+        "path": request.path_and_query(),
+        "headers": headers,
+        "body": http::body_json(&request.body),
+    })
+}
+
+fn response_json(response: &HttpResponse) -> Value {
+    match response.fault {
+        Some(fault) => json!({"status": response.status, "fault": fault.name()}),
+        None => json!({"status": response.status}),
+    }
+}
+
+fn write<S: Connection>(stream: &mut S, bytes: &[u8]) -> Flow {
+    match stream.write_all(bytes).and_then(|()| stream.flush()) {
+        Ok(()) => Flow::Open,
+        Err(_) => Flow::Closed,
+    }
+}
+
+/// Carries out a plan; the connection closes when the caller drops the stream.
+fn perform<S: Connection>(stream: &mut S, steps: Vec<Step>) -> Flow {
+    for step in steps {
+        let flow = match step {
+            Step::Write(bytes) => write(stream, &bytes),
+            Step::Sleep(pause) => {
+                thread::sleep(pause);
+                Flow::Open
+            }
+            Step::Reset => {
+                let _ = stream.reset_on_close();
+                Flow::Closed
+            }
+            Step::Close => Flow::Closed,
+        };
+        if flow == Flow::Closed {
+            return flow;
+        }
+    }
+    Flow::Open
+}
+
+#[cfg(test)]
+#[path = "http_tests.rs"]
+mod tests;
