@@ -90,6 +90,12 @@ impl Request {
                 pid,
                 name: next("name")?.to_string(),
             }),
+            "reverse" => {
+                let addr = next("address")?
+                    .parse()
+                    .map_err(|_| "bad address".to_string())?;
+                Ok(Request::Reverse { pid, addr })
+            }
             "resolved" => {
                 let name = next("name")?.to_string();
                 let addrs = words.map(|w| w.parse().map_err(|_| format!("bad address {w:?}")));
@@ -203,6 +209,10 @@ mod tests {
             Request::Resolve {
                 pid: 7,
                 name: "a.test".into(),
+            },
+            Request::Reverse {
+                pid: 7,
+                addr: "198.18.0.9".parse().unwrap(),
             },
             Request::Query {
                 pid: 7,
