@@ -150,10 +150,9 @@ fn local_port(fd: c_int) -> Option<u16> {
 }
 
 fn remember_peer(fd: c_int, dest: SocketAddr, engine_port: u16) {
-    if let (Ok(i), Some(v4)) = (usize::try_from(fd), as_v4(dest.ip())) {
-        if let Some(slot) = PEERS.get(i) {
-            slot.store(pack(v4, dest.port(), engine_port), Ordering::Relaxed);
-        }
+    let slot = usize::try_from(fd).ok().and_then(|i| PEERS.get(i));
+    if let (Some(slot), Some(v4)) = (slot, as_v4(dest.ip())) {
+        slot.store(pack(v4, dest.port(), engine_port), Ordering::Relaxed);
     }
 }
 

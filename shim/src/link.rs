@@ -5,7 +5,7 @@
 use std::ffi::{CStr, CString, c_void};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -47,7 +47,7 @@ fn open() -> Result<Link, String> {
     load_engine(&lib).map(Link::Embedded)
 }
 
-fn ask_daemon(path: &PathBuf, request: &str) -> Result<String, String> {
+fn ask_daemon(path: &Path, request: &str) -> Result<String, String> {
     let fail =
         |e: std::io::Error| format!("cannot reach the mocket daemon at {}: {e}", path.display());
     let mut stream = UnixStream::connect(path).map_err(fail)?;
@@ -91,7 +91,7 @@ fn own_path() -> Option<PathBuf> {
     Some(PathBuf::from(name.to_string_lossy().into_owned()))
 }
 
-fn load_engine(path: &PathBuf) -> Result<RequestFn, String> {
+fn load_engine(path: &Path) -> Result<RequestFn, String> {
     use std::os::unix::ffi::OsStrExt;
     let fail = |what: &str| format!("cannot load the embedded engine {}: {what}", path.display());
     let cpath = CString::new(path.as_os_str().as_bytes()).map_err(|_| fail("bad path"))?;

@@ -20,7 +20,7 @@ fn lookup(name: &CStr, slot: &AtomicPtr<c_void>) -> *mut c_void {
 macro_rules! real_fns {
     ($( fn $name:ident = $sym:literal ( $($arg:ident : $ty:ty),* ) -> $ret:ty, $fail:expr; )*) => {
         $(
-            #[allow(clippy::missing_safety_doc)]
+            #[allow(clippy::missing_safety_doc, clippy::too_many_arguments)]
             pub unsafe fn $name($($arg: $ty),*) -> $ret {
                 static SLOT: AtomicPtr<c_void> = AtomicPtr::new(std::ptr::null_mut());
                 let p = lookup($sym, &SLOT);

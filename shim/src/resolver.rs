@@ -160,10 +160,9 @@ unsafe fn addrinfo_ips(mut ai: *const addrinfo) -> Vec<IpAddr> {
     // SAFETY: walking a valid list.
     while let Some(entry) = unsafe { ai.as_ref() } {
         // SAFETY: ai_addr has ai_addrlen bytes.
-        if let Some(a) = unsafe { addr::read(entry.ai_addr, entry.ai_addrlen) } {
-            if !ips.contains(&a.ip()) {
-                ips.push(a.ip());
-            }
+        let found = unsafe { addr::read(entry.ai_addr, entry.ai_addrlen) };
+        if let Some(a) = found.filter(|a| !ips.contains(&a.ip())) {
+            ips.push(a.ip());
         }
         ai = entry.ai_next;
     }
