@@ -126,7 +126,7 @@ impl Engine {
             .filter(|(_, r)| r.is_empty())
             .map(|((i, _), _)| *i);
         let Some((index, used)) = self.take_entry(matching) else {
-            let misses = misses(&entries, reasons);
+            let misses = misses(&entries, reasons, request);
             return self.unmatched(request, tls, claim, misses);
         };
         let Entry::Http(entry) = self.entry(index) else {
@@ -193,9 +193,13 @@ impl Engine {
     }
 }
 
-/// Why each entry did not answer; an entry that matched was skipped because its `times` ran
-/// out.
-fn misses(entries: &[(usize, &HttpEntry)], reasons: Vec<Vec<String>>) -> Vec<Miss> {
+/// Why each entry did not answer `request`; an entry that matched was skipped because its
+/// `times` ran out.
+fn misses(
+    entries: &[(usize, &HttpEntry)],
+    reasons: Vec<Vec<String>>,
+    request: &Request,
+) -> Vec<Miss> {
     entries
         .iter()
         .zip(reasons)
@@ -206,11 +210,7 @@ fn misses(entries: &[(usize, &HttpEntry)], reasons: Vec<Vec<String>>) -> Vec<Mis
                     "matches, but already answered its \"times\": {times} request(s)"
                 ));
             }
-            Miss {
-                index: *index,
-                entry: entry.text.clone(),
-                reasons,
-            }
+            Miss::new(*index, entry, request, reasons)
         })
         .collect()
 }

@@ -217,14 +217,35 @@ pub struct Miss {
     /// The entry's `http` value.
     pub entry: String,
     pub reasons: Vec<String>,
+    /// How many leading bytes the entry's path shares with the request's: among misses with
+    /// as many reasons, `/v1/users/1` is closer to `/v1/users/2` than `/health` is.
+    pub shared_path: usize,
+}
+
+impl Miss {
+    pub fn new(index: usize, entry: &HttpEntry, request: &Request, reasons: Vec<String>) -> Self {
+        let path = url::percent_decode(request.path(), false);
+        let shared_path = path
+            .bytes()
+            .zip(entry.url.path.bytes())
+            .take_while(|(a, b)| a == b)
+            .count();
+        Miss {
+            index,
+            entry: entry.text.clone(),
+            reasons,
+            shared_path,
+        }
+    }
 }
 
 /// How many of the closest entries a `501` lists.
 const CLOSEST: usize = 3;
 
-/// The closest misses first (fewest reasons, then file order), at most three.
+/// The closest misses first (fewest reasons, then the nearest path, then file order), at
+/// most three.
 pub fn closest(mut misses: Vec<Miss>) -> Vec<Miss> {
-    misses.sort_by_key(|m| (m.reasons.len(), m.index));
+    misses.sort_by_key(|m| (m.reasons.len(), std::cmp::Reverse(m.shared_path), m.index));
     misses.truncate(CLOSEST);
     misses
 }

@@ -210,42 +210,48 @@ fn json_diff_paths() {
 
 #[test]
 fn closest_misses_and_the_501_body() {
+    let miss = |index: usize, entry: &str, reasons: &[&str], shared_path: usize| Miss {
+        index,
+        entry: entry.into(),
+        reasons: reasons.iter().map(|r| r.to_string()).collect(),
+        shared_path,
+    };
     let misses = vec![
-        Miss {
-            index: 0,
-            entry: "GET http://h/a".into(),
-            reasons: vec!["x".into(), "y".into()],
-        },
-        Miss {
-            index: 1,
-            entry: "GET http://h/b".into(),
-            reasons: vec!["z".into()],
-        },
-        Miss {
-            index: 2,
-            entry: "POST http://h/c".into(),
-            reasons: vec!["a".into(), "b".into(), "c".into()],
-        },
-        Miss {
-            index: 3,
-            entry: "PUT http://h/d".into(),
-            reasons: vec!["w".into()],
-        },
+        miss(0, "GET http://h/a", &["x", "y"], 0),
+        miss(1, "GET http://h/b", &["z"], 1),
+        miss(2, "POST http://h/c", &["a", "b", "c"], 0),
+        miss(3, "PUT http://h/d", &["w"], 1),
+        miss(4, "PUT http://h/q/r", &["w"], 2),
     ];
     let near = closest(misses);
-    assert_eq!(near.iter().map(|m| m.index).collect::<Vec<_>>(), [1, 3, 0]);
+    assert_eq!(near.iter().map(|m| m.index).collect::<Vec<_>>(), [4, 1, 3]);
     let req = request("GET /q?id=2 HTTP/1.1\r\n\r\n");
     assert_eq!(
-        unmatched_body(&req, "http://h:80", &near[..1]),
+        unmatched_body(&req, "http://h:80", &near[1..2]),
         "mocket: no entry matched GET /q?id=2 on http://h:80\nclosest entries (request vs entry):\n  #1 GET http://h/b\n    - z\n"
     );
     assert!(unmatched_body(&req, "http://h:80", &[]).contains("no http entry"));
     assert_eq!(
-        unmatched_summary(&req, &near),
+        unmatched_summary(&req, &near[1..]),
         "GET /q?id=2: no entry matched (closest: #1 GET http://h/b: z)"
     );
     assert_eq!(
         unmatched_summary(&req, &[]),
         "GET /q?id=2: no entry matched"
+    );
+}
+
+#[test]
+fn misses_know_how_near_their_path_is() {
+    let e = entry(json!({"http": "GET http://h/v1/users/1"}));
+    let m = Miss::new(
+        7,
+        &e,
+        &request("GET /v1/users/2 HTTP/1.1\r\n\r\n"),
+        vec!["r".into()],
+    );
+    assert_eq!(
+        (m.index, m.entry.as_str(), m.shared_path),
+        (7, "GET http://h/v1/users/1", 10)
     );
 }
