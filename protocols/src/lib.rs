@@ -5,3 +5,4 @@
 pub mod field;
 pub mod http;
 pub mod tcp;
+pub mod tls;

@@ -1,0 +1,417 @@
+//! TLS termination: the mocket CA and the leaf certificates it issues per host name
+//! (DESIGN.md section 5).
+//!
+//! The CA is ECDSA P-256, generated once per user and cached on disk (key file mode 0600), or
+//! given by `MOCKET_CA_CERT`/`MOCKET_CA_KEY`. Leaves are issued on first use for a name and kept
+//! in memory; each connection gets a server config whose resolver falls back to the name behind
+//! the fake address when the client sends no SNI.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose, SanType};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls::{ServerConfig, ServerConnection};
+
+/// Where the CA's certificate and key live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// Whether mocket may create them (the per-user default) or only read them (given paths).
+    pub generated: bool,
+}
+
+impl CaFiles {
+    /// `MOCKET_CA_CERT`/`MOCKET_CA_KEY` when set (both), else the per-user default.
+    pub fn from_env() -> Result<Self, String> {
+        let var = |k| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        match (var("MOCKET_CA_CERT"), var("MOCKET_CA_KEY")) {
+            (Some(cert), Some(key)) => Ok(CaFiles {
+                cert,
+                key,
+                generated: false,
+            }),
+            (None, None) => Ok(CaFiles::in_dir(&default_dir()?)),
+            _ => Err("set both MOCKET_CA_CERT and MOCKET_CA_KEY, or neither".into()),
+        }
+    }
+
+    /// The generated CA under `dir`: `dir/ca/cert.pem` and `dir/ca/key.pem`.
+    pub fn in_dir(dir: &Path) -> Self {
+        CaFiles {
+            cert: dir.join("ca/cert.pem"),
+            key: dir.join("ca/key.pem"),
+            generated: true,
+        }
+    }
+}
+
+/// `$XDG_DATA_HOME/mocket`, or `~/.local/share/mocket`.
+fn default_dir() -> Result<PathBuf, String> {
+    let var = |k| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    match (var("XDG_DATA_HOME"), var("HOME")) {
+        (Some(data), _) => Ok(data.join("mocket")),
+        (None, Some(home)) => Ok(home.join(".local/share/mocket")),
+        (None, None) => Err(
+            "cannot place the mocket CA: set HOME, XDG_DATA_HOME or MOCKET_CA_CERT/MOCKET_CA_KEY"
+                .into(),
+        ),
+    }
+}
+
+/// The mocket CA, able to issue leaves.
+pub struct CertificateAuthority {
+    cert_pem: String,
+    cert_der: CertificateDer<'static>,
+    signer: rcgen::Certificate,
+    key: KeyPair,
+}
+
+impl CertificateAuthority {
+    /// Loads the CA, creating it first when it is the per-user default and does not exist yet.
+    /// Several processes may race to create it: each builds it in a private directory and
+    /// renames that into place; the losers use the winner's.
+    pub fn load_or_create(files: &CaFiles) -> Result<Self, String> {
+        if files.generated && !files.cert.exists() {
+            create(files)?;
+        }
+        let read = |p: &Path| {
+            fs::read_to_string(p)
+                .map_err(|e| format!("cannot read the mocket CA file {}: {e}", p.display()))
+        };
+        CertificateAuthority::from_pem(&read(&files.cert)?, &read(&files.key)?)
+            .map_err(|e| format!("the mocket CA in {} is unusable: {e}", files.cert.display()))
+    }
+
+    /// A CA from its certificate and key in PEM.
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, String> {
+        let key = KeyPair::from_pem(key_pem).map_err(|e| format!("bad key: {e}"))?;
+        let params = CertificateParams::from_ca_cert_pem(cert_pem)
+            .map_err(|e| format!("bad certificate: {e}"))?;
+        // Re-signing the same parameters with the same key gives a certificate with the same
+        // subject and key: leaves it signs verify against the one on disk.
+        let signer = params
+            .self_signed(&key)
+            .map_err(|e| format!("cannot load: {e}"))?;
+        let cert_der = pem_to_der(cert_pem).ok_or("bad certificate PEM")?;
+        Ok(CertificateAuthority {
+            cert_pem: cert_pem.to_string(),
+            cert_der,
+            signer,
+            key,
+        })
+    }
+
+    /// A fresh CA, in PEM: (certificate, key).
+    pub fn generate() -> Result<(String, String), String> {
+        let key =
+            KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|e| e.to_string())?;
+        let mut params = CertificateParams::default();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "mocket CA");
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, "mocket");
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::days(1);
+        params.not_after = now + time::Duration::days(3650);
+        let cert = params.self_signed(&key).map_err(|e| e.to_string())?;
+        Ok((cert.pem(), key.serialize_pem()))
+    }
+
+    pub fn cert_pem(&self) -> &str {
+        &self.cert_pem
+    }
+
+    /// A leaf for `name` (a DNS name or an IP), with the chain leaf + CA.
+    pub fn issue(&self, name: &str, provider: &CryptoProvider) -> Result<CertifiedKey, String> {
+        let key =
+            KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|e| e.to_string())?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name.push(DnType::CommonName, name);
+        let san = match name.parse::<std::net::IpAddr>() {
+            Ok(ip) => SanType::IpAddress(ip),
+            Err(_) => SanType::DnsName(
+                name.try_into()
+                    .map_err(|e| format!("{name:?} is not a DNS name: {e}"))?,
+            ),
+        };
+        params.subject_alt_names = vec![san];
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        params.use_authority_key_identifier_extension = true;
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::days(1);
+        params.not_after = now + time::Duration::days(365);
+        let cert = params
+            .signed_by(&key, &self.signer, &self.key)
+            .map_err(|e| e.to_string())?;
+        let private = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let signing = provider
+            .key_provider
+            .load_private_key(private)
+            .map_err(|e| e.to_string())?;
+        Ok(CertifiedKey::new(
+            vec![cert.der().clone(), self.cert_der.clone()],
+            signing,
+        ))
+    }
+}
+
+fn pem_to_der(pem: &str) -> Option<CertificateDer<'static>> {
+    use base64::Engine as _;
+    let body: String = pem
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .ok()
+        .map(CertificateDer::from)
+}
+
+fn create(files: &CaFiles) -> Result<(), String> {
+    let dir = files.cert.parent().ok_or("bad CA path")?;
+    let parent = dir.parent().ok_or("bad CA path")?;
+    let fail = |what: &str, e: std::io::Error| {
+        format!(
+            "cannot create the mocket CA in {}: {what}: {e}",
+            dir.display()
+        )
+    };
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(parent)
+        .map_err(|e| fail("mkdir", e))?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let tmp = parent.join(format!(".ca-{}-{}", std::process::id(), nanos.as_nanos()));
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&tmp)
+        .map_err(|e| fail("mkdir", e))?;
+    let (cert, key) = CertificateAuthority::generate()?;
+    let write = |name: &str, text: &str, mode: u32| -> std::io::Result<()> {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(tmp.join(name))?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+    };
+    write("key.pem", &key, 0o600).map_err(|e| fail("key", e))?;
+    write("cert.pem", &cert, 0o644).map_err(|e| fail("certificate", e))?;
+    if fs::rename(&tmp, dir).is_err() {
+        // Another process won the race (or the directory exists): use what is there.
+        let _ = fs::remove_dir_all(&tmp);
+    }
+    Ok(())
+}
+
+/// Leaves issued so far, by name, and the server configs that serve them.
+pub struct LeafCache {
+    ca: CertificateAuthority,
+    provider: Arc<CryptoProvider>,
+    leaves: Mutex<HashMap<String, Arc<CertifiedKey>>>,
+}
+
+impl LeafCache {
+    pub fn new(ca: CertificateAuthority) -> Self {
+        LeafCache {
+            ca,
+            provider: Arc::new(rustls::crypto::ring::default_provider()),
+            leaves: Mutex::default(),
+        }
+    }
+
+    pub fn ca(&self) -> &CertificateAuthority {
+        &self.ca
+    }
+
+    /// The leaf for `name`, issued on first use.
+    pub fn leaf(&self, name: &str) -> Result<Arc<CertifiedKey>, String> {
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        let mut leaves = self.leaves.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(leaf) = leaves.get(&name) {
+            return Ok(Arc::clone(leaf));
+        }
+        let leaf = Arc::new(self.ca.issue(&name, &self.provider)?);
+        leaves.insert(name, Arc::clone(&leaf));
+        Ok(leaf)
+    }
+
+    /// A server session for one connection; `fallback_name` is used without SNI.
+    pub fn accept(self: &Arc<Self>, fallback_name: &str) -> Result<ServerConnection, String> {
+        let resolver = ConnectionResolver {
+            cache: Arc::clone(self),
+            fallback: fallback_name.to_string(),
+        };
+        let mut config = ServerConfig::builder_with_provider(Arc::clone(&self.provider))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(resolver));
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        ServerConnection::new(Arc::new(config)).map_err(|e| e.to_string())
+    }
+}
+
+#[derive(Debug)]
+struct ConnectionResolver {
+    cache: Arc<LeafCache>,
+    fallback: String,
+}
+
+impl std::fmt::Debug for LeafCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LeafCache")
+    }
+}
+
+impl ResolvesServerCert for ConnectionResolver {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let name = hello.server_name().unwrap_or(&self.fallback);
+        self.cache.leaf(name).ok()
+    }
+}
+
+/// Why a client refused the handshake, in words for the one line mocket prints, or `None` when
+/// the failure is not a refusal of mocket's certificate.
+pub fn rejection_reason(error: &std::io::Error) -> Option<String> {
+    use rustls::AlertDescription as A;
+    let inner = error.get_ref()?.downcast_ref::<rustls::Error>()?;
+    match inner {
+        rustls::Error::AlertReceived(
+            alert @ (A::UnknownCA
+            | A::BadCertificate
+            | A::CertificateUnknown
+            | A::UnsupportedCertificate
+            | A::AccessDenied),
+        ) => Some(format!(
+            "the client rejected mocket's certificate (TLS alert {alert:?})"
+        )),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::pki_types::ServerName;
+    use std::io::Read;
+
+    fn ca() -> CertificateAuthority {
+        let (cert, key) = CertificateAuthority::generate().unwrap();
+        CertificateAuthority::from_pem(&cert, &key).unwrap()
+    }
+
+    /// Runs a full handshake in memory between a rustls client that trusts `trusted` and a
+    /// session from `cache`, then exchanges one message.
+    fn handshake(
+        cache: &Arc<LeafCache>,
+        trusted: &str,
+        sni: &str,
+    ) -> Result<Vec<u8>, rustls::Error> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(pem_to_der(trusted).unwrap()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let mut client = rustls::ClientConnection::new(
+            Arc::new(config),
+            ServerName::try_from(sni.to_string()).unwrap(),
+        )
+        .unwrap();
+        let mut server = cache.accept("fallback.test").unwrap();
+        client.writer().write_all(b"ping").unwrap();
+        for _ in 0..10 {
+            let mut buf = Vec::new();
+            client.write_tls(&mut buf).unwrap();
+            server.read_tls(&mut buf.as_slice()).unwrap();
+            server.process_new_packets()?;
+            let mut back = Vec::new();
+            server.write_tls(&mut back).unwrap();
+            client.read_tls(&mut back.as_slice()).unwrap();
+            client.process_new_packets()?;
+        }
+        let mut got = [0u8; 4];
+        server.reader().read_exact(&mut got).unwrap();
+        Ok(got.to_vec())
+    }
+
+    #[test]
+    fn a_client_that_trusts_the_ca_completes_the_handshake() {
+        let cache = Arc::new(LeafCache::new(ca()));
+        let pem = cache.ca().cert_pem().to_string();
+        assert_eq!(handshake(&cache, &pem, "api.example.com").unwrap(), b"ping");
+        assert_eq!(
+            handshake(&cache, &pem, "other.example.com").unwrap(),
+            b"ping"
+        );
+        assert_eq!(cache.leaves.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_client_that_trusts_another_ca_fails() {
+        let cache = Arc::new(LeafCache::new(ca()));
+        let other = ca();
+        let err = handshake(&cache, other.cert_pem(), "api.example.com").unwrap_err();
+        assert!(
+            matches!(err, rustls::Error::InvalidCertificate(_)),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn the_ca_is_created_once_with_a_private_key_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("mocket-ca-test-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let files = CaFiles::in_dir(&dir);
+        let first = CertificateAuthority::load_or_create(&files).unwrap();
+        let second = CertificateAuthority::load_or_create(&files).unwrap();
+        assert_eq!(first.cert_pem(), second.cert_pem());
+        let mode = fs::metadata(&files.key).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn reloaded_ca_signs_leaves_that_verify_against_the_file() {
+        let (cert, key) = CertificateAuthority::generate().unwrap();
+        let cache = Arc::new(LeafCache::new(
+            CertificateAuthority::from_pem(&cert, &key).unwrap(),
+        ));
+        assert_eq!(handshake(&cache, &cert, "x.test").unwrap(), b"ping");
+    }
+}
