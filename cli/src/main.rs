@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use mocket_protocols::tls::{CaFiles, CertificateAuthority};
 
 /// Socket-level network mocking for any dynamically linked Linux process.
 #[derive(Parser)]
@@ -24,6 +25,8 @@ enum Command {
         /// The mocks file.
         file: PathBuf,
     },
+    /// Prints the path of the mocket CA certificate (creating the CA on first use).
+    Ca,
 }
 
 /// Exit status for unusable input (a broken mocks file, a bad flag).
@@ -33,6 +36,22 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Run(args) => run::run(args),
         Command::Check { file } => check(&file),
+        Command::Ca => ca(),
+    }
+}
+
+fn ca() -> ExitCode {
+    let loaded = CaFiles::from_env()
+        .and_then(|files| CertificateAuthority::load_or_create(&files).map(|_| files));
+    match loaded {
+        Ok(files) => {
+            println!("{}", files.cert.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("mocket: {e}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
     }
 }
 

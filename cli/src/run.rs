@@ -8,7 +8,8 @@ use std::sync::Arc;
 use clap::Args;
 use mocket_core::config::{LogLevel, Settings, settings};
 use mocket_core::journal::Journal;
-use mocket_core::{Engine, daemon};
+use mocket_core::{Engine, daemon, trust};
+use mocket_protocols::tls::{CaFiles, CertificateAuthority};
 
 use crate::EXIT_BAD_INPUT;
 
@@ -107,6 +108,7 @@ fn start(args: &RunArgs) -> Result<ExitCode, String> {
     daemon::serve_control(Arc::clone(&engine), &socket)
         .map_err(|e| format!("cannot listen on {}: {e}", socket.display()))?;
 
+    let trust = trust_env(&dir)?;
     let (program, rest) = args.command.split_first().expect("clap requires a command");
     let mut preload = OsString::from(&shim);
     if let Some(existing) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
@@ -117,6 +119,7 @@ fn start(args: &RunArgs) -> Result<ExitCode, String> {
         .args(rest)
         .env("LD_PRELOAD", preload)
         .env("MOCKET_SOCKET", &socket)
+        .envs(trust)
         .status()
         .map_err(|e| format!("cannot run {}: {e}", program.to_string_lossy()))?;
 
@@ -138,6 +141,17 @@ fn exit_code(status: &std::process::ExitStatus) -> u8 {
         (None, Some(signal)) => 128u8.saturating_add(signal as u8),
         (None, None) => 1,
     }
+}
+
+/// Loads (or creates) the mocket CA and writes the trust bundle into the run's directory: the
+/// variables that make the command's HTTPS clients trust mocket.
+fn trust_env(dir: &RuntimeDir) -> Result<Vec<(&'static str, PathBuf)>, String> {
+    let files = CaFiles::from_env()?;
+    let ca = CertificateAuthority::load_or_create(&files)?;
+    let bundle = dir.0.join("trust-bundle.pem");
+    let text = trust::bundle(ca.cert_pem(), |v| std::env::var(v).ok());
+    std::fs::write(&bundle, text).map_err(|e| format!("cannot write {}: {e}", bundle.display()))?;
+    Ok(trust::child_env(&bundle, &files))
 }
 
 /// `libmocket.so` beside the `mocket` executable, or `MOCKET_LIB`.

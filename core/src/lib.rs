@@ -13,6 +13,7 @@ pub mod fake_ip;
 pub mod journal;
 pub mod policy;
 pub mod report;
+pub mod trust;
 
 pub use config::{Config, ConfigError, Settings};
 pub use engine::Engine;

@@ -70,7 +70,7 @@ impl Engine {
         lock(&self.report).mocked += 1;
         self.info(&format!("pid {} connected to {}", claim.pid, claim.dest));
         match candidates.first().map(|i| config.entries[*i].kind()) {
-            Some(Kind::Http) => self.serve_http(stream, false, &claim, candidates),
+            Some(Kind::Http) => self.serve_http_or_https(stream, &claim, candidates),
             Some(Kind::Tcp) => self.serve_tcp(stream, &claim, candidates),
             None => {
                 let event = Event::new(

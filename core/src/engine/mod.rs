@@ -8,6 +8,7 @@
 mod http;
 mod listener;
 mod tcp;
+mod tls;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -46,6 +47,8 @@ pub struct Engine {
     usage: Vec<AtomicU64>,
     report: Mutex<Report>,
     thread_hook: Option<ThreadHook>,
+    /// The CA's leaf cache, loaded on the first TLS connection.
+    tls: std::sync::OnceLock<Result<Arc<mocket_protocols::tls::LeafCache>, String>>,
 }
 
 /// Locks a mutex even if a thread panicked while holding it: the engine's tables stay usable.
@@ -102,6 +105,7 @@ impl Engine {
             usage,
             report: Mutex::default(),
             thread_hook,
+            tls: std::sync::OnceLock::new(),
         })
     }
 
