@@ -4,5 +4,6 @@
 
 pub mod field;
 pub mod http;
+pub mod redis;
 pub mod tcp;
 pub mod tls;

@@ -1,0 +1,511 @@
+//! One client connection: the state Redis keeps per client (protocol version, database, name,
+//! transaction, subscriptions), the commands that only touch that state (the handshake real
+//! clients send, `MULTI`/`EXEC`), and [`Session`], which turns bytes in into bytes out.
+//!
+//! Everything else goes to a [`Backend`]: command entries, the emulator, or both.
+
+use super::command::{Command, Decoder, strict_i64};
+use super::reply::{Protocol, Reply};
+use super::spec::{self, SPECS};
+
+/// The Redis whose replies mocket reproduces (Debian 12's); `HELLO` and `INFO` report it.
+pub const VERSION: &str = "7.0.15";
+
+/// Databases `SELECT` accepts, as a default Redis has.
+pub const DATABASES: usize = 16;
+
+/// What answers the commands a connection does not answer itself.
+pub trait Backend {
+    /// Whether the backend can run `cmd` at all: `Err` is the error reply (unknown command,
+    /// arity). Asked before `MULTI` queues a command, as Redis does.
+    fn check(&mut self, _cmd: &Command) -> Result<(), Reply> {
+        Ok(())
+    }
+
+    /// Answers one command.
+    fn call(&mut self, conn: &mut Connection, cmd: &Command) -> Reply;
+
+    /// Told of each command the connection answered itself, so the driver can journal it.
+    fn answered_locally(&mut self, _conn: &Connection, _cmd: &Command, _reply: &Reply) {}
+
+    /// Appends the pub/sub messages waiting for this connection; called before each reply, so
+    /// a message published before a command arrives before that command's reply.
+    fn drain_pushes(&mut self, _conn: &Connection, _out: &mut Vec<u8>) {}
+
+    /// `INFO keyspace` lines: `db0:keys=1,expires=0,avg_ttl=0`.
+    fn keyspace(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// `RESET`: forget the connection's subscriptions.
+    fn reset(&mut self, _conn: &mut Connection) {}
+}
+
+/// The state of one client connection.
+#[derive(Debug, Clone, Default)]
+pub struct Connection {
+    /// What `CLIENT ID` answers; pub/sub deliveries are addressed by it.
+    pub id: u64,
+    pub protocol: Protocol,
+    pub db: usize,
+    pub name: Option<Vec<u8>>,
+    /// Channels plus patterns; a RESP2 connection with any is restricted to pub/sub commands.
+    /// Kept by the backend that handles `SUBSCRIBE`.
+    pub subscriptions: usize,
+    multi: Option<Transaction>,
+    closing: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Transaction {
+    queue: Vec<Command>,
+    /// A command was refused while queuing: `EXEC` then discards everything.
+    failed: bool,
+}
+
+/// Commands that act on a transaction rather than being queued in it.
+const TX_CONTROL: &[&str] = &["MULTI", "EXEC", "DISCARD", "WATCH", "QUIT", "RESET"];
+
+/// What a RESP2 connection may still send while subscribed.
+const WHILE_SUBSCRIBED: &[&str] = &[
+    "SUBSCRIBE",
+    "SSUBSCRIBE",
+    "PSUBSCRIBE",
+    "UNSUBSCRIBE",
+    "SUNSUBSCRIBE",
+    "PUNSUBSCRIBE",
+    "PING",
+    "QUIT",
+    "RESET",
+];
+
+/// Commands the connection answers itself, without entries or emulator.
+const LOCAL: &[&str] = &[
+    "HELLO", "AUTH", "CLIENT", "SELECT", "PING", "ECHO", "COMMAND", "INFO", "QUIT", "RESET",
+    "MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH",
+];
+
+impl Connection {
+    pub fn new(id: u64) -> Self {
+        Connection {
+            id,
+            ..Connection::default()
+        }
+    }
+
+    /// Whether a `QUIT` or a protocol error asked to close the connection.
+    pub fn closing(&self) -> bool {
+        self.closing
+    }
+
+    pub fn in_transaction(&self) -> bool {
+        self.multi.is_some()
+    }
+
+    /// Runs one command and returns its reply.
+    pub fn execute(&mut self, cmd: &Command, backend: &mut impl Backend) -> Reply {
+        let name = cmd.name();
+        let is_local = LOCAL.contains(&name.as_str());
+        if let Err(refusal) = self.admissible(cmd, &name, is_local, backend) {
+            if let Some(tx) = &mut self.multi {
+                tx.failed = true;
+            }
+            return refusal;
+        }
+        if let Some(tx) = &mut self.multi {
+            if !TX_CONTROL.contains(&name.as_str()) {
+                tx.queue.push(cmd.clone());
+                return Reply::Simple("QUEUED".into());
+            }
+        }
+        if !is_local {
+            return backend.call(self, cmd);
+        }
+        let reply = self.local(&name, cmd, backend);
+        backend.answered_locally(self, cmd, &reply);
+        reply
+    }
+
+    /// The checks Redis makes before running or queuing a command, in its order: unknown
+    /// command, arity, then the pub/sub context of a RESP2 connection.
+    fn admissible(
+        &self,
+        cmd: &Command,
+        name: &str,
+        is_local: bool,
+        backend: &mut impl Backend,
+    ) -> Result<(), Reply> {
+        if is_local {
+            let spec = spec::find(name).expect("local commands have specs");
+            let too_many_pings = name == "PING" && cmd.args.len() > 2;
+            if !spec.arity_ok(cmd.args.len()) || too_many_pings {
+                return Err(spec::arity_error(spec.name));
+            }
+        } else {
+            backend.check(cmd)?;
+        }
+        if self.protocol == Protocol::Resp2
+            && self.subscriptions > 0
+            && !WHILE_SUBSCRIBED.contains(&name)
+        {
+            return Err(Reply::error(format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / \
+                 RESET are allowed in this context",
+                name.to_ascii_lowercase()
+            )));
+        }
+        Ok(())
+    }
+
+    fn local(&mut self, name: &str, cmd: &Command, backend: &mut impl Backend) -> Reply {
+        let params = cmd.params();
+        match name {
+            "HELLO" => self.hello(params),
+            "AUTH" => Reply::ok(),
+            "CLIENT" => self.client(params),
+            "SELECT" => self.select(&params[0]),
+            "PING" => self.ping(params.first()),
+            "ECHO" => Reply::bulk(&params[0]),
+            "COMMAND" => command(params),
+            "INFO" => info(params, backend),
+            "QUIT" => {
+                self.closing = true;
+                Reply::ok()
+            }
+            "RESET" => {
+                backend.reset(self);
+                *self = Connection::new(self.id);
+                Reply::Simple("RESET".into())
+            }
+            "MULTI" if self.multi.is_some() => {
+                Reply::error("ERR MULTI calls can not be nested")
+            }
+            "MULTI" => {
+                self.multi = Some(Transaction::default());
+                Reply::ok()
+            }
+            "EXEC" => self.exec(backend),
+            "DISCARD" => match self.multi.take() {
+                Some(_) => Reply::ok(),
+                None => Reply::error("ERR DISCARD without MULTI"),
+            },
+            "WATCH" if self.multi.is_some() => {
+                Reply::error("ERR WATCH inside MULTI is not allowed")
+            }
+            // WATCH never aborts an EXEC here: nothing else changes keys between the two in a
+            // test, and when something does, the emulator cannot tell who should lose.
+            "WATCH" | "UNWATCH" => Reply::ok(),
+            _ => unreachable!("{name} is listed in LOCAL"),
+        }
+    }
+
+    fn exec(&mut self, backend: &mut impl Backend) -> Reply {
+        let Some(tx) = self.multi.take() else {
+            return Reply::error("ERR EXEC without MULTI");
+        };
+        if tx.failed {
+            return Reply::error("EXECABORT Transaction discarded because of previous errors.");
+        }
+        let mut replies = Vec::with_capacity(tx.queue.len());
+        for cmd in &tx.queue {
+            match self.execute(cmd, backend) {
+                Reply::Several(many) => replies.extend(many),
+                one => replies.push(one),
+            }
+        }
+        Reply::Array(replies)
+    }
+
+    /// `HELLO [protover [AUTH username password] [SETNAME clientname]]`.
+    fn hello(&mut self, params: &[Vec<u8>]) -> Reply {
+        let mut protocol = self.protocol;
+        if let Some(version) = params.first() {
+            protocol = match strict_i64(version) {
+                Some(2) => Protocol::Resp2,
+                Some(3) => Protocol::Resp3,
+                Some(_) => return Reply::error("NOPROTO unsupported protocol version"),
+                None => {
+                    return Reply::error(
+                        "ERR Protocol version is not an integer or out of range",
+                    );
+                }
+            };
+        }
+        let mut name = None;
+        let mut i = 1;
+        while i < params.len() {
+            let option = String::from_utf8_lossy(&params[i]);
+            let left = params.len() - i - 1;
+            match option.to_ascii_uppercase().as_str() {
+                "AUTH" if left >= 2 => i += 3,
+                "SETNAME" if left >= 1 => {
+                    if let Err(e) = valid_name(&params[i + 1]) {
+                        return e;
+                    }
+                    name = Some(params[i + 1].clone());
+                    i += 2;
+                }
+                _ => {
+                    return Reply::error(format!("ERR Syntax error in HELLO option '{option}'"));
+                }
+            }
+        }
+        self.protocol = protocol;
+        if let Some(name) = name {
+            self.name = (!name.is_empty()).then_some(name);
+        }
+        let field = |k: &str, v: Reply| (Reply::bulk(k), v);
+        Reply::Map(vec![
+            field("server", Reply::bulk("redis")),
+            field("version", Reply::bulk(VERSION)),
+            field("proto", Reply::Int(protocol.number())),
+            field("id", Reply::Int(self.id as i64)),
+            field("mode", Reply::bulk("standalone")),
+            field("role", Reply::bulk("master")),
+            field("modules", Reply::Array(vec![])),
+        ])
+    }
+
+    fn client(&mut self, params: &[Vec<u8>]) -> Reply {
+        let sub = String::from_utf8_lossy(&params[0]).to_ascii_lowercase();
+        let arity = match sub.as_str() {
+            "setname" | "no-evict" | "no-touch" => 3,
+            "getname" | "id" | "info" => 2,
+            "setinfo" => 4,
+            "list" => -2,
+            _ => return unknown_subcommand(&params[0], "CLIENT"),
+        };
+        let words = params.len() + 1;
+        if (arity > 0 && words != arity as usize) || (arity < 0 && words < (-arity) as usize) {
+            return spec::arity_error(&format!("client|{sub}"));
+        }
+        match sub.as_str() {
+            "setname" => match valid_name(&params[1]) {
+                Ok(()) => {
+                    self.name = (!params[1].is_empty()).then(|| params[1].clone());
+                    Reply::ok()
+                }
+                Err(e) => e,
+            },
+            "getname" => Reply::bulk_or_nil(self.name.as_ref()),
+            "id" => Reply::Int(self.id as i64),
+            "info" | "list" => Reply::Verbatim(self.client_line()),
+            "setinfo" => setinfo(&params[1], &params[2]),
+            _ => on_off(&params[1]),
+        }
+    }
+
+    /// This connection as `CLIENT INFO` describes one.
+    fn client_line(&self) -> String {
+        let name = self
+            .name
+            .as_ref()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .unwrap_or_default();
+        format!(
+            "id={} addr=127.0.0.1:0 laddr=127.0.0.1:6379 fd=8 name={name} age=0 idle=0 flags=N \
+             db={} sub={} psub=0 ssub=0 multi={} user=default redir=-1 resp={}\n",
+            self.id,
+            self.db,
+            self.subscriptions,
+            self.multi.as_ref().map_or(-1, |t| t.queue.len() as i64),
+            self.protocol.number()
+        )
+    }
+
+    fn select(&mut self, index: &[u8]) -> Reply {
+        match strict_i64(index) {
+            None => Reply::error("ERR value is not an integer or out of range"),
+            Some(i) if i < 0 || i >= DATABASES as i64 => {
+                Reply::error("ERR DB index is out of range")
+            }
+            Some(i) => {
+                self.db = i as usize;
+                Reply::ok()
+            }
+        }
+    }
+
+    fn ping(&self, message: Option<&Vec<u8>>) -> Reply {
+        if self.protocol == Protocol::Resp2 && self.subscriptions > 0 {
+            let message = message.map_or(Reply::bulk(""), Reply::bulk);
+            return Reply::Array(vec![Reply::bulk("pong"), message]);
+        }
+        message.map_or(Reply::Simple("PONG".into()), Reply::bulk)
+    }
+}
+
+
+/// Client names and library names: printable, no spaces.
+fn valid_name(name: &[u8]) -> Result<(), Reply> {
+    if name.iter().all(|b| (b'!'..=b'~').contains(b)) {
+        Ok(())
+    } else {
+        Err(Reply::error(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ))
+    }
+}
+
+fn setinfo(attribute: &[u8], value: &[u8]) -> Reply {
+    let attr = String::from_utf8_lossy(attribute);
+    let lower = attr.to_ascii_lowercase();
+    if lower != "lib-name" && lower != "lib-ver" {
+        return Reply::error(format!("ERR Unrecognized option '{attr}'"));
+    }
+    if !value.iter().all(|b| (b'!'..=b'~').contains(b)) {
+        return Reply::error(format!(
+            "ERR {lower} cannot contain spaces, newlines or special characters."
+        ));
+    }
+    Reply::ok()
+}
+
+fn on_off(value: &[u8]) -> Reply {
+    if value.eq_ignore_ascii_case(b"on") || value.eq_ignore_ascii_case(b"off") {
+        Reply::ok()
+    } else {
+        Reply::error("ERR syntax error")
+    }
+}
+
+/// Redis's reply to a subcommand it does not have.
+pub fn unknown_subcommand(sub: &[u8], command: &str) -> Reply {
+    let sub = String::from_utf8_lossy(sub);
+    let sub: String = sub.chars().take(128).collect();
+    Reply::error(format!(
+        "ERR unknown subcommand '{sub}'. Try {command} HELP."
+    ))
+}
+
+/// `COMMAND`, `COMMAND COUNT|INFO|DOCS|LIST`. Docs are empty: clients use them for hints only.
+fn command(params: &[Vec<u8>]) -> Reply {
+    let Some(sub) = params.first() else {
+        return Reply::Array(SPECS.iter().map(|s| s.info()).collect());
+    };
+    let lower = String::from_utf8_lossy(sub).to_ascii_lowercase();
+    let words = params.len() + 1;
+    let arity_ok = match lower.as_str() {
+        "count" => words == 2,
+        "info" | "docs" | "list" => true,
+        _ => return unknown_subcommand(sub, "COMMAND"),
+    };
+    if !arity_ok {
+        return spec::arity_error(&format!("command|{lower}"));
+    }
+    match lower.as_str() {
+        "count" => Reply::Int(SPECS.len() as i64),
+        "info" if params.len() == 1 => Reply::Array(SPECS.iter().map(|s| s.info()).collect()),
+        "info" => Reply::Array(
+            params[1..]
+                .iter()
+                .map(|n| {
+                    let name = String::from_utf8_lossy(n);
+                    spec::find(&name).map_or(Reply::Nil, |s| s.info())
+                })
+                .collect(),
+        ),
+        "docs" => Reply::Map(Vec::new()),
+        _ => Reply::bulks(SPECS.iter().map(|s| s.name)),
+    }
+}
+
+/// `INFO [section ...]`: the server section, and the keyspace the backend reports.
+fn info(params: &[Vec<u8>], backend: &mut impl Backend) -> Reply {
+    let wanted: Vec<String> = params
+        .iter()
+        .map(|p| String::from_utf8_lossy(p).to_ascii_lowercase())
+        .collect();
+    let all = wanted.is_empty()
+        || wanted
+            .iter()
+            .any(|w| matches!(w.as_str(), "default" | "all" | "everything"));
+    let wants = |section: &str| all || wanted.iter().any(|w| w == section);
+    let mut sections = Vec::new();
+    if wants("server") {
+        sections.push(server_section());
+    }
+    if wants("keyspace") {
+        let mut text = String::from("# Keyspace\r\n");
+        for line in backend.keyspace() {
+            text.push_str(&line);
+            text.push_str("\r\n");
+        }
+        sections.push(text);
+    }
+    Reply::Verbatim(sections.join("\r\n"))
+}
+
+fn server_section() -> String {
+    let fields = [
+        ("redis_version", VERSION.to_string()),
+        ("redis_git_sha1", "00000000".into()),
+        ("redis_git_dirty", "0".into()),
+        ("redis_build_id", "mocket".into()),
+        ("redis_mode", "standalone".into()),
+        ("os", "mocket emulator".into()),
+        ("arch_bits", "64".into()),
+        ("process_id", std::process::id().to_string()),
+        ("run_id", "0000000000000000000000000000000000000000".into()),
+        ("uptime_in_seconds", "0".into()),
+        ("uptime_in_days", "0".into()),
+        ("hz", "10".into()),
+    ];
+    let mut text = String::from("# Server\r\n");
+    for (k, v) in fields {
+        text.push_str(&format!("{k}:{v}\r\n"));
+    }
+    text
+}
+
+/// Turns the bytes of one connection into replies, pipelined commands in order.
+#[derive(Debug, Default)]
+pub struct Session {
+    decoder: Decoder,
+    pub conn: Connection,
+}
+
+/// What to send back after a read, and whether to close afterwards.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Output {
+    pub bytes: Vec<u8>,
+    pub close: bool,
+}
+
+impl Session {
+    pub fn new(id: u64) -> Self {
+        Session {
+            decoder: Decoder::default(),
+            conn: Connection::new(id),
+        }
+    }
+
+    /// Takes the bytes of one read and answers every complete command in them.
+    pub fn receive(&mut self, data: &[u8], backend: &mut impl Backend) -> Output {
+        self.decoder.feed(data);
+        let mut bytes = Vec::new();
+        while !self.conn.closing {
+            let Some(next) = self.decoder.next_command() else {
+                break;
+            };
+            match next {
+                Ok(cmd) => {
+                    let reply = self.conn.execute(&cmd, backend);
+                    backend.drain_pushes(&self.conn, &mut bytes);
+                    reply.encode(self.conn.protocol, &mut bytes);
+                }
+                Err(e) => {
+                    Reply::Error(e.0).encode(self.conn.protocol, &mut bytes);
+                    self.conn.closing = true;
+                }
+            }
+        }
+        Output {
+            bytes,
+            close: self.conn.closing,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,190 @@
+//! List commands: pushes, pops with counts, ranges, LINDEX, LREM, LTRIM.
+
+use std::collections::VecDeque;
+
+use super::{Emulator, Handler, Value, int_arg, is};
+use crate::redis::conn::Connection;
+use crate::redis::reply::Reply;
+use crate::redis::spec;
+
+pub(super) fn handler(name: &str) -> Option<Handler> {
+    Some(match name {
+        "LPUSH" | "RPUSH" => push,
+        "LPOP" | "RPOP" => pop,
+        "LRANGE" => lrange,
+        "LLEN" => llen,
+        "LINDEX" => lindex,
+        "LREM" => lrem,
+        "LTRIM" => ltrim,
+        _ => return None,
+    })
+}
+
+type List = VecDeque<Vec<u8>>;
+
+fn as_list(v: &mut Value) -> Option<&mut List> {
+    match v {
+        Value::List(l) => Some(l),
+        _ => None,
+    }
+}
+
+fn empty() -> Value {
+    Value::List(List::new())
+}
+
+/// Redis's clamping of `start`/`stop` indexes (negative from the end) to a length: the
+/// inclusive range, or `None` when it selects nothing.
+pub(super) fn clamp(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let start = if start < 0 { (len + start).max(0) } else { start };
+    let stop = if stop < 0 { len + stop } else { stop };
+    if start > stop || start >= len {
+        return None;
+    }
+    Some((start as usize, stop.min(len - 1) as usize))
+}
+
+fn push(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    let left = is(&args[0], "LPUSH");
+    match em.typed_or_create(conn.db, &args[1], as_list, empty) {
+        Ok(list) => {
+            for item in &args[2..] {
+                if left {
+                    list.push_front(item.clone());
+                } else {
+                    list.push_back(item.clone());
+                }
+            }
+            Reply::Int(list.len() as i64)
+        }
+        Err(e) => e,
+    }
+}
+
+/// `LPOP key [count]` and `RPOP key [count]`: with a count, an array (nil array when the key
+/// is missing).
+fn pop(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    let left = is(&args[0], "LPOP");
+    if args.len() > 3 {
+        return spec::arity_error(if left { "lpop" } else { "rpop" });
+    }
+    let count = match args.get(2).map(|a| int_arg(a)) {
+        None => None,
+        Some(Ok(n)) if n < 0 => {
+            return Reply::error("ERR value is out of range, must be positive");
+        }
+        Some(Ok(n)) => Some(n as usize),
+        Some(Err(e)) => return e,
+    };
+    let list = match em.typed(conn.db, &args[1], as_list) {
+        Ok(Some(list)) => list,
+        Ok(None) if count.is_some() => return Reply::NilArray,
+        Ok(None) => return Reply::Nil,
+        Err(e) => return e,
+    };
+    let mut take = || if left { list.pop_front() } else { list.pop_back() };
+    let reply = match count {
+        None => Reply::bulk_or_nil(take()),
+        Some(n) => Reply::bulks(std::iter::from_fn(take).take(n)),
+    };
+    em.drop_if_empty(conn.db, &args[1]);
+    reply
+}
+
+/// Two integer arguments, for ranges.
+fn range_args(args: &[Vec<u8>]) -> Result<(i64, i64), Reply> {
+    Ok((int_arg(&args[2])?, int_arg(&args[3])?))
+}
+
+fn lrange(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    let (start, stop) = match range_args(args) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    match em.typed(conn.db, &args[1], as_list) {
+        Ok(Some(list)) => match clamp(start, stop, list.len()) {
+            Some((a, b)) => Reply::bulks(list.range(a..=b)),
+            None => Reply::Array(vec![]),
+        },
+        Ok(None) => Reply::Array(vec![]),
+        Err(e) => e,
+    }
+}
+
+fn llen(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    match em.typed(conn.db, &args[1], as_list) {
+        Ok(list) => Reply::Int(list.map_or(0, |l| l.len() as i64)),
+        Err(e) => e,
+    }
+}
+
+fn lindex(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    let index = match int_arg(&args[2]) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    match em.typed(conn.db, &args[1], as_list) {
+        Ok(Some(list)) => {
+            let i = if index < 0 {
+                list.len() as i64 + index
+            } else {
+                index
+            };
+            Reply::bulk_or_nil(usize::try_from(i).ok().and_then(|i| list.get(i)))
+        }
+        Ok(None) => Reply::Nil,
+        Err(e) => e,
+    }
+}
+
+/// `LREM key count element`: count > 0 from the head, < 0 from the tail, 0 all.
+fn lrem(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    let count = match int_arg(&args[2]) {
+        Ok(n) => n,
+        Err(e) => return e,
+    };
+    let list = match em.typed(conn.db, &args[1], as_list) {
+        Ok(Some(list)) => list,
+        Ok(None) => return Reply::Int(0),
+        Err(e) => return e,
+    };
+    let limit = if count == 0 {
+        usize::MAX
+    } else {
+        count.unsigned_abs() as usize
+    };
+    let mut positions: Vec<usize> = (0..list.len()).filter(|i| list[*i] == args[3]).collect();
+    if count < 0 {
+        positions.reverse();
+    }
+    positions.truncate(limit);
+    positions.sort_unstable();
+    for i in positions.iter().rev() {
+        list.remove(*i);
+    }
+    em.drop_if_empty(conn.db, &args[1]);
+    Reply::Int(positions.len() as i64)
+}
+
+fn ltrim(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    let (start, stop) = match range_args(args) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    match em.typed(conn.db, &args[1], as_list) {
+        Ok(Some(list)) => {
+            match clamp(start, stop, list.len()) {
+                Some((a, b)) => {
+                    list.truncate(b + 1);
+                    list.drain(..a);
+                }
+                None => list.clear(),
+            }
+            em.drop_if_empty(conn.db, &args[1]);
+            Reply::ok()
+        }
+        Ok(None) => Reply::ok(),
+        Err(e) => e,
+    }
+}

@@ -1,0 +1,273 @@
+//! The commands mocket knows, with Redis's arity, flags and key positions: the source of the
+//! arity errors and of the `COMMAND` reply.
+
+use super::command::Command;
+use super::reply::Reply;
+
+/// One command as `COMMAND INFO` describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spec {
+    /// Lower-case, as Redis names commands in errors.
+    pub name: &'static str,
+    /// Redis's convention: `n` exactly n words (name included), `-n` at least n.
+    pub arity: i32,
+    pub flags: &'static [&'static str],
+    /// First key, last key (negative: from the end), step; zeros for no keys.
+    pub keys: (i32, i32, i32),
+}
+
+impl Spec {
+    /// Whether `words` (name included) is a number of words the command accepts.
+    pub fn arity_ok(&self, words: usize) -> bool {
+        let words = i64::try_from(words).unwrap_or(i64::MAX);
+        let arity = i64::from(self.arity);
+        if arity >= 0 {
+            words == arity
+        } else {
+            words >= -arity
+        }
+    }
+
+    /// The `COMMAND INFO` entry (Redis 7 shape, without ACL categories, tips and key specs).
+    pub fn info(&self) -> Reply {
+        let (first, last, step) = self.keys;
+        Reply::Array(vec![
+            Reply::bulk(self.name),
+            Reply::Int(self.arity.into()),
+            Reply::Set(
+                self.flags
+                    .iter()
+                    .map(|f| Reply::Simple(f.to_string()))
+                    .collect(),
+            ),
+            Reply::Int(first.into()),
+            Reply::Int(last.into()),
+            Reply::Int(step.into()),
+            Reply::Set(vec![]),
+            Reply::Set(vec![]),
+            Reply::Array(vec![]),
+            Reply::Array(vec![]),
+        ])
+    }
+}
+
+/// Redis's error for a wrong number of arguments; `name` is the canonical lower-case name
+/// (`client|setname` for a subcommand).
+pub fn arity_error(name: &str) -> Reply {
+    Reply::error(format!(
+        "ERR wrong number of arguments for '{name}' command"
+    ))
+}
+
+/// Redis's reply to a command it does not have: the name, then the first arguments quoted,
+/// up to about 128 characters, each followed by a space.
+pub fn unknown_command(cmd: &Command) -> Reply {
+    let mut args = Vec::new();
+    for arg in cmd.params() {
+        if args.len() >= 128 {
+            break;
+        }
+        // C's `%.*s`: at most the room left, and a NUL ends the string.
+        let text = arg.split(|b| *b == 0).next().unwrap_or_default();
+        let room = 128 - args.len();
+        args.push(b'\'');
+        args.extend_from_slice(&text[..text.len().min(room)]);
+        args.extend_from_slice(b"' ");
+    }
+    let name = &cmd.args[0];
+    let name = &name[..name.len().min(128)];
+    Reply::error(format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        String::from_utf8_lossy(name),
+        String::from_utf8_lossy(&args)
+    ))
+}
+
+/// The spec of a command by name, case-insensitively.
+pub fn find(name: &str) -> Option<&'static Spec> {
+    SPECS.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+}
+
+const R: &[&str] = &["readonly", "fast"];
+const RS: &[&str] = &["readonly"];
+const W: &[&str] = &["write", "fast"];
+const WS: &[&str] = &["write"];
+const WD: &[&str] = &["write", "denyoom", "fast"];
+const WDS: &[&str] = &["write", "denyoom"];
+const CONN: &[&str] = &["noscript", "loading", "stale", "fast"];
+const PUBSUB: &[&str] = &["pubsub", "noscript", "loading", "stale"];
+const TX: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
+
+const fn spec(
+    name: &'static str,
+    arity: i32,
+    flags: &'static [&'static str],
+    keys: (i32, i32, i32),
+) -> Spec {
+    Spec {
+        name,
+        arity,
+        flags,
+        keys,
+    }
+}
+
+const ONE: (i32, i32, i32) = (1, 1, 1);
+const ALL: (i32, i32, i32) = (1, -1, 1);
+const NONE: (i32, i32, i32) = (0, 0, 0);
+
+/// Every command mocket answers: the connection's own and the emulator's.
+pub static SPECS: &[Spec] = &[
+    // Connection.
+    spec("hello", -1, CONN, NONE),
+    spec("auth", -2, CONN, NONE),
+    spec("client", -2, &[], NONE),
+    spec("select", 2, &["loading", "stale", "fast"], NONE),
+    spec("ping", -1, &["fast"], NONE),
+    spec("echo", 2, &["fast"], NONE),
+    spec("command", -1, &["loading", "stale"], NONE),
+    spec("info", -1, &["loading", "stale"], NONE),
+    spec("quit", -1, &["allow_busy", "noscript", "loading", "stale", "fast"], NONE),
+    spec("reset", 1, &["noscript", "loading", "stale", "fast"], NONE),
+    spec("time", 1, &["loading", "stale", "fast"], NONE),
+    // Transactions.
+    spec("multi", 1, TX, NONE),
+    spec("exec", 1, &["noscript", "loading", "stale", "skip_slowlog"], NONE),
+    spec("discard", 1, TX, NONE),
+    spec("watch", -2, TX, ALL),
+    spec("unwatch", 1, TX, NONE),
+    // Strings.
+    spec("get", 2, R, ONE),
+    spec("set", -3, WDS, ONE),
+    spec("setnx", 3, WD, ONE),
+    spec("setex", 4, WDS, ONE),
+    spec("psetex", 4, WDS, ONE),
+    spec("getset", 3, WD, ONE),
+    spec("getdel", 2, W, ONE),
+    spec("mget", -2, R, ALL),
+    spec("mset", -3, WDS, (1, -1, 2)),
+    spec("msetnx", -3, WDS, (1, -1, 2)),
+    spec("incr", 2, WD, ONE),
+    spec("decr", 2, WD, ONE),
+    spec("incrby", 3, WD, ONE),
+    spec("decrby", 3, WD, ONE),
+    spec("append", 3, WD, ONE),
+    spec("strlen", 2, R, ONE),
+    // Keys.
+    spec("del", -2, WS, ALL),
+    spec("unlink", -2, W, ALL),
+    spec("exists", -2, R, ALL),
+    spec("expire", -3, W, ONE),
+    spec("pexpire", -3, W, ONE),
+    spec("expireat", -3, W, ONE),
+    spec("pexpireat", -3, W, ONE),
+    spec("expiretime", 2, R, ONE),
+    spec("pexpiretime", 2, R, ONE),
+    spec("ttl", 2, R, ONE),
+    spec("pttl", 2, R, ONE),
+    spec("persist", 2, W, ONE),
+    spec("keys", 2, RS, NONE),
+    spec("scan", -2, RS, NONE),
+    spec("type", 2, R, ONE),
+    spec("rename", 3, WS, (1, 2, 1)),
+    spec("renamenx", 3, W, (1, 2, 1)),
+    spec("flushdb", -1, WS, NONE),
+    spec("flushall", -1, WS, NONE),
+    spec("dbsize", 1, R, NONE),
+    // Hashes.
+    spec("hset", -4, WD, ONE),
+    spec("hmset", -4, WD, ONE),
+    spec("hsetnx", 4, WD, ONE),
+    spec("hget", 3, R, ONE),
+    spec("hmget", -3, R, ONE),
+    spec("hgetall", 2, RS, ONE),
+    spec("hdel", -3, W, ONE),
+    spec("hincrby", 4, WD, ONE),
+    spec("hexists", 3, R, ONE),
+    spec("hkeys", 2, RS, ONE),
+    spec("hvals", 2, RS, ONE),
+    spec("hlen", 2, R, ONE),
+    // Lists.
+    spec("lpush", -3, WD, ONE),
+    spec("rpush", -3, WD, ONE),
+    spec("lpop", -2, W, ONE),
+    spec("rpop", -2, W, ONE),
+    spec("lrange", 4, RS, ONE),
+    spec("llen", 2, R, ONE),
+    spec("lindex", 3, RS, ONE),
+    spec("lrem", 4, WS, ONE),
+    spec("ltrim", 4, WS, ONE),
+    // Sets.
+    spec("sadd", -3, WD, ONE),
+    spec("srem", -3, W, ONE),
+    spec("smembers", 2, RS, ONE),
+    spec("sismember", 3, R, ONE),
+    spec("smismember", -3, R, ONE),
+    spec("scard", 2, R, ONE),
+    // Sorted sets.
+    spec("zadd", -4, WD, ONE),
+    spec("zincrby", 4, WD, ONE),
+    spec("zrange", -4, RS, ONE),
+    spec("zrevrange", -4, RS, ONE),
+    spec("zrangebyscore", -4, RS, ONE),
+    spec("zscore", 3, R, ONE),
+    spec("zrank", 3, R, ONE),
+    spec("zrem", -3, W, ONE),
+    spec("zcard", 2, R, ONE),
+    spec("zcount", 4, R, ONE),
+    // Pub/sub.
+    spec("subscribe", -2, PUBSUB, NONE),
+    spec("unsubscribe", -1, PUBSUB, NONE),
+    spec("psubscribe", -2, PUBSUB, NONE),
+    spec("punsubscribe", -1, PUBSUB, NONE),
+    spec(
+        "publish",
+        3,
+        &["pubsub", "loading", "stale", "fast", "may_replicate"],
+        NONE,
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arity_follows_redis_convention() {
+        let get = find("GeT").unwrap();
+        assert!(get.arity_ok(2) && !get.arity_ok(1) && !get.arity_ok(3));
+        let set = find("set").unwrap();
+        assert!(set.arity_ok(3) && set.arity_ok(9) && !set.arity_ok(2));
+        assert!(find("nosuch").is_none());
+    }
+
+    #[test]
+    fn unknown_command_quotes_the_first_arguments() {
+        let text = |words: &[&str]| match unknown_command(&Command::new(words)) {
+            Reply::Error(e) => e,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            text(&["foo", "a", "b"]),
+            "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
+        );
+        assert_eq!(
+            text(&["Foo"]),
+            "ERR unknown command 'Foo', with args beginning with: "
+        );
+        let long = "x".repeat(200);
+        let e = text(&["f", &long, "next"]);
+        assert_eq!(
+            e,
+            format!("ERR unknown command 'f', with args beginning with: '{}' ", "x".repeat(128))
+        );
+    }
+
+    #[test]
+    fn names_are_unique_and_lower_case() {
+        for (i, s) in SPECS.iter().enumerate() {
+            assert_eq!(s.name, s.name.to_ascii_lowercase());
+            assert!(SPECS[..i].iter().all(|o| o.name != s.name), "{}", s.name);
+        }
+    }
+}
