@@ -11,6 +11,7 @@
 //! route <pid> <tcp|udp> <ip> <port> <lport|->  -> redirect <port> | bind | pass | pass-host <name> | refuse <msg>
 //! query <pid> <name>                           -> real | refuse <msg>      (res_query, res_search)
 //! reverse <pid> <ip>                           -> name <name> | real       (getnameinfo, gethostbyaddr)
+//! ca <pid>                                     -> path <cert.pem> | refuse <msg>   (OpenSSL trust injection)
 //! ```
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -54,6 +55,8 @@ pub enum Request {
     Query { pid: u32, name: String },
     /// The name behind an address (`getnameinfo`, `gethostbyaddr`).
     Reverse { pid: u32, addr: IpAddr },
+    /// The mocket CA's certificate file, created if needed.
+    Ca { pid: u32 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +76,7 @@ pub enum Reply {
     Refuse(String),
     Ok,
     Name(String),
+    Path(String),
 }
 
 impl Request {
@@ -90,6 +94,7 @@ impl Request {
                 pid,
                 name: next("name")?.to_string(),
             }),
+            "ca" => Ok(Request::Ca { pid }),
             "reverse" => {
                 let addr = next("address")?
                     .parse()
@@ -136,6 +141,7 @@ impl Request {
             Request::Resolve { pid, name } => format!("resolve {pid} {name}"),
             Request::Query { pid, name } => format!("query {pid} {name}"),
             Request::Reverse { pid, addr } => format!("reverse {pid} {addr}"),
+            Request::Ca { pid } => format!("ca {pid}"),
             Request::Resolved { pid, name, addrs } => {
                 let addrs: Vec<String> = addrs.iter().map(IpAddr::to_string).collect();
                 format!("resolved {pid} {name} {}", addrs.join(" "))
@@ -170,6 +176,7 @@ impl Reply {
             "redirect" => number(Some(rest), "port").map(Reply::Redirect),
             "bind" => Ok(Reply::Bind),
             "name" => Ok(Reply::Name(rest.to_string())),
+            "path" => Ok(Reply::Path(rest.to_string())),
             "pass" => Ok(Reply::Pass),
             "pass-host" => Ok(Reply::PassHost(rest.to_string())),
             "refuse" => Ok(Reply::Refuse(rest.to_string())),
@@ -186,6 +193,7 @@ impl Reply {
             Reply::Redirect(port) => format!("redirect {port}"),
             Reply::Bind => "bind".into(),
             Reply::Name(name) => format!("name {name}"),
+            Reply::Path(path) => format!("path {path}"),
             Reply::Pass => "pass".into(),
             Reply::PassHost(name) => format!("pass-host {name}"),
             Reply::Refuse(msg) => format!("refuse {}", msg.replace(['\n', '\r'], " ")),
@@ -214,6 +222,7 @@ mod tests {
                 pid: 7,
                 addr: "198.18.0.9".parse().unwrap(),
             },
+            Request::Ca { pid: 3 },
             Request::Query {
                 pid: 7,
                 name: "_x._tcp.a.test".into(),
@@ -260,6 +269,7 @@ mod tests {
             Reply::Redirect(4000),
             Reply::Bind,
             Reply::Name("a.test".into()),
+            Reply::Path("/a b/cert.pem".into()),
             Reply::Pass,
             Reply::PassHost("a.test".into()),
             Reply::Refuse("strict mode refused a:1 (x)".into()),

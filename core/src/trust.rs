@@ -74,6 +74,36 @@ pub fn child_env(bundle: &Path, ca: &CaFiles) -> Vec<(&'static str, PathBuf)> {
     env
 }
 
+/// The bundle a bare `LD_PRELOAD` uses, beside the CA: one per set of values of the bundle
+/// variables, since it includes the files they name. `libmocket.so`'s constructor computes the
+/// same name (shim/src/trust.rs) and points the variables at it when it exists.
+pub fn bare_bundle_path(ca: &CaFiles, var: impl Fn(&str) -> Option<String>) -> PathBuf {
+    let values: Vec<String> = BUNDLE_VARS
+        .iter()
+        .map(|v| var(v).unwrap_or_default())
+        .collect();
+    let hash = values
+        .join("\n")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    ca.cert.with_file_name(format!("bundle-{hash:016x}.pem"))
+}
+
+/// Writes the bare-`LD_PRELOAD` bundle for this environment if it does not exist yet
+/// (atomically: a temporary file renamed into place).
+pub fn write_bare_bundle(ca: &CaFiles, ca_pem: &str) -> std::io::Result<()> {
+    let var = |v: &str| std::env::var(v).ok();
+    let path = bare_bundle_path(ca, var);
+    if path.exists() {
+        return Ok(());
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bundle(ca_pem, var))?;
+    std::fs::rename(&tmp, &path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

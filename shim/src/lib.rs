@@ -2,7 +2,8 @@
 //!
 //! Only policy lives here: name lookups and connects are asked about (see `mocket-core`'s
 //! `control` module for the protocol) and then carried out with libc's real functions. The
-//! library has no constructor; symbols are resolved on first use, and the engine is reached
+//! constructor only reads the environment (and, under a bare `LD_PRELOAD`, points the CA-bundle
+//! variables at mocket's bundle); symbols are resolved on first use, and the engine is reached
 //! (or loaded, for a bare `LD_PRELOAD`) on the first lookup or connect. No read or write path
 //! is hooked: a redirected socket is a real kernel TCP socket connected to the engine.
 //!
@@ -15,8 +16,10 @@ mod errno;
 mod guard;
 mod host_entry;
 mod link;
+mod openssl;
 mod real;
 mod resolver;
+mod trust;
 
 /// Writes `mocket: <message>` on stderr, unless `MOCKET_LOG=error`.
 fn warn(message: &str) {

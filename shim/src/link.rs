@@ -138,6 +138,7 @@ pub enum Reply {
     Refuse(String),
     Ok,
     Name(String),
+    Path(String),
 }
 
 fn parse_reply(line: &str) -> Reply {
@@ -153,6 +154,7 @@ fn parse_reply(line: &str) -> Reply {
         "refuse" => Some(Reply::Refuse(rest.to_string())),
         "ok" => Some(Reply::Ok),
         "name" => Some(Reply::Name(rest.to_string())),
+        "path" => Some(Reply::Path(rest.to_string())),
         _ => None,
     };
     parsed.unwrap_or_else(|| Reply::Refuse(format!("unreadable engine reply {line:?}")))
@@ -181,6 +183,10 @@ pub fn resolved(name: &str, addrs: &[std::net::IpAddr]) {
 
 pub fn query(name: &str) -> Reply {
     request(format!("query {} {name}", pid()))
+}
+
+pub fn ca() -> Reply {
+    request(format!("ca {}", pid()))
 }
 
 pub fn reverse(ip: std::net::IpAddr) -> Reply {

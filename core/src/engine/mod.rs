@@ -149,6 +149,13 @@ impl Engine {
                 Reply::Ok
             }
             Request::Query { pid, name } => self.query(&config, pid, &normalize_host(&name)),
+            Request::Ca { .. } => match self.leaf_cache() {
+                Ok(_) => match mocket_protocols::tls::CaFiles::from_env() {
+                    Ok(files) => Reply::Path(files.cert.display().to_string()),
+                    Err(e) => Reply::Refuse(e),
+                },
+                Err(e) => Reply::Refuse(e),
+            },
             Request::Reverse { addr, .. } => match self.host_of(addr) {
                 Ok((name, true)) => Reply::Name(name),
                 _ => Reply::Real,

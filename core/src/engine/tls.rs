@@ -45,10 +45,15 @@ impl Engine {
         }
     }
 
-    fn leaf_cache(&self) -> Result<Arc<LeafCache>, String> {
+    pub(super) fn leaf_cache(&self) -> Result<Arc<LeafCache>, String> {
         let loaded = self.tls.get_or_init(|| {
             let files = CaFiles::from_env()?;
-            CertificateAuthority::load_or_create(&files).map(|ca| Arc::new(LeafCache::new(ca)))
+            let ca = CertificateAuthority::load_or_create(&files)?;
+            if files.generated {
+                // Later processes under a bare LD_PRELOAD find it ready (best effort).
+                let _ = crate::trust::write_bare_bundle(&files, ca.cert_pem());
+            }
+            Ok(Arc::new(LeafCache::new(ca)))
         });
         loaded.clone()
     }

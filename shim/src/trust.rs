@@ -1,0 +1,76 @@
+//! Trust for a bare `LD_PRELOAD`: the constructor points the CA-bundle variables at the bundle
+//! the engine prepared beside the mocket CA, when there is one for this environment. Under
+//! `mocket run` the variables are already set and nothing is done.
+//!
+//! The bundle's name must match `mocket_core::trust::bare_bundle_path`.
+
+use std::path::PathBuf;
+
+/// Must list the same variables, in the same order, as `mocket_core::trust::BUNDLE_VARS`.
+const BUNDLE_VARS: &[&str] = &[
+    "SSL_CERT_FILE",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "AWS_CA_BUNDLE",
+    "GIT_SSL_CAINFO",
+    "PIP_CERT",
+];
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The CA certificate: `MOCKET_CA_CERT`, or the per-user default of `mocket-protocols`'
+/// `CaFiles`.
+pub fn ca_cert_path() -> Option<PathBuf> {
+    if let Some(cert) = var("MOCKET_CA_CERT") {
+        return Some(PathBuf::from(cert));
+    }
+    let data = var("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
+    Some(data.join("mocket/ca/cert.pem"))
+}
+
+/// Runs before `main` of every process the library is loaded into: a few `getenv`s and two
+/// `stat`s, nothing else.
+extern "C" fn point_clients_at_the_bundle() {
+    if var("MOCKET_SOCKET").is_some() {
+        return;
+    }
+    let Some(cert) = ca_cert_path().filter(|c| c.is_file()) else {
+        return;
+    };
+    let dir = cert.parent().map(PathBuf::from).unwrap_or_default();
+    let values: Vec<String> = BUNDLE_VARS
+        .iter()
+        .map(|v| var(v).unwrap_or_default())
+        .collect();
+    if values
+        .iter()
+        .any(|v| !v.is_empty() && PathBuf::from(v).starts_with(&dir))
+    {
+        return; // inherited from a parent that already pointed them at a mocket bundle
+    }
+    let hash = values
+        .join("\n")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    let bundle = dir.join(format!("bundle-{hash:016x}.pem"));
+    // SAFETY: constructors run before main, on the only thread of the process, so nothing can
+    // read the environment concurrently.
+    unsafe {
+        if bundle.is_file() {
+            for v in BUNDLE_VARS {
+                std::env::set_var(v, &bundle);
+            }
+        }
+        std::env::set_var("NODE_EXTRA_CA_CERTS", &cert);
+    }
+}
+
+#[used]
+#[unsafe(link_section = ".init_array")]
+static CONSTRUCTOR: extern "C" fn() = point_clients_at_the_bundle;
