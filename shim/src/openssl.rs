@@ -75,9 +75,9 @@ fn load() -> Option<OpenSsl> {
     let h = libssl()?;
     // SAFETY: each symbol is OpenSSL's function with the C signature of its type alias.
     unsafe {
-        let bio_new: BioNew = std::mem::transmute(symbol(h, c"BIO_new_mem_buf")?);
-        let bio_free: BioFree = std::mem::transmute(symbol(h, c"BIO_free")?);
-        let read: ReadX509 = std::mem::transmute(symbol(h, c"PEM_read_bio_X509")?);
+        let bio_new = std::mem::transmute::<*mut c_void, BioNew>(symbol(h, c"BIO_new_mem_buf")?);
+        let bio_free = std::mem::transmute::<*mut c_void, BioFree>(symbol(h, c"BIO_free")?);
+        let read = std::mem::transmute::<*mut c_void, ReadX509>(symbol(h, c"PEM_read_bio_X509")?);
         let ca = match ca_pem() {
             Some(pem) => {
                 let bio = bio_new(pem.as_ptr().cast(), pem.len() as i32);
@@ -99,10 +99,16 @@ fn load() -> Option<OpenSsl> {
             None => std::ptr::null_mut(),
         };
         Some(OpenSsl {
-            ctx_new: std::mem::transmute(symbol(h, c"SSL_CTX_new")?),
-            ssl_new: std::mem::transmute(symbol(h, c"SSL_new")?),
-            get_store: std::mem::transmute(symbol(h, c"SSL_CTX_get_cert_store")?),
-            add_cert: std::mem::transmute(symbol(h, c"X509_STORE_add_cert")?),
+            ctx_new: std::mem::transmute::<*mut c_void, CtxNew>(symbol(h, c"SSL_CTX_new")?),
+            ssl_new: std::mem::transmute::<*mut c_void, SslNew>(symbol(h, c"SSL_new")?),
+            get_store: std::mem::transmute::<*mut c_void, GetStore>(symbol(
+                h,
+                c"SSL_CTX_get_cert_store",
+            )?),
+            add_cert: std::mem::transmute::<*mut c_void, AddCert>(symbol(
+                h,
+                c"X509_STORE_add_cert",
+            )?),
             ca,
         })
     }
