@@ -108,7 +108,12 @@ fn start(args: &RunArgs) -> Result<ExitCode, String> {
     daemon::serve_control(Arc::clone(&engine), &socket)
         .map_err(|e| format!("cannot listen on {}: {e}", socket.display()))?;
 
-    let trust = trust_env(&dir)?;
+    // Without a CA, plain HTTP, Redis and TCP still work; HTTPS connections then fail with the
+    // engine's own message naming the same cause.
+    let trust = trust_env(&dir).unwrap_or_else(|e| {
+        eprintln!("mocket: HTTPS interception is off: {e}");
+        Vec::new()
+    });
     let (program, rest) = args.command.split_first().expect("clap requires a command");
     let mut preload = OsString::from(&shim);
     if let Some(existing) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {

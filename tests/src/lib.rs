@@ -165,9 +165,14 @@ pub const PLACEMENTS: [Placement; 2] = [Placement::Daemon, Placement::Embedded];
 
 impl Placement {
     pub fn run(self, mocks: &Path, cmd: &[&str]) -> Run {
+        self.run_env(mocks, &[], cmd)
+    }
+
+    /// As [`Placement::run`], with extra environment variables.
+    pub fn run_env(self, mocks: &Path, env: &[(&str, &str)], cmd: &[&str]) -> Run {
         match self {
-            Placement::Daemon => mocket_run(mocks, &[], cmd),
-            Placement::Embedded => preload_run(mocks, &[], cmd),
+            Placement::Daemon => mocket_run_env(mocks, &[], env, cmd),
+            Placement::Embedded => preload_run(mocks, env, cmd),
         }
     }
 }
