@@ -73,6 +73,7 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
 
 /// Asks the engine about a connect (or datagram) from `fd` to `dest`.
 fn decide(fd: c_int, dest: SocketAddr) -> Outcome {
+    crate::failpoint("connect");
     let Some((family, kind)) = socket_kind(fd) else {
         return Outcome::Untouched;
     };

@@ -29,3 +29,11 @@ fn warn(message: &str) {
         unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
     }
 }
+
+/// Panics when `MOCKET_FAILPOINT` names `point`: lets the tests prove that a panic inside a hook
+/// fails closed (refused, never the real network) and never crashes the process.
+fn failpoint(point: &str) {
+    if std::env::var("MOCKET_FAILPOINT").is_ok_and(|v| v.split(',').any(|p| p == point)) {
+        panic!("mocket failpoint {point}");
+    }
+}

@@ -41,7 +41,11 @@ unsafe fn lookup_name<'a>(node: *const c_char) -> Option<&'a str> {
 }
 
 fn lookup(name: &str) -> Lookup {
-    match catch_unwind(|| link::resolve(name)) {
+    let asked = catch_unwind(|| {
+        crate::failpoint("resolve");
+        link::resolve(name)
+    });
+    match asked {
         Ok(Reply::Fake(ip)) => Lookup::Fake(ip),
         Ok(Reply::Real) => Lookup::Real { tell: false },
         Ok(Reply::RealTell) => Lookup::Real { tell: true },

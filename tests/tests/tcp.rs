@@ -415,3 +415,40 @@ fn run_exits_with_the_command_status() {
     mocket_run(&mocks, &[], &["sh", "-c", "exit 7"]).expect_code(7);
     mocket_run(&mocks, &[], &["true"]).success();
 }
+
+#[test]
+fn a_panic_in_a_hook_fails_closed_and_the_process_lives() {
+    let mocks = mocks_file(
+        r#"{"strict": false, "entries": [{"tcp": "legacy.internal:9000", "response": "x"}]}"#,
+    );
+    let program = r#"
+import socket
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(); srv.setblocking(False)
+try:
+    socket.create_connection(("127.0.0.1", srv.getsockname()[1])); print("connected")
+except OSError as e: print("refused", e.errno)
+try:
+    socket.getaddrinfo("legacy.internal", 9000); print("resolved")
+except OSError as e: print("lookup failed")
+try: srv.accept(); print("REACHED THE REAL LISTENER")
+except BlockingIOError: print("listener untouched")
+"#;
+    for placement in PLACEMENTS {
+        let env = [
+            ("MOCKET_FAILPOINT", "connect,resolve"),
+            ("RUST_BACKTRACE", "0"),
+        ];
+        let run = placement.run_env(&mocks, &env, &["python3", "-c", program]);
+        assert_eq!(
+            run.stdout, "refused 111\nlookup failed\nlistener untouched\n",
+            "{placement:?}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr
+                .contains("mocket: internal error while routing a connect; refused"),
+            "{}",
+            run.stderr
+        );
+    }
+}
