@@ -1,6 +1,7 @@
 //! `mocket`: run a command under mocks, check a mocks file.
 
 mod run;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +26,9 @@ enum Command {
         /// The mocks file.
         file: PathBuf,
     },
+    /// Serves the entries of a mocks file as ordinary servers, one listener per destination, for
+    /// clients LD_PRELOAD cannot reach (Go, static binaries) and for manual use with curl.
+    Serve(serve::ServeArgs),
     /// Prints the path of the mocket CA certificate (creating the CA on first use).
     Ca,
 }
@@ -36,6 +40,7 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Run(args) => run::run(args),
         Command::Check { file } => check(&file),
+        Command::Serve(args) => serve::serve(args),
         Command::Ca => ca(),
     }
 }
