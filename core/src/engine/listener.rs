@@ -60,7 +60,7 @@ impl Engine {
         lock(&self.claims).remove(&peer.port())
     }
 
-    fn serve(self: Arc<Self>, stream: TcpStream, claim: Claim) {
+    pub(super) fn serve(self: Arc<Self>, stream: TcpStream, claim: Claim) {
         let _ = stream.set_nodelay(true);
         let config = match &self.config {
             Ok(c) => Arc::clone(c),

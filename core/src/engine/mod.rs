@@ -7,6 +7,7 @@
 
 mod http;
 mod listener;
+mod standalone;
 mod tcp;
 mod tls;
 
