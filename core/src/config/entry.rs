@@ -4,6 +4,7 @@ use std::path::Path;
 
 use mocket_protocols::field::{self, Destination, FieldError};
 use mocket_protocols::http::HttpEntry;
+use mocket_protocols::redis::RedisEntry;
 use mocket_protocols::tcp::TcpEntry;
 use serde_json::Value;
 
@@ -11,6 +12,7 @@ use serde_json::Value;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Http,
+    Redis,
     Tcp,
 }
 
@@ -18,6 +20,7 @@ impl Kind {
     pub fn key(self) -> &'static str {
         match self {
             Kind::Http => "http",
+            Kind::Redis => "redis",
             Kind::Tcp => "tcp",
         }
     }
@@ -30,6 +33,7 @@ const KIND_KEYS: &[&str] = &["http", "redis", "tcp"];
 pub enum Entry {
     /// Boxed: an http entry is much larger than the others.
     Http(Box<HttpEntry>),
+    Redis(RedisEntry),
     Tcp(TcpEntry),
 }
 
@@ -44,6 +48,7 @@ impl Entry {
             .collect();
         match kinds.as_slice() {
             ["http"] => HttpEntry::from_json(v, base_dir).map(|e| Entry::Http(Box::new(e))),
+            ["redis"] => RedisEntry::from_json(v).map(Entry::Redis),
             ["tcp"] => TcpEntry::from_json(v).map(Entry::Tcp),
             [] => Err(FieldError::new(format!(
                 "an entry needs one kind key: {} (found keys: {})",
@@ -64,6 +69,7 @@ impl Entry {
     pub fn kind(&self) -> Kind {
         match self {
             Entry::Http(_) => Kind::Http,
+            Entry::Redis(_) => Kind::Redis,
             Entry::Tcp(_) => Kind::Tcp,
         }
     }
@@ -71,6 +77,7 @@ impl Entry {
     pub fn destination(&self) -> &Destination {
         match self {
             Entry::Http(e) => e.destination(),
+            Entry::Redis(e) => &e.destination,
             Entry::Tcp(e) => &e.destination,
         }
     }
@@ -79,6 +86,7 @@ impl Entry {
     pub fn times(&self) -> Option<u64> {
         match self {
             Entry::Http(e) => e.times,
+            Entry::Redis(e) => e.times,
             Entry::Tcp(e) => e.times,
         }
     }
@@ -87,6 +95,7 @@ impl Entry {
     pub fn summary(&self) -> String {
         match self {
             Entry::Http(e) => format!("http {}", e.text),
+            Entry::Redis(e) => format!("redis {} {}", e.destination, e.describe()),
             _ => format!("{} {}", self.kind().key(), self.destination()),
         }
     }

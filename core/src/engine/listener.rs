@@ -71,6 +71,7 @@ impl Engine {
         self.info(&format!("pid {} connected to {}", claim.pid, claim.dest));
         match candidates.first().map(|i| config.entries[*i].kind()) {
             Some(Kind::Http) => self.serve_http_or_https(stream, &claim, candidates),
+            Some(Kind::Redis) => self.serve_redis(stream, &claim, candidates),
             Some(Kind::Tcp) => self.serve_tcp(stream, &claim, candidates),
             None => {
                 let event = Event::new(

@@ -7,6 +7,7 @@
 
 mod http;
 mod listener;
+mod redis;
 mod standalone;
 mod tcp;
 mod tls;
@@ -50,6 +51,8 @@ pub struct Engine {
     thread_hook: Option<ThreadHook>,
     /// The CA's leaf cache, loaded on the first TLS connection.
     tls: std::sync::OnceLock<Result<Arc<mocket_protocols::tls::LeafCache>, String>>,
+    /// The Redis emulators, one per emulated destination, shared by every connection.
+    redis: redis::Emulators,
 }
 
 /// Locks a mutex even if a thread panicked while holding it: the engine's tables stay usable.
@@ -107,6 +110,7 @@ impl Engine {
             report: Mutex::default(),
             thread_hook,
             tls: std::sync::OnceLock::new(),
+            redis: redis::Emulators::default(),
         })
     }
 

@@ -111,7 +111,9 @@ fn multibulk(rest: &[u8]) -> Step {
             Ok(None)
         };
     };
-    let header = rest[1..header_end].strip_suffix(b"\r").unwrap_or(&rest[1..header_end]);
+    let header = rest[1..header_end]
+        .strip_suffix(b"\r")
+        .unwrap_or(&rest[1..header_end]);
     let count = strict_i64(header)
         .filter(|n| *n <= MAX_MULTIBULK)
         .ok_or_else(|| ProtocolError::new("invalid multibulk length"))?;
@@ -170,7 +172,10 @@ fn inline(rest: &[u8]) -> Step {
     let line = rest[..end].strip_suffix(b"\r").unwrap_or(&rest[..end]);
     let words =
         split_args(line).ok_or_else(|| ProtocolError::new("unbalanced quotes in request"))?;
-    Ok(Some((end + 1, (!words.is_empty()).then(|| Command { args: words }))))
+    Ok(Some((
+        end + 1,
+        (!words.is_empty()).then_some(Command { args: words }),
+    )))
 }
 
 /// Splits a line like Redis's `sdssplitargs`: `"..."` with `\n \r \t \b \a \\ \" \xHH`
@@ -356,7 +361,10 @@ mod tests {
             all(b"get \"a\r\nPING\r\n"),
             vec![err("unbalanced quotes in request")]
         );
-        assert_eq!(all(&vec![b'a'; MAX_INLINE + 1]), vec![err("too big inline request")]);
+        assert_eq!(
+            all(&vec![b'a'; MAX_INLINE + 1]),
+            vec![err("too big inline request")]
+        );
     }
 
     #[test]
@@ -377,7 +385,16 @@ mod tests {
         assert_eq!(strict_i64(b"12"), Some(12));
         assert_eq!(strict_i64(b"-7"), Some(-7));
         assert_eq!(strict_i64(b"0"), Some(0));
-        for bad in [&b"01"[..], b"+1", b"-0", b" 1", b"", b"-", b"1a", b"99999999999999999999"] {
+        for bad in [
+            &b"01"[..],
+            b"+1",
+            b"-0",
+            b" 1",
+            b"",
+            b"-",
+            b"1a",
+            b"99999999999999999999",
+        ] {
             assert_eq!(strict_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
         assert_eq!(strict_i64(b"-9223372036854775808"), Some(i64::MIN));

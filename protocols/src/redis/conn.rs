@@ -17,7 +17,8 @@ pub const DATABASES: usize = 16;
 /// What answers the commands a connection does not answer itself.
 pub trait Backend {
     /// Whether the backend can run `cmd` at all: `Err` is the error reply (unknown command,
-    /// arity). Asked before `MULTI` queues a command, as Redis does.
+    /// arity), and the backend journals it itself. Asked before running or queuing a command,
+    /// as Redis checks.
     fn check(&mut self, _cmd: &Command) -> Result<(), Reply> {
         Ok(())
     }
@@ -112,11 +113,11 @@ impl Connection {
             }
             return refusal;
         }
-        if let Some(tx) = &mut self.multi {
-            if !TX_CONTROL.contains(&name.as_str()) {
-                tx.queue.push(cmd.clone());
-                return Reply::Simple("QUEUED".into());
-            }
+        if let Some(tx) = &mut self.multi
+            && !TX_CONTROL.contains(&name.as_str())
+        {
+            tx.queue.push(cmd.clone());
+            return Reply::Simple("QUEUED".into());
         }
         if !is_local {
             return backend.call(self, cmd);
@@ -127,7 +128,8 @@ impl Connection {
     }
 
     /// The checks Redis makes before running or queuing a command, in its order: unknown
-    /// command, arity, then the pub/sub context of a RESP2 connection.
+    /// command, arity, then the pub/sub context of a RESP2 connection. The backend hears of
+    /// the refusals it did not make itself, for its journal.
     fn admissible(
         &self,
         cmd: &Command,
@@ -135,26 +137,38 @@ impl Connection {
         is_local: bool,
         backend: &mut impl Backend,
     ) -> Result<(), Reply> {
+        if !is_local {
+            backend.check(cmd)?;
+        }
+        let refusal = self.refusal(cmd, name, is_local);
+        match refusal {
+            Some(reply) => {
+                backend.answered_locally(self, cmd, &reply);
+                Err(reply)
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn refusal(&self, cmd: &Command, name: &str, is_local: bool) -> Option<Reply> {
         if is_local {
             let spec = spec::find(name).expect("local commands have specs");
             let too_many_pings = name == "PING" && cmd.args.len() > 2;
             if !spec.arity_ok(cmd.args.len()) || too_many_pings {
-                return Err(spec::arity_error(spec.name));
+                return Some(spec::arity_error(spec.name));
             }
-        } else {
-            backend.check(cmd)?;
         }
         if self.protocol == Protocol::Resp2
             && self.subscriptions > 0
             && !WHILE_SUBSCRIBED.contains(&name)
         {
-            return Err(Reply::error(format!(
+            return Some(Reply::error(format!(
                 "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / \
                  RESET are allowed in this context",
                 name.to_ascii_lowercase()
             )));
         }
-        Ok(())
+        None
     }
 
     fn local(&mut self, name: &str, cmd: &Command, backend: &mut impl Backend) -> Reply {
@@ -177,9 +191,7 @@ impl Connection {
                 *self = Connection::new(self.id);
                 Reply::Simple("RESET".into())
             }
-            "MULTI" if self.multi.is_some() => {
-                Reply::error("ERR MULTI calls can not be nested")
-            }
+            "MULTI" if self.multi.is_some() => Reply::error("ERR MULTI calls can not be nested"),
             "MULTI" => {
                 self.multi = Some(Transaction::default());
                 Reply::ok()
@@ -225,9 +237,7 @@ impl Connection {
                 Some(3) => Protocol::Resp3,
                 Some(_) => return Reply::error("NOPROTO unsupported protocol version"),
                 None => {
-                    return Reply::error(
-                        "ERR Protocol version is not an integer or out of range",
-                    );
+                    return Reply::error("ERR Protocol version is not an integer or out of range");
                 }
             };
         }
@@ -334,7 +344,6 @@ impl Connection {
         message.map_or(Reply::Simple("PONG".into()), Reply::bulk)
     }
 }
-
 
 /// Client names and library names: printable, no spaces.
 fn valid_name(name: &[u8]) -> Result<(), Reply> {

@@ -99,6 +99,14 @@ impl RedisEntry {
         matches!(self.behavior, Behavior::Emulate { .. })
     }
 
+    /// What the entry answers, as a report names it: `GET greeting` or `(emulated)`.
+    pub fn describe(&self) -> String {
+        match &self.behavior {
+            Behavior::Command { matcher, .. } => matcher.describe(),
+            Behavior::Emulate { .. } => "(emulated)".into(),
+        }
+    }
+
     /// The reply for the entry's `used`-th command (0-based): responses in turn, the last
     /// repeating. `None` for an emulator, which answers by itself.
     pub fn reply(&self, used: u64) -> Option<&Reply> {
@@ -129,8 +137,10 @@ fn emulated(map: &Map<String, Value>) -> Result<Behavior, FieldError> {
 
 fn command_entry(map: &Map<String, Value>) -> Result<Behavior, FieldError> {
     if map.contains_key("data") {
-        return Err(FieldError::new("\"data\" seeds an emulator: it needs \"emulate\": true")
-            .in_key("data"));
+        return Err(
+            FieldError::new("\"data\" seeds an emulator: it needs \"emulate\": true")
+                .in_key("data"),
+        );
     }
     let Some(words) = map.get("command") else {
         return Err(FieldError::new(
@@ -356,8 +366,16 @@ impl Matcher {
     /// The command as a mocks file author wrote it: `SET session:1 /.*/`.
     pub fn describe(&self) -> String {
         let mut words = vec![self.name.clone()];
-        words.extend(self.args.iter().map(|a| String::from_utf8_lossy(a).into_owned()));
-        words.extend(self.args_regex.iter().map(|r| format!("/{}/", unanchored(r))));
+        words.extend(
+            self.args
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned()),
+        );
+        words.extend(
+            self.args_regex
+                .iter()
+                .map(|r| format!("/{}/", unanchored(r))),
+        );
         words.join(" ")
     }
 }
@@ -391,9 +409,11 @@ mod tests {
 
     #[test]
     fn command_entry_with_every_reply_type() {
-        let e = entry(json!({"redis": "Cache.Internal:6380", "command": ["get", "greeting"],
+        let e = entry(
+            json!({"redis": "Cache.Internal:6380", "command": ["get", "greeting"],
             "responses": ["hello", 3, null, ["a", [1]], {"simple": "OK"}, {"error": "ERR no"}],
-            "times": 2}));
+            "times": 2}),
+        );
         assert_eq!(e.destination, Destination::new("cache.internal", 6380));
         assert_eq!(e.times, Some(2));
         assert_eq!(matcher(&e).name, "GET");
@@ -466,33 +486,84 @@ mod tests {
             ]
         );
         assert!(e.is_emulated() && e.reply(0).is_none());
+        assert_eq!(e.describe(), "(emulated)");
     }
 
     #[test]
     fn errors_name_the_key() {
         let cases = [
             (json!({"redis": "h:x", "emulate": true}), "redis"),
-            (json!({"redis": "h:1", "emulate": true, "command": ["GET"]}), "command"),
+            (
+                json!({"redis": "h:1", "emulate": true, "command": ["GET"]}),
+                "command",
+            ),
             (json!({"redis": "h:1", "emulate": "yes"}), "emulate"),
-            (json!({"redis": "h:1", "emulate": true, "data": {"k": null}}), "data.k"),
-            (json!({"redis": "h:1", "emulate": true, "data": {"h": {"f": [1]}}}), "data.h.f"),
-            (json!({"redis": "h:1", "command": ["GET", {}], "response": 1}), "command[1]"),
-            (json!({"redis": "h:1", "command": [], "response": 1}), "command"),
-            (json!({"redis": "h:1", "command": ["GET"], "response": 1.5}), "response"),
-            (json!({"redis": "h:1", "command": ["GET"], "responses": [1, true]}), "responses[1]"),
-            (json!({"redis": "h:1", "command": ["GET"], "response": {"simpel": "OK"}}), "response.simpel"),
-            (json!({"redis": "h:1", "command": ["GET"], "response": {"error": "a\nb"}}), "response.error"),
-            (json!({"redis": "h:1", "command": ["GET"], "response": ["x", {}]}), "response[1]"),
-            (json!({"redis": "h:1", "command": ["GET"], "match": {"args_regex": ["("]}, "response": 1}), "match.args_regex[0]"),
-            (json!({"redis": "h:1", "command": ["GET"], "match": {"args": []}, "response": 1}), "match.args"),
-            (json!({"redis": "h:1", "command": ["GET"], "data": {}, "response": 1}), "data"),
-            (json!({"redis": "h:1", "command": ["GET"], "response": 1, "times": 0}), "times"),
+            (
+                json!({"redis": "h:1", "emulate": true, "data": {"k": null}}),
+                "data.k",
+            ),
+            (
+                json!({"redis": "h:1", "emulate": true, "data": {"h": {"f": [1]}}}),
+                "data.h.f",
+            ),
+            (
+                json!({"redis": "h:1", "command": ["GET", {}], "response": 1}),
+                "command[1]",
+            ),
+            (
+                json!({"redis": "h:1", "command": [], "response": 1}),
+                "command",
+            ),
+            (
+                json!({"redis": "h:1", "command": ["GET"], "response": 1.5}),
+                "response",
+            ),
+            (
+                json!({"redis": "h:1", "command": ["GET"], "responses": [1, true]}),
+                "responses[1]",
+            ),
+            (
+                json!({"redis": "h:1", "command": ["GET"], "response": {"simpel": "OK"}}),
+                "response.simpel",
+            ),
+            (
+                json!({"redis": "h:1", "command": ["GET"], "response": {"error": "a\nb"}}),
+                "response.error",
+            ),
+            (
+                json!({"redis": "h:1", "command": ["GET"], "response": ["x", {}]}),
+                "response[1]",
+            ),
+            (
+                json!({"redis": "h:1", "command": ["GET"], "match": {"args_regex": ["("]}, "response": 1}),
+                "match.args_regex[0]",
+            ),
+            (
+                json!({"redis": "h:1", "command": ["GET"], "match": {"args": []}, "response": 1}),
+                "match.args",
+            ),
+            (
+                json!({"redis": "h:1", "command": ["GET"], "data": {}, "response": 1}),
+                "data",
+            ),
+            (
+                json!({"redis": "h:1", "command": ["GET"], "response": 1, "times": 0}),
+                "times",
+            ),
             (json!({"redis": "h:1", "comand": ["GET"]}), "comand"),
         ];
         for (v, path) in cases {
             assert_eq!(error(v.clone()).path_text(), path, "{v}");
         }
-        assert!(error(json!({"redis": "h:1"})).message.contains("needs \"command\""));
-        assert!(error(json!({"redis": "h:1", "command": ["GET"]})).message.contains("response"));
+        assert!(
+            error(json!({"redis": "h:1"}))
+                .message
+                .contains("needs \"command\"")
+        );
+        assert!(
+            error(json!({"redis": "h:1", "command": ["GET"]}))
+                .message
+                .contains("response")
+        );
     }
 }

@@ -244,14 +244,20 @@ mod tests {
         let map = Reply::Map(vec![(Reply::bulk("k"), Reply::Int(1))]);
         assert_eq!(
             both(&map),
-            ("*2\r\n$1\r\nk\r\n:1\r\n".into(), "%1\r\n$1\r\nk\r\n:1\r\n".into())
+            (
+                "*2\r\n$1\r\nk\r\n:1\r\n".into(),
+                "%1\r\n$1\r\nk\r\n:1\r\n".into()
+            )
         );
         let set = Reply::Set(vec![Reply::bulk("a")]);
         assert_eq!(both(&set).1, "~1\r\n$1\r\na\r\n");
         let push = Reply::Push(vec![Reply::bulk("message")]);
         assert_eq!(
             both(&push),
-            ("*1\r\n$7\r\nmessage\r\n".into(), ">1\r\n$7\r\nmessage\r\n".into())
+            (
+                "*1\r\n$7\r\nmessage\r\n".into(),
+                ">1\r\n$7\r\nmessage\r\n".into()
+            )
         );
         let several = Reply::Several(vec![Reply::Int(1), Reply::Int(2)]);
         assert_eq!(both(&several).0, ":1\r\n:2\r\n");

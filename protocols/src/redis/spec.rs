@@ -127,12 +127,22 @@ pub static SPECS: &[Spec] = &[
     spec("echo", 2, &["fast"], NONE),
     spec("command", -1, &["loading", "stale"], NONE),
     spec("info", -1, &["loading", "stale"], NONE),
-    spec("quit", -1, &["allow_busy", "noscript", "loading", "stale", "fast"], NONE),
+    spec(
+        "quit",
+        -1,
+        &["allow_busy", "noscript", "loading", "stale", "fast"],
+        NONE,
+    ),
     spec("reset", 1, &["noscript", "loading", "stale", "fast"], NONE),
     spec("time", 1, &["loading", "stale", "fast"], NONE),
     // Transactions.
     spec("multi", 1, TX, NONE),
-    spec("exec", 1, &["noscript", "loading", "stale", "skip_slowlog"], NONE),
+    spec(
+        "exec",
+        1,
+        &["noscript", "loading", "stale", "skip_slowlog"],
+        NONE,
+    ),
     spec("discard", 1, TX, NONE),
     spec("watch", -2, TX, ALL),
     spec("unwatch", 1, TX, NONE),
@@ -259,7 +269,10 @@ mod tests {
         let e = text(&["f", &long, "next"]);
         assert_eq!(
             e,
-            format!("ERR unknown command 'f', with args beginning with: '{}' ", "x".repeat(128))
+            format!(
+                "ERR unknown command 'f', with args beginning with: '{}' ",
+                "x".repeat(128)
+            )
         );
     }
 

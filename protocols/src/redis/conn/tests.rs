@@ -111,8 +111,16 @@ fn client_subcommands() {
 fn select_ping_echo_auth_with_redis_errors() {
     assert_eq!(
         one(&[
-            "select 16", "select x", "select 3", "ping", "ping hi", "ping a b", "echo", "echo x",
-            "auth secret", "auth user secret",
+            "select 16",
+            "select x",
+            "select 3",
+            "ping",
+            "ping hi",
+            "ping a b",
+            "echo",
+            "echo x",
+            "auth secret",
+            "auth user secret",
         ]),
         "-ERR DB index is out of range\r\n-ERR value is not an integer or out of range\r\n\
          +OK\r\n+PONG\r\n$2\r\nhi\r\n-ERR wrong number of arguments for 'ping' command\r\n\
@@ -137,7 +145,10 @@ fn command_and_info() {
     );
     assert!(one(&["command"]).starts_with(&format!("*{}\r\n", SPECS.len())));
     let info = one(&["info server"]);
-    assert!(info.contains("# Server\r\nredis_version:7.0.15\r\n"), "{info}");
+    assert!(
+        info.contains("# Server\r\nredis_version:7.0.15\r\n"),
+        "{info}"
+    );
     assert_eq!(
         one(&["info keyspace"]),
         "$44\r\n# Keyspace\r\ndb0:keys=1,expires=0,avg_ttl=0\r\n\r\n"
@@ -162,7 +173,9 @@ fn other_commands_go_to_the_backend() {
 #[test]
 fn multi_exec_queues_and_aborts_like_redis() {
     assert_eq!(
-        one(&["multi", "multi", "set a 1", "bad x", "exec", "exec", "discard"]),
+        one(&[
+            "multi", "multi", "set a 1", "bad x", "exec", "exec", "discard"
+        ]),
         "+OK\r\n-ERR MULTI calls can not be nested\r\n+QUEUED\r\n\
          -ERR unknown command 'bad', with args beginning with: 'x' \r\n\
          -EXECABORT Transaction discarded because of previous errors.\r\n\
@@ -197,7 +210,10 @@ fn subscribed_resp2_connections_are_restricted() {
          are allowed in this context\r\n*2\r\n$4\r\npong\r\n$0\r\n\r\n*2\r\n$4\r\npong\r\n$1\r\nx\r\n"
     );
     s.conn.protocol = Protocol::Resp3;
-    assert_eq!(send(&mut s, &mut b, &["get a", "ping"]), "$3\r\nGET\r\n+PONG\r\n");
+    assert_eq!(
+        send(&mut s, &mut b, &["get a", "ping"]),
+        "$3\r\nGET\r\n+PONG\r\n"
+    );
 }
 
 #[test]
@@ -232,8 +248,14 @@ fn pipelines_split_at_every_boundary_answer_the_same() {
     let wire: &[u8] =
         b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$3\r\na\r\n\r\nGET k\r\n*1\r\n$5\r\nMULTI\r\n\
           *1\r\n$4\r\nEXEC\r\nhello 3\r\nping\r\n";
-    let whole = Session::new(1).receive(wire, &mut Recorder::default()).bytes;
-    assert!(whole.ends_with(b"+PONG\r\n"), "{}", String::from_utf8_lossy(&whole));
+    let whole = Session::new(1)
+        .receive(wire, &mut Recorder::default())
+        .bytes;
+    assert!(
+        whole.ends_with(b"+PONG\r\n"),
+        "{}",
+        String::from_utf8_lossy(&whole)
+    );
     for cut in 0..=wire.len() {
         for cut2 in cut..=wire.len() {
             let mut s = Session::new(1);

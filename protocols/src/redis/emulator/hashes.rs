@@ -55,7 +55,7 @@ fn read<T>(
 /// `HSET key field value [field value ...]` (count of new fields) and `HMSET` (OK).
 fn hset(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
     let hmset = args[0].eq_ignore_ascii_case(b"HMSET");
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return spec::arity_error(if hmset { "hmset" } else { "hset" });
     }
     let hash = match em.typed_or_create(conn.db, &args[1], as_hash, empty) {
@@ -85,8 +85,7 @@ fn hsetnx(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
 }
 
 fn hget(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
-    read(em, conn, &args[1], |h| Reply::bulk_or_nil(h.get(&args[2])))
-        .unwrap_or_else(|e| e)
+    read(em, conn, &args[1], |h| Reply::bulk_or_nil(h.get(&args[2]))).unwrap_or_else(|e| e)
 }
 
 fn hmget(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
@@ -149,8 +148,10 @@ fn hincrby(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply 
 }
 
 fn hexists(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
-    read(em, conn, &args[1], |h| Reply::Int(h.contains_key(&args[2]).into()))
-        .unwrap_or_else(|e| e)
+    read(em, conn, &args[1], |h| {
+        Reply::Int(h.contains_key(&args[2]).into())
+    })
+    .unwrap_or_else(|e| e)
 }
 
 /// `HKEYS` and `HVALS`.

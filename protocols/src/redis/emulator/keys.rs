@@ -45,7 +45,10 @@ fn expire(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for option in &args[3..] {
-        match String::from_utf8_lossy(option).to_ascii_uppercase().as_str() {
+        match String::from_utf8_lossy(option)
+            .to_ascii_uppercase()
+            .as_str()
+        {
             "NX" => nx = true,
             "XX" => xx = true,
             "GT" => gt = true,
@@ -205,14 +208,13 @@ fn scan(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
         })
         .map(|(_, k)| k.clone())
         .collect();
-    Reply::Array(vec![
-        Reply::bulk(next.to_string()),
-        Reply::bulks(selected),
-    ])
+    Reply::Array(vec![Reply::bulk(next.to_string()), Reply::bulks(selected)])
 }
 
 fn type_of(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
-    let name = em.value(conn.db, &args[1]).map_or("none", |v| v.type_name());
+    let name = em
+        .value(conn.db, &args[1])
+        .map_or("none", |v| v.type_name());
     Reply::Simple(name.into())
 }
 
@@ -261,8 +263,5 @@ fn dbsize(em: &mut Emulator, conn: &mut Connection, _args: &[Vec<u8>]) -> Reply 
 
 fn time(em: &mut Emulator, _conn: &mut Connection, _args: &[Vec<u8>]) -> Reply {
     let now = em.now;
-    Reply::bulks([
-        (now / 1000).to_string(),
-        ((now % 1000) * 1000).to_string(),
-    ])
+    Reply::bulks([(now / 1000).to_string(), ((now % 1000) * 1000).to_string()])
 }

@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 
 use super::{Emulator, Handler, Value, int_arg, is};
+use crate::redis::command::strict_i64;
 use crate::redis::conn::Connection;
 use crate::redis::reply::Reply;
 use crate::redis::spec;
@@ -37,7 +38,11 @@ fn empty() -> Value {
 /// inclusive range, or `None` when it selects nothing.
 pub(super) fn clamp(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
     let len = len as i64;
-    let start = if start < 0 { (len + start).max(0) } else { start };
+    let start = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
     let stop = if stop < 0 { len + stop } else { stop };
     if start > stop || start >= len {
         return None;
@@ -69,13 +74,11 @@ fn pop(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
     if args.len() > 3 {
         return spec::arity_error(if left { "lpop" } else { "rpop" });
     }
-    let count = match args.get(2).map(|a| int_arg(a)) {
+    // Redis reads the count as a non-negative integer, one error for both failures.
+    let count = match args.get(2).map(|a| strict_i64(a)) {
         None => None,
-        Some(Ok(n)) if n < 0 => {
-            return Reply::error("ERR value is out of range, must be positive");
-        }
-        Some(Ok(n)) => Some(n as usize),
-        Some(Err(e)) => return e,
+        Some(Some(n)) if n >= 0 => Some(n as usize),
+        Some(_) => return Reply::error("ERR value is out of range, must be positive"),
     };
     let list = match em.typed(conn.db, &args[1], as_list) {
         Ok(Some(list)) => list,
@@ -83,7 +86,13 @@ fn pop(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
         Ok(None) => return Reply::Nil,
         Err(e) => return e,
     };
-    let mut take = || if left { list.pop_front() } else { list.pop_back() };
+    let mut take = || {
+        if left {
+            list.pop_front()
+        } else {
+            list.pop_back()
+        }
+    };
     let reply = match count {
         None => Reply::bulk_or_nil(take()),
         Some(n) => Reply::bulks(std::iter::from_fn(take).take(n)),

@@ -110,7 +110,11 @@ fn subscribe(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Repl
 /// with none to drop, a single confirmation naming nil.
 fn unsubscribe(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
     let patterns = args[0].eq_ignore_ascii_case(b"PUNSUBSCRIBE");
-    let kind = if patterns { "punsubscribe" } else { "unsubscribe" };
+    let kind = if patterns {
+        "punsubscribe"
+    } else {
+        "unsubscribe"
+    };
     let sub = em.pubsub.of(conn);
     let set = if patterns {
         &sub.patterns

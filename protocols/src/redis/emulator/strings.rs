@@ -214,7 +214,7 @@ fn mget(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
 /// `MSET` and `MSETNX` (which sets nothing if any key exists).
 fn mset(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
     let nx = is(&args[0], "MSETNX");
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return spec::arity_error(if nx { "msetnx" } else { "mset" });
     }
     let pairs = args[1..].chunks(2);

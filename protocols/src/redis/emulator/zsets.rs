@@ -134,7 +134,7 @@ impl AddFlags {
     fn conflict(&self, pairs: usize) -> Option<&'static str> {
         if self.nx && self.xx {
             Some("ERR XX and NX options at the same time are not compatible")
-        } else if (self.gt && self.nx) || (self.lt && self.nx) || (self.gt && self.lt) {
+        } else if (self.nx && (self.gt || self.lt)) || (self.gt && self.lt) {
             Some("ERR GT, LT, and/or NX options at the same time are not compatible")
         } else if self.incr && pairs > 1 {
             Some("ERR INCR option supports a single increment-element pair")
@@ -148,7 +148,7 @@ impl AddFlags {
 fn zadd(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
     let (flags, start) = AddFlags::parse(args);
     let elements = &args[start..];
-    if elements.is_empty() || elements.len() % 2 != 0 {
+    if elements.is_empty() || !elements.len().is_multiple_of(2) {
         return Reply::error(SYNTAX);
     }
     if let Some(conflict) = flags.conflict(elements.len() / 2) {
@@ -164,7 +164,13 @@ fn zadd(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
     let (db, key) = (conn.db, &args[1]);
     match em.typed(db, key, as_zset) {
         Err(e) => return e,
-        Ok(None) if flags.xx => return if flags.incr { Reply::Nil } else { Reply::Int(0) },
+        Ok(None) if flags.xx => {
+            return if flags.incr {
+                Reply::Nil
+            } else {
+                Reply::Int(0)
+            };
+        }
         Ok(_) => {}
     }
     let zset = em
@@ -259,10 +265,7 @@ struct RangeRequest {
 }
 
 /// Reads the options after `key min max`, starting from what the command name implies.
-fn range_options(
-    name: &str,
-    options: &[Vec<u8>],
-) -> Result<RangeRequest, Reply> {
+fn range_options(name: &str, options: &[Vec<u8>]) -> Result<RangeRequest, Reply> {
     let (mut by, mut rev) = match name {
         "ZREVRANGE" => (Some(By::Rank), Some(true)),
         "ZRANGEBYSCORE" => (Some(By::Score), Some(false)),
@@ -330,8 +333,16 @@ fn score_range(min: &[u8], max: &[u8]) -> Result<(ScoreBound, ScoreBound), Reply
 }
 
 fn in_score_range(score: f64, (min, max): (ScoreBound, ScoreBound)) -> bool {
-    let above = if min.exclusive { score > min.value } else { score >= min.value };
-    let below = if max.exclusive { score < max.value } else { score <= max.value };
+    let above = if min.exclusive {
+        score > min.value
+    } else {
+        score >= min.value
+    };
+    let below = if max.exclusive {
+        score < max.value
+    } else {
+        score <= max.value
+    };
     above && below
 }
 
@@ -424,7 +435,9 @@ fn range_reply(items: Vec<(Vec<u8>, f64)>, withscores: bool, protocol: Protocol)
     if !withscores {
         return Reply::bulks(items.into_iter().map(|(m, _)| m));
     }
-    let pairs = items.into_iter().map(|(m, s)| (Reply::Bulk(m), Reply::Double(s)));
+    let pairs = items
+        .into_iter()
+        .map(|(m, s)| (Reply::Bulk(m), Reply::Double(s)));
     match protocol {
         Protocol::Resp3 => Reply::Array(pairs.map(|(m, s)| Reply::Array(vec![m, s])).collect()),
         Protocol::Resp2 => Reply::Array(pairs.flat_map(|(m, s)| [m, s]).collect()),

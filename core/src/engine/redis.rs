@@ -1,0 +1,343 @@
+//! Serving `redis` entries and emulated Redis addresses.
+//!
+//! RESP, the handshake and the emulator live in `mocket_protocols::redis`; this file owns the
+//! sockets, the entry counters, the journal (one event per command) and the report.
+//!
+//! Command entries are tried first, in file order; then the address's emulator, if one of its
+//! entries has `emulate: true`; then the command is unmatched: an error reply naming the
+//! closest entries, and a failed run.
+//!
+//! Pub/sub crosses connections, and each connection has its own blocking thread, so a
+//! subscriber is usually blocked reading when a message for it is published. The publisher's
+//! thread therefore writes the message to the subscriber's socket itself. Every connection of
+//! an emulated address writes through one mutex per socket, always taken before the
+//! emulator's: a subscriber holds its socket while it runs `SUBSCRIBE` and writes the
+//! confirmation, so a message published after the subscription waits for that confirmation.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use mocket_protocols::field::Destination;
+use mocket_protocols::redis::{
+    Backend, Behavior, Command, Connection, Emulator, Miss, RedisEntry, Reply, Seed, Session, spec,
+};
+use serde_json::json;
+
+use super::{Claim, Engine, lock};
+use crate::config::Entry;
+use crate::journal::{Action, Event};
+
+/// The emulators of an engine by destination, each made on the first connection to it.
+#[derive(Default)]
+pub(super) struct Emulators {
+    by_destination: Mutex<HashMap<Destination, Arc<Shared>>>,
+    /// What `CLIENT ID` answers, unique across the engine.
+    next_client_id: AtomicU64,
+}
+
+impl Emulators {
+    fn shared(&self, dest: &Destination, seed: &Seed) -> Arc<Shared> {
+        let mut map = lock(&self.by_destination);
+        let shared = map.entry(dest.clone()).or_insert_with(|| {
+            Arc::new(Shared {
+                emulator: Mutex::new(Emulator::new(seed)),
+                writers: Mutex::default(),
+            })
+        });
+        Arc::clone(shared)
+    }
+}
+
+/// One emulated address: its data, and the write side of each of its connections.
+struct Shared {
+    emulator: Mutex<Emulator>,
+    writers: Mutex<HashMap<u64, Writer>>,
+}
+
+/// The write side of a connection; see the module docs for the lock order.
+type Writer = Arc<Mutex<TcpStream>>;
+
+impl Shared {
+    /// Writes the pub/sub messages waiting for connection `id`.
+    fn flush(&self, id: u64) {
+        let Some(writer) = lock(&self.writers).get(&id).cloned() else {
+            return;
+        };
+        let mut socket = lock(&writer);
+        let bytes = lock(&self.emulator).take_outbox(id);
+        if !bytes.is_empty() {
+            // A subscriber that went away is cleaned up by its own thread.
+            let _ = socket.write_all(&bytes);
+        }
+    }
+}
+
+impl Engine {
+    pub(super) fn serve_redis(&self, mut stream: TcpStream, claim: &Claim, candidates: &[usize]) {
+        let entries: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|i| matches!(self.entry(*i), Entry::Redis(_)))
+            .collect();
+        let emulated = entries
+            .iter()
+            .copied()
+            .find(|i| self.redis_entry(*i).is_emulated());
+        let shared = emulated.map(|i| {
+            // Counted once per connection, so the report knows the emulator was used.
+            self.take_entry([i]);
+            let Behavior::Emulate { data } = &self.redis_entry(i).behavior else {
+                unreachable!("found as emulated")
+            };
+            self.redis.shared(&claim.dest, data)
+        });
+        let Ok(writer) = stream.try_clone() else {
+            return;
+        };
+        let writer: Writer = Arc::new(Mutex::new(writer));
+        let id = self.redis.next_client_id.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(shared) = &shared {
+            lock(&shared.writers).insert(id, Arc::clone(&writer));
+        }
+        let scope = Scope {
+            claim,
+            entries: &entries,
+            emulated,
+        };
+        let mut session = Session::new(id);
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let input = &buf[..n];
+            if self.answer_redis(&mut session, input, &scope, shared.as_deref(), &writer)
+                == Flow::Close
+            {
+                break;
+            }
+        }
+        if let Some(shared) = &shared {
+            lock(&shared.writers).remove(&id);
+            lock(&shared.emulator).disconnect(id);
+        }
+    }
+
+    /// Answers the commands complete in `input`, writes the replies, then delivers what they
+    /// published to other connections.
+    fn answer_redis(
+        &self,
+        session: &mut Session,
+        input: &[u8],
+        scope: &Scope<'_>,
+        shared: Option<&Shared>,
+        writer: &Writer,
+    ) -> Flow {
+        let mut socket = lock(writer);
+        let mut emulator = shared.map(|s| lock(&s.emulator));
+        let mut backend = Answerer {
+            engine: self,
+            scope,
+            emulator: emulator.as_deref_mut(),
+        };
+        let output = session.receive(input, &mut backend);
+        let wakeups = emulator
+            .as_mut()
+            .map(|e| e.take_wakeups())
+            .unwrap_or_default();
+        drop(emulator);
+        let written = socket.write_all(&output.bytes);
+        drop(socket);
+        if let Some(shared) = shared {
+            wakeups.into_iter().for_each(|id| shared.flush(id));
+        }
+        if written.is_err() || output.close {
+            Flow::Close
+        } else {
+            Flow::Open
+        }
+    }
+
+    fn redis_entry(&self, index: usize) -> &RedisEntry {
+        match self.entry(index) {
+            Entry::Redis(e) => e,
+            _ => unreachable!("filtered to redis entries"),
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    Open,
+    Close,
+}
+
+/// What a connection may be answered by.
+struct Scope<'a> {
+    claim: &'a Claim,
+    /// The destination's redis entries, in file order.
+    entries: &'a [usize],
+    /// The entry with `emulate: true`, if any.
+    emulated: Option<usize>,
+}
+
+/// The [`Backend`] of one batch of commands: command entries, then the emulator.
+struct Answerer<'a> {
+    engine: &'a Engine,
+    scope: &'a Scope<'a>,
+    emulator: Option<&'a mut Emulator>,
+}
+
+impl Answerer<'_> {
+    /// Command entries whose command matches, in file order, whatever their uses left.
+    fn matching<'c>(&'c self, cmd: &'c Command) -> impl Iterator<Item = usize> + 'c {
+        self.scope.entries.iter().copied().filter(move |i| {
+            match &self.engine.redis_entry(*i).behavior {
+                Behavior::Command { matcher, .. } => matcher.check(cmd).is_ok(),
+                Behavior::Emulate { .. } => false,
+            }
+        })
+    }
+
+    fn journal(&self, cmd: &Command, action: Action, entry: Option<usize>) -> Event {
+        let dest = &self.scope.claim.dest;
+        Event::new(
+            self.scope.claim.pid,
+            &dest.host,
+            Some(dest.port),
+            "redis",
+            action,
+        )
+        .entry(entry)
+        .with("command", json!(cmd.to_strings()))
+    }
+
+    fn mocked(&self, cmd: &Command, entry: Option<usize>) {
+        let event = self.journal(cmd, Action::Mocked, entry);
+        self.engine.journal.record(&event);
+    }
+
+    fn unmatched(&self, cmd: &Command, why: &str) {
+        let what = format!("{}: {why}", shown(cmd));
+        let event = self
+            .journal(cmd, Action::Unmatched, self.scope.emulated)
+            .with("reason", json!(why));
+        self.engine
+            .count_unmatched(self.scope.claim, "redis", what, event);
+    }
+
+    /// Why no command entry answered, naming the three nearest.
+    fn closest(&self, cmd: &Command) -> String {
+        let mut misses: Vec<(usize, usize, String)> = Vec::new();
+        for &i in self.scope.entries {
+            let entry = self.engine.redis_entry(i);
+            let Behavior::Command { matcher, .. } = &entry.behavior else {
+                continue;
+            };
+            let (closeness, why) = match matcher.check(cmd) {
+                Ok(()) => (usize::MAX, used_up(entry)),
+                Err(Miss { closeness, why }) => (closeness, why),
+            };
+            misses.push((closeness, i, format!("#{i} {} ({why})", matcher.describe())));
+        }
+        if misses.is_empty() {
+            return "no redis command entries for this address".into();
+        }
+        misses.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let listed: Vec<String> = misses.into_iter().take(3).map(|m| m.2).collect();
+        format!("closest: {}", listed.join("; "))
+    }
+}
+
+const NOT_EMULATED: &str = "unknown command: the emulator does not implement it";
+
+fn used_up(entry: &RedisEntry) -> String {
+    match entry.times {
+        Some(1) => "answered its 1 time".into(),
+        Some(n) => format!("answered its {n} times"),
+        None => "matches".into(),
+    }
+}
+
+/// A command as a report shows it: words separated by spaces.
+fn shown(cmd: &Command) -> String {
+    cmd.to_strings().join(" ")
+}
+
+impl Backend for Answerer<'_> {
+    /// Unknown commands and arity errors of an emulated address, refused before they run or
+    /// queue, as Redis refuses them. Entries-only addresses decide when the command runs.
+    fn check(&mut self, cmd: &Command) -> Result<(), Reply> {
+        // A command entry may answer what the emulator does not know.
+        if self.matching(cmd).next().is_some() {
+            return Ok(());
+        }
+        let Some(emulator) = self.emulator.as_deref() else {
+            return Ok(());
+        };
+        let refusal = emulator.check(cmd);
+        if refusal.is_err() {
+            match emulator.knows(cmd) {
+                true => self.mocked(cmd, self.scope.emulated),
+                false => self.unmatched(cmd, NOT_EMULATED),
+            }
+        }
+        refusal
+    }
+
+    fn call(&mut self, conn: &mut Connection, cmd: &Command) -> Reply {
+        let candidates: Vec<usize> = self.matching(cmd).collect();
+        if let Some((index, used)) = self.engine.take_entry(candidates) {
+            self.mocked(cmd, Some(index));
+            let entry = self.engine.redis_entry(index);
+            return entry.reply(used).expect("command entries reply").clone();
+        }
+        if let Some(emulator) = self.emulator.as_deref_mut() {
+            if emulator.knows(cmd) {
+                let reply = emulator.execute(conn, cmd);
+                self.mocked(cmd, self.scope.emulated);
+                return reply;
+            }
+            self.unmatched(cmd, NOT_EMULATED);
+            return spec::unknown_command(cmd);
+        }
+        let why = self.closest(cmd);
+        self.unmatched(cmd, &why);
+        Reply::error(format!(
+            "ERR mocket: no redis entry matches '{}' on {}; {why}",
+            shown(cmd),
+            self.scope.claim.dest
+        ))
+    }
+
+    fn answered_locally(&mut self, _conn: &Connection, cmd: &Command, _reply: &Reply) {
+        self.mocked(cmd, self.scope.emulated);
+    }
+
+    fn drain_pushes(&mut self, conn: &Connection, out: &mut Vec<u8>) {
+        if let Some(emulator) = self.emulator.as_deref_mut() {
+            out.extend(emulator.take_outbox(conn.id));
+        }
+    }
+
+    fn keyspace(&mut self) -> Vec<String> {
+        self.emulator
+            .as_deref_mut()
+            .map(Emulator::keyspace)
+            .unwrap_or_default()
+    }
+
+    fn reset(&mut self, conn: &mut Connection) {
+        if let Some(emulator) = self.emulator.as_deref_mut() {
+            Backend::reset(emulator, conn);
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "redis_tests.rs"]
+mod tests;
