@@ -452,3 +452,85 @@ except BlockingIOError: print("listener untouched")
         );
     }
 }
+
+#[test]
+fn getaddrinfo_honours_hints_and_gethostbyname2_answers_ipv6() {
+    let mocks = mocks_file(MOCKS);
+    let program = r#"
+import ctypes, socket
+v4 = socket.getaddrinfo("legacy.internal", "9000", socket.AF_INET, socket.SOCK_STREAM, 0, socket.AI_CANONNAME)
+print(len(v4), v4[0][0] == socket.AF_INET, v4[0][1] == socket.SOCK_STREAM, v4[0][3], v4[0][4][1])
+both = socket.getaddrinfo("legacy.internal", 9000)
+print({socket.SOCK_STREAM, socket.SOCK_DGRAM} <= {t for _, t, _, _, _ in both})
+v6 = socket.getaddrinfo("legacy.internal", 9000, socket.AF_INET6, socket.SOCK_STREAM)
+print(v6[0][4][0] == "::ffff:" + v4[0][4][0])
+http = socket.getaddrinfo("legacy.internal", "http", socket.AF_INET, socket.SOCK_STREAM)
+print(http[0][4][1])
+try:
+    socket.getaddrinfo("legacy.internal", 1, flags=socket.AI_NUMERICHOST); print("numeric ok?")
+except socket.gaierror: print("numeric refused")
+s = socket.socket(socket.AF_INET6)
+s.connect((v6[0][4][0], 9000))
+print(s.makefile("rb").readline().decode().strip())
+print(socket.gethostbyname_ex("legacy.internal")[0])
+"#;
+    for placement in PLACEMENTS {
+        let run = python(placement, &mocks, program, &[]);
+        run.success();
+        assert_eq!(
+            run.stdout,
+            "1 True True legacy.internal 9000\nTrue\nTrue\n80\nnumeric refused\n220 legacy ready\nlegacy.internal\n",
+            "{placement:?}: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn raw_dns_queries_are_refused_in_strict_mode() {
+    let mocks = mocks_file(MOCKS);
+    let journal = scratch_dir("dns-journal").join("j.jsonl");
+    let program = r#"
+import ctypes
+libc = ctypes.CDLL(None)
+buf = ctypes.create_string_buffer(512)
+print(libc.res_query(b"example.org", 1, 1, buf, 512))
+"#;
+    let run = mocket_run(
+        &mocks,
+        &["--journal", journal.to_str().unwrap()],
+        &["python3", "-c", program],
+    );
+    run.expect_code(1);
+    assert_eq!(run.stdout, "-1\n");
+    assert!(
+        run.stderr
+            .contains("strict mode refused a DNS query for example.org"),
+        "{}",
+        run.stderr
+    );
+    let events = std::fs::read_to_string(&journal).unwrap();
+    let event: serde_json::Value = serde_json::from_str(events.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        (event["protocol"].as_str(), event["action"].as_str()),
+        (Some("dns"), Some("refused"))
+    );
+    assert_eq!(event["port"], serde_json::Value::Null);
+}
+
+#[test]
+fn the_embedded_engine_starts_threads_only_on_the_first_intercepted_connect() {
+    let mocks = mocks_file(MOCKS);
+    let program = r#"
+import os, socket
+def threads(): return len(os.listdir("/proc/self/task"))
+before = threads()
+socket.getaddrinfo("legacy.internal", 9000)
+after_lookup = threads()
+s = socket.create_connection(("legacy.internal", 9000)); s.recv(100)
+print(before, after_lookup, threads() > after_lookup)
+"#;
+    let run = python(Placement::Embedded, &mocks, program, &[]);
+    run.success();
+    assert_eq!(run.stdout, "1 1 True\n", "{}", run.stderr);
+}
