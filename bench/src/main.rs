@@ -1,0 +1,226 @@
+//! mocket's benchmark harness (issue 7). See BENCHMARKS.md at the repository root.
+//!
+//! ```text
+//! cargo run --release --manifest-path bench/Cargo.toml -- [all|http|limits|load|scale|memory]... [options]
+//! ```
+//!
+//! Options (defaults keep `all` to a few minutes on 2 cores):
+//!   --n-keep N          timed requests per keep-alive run            (2000)
+//!   --n-new N           timed requests per new-connection run        (500)
+//!   --reps R            runs per cell                                 (5)
+//!   --clients a,b       among reqwest,ureq,curl,python                (all four)
+//!   --n-limits N        round trips per physical-limit run            (20000)
+//!   --load-runs N       /bin/true runs per preload variant            (400)
+//!   --cargo-runs N      cargo --version runs per variant              (30)
+//!   --writeloop-n N     write() calls in the loop                     (1000000)
+//!   --writeloop-runs N  loop runs per variant                         (9)
+//!   --scale 10,1000,... entry counts                                  (10,1000,100000)
+//!   --mem-requests N    keep-alive requests before the memory reading (100000)
+//!   --mem-requests-new N  new-connection requests for the same       (10000)
+//!   --budget-ms MS      time limit of one client run                  (10000)
+//!   --quick             small sizes, for checking the harness itself
+//!
+//! Writes bench/results/latest.md and bench/results/latest.json besides printing the tables.
+
+mod common;
+mod http;
+mod limits;
+mod load;
+mod scale;
+mod servers;
+
+use std::time::Instant;
+
+use common::{Env, Report};
+
+pub struct Cfg {
+    pub n_keep: usize,
+    pub n_new: usize,
+    pub reps: usize,
+    pub clients: Vec<String>,
+    pub n_limits: usize,
+    pub load_runs: usize,
+    pub cargo_runs: usize,
+    pub writeloop_n: usize,
+    pub writeloop_runs: usize,
+    pub scale_sizes: Vec<usize>,
+    pub mem_requests: usize,
+    pub mem_requests_new: usize,
+    pub budget_ms: u64,
+}
+
+impl Default for Cfg {
+    fn default() -> Self {
+        Cfg {
+            n_keep: 2000,
+            n_new: 500,
+            reps: 5,
+            clients: ["reqwest", "ureq", "curl", "python"].map(String::from).to_vec(),
+            n_limits: 20_000,
+            load_runs: 400,
+            cargo_runs: 30,
+            writeloop_n: 1_000_000,
+            writeloop_runs: 9,
+            scale_sizes: vec![10, 1000, 100_000],
+            mem_requests: 100_000,
+            mem_requests_new: 10_000,
+            budget_ms: 10_000,
+        }
+    }
+}
+
+fn usage() -> ! {
+    eprintln!("{}", include_str!("main.rs").lines().take(24).collect::<Vec<_>>().join("\n"));
+    std::process::exit(2)
+}
+
+fn main() {
+    let mut cfg = Cfg::default();
+    let mut sections: Vec<String> = Vec::new();
+    let mut args = std::env::args().skip(1);
+    let num = |v: Option<String>| -> usize {
+        v.and_then(|s| s.replace('_', "").parse().ok()).unwrap_or_else(|| usage())
+    };
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--n-keep" => cfg.n_keep = num(args.next()),
+            "--n-new" => cfg.n_new = num(args.next()),
+            "--reps" => cfg.reps = num(args.next()),
+            "--n-limits" => cfg.n_limits = num(args.next()),
+            "--load-runs" => cfg.load_runs = num(args.next()),
+            "--cargo-runs" => cfg.cargo_runs = num(args.next()),
+            "--writeloop-n" => cfg.writeloop_n = num(args.next()),
+            "--writeloop-runs" => cfg.writeloop_runs = num(args.next()),
+            "--mem-requests" => cfg.mem_requests = num(args.next()),
+            "--mem-requests-new" => cfg.mem_requests_new = num(args.next()),
+            "--budget-ms" => cfg.budget_ms = num(args.next()) as u64,
+            "--clients" => {
+                cfg.clients = args
+                    .next()
+                    .unwrap_or_else(|| usage())
+                    .split(',')
+                    .map(String::from)
+                    .collect()
+            }
+            "--scale" => {
+                cfg.scale_sizes = args
+                    .next()
+                    .unwrap_or_else(|| usage())
+                    .split(',')
+                    .map(|s| s.replace('_', "").parse().unwrap_or_else(|_| usage()))
+                    .collect()
+            }
+            "--quick" => {
+                cfg.n_keep = 300;
+                cfg.n_new = 100;
+                cfg.reps = 2;
+                cfg.n_limits = 2000;
+                cfg.load_runs = 40;
+                cfg.cargo_runs = 4;
+                cfg.writeloop_runs = 2;
+                cfg.scale_sizes = vec![10, 1000];
+                cfg.mem_requests = 2000;
+                cfg.mem_requests_new = 200;
+                cfg.budget_ms = 3000;
+            }
+            "all" | "http" | "limits" | "load" | "scale" | "memory" => sections.push(a),
+            "-h" | "--help" => usage(),
+            _ => usage(),
+        }
+    }
+    if sections.is_empty() || sections.iter().any(|s| s == "all") {
+        sections = ["limits", "http", "load", "scale", "memory"].map(String::from).to_vec();
+    }
+    for c in &cfg.clients {
+        if !["reqwest", "ureq", "curl", "python"].contains(&c.as_str()) {
+            usage();
+        }
+    }
+
+    let env = Env::discover();
+    let mut report = Report::default();
+    let started = Instant::now();
+    report.md.push_str(&machine(&env));
+    print!("{}", report.md);
+    for s in &sections {
+        let t = Instant::now();
+        match s.as_str() {
+            "limits" => {
+                limits::run(&cfg, &mut report);
+            }
+            "http" => http::run(&env, &cfg, &mut report),
+            "load" => load::run(&env, &cfg, &mut report),
+            "scale" => scale::run_scale(&env, &cfg, &mut report),
+            "memory" => scale::run_memory(&env, &cfg, &mut report),
+            _ => unreachable!(),
+        }
+        eprintln!("[{s}: {:.0} s]", t.elapsed().as_secs_f64());
+    }
+    if !report.targets.is_empty() {
+        report.section("Targets (issue 7)");
+        let rows: Vec<Vec<String>> = report
+            .targets
+            .iter()
+            .map(|(n, f, met)| vec![n.clone(), f.clone(), if *met { "met" } else { "MISSED" }.into()])
+            .collect();
+        report.table(&["target", "figure", "verdict"], &rows);
+    }
+    report.line(&format!(
+        "\nTotal harness time: {:.0} s.",
+        started.elapsed().as_secs_f64()
+    ));
+    let results = env.root.join("bench/results");
+    let _ = std::fs::create_dir_all(&results);
+    let _ = std::fs::write(results.join("latest.md"), &report.md);
+    let mut json = serde_json::Map::new();
+    for (k, v) in report.json {
+        json.insert(k, v);
+    }
+    json.insert(
+        "targets".into(),
+        serde_json::json!(report
+            .targets
+            .iter()
+            .map(|(n, f, m)| serde_json::json!({"target": n, "figure": f, "met": m}))
+            .collect::<Vec<_>>()),
+    );
+    let _ = std::fs::write(
+        results.join("latest.json"),
+        serde_json::to_string_pretty(&serde_json::Value::Object(json)).unwrap(),
+    );
+    eprintln!("wrote {}", results.join("latest.md").display());
+}
+
+/// The machine and the build the figures come from.
+fn machine(env: &Env) -> String {
+    let sh = |c: &str| {
+        std::process::Command::new("sh")
+            .args(["-c", c])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    };
+    let cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-");
+    let mhz = sh("grep -m1 'cpu MHz' /proc/cpuinfo | cut -d: -f2-");
+    let git = sh(&format!(
+        "cd '{}' && git rev-parse --short HEAD && git status --porcelain -- shim core protocols cli | wc -l",
+        env.root.display()
+    ));
+    let mut g = git.lines();
+    let commit = g.next().unwrap_or("?").to_string();
+    let dirty = g.next().unwrap_or("0").trim() != "0";
+    format!(
+        "## Run of {}\n\n- machine: {} cores (nproc), {} @ {} MHz, kernel {}, {}\n- mocket: commit {}{}, binaries from {}\n- clients: curl {}, {} \n",
+        sh("date -u +%Y-%m-%dT%H:%MZ"),
+        sh("nproc"),
+        cpu.trim(),
+        mhz.trim(),
+        sh("uname -r"),
+        sh("free -g | awk '/Mem:/ {print $2\" GiB RAM\"}'"),
+        commit,
+        if dirty { " (with uncommitted changes in shim/core/protocols/cli)" } else { "" },
+        env.mocket.parent().unwrap().display(),
+        sh("curl --version | head -1 | cut -d' ' -f2"),
+        sh(&format!("{} --version", env.python)),
+    )
+}
