@@ -2,8 +2,10 @@
 //! embedded engine library, loaded on first use next to `libmocket.so` (under a bare
 //! `LD_PRELOAD`).
 
+use std::cell::RefCell;
 use std::ffi::{CStr, CString, c_void};
 use std::io::{BufRead, BufReader, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -47,25 +49,84 @@ fn open() -> Result<Link, String> {
     load_engine(&lib).map(Link::Embedded)
 }
 
+/// A control connection kept per thread: a fresh one per question would cost a connect and a
+/// daemon thread each time. It is used only by the thread and process that opened it, and only
+/// while its fd is still the socket it opened (an application may close fds it does not own).
+struct Channel {
+    pid: u32,
+    inode: u64,
+    reader: BufReader<UnixStream>,
+}
+
+thread_local! {
+    static CHANNEL: RefCell<Option<Channel>> = const { RefCell::new(None) };
+}
+
+impl Channel {
+    fn open(path: &Path) -> std::io::Result<Channel> {
+        let stream = UnixStream::connect(path)?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let inode = inode(stream.as_raw_fd()).unwrap_or(0);
+        Ok(Channel {
+            pid: std::process::id(),
+            inode,
+            reader: BufReader::new(stream),
+        })
+    }
+
+    fn still_ours(&self) -> bool {
+        self.pid == std::process::id()
+            && inode(self.reader.get_ref().as_raw_fd()) == Some(self.inode)
+    }
+
+    fn exchange(&mut self, request: &str) -> std::io::Result<String> {
+        self.reader
+            .get_mut()
+            .write_all(format!("{request}\n").as_bytes())?;
+        let mut reply = String::new();
+        self.reader.read_line(&mut reply)?;
+        if reply.is_empty() {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        Ok(reply.trim_end().to_string())
+    }
+}
+
+fn inode(fd: std::os::fd::RawFd) -> Option<u64> {
+    // SAFETY: fstat writes into a stat struct we own; an invalid fd only makes it fail.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    (unsafe { libc::fstat(fd, &mut st) } == 0).then_some(st.st_ino)
+}
+
 fn ask_daemon(path: &Path, request: &str) -> Result<String, String> {
     let fail =
         |e: std::io::Error| format!("cannot reach the mocket daemon at {}: {e}", path.display());
-    let mut stream = UnixStream::connect(path).map_err(fail)?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .map_err(fail)?;
-    stream
-        .write_all(format!("{request}\n").as_bytes())
-        .map_err(fail)?;
-    let mut reply = String::new();
-    BufReader::new(stream).read_line(&mut reply).map_err(fail)?;
-    if reply.is_empty() {
-        return Err(format!(
-            "the mocket daemon at {} closed the connection",
-            path.display()
-        ));
-    }
-    Ok(reply.trim_end().to_string())
+    let asked = CHANNEL.try_with(|slot| {
+        let mut slot = slot.borrow_mut();
+        if let Some(channel) = slot.take() {
+            if channel.still_ours() {
+                *slot = Some(channel);
+            } else {
+                // Another process's or another file's fd now: never touch it.
+                std::mem::forget(channel);
+            }
+        }
+        if let Some(reply) = slot.as_mut().and_then(|c| c.exchange(request).ok()) {
+            return Ok(reply);
+        }
+        // No channel yet, or the daemon dropped it: one fresh attempt.
+        let mut channel = Channel::open(path).map_err(fail)?;
+        let reply = channel.exchange(request).map_err(fail)?;
+        *slot = Some(channel);
+        Ok(reply)
+    });
+    // A thread being torn down has no thread-locals left: ask on a one-off connection.
+    asked.unwrap_or_else(|_| {
+        Channel::open(path)
+            .and_then(|mut c| c.exchange(request))
+            .map_err(fail)
+    })
 }
 
 fn ask_embedded(f: RequestFn, request: &str) -> String {
