@@ -7,13 +7,8 @@
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
-const BASE: u32 = 0xC612_0000; // 198.18.0.0
-const SIZE: u32 = 1 << 17; // a /15
-
-/// Whether `ip` lies in the fake range.
-pub fn is_fake(ip: Ipv4Addr) -> bool {
-    u32::from(ip) & !(SIZE - 1) == BASE
-}
+pub use mocket_control::fake_range::is_fake;
+use mocket_control::fake_range::{BASE, SIZE};
 
 /// The two-way map between names and their fake addresses.
 #[derive(Debug, Default, Clone)]

@@ -6,7 +6,7 @@
 //! `LD_PRELOAD`, loaded by the shim on first use (`libmocket_engine.so`).
 
 pub mod config;
-pub mod control;
+pub use mocket_control as control;
 pub mod daemon;
 pub mod engine;
 pub mod fake_ip;

@@ -6,17 +6,10 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use mocket_control::trust_names::bundle_file_name;
 use mocket_protocols::tls::CaFiles;
 
-/// Variables naming a CA bundle file, for OpenSSL, Python requests, curl, AWS SDKs, git, pip.
-pub const BUNDLE_VARS: &[&str] = &[
-    "SSL_CERT_FILE",
-    "REQUESTS_CA_BUNDLE",
-    "CURL_CA_BUNDLE",
-    "AWS_CA_BUNDLE",
-    "GIT_SSL_CAINFO",
-    "PIP_CERT",
-];
+pub use mocket_control::trust_names::BUNDLE_VARS;
 
 /// Where Linux distributions keep the system roots (Debian, Fedora, Alpine).
 pub const SYSTEM_BUNDLES: &[&str] = &[
@@ -76,19 +69,13 @@ pub fn child_env(bundle: &Path, ca: &CaFiles) -> Vec<(&'static str, PathBuf)> {
 
 /// The bundle a bare `LD_PRELOAD` uses, beside the CA: one per set of values of the bundle
 /// variables, since it includes the files they name. `libmocket.so`'s constructor computes the
-/// same name (shim/src/trust.rs) and points the variables at it when it exists.
+/// same name (`mocket_control::trust_names`) and points the variables at it when it exists.
 pub fn bare_bundle_path(ca: &CaFiles, var: impl Fn(&str) -> Option<String>) -> PathBuf {
     let values: Vec<String> = BUNDLE_VARS
         .iter()
         .map(|v| var(v).unwrap_or_default())
         .collect();
-    let hash = values
-        .join("\n")
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-    ca.cert.with_file_name(format!("bundle-{hash:016x}.pem"))
+    ca.cert.with_file_name(bundle_file_name(&values))
 }
 
 /// Writes the bare-`LD_PRELOAD` bundle for this environment if it does not exist yet

@@ -82,19 +82,7 @@ pub fn encode(addr: SocketAddr, family: c_int) -> (sockaddr_storage, socklen_t) 
     (storage, len as socklen_t)
 }
 
-/// The IPv4 address behind `ip`, unwrapping IPv4-mapped IPv6.
-pub fn as_v4(ip: IpAddr) -> Option<Ipv4Addr> {
-    match ip {
-        IpAddr::V4(v4) => Some(v4),
-        IpAddr::V6(v6) => v6.to_ipv4_mapped(),
-    }
-}
-
-/// Whether `ip` is one of mocket's fake addresses (198.18.0.0/15), the range `mocket-core`'s
-/// `FakeIpMap` hands out.
-pub fn is_fake(ip: IpAddr) -> bool {
-    as_v4(ip).is_some_and(|v4| u32::from(v4) & 0xFFFE_0000 == 0xC612_0000)
-}
+pub use mocket_control::fake_range::{as_v4, is_fake_ip as is_fake};
 
 /// The socket's family and type, or `None` when `fd` is not a socket.
 pub fn socket_kind(fd: c_int) -> Option<(c_int, c_int)> {

@@ -8,7 +8,7 @@ use libc::{AF_INET6, c_int, c_void, msghdr, size_t, sockaddr, socklen_t, ssize_t
 
 use crate::addr::{self, as_v4, is_fake, socket_kind};
 use crate::errno::{self, Errno};
-use crate::link::{self, Reply};
+use crate::link::{self, Reply, Transport};
 use crate::{guard, real, warn};
 
 /// What a hook does after asking.
@@ -86,7 +86,7 @@ fn decide(fd: c_int, dest: SocketAddr) -> Outcome {
         None
     };
     loop {
-        let reply = link::route("tcp", dest, local_port);
+        let reply = link::route(Transport::Tcp, dest, local_port);
         match reply {
             Reply::Bind if local_port.is_none() => match bind_loopback(fd, family) {
                 Some(p) => local_port = Some(p),
@@ -109,7 +109,7 @@ fn decide(fd: c_int, dest: SocketAddr) -> Outcome {
 }
 
 fn decide_datagram(dest: SocketAddr) -> Outcome {
-    match link::route("udp", dest, None) {
+    match link::route(Transport::Udp, dest, None) {
         Reply::Pass => Outcome::Untouched,
         Reply::Refuse(message) => {
             warn(&message);

@@ -186,45 +186,14 @@ fn load_engine(path: &Path) -> Result<RequestFn, String> {
     }
 }
 
-/// The engine's answer (the shim's reading of `mocket-core`'s `control::Reply`).
-#[derive(Debug)]
-pub enum Reply {
-    Fake(std::net::Ipv4Addr),
-    Real,
-    RealTell,
-    Redirect(u16),
-    Bind,
-    Pass,
-    PassHost(String),
-    Refuse(String),
-    Ok,
-    Name(String),
-    Path(String),
-}
+use mocket_control::Request;
+pub use mocket_control::{Reply, Transport};
 
-fn parse_reply(line: &str) -> Reply {
-    let (verb, rest) = line.split_once(' ').unwrap_or((line, ""));
-    let parsed = match verb {
-        "fake" => rest.parse().ok().map(Reply::Fake),
-        "real" => Some(Reply::Real),
-        "real-tell" => Some(Reply::RealTell),
-        "redirect" => rest.parse().ok().map(Reply::Redirect),
-        "bind" => Some(Reply::Bind),
-        "pass" => Some(Reply::Pass),
-        "pass-host" => Some(Reply::PassHost(rest.to_string())),
-        "refuse" => Some(Reply::Refuse(rest.to_string())),
-        "ok" => Some(Reply::Ok),
-        "name" => Some(Reply::Name(rest.to_string())),
-        "path" => Some(Reply::Path(rest.to_string())),
-        _ => None,
-    };
-    parsed.unwrap_or_else(|| Reply::Refuse(format!("unreadable engine reply {line:?}")))
-}
-
-/// Asks; an unreachable engine is a refusal (fail closed).
-fn request(line: String) -> Reply {
-    match ask(&line) {
-        Ok(reply) => parse_reply(&reply),
+/// Asks; an unreachable engine or an unreadable reply is a refusal (fail closed).
+fn request(request: Request) -> Reply {
+    match ask(&request.to_line()) {
+        Ok(line) => Reply::parse(&line)
+            .unwrap_or_else(|e| Reply::Refuse(format!("unreadable engine reply {line:?}: {e}"))),
         Err(e) => Reply::Refuse(e),
     }
 }
@@ -234,32 +203,41 @@ fn pid() -> u32 {
 }
 
 pub fn resolve(name: &str) -> Reply {
-    request(format!("resolve {} {name}", pid()))
+    request(Request::Resolve {
+        pid: pid(),
+        name: name.to_string(),
+    })
 }
 
 pub fn resolved(name: &str, addrs: &[std::net::IpAddr]) {
-    let addrs: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
-    let _ = request(format!("resolved {} {name} {}", pid(), addrs.join(" ")));
+    let _ = request(Request::Resolved {
+        pid: pid(),
+        name: name.to_string(),
+        addrs: addrs.to_vec(),
+    });
 }
 
 pub fn query(name: &str) -> Reply {
-    request(format!("query {} {name}", pid()))
+    request(Request::Query {
+        pid: pid(),
+        name: name.to_string(),
+    })
 }
 
 pub fn ca() -> Reply {
-    request(format!("ca {}", pid()))
+    request(Request::Ca { pid: pid() })
 }
 
-pub fn reverse(ip: std::net::IpAddr) -> Reply {
-    request(format!("reverse {} {ip}", pid()))
+pub fn reverse(addr: std::net::IpAddr) -> Reply {
+    request(Request::Reverse { pid: pid(), addr })
 }
 
-pub fn route(transport: &str, dest: std::net::SocketAddr, local_port: Option<u16>) -> Reply {
-    let lport = local_port.map_or("-".to_string(), |p| p.to_string());
-    request(format!(
-        "route {} {transport} {} {} {lport}",
-        pid(),
-        dest.ip(),
-        dest.port()
-    ))
+pub fn route(transport: Transport, dest: std::net::SocketAddr, local_port: Option<u16>) -> Reply {
+    request(Request::Route {
+        pid: pid(),
+        transport,
+        addr: dest.ip(),
+        port: dest.port(),
+        local_port,
+    })
 }

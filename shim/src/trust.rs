@@ -2,19 +2,11 @@
 //! the engine prepared beside the mocket CA, when there is one for this environment. Under
 //! `mocket run` the variables are already set and nothing is done.
 //!
-//! The bundle's name must match `mocket_core::trust::bare_bundle_path`.
+//! The bundle's name comes from `mocket_control::trust_names`, as the engine's does.
 
 use std::path::PathBuf;
 
-/// Must list the same variables, in the same order, as `mocket_core::trust::BUNDLE_VARS`.
-const BUNDLE_VARS: &[&str] = &[
-    "SSL_CERT_FILE",
-    "REQUESTS_CA_BUNDLE",
-    "CURL_CA_BUNDLE",
-    "AWS_CA_BUNDLE",
-    "GIT_SSL_CAINFO",
-    "PIP_CERT",
-];
+use mocket_control::trust_names::{BUNDLE_VARS, bundle_file_name};
 
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
@@ -52,13 +44,7 @@ extern "C" fn point_clients_at_the_bundle() {
     {
         return; // inherited from a parent that already pointed them at a mocket bundle
     }
-    let hash = values
-        .join("\n")
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-    let bundle = dir.join(format!("bundle-{hash:016x}.pem"));
+    let bundle = dir.join(bundle_file_name(&values));
     // SAFETY: constructors run before main, on the only thread of the process, so nothing can
     // read the environment concurrently.
     unsafe {

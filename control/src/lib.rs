@@ -1,4 +1,8 @@
-//! The control protocol between `libmocket.so` and the engine.
+//! What `libmocket.so` and the engine must agree on: the control protocol, the fake address
+//! range, and the names of the trust bundle. A crate of its own, without dependencies, so the
+//! shim can share it without growing.
+//!
+//! # The control protocol
 //!
 //! One request line, one reply line, both plain text so the shim can speak it without any
 //! dependency: over the `MOCKET_SOCKET` Unix socket to a daemon, or through one C call into the
@@ -15,6 +19,9 @@
 //! ```
 
 use std::net::{IpAddr, Ipv4Addr};
+
+pub mod fake_range;
+pub mod trust_names;
 
 /// The transport protocol of a connection or datagram the shim asks about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
