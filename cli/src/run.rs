@@ -120,13 +120,17 @@ fn start(args: &RunArgs) -> Result<ExitCode, String> {
         preload.push(":");
         preload.push(existing);
     }
-    let status = Command::new(program)
+    let mut child = Command::new(program)
         .args(rest)
         .env("LD_PRELOAD", preload)
         .env("MOCKET_SOCKET", &socket)
         .envs(trust)
-        .status()
+        .spawn()
         .map_err(|e| format!("cannot run {}: {e}", program.to_string_lossy()))?;
+    relay_signals(child.id());
+    let status = child
+        .wait()
+        .map_err(|e| format!("cannot wait for {}: {e}", program.to_string_lossy()))?;
 
     let report = engine.report();
     if settings.log >= LogLevel::Warn || report.failed() {
@@ -137,6 +141,27 @@ fn start(args: &RunArgs) -> Result<ExitCode, String> {
         (0, true) => ExitCode::FAILURE,
         (code, _) => ExitCode::from(code),
     })
+}
+
+/// Lets the command decide how to end: Ctrl-C and Ctrl-\\ reach it from the terminal (mocket
+/// itself ignores them, so it can still print the report), and SIGTERM/SIGHUP sent to mocket
+/// are passed on to it.
+fn relay_signals(child: u32) {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGQUIT, SIGTERM, SIGHUP])
+    else {
+        return;
+    };
+    std::thread::spawn(move || {
+        for signal in signals.forever() {
+            if signal == SIGTERM || signal == SIGHUP {
+                let _ = Command::new("kill")
+                    .arg(format!("-{signal}"))
+                    .arg(child.to_string())
+                    .status();
+            }
+        }
+    });
 }
 
 fn exit_code(status: &std::process::ExitStatus) -> u8 {
