@@ -46,8 +46,13 @@ fn main() -> ExitCode {
 }
 
 fn ca() -> ExitCode {
-    let loaded = CaFiles::from_env()
-        .and_then(|files| CertificateAuthority::load_or_create(&files).map(|_| files));
+    let loaded = CaFiles::from_env().and_then(|files| {
+        let ca = CertificateAuthority::load_or_create(&files)?;
+        // The bundle a bare LD_PRELOAD points SSL_CERT_FILE and friends at (best effort: a
+        // given CA may live in a read-only place).
+        let _ = mocket_core::trust::write_bare_bundle(&files, ca.cert_pem());
+        Ok::<_, String>(files)
+    });
     match loaded {
         Ok(files) => {
             println!("{}", files.cert.display());

@@ -132,6 +132,7 @@ fn start(args: &RunArgs) -> Result<ExitCode, String> {
         .wait()
         .map_err(|e| format!("cannot wait for {}: {e}", program.to_string_lossy()))?;
 
+    engine.wait_idle(std::time::Duration::from_secs(2));
     let report = engine.report();
     if settings.log >= LogLevel::Warn || report.failed() {
         eprint!("{report}");

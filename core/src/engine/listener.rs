@@ -4,6 +4,7 @@
 use std::io;
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::thread;
 
 use super::{Claim, Engine, lock};
@@ -48,8 +49,14 @@ impl Engine {
                 continue;
             };
             let engine = Arc::clone(&self);
-            let spawned = self.spawn("mocket-conn", move || engine.serve(stream, claim));
+            self.active.fetch_add(1, Ordering::AcqRel);
+            let spawned = self.spawn("mocket-conn", move || {
+                let active = Arc::clone(&engine);
+                engine.serve(stream, claim);
+                active.active.fetch_sub(1, Ordering::AcqRel);
+            });
             if let Err(e) = spawned {
+                self.active.fetch_sub(1, Ordering::AcqRel);
                 self.warn(&format!("cannot start a connection thread: {e}"));
             }
         }

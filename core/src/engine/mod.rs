@@ -45,6 +45,8 @@ pub struct Engine {
     named_ips: Mutex<HashMap<IpAddr, String>>,
     claims: Mutex<HashMap<u16, Claim>>,
     listener_port: Mutex<Option<u16>>,
+    /// Connections being served right now.
+    active: std::sync::atomic::AtomicUsize,
     /// How many uses each entry has answered, by entry index.
     usage: Vec<AtomicU64>,
     report: Mutex<Report>,
@@ -106,6 +108,7 @@ impl Engine {
             named_ips: Mutex::default(),
             claims: Mutex::default(),
             listener_port: Mutex::new(None),
+            active: std::sync::atomic::AtomicUsize::new(0),
             usage,
             report: Mutex::default(),
             thread_hook,
@@ -326,6 +329,16 @@ impl Engine {
     fn info(&self, message: &str) {
         if self.log >= LogLevel::Info {
             eprintln!("mocket: {message}");
+        }
+    }
+
+    /// Waits (at most `limit`) until no connection is being served: when the command under
+    /// `mocket run` exits, the engine may still be reading what its last connections said (a
+    /// TLS alert, a final request), and the report must include it.
+    pub fn wait_idle(&self, limit: std::time::Duration) {
+        let start = std::time::Instant::now();
+        while self.active.load(Ordering::Acquire) > 0 && start.elapsed() < limit {
+            std::thread::sleep(std::time::Duration::from_millis(5));
         }
     }
 
