@@ -1,11 +1,29 @@
 #!/bin/sh
-# mocket benchmarks: builds mocket's release binaries and the harness, then runs it.
-#   bench/run.sh [all|http|limits|load|scale|memory]... [options, see bench/src/main.rs]
+# mocket benchmarks (issue 7): builds mocket's release binaries and the harness, then runs it.
+#
+#   bench/run.sh [--snapshot] [all|limits|http|load|scale|memory|redis]... [options]
+#
+# Options are listed at the top of bench/src/main.rs (sizes, repetitions, clients, --quick).
+# --snapshot: benchmark a clean copy of the committed HEAD (git archive into
+# bench/target/mocket-head, built there), not the working tree.
 # Results: printed, and written to bench/results/latest.md and latest.json.
 set -e
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-cargo build --release -p mocket-cli -p mocket-shim -p mocket-engine-lib
+if [ "$1" = "--snapshot" ]; then
+  shift
+  snap="$root/bench/target/mocket-head"
+  mkdir -p "$snap"
+  # Replace the sources, keep the snapshot's target dir (incremental rebuilds).
+  find "$snap" -mindepth 1 -maxdepth 1 ! -name target -exec rm -rf {} +
+  git archive HEAD | tar -x -C "$snap"
+  git rev-parse --short HEAD > "$snap/COMMIT"
+  (cd "$snap" && cargo build --release -p mocket-cli -p mocket-shim -p mocket-engine-lib)
+  MOCKET_BIN_DIR="$snap/target/release"
+  export MOCKET_BIN_DIR
+else
+  cargo build --release -p mocket-cli -p mocket-shim -p mocket-engine-lib
+fi
 python3 -c 'import mocket' 2>/dev/null || python3 -m pip install --quiet mocket || \
-  echo "bench: cannot install Python's Mocket library; its column will be skipped" >&2
+  echo "bench: cannot install Python's Mocket library (pip install mocket); its column is skipped" >&2
 exec cargo run --release --manifest-path bench/Cargo.toml --bin mocket-bench -- "$@"

@@ -84,8 +84,24 @@ pub fn one_run(
     cfg: &Cfg,
     pymocket: bool,
 ) -> Option<Value> {
+    one_run_with(env, client, keep, placement, url, n, cfg.budget_ms, None, pymocket)
+}
+
+/// [`one_run`] with an explicit time budget and warm-up count (reqwest and ureq only).
+#[allow(clippy::too_many_arguments)]
+pub fn one_run_with(
+    env: &Env,
+    client: &str,
+    keep: bool,
+    placement: &Placement,
+    url: &str,
+    n: usize,
+    budget_ms: u64,
+    warmup: Option<usize>,
+    pymocket: bool,
+) -> Option<Value> {
     let mode = if keep { "keep" } else { "new" };
-    let budget = cfg.budget_ms.to_string();
+    let budget = budget_ms.to_string();
     match client {
         "reqwest" | "ureq" => {
             let argv: Vec<String> = vec![
@@ -98,6 +114,11 @@ pub fn one_run(
                 "--budget-ms".into(),
                 budget,
             ];
+            let mut argv = argv;
+            if let Some(w) = warmup {
+                argv.push("--warmup".into());
+                argv.push(w.to_string());
+            }
             run_json(env, placement, &argv)
         }
         "python" => {

@@ -1,7 +1,7 @@
 //! mocket's benchmark harness (issue 7). See BENCHMARKS.md at the repository root.
 //!
 //! ```text
-//! cargo run --release --manifest-path bench/Cargo.toml -- [all|http|limits|load|scale|memory]... [options]
+//! cargo run --release --manifest-path bench/Cargo.toml -- [all|http|limits|load|scale|memory|redis]... [options]
 //! ```
 //!
 //! Options (defaults keep `all` to a few minutes on 2 cores):
@@ -18,6 +18,8 @@
 //!   --mem-requests N    keep-alive requests before the memory reading (100000)
 //!   --mem-requests-new N  new-connection requests for the same       (10000)
 //!   --budget-ms MS      time limit of one client run                  (10000)
+//!   --scale-budget-ms MS  time limit of one scale run                 (3000)
+//!   --redis-n N         requests per redis-benchmark test             (20000)
 //!   --quick             small sizes, for checking the harness itself
 //!
 //! Writes bench/results/latest.md and bench/results/latest.json besides printing the tables.
@@ -25,6 +27,7 @@
 mod common;
 mod http;
 mod limits;
+mod redis;
 mod load;
 mod scale;
 mod servers;
@@ -47,6 +50,8 @@ pub struct Cfg {
     pub mem_requests: usize,
     pub mem_requests_new: usize,
     pub budget_ms: u64,
+    pub scale_budget_ms: u64,
+    pub redis_n: usize,
 }
 
 impl Default for Cfg {
@@ -65,12 +70,14 @@ impl Default for Cfg {
             mem_requests: 100_000,
             mem_requests_new: 10_000,
             budget_ms: 10_000,
+            scale_budget_ms: 3000,
+            redis_n: 20_000,
         }
     }
 }
 
 fn usage() -> ! {
-    eprintln!("{}", include_str!("main.rs").lines().take(24).collect::<Vec<_>>().join("\n"));
+    eprintln!("{}", include_str!("main.rs").lines().take(27).collect::<Vec<_>>().join("\n"));
     std::process::exit(2)
 }
 
@@ -94,6 +101,8 @@ fn main() {
             "--mem-requests" => cfg.mem_requests = num(args.next()),
             "--mem-requests-new" => cfg.mem_requests_new = num(args.next()),
             "--budget-ms" => cfg.budget_ms = num(args.next()) as u64,
+            "--scale-budget-ms" => cfg.scale_budget_ms = num(args.next()) as u64,
+            "--redis-n" => cfg.redis_n = num(args.next()),
             "--clients" => {
                 cfg.clients = args
                     .next()
@@ -122,14 +131,16 @@ fn main() {
                 cfg.mem_requests = 2000;
                 cfg.mem_requests_new = 200;
                 cfg.budget_ms = 3000;
+                cfg.scale_budget_ms = 1000;
+                cfg.redis_n = 2000;
             }
-            "all" | "http" | "limits" | "load" | "scale" | "memory" => sections.push(a),
+            "all" | "http" | "limits" | "load" | "scale" | "memory" | "redis" => sections.push(a),
             "-h" | "--help" => usage(),
             _ => usage(),
         }
     }
     if sections.is_empty() || sections.iter().any(|s| s == "all") {
-        sections = ["limits", "http", "load", "scale", "memory"].map(String::from).to_vec();
+        sections = ["limits", "http", "load", "scale", "memory", "redis"].map(String::from).to_vec();
     }
     for c in &cfg.clients {
         if !["reqwest", "ureq", "curl", "python"].contains(&c.as_str()) {
@@ -152,6 +163,7 @@ fn main() {
             "load" => load::run(&env, &cfg, &mut report),
             "scale" => scale::run_scale(&env, &cfg, &mut report),
             "memory" => scale::run_memory(&env, &cfg, &mut report),
+            "redis" => redis::run(&env, &cfg, &mut report),
             _ => unreachable!(),
         }
         eprintln!("[{s}: {:.0} s]", t.elapsed().as_secs_f64());
@@ -202,13 +214,20 @@ fn machine(env: &Env) -> String {
     };
     let cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-");
     let mhz = sh("grep -m1 'cpu MHz' /proc/cpuinfo | cut -d: -f2-");
-    let git = sh(&format!(
-        "cd '{}' && git rev-parse --short HEAD && git status --porcelain -- shim core protocols cli | wc -l",
-        env.root.display()
-    ));
-    let mut g = git.lines();
-    let commit = g.next().unwrap_or("?").to_string();
-    let dirty = g.next().unwrap_or("0").trim() != "0";
+    // Binaries from a snapshot (bench/run.sh --snapshot) carry the commit they were built from.
+    let snapshot = env.mocket.parent().and_then(|d| d.parent()).and_then(|d| d.parent());
+    let (commit, dirty) = match snapshot.and_then(|d| std::fs::read_to_string(d.join("COMMIT")).ok()) {
+        Some(c) => (format!("{} (clean snapshot of that commit)", c.trim()), false),
+        None => {
+            let git = sh(&format!(
+                "cd '{}' && git rev-parse --short HEAD && git status --porcelain -- shim core protocols cli control recordings | wc -l",
+                env.root.display()
+            ));
+            let mut g = git.lines();
+            let commit = g.next().unwrap_or("?").to_string();
+            (commit, g.next().unwrap_or("0").trim() != "0")
+        }
+    };
     format!(
         "## Run of {}\n\n- machine: {} cores (nproc), {} @ {} MHz, kernel {}, {}\n- mocket: commit {}{}, binaries from {}\n- clients: curl {}, {} \n",
         sh("date -u +%Y-%m-%dT%H:%MZ"),

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::Cfg;
 use crate::common::{Env, Placement, Report, Series, fmt, median, ratio, run_json, time_process};
-use crate::http::{MOCKED_URL, mocks_json, one_run};
+use crate::http::{MOCKED_URL, mocks_json, one_run_with};
 
 /// `size` entries `GET http://api.example.com/v1/items/<i>`, each answering `{"id": i}`.
 fn scale_mocks(size: usize) -> String {
@@ -21,8 +21,8 @@ fn scale_mocks(size: usize) -> String {
 pub fn run_scale(env: &Env, cfg: &Cfg, report: &mut Report) {
     report.section("4. Scale: entries on one host");
     report.line(&format!(
-        "reqwest keep-alive, requesting the last entry in file order (the worst case of a scan) and the first one; up to {} requests per run (or {} ms), {} runs. Startup: wall time of `mocket run -- curl` for one request (daemon start, config load, one exchange).",
-        cfg.n_keep, cfg.budget_ms, cfg.reps
+        "reqwest keep-alive, requesting the last entry in file order (the worst case of a scan) and the first one; up to {} requests per run (or {} ms, after 20 warm-up requests), {} runs. Startup: wall time of `mocket run -- curl` for one request (daemon start, config load, one exchange).",
+        cfg.n_keep, cfg.scale_budget_ms, cfg.reps
     ));
     report.line("");
     let mut rows = Vec::new();
@@ -51,7 +51,10 @@ pub fn run_scale(env: &Env, cfg: &Cfg, report: &mut Report) {
                 let url = format!("http://api.example.com/v1/items/{idx}");
                 let mut s = Series::default();
                 for _ in 0..cfg.reps {
-                    s.add(one_run(env, "reqwest", true, &placement, &url, cfg.n_keep, cfg, false).as_ref());
+                    s.add(
+                        one_run_with(env, "reqwest", true, &placement, &url, cfg.n_keep, cfg.scale_budget_ms, Some(20), false)
+                            .as_ref(),
+                    );
                 }
                 let b = *base.entry((pname, which)).or_insert(s.rps());
                 rows.push(vec![

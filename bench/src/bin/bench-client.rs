@@ -137,7 +137,8 @@ fn http(args: &[String]) {
     };
     match client.as_str() {
         "reqwest" => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
+            // A current-thread runtime, as `#[tokio::test]` gives a test.
+            let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("tokio runtime");
