@@ -373,3 +373,42 @@ fn every_command_is_journaled() {
         (&"mocked".into(), &4.into())
     );
 }
+
+#[test]
+fn the_rust_redis_crate_against_entries_and_the_emulator() {
+    let client = env!("CARGO_BIN_EXE_mocket-redis-client");
+    let mocks = mocks_file(MOCKS);
+    for placement in PLACEMENTS {
+        let run = placement.run(
+            &mocks,
+            &[
+                client,
+                "redis://cache.internal:6379/",
+                "GET greeting",
+                "INCR hits",
+                "SET session:7 x",
+            ],
+        );
+        run.success();
+        assert_eq!(
+            run.stdout, "bulk-string('\"hello\"')\nint(1)\nok\n",
+            "{placement:?}: {}",
+            run.stderr
+        );
+        let run = placement.run(
+            &mocks,
+            &[
+                client,
+                "redis://sessions.internal:6379/?protocol=resp3",
+                "--pipeline",
+                "1000",
+            ],
+        );
+        run.success();
+        assert_eq!(
+            run.stdout, "1000 replies, last Some(1000)\n",
+            "{placement:?}: {}",
+            run.stderr
+        );
+    }
+}
