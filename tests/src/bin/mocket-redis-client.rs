@@ -18,17 +18,17 @@ fn main() {
 fn run(url: &str, rest: &[String]) -> redis::RedisResult<()> {
     let client = redis::Client::open(url)?;
     let mut con = client.get_connection()?;
-    if let [flag, n] = rest {
-        if flag == "--pipeline" {
-            let n: usize = n.parse().expect("a count");
-            let mut pipe = redis::pipe();
-            for _ in 0..n {
-                pipe.cmd("INCR").arg("counter");
-            }
-            let replies: Vec<i64> = pipe.query(&mut con)?;
-            println!("{} replies, last {:?}", replies.len(), replies.last());
-            return Ok(());
+    if let [flag, n] = rest
+        && flag == "--pipeline"
+    {
+        let n: usize = n.parse().expect("a count");
+        let mut pipe = redis::pipe();
+        for _ in 0..n {
+            pipe.cmd("INCR").arg("counter");
         }
+        let replies: Vec<i64> = pipe.query(&mut con)?;
+        println!("{} replies, last {:?}", replies.len(), replies.last());
+        return Ok(());
     }
     for line in rest {
         let mut words = line.split_whitespace();
