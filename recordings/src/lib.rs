@@ -1,5 +1,26 @@
-//! mocket cassettes (DESIGN.md section 6). Recording and replay land with issue 6; what is here
-//! is where a cassette lives, which both the engine and the CLI need to agree on.
+//! mocket cassettes (DESIGN.md section 6): what a recorded run looks like on disk
+//! ([`cassette`]), how secrets stay off it ([`redact`]), which recording answers a live
+//! request ([`http::Matcher`], [`player`], [`redis::RedisReplay`], [`tcp::TcpReplay`]), and how
+//! several processes write one cassette without losing anything ([`store`]).
+//!
+//! Everything but [`store`] is sans-IO: the engine in `mocket-core` owns the sockets, proxies
+//! recorded connections to the real servers and feeds these pieces the bytes.
+
+pub mod cassette;
+pub mod http;
+pub mod mode;
+pub mod player;
+pub mod recorder;
+pub mod redact;
+pub mod redis;
+pub mod sniff;
+pub mod store;
+pub mod tcp;
+
+pub use cassette::{Cassette, Interaction, Kind};
+pub use mode::Mode;
+pub use recorder::{RecordSettings, Recorder};
+pub use redact::{REDACTED, Redactor};
 
 use std::path::{Path, PathBuf};
 
