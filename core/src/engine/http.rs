@@ -6,16 +6,18 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
 use mocket_protocols::http::{
-    self, HttpEntry, HttpResponse, Miss, ParseError, Parsed, Request, RequestParser, Step,
+    self, HttpEntry, HttpResponse, Miss, ParseError, Parsed, Request, RequestParser, RouteIndex,
+    Step,
 };
 use serde_json::{Map, Value, json};
 use socket2::SockRef;
 
-use super::{Claim, Engine};
+use super::{Claim, Engine, lock};
 use crate::config::Entry;
 use crate::journal::{Action, Event};
 
@@ -109,23 +111,20 @@ impl Engine {
         claim: &Claim,
         candidates: &[usize],
     ) -> Vec<Step> {
-        let entries: Vec<(usize, &HttpEntry)> = candidates
-            .iter()
-            .filter_map(|&i| match self.entry(i) {
-                Entry::Http(e) => Some((i, e.as_ref())),
-                _ => None,
-            })
-            .collect();
-        let reasons: Vec<Vec<String>> = entries
-            .iter()
-            .map(|(_, e)| http::mismatches(e, request, tls))
-            .collect();
-        let matching = entries
-            .iter()
-            .zip(&reasons)
-            .filter(|(_, r)| r.is_empty())
-            .map(|((i, _), _)| *i);
+        let likely = self.routes(claim, candidates).candidates(request);
+        let matching = likely.into_iter().filter(|&i| {
+            http_entry(self.entry(i)).is_some_and(|e| http::mismatches(e, request, tls).is_empty())
+        });
         let Some((index, used)) = self.take_entry(matching) else {
+            // The slow path, for the report only: why each entry of the destination missed.
+            let entries: Vec<(usize, &HttpEntry)> = candidates
+                .iter()
+                .filter_map(|&i| Some((i, http_entry(self.entry(i))?)))
+                .collect();
+            let reasons = entries
+                .iter()
+                .map(|(_, e)| http::mismatches(e, request, tls))
+                .collect();
             let misses = misses(&entries, reasons, request);
             return self.unmatched(request, tls, claim, misses);
         };
@@ -143,6 +142,18 @@ impl Engine {
             claim.dest, request.method, request.target, response.status
         ));
         http::plan(response, request)
+    }
+
+    /// The destination's http entries indexed by method and path, built on its first request.
+    fn routes(&self, claim: &Claim, candidates: &[usize]) -> Arc<RouteIndex> {
+        let mut routes = lock(&self.http_routes);
+        let index = routes.entry(claim.dest.clone()).or_insert_with(|| {
+            let entries = candidates
+                .iter()
+                .filter_map(|&i| Some((i, http_entry(self.entry(i))?)));
+            Arc::new(RouteIndex::new(entries))
+        });
+        Arc::clone(index)
     }
 
     /// The `501` for a request no entry answers, counted so that `mocket run` fails.
@@ -190,6 +201,13 @@ impl Engine {
         )
         .with("request", request_json(request))
         .with("response", response)
+    }
+}
+
+fn http_entry(entry: &Entry) -> Option<&HttpEntry> {
+    match entry {
+        Entry::Http(e) => Some(e),
+        _ => None,
     }
 }
 

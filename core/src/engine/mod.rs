@@ -45,6 +45,8 @@ pub struct Engine {
     named_ips: Mutex<HashMap<IpAddr, String>>,
     claims: Mutex<HashMap<u16, Claim>>,
     listener_port: Mutex<Option<u16>>,
+    /// Per destination, its http entries indexed by method and path, built on first use.
+    http_routes: Mutex<HashMap<Destination, Arc<mocket_protocols::http::RouteIndex>>>,
     /// Connections being served right now.
     active: std::sync::atomic::AtomicUsize,
     /// How many uses each entry has answered, by entry index.
@@ -109,6 +111,7 @@ impl Engine {
             claims: Mutex::default(),
             listener_port: Mutex::new(None),
             active: std::sync::atomic::AtomicUsize::new(0),
+            http_routes: Mutex::default(),
             usage,
             report: Mutex::default(),
             thread_hook,

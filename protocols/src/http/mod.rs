@@ -7,6 +7,7 @@ mod entry;
 mod matching;
 mod parser;
 mod response;
+mod routes;
 pub mod url;
 
 pub use entry::{Conditions, Fault, HttpEntry, HttpResponse, Transfer};
@@ -15,6 +16,7 @@ pub use matching::{
 };
 pub use parser::{MAX_HEAD, ParseError, Parsed, Request, RequestParser};
 pub use response::{CONTINUE, GARBAGE, Step, bad_request, plan, reason_phrase, text_response};
+pub use routes::RouteIndex;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
