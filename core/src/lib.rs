@@ -17,3 +17,15 @@ pub mod trust;
 
 pub use config::{Config, ConfigError, Settings};
 pub use engine::Engine;
+
+/// Writes `mocket: <message>` and a newline to stderr in one `write`: the engine shares stderr
+/// with the processes under test, and a line written in pieces would interleave with theirs.
+pub fn say(message: &str) {
+    say_raw(&format!("mocket: {message}\n"));
+}
+
+/// Writes `text` to stderr in one `write`.
+pub fn say_raw(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}

@@ -22,7 +22,8 @@ use std::sync::{Arc, Mutex};
 
 use mocket_protocols::field::Destination;
 use mocket_protocols::redis::{
-    Backend, Behavior, Command, Connection, Emulator, Miss, RedisEntry, Reply, Seed, Session, spec,
+    Backend, Behavior, Command, CommandIndex, Connection, Emulator, Miss, RedisEntry, Reply, Seed,
+    Session, spec,
 };
 use serde_json::json;
 
@@ -36,9 +37,25 @@ pub(super) struct Emulators {
     by_destination: Mutex<HashMap<Destination, Arc<Shared>>>,
     /// What `CLIENT ID` answers, unique across the engine.
     next_client_id: AtomicU64,
+    /// Per address, its command entries indexed by their words, built on first use.
+    indexes: Mutex<HashMap<Destination, Arc<CommandIndex>>>,
 }
 
 impl Emulators {
+    fn index(&self, engine: &Engine, dest: &Destination, entries: &[usize]) -> Arc<CommandIndex> {
+        let mut indexes = lock(&self.indexes);
+        let index = indexes.entry(dest.clone()).or_insert_with(|| {
+            let matchers = entries
+                .iter()
+                .filter_map(|&i| match &engine.redis_entry(i).behavior {
+                    Behavior::Command { matcher, .. } => Some((i, matcher)),
+                    Behavior::Emulate { .. } => None,
+                });
+            Arc::new(CommandIndex::new(matchers))
+        });
+        Arc::clone(index)
+    }
+
     fn shared(&self, dest: &Destination, seed: &Seed) -> Arc<Shared> {
         let mut map = lock(&self.by_destination);
         let shared = map.entry(dest.clone()).or_insert_with(|| {
@@ -104,6 +121,7 @@ impl Engine {
         }
         let scope = Scope {
             claim,
+            index: self.redis.index(self, &claim.dest, &entries),
             entries: &entries,
             emulated,
         };
@@ -181,6 +199,8 @@ struct Scope<'a> {
     claim: &'a Claim,
     /// The destination's redis entries, in file order.
     entries: &'a [usize],
+    /// The same entries' commands, indexed.
+    index: Arc<CommandIndex>,
     /// The entry with `emulate: true`, if any.
     emulated: Option<usize>,
 }
@@ -195,12 +215,14 @@ struct Answerer<'a> {
 impl Answerer<'_> {
     /// Command entries whose command matches, in file order, whatever their uses left.
     fn matching<'c>(&'c self, cmd: &'c Command) -> impl Iterator<Item = usize> + 'c {
-        self.scope.entries.iter().copied().filter(move |i| {
-            match &self.engine.redis_entry(*i).behavior {
+        self.scope
+            .index
+            .candidates(cmd)
+            .into_iter()
+            .filter(move |i| match &self.engine.redis_entry(*i).behavior {
                 Behavior::Command { matcher, .. } => matcher.check(cmd).is_ok(),
                 Behavior::Emulate { .. } => false,
-            }
-        })
+            })
     }
 
     fn journal(&self, cmd: &Command, action: Action, entry: Option<usize>) -> Event {

@@ -12,6 +12,7 @@ pub mod conn;
 pub mod emulator;
 pub mod entry;
 pub mod glob;
+pub mod index;
 pub mod reply;
 pub mod spec;
 
@@ -19,4 +20,5 @@ pub use command::{Command, Decoder, ProtocolError};
 pub use conn::{Backend, Connection, Output, Session};
 pub use emulator::{Clock, Emulator, ManualClock, SystemClock};
 pub use entry::{Behavior, Matcher, Miss, RedisEntry, Seed, SeedValue};
+pub use index::CommandIndex;
 pub use reply::{Protocol, Reply};
