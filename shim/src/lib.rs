@@ -2,8 +2,9 @@
 //!
 //! Only policy lives here: name lookups and connects are asked about (see `mocket-core`'s
 //! `control` module for the protocol) and then carried out with libc's real functions. The
-//! constructor only reads the environment (and, under a bare `LD_PRELOAD`, points the CA-bundle
-//! variables at mocket's bundle); symbols are resolved on first use, and the engine is reached
+//! constructor only reads and adjusts the environment (relative paths made absolute for
+//! children in other directories; under a bare `LD_PRELOAD`, the CA-bundle variables pointed at
+//! mocket's bundle); symbols are resolved on first use, and the engine is reached
 //! (or loaded, for a bare `LD_PRELOAD`) on the first lookup or connect. No read or write path
 //! is hooked: a redirected socket is a real kernel TCP socket connected to the engine.
 //!
@@ -15,6 +16,7 @@ mod connect;
 mod errno;
 mod guard;
 mod host_entry;
+mod init;
 mod link;
 mod openssl;
 mod real;

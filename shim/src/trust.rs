@@ -24,9 +24,11 @@ pub fn ca_cert_path() -> Option<PathBuf> {
     Some(data.join("mocket/ca/cert.pem"))
 }
 
-/// Runs before `main` of every process the library is loaded into: a few `getenv`s and two
-/// `stat`s, nothing else.
-extern "C" fn point_clients_at_the_bundle() {
+/// Points the bundle variables at mocket's bundle: a few `getenv`s and two `stat`s.
+///
+/// # Safety
+/// Only from the constructor: it changes the environment, which nothing may read meanwhile.
+pub unsafe fn point_clients_at_the_bundle() {
     if var("MOCKET_SOCKET").is_some() {
         return;
     }
@@ -45,8 +47,7 @@ extern "C" fn point_clients_at_the_bundle() {
         return; // inherited from a parent that already pointed them at a mocket bundle
     }
     let bundle = dir.join(bundle_file_name(&values));
-    // SAFETY: constructors run before main, on the only thread of the process, so nothing can
-    // read the environment concurrently.
+    // SAFETY: guaranteed by the caller.
     unsafe {
         if bundle.is_file() {
             for v in BUNDLE_VARS {
@@ -56,7 +57,3 @@ extern "C" fn point_clients_at_the_bundle() {
         std::env::set_var("NODE_EXTRA_CA_CERTS", &cert);
     }
 }
-
-#[used]
-#[unsafe(link_section = ".init_array")]
-static CONSTRUCTOR: extern "C" fn() = point_clients_at_the_bundle;

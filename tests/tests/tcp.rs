@@ -534,3 +534,18 @@ print(before, after_lookup, threads() > after_lookup)
     run.success();
     assert_eq!(run.stdout, "1 1 True\n", "{}", run.stderr);
 }
+
+#[test]
+fn a_relative_mocks_path_holds_for_children_in_other_directories() {
+    let dir = scratch_dir("relative");
+    std::fs::write(dir.join("mocks.json"), MOCKS).unwrap();
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    let program = "import socket; print(socket.create_connection(('legacy.internal', 9000)).makefile().readline().strip())";
+    let mut c = netns_command(&["sh", "-c", "cd sub && exec python3 -c \"$0\"", program]);
+    c.current_dir(&dir)
+        .env("LD_PRELOAD", shim_lib())
+        .env("MOCKET_CONFIG", "mocks.json");
+    let run = run(c);
+    run.success();
+    assert_eq!(run.stdout, "220 legacy ready\n", "{}", run.stderr);
+}
