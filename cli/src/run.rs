@@ -10,6 +10,7 @@ use mocket_core::config::{LogLevel, Settings, settings};
 use mocket_core::journal::Journal;
 use mocket_core::{Engine, daemon, trust};
 use mocket_protocols::tls::{CaFiles, CertificateAuthority};
+use mocket_recordings::Mode;
 
 use crate::EXIT_BAD_INPUT;
 
@@ -71,13 +72,14 @@ fn settings(args: &RunArgs) -> Result<Settings, String> {
     if let Some(level) = &args.log {
         s.log = LogLevel::parse(level).map_err(|e| format!("--log: {e}"))?;
     }
-    let recording = args.record.is_some() || std::env::var_os("MOCKET_RECORD_DIR").is_some();
-    if recording || args.record_mode.is_some() || args.namespace.is_some() {
-        return Err(
-            "recording (--record, --record-mode, --namespace, MOCKET_RECORD_DIR) is not \
-                    available in this build yet"
-                .into(),
-        );
+    if let Some(dir) = &args.record {
+        s.record_dir = Some(dir.clone());
+    }
+    if let Some(mode) = &args.record_mode {
+        s.record_mode = Some(Mode::parse(mode).map_err(|e| format!("--record-mode: {e}"))?);
+    }
+    if let Some(namespace) = &args.namespace {
+        s.namespace = Some(namespace.clone());
     }
     Ok(s)
 }
@@ -103,6 +105,10 @@ fn start(args: &RunArgs) -> Result<ExitCode, String> {
     })?;
     let shim = shim_path()?;
     let engine = Engine::with_config(Ok(Arc::new(config)), settings.log, journal, None);
+    if let Some(e) = engine.config_error() {
+        // An unreadable cassette: nothing must run against it.
+        return Err(e.to_string());
+    }
     let dir = RuntimeDir::create()?;
     let socket = dir.0.join("control.sock");
     daemon::serve_control(Arc::clone(&engine), &socket)

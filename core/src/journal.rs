@@ -17,6 +17,10 @@ pub enum Action {
     Unmatched,
     Passthrough,
     Refused,
+    /// Proxied to the real destination and written to the cassette.
+    Recorded,
+    /// Answered from the cassette.
+    Replayed,
 }
 
 impl Action {
@@ -26,6 +30,8 @@ impl Action {
             Action::Unmatched => "unmatched",
             Action::Passthrough => "passthrough",
             Action::Refused => "refused",
+            Action::Recorded => "recorded",
+            Action::Replayed => "replayed",
         }
     }
 }

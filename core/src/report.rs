@@ -11,6 +11,9 @@ const MAX_LISTED: usize = 20;
 pub struct Report {
     pub mocked: u64,
     pub passthrough: u64,
+    /// HTTP requests, Redis commands and raw TCP connections recorded / replayed.
+    pub recorded: u64,
+    pub replayed: u64,
     /// Refused destinations (`host:port` or `dns name`) with how often each was refused.
     pub refused: BTreeMap<String, u64>,
     pub unmatched_count: u64,
@@ -47,6 +50,13 @@ impl fmt::Display for Report {
             "mocket: {} mocked, {} refused, {} passed through, {} unmatched",
             self.mocked, refused, self.passthrough, self.unmatched_count
         )?;
+        if self.recorded + self.replayed > 0 {
+            writeln!(
+                f,
+                "mocket: {} recorded, {} replayed",
+                self.recorded, self.replayed
+            )?;
+        }
         for (what, n) in &self.refused {
             writeln!(
                 f,

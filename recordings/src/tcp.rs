@@ -151,6 +151,11 @@ impl TcpReplay {
         }
     }
 
+    /// Whether a recorded connection was chosen for this one.
+    pub fn committed(&self) -> bool {
+        self.chosen.is_some()
+    }
+
     /// Whether the recorded connection is over: the server closed there.
     pub fn done(&self) -> bool {
         self.chosen

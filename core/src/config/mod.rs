@@ -26,6 +26,9 @@ pub struct Config {
     pub strict: bool,
     pub allow: AllowList,
     pub entries: Vec<Entry>,
+    /// Recording and replay of everything that is neither an entry nor allowed
+    /// (`MOCKET_RECORD_DIR`); not a key of the mocks file.
+    pub record: Option<mocket_recordings::RecordSettings>,
     /// Entry indexes by destination, in file order: the engine never scans every entry.
     by_destination: HashMap<Destination, Vec<usize>>,
 }
@@ -77,6 +80,7 @@ impl Config {
             strict,
             allow,
             entries,
+            record: None,
             by_destination,
         }
     }

@@ -3,6 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+use mocket_recordings::http::Matcher;
+use mocket_recordings::{Mode, RecordSettings, Redactor};
+
 use super::{Config, ConfigError};
 use crate::policy::AllowList;
 
@@ -39,6 +42,17 @@ pub struct Settings {
     pub allow: Option<Vec<String>>,
     pub journal: Option<PathBuf>,
     pub log: LogLevel,
+    /// `MOCKET_RECORD_DIR`: recording and replay are on when set.
+    pub record_dir: Option<PathBuf>,
+    pub record_mode: Option<Mode>,
+    pub namespace: Option<String>,
+    /// `MOCKET_UPSTREAM_CA`: more CAs trusted for upstream TLS while recording.
+    pub upstream_ca: Option<PathBuf>,
+    /// `MOCKET_REDACT_HEADERS`, `MOCKET_REDACT_QUERY`: names redacted besides the built-in ones.
+    pub redact_headers: Vec<String>,
+    pub redact_query: Vec<String>,
+    /// `MOCKET_RECORD_MATCH`: what replay compares (default: method, URL, body).
+    pub record_match: Option<Matcher>,
 }
 
 impl Settings {
@@ -56,17 +70,56 @@ impl Settings {
             Some(v) => LogLevel::parse(&v).map_err(|m| variable_error("MOCKET_LOG", m))?,
             None => LogLevel::default(),
         };
+        let path = |name: &str| var(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let record_mode = var("MOCKET_RECORD_MODE")
+            .map(|v| Mode::parse(&v).map_err(|m| variable_error("MOCKET_RECORD_MODE", m)))
+            .transpose()?;
+        let record_match = var("MOCKET_RECORD_MATCH")
+            .map(|v| Matcher::parse(&v).map_err(|m| variable_error("MOCKET_RECORD_MATCH", m)))
+            .transpose()?;
+        let names = |name: &str| var(name).map(|v| split_allow(&v)).unwrap_or_default();
         Ok(Settings {
-            config: var("MOCKET_CONFIG")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from),
+            config: path("MOCKET_CONFIG"),
             strict,
             allow: var("MOCKET_ALLOW").map(|v| split_allow(&v)),
-            journal: var("MOCKET_JOURNAL")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from),
+            journal: path("MOCKET_JOURNAL"),
             log,
+            record_dir: path("MOCKET_RECORD_DIR"),
+            record_mode,
+            namespace: var("MOCKET_NAMESPACE").filter(|v| !v.is_empty()),
+            upstream_ca: path("MOCKET_UPSTREAM_CA"),
+            redact_headers: names("MOCKET_REDACT_HEADERS"),
+            redact_query: names("MOCKET_REDACT_QUERY"),
+            record_match,
         })
+    }
+
+    /// The recording settings, when a record dir is set. A mode or namespace without a record
+    /// dir does nothing (they may be set for a whole CI job whose runs do not all record).
+    pub fn recording(&self) -> Result<Option<RecordSettings>, ConfigError> {
+        let Some(dir) = &self.record_dir else {
+            return Ok(None);
+        };
+        let namespace = self
+            .namespace
+            .clone()
+            .unwrap_or_else(|| mocket_recordings::DEFAULT_NAMESPACE.to_string());
+        mocket_recordings::cassette_path(dir, &namespace)
+            .map_err(|m| variable_error("MOCKET_NAMESPACE / --namespace", m))?;
+        if let Some(ca) = self.upstream_ca.as_ref().filter(|p| !p.is_file()) {
+            return Err(variable_error(
+                "MOCKET_UPSTREAM_CA",
+                format!("{} is not a readable file", ca.display()),
+            ));
+        }
+        Ok(Some(RecordSettings {
+            dir: dir.clone(),
+            namespace,
+            mode: self.record_mode.unwrap_or_default(),
+            upstream_ca: self.upstream_ca.clone(),
+            redactor: Redactor::new(&self.redact_headers, &self.redact_query),
+            matcher: self.record_match.clone().unwrap_or_default(),
+        }))
     }
 
     /// Reads the mocks file (or starts from an empty one) and applies the overrides.
@@ -82,6 +135,7 @@ impl Settings {
             config.allow =
                 AllowList::parse(rules).map_err(|m| variable_error("MOCKET_ALLOW / --allow", m))?;
         }
+        config.record = self.recording()?;
         Ok(config)
     }
 }
@@ -95,7 +149,8 @@ pub fn parse_strict(text: &str) -> Result<bool, String> {
     }
 }
 
-/// `MOCKET_ALLOW` is comma-separated; an empty value allows nothing.
+/// `MOCKET_ALLOW` (and the other list variables) are comma-separated; an empty value is an
+/// empty list.
 pub fn split_allow(text: &str) -> Vec<String> {
     text.split(',')
         .map(str::trim)
@@ -143,6 +198,52 @@ mod tests {
     fn empty_allow_allows_nothing() {
         let c = settings(&[("MOCKET_ALLOW", "")]).unwrap().load().unwrap();
         assert!(c.allow.0.is_empty());
+    }
+
+    #[test]
+    fn recording_settings() {
+        assert_eq!(settings(&[]).unwrap().load().unwrap().record, None);
+        let s = settings(&[
+            ("MOCKET_RECORD_DIR", "/tmp/fixtures"),
+            ("MOCKET_RECORD_MODE", "new_episodes"),
+            ("MOCKET_REDACT_HEADERS", "x-session, x-tenant-key"),
+            ("MOCKET_RECORD_MATCH", "method,path"),
+        ])
+        .unwrap();
+        let r = s.load().unwrap().record.unwrap();
+        assert_eq!(r.namespace, "default");
+        assert_eq!(r.mode, Mode::NewEpisodes);
+        assert!(r.redactor.is_secret_header("X-Session"));
+        assert_eq!(r.matcher, Matcher::parse("path,method").unwrap());
+        let only_mode = settings(&[("MOCKET_RECORD_MODE", "none")]).unwrap();
+        assert_eq!(only_mode.load().unwrap().record, None);
+    }
+
+    #[test]
+    fn bad_recording_values_are_named() {
+        let err = settings(&[("MOCKET_RECORD_MODE", "sometimes")]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("MOCKET_RECORD_MODE: unknown record mode \"sometimes\""),
+            "{err}"
+        );
+        let err = settings(&[("MOCKET_RECORD_DIR", "/d"), ("MOCKET_NAMESPACE", "a/b")])
+            .unwrap()
+            .load()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("not a valid cassette name"),
+            "{err}"
+        );
+        let err = settings(&[
+            ("MOCKET_RECORD_DIR", "/d"),
+            ("MOCKET_UPSTREAM_CA", "/nonexistent/ca.pem"),
+        ])
+        .unwrap()
+        .load()
+        .unwrap_err();
+        assert!(err.to_string().starts_with("MOCKET_UPSTREAM_CA: "), "{err}");
+        assert!(settings(&[("MOCKET_RECORD_MATCH", "colour")]).is_err());
     }
 
     #[test]

@@ -37,7 +37,7 @@ impl Connection for TcpStream {
 
 /// Whether the connection goes on after a request.
 #[derive(Debug, PartialEq, Eq)]
-enum Flow {
+pub(super) enum Flow {
     Open,
     Closed,
 }
@@ -177,7 +177,7 @@ impl Engine {
 
     /// A request that is not HTTP: journaled and reported like an unmatched one, since the
     /// client under test did not get what it expected either.
-    fn malformed(&self, claim: &Claim, error: &ParseError) {
+    pub(super) fn malformed(&self, claim: &Claim, error: &ParseError) {
         let event = Event::new(
             claim.pid,
             &claim.dest.host,
@@ -191,7 +191,13 @@ impl Engine {
         self.count_unmatched(claim, "http", what, event);
     }
 
-    fn event(&self, claim: &Claim, action: Action, request: &Request, response: Value) -> Event {
+    pub(super) fn event(
+        &self,
+        claim: &Claim,
+        action: Action,
+        request: &Request,
+        response: Value,
+    ) -> Event {
         Event::new(
             claim.pid,
             &claim.dest.host,
@@ -263,7 +269,7 @@ fn response_json(response: &HttpResponse) -> Value {
     }
 }
 
-fn write<S: Connection>(stream: &mut S, bytes: &[u8]) -> Flow {
+pub(super) fn write<S: Connection>(stream: &mut S, bytes: &[u8]) -> Flow {
     match stream.write_all(bytes).and_then(|()| stream.flush()) {
         Ok(()) => Flow::Open,
         Err(_) => Flow::Closed,
@@ -271,7 +277,7 @@ fn write<S: Connection>(stream: &mut S, bytes: &[u8]) -> Flow {
 }
 
 /// Carries out a plan; the connection closes when the caller drops the stream.
-fn perform<S: Connection>(stream: &mut S, steps: Vec<Step>) -> Flow {
+pub(super) fn perform<S: Connection>(stream: &mut S, steps: Vec<Step>) -> Flow {
     for step in steps {
         let flow = match step {
             Step::Write(bytes) => write(stream, &bytes),

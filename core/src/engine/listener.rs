@@ -74,6 +74,9 @@ impl Engine {
             Err(_) => return,
         };
         let candidates = config.entries_for(&claim.dest);
+        if candidates.is_empty() && self.recorder.is_some() {
+            return self.serve_recorded(stream, &claim);
+        }
         lock(&self.report).mocked += 1;
         self.info(&format!("pid {} connected to {}", claim.pid, claim.dest));
         match candidates.first().map(|i| config.entries[*i].kind()) {

@@ -7,6 +7,7 @@
 
 mod http;
 mod listener;
+mod record;
 mod redis;
 mod standalone;
 mod tcp;
@@ -57,6 +58,10 @@ pub struct Engine {
     tls: std::sync::OnceLock<Result<Arc<mocket_protocols::tls::LeafCache>, String>>,
     /// The Redis emulators, one per emulated destination, shared by every connection.
     redis: redis::Emulators,
+    /// Recording and replay (`MOCKET_RECORD_DIR`), opened with the engine.
+    recorder: Option<Arc<mocket_recordings::Recorder>>,
+    /// The client side of TLS to real servers while recording, built on first use.
+    upstream_tls: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
 }
 
 /// Locks a mutex even if a thread panicked while holding it: the engine's tables stay usable.
@@ -92,6 +97,7 @@ impl Engine {
         journal: Journal,
         thread_hook: Option<ThreadHook>,
     ) -> Arc<Engine> {
+        let (config, recorder) = record::open(config);
         let mut fake_ips = FakeIpMap::default();
         let mut usage = Vec::new();
         if let Ok(config) = &config {
@@ -117,6 +123,8 @@ impl Engine {
             thread_hook,
             tls: std::sync::OnceLock::new(),
             redis: redis::Emulators::default(),
+            recorder,
+            upstream_tls: std::sync::OnceLock::new(),
         })
     }
 
@@ -182,7 +190,10 @@ impl Engine {
     }
 
     fn resolve(&self, config: &Config, name: &str) -> Reply {
-        if config.names_host(name) {
+        // While recording, a name no rule allows is recorded or replayed: the connect that
+        // follows must reach the engine, in strict mode or not.
+        let recorded = self.recorder.is_some() && !config.allow.allows_name(name);
+        if config.names_host(name) || recorded {
             return Reply::Fake(lock(&self.fake_ips).ip_of(name));
         }
         match (config.allow.allows_name(name), config.strict) {
@@ -244,7 +255,8 @@ impl Engine {
         let dest = Destination::new(&host, port);
         let allowed =
             config.allow.allows(&host, port) || config.allow.allows(&addr.to_string(), port);
-        if transport == Transport::Tcp && !config.entries_for(&dest).is_empty() {
+        let recorded = self.recorder.is_some() && !allowed;
+        if transport == Transport::Tcp && (!config.entries_for(&dest).is_empty() || recorded) {
             let Some(local_port) = local_port else {
                 return Reply::Bind;
             };

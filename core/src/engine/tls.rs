@@ -15,9 +15,9 @@ use super::{Claim, Engine};
 use crate::journal::{Action, Event};
 
 /// The first byte of a TLS handshake record.
-const TLS_HANDSHAKE: u8 = 0x16;
+pub(super) const TLS_HANDSHAKE: u8 = 0x16;
 
-type TlsStream = StreamOwned<ServerConnection, TcpStream>;
+pub(super) type TlsStream = StreamOwned<ServerConnection, TcpStream>;
 
 impl Connection for TlsStream {
     fn reset_on_close(&self) -> io::Result<()> {
@@ -59,7 +59,7 @@ impl Engine {
     }
 
     /// Completes the handshake; `None` (after saying why) when it fails.
-    fn terminate_tls(&self, mut stream: TcpStream, claim: &Claim) -> Option<TlsStream> {
+    pub(super) fn terminate_tls(&self, mut stream: TcpStream, claim: &Claim) -> Option<TlsStream> {
         let session = self
             .leaf_cache()
             .and_then(|cache| cache.accept(&claim.dest.host));
