@@ -99,11 +99,13 @@ impl<'a> HttpProxy<'a> {
 
     fn answer(&mut self, request: &Request) -> Vec<Step> {
         let live = RecordedRequest::live(request, self.tls, &self.claim.dest);
-        if self.rec.replays() {
-            if let Some(response) = self.rec.replay_http(&live) {
-                self.journal(Action::Replayed, request, response.status, None);
-                return http::plan(&as_response(response), request);
-            }
+        let replayed = match self.rec.replays() {
+            true => self.rec.replay_http(&live),
+            false => None,
+        };
+        if let Some(response) = replayed {
+            self.journal(Action::Replayed, request, response.status, None);
+            return http::plan(&as_response(response), request);
         }
         if !self.rec.records() {
             let why = format!(
