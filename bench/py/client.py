@@ -8,11 +8,31 @@ socket hop: the column the issue compares mocket against for Python.
 """
 import http.client
 import json
+import os
 import sys
 import time
 import urllib.parse
 
 BODY = b'{"id":1}'
+
+
+def thread_cpu_ns(pid):
+    """CPU ns of the live threads of pid (from /proc/<pid>/task/*/schedstat)."""
+    total = 0
+    try:
+        for t in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{t}/schedstat") as f:
+                    total += int(f.read().split()[0])
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return total
+
+
+def cpu_now():
+    return time.process_time_ns(), thread_cpu_ns(os.getppid())
 
 
 def main():
@@ -60,6 +80,7 @@ def main():
             if not one():
                 errors += 1
         lat = []
+        cpu0 = cpu_now()
         clock = time.perf_counter_ns
         start = clock()
         limit = start + int(budget * 1e9)
@@ -74,7 +95,11 @@ def main():
             if e > limit:
                 break
         secs = (clock() - start) / 1e9
-        print(json.dumps({"n": done, "secs": secs, "rps": done / secs, "errors": errors, "lat_ns": lat}))
+        cpu1 = cpu_now()
+        per = lambda a, b: max(0, a - b) / max(1, done) / 1000.0
+        cpu = {"client": per(cpu1[0], cpu0[0]), "in_process_engine": 0.0, "parent": per(cpu1[1], cpu0[1])}
+        print(json.dumps({"n": done, "secs": secs, "rps": done / secs, "errors": errors,
+                          "lat_ns": lat, "cpu_us_per_req": cpu}))
 
     if pymocket:
         from mocket import Mocketizer

@@ -195,6 +195,10 @@ pub struct Series {
     pub lat_us: Vec<f64>,
     pub errors: u64,
     pub failed_runs: u64,
+    /// CPU µs per request of the client's own threads, and of the server side (the engine
+    /// threads in the client for the embedded placement, else the parent process).
+    pub client_cpu: Vec<f64>,
+    pub server_cpu: Vec<f64>,
 }
 
 impl Series {
@@ -211,6 +215,22 @@ impl Series {
                 .extend(l.iter().filter_map(Value::as_f64).map(|ns| ns / 1000.0));
         }
         self.errors += v["errors"].as_u64().unwrap_or(0);
+        let c = &v["cpu_us_per_req"];
+        if let (Some(client), Some(engine), Some(parent)) = (
+            c["client"].as_f64(),
+            c["in_process_engine"].as_f64(),
+            c["parent"].as_f64(),
+        ) {
+            self.client_cpu.push(client);
+            // An in-process engine, or else whatever serves from the parent process.
+            self.server_cpu.push(if engine > 0.5 { engine } else { parent });
+        }
+    }
+    pub fn client_cpu(&self) -> f64 {
+        median(&self.client_cpu)
+    }
+    pub fn server_cpu(&self) -> f64 {
+        median(&self.server_cpu)
     }
     pub fn rps(&self) -> f64 {
         median(&self.rps)
@@ -227,6 +247,8 @@ impl Series {
             "lat_us_p50": finite(self.p50()), "lat_us_p99": finite(self.p99()),
             "requests_timed": self.lat_us.len(), "errors": self.errors,
             "failed_runs": self.failed_runs,
+            "client_cpu_us_per_req": finite(self.client_cpu()),
+            "server_cpu_us_per_req": finite(self.server_cpu()),
         })
     }
 }
@@ -286,5 +308,40 @@ impl Report {
     }
     pub fn target(&mut self, name: &str, figure: String, met: bool) {
         self.targets.push((name.into(), figure, met));
+    }
+}
+
+/// Distinct local ports held by TCP sockets in TIME-WAIT (IPv4 and IPv6): the ports an
+/// explicit bind() to port 0 cannot pick.
+pub fn time_wait_count() -> usize {
+    let mut ports = std::collections::HashSet::new();
+    for p in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(t) = std::fs::read_to_string(p) else { continue };
+        for l in t.lines().skip(1) {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.get(3) == Some(&"06") {
+                if let Some(port) = f.get(1).and_then(|a| a.rsplit(':').next()) {
+                    ports.insert(port.to_string());
+                }
+            }
+        }
+    }
+    ports.len()
+}
+
+/// Waits (at most 65 s) until fewer than `max` local ports are held in TIME-WAIT. Each connection a
+/// client closes keeps its local port in TIME-WAIT for 60 s, and mocket's shim binds every
+/// redirected socket to an ephemeral loopback port itself (bind() skips ports held in
+/// TIME-WAIT, connect() does not), so new-connection runs need the port space to drain first.
+pub fn drain_time_wait(max: usize) {
+    let start = Instant::now();
+    let mut n = time_wait_count();
+    if n < max {
+        return;
+    }
+    eprintln!("  (waiting for {n} TIME-WAIT sockets to drain below {max})");
+    while n >= max && start.elapsed().as_secs() < 65 {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        n = time_wait_count();
     }
 }

@@ -205,7 +205,7 @@ pub fn run(env: &Env, cfg: &Cfg, report: &mut Report) {
         eprintln!("  ! Python's Mocket library is missing (pip install mocket): its column is skipped");
     }
     report.line(&format!(
-        "Same client in every column; {} timed requests per keep-alive run, {} per new-connection run, {} runs per cell interleaved across columns; req/s is the median over runs, p50/p99 over all timed requests of all runs. Ratios: req/s of the row over req/s of hyper / httpmock / wiremock (same client, same mode).",
+        "Same client in every column; {} timed requests per keep-alive run, {} per new-connection run, {} runs per cell interleaved across columns; req/s is the median over runs, p50/p99 over all timed requests of all runs. Ratios: req/s of the row over req/s of hyper / httpmock / wiremock (same client, same mode). CPU per request (median over runs): the client's own threads / the server side (the engine threads inside the client for the embedded placement, the `mocket` daemon, or the harness process that runs hyper, httpmock and wiremock; threads alive at the end of the run, so a thread per connection that has exited is missed; Python Mocket's serving is inside the client's figure; curl: not measured).",
         cfg.n_keep, cfg.n_new, cfg.reps
     ));
     report.line("");
@@ -221,6 +221,9 @@ pub fn run(env: &Env, cfg: &Cfg, report: &mut Report) {
             let mut series = vec![Series::default(); cols.len()];
             for _ in 0..cfg.reps {
                 for (c, s) in cols.iter().zip(series.iter_mut()) {
+                    if !keep {
+                        crate::common::drain_time_wait(cfg.time_wait_max);
+                    }
                     let v = one_run(env, client, keep, &c.placement, &c.url, n, cfg, c.pymocket);
                     s.add(v.as_ref());
                 }
@@ -240,6 +243,7 @@ pub fn run(env: &Env, cfg: &Cfg, report: &mut Report) {
                     fmt(r),
                     fmt(s.p50()),
                     fmt(s.p99()),
+                    format!("{} / {}", fmt(s.client_cpu()), fmt(s.server_cpu())),
                     ratio(r, hy),
                     ratio(r, hm),
                     ratio(r, wm),
@@ -293,7 +297,7 @@ pub fn run(env: &Env, cfg: &Cfg, report: &mut Report) {
     }
     report.table(
         &[
-            "client", "mode", "server", "req/s", "p50 µs", "p99 µs", "vs hyper", "vs httpmock",
+            "client", "mode", "server", "req/s", "p50 µs", "p99 µs", "CPU µs/req client / server", "vs hyper", "vs httpmock",
             "vs wiremock", "notes",
         ],
         &rows,

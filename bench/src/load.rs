@@ -46,10 +46,16 @@ pub fn run(env: &Env, cfg: &Cfg, report: &mut Report) {
     let mut figures = serde_json::Map::new();
     let mut table = |what: &str, unit: &str, scale: f64, t: &[Vec<f64>], figures: &mut serde_json::Map<String, Value>| {
         let none = median(&t[0]);
-        let noop_added = median(&t[1]) - none;
+        // Added time: the median over rounds of (variant - no preload) within the same round,
+        // which cancels the drift of a shared machine better than a difference of medians.
+        let paired = |i: usize| -> f64 {
+            let d: Vec<f64> = t[i].iter().zip(&t[0]).map(|(a, b)| a - b).collect();
+            median(&d)
+        };
+        let noop_added = paired(1);
         for (i, (name, _)) in vars.iter().enumerate() {
             let m = median(&t[i]);
-            let added = m - none;
+            let added = if i == 0 { 0.0 } else { paired(i) };
             rows.push(vec![
                 what.to_string(),
                 name.to_string(),
@@ -68,7 +74,7 @@ pub fn run(env: &Env, cfg: &Cfg, report: &mut Report) {
                 json!({"median_s": m, "p99_s": percentile(&t[i], 99.0), "runs": t[i].len()}),
             );
         }
-        (none, noop_added, median(&t[2]) - none)
+        (none, noop_added, paired(2))
     };
 
     // /bin/true
@@ -125,7 +131,7 @@ pub fn run(env: &Env, cfg: &Cfg, report: &mut Report) {
     );
 
     report.line(&format!(
-        "{} runs per variant for /bin/true, {} for cargo --version, {} for the write loop; variants interleaved. \"vs no-op\" is the time libmocket.so adds over the time the no-op C library adds.",
+        "{} runs per variant for /bin/true, {} for cargo --version, {} for the write loop; variants interleaved. \"added\" is the median over rounds of the difference to the no-preload run of the same round; \"vs no-op\" is the time libmocket.so adds over the time the no-op C library adds.",
         cfg.load_runs, cfg.cargo_runs, cfg.writeloop_runs
     ));
     report.line("");

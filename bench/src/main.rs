@@ -11,9 +11,9 @@
 //!   --clients a,b       among reqwest,ureq,curl,python                (all four)
 //!   --n-limits N        round trips per physical-limit run            (20000)
 //!   --load-runs N       /bin/true runs per preload variant            (400)
-//!   --cargo-runs N      cargo --version runs per variant              (30)
+//!   --cargo-runs N      cargo --version runs per variant              (40)
 //!   --writeloop-n N     write() calls in the loop                     (1000000)
-//!   --writeloop-runs N  loop runs per variant                         (9)
+//!   --writeloop-runs N  loop runs per variant                         (15)
 //!   --scale 10,1000,... entry counts                                  (10,1000,100000)
 //!   --mem-requests N    keep-alive requests before the memory reading (100000)
 //!   --mem-requests-new N  new-connection requests for the same       (10000)
@@ -52,6 +52,7 @@ pub struct Cfg {
     pub budget_ms: u64,
     pub scale_budget_ms: u64,
     pub redis_n: usize,
+    pub time_wait_max: usize,
 }
 
 impl Default for Cfg {
@@ -63,15 +64,16 @@ impl Default for Cfg {
             clients: ["reqwest", "ureq", "curl", "python"].map(String::from).to_vec(),
             n_limits: 20_000,
             load_runs: 400,
-            cargo_runs: 30,
+            cargo_runs: 40,
             writeloop_n: 1_000_000,
-            writeloop_runs: 9,
+            writeloop_runs: 15,
             scale_sizes: vec![10, 1000, 100_000],
             mem_requests: 100_000,
             mem_requests_new: 10_000,
             budget_ms: 10_000,
             scale_budget_ms: 3000,
-            redis_n: 20_000,
+            redis_n: 50_000,
+            time_wait_max: 16_000,
         }
     }
 }

@@ -64,7 +64,7 @@ pub fn run(env: &Env, cfg: &Cfg, report: &mut Report) {
         "redis-mocks.json",
         &json!({"entries": [
             {"redis": "cache.internal:6379", "command": ["GET", "key:__rand_int__"], "response": "xxx"},
-            {"redis": "cache.internal:6379", "command": ["SET", "key:__rand_int__", "xxx"], "response": {"simple": "OK"}},
+            {"redis": "cache.internal:6379", "command": ["SET", "key:__rand_int__", "VXK"], "response": {"simple": "OK"}},
             {"redis": "sessions.internal:6379", "emulate": true}
         ]})
         .to_string(),
@@ -72,6 +72,7 @@ pub fn run(env: &Env, cfg: &Cfg, report: &mut Report) {
     let supported = Command::new(&env.mocket)
         .arg("check")
         .arg(&config)
+        .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());

@@ -141,6 +141,9 @@ pub fn run_memory(env: &Env, cfg: &Cfg, report: &mut Report) {
             "--budget-ms".into(),
             (cfg.budget_ms * 10).to_string(),
         ];
+        if !keep {
+            crate::common::drain_time_wait(cfg.time_wait_max.saturating_sub(n));
+        }
         let Some(v) = run_json(env, &placement, &argv) else {
             rows.push(vec![name.into(), "failed".into(), "-".into(), "-".into()]);
             continue;

@@ -45,6 +45,58 @@ fn rss_kb(who: &str) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// CPU time (ns) of the threads of process `who` that are alive now, from
+/// `/proc/<who>/task/*/schedstat`, split into (threads named `mocket*`, the others).
+fn thread_cpu_ns(who: &str) -> (u64, u64) {
+    let mut engine = 0;
+    let mut other = 0;
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{who}/task")) else {
+        return (0, 0);
+    };
+    for t in tasks.flatten() {
+        let p = t.path();
+        let ns: u64 = std::fs::read_to_string(p.join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0);
+        let comm = std::fs::read_to_string(p.join("comm")).unwrap_or_default();
+        if comm.starts_with("mocket") {
+            engine += ns;
+        } else {
+            other += ns;
+        }
+    }
+    (engine, other)
+}
+
+/// CPU time (ns) of this whole process, exited threads included.
+fn self_cpu_ns() -> u64 {
+    // SAFETY: getrusage fills the struct it is given.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let us = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    (us(ru.ru_utime) + us(ru.ru_stime)) * 1000
+}
+
+/// A snapshot of where CPU time has gone: this process (all of it, and its non-mocket threads)
+/// and the parent (the `mocket` daemon under `mocket run`, the harness and its servers
+/// otherwise; threads alive at the time of reading).
+struct Cpu {
+    self_total: u64,
+    self_client: u64,
+    parent: u64,
+}
+
+fn cpu_now() -> Cpu {
+    let (_, client) = thread_cpu_ns("self");
+    let (pe, po) = thread_cpu_ns(&std::os::unix::process::parent_id().to_string());
+    Cpu {
+        self_total: self_cpu_ns(),
+        self_client: client,
+        parent: pe + po,
+    }
+}
+
 fn parent_rss() -> Option<u64> {
     rss_kb(&std::os::unix::process::parent_id().to_string())
 }
@@ -89,6 +141,7 @@ fn drive(n: usize, o: &Opts, mut one: impl FnMut() -> bool) {
         }
     }
     let rss_before = o.rss.then(|| (rss_kb("self"), parent_rss()));
+    let cpu_before = cpu_now();
     let mut lat: Vec<u64> = Vec::with_capacity(if o.lat { n } else { 0 });
     let start = Instant::now();
     let mut done = 0usize;
@@ -106,7 +159,15 @@ fn drive(n: usize, o: &Opts, mut one: impl FnMut() -> bool) {
         }
     }
     let secs = start.elapsed().as_secs_f64();
+    let cpu_after = cpu_now();
+    let per = |a: u64, b: u64| a.saturating_sub(b) as f64 / done.max(1) as f64 / 1000.0;
+    let client_us = per(cpu_after.self_client, cpu_before.self_client);
     let mut out = json!({
+        "cpu_us_per_req": {
+            "client": client_us,
+            "in_process_engine": (per(cpu_after.self_total, cpu_before.self_total) - client_us).max(0.0),
+            "parent": per(cpu_after.parent, cpu_before.parent),
+        },
         "n": done,
         "secs": secs,
         "rps": done as f64 / secs,
