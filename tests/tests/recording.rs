@@ -279,8 +279,13 @@ echo "== tcp"
 mocket-test-client std 127.0.0.1 {TCP_PORT} 'HELO rust
 '
 printf 'HELO nc\r\n' | nc -N 127.0.0.1 {TCP_PORT}
+mocket-test-client tokio 127.0.0.1 {TCP_PORT} 'HELO tokio
+'
+echo "== rust http"
+mocket-test-client std 127.0.0.1 {HTTP_PORT} '{rust_get}'
 echo "== done"
-"#
+"#,
+        rust_get = "GET /rust HTTP/1.1\r\nhost: rust\r\nconnection: close\r\n\r\n"
     )
 }
 
@@ -294,9 +299,9 @@ fn records_every_protocol_then_replays_the_same_bytes_without_the_network() {
     let (recorded, hits) = s.run(Some(all_services()), cmd.clone());
     recorded.success();
     let hits = hits.expect("services report");
-    assert_eq!(hits["http"], 8, "{hits}\n{}", recorded.stderr);
+    assert_eq!(hits["http"], 9, "{hits}\n{}", recorded.stderr);
     assert_eq!(hits["tls"], 3, "{hits}");
-    assert_eq!(hits["tcp"], 2, "{hits}");
+    assert_eq!(hits["tcp"], 3, "{hits}");
     let out = &recorded.stdout;
     for expected in [
         "http GET /count #1 got 0 bytes\nhttp GET /count #2 got 0 bytes\nhttp GET /count #3 got 0 bytes\n",
@@ -310,6 +315,9 @@ fn records_every_protocol_then_replays_the_same_bytes_without_the_network() {
         "OK\nhi\n3\n",
         "220 ready\r\n250 hello HELO rust #1\r\n",
         "220 ready\r\n250 hello HELO nc #2\r\n",
+        "220 ready\r\n250 hello HELO tokio #3\r\n",
+        "HTTP/1.1 200 OK\r\n",
+        "http GET /rust #9 got 0 bytes\n",
         "== done",
     ] {
         assert!(
@@ -460,11 +468,23 @@ fn four_processes_recording_at_once_keep_all_their_exchanges() {
             assert!(urls.contains(&url.as_str()), "{url} missing from {urls:?}");
         }
     }
-    // And they replay, under `mocket run`, with nothing listening.
+    // And they replay with nothing listening, under `mocket run` and under a bare LD_PRELOAD.
     let cmd = s.mocket_cmd("replay.sh", &["--record-mode", "none"], &script);
     let (replayed, _) = s.run(None, cmd);
     replayed.success();
     assert_eq!(replayed.stdout, run.stdout);
+    let embedded = vec![
+        "env".into(),
+        format!("LD_PRELOAD={shim}"),
+        format!("MOCKET_RECORD_DIR={record}"),
+        "MOCKET_RECORD_MODE=none".into(),
+        "MOCKET_ALLOW=".into(),
+        "sh".into(),
+        s.path("four.sh"),
+    ];
+    let (replayed, _) = s.run(None, embedded);
+    replayed.success();
+    assert_eq!(replayed.stdout, run.stdout, "{}", replayed.stderr);
 }
 
 #[test]
