@@ -551,3 +551,52 @@ fn bad_record_settings_are_precise_errors() {
     run.expect_code(2);
     assert!(run.stderr.contains("is broken"), "{}", run.stderr);
 }
+
+#[test]
+fn new_episodes_replays_what_it_holds_and_records_the_rest_and_all_starts_afresh() {
+    let s = Setup::new("rec-episodes");
+    s.make_test_ca();
+    let services = || serde_json::json!({"tls": [TLS_PORT, "server.pem", "server.key"]});
+    let get = |paths: &[&str]| -> String {
+        let lines: Vec<String> = paths
+            .iter()
+            .map(|p| format!("curl -sS https://localhost:{TLS_PORT}{p}\n"))
+            .collect();
+        lines.concat()
+    };
+    let cmd = s.mocket_cmd("first.sh", &[], &get(&["/a"]));
+    let (first, hits) = s.run(Some(services()), cmd);
+    first.success();
+    assert_eq!(hits.unwrap()["tls"], 1);
+
+    // /a comes from the cassette, /b from the (restarted) server over a lazily opened TLS.
+    let flags = ["--record-mode", "new_episodes"];
+    let cmd = s.mocket_cmd("second.sh", &flags, &get(&["/a", "/b"]));
+    let (second, hits) = s.run(Some(services()), cmd);
+    second.success();
+    assert_eq!(hits.unwrap()["tls"], 1, "{}", second.stderr);
+    assert_eq!(
+        second.stdout,
+        "tls GET /a #1 got 0 bytes\ntls GET /b #1 got 0 bytes\n"
+    );
+    assert!(
+        second.stderr.contains("mocket: 1 recorded, 1 replayed"),
+        "{}",
+        second.stderr
+    );
+    let count = |s: &Setup| s.cassette()["interactions"].as_array().unwrap().len();
+    assert_eq!(count(&s), 2);
+
+    // `all` records everything again and drops what the cassette held.
+    let cmd = s.mocket_cmd("third.sh", &["--record-mode", "all"], &get(&["/c"]));
+    let (third, hits) = s.run(Some(services()), cmd);
+    third.success();
+    assert_eq!(hits.unwrap()["tls"], 1);
+    let urls: Vec<String> = s.cassette()["interactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["http"]["url"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(urls, [format!("https://127.0.0.1:{TLS_PORT}/c")]);
+}

@@ -20,14 +20,21 @@ use crate::journal::Action;
 /// silent before mocket gives up on telling what it speaks.
 const UNKNOWN_WAIT: Duration = Duration::from_secs(2);
 
+/// The client's end of a replayed connection.
+struct ClientEnd {
+    side: Box<dyn Side>,
+    tls: bool,
+    /// The name to verify the real server by, should a request have to be recorded.
+    host: String,
+}
+
 impl Engine {
     /// HTTP from the cassette; requests it does not hold are recorded when the mode records.
     pub(super) fn replay_http(&self, rec: &Recorder, stream: TcpStream, claim: &Claim) {
-        let Some((client, tls)) = self.client_side(stream, claim, None) else {
+        let Some(c) = self.client_side(stream, claim, None) else {
             return;
         };
-        let host = claim.dest.host.clone();
-        HttpProxy::new(self, rec, claim, tls, client, None, host).serve(Vec::new());
+        HttpProxy::new(self, rec, claim, c.tls, c.side, None, c.host).serve(Vec::new());
     }
 
     /// A Redis or raw TCP connection from the cassette.
@@ -41,7 +48,7 @@ impl Engine {
     ) {
         // A server-first protocol must not wait for the client: only TLS makes it speak first.
         let client = match tls {
-            true => self.client_side(stream, claim, None).map(|(c, _)| c),
+            true => self.client_side(stream, claim, None).map(|c| c.side),
             false => Some(Box::new(stream) as Box<dyn Side>),
         };
         let Some(client) = client else { return };
@@ -59,16 +66,32 @@ impl Engine {
         stream: TcpStream,
         claim: &Claim,
         wait: Option<Duration>,
-    ) -> Option<(Box<dyn Side>, bool)> {
+    ) -> Option<ClientEnd> {
         let mut first = [0u8; 1];
         let _ = stream.set_read_timeout(wait);
+        let plain = |side: Box<dyn Side>| ClientEnd {
+            side,
+            tls: false,
+            host: claim.dest.host.clone(),
+        };
         match stream.peek(&mut first) {
             Ok(1) if first[0] == TLS_HANDSHAKE => {
                 let _ = stream.set_read_timeout(None);
                 let tls = self.terminate_tls(stream, claim)?;
-                Some((Box::new(tls), true))
+                // The name the client asked for is the one to verify upstream, should the
+                // mode record a request the cassette lacks.
+                let host = tls
+                    .conn
+                    .server_name()
+                    .unwrap_or(&claim.dest.host)
+                    .to_string();
+                Some(ClientEnd {
+                    side: Box::new(tls),
+                    tls: true,
+                    host,
+                })
             }
-            Ok(1) => Some((Box::new(stream), false)),
+            Ok(1) => Some(plain(Box::new(stream))),
             _ => None,
         }
     }
@@ -166,7 +189,12 @@ impl Engine {
             rec.cassette().display(),
             rec.settings().mode
         );
-        let Some((mut client, tls)) = self.client_side(stream, claim, Some(UNKNOWN_WAIT)) else {
+        let Some(ClientEnd {
+            side: mut client,
+            tls,
+            host,
+        }) = self.client_side(stream, claim, Some(UNKNOWN_WAIT))
+        else {
             return self.tcp_event(claim, Action::Unmatched, Some(nothing));
         };
         let mut prefix = Vec::new();
@@ -177,7 +205,6 @@ impl Engine {
         match relay::sniff_client(&mut *client, &mut prefix) {
             _ if prefix.is_empty() => self.tcp_event(claim, Action::Unmatched, Some(nothing)),
             Protocol::Http => {
-                let host = claim.dest.host.clone();
                 HttpProxy::new(self, rec, claim, tls, client, None, host).serve(prefix)
             }
             Protocol::Redis => self.replay_redis(rec, client, claim, prefix),
