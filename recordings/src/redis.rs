@@ -100,6 +100,8 @@ pub struct RedisRecorder {
     replies: Vec<u8>,
     /// Exchanges that have their reply; the rest await one.
     answered: usize,
+    /// Reply frames seen, pushed ones included.
+    frames: usize,
 }
 
 impl RedisRecorder {
@@ -114,6 +116,7 @@ impl RedisRecorder {
             commands: Decoder::default(),
             replies: Vec::new(),
             answered: 0,
+            frames: 0,
         }
     }
 
@@ -138,6 +141,7 @@ impl RedisRecorder {
         let mut done = Vec::new();
         while let Some(n) = frame_len(&self.replies)? {
             let frame: Vec<u8> = self.replies.drain(..n).collect();
+            self.frames += 1;
             if self.answered < self.conn.exchanges.len() {
                 self.conn.exchanges[self.answered].reply = frame;
                 done.push(self.answered);
@@ -147,6 +151,12 @@ impl RedisRecorder {
             }
         }
         Ok(done)
+    }
+
+    /// How many whole frames the server sent: when it grows, the connection has news to save
+    /// even if no command got its reply (a pushed pub/sub message).
+    pub fn frames(&self) -> usize {
+        self.frames
     }
 
     /// The connection so far: the commands that have their reply.

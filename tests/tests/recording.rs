@@ -600,3 +600,36 @@ fn new_episodes_replays_what_it_holds_and_records_the_rest_and_all_starts_afresh
         .collect();
     assert_eq!(urls, [format!("https://127.0.0.1:{TLS_PORT}/c")]);
 }
+
+#[test]
+fn redis_pub_sub_messages_replay_after_the_subscription() {
+    let s = Setup::new("rec-pubsub");
+    let script = format!(
+        r#"python3 -c '
+import redis
+r = redis.Redis(host="127.0.0.1", port={REDIS_PORT}, password="{REDIS_PASSWORD}")
+p = r.pubsub()
+p.subscribe("news", "weather")
+print(p.get_message(timeout=5))
+print(p.get_message(timeout=5))
+print("receivers", r.publish("news", "hello"))
+print(p.get_message(timeout=5))
+p.close()
+r.close()
+'
+"#
+    );
+    let cmd = s.mocket_cmd("pubsub.sh", &[], &script);
+    let services = serde_json::json!({"redis": [REDIS_PORT, REDIS_PASSWORD]});
+    let (recorded, _) = s.run(Some(services), cmd.clone());
+    recorded.success();
+    assert!(
+        recorded.stdout.contains("receivers 1\n") && recorded.stdout.contains("'data': b'hello'"),
+        "{}\n{}",
+        recorded.stdout,
+        recorded.stderr
+    );
+    let (replayed, _) = s.run(None, cmd);
+    replayed.success();
+    assert_eq!(replayed.stdout, recorded.stdout, "{}", replayed.stderr);
+}

@@ -44,11 +44,12 @@ impl Tap for RedisTap<'_> {
         if self.broken {
             return;
         }
+        let frames = self.recorder.frames();
         let done = match self.recorder.server(bytes) {
             Ok(done) => done,
             Err(e) => return self.give_up(e),
         };
-        if done.is_empty() {
+        if self.recorder.frames() == frames {
             return;
         }
         let conn = self.recorder.connection();
