@@ -268,17 +268,15 @@ impl RedisReplay {
 }
 
 fn unmatched(command: Vec<Vec<u8>>, why: String) -> Answer {
-    let reply = format!(
-        "-ERR mocket: {} is not in the cassette: {why}\r\n",
+    let line = format!(
+        "ERR mocket: {} is not in the cassette: {why}",
         words(&command)
-    )
-    .replace(['\r', '\n'], " ")
-    .trim_end()
-    .to_string()
-        + "\r\n";
+    );
+    // A Redis error is one line.
+    let reply = format!("-{}\r\n", line.replace(['\r', '\n'], " ")).into_bytes();
     Answer::Unmatched {
         command,
-        reply: reply.into_bytes(),
+        reply,
         why,
     }
 }

@@ -16,6 +16,9 @@ const MIN_WAIT: Duration = Duration::from_millis(1);
 const MAX_WAIT: Duration = Duration::from_millis(40);
 /// How long a client may take to finish the line that tells its protocol.
 const SNIFF_WAIT: Duration = Duration::from_millis(500);
+/// How long the server may keep talking after the client closed its side, before mocket stops
+/// waiting for it to close too.
+const LINGER: Duration = Duration::from_secs(60);
 const BUF: usize = 64 * 1024;
 
 /// Sees the bytes of a recorded connection before they are forwarded.
@@ -94,7 +97,7 @@ pub(super) fn pump(client: &mut dyn Side, upstream: &mut dyn Side, tap: &mut dyn
     loop {
         // Once the client has closed its side, only the server has anything left to say.
         let reading_client = from_client && client_open;
-        let patience = if client_open { Some(wait) } else { None };
+        let patience = Some(if client_open { wait } else { LINGER });
         let got = match reading_client {
             true => client.read_within(&mut buf, patience),
             false => upstream.read_within(&mut buf, patience),
@@ -128,6 +131,7 @@ pub(super) fn pump(client: &mut dyn Side, upstream: &mut dyn Side, tap: &mut dyn
                 client.shutdown_write();
                 return;
             }
+            (Got::Idle, _) if !client_open => return,
             (Got::Idle, _) => {
                 from_client = !from_client;
                 wait = (wait * 2).min(MAX_WAIT);
