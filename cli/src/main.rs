@@ -59,7 +59,7 @@ fn ca() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("mocket: {e}");
+            mocket_core::say(&e.to_string());
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }
@@ -72,7 +72,7 @@ fn check(file: &std::path::Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("mocket: {e}");
+            mocket_core::say(&e.to_string());
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }

@@ -88,7 +88,7 @@ pub fn run(args: RunArgs) -> ExitCode {
     match start(&args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("mocket: {e}");
+            mocket_core::say(&e.to_string());
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }
@@ -117,7 +117,7 @@ fn start(args: &RunArgs) -> Result<ExitCode, String> {
     // Without a CA, plain HTTP, Redis and TCP still work; HTTPS connections then fail with the
     // engine's own message naming the same cause.
     let trust = trust_env(&dir).unwrap_or_else(|e| {
-        eprintln!("mocket: HTTPS interception is off: {e}");
+        mocket_core::say(&format!("HTTPS interception is off: {e}"));
         Vec::new()
     });
     let (program, rest) = args.command.split_first().expect("clap requires a command");
@@ -141,7 +141,7 @@ fn start(args: &RunArgs) -> Result<ExitCode, String> {
     engine.wait_idle(std::time::Duration::from_secs(2));
     let report = engine.report();
     if settings.log >= LogLevel::Warn || report.failed() {
-        eprint!("{report}");
+        mocket_core::say_raw(&report.to_string());
     }
     let code = exit_code(&status);
     Ok(match (code, report.failed()) {

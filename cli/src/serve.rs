@@ -38,7 +38,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             std::thread::park();
         },
         Err(e) => {
-            eprintln!("mocket: {e}");
+            mocket_core::say(&e.to_string());
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }

@@ -337,13 +337,13 @@ impl Engine {
 
     fn warn(&self, message: &str) {
         if self.log >= LogLevel::Warn {
-            eprintln!("mocket: {message}");
+            crate::say(message);
         }
     }
 
     fn info(&self, message: &str) {
         if self.log >= LogLevel::Info {
-            eprintln!("mocket: {message}");
+            crate::say(message);
         }
     }
 
