@@ -60,6 +60,9 @@ impl Engine {
 
     /// Completes the handshake; `None` (after saying why) when it fails.
     pub(super) fn terminate_tls(&self, mut stream: TcpStream, claim: &Claim) -> Option<TlsStream> {
+        // The handshake blocks until done: a read timeout left by whoever peeked at the first
+        // byte would turn a slow client's next flight into a failed handshake.
+        let _ = stream.set_read_timeout(None);
         let session = self
             .leaf_cache()
             .and_then(|cache| cache.accept(&claim.dest.host));
