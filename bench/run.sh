@@ -17,6 +17,9 @@ if [ "$1" = "--snapshot" ]; then
   # Replace the sources, keep the snapshot's target dir (incremental rebuilds).
   find "$snap" -mindepth 1 -maxdepth 1 ! -name target -exec rm -rf {} +
   git archive HEAD | tar -x -C "$snap"
+  # git archive stamps files with the commit time, which can be older than the last build:
+  # touch them so cargo rebuilds mocket's crates (not their dependencies).
+  find "$snap" -path "$snap/target" -prune -o -type f -exec touch {} +
   git rev-parse --short HEAD > "$snap/COMMIT"
   (cd "$snap" && cargo build --release -p mocket-cli -p mocket-shim -p mocket-engine-lib)
   MOCKET_BIN_DIR="$snap/target/release"
