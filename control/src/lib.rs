@@ -12,7 +12,8 @@
 //! ```text
 //! resolve <pid> <name>                         -> fake <ipv4> | real | real-tell | refuse <msg>
 //! resolved <pid> <name> <ip>...                -> ok     (real addresses of an allowed name)
-//! route <pid> <tcp|udp> <ip> <port> <lport|->  -> redirect <port> | bind | pass | pass-host <name> | refuse <msg>
+//! route <pid> <tcp|udp> <ip> <port>          -> redirect <port> | pass | pass-host <name> | refuse <msg>
+//! claim <pid> <lport> <ip> <port>              -> ok     (after connecting to a redirect)
 //! query <pid> <name>                           -> real | refuse <msg>      (res_query, res_search)
 //! reverse <pid> <ip>                           -> name <name> | real       (getnameinfo, gethostbyaddr)
 //! ca <pid>                                     -> path <cert.pem> | refuse <msg>   (OpenSSL trust injection)
@@ -49,14 +50,22 @@ pub enum Request {
         name: String,
         addrs: Vec<IpAddr>,
     },
-    /// A `connect` (or an unconnected `sendto`) to `addr:port`. `local_port` is the client's
-    /// own port on loopback, bound before asking, so the engine can tell its connections apart.
+    /// A `connect` (or an unconnected `sendto`) to `addr:port`.
     Route {
         pid: u32,
         transport: Transport,
         addr: IpAddr,
         port: u16,
-        local_port: Option<u16>,
+    },
+    /// After a redirected connect: the connection from the client's `local_port` to the engine
+    /// is the one meant for `addr:port`. Sent once the kernel has given the socket its port (the
+    /// shim never binds the application's socket itself: an explicit bind could not reuse ports
+    /// in TIME-WAIT, and runs of short connections would exhaust them).
+    Claim {
+        pid: u32,
+        local_port: u16,
+        addr: IpAddr,
+        port: u16,
     },
     /// A raw DNS query (`res_query`, `res_search`).
     Query { pid: u32, name: String },
@@ -72,10 +81,8 @@ pub enum Reply {
     Real,
     /// Resolve for real, then send [`Request::Resolved`] with the addresses.
     RealTell,
+    /// Connect to the engine on this loopback port, then send [`Request::Claim`].
     Redirect(u16),
-    /// The connection will be redirected, but the engine needs the client's local port: bind
-    /// the socket to loopback and ask again.
-    Bind,
     Pass,
     /// Connect for real to `name` on the same port (a mocked name on a port without entries,
     /// outside strict mode).
@@ -127,16 +134,24 @@ impl Request {
                     .parse()
                     .map_err(|_| "bad address".to_string())?;
                 let port = number(Some(next("port")?), "port")?;
-                let local_port = match next("local port")? {
-                    "-" => None,
-                    p => Some(number(Some(p), "local port")?),
-                };
                 Ok(Request::Route {
                     pid,
                     transport,
                     addr,
                     port,
+                })
+            }
+            "claim" => {
+                let local_port = number(Some(next("local port")?), "local port")?;
+                let addr = next("address")?
+                    .parse()
+                    .map_err(|_| "bad address".to_string())?;
+                let port = number(Some(next("port")?), "port")?;
+                Ok(Request::Claim {
+                    pid,
                     local_port,
+                    addr,
+                    port,
                 })
             }
             other => Err(format!("unknown request {other:?}")),
@@ -160,11 +175,13 @@ impl Request {
                 transport,
                 addr,
                 port,
+            } => format!("route {pid} {} {addr} {port}", transport.name()),
+            Request::Claim {
+                pid,
                 local_port,
-            } => {
-                let lport = local_port.map_or("-".to_string(), |p| p.to_string());
-                format!("route {pid} {} {addr} {port} {lport}", transport.name())
-            }
+                addr,
+                port,
+            } => format!("claim {pid} {local_port} {addr} {port}"),
         }
     }
 }
@@ -181,7 +198,6 @@ impl Reply {
             "real" => Ok(Reply::Real),
             "real-tell" => Ok(Reply::RealTell),
             "redirect" => number(Some(rest), "port").map(Reply::Redirect),
-            "bind" => Ok(Reply::Bind),
             "name" => Ok(Reply::Name(rest.to_string())),
             "path" => Ok(Reply::Path(rest.to_string())),
             "pass" => Ok(Reply::Pass),
@@ -198,7 +214,6 @@ impl Reply {
             Reply::Real => "real".into(),
             Reply::RealTell => "real-tell".into(),
             Reply::Redirect(port) => format!("redirect {port}"),
-            Reply::Bind => "bind".into(),
             Reply::Name(name) => format!("name {name}"),
             Reply::Path(path) => format!("path {path}"),
             Reply::Pass => "pass".into(),
@@ -249,20 +264,24 @@ mod tests {
                 transport: Transport::Udp,
                 addr: "198.18.0.1".parse().unwrap(),
                 port: 53,
-                local_port: None,
             },
             Request::Route {
                 pid: 9,
                 transport: Transport::Tcp,
                 addr: "::1".parse().unwrap(),
                 port: 1,
-                local_port: Some(40000),
+            },
+            Request::Claim {
+                pid: 9,
+                local_port: 40000,
+                addr: "198.18.0.1".parse().unwrap(),
+                port: 443,
             },
         ];
         for r in all {
             assert_eq!(Request::parse(&r.to_line()).unwrap(), r);
         }
-        assert!(Request::parse("route 1 sctp 1.2.3.4 1 -").is_err());
+        assert!(Request::parse("route 1 sctp 1.2.3.4 1").is_err());
         assert!(Request::parse("bogus 1").is_err());
         assert!(Request::parse("resolve x a").is_err());
     }
@@ -274,7 +293,6 @@ mod tests {
             Reply::Real,
             Reply::RealTell,
             Reply::Redirect(4000),
-            Reply::Bind,
             Reply::Name("a.test".into()),
             Reply::Path("/a b/cert.pem".into()),
             Reply::Pass,

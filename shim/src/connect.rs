@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use libc::{AF_INET6, c_int, c_void, msghdr, size_t, sockaddr, socklen_t, ssize_t};
 
-use crate::addr::{self, as_v4, is_fake, socket_kind};
+use crate::addr::{self, as_v4, socket_kind};
 use crate::errno::{self, Errno};
 use crate::link::{self, Reply, Transport};
 use crate::{guard, real, warn};
@@ -17,6 +17,11 @@ enum Outcome {
     Untouched,
     /// Call libc with this destination instead.
     To(SocketAddr),
+    /// Connect to the engine at `engine` instead, then claim the connection for `dest`.
+    Redirect {
+        engine: SocketAddr,
+        dest: SocketAddr,
+    },
     /// Fail with this errno.
     Fail(c_int),
 }
@@ -58,17 +63,40 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
             unsafe { real::connect(fd, addr, len) }
         }
         Outcome::To(target) => {
-            let family = socket_kind(fd).map_or(libc::AF_INET, |k| k.0);
-            let (storage, len) = addr::encode(target, family);
+            let (storage, len) = addr::encode(target, family_of(fd));
             saved.restore();
             // SAFETY: storage holds a valid address of `len` bytes for the socket's family.
             unsafe { real::connect(fd, (&raw const storage).cast(), len) }
+        }
+        Outcome::Redirect { engine, dest } => {
+            let (storage, len) = addr::encode(engine, family_of(fd));
+            saved.restore();
+            // SAFETY: as above.
+            let r = unsafe { real::connect(fd, (&raw const storage).cast(), len) };
+            claim_if_connecting(fd, dest, r == 0);
+            r
         }
         Outcome::Fail(code) => {
             errno::set(code);
             -1
         }
     }
+}
+
+fn family_of(fd: c_int) -> c_int {
+    socket_kind(fd).map_or(libc::AF_INET, |k| k.0)
+}
+
+/// After a redirected connect (or Fast Open send): tells the engine which destination the
+/// connection from this socket's port is for. The kernel gives the socket its port inside
+/// `connect`, also when that returns `EINPROGRESS`; errno is left as the call set it.
+fn claim_if_connecting(fd: c_int, dest: SocketAddr, succeeded: bool) {
+    let saved = Errno::save();
+    let connecting = succeeded || saved.get() == libc::EINPROGRESS;
+    if let Some(port) = local_port(fd).filter(|_| connecting) {
+        let _ = catch_unwind(|| link::claim(port, dest));
+    }
+    saved.restore();
 }
 
 /// Asks the engine about a connect (or datagram) from `fd` to `dest`.
@@ -80,36 +108,21 @@ fn decide(fd: c_int, dest: SocketAddr) -> Outcome {
     if kind != libc::SOCK_STREAM {
         return decide_datagram(dest);
     }
-    let mut local_port = if is_fake(dest.ip()) {
-        bind_loopback(fd, family)
-    } else {
-        None
-    };
-    loop {
-        let reply = link::route(Transport::Tcp, dest, local_port);
-        match reply {
-            Reply::Bind if local_port.is_none() => match bind_loopback(fd, family) {
-                Some(p) => local_port = Some(p),
-                None => {
-                    return refuse(&format!(
-                        "cannot redirect {dest}: cannot bind the socket to loopback"
-                    ));
-                }
-            },
-            Reply::Redirect(engine_port) => {
-                remember_peer(fd, dest, engine_port);
-                return Outcome::To(SocketAddr::from((Ipv4Addr::LOCALHOST, engine_port)));
-            }
-            Reply::Pass => return Outcome::Untouched,
-            Reply::PassHost(name) => return pass_to_host(&name, dest.port(), family),
-            Reply::Refuse(message) => return refuse(&message),
-            other => return refuse(&format!("unexpected engine reply {other:?} for {dest}")),
+    match link::route(Transport::Tcp, dest) {
+        Reply::Redirect(engine_port) => {
+            remember_peer(fd, dest, engine_port);
+            let engine = SocketAddr::from((Ipv4Addr::LOCALHOST, engine_port));
+            Outcome::Redirect { engine, dest }
         }
+        Reply::Pass => Outcome::Untouched,
+        Reply::PassHost(name) => pass_to_host(&name, dest.port(), family),
+        Reply::Refuse(message) => refuse(&message),
+        other => refuse(&format!("unexpected engine reply {other:?} for {dest}")),
     }
 }
 
 fn decide_datagram(dest: SocketAddr) -> Outcome {
-    match link::route(Transport::Udp, dest, None) {
+    match link::route(Transport::Udp, dest) {
         Reply::Pass => Outcome::Untouched,
         Reply::Refuse(message) => {
             warn(&message);
@@ -122,20 +135,6 @@ fn decide_datagram(dest: SocketAddr) -> Outcome {
 fn refuse(message: &str) -> Outcome {
     warn(message);
     Outcome::Fail(libc::ECONNREFUSED)
-}
-
-/// Binds an unbound socket to loopback so its local port is known before it connects; an
-/// already bound socket keeps its port.
-fn bind_loopback(fd: c_int, family: c_int) -> Option<u16> {
-    if let Some(port) = local_port(fd).filter(|p| *p != 0) {
-        return Some(port);
-    }
-    let (storage, len) = addr::encode(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), family);
-    // SAFETY: storage holds a valid address of `len` bytes.
-    if unsafe { libc::bind(fd, (&raw const storage).cast(), len) } != 0 {
-        return None;
-    }
-    local_port(fd).filter(|p| *p != 0)
 }
 
 fn local_port(fd: c_int) -> Option<u16> {
@@ -232,10 +231,16 @@ pub unsafe extern "C" fn sendto(
         // SAFETY: forwarding the caller's arguments unchanged.
         Outcome::Untouched => unsafe { real::sendto(fd, buf, n, flags, addr, len) },
         Outcome::To(target) => {
-            let family = socket_kind(fd).map_or(libc::AF_INET, |k| k.0);
-            let (storage, len) = addr::encode(target, family);
+            let (storage, len) = addr::encode(target, family_of(fd));
             // SAFETY: storage holds a valid address of `len` bytes.
             unsafe { real::sendto(fd, buf, n, flags, (&raw const storage).cast(), len) }
+        }
+        Outcome::Redirect { engine, dest } => {
+            let (storage, len) = addr::encode(engine, family_of(fd));
+            // SAFETY: as above.
+            let r = unsafe { real::sendto(fd, buf, n, flags, (&raw const storage).cast(), len) };
+            claim_if_connecting(fd, dest, r >= 0);
+            r
         }
         Outcome::Fail(code) => {
             errno::set(code);
@@ -258,21 +263,34 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) ->
         // SAFETY: forwarding the caller's arguments unchanged.
         Outcome::Untouched => unsafe { real::sendmsg(fd, msg, flags) },
         Outcome::To(target) => {
-            let family = socket_kind(fd).map_or(libc::AF_INET, |k| k.0);
-            let (mut storage, len) = addr::encode(target, family);
-            // SAFETY: msg is non-null here (it had a destination); the copy points at our
-            // address, which outlives the call.
-            let mut copy = unsafe { *msg };
-            copy.msg_name = (&raw mut storage).cast();
-            copy.msg_namelen = len;
-            // SAFETY: copy is a valid msghdr sharing the caller's buffers.
-            unsafe { real::sendmsg(fd, &copy, flags) }
+            // SAFETY: msg is non-null here (it had a destination).
+            unsafe { sendmsg_to(fd, msg, flags, target) }
+        }
+        Outcome::Redirect { engine, dest } => {
+            // SAFETY: as above.
+            let r = unsafe { sendmsg_to(fd, msg, flags, engine) };
+            claim_if_connecting(fd, dest, r >= 0);
+            r
         }
         Outcome::Fail(code) => {
             errno::set(code);
             -1
         }
     }
+}
+
+/// `sendmsg` with the message's destination replaced by `target`.
+///
+/// # Safety
+/// `msg` must be a valid, non-null msghdr.
+unsafe fn sendmsg_to(fd: c_int, msg: *const msghdr, flags: c_int, target: SocketAddr) -> ssize_t {
+    let (mut storage, len) = addr::encode(target, family_of(fd));
+    // SAFETY: guaranteed by the caller; the copy points at our address, which outlives the call.
+    let mut copy = unsafe { *msg };
+    copy.msg_name = (&raw mut storage).cast();
+    copy.msg_namelen = len;
+    // SAFETY: copy is a valid msghdr sharing the caller's buffers.
+    unsafe { real::sendmsg(fd, &copy, flags) }
 }
 
 /// # Safety

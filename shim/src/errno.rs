@@ -12,6 +12,10 @@ impl Errno {
         Errno(unsafe { *libc::__errno_location() })
     }
 
+    pub fn get(self) -> c_int {
+        self.0
+    }
+
     pub fn restore(self) {
         set(self.0);
     }

@@ -232,12 +232,20 @@ pub fn reverse(addr: std::net::IpAddr) -> Reply {
     request(Request::Reverse { pid: pid(), addr })
 }
 
-pub fn route(transport: Transport, dest: std::net::SocketAddr, local_port: Option<u16>) -> Reply {
+pub fn route(transport: Transport, dest: std::net::SocketAddr) -> Reply {
     request(Request::Route {
         pid: pid(),
         transport,
         addr: dest.ip(),
         port: dest.port(),
+    })
+}
+
+pub fn claim(local_port: u16, dest: std::net::SocketAddr) -> Reply {
+    request(Request::Claim {
+        pid: pid(),
         local_port,
+        addr: dest.ip(),
+        port: dest.port(),
     })
 }

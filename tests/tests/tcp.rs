@@ -549,3 +549,23 @@ fn a_relative_mocks_path_holds_for_children_in_other_directories() {
     run.success();
     assert_eq!(run.stdout, "220 legacy ready\n", "{}", run.stderr);
 }
+
+/// More short connections in a minute than there are ephemeral ports: redirected sockets must
+/// be able to reuse ports in TIME-WAIT, as plain connects do (the shim never binds them).
+#[test]
+fn thirty_thousand_short_connections_do_not_exhaust_ports() {
+    let mocks = mocks_file(MOCKS);
+    let program = r#"
+import socket
+n = 0
+try:
+    for n in range(30000):
+        s = socket.create_connection(("echo.internal", 7)); s.sendall(b"x"); s.recv(4); s.close()
+    print("all connected")
+except OSError as e:
+    print("failed after", n, e)
+"#;
+    let run = python(Placement::Daemon, &mocks, program, &[]);
+    run.success();
+    assert_eq!(run.stdout, "all connected\n", "{}", run.stderr);
+}

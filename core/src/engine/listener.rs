@@ -6,10 +6,15 @@ use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use super::{Claim, Engine, lock};
 use crate::config::Kind;
 use crate::journal::{Action, Event};
+
+/// How long an accepted connection waits for its claim: the shim sends it right after its
+/// `connect` returns, so this only bounds a client that died in between.
+const CLAIM_WAIT: Duration = Duration::from_secs(5);
 
 impl Engine {
     /// The port of the listener, started on first use: an engine that never redirects anything
@@ -44,16 +49,18 @@ impl Engine {
     fn accept_loop(self: Arc<Self>, listener: TcpListener) {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { continue };
-            let Some(claim) = self.claim_of(&stream) else {
-                // Not a connection the shim announced: someone dialled the engine directly.
-                continue;
-            };
             let engine = Arc::clone(&self);
             self.active.fetch_add(1, Ordering::AcqRel);
             let spawned = self.spawn("mocket-conn", move || {
-                let active = Arc::clone(&engine);
-                engine.serve(stream, claim);
-                active.active.fetch_sub(1, Ordering::AcqRel);
+                // The shim claims its connection once connect() has returned, which may be
+                // after the accept.
+                match engine.await_claim(&stream) {
+                    Some(claim) => Arc::clone(&engine).serve(stream, claim),
+                    None => {
+                        engine.warn("dropped a connection to the engine that no process claimed")
+                    }
+                }
+                engine.active.fetch_sub(1, Ordering::AcqRel);
             });
             if let Err(e) = spawned {
                 self.active.fetch_sub(1, Ordering::AcqRel);
@@ -62,9 +69,22 @@ impl Engine {
         }
     }
 
-    fn claim_of(&self, stream: &TcpStream) -> Option<Claim> {
-        let peer = stream.peer_addr().ok()?;
-        lock(&self.claims).remove(&peer.port())
+    /// The claim for `stream`, waiting for it a while.
+    fn await_claim(&self, stream: &TcpStream) -> Option<Claim> {
+        let port = stream.peer_addr().ok()?.port();
+        let deadline = Instant::now() + CLAIM_WAIT;
+        let mut claims = lock(&self.claims);
+        loop {
+            if let Some(claim) = claims.remove(&port) {
+                return Some(claim);
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            claims = self
+                .claimed
+                .wait_timeout(claims, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
     }
 
     pub(super) fn serve(self: Arc<Self>, stream: TcpStream, claim: Claim) {

@@ -44,7 +44,10 @@ pub struct Engine {
     fake_ips: Mutex<FakeIpMap>,
     /// Real addresses of names allowed by name, so a connect to them is judged by that name.
     named_ips: Mutex<HashMap<IpAddr, String>>,
+    /// Redirected connections by the client's local port, as the shim claims them.
     claims: Mutex<HashMap<u16, Claim>>,
+    /// Signalled on every claim: a connection may be accepted before its claim arrives.
+    claimed: std::sync::Condvar,
     listener_port: Mutex<Option<u16>>,
     /// Per destination, its http entries indexed by method and path, built on first use.
     http_routes: Mutex<HashMap<Destination, Arc<mocket_protocols::http::RouteIndex>>>,
@@ -115,6 +118,7 @@ impl Engine {
             fake_ips: Mutex::new(fake_ips),
             named_ips: Mutex::default(),
             claims: Mutex::default(),
+            claimed: std::sync::Condvar::new(),
             listener_port: Mutex::new(None),
             active: std::sync::atomic::AtomicUsize::new(0),
             http_routes: Mutex::default(),
@@ -184,8 +188,21 @@ impl Engine {
                 transport,
                 addr,
                 port,
+            } => self.route(&config, pid, transport, addr, port),
+            Request::Claim {
+                pid,
                 local_port,
-            } => self.route(&config, pid, transport, addr, port, local_port),
+                addr,
+                port,
+            } => match self.host_of(addr) {
+                Ok((host, _)) => {
+                    let dest = Destination::new(&host, port);
+                    lock(&self.claims).insert(local_port, Claim { pid, dest });
+                    self.claimed.notify_all();
+                    Reply::Ok
+                }
+                Err(refusal) => refusal,
+            },
         }
     }
 
@@ -246,7 +263,6 @@ impl Engine {
         transport: Transport,
         addr: IpAddr,
         port: u16,
-        local_port: Option<u16>,
     ) -> Reply {
         let (host, fake) = match self.host_of(addr) {
             Ok(h) => h,
@@ -257,14 +273,8 @@ impl Engine {
             config.allow.allows(&host, port) || config.allow.allows(&addr.to_string(), port);
         let recorded = self.recorder.is_some() && !allowed;
         if transport == Transport::Tcp && (!config.entries_for(&dest).is_empty() || recorded) {
-            let Some(local_port) = local_port else {
-                return Reply::Bind;
-            };
             return match self.listener_port() {
-                Ok(engine_port) => {
-                    lock(&self.claims).insert(local_port, Claim { pid, dest });
-                    Reply::Redirect(engine_port)
-                }
+                Ok(engine_port) => Reply::Redirect(engine_port),
                 Err(e) => Reply::Refuse(format!(
                     "cannot redirect {dest}: engine listener failed: {e}"
                 )),

@@ -1,8 +1,6 @@
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
-
-use socket2::{Domain, Socket, Type};
 
 use super::*;
 use crate::journal::Journal;
@@ -12,18 +10,17 @@ pub(crate) fn engine(text: &str) -> Arc<Engine> {
     Engine::with_config(config, LogLevel::Error, Journal::default(), None)
 }
 
-fn route(e: &Arc<Engine>, addr: &str, port: u16, local_port: Option<u16>) -> Reply {
+fn route(e: &Arc<Engine>, addr: &str, port: u16) -> Reply {
     let addr = addr.parse().unwrap();
     e.handle(Request::Route {
         pid: 1,
         transport: Transport::Tcp,
         addr,
         port,
-        local_port,
     })
 }
 
-/// Connects like the shim does: bind, ask, connect to where the engine says.
+/// Connects like the shim does: ask, connect to where the engine says, claim the connection.
 pub(crate) fn connect(e: &Arc<Engine>, host: &str, port: u16) -> TcpStream {
     let Reply::Fake(ip) = e.handle(Request::Resolve {
         pid: 1,
@@ -31,18 +28,19 @@ pub(crate) fn connect(e: &Arc<Engine>, host: &str, port: u16) -> TcpStream {
     }) else {
         panic!()
     };
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    socket
-        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
-        .unwrap();
-    let lport = socket.local_addr().unwrap().as_socket().unwrap().port();
-    let Reply::Redirect(eport) = route(e, &ip.to_string(), port, Some(lport)) else {
+    let Reply::Redirect(eport) = route(e, &ip.to_string(), port) else {
         panic!()
     };
-    socket
-        .connect(&SocketAddr::from(([127, 0, 0, 1], eport)).into())
-        .unwrap();
-    socket.into()
+    let stream = TcpStream::connect(("127.0.0.1", eport)).unwrap();
+    let local_port = stream.local_addr().unwrap().port();
+    let claim = Request::Claim {
+        pid: 1,
+        local_port,
+        addr: ip.into(),
+        port,
+    };
+    assert_eq!(e.handle(claim), Reply::Ok);
+    stream
 }
 
 #[test]
@@ -72,7 +70,7 @@ fn resolves_entry_names_to_fake_addresses() {
 fn strict_mode_refuses_with_a_message() {
     let e = engine(r#"{"entries": [{"tcp": "a.test:1", "response": "x"}]}"#);
     let ip = e.fake_ip_of("api.example.com").to_string();
-    let Reply::Refuse(msg) = route(&e, &ip, 443, Some(1)) else {
+    let Reply::Refuse(msg) = route(&e, &ip, 443) else {
         panic!()
     };
     assert_eq!(
@@ -80,12 +78,12 @@ fn strict_mode_refuses_with_a_message() {
         "strict mode refused api.example.com:443 (no entry matches; allowed: localhost, 127.0.0.0/8, ::1)"
     );
     let ip = e.fake_ip_of("a.test").to_string();
-    let Reply::Refuse(msg) = route(&e, &ip, 2, Some(1)) else {
+    let Reply::Refuse(msg) = route(&e, &ip, 2) else {
         panic!()
     };
     assert!(msg.contains("no entry for this port"), "{msg}");
-    assert_eq!(route(&e, "127.0.0.1", 5, None), Reply::Pass);
-    assert!(matches!(route(&e, "10.1.1.1", 5, None), Reply::Refuse(_)));
+    assert_eq!(route(&e, "127.0.0.1", 5), Reply::Pass);
+    assert!(matches!(route(&e, "10.1.1.1", 5), Reply::Refuse(_)));
     let report = e.report();
     assert_eq!(report.refused.len(), 3);
     assert_eq!(report.passthrough, 1);
@@ -108,11 +106,8 @@ fn names_allowed_by_name_are_judged_by_name() {
         name: "db.internal".into(),
         addrs,
     });
-    assert_eq!(route(&e, "10.9.9.9", 5432, None), Reply::Pass);
-    assert!(matches!(
-        route(&e, "10.9.9.9", 5433, None),
-        Reply::Refuse(_)
-    ));
+    assert_eq!(route(&e, "10.9.9.9", 5432), Reply::Pass);
+    assert!(matches!(route(&e, "10.9.9.9", 5433), Reply::Refuse(_)));
 }
 
 #[test]
@@ -127,16 +122,15 @@ fn non_strict_passes_and_udp_to_fake_names_is_refused() {
     );
     let ip = e.fake_ip_of("a.test");
     assert_eq!(
-        route(&e, &ip.to_string(), 2, None),
+        route(&e, &ip.to_string(), 2),
         Reply::PassHost("a.test".into())
     );
-    assert_eq!(route(&e, "10.1.1.1", 5, None), Reply::Pass);
+    assert_eq!(route(&e, "10.1.1.1", 5), Reply::Pass);
     let udp = Request::Route {
         pid: 1,
         transport: Transport::Udp,
         addr: IpAddr::V4(ip),
         port: 1,
-        local_port: None,
     };
     assert!(matches!(e.handle(udp), Reply::Refuse(m) if m.contains("TCP only")));
 }
@@ -144,7 +138,7 @@ fn non_strict_passes_and_udp_to_fake_names_is_refused() {
 #[test]
 fn broken_config_refuses_everything() {
     let e = engine(r#"{"entries": [{"tcp": "a.test"}]}"#);
-    let Reply::Refuse(msg) = route(&e, "127.0.0.1", 5, None) else {
+    let Reply::Refuse(msg) = route(&e, "127.0.0.1", 5) else {
         panic!()
     };
     assert!(msg.contains("m.json:1:15: entries[0].tcp"), "{msg}");
