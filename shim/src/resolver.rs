@@ -1,6 +1,8 @@
 //! The resolver hooks: mocked names get fake addresses, allowed names the real resolver, and
 //! in strict mode no lookup of an unlisted name ever reaches a real DNS server.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ffi::CStr;
 use std::net::{IpAddr, Ipv4Addr};
 use std::panic::catch_unwind;
@@ -40,13 +42,47 @@ unsafe fn lookup_name<'a>(node: *const c_char) -> Option<&'a str> {
     (!numeric && !name.is_empty()).then_some(name)
 }
 
+/// How many names a thread remembers the fake address of.
+const REMEMBERED: usize = 256;
+
+thread_local! {
+    /// Fake addresses this thread was given. A name's fake address never changes for the life
+    /// of an engine (nor across a fork: the child's engine inherits its parent's names), so
+    /// clients that look a name up before every request (ureq) ask the engine once. Per thread:
+    /// no lock for a `fork` to find held.
+    static FAKES: RefCell<HashMap<String, Ipv4Addr>> = RefCell::new(HashMap::new());
+}
+
+fn remembered(name: &str) -> Option<Ipv4Addr> {
+    FAKES
+        .try_with(|f| f.borrow().get(name).copied())
+        .ok()
+        .flatten()
+}
+
+fn remember(name: &str, ip: Ipv4Addr) {
+    let _ = FAKES.try_with(|f| {
+        let mut fakes = f.borrow_mut();
+        if fakes.len() >= REMEMBERED {
+            fakes.clear();
+        }
+        fakes.insert(name.to_string(), ip);
+    });
+}
+
 fn lookup(name: &str) -> Lookup {
+    if let Some(ip) = remembered(name) {
+        return Lookup::Fake(ip);
+    }
     let asked = catch_unwind(|| {
         crate::failpoint("resolve");
         link::resolve(name)
     });
     match asked {
-        Ok(Reply::Fake(ip)) => Lookup::Fake(ip),
+        Ok(Reply::Fake(ip)) => {
+            remember(name, ip);
+            Lookup::Fake(ip)
+        }
         Ok(Reply::Real) => Lookup::Real { tell: false },
         Ok(Reply::RealTell) => Lookup::Real { tell: true },
         Ok(Reply::Refuse(message)) => {

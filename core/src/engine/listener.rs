@@ -51,7 +51,7 @@ impl Engine {
             let Ok(stream) = stream else { continue };
             let engine = Arc::clone(&self);
             self.active.fetch_add(1, Ordering::AcqRel);
-            let spawned = self.spawn("mocket-conn", move || {
+            let spawned = self.run_connection(move || {
                 // The shim claims its connection once connect() has returned, which may be
                 // after the accept.
                 match engine.await_claim(&stream) {

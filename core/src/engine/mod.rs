@@ -7,6 +7,7 @@
 
 mod http;
 mod listener;
+mod pool;
 mod record;
 mod redis;
 mod standalone;
@@ -51,6 +52,8 @@ pub struct Engine {
     listener_port: Mutex<Option<u16>>,
     /// Per destination, its http entries indexed by method and path, built on first use.
     http_routes: Mutex<HashMap<Destination, Arc<mocket_protocols::http::RouteIndex>>>,
+    /// Threads for connections, reused.
+    pool: pool::ConnectionPool,
     /// Connections being served right now.
     active: std::sync::atomic::AtomicUsize,
     /// How many uses each entry has answered, by entry index.
@@ -121,6 +124,7 @@ impl Engine {
             claimed: std::sync::Condvar::new(),
             listener_port: Mutex::new(None),
             active: std::sync::atomic::AtomicUsize::new(0),
+            pool: pool::ConnectionPool::default(),
             http_routes: Mutex::default(),
             usage,
             report: Mutex::default(),

@@ -37,7 +37,7 @@ impl Engine {
                     dest: dest.clone(),
                 };
                 let conn = Arc::clone(&engine);
-                if let Err(e) = engine.spawn("mocket-conn", move || conn.serve(stream, claim)) {
+                if let Err(e) = engine.run_connection(move || conn.serve(stream, claim)) {
                     engine.warn(&format!("cannot start a connection thread: {e}"));
                 }
             }
