@@ -87,6 +87,11 @@ impl Journal {
         Ok(Journal { file })
     }
 
+    /// Whether events go anywhere: hot paths skip building them when not.
+    pub fn is_on(&self) -> bool {
+        self.file.is_some()
+    }
+
     pub fn record(&self, event: &Event) {
         if let Some(file) = &self.file {
             let line = event.to_line();

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use socket2::SockRef;
 
 use super::{Claim, Engine, lock};
-use crate::config::Entry;
+use crate::config::{Entry, LogLevel};
 use crate::journal::{Action, Event};
 
 /// What serving HTTP needs from a connection beyond its bytes. Implemented by plain TCP here,
@@ -133,14 +133,18 @@ impl Engine {
         };
         let last = entry.responses.len() - 1;
         let response = &entry.responses[usize::try_from(used).unwrap_or(last).min(last)];
-        let event = self
-            .event(claim, Action::Mocked, request, response_json(response))
-            .entry(Some(index));
-        self.journal.record(&event);
-        self.info(&format!(
-            "http {}: {} {} -> entry #{index}, status {}",
-            claim.dest, request.method, request.target, response.status
-        ));
+        if self.journal.is_on() {
+            let event = self
+                .event(claim, Action::Mocked, request, response_json(response))
+                .entry(Some(index));
+            self.journal.record(&event);
+        }
+        if self.log >= LogLevel::Info {
+            self.info(&format!(
+                "http {}: {} {} -> entry #{index}, status {}",
+                claim.dest, request.method, request.target, response.status
+            ));
+        }
         http::plan(response, request)
     }
 

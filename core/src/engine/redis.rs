@@ -239,8 +239,10 @@ impl Answerer<'_> {
     }
 
     fn mocked(&self, cmd: &Command, entry: Option<usize>) {
-        let event = self.journal(cmd, Action::Mocked, entry);
-        self.engine.journal.record(&event);
+        if self.engine.journal.is_on() {
+            let event = self.journal(cmd, Action::Mocked, entry);
+            self.engine.journal.record(&event);
+        }
     }
 
     fn unmatched(&self, cmd: &Command, why: &str) {
