@@ -18,8 +18,12 @@ const RESP: &[u8] =
     b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 8\r\n\r\n{\"id\":1}";
 
 /// Times `n` calls of `op` (after n/10 warm-up calls): ops/s and per-op latencies.
-fn measure(n: usize, mut op: impl FnMut()) -> Value {
-    for _ in 0..n / 10 {
+fn measure(n: usize, op: impl FnMut()) -> Value {
+    measure_with(n, n / 10, op)
+}
+
+fn measure_with(n: usize, warmup: usize, mut op: impl FnMut()) -> Value {
+    for _ in 0..warmup {
         op();
     }
     let mut lat = Vec::with_capacity(n);
@@ -65,7 +69,16 @@ fn same_thread(n: usize) -> Value {
 }
 
 /// The same exchange with the server side on another thread: adds two wake-ups per round trip.
-fn ping_pong<S: Read + Write + Send + 'static>(mut client: S, mut server: S, n: usize) -> Value {
+fn ping_pong<S: Read + Write + Send + 'static>(client: S, server: S, n: usize) -> Value {
+    ping_pong_with(client, server, n, n / 10)
+}
+
+fn ping_pong_with<S: Read + Write + Send + 'static>(
+    mut client: S,
+    mut server: S,
+    n: usize,
+    warmup: usize,
+) -> Value {
     let t = thread::spawn(move || {
         let mut buf = [0u8; 512];
         while server.read_exact(&mut buf[..REQ.len()]).is_ok() {
@@ -75,13 +88,28 @@ fn ping_pong<S: Read + Write + Send + 'static>(mut client: S, mut server: S, n: 
         }
     });
     let mut buf = [0u8; 512];
-    let v = measure(n, || {
+    let v = measure_with(n, warmup, || {
         client.write_all(REQ).unwrap();
         read_exact_len(&mut client, &mut buf, RESP.len());
     });
     drop(client);
     let _ = t.join();
     v
+}
+
+/// The cross-thread wake-up cost right now: p50 µs of a socketpair ping-pong, 10 000 round trips
+/// after 5 000 warm-up ones. On this VM a host that is busy elsewhere makes every cross-thread
+/// wake-up cost about 65 µs instead of 3 µs for minutes at a time (the first few thousand round
+/// trips after an idle moment stay fast, hence the long warm-up); every figure that wakes another
+/// thread per request moves with it, so each section is bracketed by this probe.
+pub fn wake_probe() -> f64 {
+    let (a, b) = socketpair();
+    let v = ping_pong_with(a, b, 10_000, 5_000);
+    let lat: Vec<f64> = v["lat_ns"]
+        .as_array()
+        .map(|l| l.iter().filter_map(Value::as_f64).map(|ns| ns / 1000.0).collect())
+        .unwrap_or_default();
+    crate::common::median(&lat)
 }
 
 fn tcp_pair() -> (TcpStream, TcpStream) {

@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! bench-client http <reqwest|ureq> <keep|new> URL N [--warmup W] [--budget-ms MS] [--rss] [--no-lat]
+//! bench-client https URL N --ca BUNDLE [--warmup W] [--budget-ms MS]
 //! bench-client writeloop N
 //! bench-client rss
 //! ```
@@ -12,6 +13,11 @@
 //! `{"n", "secs", "rps", "lat_ns": [...], "errors"}`; with `--rss`, also the resident size of this
 //! process and of its parent (the `mocket` daemon under `mocket run`) before and after the timed
 //! requests. `keep` reuses one connection; `new` opens a connection per request (no pooling).
+//!
+//! `https`: a rustls client (ring, the roots of BUNDLE only, session resumption disabled) that
+//! opens a new TCP connection and does a full TLS handshake for every request
+//! (`Connection: close`); besides the `http` figures it prints `hs_ns`, the time from the
+//! connected socket to the completed handshake of each timed request.
 
 use std::time::{Duration, Instant};
 
@@ -21,6 +27,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("http") => http(&args[1..]),
+        Some("https") => https(&args[1..]),
         Some("writeloop") => writeloop(&args[1..]),
         Some("rss") => {
             println!(
@@ -132,8 +139,14 @@ fn opts(rest: &[String], n: usize) -> Opts {
     o
 }
 
-/// Runs `warmup` then up to `n` timed calls of `one` (which returns false on an error).
-fn drive(n: usize, o: &Opts, mut one: impl FnMut() -> bool) {
+/// Runs `warmup` then up to `n` timed calls of `one` (which returns false on an error) and
+/// prints the figures.
+fn drive(n: usize, o: &Opts, one: impl FnMut() -> bool) {
+    println!("{}", drive_json(n, o, one));
+}
+
+/// [`drive`], returning the figures instead of printing them.
+fn drive_json(n: usize, o: &Opts, mut one: impl FnMut() -> bool) -> serde_json::Value {
     let mut errors = 0usize;
     for _ in 0..o.warmup {
         if !one() {
@@ -181,7 +194,7 @@ fn drive(n: usize, o: &Opts, mut one: impl FnMut() -> bool) {
             "parent_pid": std::os::unix::process::parent_id(),
         });
     }
-    println!("{out}");
+    out
 }
 
 fn http(args: &[String]) {
@@ -238,6 +251,103 @@ fn http(args: &[String]) {
         }
         other => panic!("client {other}: reqwest or ureq"),
     }
+}
+
+fn https(args: &[String]) {
+    let [url, n, rest @ ..] = args else {
+        eprintln!("usage: bench-client https URL N --ca BUNDLE [options]");
+        std::process::exit(2);
+    };
+    let n: usize = n.parse().expect("N");
+    let mut rest = rest.to_vec();
+    let ca = match rest.iter().position(|a| a == "--ca") {
+        Some(i) if i + 1 < rest.len() => {
+            let v = rest.remove(i + 1);
+            rest.remove(i);
+            v
+        }
+        _ => panic!("--ca BUNDLE is required"),
+    };
+    let o = opts(&rest, n);
+    let (host, port, path) = {
+        let rest = url.strip_prefix("https://").expect("an https:// URL");
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), p.parse::<u16>().expect("port")),
+            None => (authority.to_string(), 443),
+        };
+        (host, port, if path.is_empty() { "/" } else { path }.to_string())
+    };
+
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(&ca).expect("read --ca") {
+        roots.add(cert.expect("a certificate in --ca")).expect("add a root");
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocol versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.resumption = rustls::client::Resumption::disabled();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let config = std::sync::Arc::new(config);
+    let name = ServerName::try_from(host.clone()).expect("server name");
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").into_bytes();
+    let addr = format!("{host}:{port}");
+
+    let mut hs_ns: Vec<u64> = Vec::with_capacity(o.warmup + n);
+    let one = |hs_ns: &mut Vec<u64>| -> Result<(), String> {
+        use std::io::{Read, Write};
+        let mut sock = std::net::TcpStream::connect(&addr).map_err(|e| format!("connect: {e}"))?;
+        let _ = sock.set_nodelay(true);
+        let t = Instant::now();
+        let mut conn = rustls::ClientConnection::new(config.clone(), name.clone())
+            .map_err(|e| e.to_string())?;
+        while conn.is_handshaking() {
+            conn.complete_io(&mut sock).map_err(|e| format!("handshake: {e}"))?;
+        }
+        hs_ns.push(t.elapsed().as_nanos() as u64);
+        let mut tls = rustls::Stream::new(&mut conn, &mut sock);
+        tls.write_all(&request).map_err(|e| format!("write: {e}"))?;
+        let mut got = Vec::with_capacity(512);
+        let mut buf = [0u8; 4096];
+        // Done when the body is in (the server closes after it; its close_notify, if any, is
+        // not waited for).
+        while !got.windows(8).any(|w| w == b"{\"id\":1}") {
+            match tls.read(&mut buf) {
+                Ok(0) => return Err("closed before the body".into()),
+                Ok(k) => got.extend_from_slice(&buf[..k]),
+                Err(e) => return Err(format!("read: {e}")),
+            }
+        }
+        if !got.starts_with(b"HTTP/1.1 200") {
+            return Err("not a 200".into());
+        }
+        Ok(())
+    };
+    let mut out = drive_json(n, &o, || {
+        let before = hs_ns.len();
+        let r = one(&mut hs_ns);
+        if hs_ns.len() == before {
+            hs_ns.push(u64::MAX); // one entry per call, so that the warm-up can be skipped
+        }
+        match r {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("https: {e}");
+                false
+            }
+        }
+    });
+    // Handshakes of the timed requests only (drive_json runs the warm-up first).
+    let timed: Vec<u64> = hs_ns.iter().skip(o.warmup).copied().filter(|&v| v != u64::MAX).collect();
+    out["hs_ns"] = json!(timed);
+    println!("{out}");
 }
 
 /// N one-byte `write()` calls to /dev/null: a process that never touches the network, to show
