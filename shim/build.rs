@@ -20,7 +20,8 @@ fn main() {
 
 /// Whether `cc` links a shared object with `flag`.
 fn linker_accepts(flag: &str) -> bool {
-    let out = std::env::var("OUT_DIR").unwrap_or_else(|_| std::env::temp_dir().display().to_string());
+    let out =
+        std::env::var("OUT_DIR").unwrap_or_else(|_| std::env::temp_dir().display().to_string());
     let probe = std::path::Path::new(&out).join("probe.so");
     Command::new("cc")
         .args(["-shared", "-x", "c", "/dev/null", "-o"])
