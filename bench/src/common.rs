@@ -330,9 +330,11 @@ pub fn time_wait_count() -> usize {
 }
 
 /// Waits (at most 65 s) until fewer than `max` local ports are held in TIME-WAIT. Each connection a
-/// client closes keeps its local port in TIME-WAIT for 60 s, and mocket's shim binds every
-/// redirected socket to an ephemeral loopback port itself (bind() skips ports held in
-/// TIME-WAIT, connect() does not), so new-connection runs need the port space to drain first.
+/// client closes keeps its local port in TIME-WAIT for 60 s. Up to a62996c mocket's shim bound
+/// every redirected socket to an ephemeral loopback port itself (bind() skips ports held in
+/// TIME-WAIT, connect() does not), so its columns failed once the range was full; it now
+/// connects first, and the wait is kept so that every column starts from the same port state (a
+/// connect that reuses a port still in TIME-WAIT can wait 1 s for a SYN retransmission).
 pub fn drain_time_wait(max: usize) {
     let start = Instant::now();
     let mut n = time_wait_count();
