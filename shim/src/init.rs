@@ -19,15 +19,17 @@ const PATH_VARS: &[&str] = &[
 /// # Safety
 /// Only from the constructor: it changes the environment, which nothing may read meanwhile.
 unsafe fn anchor_relative_paths() {
-    let Ok(cwd) = std::env::current_dir() else {
-        return;
-    };
     for var in PATH_VARS {
-        let Some(value) = std::env::var_os(var).filter(|v| !v.is_empty()) else {
+        let Some(path) = std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+        else {
             continue;
         };
-        let path = PathBuf::from(&value);
-        if path.is_relative() {
+        // getcwd only when there is something to anchor: most processes have nothing.
+        if path.is_relative()
+            && let Ok(cwd) = std::env::current_dir()
+        {
             // SAFETY: guaranteed by the caller.
             unsafe { std::env::set_var(var, cwd.join(path)) };
         }

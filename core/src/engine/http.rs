@@ -182,15 +182,10 @@ impl Engine {
     /// A request that is not HTTP: journaled and reported like an unmatched one, since the
     /// client under test did not get what it expected either.
     pub(super) fn malformed(&self, claim: &Claim, error: &ParseError) {
-        let event = Event::new(
-            claim.pid,
-            &claim.dest.host,
-            Some(claim.dest.port),
-            "http",
-            Action::Unmatched,
-        )
-        .with("response", json!({"status": 400}))
-        .with("reason", json!(error.message));
+        let event = claim
+            .event("http", Action::Unmatched)
+            .with("response", json!({"status": 400}))
+            .with("reason", json!(error.message));
         let what = format!("malformed request: {error}");
         self.count_unmatched(claim, "http", what, event);
     }
@@ -202,15 +197,10 @@ impl Engine {
         request: &Request,
         response: Value,
     ) -> Event {
-        Event::new(
-            claim.pid,
-            &claim.dest.host,
-            Some(claim.dest.port),
-            "http",
-            action,
-        )
-        .with("request", request_json(request))
-        .with("response", response)
+        claim
+            .event("http", action)
+            .with("request", request_json(request))
+            .with("response", response)
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::{Claim, Engine, lock};
 use crate::config::Kind;
-use crate::journal::{Action, Event};
+use crate::journal::Action;
 
 /// How long an accepted connection waits for its claim: the shim sends it right after its
 /// `connect` returns, so this only bounds a client that died in between.
@@ -104,13 +104,7 @@ impl Engine {
             Some(Kind::Redis) => self.serve_redis(stream, &claim, candidates),
             Some(Kind::Tcp) => self.serve_tcp(stream, &claim, candidates),
             None => {
-                let event = Event::new(
-                    claim.pid,
-                    &claim.dest.host,
-                    Some(claim.dest.port),
-                    "tcp",
-                    Action::Unmatched,
-                );
+                let event = claim.event("tcp", Action::Unmatched);
                 self.count_unmatched(&claim, "tcp", "no entry".into(), event);
             }
         }

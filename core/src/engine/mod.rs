@@ -34,6 +34,19 @@ pub struct Claim {
     pub dest: Destination,
 }
 
+impl Claim {
+    /// A journal event about this connection.
+    pub fn event(&self, protocol: &str, action: Action) -> Event {
+        Event::new(
+            self.pid,
+            &self.dest.host,
+            Some(self.dest.port),
+            protocol,
+            action,
+        )
+    }
+}
+
 /// Runs in every thread the engine starts. The embedded placement uses it to tell the shim
 /// that the thread is mocket's own, so its sockets are never intercepted.
 pub type ThreadHook = fn();

@@ -226,16 +226,11 @@ impl Answerer<'_> {
     }
 
     fn journal(&self, cmd: &Command, action: Action, entry: Option<usize>) -> Event {
-        let dest = &self.scope.claim.dest;
-        Event::new(
-            self.scope.claim.pid,
-            &dest.host,
-            Some(dest.port),
-            "redis",
-            action,
-        )
-        .entry(entry)
-        .with("command", json!(cmd.to_strings()))
+        self.scope
+            .claim
+            .event("redis", action)
+            .entry(entry)
+            .with("command", json!(cmd.to_strings()))
     }
 
     fn mocked(&self, cmd: &Command, entry: Option<usize>) {

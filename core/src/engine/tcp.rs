@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::{Claim, Engine};
 use crate::config::Entry;
-use crate::journal::{Action, Event};
+use crate::journal::Action;
 
 impl Engine {
     pub(super) fn serve_tcp(&self, mut stream: TcpStream, claim: &Claim, candidates: &[usize]) {
@@ -16,15 +16,7 @@ impl Engine {
             .iter()
             .copied()
             .filter(|i| matches!(self.entry(*i), Entry::Tcp(_)));
-        let event = |action| {
-            Event::new(
-                claim.pid,
-                &claim.dest.host,
-                Some(claim.dest.port),
-                "tcp",
-                action,
-            )
-        };
+        let event = |action| claim.event("tcp", action);
         let Some((index, _)) = self.take_entry(tcp_entries) else {
             let why = "every tcp entry for it has used up its \"times\"".to_string();
             self.count_unmatched(

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::http::Connection;
 use super::{Claim, Engine};
-use crate::journal::{Action, Event};
+use crate::journal::Action;
 
 /// The first byte of a TLS handshake record.
 pub(super) const TLS_HANDSHAKE: u8 = 0x16;
@@ -97,14 +97,9 @@ impl Engine {
     }
 
     fn tls_failure(&self, claim: &Claim, why: String) {
-        let event = Event::new(
-            claim.pid,
-            &claim.dest.host,
-            Some(claim.dest.port),
-            "http",
-            Action::Unmatched,
-        )
-        .with("reason", json!(why));
+        let event = claim
+            .event("http", Action::Unmatched)
+            .with("reason", json!(why));
         self.count_unmatched(claim, "https", why, event);
     }
 }

@@ -225,14 +225,9 @@ impl Engine {
     }
 
     fn unmatched_event(&self, claim: &Claim, proto: &str, why: &str) -> Event {
-        Event::new(
-            claim.pid,
-            &claim.dest.host,
-            Some(claim.dest.port),
-            proto,
-            Action::Unmatched,
-        )
-        .with("reason", json!(why))
+        claim
+            .event(proto, Action::Unmatched)
+            .with("reason", json!(why))
     }
 }
 

@@ -119,26 +119,13 @@ impl Engine {
             .iter()
             .map(|w| String::from_utf8_lossy(w).into_owned())
             .collect();
-        let event = Event::new(
-            claim.pid,
-            &claim.dest.host,
-            Some(claim.dest.port),
-            "redis",
-            action,
-        )
-        .with("command", json!(text));
+        let event = claim.event("redis", action).with("command", json!(text));
         self.count(claim, "redis", action, event, reason, || words(command));
     }
 
     /// One journal line per raw TCP connection, counted in the report.
     pub(super) fn tcp_event(&self, claim: &Claim, action: Action, reason: Option<String>) {
-        let event = Event::new(
-            claim.pid,
-            &claim.dest.host,
-            Some(claim.dest.port),
-            "tcp",
-            action,
-        );
+        let event = claim.event("tcp", action);
         self.count(claim, "tcp", action, event, reason, || "connection".into());
     }
 
