@@ -3,7 +3,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use mocket_protocols::field::normalize_host;
+use mocket_protocols::field::{ascii_host, normalize_host};
 
 /// The allow list used when neither the mocks file, `MOCKET_ALLOW` nor `--allow` gives one.
 pub const DEFAULT_ALLOW: &[&str] = &["localhost", "127.0.0.0/8", "::1"];
@@ -72,7 +72,7 @@ impl AllowRule {
             }),
             Err(_) if !host.is_empty() && !host.contains([':', '/', '[', ']']) => {
                 Ok(AllowRule::Host {
-                    host: normalize_host(host),
+                    host: ascii_host(host)?,
                     port,
                 })
             }
@@ -188,6 +188,15 @@ impl fmt::Display for AllowList {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unicode_rules_match_the_ascii_form() {
+        let allow = AllowList::parse(&["Bücher.example:443"]).unwrap();
+        assert!(allow.allows("xn--bcher-kva.example", 443));
+        assert!(allow.allows("bücher.example", 443));
+        assert!(allow.allows_name("XN--BCHER-KVA.example."));
+        assert_eq!(allow.to_string(), "xn--bcher-kva.example:443");
+    }
 
     #[test]
     fn default_allows_loopback_only() {

@@ -183,6 +183,62 @@ pub fn bytes(v: &Value, what: &str) -> Result<Vec<u8>, FieldError> {
     }
 }
 
+/// The largest file a mocks file may name as a response body: 64 MiB. Bodies are read when the
+/// mocks file is loaded and kept in memory by every engine (under a bare preload, in every
+/// process that resolves a name), so an unbounded file would exhaust memory; 64 MiB is far above
+/// any fixture a test serves.
+pub const MAX_BODY_FILE_BYTES: u64 = 64 << 20;
+
+/// Reads `path`, which must be a regular file of at most `limit` bytes.
+///
+/// A device (`/dev/zero`), a FIFO or a directory is refused before it is opened: reading a
+/// device never ends and opening a FIFO waits for a writer. The size is checked again while
+/// reading, so a file that grows between the check and the read cannot exceed `limit`.
+pub fn read_regular_file(path: &std::path::Path, limit: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "{shown} is {}, not a regular file: name a regular file \
+             (reading a device may never end, opening a FIFO blocks)",
+            file_kind(&meta.file_type())
+        ));
+    }
+    let too_big = |size: u64| {
+        format!("{shown} is {size} bytes, over the limit of {limit} bytes: use a smaller file")
+    };
+    if meta.len() > limit {
+        return Err(too_big(meta.len()));
+    }
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_big(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+fn file_kind(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "a special file"
+    }
+}
+
 /// The `response` / `responses` pair every kind of entry has: exactly one of them, and
 /// `responses` not empty. `parse` reads one response.
 pub fn responses<T>(
@@ -238,9 +294,23 @@ impl fmt::Display for Destination {
     }
 }
 
-/// Host names compare case-insensitively and without a trailing dot.
+/// Host names compare case-insensitively, without a trailing dot, and in their ASCII form:
+/// `bücher.example` is `xn--bcher-kva.example`, the name clients put in DNS queries, SNI and
+/// `Host`. A name that is not a valid internationalized name stays as written (lower-cased), so
+/// it matches nothing valid; [`ascii_host`] is the checked form for the mocks file.
 pub fn normalize_host(host: &str) -> String {
-    host.trim_end_matches('.').to_ascii_lowercase()
+    ascii_host(host).unwrap_or_else(|_| host.trim_end_matches('.').to_lowercase())
+}
+
+/// The ASCII (IDNA, UTS #46) form of `host`, lower-cased and without a trailing dot; an error
+/// says why a non-ASCII name has none. ASCII names are only lower-cased (no IDNA cost).
+pub fn ascii_host(host: &str) -> Result<String, String> {
+    let host = host.trim_end_matches('.');
+    if host.is_ascii() {
+        return Ok(host.to_ascii_lowercase());
+    }
+    idna::domain_to_ascii(host)
+        .map_err(|e| format!("\"{host}\" is not a valid internationalized domain name ({e})"))
 }
 
 /// Parses `host:port` or `[v6]:port`; `default_port` applies when the port is absent.
@@ -250,16 +320,21 @@ pub fn host_port(text: &str, default_port: Option<u16>) -> Result<Destination, F
             FieldError::new(format!("\"{text}\": missing ']' after IPv6 address"))
         })?;
         (host, after.strip_prefix(':'))
+    } else if text.matches(':').count() > 1 {
+        return Err(unbracketed_ipv6(text, default_port));
     } else {
-        match text.rsplit_once(':') {
-            Some((h, p)) if !h.contains(':') => (h, Some(p)),
-            _ => (text, None),
+        match text.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (text, None),
         }
     };
     if host.is_empty() || host.contains(['/', ' ', '@']) {
         return Err(FieldError::new(format!(
             "\"{text}\" is not a host:port (expected for example \"cache.internal:6379\")"
         )));
+    }
+    if let Err(message) = ascii_host(host) {
+        return Err(FieldError::new(message));
     }
     let port = match (port, default_port) {
         (Some(p), _) => p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
@@ -277,10 +352,28 @@ pub fn host_port(text: &str, default_port: Option<u16>) -> Result<Destination, F
     Ok(Destination::new(host, port))
 }
 
+/// An IPv6 address without brackets cannot carry a port: `2001:db8::1:9000` is itself a valid
+/// address. The hint reads the last group as the port when that makes a valid address and port,
+/// as a user who writes it almost always means.
+fn unbracketed_ipv6(text: &str, default_port: Option<u16>) -> FieldError {
+    let as_port = text.rsplit_once(':').filter(|(h, p)| {
+        h.parse::<std::net::Ipv6Addr>().is_ok() && p.parse::<u16>().is_ok_and(|p| p != 0)
+    });
+    let suggestion = match (as_port, default_port) {
+        (Some((h, p)), _) => format!("[{h}]:{p}"),
+        (None, Some(_)) => format!("[{text}]"),
+        (None, None) => format!("[{text}]:9000"),
+    };
+    FieldError::new(format!(
+        "\"{text}\": an IPv6 address needs brackets around it, then the port: write \"{suggestion}\""
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::path::Path;
 
     #[test]
     fn host_port_forms() {
@@ -302,6 +395,66 @@ mod tests {
         assert!(host_port("h:0", None).is_err());
         assert!(host_port("h:70000", None).is_err());
         assert!(host_port(":80", None).is_err());
+    }
+
+    #[test]
+    fn unicode_hosts_take_their_ascii_form() {
+        assert_eq!(normalize_host("Bücher.Example."), "xn--bcher-kva.example");
+        assert_eq!(
+            normalize_host("xn--bcher-kva.example"),
+            "xn--bcher-kva.example"
+        );
+        assert_eq!(
+            host_port("bücher.example:443", None).unwrap(),
+            Destination::new("xn--bcher-kva.example", 443)
+        );
+        let err = host_port("a\u{200b}\u{5d0}1.example:1", None).unwrap_err();
+        assert!(
+            err.message.contains("not a valid internationalized"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn unbracketed_ipv6_gets_the_bracketed_form_as_hint() {
+        let hint = |text: &str, default| host_port(text, default).unwrap_err().message;
+        assert_eq!(
+            hint("2001:db8::1:9000", None),
+            "\"2001:db8::1:9000\": an IPv6 address needs brackets around it, then the port: \
+             write \"[2001:db8::1]:9000\""
+        );
+        assert!(hint("2001:db8::1:9000", Some(6379)).ends_with("write \"[2001:db8::1]:9000\""));
+        assert!(hint("::1", Some(6379)).ends_with("write \"[::1]\""));
+        assert!(hint("fe80::", None).ends_with("write \"[fe80::]:9000\""));
+        assert_eq!(
+            host_port("[2001:db8::1]:9000", None).unwrap(),
+            Destination::new("2001:db8::1", 9000)
+        );
+    }
+
+    #[test]
+    fn only_regular_files_within_the_limit_are_read() {
+        let dir = std::env::temp_dir().join(format!("mocket-field-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo failed");
+        let err = read_regular_file(&fifo, 10).unwrap_err();
+        assert!(err.contains("is a FIFO, not a regular file"), "{err}");
+        let err = read_regular_file(Path::new("/dev/zero"), 10).unwrap_err();
+        assert!(err.contains("is a character device"), "{err}");
+        assert!(
+            read_regular_file(&dir, 10)
+                .unwrap_err()
+                .contains("a directory")
+        );
+        let file = dir.join("body");
+        std::fs::write(&file, b"0123456789").unwrap();
+        assert_eq!(read_regular_file(&file, 10).unwrap(), b"0123456789");
+        let err = read_regular_file(&file, 9).unwrap_err();
+        assert!(err.contains("10 bytes, over the limit of 9 bytes"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

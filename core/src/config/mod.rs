@@ -65,6 +65,10 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// The largest mocks file read: far above any hand-written file, and a bound on what a wrong
+/// path (a log, a device) can make every engine hold in memory.
+const MAX_MOCKS_FILE_BYTES: u64 = 64 << 20;
+
 const TOP_KEYS: &[&str] = &["strict", "allow", "entries"];
 
 impl Config {
@@ -87,12 +91,15 @@ impl Config {
 
     /// Reads and validates the mocks file at `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        let unreadable = |message: String| ConfigError {
             origin: path.display().to_string(),
             position: None,
             key: String::new(),
-            message: format!("cannot read the mocks file: {e}"),
-        })?;
+            message: format!("cannot read the mocks file: {message}"),
+        };
+        let bytes = field::read_regular_file(path, MAX_MOCKS_FILE_BYTES).map_err(unreadable)?;
+        let text = String::from_utf8(bytes)
+            .map_err(|e| unreadable(format!("it is not UTF-8 text ({e})")))?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Config::parse(&text, &path.display().to_string(), &base)
     }
@@ -109,6 +116,9 @@ impl Config {
             key: String::new(),
             message: format!("invalid JSON: {}", strip_position(&e.to_string())),
         })?;
+        if let Some(dup) = spans::find_duplicate_key(text) {
+            return Err(duplicate_key_error(origin, dup));
+        }
         Config::from_value(&doc, base_dir).map_err(|e| ConfigError {
             origin: origin.to_string(),
             position: Some(spans::locate(text, &e.path)),
@@ -189,6 +199,23 @@ fn allow_list(v: &Value) -> Result<AllowList, FieldError> {
     })
 }
 
+fn duplicate_key_error(origin: &str, dup: spans::DuplicateKey) -> ConfigError {
+    let name = match dup.path.last() {
+        Some(PathSeg::Key(k)) => k.clone(),
+        _ => String::new(),
+    };
+    ConfigError {
+        origin: origin.to_string(),
+        position: Some(dup.second),
+        key: field::path_text(&dup.path),
+        message: format!(
+            "duplicate key \"{name}\" (first given at line {}, column {}): JSON would keep only \
+             the last value; give the key once",
+            dup.first.line, dup.first.column
+        ),
+    }
+}
+
 /// serde_json appends " at line L column C", which the error already says in front.
 fn strip_position(message: &str) -> &str {
     message
@@ -245,6 +272,22 @@ mod tests {
             err.to_string()
                 .starts_with("mocks.json:4:3: entries[1].greeting: "),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_with_both_places() {
+        let err = parse("{\"strict\": false,\n \"entries\": [{\"tcp\": \"a:1\",\n   \"response\": \"x\", \"response\": \"y\"}]}").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "mocks.json:3:21: entries[0].response: duplicate key \"response\" (first given at \
+             line 3, column 4): JSON would keep only the last value; give the key once"
+        );
+        assert_eq!(
+            parse(r#"{"strict": true, "strict": true}"#)
+                .unwrap_err()
+                .key,
+            "strict"
         );
     }
 

@@ -40,6 +40,75 @@ pub fn locate(text: &str, path: &[PathSeg]) -> Position {
     position_of(text, found)
 }
 
+/// A key given twice in one object: serde_json keeps the last value silently, so the scanner
+/// looks for them in the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateKey {
+    /// The path of the second occurrence, ending with the key.
+    pub path: Vec<PathSeg>,
+    pub first: Position,
+    pub second: Position,
+}
+
+/// The first key given twice in one object of `text` (valid JSON, so its nesting is bounded by
+/// serde_json's recursion limit).
+pub fn find_duplicate_key(text: &str) -> Option<DuplicateKey> {
+    let bytes = text.as_bytes();
+    let mut path = Vec::new();
+    let (first, second) = duplicate_in_value(bytes, skip_ws(bytes, 0), &mut path).err()?;
+    Some(DuplicateKey {
+        path,
+        first: position_of(text, first),
+        second: position_of(text, second),
+    })
+}
+
+/// Walks the value at `pos`; `Ok` is the offset past it, `Err` the offsets of the two
+/// occurrences of a duplicate key, with `path` left pointing at the second.
+fn duplicate_in_value(
+    b: &[u8],
+    pos: usize,
+    path: &mut Vec<PathSeg>,
+) -> Result<usize, (usize, usize)> {
+    match b.get(pos) {
+        Some(b'{') => {
+            let mut seen: std::collections::HashMap<String, usize> = Default::default();
+            let mut pos = skip_ws(b, pos + 1);
+            while b.get(pos) == Some(&b'"') {
+                let key_at = pos;
+                let key_end = skip_string(b, pos);
+                let key: String = serde_json::from_slice(&b[key_at..key_end]).unwrap_or_default();
+                pos = skip_ws(b, skip_ws(b, key_end) + 1); // past the ':'
+                path.push(PathSeg::Key(key.clone()));
+                if let Some(first) = seen.insert(key, key_at) {
+                    return Err((first, key_at));
+                }
+                pos = skip_ws(b, duplicate_in_value(b, pos, path)?);
+                path.pop();
+                if b.get(pos) == Some(&b',') {
+                    pos = skip_ws(b, pos + 1);
+                }
+            }
+            Ok(pos + 1)
+        }
+        Some(b'[') => {
+            let mut pos = skip_ws(b, pos + 1);
+            let mut index = 0;
+            while !matches!(b.get(pos), None | Some(b']')) {
+                path.push(PathSeg::Index(index));
+                pos = skip_ws(b, duplicate_in_value(b, pos, path)?);
+                path.pop();
+                index += 1;
+                if b.get(pos) == Some(&b',') {
+                    pos = skip_ws(b, pos + 1);
+                }
+            }
+            Ok(pos + 1)
+        }
+        _ => Ok(skip_value(b, pos)),
+    }
+}
+
 fn position_of(text: &str, offset: usize) -> Position {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
@@ -177,6 +246,25 @@ mod tests {
                 column: 35
             }
         );
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_at_any_depth() {
+        assert_eq!(find_duplicate_key(TEXT), None);
+        assert_eq!(
+            find_duplicate_key(r#"{"a": {"a": 1}, "b": [{"a": 1}, {"a": 2}]}"#),
+            None
+        );
+        let text = "{\"entries\": [{\"tcp\": \"a:1\"},\n {\"tcp\": \"b:1\", \"x\": [1, {}],\n  \"tcp\": \"c:1\"}]}";
+        let dup = find_duplicate_key(text).unwrap();
+        assert_eq!(
+            dup.path,
+            vec![key("entries"), PathSeg::Index(1), key("tcp")]
+        );
+        assert_eq!(dup.first, Position { line: 2, column: 3 });
+        assert_eq!(dup.second, Position { line: 3, column: 3 });
+        let escaped = find_duplicate_key(r#"{"a\u0062": 1, "ab": 2}"#).unwrap();
+        assert_eq!(escaped.path, vec![key("ab")]);
     }
 
     #[test]

@@ -398,9 +398,8 @@ fn body(
 }
 
 fn read_file(name: &str, base_dir: &Path) -> Result<Vec<u8>, FieldError> {
-    let path = base_dir.join(name);
-    std::fs::read(&path)
-        .map_err(|e| FieldError::new(format!("cannot read {}: {e}", path.display())))
+    field::read_regular_file(&base_dir.join(name), field::MAX_BODY_FILE_BYTES)
+        .map_err(FieldError::new)
 }
 
 fn millis(map: &Map<String, Value>, key: &str) -> Result<Duration, FieldError> {

@@ -1,0 +1,166 @@
+//! Issue 10, the mocks file and the names it holds: bodies that are devices or FIFOs, duplicate
+//! keys, unbracketed IPv6 hints, Unicode host names, secrets in the journal, and fake addresses
+//! (exhaustion, agreement between processes of one tree).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use mocket_tests::*;
+
+/// `mocket check FILE`.
+fn check(mocks: &Path) -> Run {
+    let mut c = Command::new(mocket_bin());
+    c.args(["check", mocks.to_str().unwrap()]);
+    run(c)
+}
+
+/// Runs `f`, failing the test if it took longer than a prompt answer may.
+fn promptly<T>(what: &str, f: impl FnOnce() -> T) -> T {
+    within(Duration::from_secs(20), what, f)
+}
+
+/// Runs `f`, failing the test if it took longer than `limit` (a hang ends at the harness's
+/// 120 s timeout).
+fn within<T>(limit: Duration, what: &str, f: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let out = f();
+    let took = start.elapsed();
+    assert!(took < limit, "{what} took {took:?}");
+    eprintln!("{what} took {took:?}");
+    out
+}
+
+/// A mocks file whose only entry serves `file` (a path, written as given).
+fn mocks_serving(file: &str) -> std::path::PathBuf {
+    mocks_file(&format!(
+        "{{\"entries\": [\n  {{\"http\": \"GET http://api.example.com/\",\n   \"response\": {{\"file\": \"{file}\"}}}}]}}\n"
+    ))
+}
+
+fn assert_refused_body_file(mocks: &Path, kind: &str) {
+    let expected = format!("{}:3:17: entries[0].response.file: ", mocks.display());
+    let checked = promptly("mocket check", || check(mocks));
+    checked.expect_code(2);
+    assert!(checked.stderr.contains(&expected), "{}", checked.stderr);
+    assert!(
+        checked
+            .stderr
+            .contains(&format!("is {kind}, not a regular file")),
+        "{}",
+        checked.stderr
+    );
+    let ran = promptly("mocket run", || {
+        mocket_run(mocks, &[], &["sh", "-c", "echo SHOULD-NOT-RUN"])
+    });
+    ran.expect_code(2);
+    assert!(!ran.stdout.contains("SHOULD-NOT-RUN"));
+    assert!(ran.stderr.contains(&expected), "{}", ran.stderr);
+}
+
+#[test]
+fn a_device_as_response_file_is_refused_promptly() {
+    assert_refused_body_file(&mocks_serving("/dev/zero"), "a character device");
+}
+
+#[test]
+fn a_fifo_as_response_file_is_refused_promptly() {
+    let dir = scratch_dir("fifo");
+    let fifo = dir.join("body.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    assert_refused_body_file(&mocks_serving(fifo.to_str().unwrap()), "a FIFO");
+}
+
+#[test]
+fn a_device_as_mocks_file_is_refused_promptly() {
+    let checked = promptly("mocket check", || check(Path::new("/dev/zero")));
+    checked.expect_code(2);
+    assert!(
+        checked
+            .stderr
+            .contains("/dev/zero: cannot read the mocks file: /dev/zero is a character device"),
+        "{}",
+        checked.stderr
+    );
+}
+
+#[test]
+fn duplicate_keys_are_refused_by_check() {
+    let mocks = mocks_file(
+        "{\"entries\": [\n  {\"tcp\": \"legacy.internal:9000\", \"response\": \"a\",\n   \"response\": \"b\"}]}\n",
+    );
+    let checked = check(&mocks);
+    checked.expect_code(2);
+    let expected = format!(
+        "{}:3:4: entries[0].response: duplicate key \"response\" (first given at line 2, \
+         column 35): JSON would keep only the last value; give the key once",
+        mocks.display()
+    );
+    assert!(checked.stderr.contains(&expected), "{}", checked.stderr);
+}
+
+#[test]
+fn unbracketed_ipv6_with_port_gets_the_bracketed_hint() {
+    let mocks = mocks_file("{\"entries\": [{\"tcp\": \"2001:db8::1:9000\", \"response\": \"x\"}]}");
+    let checked = check(&mocks);
+    checked.expect_code(2);
+    let expected = format!(
+        "{}:1:15: entries[0].tcp: \"2001:db8::1:9000\": an IPv6 address needs brackets around \
+         it, then the port: write \"[2001:db8::1]:9000\"",
+        mocks.display()
+    );
+    assert!(checked.stderr.contains(&expected), "{}", checked.stderr);
+    let fixed =
+        mocks_file("{\"entries\": [{\"tcp\": \"[2001:db8::1]:9000\", \"response\": \"x\"}]}");
+    check(&fixed).success();
+}
+
+const UNICODE_MOCKS: &str = r#"{"entries": [
+  {"http": "GET http://bücher.example/katalog", "response": {"body": "unicode entry"}}]}"#;
+
+#[test]
+fn a_unicode_entry_host_matches_curl_under_both_placements() {
+    assert!(have("curl"), "curl is missing (.ci/run installs it)");
+    let mocks = mocks_file(UNICODE_MOCKS);
+    for placement in PLACEMENTS {
+        // curl converts the name to xn--bcher-kva.example itself (libidn2); the second URL
+        // gives the punycode form directly, as a client without IDN support must.
+        for url in [
+            "http://bücher.example/katalog",
+            "http://xn--bcher-kva.example/katalog",
+        ] {
+            let ran = placement.run(&mocks, &["curl", "-sS", url]);
+            ran.success();
+            assert_eq!(
+                ran.stdout, "unicode entry",
+                "{placement:?} {url}: {}",
+                ran.stderr
+            );
+        }
+    }
+}
+
+#[test]
+fn a_unicode_entry_host_matches_python_with_the_punycode_name() {
+    let mocks = mocks_file(UNICODE_MOCKS);
+    let program = r#"
+import socket
+(ip, _), = {a[4] for a in socket.getaddrinfo("xn--bcher-kva.example", 80, socket.AF_INET, socket.SOCK_STREAM)}
+s = socket.create_connection((ip, 80))
+s.sendall(b"GET /katalog HTTP/1.1\r\nHost: xn--bcher-kva.example\r\nConnection: close\r\n\r\n")
+data = b""
+while chunk := s.recv(4096):
+    data += chunk
+print(data.split(b"\r\n\r\n", 1)[1].decode())
+"#;
+    for placement in PLACEMENTS {
+        let ran = python(placement, &mocks, program, &[]);
+        ran.success();
+        assert_eq!(
+            ran.stdout, "unicode entry\n",
+            "{placement:?}: {}",
+            ran.stderr
+        );
+    }
+}
