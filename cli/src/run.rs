@@ -97,12 +97,14 @@ pub fn run(args: RunArgs) -> ExitCode {
 fn start(args: &RunArgs) -> Result<ExitCode, String> {
     let settings = settings(args)?;
     let config = settings.load().map_err(|e| e.to_string())?;
-    let journal = Journal::open(settings.journal.as_deref()).map_err(|e| {
-        format!(
-            "--journal {}: {e}",
-            settings.journal.as_ref().unwrap().display()
-        )
-    })?;
+    let journal = Journal::open(settings.journal.as_deref())
+        .map_err(|e| {
+            format!(
+                "--journal {}: {e}",
+                settings.journal.as_ref().unwrap().display()
+            )
+        })?
+        .redacting(settings.redactor());
     let shim = shim_path()?;
     let engine = Engine::with_config(Ok(Arc::new(config)), settings.log, journal, None);
     if let Some(e) = engine.config_error() {

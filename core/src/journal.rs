@@ -2,12 +2,18 @@
 //!
 //! Every event is written with a single `write` on a file opened with `O_APPEND`, so several
 //! processes (each with an embedded engine) can share one journal without tearing lines.
+//!
+//! Secrets never reach the file: every event passes through the cassettes' [`Redactor`]
+//! (credential headers, token-like query parameters, Redis `AUTH` and `HELLO ... AUTH`
+//! arguments, plus `MOCKET_REDACT_HEADERS` / `MOCKET_REDACT_QUERY`) as it is written, whatever
+//! part of the engine built it.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
 
+use mocket_recordings::{REDACTED, Redactor};
 use serde_json::{Map, Value, json};
 
 /// What happened to a connection, request or lookup.
@@ -70,12 +76,44 @@ impl Event {
         line.push('\n');
         line
     }
+
+    /// The event with its secrets replaced: the headers and query of an HTTP `request`, the
+    /// credentials in a Redis `command`.
+    fn redacted(&self, redactor: &Redactor) -> Event {
+        let mut event = self.clone();
+        if let Some(Value::Object(request)) = event.fields.get_mut("request") {
+            if let Some(Value::Object(headers)) = request.get_mut("headers") {
+                for (name, value) in headers.iter_mut() {
+                    if redactor.is_secret_header(name) {
+                        *value = json!(REDACTED);
+                    }
+                }
+            }
+            if let Some(Value::String(path)) = request.get_mut("path") {
+                *path = redactor.url(path);
+            }
+        }
+        if let Some(Value::Array(words)) = event.fields.get_mut("command") {
+            let mut command: Vec<Vec<u8>> = words
+                .iter()
+                .map(|w| w.as_str().unwrap_or_default().as_bytes().to_vec())
+                .collect();
+            redactor.redis_command(&mut command);
+            for (word, redacted) in words.iter_mut().zip(command) {
+                if redacted == REDACTED.as_bytes() {
+                    *word = json!(REDACTED);
+                }
+            }
+        }
+        event
+    }
 }
 
 /// Where events go: a file, or nowhere.
 #[derive(Debug, Default)]
 pub struct Journal {
     file: Option<Mutex<File>>,
+    redactor: Redactor,
 }
 
 impl Journal {
@@ -84,7 +122,17 @@ impl Journal {
             .map(|p| OpenOptions::new().create(true).append(true).open(p))
             .transpose()?
             .map(Mutex::new);
-        Ok(Journal { file })
+        Ok(Journal {
+            file,
+            redactor: Redactor::default(),
+        })
+    }
+
+    /// Redacts with `redactor` (the built-in rules plus the user's) instead of the built-in
+    /// rules alone.
+    pub fn redacting(mut self, redactor: Redactor) -> Self {
+        self.redactor = redactor;
+        self
     }
 
     /// Whether events go anywhere: hot paths skip building them when not.
@@ -94,7 +142,7 @@ impl Journal {
 
     pub fn record(&self, event: &Event) {
         if let Some(file) = &self.file {
-            let line = event.to_line();
+            let line = event.redacted(&self.redactor).to_line();
             let mut file = file.lock().unwrap_or_else(|e| e.into_inner());
             // A journal that cannot be written must not break the process under test.
             let _ = file.write_all(line.as_bytes());
@@ -121,6 +169,47 @@ mod tests {
             serde_json::from_str::<Value>(&dns.to_line()).unwrap()["port"],
             Value::Null
         );
+    }
+
+    #[test]
+    fn secrets_are_redacted_as_events_are_written() {
+        let dir = std::env::temp_dir().join(format!("mocket-journal-r-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("j.jsonl");
+        let redactor = Redactor::new(&["x-session".into()], &["sid".into()]);
+        let j = Journal::open(Some(&path)).unwrap().redacting(redactor);
+        let request = json!({"method": "GET", "path": "/p?access_token=t1&page=2&sid=s1",
+            "headers": {"authorization": "Bearer t2", "x-session": "s2", "accept": "*/*",
+                        "cookie": "c=t3", "proxy-authorization": "t4", "x-api-key": "t5"},
+            "body": null});
+        let http = Event::new(1, "h", Some(80), "http", Action::Mocked)
+            .with("request", request)
+            .with("response", json!({"status": 200}));
+        j.record(&http);
+        let hello = json!(["HELLO", "3", "AUTH", "user1", "t6", "SETNAME", "me"]);
+        j.record(&Event::new(1, "r", Some(6379), "redis", Action::Mocked).with("command", hello));
+        let auth = json!(["AUTH", "t7"]);
+        j.record(&Event::new(1, "r", Some(6379), "redis", Action::Mocked).with("command", auth));
+        let text = std::fs::read_to_string(&path).unwrap();
+        for secret in [
+            "t1", "t2", "s1", "s2", "t3", "t4", "t5", "user1", "t6", "t7",
+        ] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(
+            lines[0]["request"]["path"],
+            "/p?access_token=<redacted>&page=2&sid=<redacted>"
+        );
+        assert_eq!(lines[0]["request"]["headers"]["accept"], "*/*");
+        assert_eq!(
+            lines[1]["command"],
+            json!(["HELLO", "3", "AUTH", REDACTED, REDACTED, "SETNAME", "me"])
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -58,8 +58,9 @@ impl CaFiles {
     }
 }
 
-/// `$XDG_DATA_HOME/mocket`, or `~/.local/share/mocket`.
-fn default_dir() -> Result<PathBuf, String> {
+/// mocket's per-user data directory (the CA, shared state): `$XDG_DATA_HOME/mocket`, or
+/// `~/.local/share/mocket`.
+pub fn default_dir() -> Result<PathBuf, String> {
     let var = |k| {
         std::env::var_os(k)
             .filter(|v| !v.is_empty())

@@ -117,9 +117,15 @@ impl Settings {
             namespace,
             mode: self.record_mode.unwrap_or_default(),
             upstream_ca: self.upstream_ca.clone(),
-            redactor: Redactor::new(&self.redact_headers, &self.redact_query),
+            redactor: self.redactor(),
             matcher: self.record_match.clone().unwrap_or_default(),
         }))
+    }
+
+    /// What cassettes and the journal redact: the built-in names plus `MOCKET_REDACT_HEADERS`
+    /// and `MOCKET_REDACT_QUERY`.
+    pub fn redactor(&self) -> Redactor {
+        Redactor::new(&self.redact_headers, &self.redact_query)
     }
 
     /// Reads the mocks file (or starts from an empty one) and applies the overrides.

@@ -23,7 +23,7 @@ use mocket_protocols::field::{Destination, normalize_host};
 
 use crate::config::{Config, ConfigError, Entry, LogLevel, Settings};
 use crate::control::{Reply, Request, Transport};
-use crate::fake_ip::{FakeIpMap, is_fake};
+use crate::fake_ip::{FakeIpError, FakeIpMap, Registry, is_fake};
 use crate::journal::{Action, Event, Journal};
 use crate::report::Report;
 
@@ -89,8 +89,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Engine {
-    /// An engine for `settings`. A broken mocks file does not stop it: it then refuses every
-    /// intercepted connection with the file's error, so nothing leaks.
+    /// An engine for `settings`, under the embedded placement (one engine per process): its
+    /// fake addresses are shared with the other processes of the tree through a
+    /// [`Registry`]. A broken mocks file does not stop it: it then refuses every intercepted
+    /// connection with the file's error, so nothing leaks.
     pub fn new(settings: &Settings, thread_hook: Option<ThreadHook>) -> Arc<Engine> {
         let journal = Journal::open(settings.journal.as_deref());
         let config = match (settings.load(), journal) {
@@ -106,8 +108,32 @@ impl Engine {
                 ),
             }),
         };
-        let journal = Journal::open(settings.journal.as_deref()).unwrap_or_default();
-        Engine::with_config(config, settings.log, journal, thread_hook)
+        let journal = Journal::open(settings.journal.as_deref())
+            .unwrap_or_default()
+            .redacting(settings.redactor());
+        let engine = Engine::with_config(config, settings.log, journal, thread_hook);
+        engine.share_fake_ips(Registry::for_this_tree(settings.config.as_deref()));
+        engine
+    }
+
+    /// Replaces the per-process fake addresses with the ones `registry` shares. Without a
+    /// usable registry, addresses stay per process (a warning says so): a name looked up in
+    /// two processes may then get two addresses, but nothing is reached that should not be.
+    fn share_fake_ips(&self, registry: Result<Registry, crate::fake_ip::RegistryError>) {
+        let shared = registry
+            .map_err(FakeIpError::Registry)
+            .and_then(FakeIpMap::shared);
+        match shared {
+            Ok(mut map) => {
+                if let Ok(config) = &self.config {
+                    assign_entry_names(&mut map, config);
+                }
+                *lock(&self.fake_ips) = map;
+            }
+            Err(e) => self.warn(&format!(
+                "{e}; fake addresses are not shared with other processes"
+            )),
+        }
     }
 
     pub fn with_config(
@@ -120,12 +146,8 @@ impl Engine {
         let mut fake_ips = FakeIpMap::default();
         let mut usage = Vec::new();
         if let Ok(config) = &config {
-            // Entry names get their addresses first, in file order, so any process computes the
-            // same address for them even without a collision-free history.
-            for e in &config.entries {
-                fake_ips.ip_of(&e.destination().host);
-                usage.push(AtomicU64::new(0));
-            }
+            assign_entry_names(&mut fake_ips, config);
+            usage.extend(config.entries.iter().map(|_| AtomicU64::new(0)));
         }
         Arc::new(Engine {
             config,
@@ -228,14 +250,22 @@ impl Engine {
         // follows must reach the engine, in strict mode or not.
         let recorded = self.recorder.is_some() && !config.allow.allows_name(name);
         if config.names_host(name) || recorded {
-            return Reply::Fake(lock(&self.fake_ips).ip_of(name));
+            return self.fake_reply(name);
         }
         match (config.allow.allows_name(name), config.strict) {
             (true, true) => Reply::RealTell,
             (_, false) => Reply::Real,
             // A lookup that no rule allows never reaches a real resolver; the connect that
             // follows is refused with a message naming the host and port.
-            (false, true) => Reply::Fake(lock(&self.fake_ips).ip_of(name)),
+            (false, true) => self.fake_reply(name),
+        }
+    }
+
+    /// The fake address of `name`, or a refusal that fails the lookup when none is left.
+    fn fake_reply(&self, name: &str) -> Reply {
+        match lock(&self.fake_ips).ip_of(name) {
+            Ok(ip) => Reply::Fake(ip),
+            Err(e) => Reply::Refuse(format!("no fake address for {name}: {e}")),
         }
     }
 
@@ -404,8 +434,17 @@ impl Engine {
     }
 
     /// A fake address for tests and tools that need to know what the shim would be told.
-    pub fn fake_ip_of(&self, name: &str) -> Ipv4Addr {
+    pub fn fake_ip_of(&self, name: &str) -> Result<Ipv4Addr, FakeIpError> {
         lock(&self.fake_ips).ip_of(&normalize_host(name))
+    }
+}
+
+/// Entry names get their addresses first, in file order, so that every engine for one mocks
+/// file gives them the same addresses, registry or not. The range holds far more names than a
+/// mocks file can list, so none is refused here.
+fn assign_entry_names(map: &mut FakeIpMap, config: &Config) {
+    for e in &config.entries {
+        let _ = map.ip_of(&e.destination().host);
     }
 }
 

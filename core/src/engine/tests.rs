@@ -50,7 +50,7 @@ fn resolves_entry_names_to_fake_addresses() {
         pid: 1,
         name: "LEGACY.internal".into(),
     });
-    assert_eq!(reply, Reply::Fake(e.fake_ip_of("legacy.internal")));
+    assert_eq!(reply, Reply::Fake(e.fake_ip_of("legacy.internal").unwrap()));
     let reply = e.handle(Request::Resolve {
         pid: 1,
         name: "localhost".into(),
@@ -69,7 +69,7 @@ fn resolves_entry_names_to_fake_addresses() {
 #[test]
 fn strict_mode_refuses_with_a_message() {
     let e = engine(r#"{"entries": [{"tcp": "a.test:1", "response": "x"}]}"#);
-    let ip = e.fake_ip_of("api.example.com").to_string();
+    let ip = e.fake_ip_of("api.example.com").unwrap().to_string();
     let Reply::Refuse(msg) = route(&e, &ip, 443) else {
         panic!()
     };
@@ -77,7 +77,7 @@ fn strict_mode_refuses_with_a_message() {
         msg,
         "strict mode refused api.example.com:443 (no entry matches; allowed: localhost, 127.0.0.0/8, ::1)"
     );
-    let ip = e.fake_ip_of("a.test").to_string();
+    let ip = e.fake_ip_of("a.test").unwrap().to_string();
     let Reply::Refuse(msg) = route(&e, &ip, 2) else {
         panic!()
     };
@@ -120,7 +120,7 @@ fn non_strict_passes_and_udp_to_fake_names_is_refused() {
         }),
         Reply::Real
     );
-    let ip = e.fake_ip_of("a.test");
+    let ip = e.fake_ip_of("a.test").unwrap();
     assert_eq!(
         route(&e, &ip.to_string(), 2),
         Reply::PassHost("a.test".into())
