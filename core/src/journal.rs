@@ -78,19 +78,24 @@ impl Event {
     }
 
     /// The event with its secrets replaced: the headers and query of an HTTP `request`, the
-    /// credentials in a Redis `command`.
+    /// credentials in a Redis `command`, and those same values wherever a text field (a
+    /// `reason` that explains a mismatch) quotes them.
     fn redacted(&self, redactor: &Redactor) -> Event {
         let mut event = self.clone();
+        let mut secrets = Vec::new();
         if let Some(Value::Object(request)) = event.fields.get_mut("request") {
             if let Some(Value::Object(headers)) = request.get_mut("headers") {
                 for (name, value) in headers.iter_mut() {
                     if redactor.is_secret_header(name) {
+                        secrets.extend(value.as_str().map(String::from));
                         *value = json!(REDACTED);
                     }
                 }
             }
             if let Some(Value::String(path)) = request.get_mut("path") {
-                *path = redactor.url(path);
+                let redacted = redactor.url(path);
+                secrets.extend(removed_query_values(path, &redacted));
+                *path = redacted;
             }
         }
         if let Some(Value::Array(words)) = event.fields.get_mut("command") {
@@ -101,12 +106,68 @@ impl Event {
             redactor.redis_command(&mut command);
             for (word, redacted) in words.iter_mut().zip(command) {
                 if redacted == REDACTED.as_bytes() {
+                    secrets.extend(word.as_str().map(String::from));
                     *word = json!(REDACTED);
                 }
             }
         }
+        secrets.retain(|s| !s.is_empty() && s != REDACTED);
+        for (key, value) in event.fields.iter_mut() {
+            if let (false, Value::String(text)) = (key == "request" || key == "command", value) {
+                *text = scrub(text, &secrets);
+            }
+        }
         event
     }
+}
+
+/// The values `redacted` replaced in the query of `path`, as sent and percent-decoded.
+fn removed_query_values(path: &str, redacted: &str) -> Vec<String> {
+    let pairs = |p: &str| -> Vec<String> {
+        let query = p.split_once('?').map_or("", |(_, q)| q);
+        query.split('&').map(String::from).collect()
+    };
+    pairs(path)
+        .into_iter()
+        .zip(pairs(redacted))
+        .filter(|(sent, shown)| sent != shown)
+        .filter_map(|(sent, _)| sent.split_once('=').map(|(_, v)| v.to_string()))
+        .flat_map(|v| [mocket_protocols::http::url::percent_decode(&v, true), v])
+        .collect()
+}
+
+/// `text` without any of `secrets`, whether written as is, escaped as in a quoted string, or
+/// cut short with `...` (as mismatch reasons cut long values).
+fn scrub(text: &str, secrets: &[String]) -> String {
+    /// A cut-short secret is recognised from this many bytes on.
+    const MIN_CUT: usize = 8;
+    let mut text = text.to_string();
+    for secret in secrets {
+        let escaped = format!("{secret:?}");
+        for form in [secret.as_str(), &escaped[1..escaped.len() - 1]] {
+            text = text.replace(form, REDACTED);
+            let Some(head) = form.get(..MIN_CUT) else {
+                continue;
+            };
+            let mut from = 0;
+            while let Some(found) = text[from..].find(head) {
+                let at = from + found;
+                let common = text[at..]
+                    .bytes()
+                    .zip(form.bytes())
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                let end = at + common;
+                if text.is_char_boundary(end) && text[end..].starts_with("...") {
+                    text.replace_range(at..end, REDACTED);
+                    from = at + REDACTED.len();
+                } else {
+                    from = at + head.len();
+                }
+            }
+        }
+    }
+    text
 }
 
 /// Where events go: a file, or nowhere.
@@ -188,11 +249,26 @@ mod tests {
         j.record(&http);
         let hello = json!(["HELLO", "3", "AUTH", "user1", "t6", "SETNAME", "me"]);
         j.record(&Event::new(1, "r", Some(6379), "redis", Action::Mocked).with("command", hello));
+        let long =
+            "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkFkYSJ9.t8-signature";
+        let mismatch = Event::new(1, "h", Some(80), "http", Action::Unmatched)
+            .with(
+                "request",
+                json!({"path": "/x?api_key=t9", "headers": {"authorization": long}}),
+            )
+            .with(
+                "reason",
+                json!(format!(
+                    "GET /x?api_key=t9: header authorization {}... vs \"Bearer ok\"",
+                    &format!("{long:?}")[..80]
+                )),
+            );
+        j.record(&mismatch);
         let auth = json!(["AUTH", "t7"]);
         j.record(&Event::new(1, "r", Some(6379), "redis", Action::Mocked).with("command", auth));
         let text = std::fs::read_to_string(&path).unwrap();
         for secret in [
-            "t1", "t2", "s1", "s2", "t3", "t4", "t5", "user1", "t6", "t7",
+            "t1", "t2", "s1", "s2", "t3", "t4", "t5", "user1", "t6", "t7", "eyJhbGci", "t9",
         ] {
             assert!(!text.contains(secret), "{secret} in {text}");
         }

@@ -175,6 +175,8 @@ fn secrets_of_mocked_traffic_stay_out_of_the_journal() {
         r#"{"entries": [
   {"http": "GET http://api.example.com/me?access_token=query-secret-1&page=2",
    "response": {"headers": {"set-cookie": "session=cookie-secret-2"}, "body": "me"}},
+  {"http": "GET http://private.example.com/private",
+   "match": {"headers": {"authorization": "Bearer right"}}, "response": {"body": "private"}},
   {"redis": "cache.internal:6379", "emulate": true}]}"#,
     );
     let script = r#"
@@ -184,21 +186,31 @@ curl -sS -H 'Authorization: Bearer header-secret-3' -H 'Cookie: c=cookie-secret-
 redis-cli -h cache.internal AUTH user-secret-7 password-secret-8
 redis-cli -h cache.internal HELLO 2 AUTH user-secret-9 password-secret-10 SETNAME tool
 redis-cli -h cache.internal -a password-secret-11 --no-auth-warning PING
+curl -sS -o /dev/null -H "Authorization: Bearer $LONG_TOKEN" http://private.example.com/private
 "#;
+    // A JWT-sized token: mismatch reasons quote the value cut short, which must not leak either.
+    let long_token = format!("secret-12-{}", "x".repeat(100));
     for placement in PLACEMENTS {
         let journal = scratch_dir("redacted-journal").join("events.jsonl");
         let path = journal.to_str().unwrap();
-        let env = [("MOCKET_REDACT_HEADERS", "x-tenant")];
+        let env = [
+            ("MOCKET_REDACT_HEADERS", "x-tenant"),
+            ("LONG_TOKEN", long_token.as_str()),
+        ];
         let ran = match placement {
             Placement::Daemon => {
                 mocket_run_env(&mocks, &["--journal", path], &env, &["sh", "-c", script])
             }
             Placement::Embedded => {
-                let env = [env[0], ("MOCKET_JOURNAL", path)];
+                let env = [env[0], env[1], ("MOCKET_JOURNAL", path)];
                 preload_run(&mocks, &env, &["sh", "-c", script])
             }
         };
-        ran.success();
+        // The mismatched request is unmatched: `mocket run` fails the run for it.
+        ran.expect_code(match placement {
+            Placement::Daemon => 1,
+            Placement::Embedded => 0,
+        });
         assert!(
             ran.stdout.starts_with("me\nOK\n"),
             "{placement:?}: {}{}",
@@ -206,7 +218,8 @@ redis-cli -h cache.internal -a password-secret-11 --no-auth-warning PING
             ran.stderr
         );
         let text = std::fs::read_to_string(&journal).expect("journal written");
-        for n in 1..=11 {
+        assert!(text.contains("\"unmatched\""), "{text}");
+        for n in 1..=12 {
             let secret = format!("secret-{n}");
             assert!(
                 !text.contains(&secret),
