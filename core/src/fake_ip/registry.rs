@@ -19,9 +19,10 @@
 //! - **Crash safety**: `CHECK` is a checksum of `IP NAME`; a line cut short by a crash, or run
 //!   together with the next one, fails it and is skipped, and a reader consumes only complete
 //!   lines. A lost claim is simply claimed again.
-//! - **Cost**: a name already known costs nothing; a new name costs one `write` and one `read`
-//!   of the lines appended since this process last looked (no lock, no fsync). A process that
-//!   never looks up a name never opens the file.
+//! - **Cost**: a name already known costs nothing; a new name costs a `pread` of the lines
+//!   appended since this process last looked, one `write` and one more `pread` (no lock, no
+//!   fsync). A process that never looks up a name never opens the file. No-collision names
+//!   cannot skip the file: a process cannot know locally that another one saw its name collide.
 //!
 //! The file lives in the per-user runtime directory (`$XDG_RUNTIME_DIR/mocket`, else the
 //! per-user data directory next to the CA), named by a hash of the terminal session and the
@@ -114,31 +115,37 @@ impl Registry {
         }
     }
 
-    /// Replays the lines appended since the last call into `map`.
+    /// Replays the lines appended since the last call into `map`: usually one `pread` that
+    /// returns the few lines other processes added (or nothing).
     pub(super) fn catch_up(&mut self, map: &mut FakeIpMap) -> Result<(), RegistryError> {
-        let len = self
-            .file
-            .metadata()
-            .map_err(|e| self.error(format!("cannot read: {e}")))?
-            .len();
-        if len > MAX_LOG_BYTES {
-            return Err(self.error(format!("longer than {MAX_LOG_BYTES} bytes")));
-        }
-        if len <= self.replayed_to {
-            return Ok(());
-        }
-        let mut tail = vec![0; (len - self.replayed_to) as usize];
-        self.file
-            .read_exact_at(&mut tail, self.replayed_to)
-            .map_err(|e| self.error(format!("cannot read: {e}")))?;
-        let complete = tail.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-        for line in tail[..complete].split(|b| *b == b'\n') {
-            if let Some((ip, name)) = parse_line(line) {
-                map.insert(name, ip);
+        let mut chunk = [0u8; 8192];
+        let mut pending = Vec::new();
+        loop {
+            let at = self.replayed_to + pending.len() as u64;
+            if at > MAX_LOG_BYTES {
+                return Err(self.error(format!("longer than {MAX_LOG_BYTES} bytes")));
+            }
+            let n = self
+                .file
+                .read_at(&mut chunk, at)
+                .map_err(|e| self.error(format!("cannot read: {e}")))?;
+            pending.extend_from_slice(&chunk[..n]);
+            let complete = pending
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |i| i + 1);
+            for line in pending[..complete].split(|b| *b == b'\n') {
+                if let Some((ip, name)) = parse_line(line) {
+                    map.insert(name, ip);
+                }
+            }
+            pending.drain(..complete);
+            self.replayed_to += complete as u64;
+            // A short read is the end of the file (an incomplete last line waits for later).
+            if n < chunk.len() {
+                return Ok(());
             }
         }
-        self.replayed_to += complete as u64;
-        Ok(())
     }
 
     /// The address of `name`, claimed in the log when no process has claimed one yet.
