@@ -86,9 +86,17 @@ impl FakeIpMap {
         assigned
     }
 
-    /// The name behind a fake address handed out by this map.
-    pub fn name_of(&self, ip: Ipv4Addr) -> Option<&str> {
-        self.by_ip.get(&ip).map(String::as_str)
+    /// The name behind a fake address handed out by this map, or by another process sharing
+    /// its registry (a parent that resolved the name before starting this program).
+    pub fn name_of(&mut self, ip: Ipv4Addr) -> Option<String> {
+        if !self.by_ip.contains_key(&ip)
+            && let Some(mut registry) = self.registry.take()
+        {
+            // An unreadable registry leaves the address unknown: the connect is refused.
+            let _ = registry.catch_up(self);
+            self.registry = Some(registry);
+        }
+        self.by_ip.get(&ip).cloned()
     }
 
     /// The first free address at or after the hash of `name`, wrapping around (linear
@@ -168,7 +176,7 @@ mod tests {
         let ip = a.ip_of("api.example.com").unwrap();
         assert_eq!(ip, b.ip_of("api.example.com").unwrap());
         assert!(is_fake(ip));
-        assert_eq!(a.name_of(ip), Some("api.example.com"));
+        assert_eq!(a.name_of(ip).as_deref(), Some("api.example.com"));
         assert!(!is_fake(Ipv4Addr::new(198, 20, 0, 1)));
         assert!(is_fake(Ipv4Addr::new(198, 19, 255, 1)));
     }

@@ -310,3 +310,28 @@ fn separate_processes_agree_on_fake_addresses_whatever_their_order() {
         a.iter().map(|l| l.split(' ').nth(1).unwrap()).collect();
     assert_eq!(distinct.len(), 20_000);
 }
+
+#[test]
+fn a_fake_address_resolved_by_another_process_keeps_its_name() {
+    let mocks = mocks_file("{}");
+    let runtime = scratch_dir("name-of-runtime");
+    let script = r#"
+ip=$(python3 -c 'import socket; print(socket.gethostbyname("other.test"))')
+python3 -c '
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], 9000), timeout=5); print("connected")
+except OSError: print("refused")' "$ip"
+"#;
+    let env = [("XDG_RUNTIME_DIR", runtime.to_str().unwrap())];
+    let ran = preload_run(&mocks, &env, &["sh", "-c", script]);
+    ran.success();
+    assert_eq!(ran.stdout, "refused\n", "{}", ran.stderr);
+    // Judged by its name, as in the process that resolved it.
+    assert!(
+        ran.stderr.contains("strict mode refused other.test:9000"),
+        "{}",
+        ran.stderr
+    );
+    assert!(!ran.stderr.contains("never handed out"), "{}", ran.stderr);
+}

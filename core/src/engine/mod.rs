@@ -112,7 +112,9 @@ impl Engine {
             .unwrap_or_default()
             .redacting(settings.redactor());
         let engine = Engine::with_config(config, settings.log, journal, thread_hook);
-        engine.share_fake_ips(Registry::for_this_tree(settings.config.as_deref()));
+        if engine.config_error().is_none() {
+            engine.share_fake_ips(Registry::for_this_tree(settings.config.as_deref()));
+        }
         engine
     }
 
@@ -290,7 +292,7 @@ impl Engine {
         };
         if let Some(v4) = v4.filter(|v4| is_fake(*v4)) {
             return match lock(&self.fake_ips).name_of(v4) {
-                Some(name) => Ok((name.to_string(), true)),
+                Some(name) => Ok((name, true)),
                 None => Err(Reply::Refuse(format!(
                     "refused {v4}: a mocket fake address that this engine never handed out"
                 ))),

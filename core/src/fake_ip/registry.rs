@@ -293,11 +293,21 @@ mod tests {
         }
         for (name, ip) in from_b {
             assert_eq!(a.ip_of(&name).unwrap(), ip, "{name}");
-            assert_eq!(a.name_of(ip), Some(name.as_str()));
+            assert_eq!(a.name_of(ip), Some(name));
         }
         let late = shared(&path);
         assert_eq!(late.by_name.len(), 20_000);
         assert_eq!(late.by_name, a.by_name);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn an_address_another_process_handed_out_is_known() {
+        let path = temp_log("name-of");
+        let (mut parent, mut child) = (shared(&path), shared(&path));
+        let ip = parent.ip_of("late.test").unwrap();
+        assert_eq!(child.name_of(ip).as_deref(), Some("late.test"));
+        assert_eq!(child.name_of(Ipv4Addr::new(198, 18, 7, 7)), None);
         std::fs::remove_file(&path).unwrap();
     }
 
@@ -317,7 +327,10 @@ mod tests {
         assert_eq!(b.ip_of("first.test").unwrap(), ip);
         let second = b.ip_of("second.test").unwrap();
         assert_eq!(a.ip_of("second.test").unwrap(), second);
-        assert_eq!(shared(&path).name_of(second), Some("second.test"));
+        assert_eq!(
+            shared(&path).name_of(second).as_deref(),
+            Some("second.test")
+        );
         assert_eq!(shared(&path).by_name.get("cut.te"), None);
         std::fs::remove_file(&path).unwrap();
     }
