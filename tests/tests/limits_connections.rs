@@ -85,6 +85,7 @@ print(get_ok())
         &[],
         &["python3", "-c", &program(body)],
     );
+    eprintln!("{}", run.stderr);
     run.success();
     assert_eq!(run.stdout, "calm\nHTTP/1.1 200 OK fine\n", "{}", run.stderr);
     assert!(

@@ -70,6 +70,9 @@ impl Engine {
 
     /// Completes the handshake; `None` (after saying why) when it fails.
     pub(super) fn terminate_tls(&self, mut stream: TcpStream, claim: &Claim) -> Option<TlsStream> {
+        // Each flight of the handshake may take up to the idle timeout, whatever timeout was
+        // left by whoever peeked at the first byte (the record proxy peeks with 200 ms).
+        self.idle_timeout.apply(&stream);
         let session = self
             .leaf_cache()
             .and_then(|cache| cache.accept(&claim.dest.host));
