@@ -27,10 +27,13 @@ def cpu_seconds(pid):
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-def threads(pid):
+def status(pid, field):
     for line in open(f"/proc/{pid}/status"):
-        if line.startswith("Threads:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1])
+
+def threads(pid):
+    return status(pid, "Threads")
 
 def get_ok():
     s = socket.create_connection(("api.test", 80), timeout=20)
@@ -89,7 +92,9 @@ print(get_ok())
     run.success();
     assert_eq!(run.stdout, "calm\nHTTP/1.1 200 OK fine\n", "{}", run.stderr);
     assert!(
-        run.stderr.contains("cannot accept connections") && run.stderr.contains("ulimit -n"),
+        run.stderr.contains("cannot accept connections")
+            && run.stderr.contains("(the limit is 64)")
+            && run.stderr.contains("ulimit -n"),
         "{}",
         run.stderr
     );
@@ -178,7 +183,8 @@ for c in conns:
     poller.register(c, select.POLLIN)
 still_open = 5000 - len(poller.poll(0))
 held = threads(engine)
-print(f"opened 5000 in {opened:.1f} s; daemon threads {baseline} -> {held}", file=sys.stderr)
+vm, rss = status(engine, "VmSize") // 1024, status(engine, "VmRSS") // 1024
+print(f"opened 5000 in {opened:.1f} s; daemon threads {baseline} -> {held}, VmSize {vm} MB, VmRSS {rss} MB", file=sys.stderr)
 # The bound: the pool's 256 connection threads plus the daemon's own few (one per connection
 # before); measured: 3 -> 81, the threads of connections accepted before their claim arrived.
 print("open", still_open, "threads bounded", held <= 266)

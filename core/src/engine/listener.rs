@@ -82,9 +82,19 @@ enum Claimed {
 }
 
 /// Says, at most once per [`FD_WARNING_INTERVAL`], that a listener is out of file descriptors.
-#[derive(Default)]
 pub(crate) struct FdLimitWarning {
     last: Mutex<Option<Instant>>,
+    /// The soft limit on open files, read beforehand: out of fds, `/proc` cannot be opened.
+    limit: Option<u64>,
+}
+
+impl Default for FdLimitWarning {
+    fn default() -> Self {
+        FdLimitWarning {
+            last: Mutex::default(),
+            limit: open_files_limit(),
+        }
+    }
 }
 
 impl FdLimitWarning {
@@ -96,7 +106,9 @@ impl FdLimitWarning {
             return None;
         }
         *last = Some(now);
-        let limit = open_files_limit().map_or(String::new(), |n| format!(" (the limit is {n})"));
+        let limit = self
+            .limit
+            .map_or(String::new(), |n| format!(" (the limit is {n})"));
         Some(format!(
             "{listener} cannot accept connections: {error}{limit}. Waiting clients are served as \
              connections close; raise the limit before starting mocket, e.g. `ulimit -n 65536`"
@@ -341,6 +353,7 @@ mod tests {
         let e = io::Error::from_raw_os_error(24);
         let text = warning.due("the engine listener", &e).unwrap();
         assert!(text.contains("ulimit -n"), "{text}");
+        assert!(text.contains("(the limit is "), "{text}");
         assert!(
             warning.due("the engine listener", &e).is_none(),
             "rate-limited"
