@@ -301,3 +301,34 @@ print(s.recv(12).decode())
     assert_eq!(run.stderr.matches("never used: entry").count(), 20);
     assert!(run.stderr.contains("more characters)"), "{}", run.stderr);
 }
+
+/// Every thread of a process under `mocket run` keeps its own control connection to the daemon:
+/// 300 threads asking at once cost the daemon no thread each.
+#[test]
+fn three_hundred_control_connections_share_one_daemon_thread() {
+    let mocks = mocks_file(MOCKS);
+    let body = r#"
+import threading
+engine = os.getppid()
+baseline = threads(engine)
+asked = threading.Barrier(301)
+done = threading.Event()
+def ask():
+    socket.gethostbyname("api.test")
+    asked.wait()
+    done.wait()
+workers = [threading.Thread(target=ask) for _ in range(300)]
+for w in workers:
+    w.start()
+asked.wait()
+held = threads(engine)
+done.set()
+for w in workers:
+    w.join()
+print(f"daemon threads {baseline} -> {held}", file=sys.stderr)
+print("bounded", held - baseline < 10)
+"#;
+    let run = mocket_run_after("true", &mocks, &[], &["python3", "-c", &program(body)]);
+    run.success();
+    assert_eq!(run.stdout, "bounded True\n", "{}", run.stderr);
+}

@@ -12,6 +12,11 @@
 //!   past [`MAX_QUEUED`] queued jobs the accept loop stops accepting (back-pressure: the
 //!   kernel's listen backlog holds the clients, nothing is refused).
 //!
+//! Measured with 5 000 idle connections through one `mocket run` daemon (the test
+//! `five_thousand_idle_connections_hold_few_threads_and_time_out`): 38 to 81 threads (those
+//! beyond the fixed few wait for claims that arrive just after the accept), 13 MB RSS, 1 GB of
+//! virtual memory; before, 5 000 threads.
+//!
 //! Threads are kept [`IDLE`] after their job: starting a thread costs more than serving a short
 //! connection (measured: 68-89 us of engine CPU per new connection with a fresh thread each),
 //! and tests open many short connections.
