@@ -13,7 +13,7 @@ use std::fmt;
 use std::io;
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
@@ -101,11 +101,18 @@ pub(super) struct WaitingRoom {
 
 struct Room {
     waker: Waker,
-    arrivals: Arrivals,
+    shared: Arc<RoomShared>,
 }
 
-/// Connections handed to the waiting room, not yet watched.
-type Arrivals = Arc<Mutex<Vec<(TcpStream, Claim)>>>;
+/// What the waiting room's thread shares with the engine.
+#[derive(Default)]
+struct RoomShared {
+    /// Connections handed to the waiting room, not yet watched.
+    arrivals: Mutex<Vec<(TcpStream, Claim)>>,
+    /// How many times the loop has handled what `poll` returned.
+    rounds: Mutex<u64>,
+    round_done: Condvar,
+}
 
 const WAKE: Token = Token(0);
 
@@ -120,7 +127,7 @@ impl Engine {
         let room = self.waiting_room.room.get_or_init(|| self.open_room());
         match room {
             Some(room) if silent => {
-                lock(&room.arrivals).push((stream, claim));
+                lock(&room.shared.arrivals).push((stream, claim));
                 if room.waker.wake().is_err() {
                     self.warn("cannot wake the waiting room of idle connections");
                 }
@@ -143,16 +150,16 @@ impl Engine {
                 return None;
             }
         };
-        let arrivals = Arrivals::default();
+        let shared = Arc::new(RoomShared::default());
         let engine = Arc::clone(self);
-        let watched = Arc::clone(&arrivals);
+        let watched = Arc::clone(&shared);
         let started = self.spawn("mocket-idle", move || engine.watch(poll, &watched));
-        started.ok().map(|_| Room { waker, arrivals })
+        started.ok().map(|_| Room { waker, shared })
     }
 
     /// The waiting room's loop: a connection leaves it for a thread when it becomes readable
     /// (a request, or a close), or is closed when its idle timeout expires first.
-    fn watch(self: Arc<Self>, mut poll: Poll, arrivals: &Arrivals) {
+    fn watch(self: Arc<Self>, mut poll: Poll, shared: &RoomShared) {
         let mut parked = Parked::default();
         let mut events = Events::with_capacity(1024);
         loop {
@@ -167,7 +174,7 @@ impl Engine {
             }
             for event in events.iter() {
                 match event.token() {
-                    WAKE => self.admit(&poll, &mut parked, arrivals),
+                    WAKE => self.admit(&poll, &mut parked, &shared.arrivals),
                     token => {
                         if let Some((stream, claim)) = parked.take(&poll, token) {
                             let active = Active::new(&self);
@@ -189,11 +196,41 @@ impl Engine {
                 ));
                 drop(stream);
             }
+            *lock(&shared.rounds) += 1;
+            shared.round_done.notify_all();
+        }
+    }
+
+    /// Waits (at most `limit`) until the waiting room has handed every connection with
+    /// something to read to a thread, where [`Engine::wait_idle`] counts it: when the command
+    /// under `mocket run` exits, its last words may be waiting there.
+    pub(super) fn settle_waiting_room(&self, limit: Duration) {
+        let Some(Some(room)) = self.waiting_room.room.get() else {
+            return;
+        };
+        let deadline = Instant::now() + limit;
+        let mut rounds = lock(&room.shared.rounds);
+        // The round under way may have polled before the call; the one after it has not.
+        let target = *rounds + 2;
+        while *rounds < target {
+            // Each wake-up makes one round, even when nothing else happens.
+            if room.waker.wake().is_err() {
+                return;
+            }
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return;
+            };
+            rounds = room
+                .shared
+                .round_done
+                .wait_timeout(rounds, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
     }
 
     /// Registers the connections handed to the waiting room since its last wake-up.
-    fn admit(&self, poll: &Poll, parked: &mut Parked, arrivals: &Arrivals) {
+    fn admit(&self, poll: &Poll, parked: &mut Parked, arrivals: &Mutex<Vec<(TcpStream, Claim)>>) {
         let arrivals = std::mem::take(&mut *lock(arrivals));
         let deadline = self.idle_timeout.0.map(|t| Instant::now() + t);
         for (stream, claim) in arrivals {
@@ -298,6 +335,22 @@ mod tests {
             error.to_string().contains("MOCKET_IDLE_TIMEOUT_MS=\"5s\""),
             "{error}"
         );
+    }
+
+    #[test]
+    fn wait_idle_sees_the_last_request_of_a_parked_connection() {
+        let engine = super::super::tests::engine(
+            r#"{"entries": [{"http": "GET http://a.test/", "response": {"body": "x"}}]}"#,
+        );
+        for round in 1..=20 {
+            let mut client = super::super::tests::connect(&engine, "a.test", 80);
+            std::thread::sleep(Duration::from_millis(20));
+            client
+                .write_all(b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            engine.wait_idle(Duration::from_secs(2));
+            assert_eq!(engine.report().mocked, round);
+        }
     }
 
     #[test]

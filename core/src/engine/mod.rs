@@ -399,6 +399,7 @@ impl Engine {
     /// TLS alert, a final request), and the report must include it.
     pub fn wait_idle(&self, limit: std::time::Duration) {
         let start = std::time::Instant::now();
+        self.settle_waiting_room(limit);
         while self.active.load(Ordering::Acquire) > 0 && start.elapsed() < limit {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
