@@ -13,7 +13,7 @@ use std::fmt;
 use std::io;
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
@@ -93,10 +93,11 @@ pub(super) fn timed_out(e: &io::Error) -> bool {
     )
 }
 
-/// Connections waiting for their first byte, watched by one thread (started on first use).
+/// Connections waiting for their first byte, watched by one thread (started on first use, and
+/// tried again later if it could not start, e.g. out of file descriptors).
 #[derive(Default)]
 pub(super) struct WaitingRoom {
-    room: OnceLock<Option<Room>>,
+    room: Mutex<Option<Arc<Room>>>,
 }
 
 struct Room {
@@ -124,8 +125,7 @@ impl Engine {
         let silent = stream.set_nonblocking(true).is_ok()
             && matches!(stream.peek(&mut first), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
         let _ = stream.set_nonblocking(false);
-        let room = self.waiting_room.room.get_or_init(|| self.open_room());
-        match room {
+        match self.room() {
             Some(room) if silent => {
                 lock(&room.shared.arrivals).push((stream, claim));
                 if room.waker.wake().is_err() {
@@ -136,6 +136,15 @@ impl Engine {
         }
     }
 
+    /// The waiting room, started if it is not running.
+    fn room(self: &Arc<Self>) -> Option<Arc<Room>> {
+        let mut room = lock(&self.waiting_room.room);
+        if room.is_none() {
+            *room = self.open_room().map(Arc::new);
+        }
+        room.clone()
+    }
+
     fn open_room(self: &Arc<Self>) -> Option<Room> {
         let opened = Poll::new().and_then(|poll| {
             let waker = Waker::new(poll.registry(), WAKE)?;
@@ -144,8 +153,10 @@ impl Engine {
         let (poll, waker) = match opened {
             Ok(p) => p,
             Err(e) => {
-                self.warn(&format!(
-                    "cannot watch idle connections ({e}): each waits on its own thread"
+                // Out of fds, most likely: the accept loop says so; this connection waits on its
+                // thread, and the next one tries again.
+                self.info(&format!(
+                    "cannot watch idle connections ({e}): this one waits on its own thread"
                 ));
                 return None;
             }
@@ -205,13 +216,14 @@ impl Engine {
     /// something to read to a thread, where [`Engine::wait_idle`] counts it: when the command
     /// under `mocket run` exits, its last words may be waiting there.
     pub(super) fn settle_waiting_room(&self, limit: Duration) {
-        let Some(Some(room)) = self.waiting_room.room.get() else {
+        let Some(room) = lock(&self.waiting_room.room).clone() else {
             return;
         };
         let deadline = Instant::now() + limit;
         let mut rounds = lock(&room.shared.rounds);
-        // The round under way may have polled before the call; the one after it has not.
-        let target = *rounds + 2;
+        // The round under way may have polled before the call; the next one admits connections
+        // handed over meanwhile; the one after sees them readable.
+        let target = *rounds + 3;
         while *rounds < target {
             // Each wake-up makes one round, even when nothing else happens.
             if room.waker.wake().is_err() {
@@ -344,7 +356,14 @@ mod tests {
         );
         for round in 1..=20 {
             let mut client = super::super::tests::connect(&engine, "a.test", 80);
-            std::thread::sleep(Duration::from_millis(20));
+            // Until the connection is accepted, claimed and parked.
+            let start = Instant::now();
+            while lock(&engine.claims).len() > 0
+                || engine.active.load(std::sync::atomic::Ordering::Acquire) > 0
+            {
+                assert!(start.elapsed() < Duration::from_secs(10), "never parked");
+                std::thread::sleep(Duration::from_millis(1));
+            }
             client
                 .write_all(b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
                 .unwrap();

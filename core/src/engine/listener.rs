@@ -67,7 +67,7 @@ impl ClaimTable {
     }
 
     #[cfg(test)]
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.by_port.len()
     }
 }
