@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use mocket_core::config::{LogLevel, Settings, settings};
+use mocket_core::engine::IdleTimeout;
 use mocket_core::journal::Journal;
 use mocket_core::{Engine, daemon, trust};
 use mocket_protocols::tls::{CaFiles, CertificateAuthority};
@@ -96,6 +97,8 @@ pub fn run(args: RunArgs) -> ExitCode {
 
 fn start(args: &RunArgs) -> Result<ExitCode, String> {
     let settings = settings(args)?;
+    // The engine would fall back to the default; a typo must not pass unnoticed.
+    IdleTimeout::from_env().map_err(|e| e.to_string())?;
     let config = settings.load().map_err(|e| e.to_string())?;
     let journal = Journal::open(settings.journal.as_deref())
         .map_err(|e| {

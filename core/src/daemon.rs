@@ -1,39 +1,301 @@
 //! The daemon placement's control socket: the shim of every process under `mocket run` asks its
 //! questions here, one line per request (see [`crate::control`]).
+//!
+//! One thread serves every control connection with epoll. The shim keeps a connection per
+//! thread of each process for the process's life, so a thread per connection grew with the
+//! threads of the whole process tree; and every answer comes from memory in microseconds, so
+//! one thread keeps up. No read blocks: a silent peer holds its socket and at most
+//! [`MAX_LINE`] bytes of an unfinished line, a peer that does not read its replies at most
+//! [`MAX_UNREAD_REPLIES`] bytes, then it is disconnected.
 
-use std::io::{self, BufRead, BufReader, Write};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
+
+use mio::net::{UnixListener, UnixStream};
+use mio::{Events, Interest, Poll, Token};
 
 use crate::engine::Engine;
 
-/// Listens on `path` and answers every connection on its own thread, until the process exits.
+/// The longest request line: far above any real request (a name is at most 253 bytes).
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// How many bytes of replies may wait for a peer that does not read them.
+const MAX_UNREAD_REPLIES: usize = 1024 * 1024;
+
+/// How long accepting pauses when the process is out of file descriptors.
+const FD_BACKOFF: Duration = Duration::from_millis(50);
+
+const LISTENER: Token = Token(0);
+
+/// Listens on `path` and answers every connection from one thread, until the process exits.
 pub fn serve_control(engine: Arc<Engine>, path: &Path) -> io::Result<()> {
-    let listener = UnixListener::bind(path)?;
+    let listener = std::os::unix::net::UnixListener::bind(path)?;
+    listener.set_nonblocking(true)?;
+    let mut listener = UnixListener::from_std(listener);
+    let poll = Poll::new()?;
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)?;
+    let server = ControlServer {
+        engine,
+        poll,
+        listener,
+        peers: HashMap::new(),
+        next_token: 0,
+        accept_paused: false,
+    };
     std::thread::Builder::new()
         .name("mocket-control".into())
-        .spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let engine = Arc::clone(&engine);
-                let _ = std::thread::Builder::new()
-                    .name("mocket-control-conn".into())
-                    .spawn(move || answer(&engine, stream));
-            }
-        })?;
+        .spawn(move || server.run())?;
     Ok(())
 }
 
-fn answer(engine: &Arc<Engine>, stream: UnixStream) {
-    let Ok(mut writer) = stream.try_clone() else {
-        return;
-    };
-    for line in BufReader::new(stream).lines() {
-        let Ok(line) = line else { return };
-        let mut reply = engine.handle_line(&line);
-        reply.push('\n');
-        if writer.write_all(reply.as_bytes()).is_err() {
-            return;
+struct ControlServer {
+    engine: Arc<Engine>,
+    poll: Poll,
+    listener: UnixListener,
+    peers: HashMap<Token, Peer>,
+    next_token: usize,
+    /// Out of file descriptors: accepting is retried after [`FD_BACKOFF`].
+    accept_paused: bool,
+}
+
+/// One control connection and its unfinished input and unsent output.
+struct Peer {
+    stream: UnixStream,
+    input: Vec<u8>,
+    output: Vec<u8>,
+    /// Whether it is registered for writability too (replies are waiting).
+    waits_to_write: bool,
+}
+
+impl ControlServer {
+    fn run(mut self) {
+        let mut events = Events::with_capacity(256);
+        loop {
+            let timeout = self.accept_paused.then_some(FD_BACKOFF);
+            if let Err(e) = self.poll.poll(&mut events, timeout)
+                && e.kind() != io::ErrorKind::Interrupted
+            {
+                crate::say(&format!("the control socket's loop failed: {e}"));
+                std::thread::sleep(FD_BACKOFF);
+                continue;
+            }
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept_all(),
+                    token => self.serve_peer(token),
+                }
+            }
+            if self.accept_paused {
+                self.accept_all();
+            }
         }
+    }
+
+    fn accept_all(&mut self) {
+        self.accept_paused = false;
+        loop {
+            match self.listener.accept() {
+                Ok((mut stream, _)) => {
+                    self.next_token = self.next_token.wrapping_add(1).max(1);
+                    let token = Token(self.next_token);
+                    let registered =
+                        self.poll
+                            .registry()
+                            .register(&mut stream, token, Interest::READABLE);
+                    if registered.is_ok() {
+                        self.peers.insert(token, Peer::new(stream));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    if crate::engine::listener_out_of_fds(&e) {
+                        self.engine.warn_fd_limit("the control socket", &e);
+                    }
+                    self.accept_paused = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Reads what a peer sent, answers its complete lines, and sends what it can.
+    fn serve_peer(&mut self, token: Token) {
+        let Some(peer) = self.peers.get_mut(&token) else {
+            return;
+        };
+        let keep = peer.receive(&self.engine) && peer.send(&self.poll, token);
+        if !keep && let Some(mut peer) = self.peers.remove(&token) {
+            let _ = self.poll.registry().deregister(&mut peer.stream);
+        }
+    }
+}
+
+impl Peer {
+    fn new(stream: UnixStream) -> Peer {
+        Peer {
+            stream,
+            input: Vec::new(),
+            output: Vec::new(),
+            waits_to_write: false,
+        }
+    }
+
+    /// Reads until the socket is drained; `false` when the connection is over.
+    fn receive(&mut self, engine: &Arc<Engine>) -> bool {
+        let mut buf = [0u8; 8192];
+        loop {
+            match self.stream.read(&mut buf) {
+                Ok(0) => return false,
+                Ok(n) => {
+                    self.input.extend_from_slice(&buf[..n]);
+                    if !self.answer_lines(engine) {
+                        return false;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// Answers every complete line of the input; `false` when the peer broke the protocol.
+    fn answer_lines(&mut self, engine: &Arc<Engine>) -> bool {
+        let mut start = 0;
+        while let Some(end) = self.input[start..].iter().position(|&b| b == b'\n') {
+            let line = &self.input[start..start + end];
+            start += end + 1;
+            let Ok(line) = std::str::from_utf8(line) else {
+                return false;
+            };
+            self.output
+                .extend_from_slice(engine.handle_line(line).as_bytes());
+            self.output.push(b'\n');
+        }
+        self.input.drain(..start);
+        if self.input.len() > MAX_LINE {
+            let refusal = crate::control::Reply::Refuse(format!(
+                "engine: a control request longer than {MAX_LINE} bytes"
+            ));
+            self.output.extend_from_slice(refusal.to_line().as_bytes());
+            self.output.push(b'\n');
+            let _ = self.stream.write_all(&self.output);
+            return false;
+        }
+        self.output.len() <= MAX_UNREAD_REPLIES
+    }
+
+    /// Writes what it can of the output, watching for writability while some is left; `false`
+    /// when the connection is broken.
+    fn send(&mut self, poll: &Poll, token: Token) -> bool {
+        while !self.output.is_empty() {
+            match self.stream.write(&self.output) {
+                Ok(0) => return false,
+                Ok(n) => {
+                    self.output.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return false,
+            }
+        }
+        let wants_to_write = !self.output.is_empty();
+        if wants_to_write != self.waits_to_write {
+            let interest = match wants_to_write {
+                true => Interest::READABLE | Interest::WRITABLE,
+                false => Interest::READABLE,
+            };
+            if poll
+                .registry()
+                .reregister(&mut self.stream, token, interest)
+                .is_err()
+            {
+                return false;
+            }
+            self.waits_to_write = wants_to_write;
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, LogLevel};
+    use crate::journal::Journal;
+    use std::io::{BufRead, BufReader, Read};
+
+    fn engine() -> Arc<Engine> {
+        let config = Config::parse(
+            r#"{"entries": [{"tcp": "a.internal:1", "response": "x"}]}"#,
+            "m.json",
+            Path::new("."),
+        )
+        .map(Arc::new);
+        Engine::with_config(config, LogLevel::Error, Journal::default(), None)
+    }
+
+    fn socket_path() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "mocket-daemon-test-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("control.sock")
+    }
+
+    /// Threads of this process named like the control server's (other tests start threads
+    /// of their own).
+    fn control_threads() -> usize {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+            .filter(|name| name.starts_with("mocket-control"))
+            .count()
+    }
+
+    #[test]
+    fn many_connections_share_one_thread() {
+        let path = socket_path();
+        serve_control(engine(), &path).unwrap();
+        let mut peers: Vec<_> = (0..200)
+            .map(|_| std::os::unix::net::UnixStream::connect(&path).unwrap())
+            .collect();
+        for peer in &mut peers {
+            peer.write_all(b"resolve 1 a.internal\n").unwrap();
+        }
+        for peer in &peers {
+            let mut reply = String::new();
+            BufReader::new(peer).read_line(&mut reply).unwrap();
+            assert!(reply.starts_with("fake "), "{reply:?}");
+        }
+        // This test's server and the other test's, however many connections.
+        assert!(control_threads() <= 2, "{} threads", control_threads());
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn an_endless_line_is_refused_and_closed() {
+        let path = socket_path();
+        serve_control(engine(), &path).unwrap();
+        let mut peer = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        peer.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let _ = peer.write_all(&vec![b'x'; MAX_LINE * 2]);
+        // The refusal may be lost to the reset that closing with unread input causes; what
+        // matters is that the daemon closes instead of buffering on.
+        let mut reply = Vec::new();
+        match peer.read_to_end(&mut reply) {
+            Ok(_) => assert!(String::from_utf8_lossy(&reply).contains("longer than")),
+            Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}"),
+        }
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 }

@@ -27,6 +27,8 @@ pub enum Action {
     Recorded,
     /// Answered from the cassette.
     Replayed,
+    /// The client went away before it made a request (e.g. during the TLS handshake).
+    Closed,
 }
 
 impl Action {
@@ -38,6 +40,7 @@ impl Action {
             Action::Refused => "refused",
             Action::Recorded => "recorded",
             Action::Replayed => "replayed",
+            Action::Closed => "closed",
         }
     }
 }

@@ -3,8 +3,25 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// How many unmatched requests a report lists word for word; the rest are counted.
+/// How many unmatched requests, and how many never-used entries, a report lists word for word
+/// (a screenful); the rest are counted.
 const MAX_LISTED: usize = 20;
+
+/// How many characters of one listed item (a request line, an entry summary) a report shows: a
+/// 50 KB path must not fill the terminal.
+pub const MAX_ITEM_CHARS: usize = 200;
+
+/// `text` cut to [`MAX_ITEM_CHARS`] characters, with an ellipsis and the number of characters
+/// left out.
+pub fn cut(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(MAX_ITEM_CHARS) {
+        None => text.into(),
+        Some((end, _)) => {
+            let left_out = text[end..].chars().count();
+            format!("{}... ({left_out} more characters)", &text[..end]).into()
+        }
+    }
+}
 
 /// Counters the engine keeps while it runs.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -25,13 +42,17 @@ pub struct Report {
 
 impl Report {
     pub fn count_refused(&mut self, what: String) {
+        let what = match cut(&what) {
+            std::borrow::Cow::Borrowed(_) => what,
+            std::borrow::Cow::Owned(short) => short,
+        };
         *self.refused.entry(what).or_default() += 1;
     }
 
-    pub fn count_unmatched(&mut self, what: String) {
+    pub fn count_unmatched(&mut self, what: &str) {
         self.unmatched_count += 1;
         if self.unmatched.len() < MAX_LISTED {
-            self.unmatched.push(what);
+            self.unmatched.push(cut(what).into_owned());
         }
     }
 
@@ -78,8 +99,15 @@ impl fmt::Display for Report {
                 self.unmatched_count as usize - self.unmatched.len()
             )?;
         }
-        for entry in &self.unused_entries {
-            writeln!(f, "  never used: entry {entry}")?;
+        for entry in self.unused_entries.iter().take(MAX_LISTED) {
+            writeln!(f, "  never used: entry {}", cut(entry))?;
+        }
+        if self.unused_entries.len() > MAX_LISTED {
+            writeln!(
+                f,
+                "  ... and {} more entries never used",
+                self.unused_entries.len() - MAX_LISTED
+            )?;
         }
         Ok(())
     }
@@ -113,9 +141,43 @@ mod tests {
     fn lists_only_the_first_unmatched() {
         let mut r = Report::default();
         for i in 0..25 {
-            r.count_unmatched(format!("req {i}"));
+            r.count_unmatched(&format!("req {i}"));
         }
         assert_eq!(r.unmatched.len(), MAX_LISTED);
         assert!(r.to_string().contains("... and 5 more unmatched"));
+    }
+
+    #[test]
+    fn lists_a_screenful_of_unused_entries() {
+        let r = Report {
+            unused_entries: (0..100_000).map(|i| format!("#{i} tcp a:{i}")).collect(),
+            ..Report::default()
+        };
+        let text = r.to_string();
+        assert_eq!(text.matches("never used").count(), MAX_LISTED + 1, "{text}");
+        assert!(text.contains("entry #19 tcp a:19\n"), "{text}");
+        assert!(
+            text.contains("... and 99980 more entries never used"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn cuts_long_items() {
+        let mut r = Report::default();
+        let path = "/x".repeat(25_000);
+        r.count_unmatched(&format!(
+            "http a:80: GET {path}: no entry matched (closest: {path})"
+        ));
+        r.count_refused(format!("tcp {path}:80"));
+        r.unused_entries.push(format!("#0 http GET {path}"));
+        let text = r.to_string();
+        assert!(text.len() < 1_000, "{} bytes", text.len());
+        assert_eq!(text.matches("more characters)").count(), 3, "{text}");
+        assert_eq!(cut("short"), "short");
+        assert_eq!(
+            cut(&"é".repeat(201)),
+            format!("{}... (1 more characters)", "é".repeat(200))
+        );
     }
 }

@@ -1,13 +1,16 @@
 //! The engine's loopback listener and the dispatch of each redirected connection to the
 //! protocol of its destination's entries.
 
+use std::collections::HashMap;
 use std::io;
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use socket2::{Domain, Socket, Type};
+
+use super::pool::Active;
 use super::{Claim, Engine, lock};
 use crate::config::Kind;
 use crate::journal::Action;
@@ -15,6 +18,120 @@ use crate::journal::Action;
 /// How long an accepted connection waits for its claim: the shim sends it right after its
 /// `connect` returns, so this only bounds a client that died in between.
 const CLAIM_WAIT: Duration = Duration::from_secs(5);
+
+/// How long a claim waits for its connection. The connection is normally accepted before the
+/// claim arrives or within milliseconds after; a claim whose connection never comes (it was
+/// reset before the accept, or the accept loop waited out a burst) is dropped after this.
+const CLAIM_TTL: Duration = Duration::from_secs(60);
+
+/// The listen backlog of the engine's listener: where clients wait while the accept loop
+/// applies back-pressure (the kernel caps it at `net.core.somaxconn`).
+const LISTEN_BACKLOG: i32 = 4096;
+
+/// How long an accept loop pauses when the process is out of file descriptors: long enough
+/// not to spin, short enough that waiting clients are served soon after fds free up.
+const FD_BACKOFF: Duration = Duration::from_millis(50);
+
+/// How often the "out of file descriptors" warning may repeat.
+const FD_WARNING_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Claims not yet taken by their connection, by the client's local port.
+#[derive(Default)]
+pub(super) struct ClaimTable {
+    by_port: HashMap<u16, (Claim, Instant)>,
+    swept: Option<Instant>,
+}
+
+impl ClaimTable {
+    pub(super) fn insert(&mut self, local_port: u16, claim: Claim, now: Instant) {
+        self.sweep(now);
+        self.by_port.insert(local_port, (claim, now));
+    }
+
+    fn take(&mut self, local_port: u16, now: Instant) -> Option<Claim> {
+        let (claim, at) = self.by_port.remove(&local_port)?;
+        (now.duration_since(at) < CLAIM_TTL).then_some(claim)
+    }
+
+    /// Drops expired claims, at most a few times per [`CLAIM_TTL`].
+    fn sweep(&mut self, now: Instant) {
+        if self
+            .swept
+            .is_some_and(|s| now.duration_since(s) < CLAIM_TTL / 4)
+        {
+            return;
+        }
+        self.by_port
+            .retain(|_, (_, at)| now.duration_since(*at) < CLAIM_TTL);
+        self.swept = Some(now);
+    }
+
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.by_port.len()
+    }
+}
+
+/// What became of an accepted connection's claim.
+enum Claimed {
+    Yes(Claim),
+    /// The client is gone already (it connected and reset at once): nothing to serve.
+    Gone,
+    /// Nobody claimed it, and it is still open.
+    Never,
+}
+
+/// Says, at most once per [`FD_WARNING_INTERVAL`], that a listener is out of file descriptors.
+pub(crate) struct FdLimitWarning {
+    last: Mutex<Option<Instant>>,
+    /// The soft limit on open files, read beforehand: out of fds, `/proc` cannot be opened.
+    limit: Option<u64>,
+}
+
+impl Default for FdLimitWarning {
+    fn default() -> Self {
+        FdLimitWarning {
+            last: Mutex::default(),
+            limit: open_files_limit(),
+        }
+    }
+}
+
+impl FdLimitWarning {
+    /// The warning for `error` on `listener`, when one is due.
+    pub(crate) fn due(&self, listener: &str, error: &io::Error) -> Option<String> {
+        let mut last = lock(&self.last);
+        let now = Instant::now();
+        if last.is_some_and(|t| now.duration_since(t) < FD_WARNING_INTERVAL) {
+            return None;
+        }
+        *last = Some(now);
+        let limit = self
+            .limit
+            .map_or(String::new(), |n| format!(" (the limit is {n})"));
+        Some(format!(
+            "{listener} cannot accept connections: {error}{limit}. Waiting clients are served as \
+             connections close; raise the limit before starting mocket, e.g. `ulimit -n 65536`"
+        ))
+    }
+}
+
+/// Whether an accept failed because the process or system is out of file descriptors (or
+/// socket memory): a pause, not a new attempt at once, can help.
+pub(crate) fn out_of_fds(e: &io::Error) -> bool {
+    const ENOMEM: i32 = 12;
+    const ENFILE: i32 = 23;
+    const EMFILE: i32 = 24;
+    const ENOBUFS: i32 = 105;
+    matches!(e.raw_os_error(), Some(EMFILE | ENFILE | ENOBUFS | ENOMEM))
+}
+
+/// The soft limit on open files, from `/proc/self/limits`.
+fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
 
 impl Engine {
     /// The port of the listener, started on first use: an engine that never redirects anything
@@ -24,10 +141,15 @@ impl Engine {
         if let Some(p) = *port {
             return Ok(p);
         }
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        let listener = listen((Ipv4Addr::LOCALHOST, 0).into())?;
         let p = listener.local_addr()?.port();
         let engine = Arc::clone(self);
-        self.spawn("mocket-accept", move || engine.accept_loop(listener))?;
+        self.spawn("mocket-accept", move || {
+            let accepting = Arc::clone(&engine);
+            accepting.accept_loop(&listener, "the engine listener", |stream| {
+                engine.accepted(stream)
+            })
+        })?;
         *port = Some(p);
         Ok(p)
     }
@@ -46,39 +168,82 @@ impl Engine {
         })
     }
 
-    fn accept_loop(self: Arc<Self>, listener: TcpListener) {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { continue };
-            let engine = Arc::clone(&self);
-            self.active.fetch_add(1, Ordering::AcqRel);
-            let spawned = self.run_connection(move || {
-                // The shim claims its connection once connect() has returned, which may be
-                // after the accept.
-                match engine.await_claim(&stream) {
-                    Some(claim) => Arc::clone(&engine).serve(stream, claim),
-                    None => {
-                        engine.warn("dropped a connection to the engine that no process claimed")
-                    }
+    /// Accepts connections on `listener` until the process exits. It waits while too many
+    /// connections wait for a thread, and pauses (saying why, once in a while) when out of
+    /// file descriptors instead of spinning.
+    pub(super) fn accept_loop(
+        &self,
+        listener: &TcpListener,
+        name: &str,
+        mut handle: impl FnMut(TcpStream),
+    ) {
+        loop {
+            self.pool.wait_for_room();
+            match listener.accept() {
+                Ok((stream, _)) => handle(stream),
+                Err(e) if out_of_fds(&e) => {
+                    self.warn_fd_limit(name, &e);
+                    thread::sleep(FD_BACKOFF);
                 }
-                engine.active.fetch_sub(1, Ordering::AcqRel);
-            });
-            if let Err(e) = spawned {
-                self.active.fetch_sub(1, Ordering::AcqRel);
-                self.warn(&format!("cannot start a connection thread: {e}"));
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
+                // Anything else: not a busy loop either.
+                Err(_) => thread::sleep(FD_BACKOFF),
             }
         }
     }
 
+    /// Says that `listener` is out of file descriptors, at most once in a while.
+    pub(crate) fn warn_fd_limit(&self, listener: &str, error: &io::Error) {
+        if let Some(warning) = self.fd_warning.due(listener, error) {
+            self.warn(&warning);
+        }
+    }
+
+    /// Hands a redirected connection to a thread, which waits for its claim.
+    fn accepted(self: &Arc<Self>, stream: TcpStream) {
+        let active = Active::new(self);
+        let spawned = self.run_connection(move || {
+            let engine = active.engine();
+            // The shim claims its connection once connect() has returned, which may be after
+            // the accept.
+            match engine.await_claim(&stream) {
+                Claimed::Yes(claim) => Arc::clone(engine).serve(stream, claim),
+                Claimed::Gone => {}
+                Claimed::Never => engine.warn(&format!(
+                    "dropped a connection to the engine from {} that no process claimed within \
+                     {} s (did something connect to the engine's port directly?)",
+                    stream
+                        .peer_addr()
+                        .map_or("an unknown port".into(), |a| a.to_string()),
+                    CLAIM_WAIT.as_secs()
+                )),
+            }
+        });
+        if let Err(e) = spawned {
+            self.warn(&format!("cannot start a connection thread: {e}"));
+        }
+    }
+
     /// The claim for `stream`, waiting for it a while.
-    fn await_claim(&self, stream: &TcpStream) -> Option<Claim> {
-        let port = stream.peer_addr().ok()?.port();
+    fn await_claim(&self, stream: &TcpStream) -> Claimed {
+        let Ok(peer) = stream.peer_addr() else {
+            return Claimed::Gone;
+        };
         let deadline = Instant::now() + CLAIM_WAIT;
         let mut claims = lock(&self.claims);
         loop {
-            if let Some(claim) = claims.remove(&port) {
-                return Some(claim);
+            if let Some(claim) = claims.take(peer.port(), Instant::now()) {
+                return Claimed::Yes(claim);
             }
-            let left = deadline.checked_duration_since(Instant::now())?;
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                drop(claims);
+                return if is_closed(stream) {
+                    Claimed::Gone
+                } else {
+                    Claimed::Never
+                };
+            };
             claims = self
                 .claimed
                 .wait_timeout(claims, left)
@@ -87,7 +252,25 @@ impl Engine {
         }
     }
 
+    /// Serves a claimed connection: protocols whose client speaks first wait for it in the
+    /// waiting room (no thread), the others are served at once.
     pub(super) fn serve(self: Arc<Self>, stream: TcpStream, claim: Claim) {
+        let client_first = match &self.config {
+            Ok(config) => config
+                .entries_for(&claim.dest)
+                .first()
+                .is_some_and(|i| matches!(config.entries[*i].kind(), Kind::Http | Kind::Redis)),
+            Err(_) => false,
+        };
+        if client_first {
+            self.serve_when_spoken(stream, claim);
+        } else {
+            self.serve_claimed(stream, claim);
+        }
+    }
+
+    /// Serves a claimed connection on this thread.
+    pub(super) fn serve_claimed(self: Arc<Self>, stream: TcpStream, claim: Claim) {
         let _ = stream.set_nodelay(true);
         let config = match &self.config {
             Ok(c) => Arc::clone(c),
@@ -97,6 +280,7 @@ impl Engine {
         if candidates.is_empty() && self.recorder.is_some() {
             return self.serve_recorded(stream, &claim);
         }
+        self.idle_timeout.apply(&stream);
         lock(&self.report).mocked += 1;
         self.info(&format!("pid {} connected to {}", claim.pid, claim.dest));
         match candidates.first().map(|i| config.entries[*i].kind()) {
@@ -108,5 +292,85 @@ impl Engine {
                 self.count_unmatched(&claim, "tcp", "no entry".into(), event);
             }
         }
+    }
+}
+
+/// A listener on `addr` with a deep backlog (see [`LISTEN_BACKLOG`]).
+pub(super) fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// Whether the client has closed or reset `stream` (without reading what it sent).
+fn is_closed(stream: &TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    if stream.set_nonblocking(true).is_err() {
+        return true;
+    }
+    let closed = match stream.peek(&mut byte) {
+        Ok(n) => n == 0,
+        Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+    };
+    let _ = stream.set_nonblocking(false);
+    closed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mocket_protocols::field::Destination;
+
+    fn claim(pid: u32) -> Claim {
+        Claim {
+            pid,
+            dest: Destination::new("a.example", 80),
+        }
+    }
+
+    #[test]
+    fn claims_expire() {
+        let mut table = ClaimTable::default();
+        let start = Instant::now();
+        table.insert(1000, claim(1), start);
+        table.insert(1001, claim(2), start);
+        assert_eq!(table.take(1000, start).map(|c| c.pid), Some(1));
+        // A claim past its time is not handed out, and is swept by a later insert.
+        assert!(table.take(1001, start + CLAIM_TTL).is_none());
+        table.insert(1002, claim(3), start);
+        table.insert(1003, claim(4), start + CLAIM_TTL);
+        assert_eq!(table.len(), 1);
+    }
+
+    #[test]
+    fn out_of_fds_is_told_apart() {
+        assert!(out_of_fds(&io::Error::from_raw_os_error(24)));
+        assert!(out_of_fds(&io::Error::from_raw_os_error(23)));
+        assert!(!out_of_fds(&io::Error::from_raw_os_error(103)));
+        let warning = FdLimitWarning::default();
+        let e = io::Error::from_raw_os_error(24);
+        let text = warning.due("the engine listener", &e).unwrap();
+        assert!(text.contains("ulimit -n"), "{text}");
+        assert!(text.contains("(the limit is "), "{text}");
+        assert!(
+            warning.due("the engine listener", &e).is_none(),
+            "rate-limited"
+        );
+    }
+
+    #[test]
+    fn a_reset_connection_is_closed() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        assert!(!is_closed(&server));
+        socket2::SockRef::from(&client)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(client);
+        thread::sleep(Duration::from_millis(50));
+        assert!(is_closed(&server));
     }
 }

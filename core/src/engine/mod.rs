@@ -6,6 +6,7 @@
 //! client's local port and files a [`Claim`] under it: which process, which original destination.
 
 mod http;
+mod idle;
 mod listener;
 mod pool;
 mod record;
@@ -26,6 +27,9 @@ use crate::control::{Reply, Request, Transport};
 use crate::fake_ip::{FakeIpError, FakeIpMap, Registry, is_fake};
 use crate::journal::{Action, Event, Journal};
 use crate::report::Report;
+
+pub use idle::{DEFAULT_IDLE_TIMEOUT, IDLE_TIMEOUT_VAR, IdleTimeout, IdleTimeoutError};
+pub(crate) use listener::out_of_fds as listener_out_of_fds;
 
 /// Who is connecting, and where the connection was meant to go.
 #[derive(Debug, Clone)]
@@ -59,14 +63,20 @@ pub struct Engine {
     /// Real addresses of names allowed by name, so a connect to them is judged by that name.
     named_ips: Mutex<HashMap<IpAddr, String>>,
     /// Redirected connections by the client's local port, as the shim claims them.
-    claims: Mutex<HashMap<u16, Claim>>,
+    claims: Mutex<listener::ClaimTable>,
     /// Signalled on every claim: a connection may be accepted before its claim arrives.
     claimed: std::sync::Condvar,
     listener_port: Mutex<Option<u16>>,
     /// Per destination, its http entries indexed by method and path, built on first use.
     http_routes: Mutex<HashMap<Destination, Arc<mocket_protocols::http::RouteIndex>>>,
-    /// Threads for connections, reused.
+    /// Threads for connections, reused and bounded.
     pool: pool::ConnectionPool,
+    /// Connections waiting for their client's first byte, without a thread.
+    waiting_room: idle::WaitingRoom,
+    /// How long a client may stay silent (`MOCKET_IDLE_TIMEOUT_MS`).
+    idle_timeout: IdleTimeout,
+    /// Rate-limits the warning of an accept loop out of file descriptors.
+    fd_warning: listener::FdLimitWarning,
     /// Connections being served right now.
     active: std::sync::atomic::AtomicUsize,
     /// How many uses each entry has answered, by entry index.
@@ -145,6 +155,12 @@ impl Engine {
         thread_hook: Option<ThreadHook>,
     ) -> Arc<Engine> {
         let (config, recorder) = record::open(config);
+        let idle_timeout = IdleTimeout::from_env().unwrap_or_else(|e| {
+            if log >= LogLevel::Warn {
+                crate::say(&format!("{e}; using the default"));
+            }
+            IdleTimeout::default()
+        });
         let mut fake_ips = FakeIpMap::default();
         let mut usage = Vec::new();
         if let Ok(config) = &config {
@@ -162,6 +178,9 @@ impl Engine {
             listener_port: Mutex::new(None),
             active: std::sync::atomic::AtomicUsize::new(0),
             pool: pool::ConnectionPool::default(),
+            waiting_room: idle::WaitingRoom::default(),
+            idle_timeout,
+            fd_warning: listener::FdLimitWarning::default(),
             http_routes: Mutex::default(),
             usage,
             report: Mutex::default(),
@@ -238,7 +257,8 @@ impl Engine {
             } => match self.host_of(addr) {
                 Ok((host, _)) => {
                     let dest = Destination::new(&host, port);
-                    lock(&self.claims).insert(local_port, Claim { pid, dest });
+                    let claim = Claim { pid, dest };
+                    lock(&self.claims).insert(local_port, claim, std::time::Instant::now());
                     self.claimed.notify_all();
                     Reply::Ok
                 }
@@ -411,6 +431,7 @@ impl Engine {
     /// TLS alert, a final request), and the report must include it.
     pub fn wait_idle(&self, limit: std::time::Duration) {
         let start = std::time::Instant::now();
+        self.settle_waiting_room(limit);
         while self.active.load(Ordering::Acquire) > 0 && start.elapsed() < limit {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
@@ -430,9 +451,10 @@ impl Engine {
     }
 
     fn count_unmatched(&self, claim: &Claim, proto: &str, what: String, event: Event) {
-        self.warn(&format!("{proto} {}: {what}", claim.dest));
+        let line = format!("{proto} {}: {what}", claim.dest);
+        self.warn(&crate::report::cut(&line));
         self.journal.record(&event);
-        lock(&self.report).count_unmatched(format!("{proto} {}: {what}", claim.dest));
+        lock(&self.report).count_unmatched(&line);
     }
 
     /// A fake address for tests and tools that need to know what the shim would be told.

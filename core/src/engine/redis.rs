@@ -129,6 +129,8 @@ impl Engine {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             let n = match stream.read(&mut buf) {
+                // A subscriber waits for messages as long as it likes, as with Redis.
+                Err(e) if super::idle::timed_out(&e) && session.conn.subscriptions > 0 => continue,
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };

@@ -22,8 +22,8 @@ impl Engine {
         out
     }
 
-    /// Serves `dest`'s entries on `listener`, every connection on its own thread, until the
-    /// process exits.
+    /// Serves `dest`'s entries on `listener` until the process exits (see [`super::pool`] for
+    /// the threads).
     pub fn serve_destination(
         self: &Arc<Self>,
         listener: TcpListener,
@@ -31,7 +31,8 @@ impl Engine {
     ) -> io::Result<()> {
         let engine = Arc::clone(self);
         self.spawn("mocket-serve", move || {
-            for stream in listener.incoming().flatten() {
+            let name = format!("the listener for {dest}");
+            engine.accept_loop(&listener, &name, |stream| {
                 let claim = Claim {
                     pid: 0,
                     dest: dest.clone(),
@@ -40,7 +41,7 @@ impl Engine {
                 if let Err(e) = engine.run_connection(move || conn.serve(stream, claim)) {
                     engine.warn(&format!("cannot start a connection thread: {e}"));
                 }
-            }
+            })
         })?;
         Ok(())
     }

@@ -25,6 +25,16 @@ impl Connection for TlsStream {
     }
 }
 
+/// Whether a handshake error means the client went away (closed, reset, or silent for the idle
+/// timeout) rather than refused the handshake.
+fn abandoned(e: &io::Error) -> bool {
+    use io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+    matches!(
+        e.kind(),
+        UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe
+    ) || super::idle::timed_out(e)
+}
+
 impl Engine {
     /// Serves `http` entries over plaintext or TLS, whichever the client speaks.
     pub(super) fn serve_http_or_https(
@@ -60,9 +70,9 @@ impl Engine {
 
     /// Completes the handshake; `None` (after saying why) when it fails.
     pub(super) fn terminate_tls(&self, mut stream: TcpStream, claim: &Claim) -> Option<TlsStream> {
-        // The handshake blocks until done: a read timeout left by whoever peeked at the first
-        // byte would turn a slow client's next flight into a failed handshake.
-        let _ = stream.set_read_timeout(None);
+        // Each flight of the handshake may take up to the idle timeout, whatever timeout was
+        // left by whoever peeked at the first byte (the record proxy peeks with 200 ms).
+        self.idle_timeout.apply(&stream);
         let session = self
             .leaf_cache()
             .and_then(|cache| cache.accept(&claim.dest.host));
@@ -75,25 +85,41 @@ impl Engine {
         };
         while session.is_handshaking() {
             if let Err(e) = session.complete_io(&mut stream) {
-                let why = match rejection_reason(&e) {
-                    Some(reason) => format!(
-                        "{reason}: it does not trust the mocket CA. Clients with compiled-in \
-                         roots (webpki-roots) or pinned certificates cannot be intercepted for \
-                         HTTPS: make the client use the system roots (SSL_CERT_FILE, \
-                         rustls-native-certs, OpenSSL), or point it at `mocket serve`"
+                match rejection_reason(&e) {
+                    Some(reason) => self.tls_failure(
+                        claim,
+                        format!(
+                            "{reason}: it does not trust the mocket CA. Clients with compiled-in \
+                             roots (webpki-roots) or pinned certificates cannot be intercepted \
+                             for HTTPS: make the client use the system roots (SSL_CERT_FILE, \
+                             rustls-native-certs, OpenSSL), or point it at `mocket serve`"
+                        ),
                     ),
-                    None if e.kind() == io::ErrorKind::UnexpectedEof => {
-                        "the client closed the connection during the TLS handshake (it may not \
-                         trust the mocket CA)"
-                            .to_string()
-                    }
-                    None => format!("TLS handshake failed: {e}"),
-                };
-                self.tls_failure(claim, why);
+                    None if abandoned(&e) => self.handshake_abandoned(claim, &e),
+                    None => self.tls_failure(claim, format!("TLS handshake failed: {e}")),
+                }
                 return None;
             }
         }
         Some(StreamOwned::new(session, stream))
+    }
+
+    /// A client that went away mid-handshake without an alert (it exited, was killed, or gave
+    /// up): no request was made, so nothing is unmatched; the journal says what happened.
+    fn handshake_abandoned(&self, claim: &Claim, error: &io::Error) {
+        let why = match super::idle::timed_out(error) {
+            true => format!(
+                "the client sent nothing more during the TLS handshake for the idle timeout \
+                 ({})",
+                super::IDLE_TIMEOUT_VAR
+            ),
+            false => format!("the client closed the connection during the TLS handshake ({error})"),
+        };
+        self.info(&format!("https {}: {why}", claim.dest));
+        let event = claim
+            .event("http", Action::Closed)
+            .with("reason", json!(why));
+        self.journal.record(&event);
     }
 
     fn tls_failure(&self, claim: &Claim, why: String) {

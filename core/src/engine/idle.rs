@@ -1,0 +1,413 @@
+//! Idle connections: the idle timeout, and the waiting room where a connection that has not
+//! sent its first byte waits without a thread.
+//!
+//! The idle timeout (`MOCKET_IDLE_TIMEOUT_MS`, default [`DEFAULT_IDLE_TIMEOUT`]) closes a
+//! connection whose client sends nothing for that long: before its first byte (here), and on a
+//! thread as the read and write timeout of its socket, so every blocking read or write a peer
+//! controls ends. A subscribed Redis client is exempt (Redis has no idle timeout by default and
+//! a subscriber legitimately waits for messages); recorded connections keep the record proxy's
+//! own timeouts.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::io;
+use std::net::TcpStream;
+use std::os::fd::AsRawFd;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use super::pool::Active;
+use super::{Claim, Engine, lock};
+
+/// The variable that sets the idle timeout, in milliseconds (`0`: no timeout).
+pub const IDLE_TIMEOUT_VAR: &str = "MOCKET_IDLE_TIMEOUT_MS";
+
+/// Long enough for any client that means to speak (a test paused in a debugger excepted), short
+/// enough that forgotten connections do not pile up: as nginx's `client_header_timeout`.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a client may stay silent on a connection; `None`: forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdleTimeout(pub Option<Duration>);
+
+/// `MOCKET_IDLE_TIMEOUT_MS` is not a number of milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdleTimeoutError {
+    pub value: String,
+}
+
+impl fmt::Display for IdleTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{IDLE_TIMEOUT_VAR}={:?} is not a whole number of milliseconds: set it to e.g. 60000, \
+             or 0 for no idle timeout, or unset it for the default ({} s)",
+            self.value,
+            DEFAULT_IDLE_TIMEOUT.as_secs()
+        )
+    }
+}
+
+impl std::error::Error for IdleTimeoutError {}
+
+impl Default for IdleTimeout {
+    fn default() -> Self {
+        IdleTimeout(Some(DEFAULT_IDLE_TIMEOUT))
+    }
+}
+
+impl IdleTimeout {
+    /// The timeout `MOCKET_IDLE_TIMEOUT_MS` asks for.
+    pub fn from_env() -> Result<IdleTimeout, IdleTimeoutError> {
+        IdleTimeout::parse(std::env::var(IDLE_TIMEOUT_VAR).ok().as_deref())
+    }
+
+    fn parse(value: Option<&str>) -> Result<IdleTimeout, IdleTimeoutError> {
+        let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+            return Ok(IdleTimeout::default());
+        };
+        match value.parse::<u64>() {
+            Ok(0) => Ok(IdleTimeout(None)),
+            Ok(ms) => Ok(IdleTimeout(Some(Duration::from_millis(ms)))),
+            Err(_) => Err(IdleTimeoutError {
+                value: value.to_string(),
+            }),
+        }
+    }
+
+    /// Sets it as the read and write timeout of `stream`.
+    pub(super) fn apply(self, stream: &TcpStream) {
+        let _ = stream.set_read_timeout(self.0);
+        let _ = stream.set_write_timeout(self.0);
+    }
+}
+
+/// Whether a read or write failed because the socket's timeout expired.
+pub(super) fn timed_out(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// Connections waiting for their first byte, watched by one thread (started on first use, and
+/// tried again later if it could not start, e.g. out of file descriptors).
+#[derive(Default)]
+pub(super) struct WaitingRoom {
+    room: Mutex<Option<Arc<Room>>>,
+}
+
+struct Room {
+    waker: Waker,
+    shared: Arc<RoomShared>,
+}
+
+/// What the waiting room's thread shares with the engine.
+#[derive(Default)]
+struct RoomShared {
+    /// Connections handed to the waiting room, not yet watched.
+    arrivals: Mutex<Vec<(TcpStream, Claim)>>,
+    /// How many times the loop has handled what `poll` returned.
+    rounds: Mutex<u64>,
+    round_done: Condvar,
+}
+
+const WAKE: Token = Token(0);
+
+impl Engine {
+    /// Serves `stream` once its client has sent something: at once if it already has, or from
+    /// the waiting room. Falls back to waiting on a thread if the waiting room cannot start.
+    pub(super) fn serve_when_spoken(self: &Arc<Self>, stream: TcpStream, claim: Claim) {
+        let mut first = [0u8; 1];
+        let silent = stream.set_nonblocking(true).is_ok()
+            && matches!(stream.peek(&mut first), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+        let _ = stream.set_nonblocking(false);
+        match self.room() {
+            Some(room) if silent => {
+                lock(&room.shared.arrivals).push((stream, claim));
+                if room.waker.wake().is_err() {
+                    self.warn("cannot wake the waiting room of idle connections");
+                }
+            }
+            _ => Arc::clone(self).serve_claimed(stream, claim),
+        }
+    }
+
+    /// The waiting room, started if it is not running.
+    fn room(self: &Arc<Self>) -> Option<Arc<Room>> {
+        let mut room = lock(&self.waiting_room.room);
+        if room.is_none() {
+            *room = self.open_room().map(Arc::new);
+        }
+        room.clone()
+    }
+
+    fn open_room(self: &Arc<Self>) -> Option<Room> {
+        let opened = Poll::new().and_then(|poll| {
+            let waker = Waker::new(poll.registry(), WAKE)?;
+            Ok((poll, waker))
+        });
+        let (poll, waker) = match opened {
+            Ok(p) => p,
+            Err(e) => {
+                // Out of fds, most likely: the accept loop says so; this connection waits on its
+                // thread, and the next one tries again.
+                self.info(&format!(
+                    "cannot watch idle connections ({e}): this one waits on its own thread"
+                ));
+                return None;
+            }
+        };
+        let shared = Arc::new(RoomShared::default());
+        let engine = Arc::clone(self);
+        let watched = Arc::clone(&shared);
+        let started = self.spawn("mocket-idle", move || engine.watch(poll, &watched));
+        started.ok().map(|_| Room { waker, shared })
+    }
+
+    /// The waiting room's loop: a connection leaves it for a thread when it becomes readable
+    /// (a request, or a close), or is closed when its idle timeout expires first.
+    fn watch(self: Arc<Self>, mut poll: Poll, shared: &RoomShared) {
+        let mut parked = Parked::default();
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let wait = parked
+                .next_deadline()
+                .map(|d| d.saturating_duration_since(Instant::now()));
+            if let Err(e) = poll.poll(&mut events, wait)
+                && e.kind() != io::ErrorKind::Interrupted
+            {
+                self.warn(&format!("the waiting room of idle connections failed: {e}"));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            for event in events.iter() {
+                match event.token() {
+                    WAKE => self.admit(&poll, &mut parked, &shared.arrivals),
+                    token => {
+                        if let Some((stream, claim)) = parked.take(&poll, token) {
+                            let active = Active::new(&self);
+                            let dispatched = self.run_connection(move || {
+                                Arc::clone(active.engine()).serve_claimed(stream, claim)
+                            });
+                            if let Err(e) = dispatched {
+                                self.warn(&format!("cannot start a connection thread: {e}"));
+                            }
+                        }
+                    }
+                }
+            }
+            for (stream, claim) in parked.expire(&poll, Instant::now()) {
+                self.info(&format!(
+                    "closed a connection to {} from pid {}: it sent nothing for the idle \
+                     timeout ({IDLE_TIMEOUT_VAR})",
+                    claim.dest, claim.pid
+                ));
+                drop(stream);
+            }
+            *lock(&shared.rounds) += 1;
+            shared.round_done.notify_all();
+        }
+    }
+
+    /// Waits (at most `limit`) until the waiting room has handed every connection with
+    /// something to read to a thread, where [`Engine::wait_idle`] counts it: when the command
+    /// under `mocket run` exits, its last words may be waiting there.
+    pub(super) fn settle_waiting_room(&self, limit: Duration) {
+        let Some(room) = lock(&self.waiting_room.room).clone() else {
+            return;
+        };
+        let deadline = Instant::now() + limit;
+        let mut rounds = lock(&room.shared.rounds);
+        // The round under way may have polled before the call; the next one admits connections
+        // handed over meanwhile; the one after sees them readable.
+        let target = *rounds + 3;
+        while *rounds < target {
+            // Each wake-up makes one round, even when nothing else happens.
+            if room.waker.wake().is_err() {
+                return;
+            }
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return;
+            };
+            rounds = room
+                .shared
+                .round_done
+                .wait_timeout(rounds, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Registers the connections handed to the waiting room since its last wake-up.
+    fn admit(&self, poll: &Poll, parked: &mut Parked, arrivals: &Mutex<Vec<(TcpStream, Claim)>>) {
+        let arrivals = std::mem::take(&mut *lock(arrivals));
+        let deadline = self.idle_timeout.0.map(|t| Instant::now() + t);
+        for (stream, claim) in arrivals {
+            if let Err(e) = parked.add(poll, stream, claim, deadline) {
+                self.warn(&format!("cannot watch an idle connection: {e}"));
+            }
+        }
+    }
+}
+
+/// The connections in the waiting room, by token and by deadline.
+#[derive(Default)]
+struct Parked {
+    by_token: HashMap<Token, (TcpStream, Claim, Option<Instant>)>,
+    deadlines: BTreeSet<(Instant, Token)>,
+    next_token: usize,
+}
+
+impl Parked {
+    fn add(
+        &mut self,
+        poll: &Poll,
+        stream: TcpStream,
+        claim: Claim,
+        deadline: Option<Instant>,
+    ) -> io::Result<()> {
+        self.next_token = self.next_token.wrapping_add(1).max(1);
+        let token = Token(self.next_token);
+        let fd = stream.as_raw_fd();
+        poll.registry()
+            .register(&mut SourceFd(&fd), token, Interest::READABLE)?;
+        if let Some(deadline) = deadline {
+            self.deadlines.insert((deadline, token));
+        }
+        self.by_token.insert(token, (stream, claim, deadline));
+        Ok(())
+    }
+
+    fn take(&mut self, poll: &Poll, token: Token) -> Option<(TcpStream, Claim)> {
+        let (stream, claim, deadline) = self.by_token.remove(&token)?;
+        let _ = poll
+            .registry()
+            .deregister(&mut SourceFd(&stream.as_raw_fd()));
+        if let Some(deadline) = deadline {
+            self.deadlines.remove(&(deadline, token));
+        }
+        Some((stream, claim))
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.deadlines.first().map(|(d, _)| *d)
+    }
+
+    /// Takes the connections whose deadline is past.
+    fn expire(&mut self, poll: &Poll, now: Instant) -> Vec<(TcpStream, Claim)> {
+        let mut expired = Vec::new();
+        while let Some(&(deadline, token)) = self.deadlines.first() {
+            if deadline > now {
+                break;
+            }
+            expired.extend(self.take(poll, token));
+        }
+        expired
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.by_token.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::TcpListener;
+
+    fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        (client, listener.accept().unwrap().0)
+    }
+
+    fn claim() -> Claim {
+        Claim {
+            pid: 1,
+            dest: mocket_protocols::field::Destination::new("a.example", 80),
+        }
+    }
+
+    #[test]
+    fn the_variable_sets_the_timeout() {
+        assert_eq!(IdleTimeout::parse(None), Ok(IdleTimeout::default()));
+        assert_eq!(IdleTimeout::parse(Some(" ")), Ok(IdleTimeout::default()));
+        assert_eq!(
+            IdleTimeout::parse(Some("250")),
+            Ok(IdleTimeout(Some(Duration::from_millis(250))))
+        );
+        assert_eq!(IdleTimeout::parse(Some("0")), Ok(IdleTimeout(None)));
+        let error = IdleTimeout::parse(Some("5s")).unwrap_err();
+        assert!(
+            error.to_string().contains("MOCKET_IDLE_TIMEOUT_MS=\"5s\""),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn wait_idle_sees_the_last_request_of_a_parked_connection() {
+        let engine = super::super::tests::engine(
+            r#"{"entries": [{"http": "GET http://a.test/", "response": {"body": "x"}}]}"#,
+        );
+        for round in 1..=20 {
+            let mut client = super::super::tests::connect(&engine, "a.test", 80);
+            // Until the connection is accepted, claimed and parked.
+            let start = Instant::now();
+            while lock(&engine.claims).len() > 0
+                || engine.active.load(std::sync::atomic::Ordering::Acquire) > 0
+            {
+                assert!(start.elapsed() < Duration::from_secs(10), "never parked");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            client
+                .write_all(b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            engine.wait_idle(Duration::from_secs(2));
+            assert_eq!(engine.report().mocked, round);
+        }
+    }
+
+    #[test]
+    fn a_parked_connection_leaves_when_it_speaks_or_expires() {
+        let mut poll = Poll::new().unwrap();
+        let mut parked = Parked::default();
+        let (mut talker, talker_server) = pair();
+        let (_silent, silent_server) = pair();
+        let now = Instant::now();
+        let soon = now + Duration::from_millis(50);
+        parked
+            .add(
+                &poll,
+                talker_server,
+                claim(),
+                Some(now + Duration::from_secs(60)),
+            )
+            .unwrap();
+        parked
+            .add(&poll, silent_server, claim(), Some(soon))
+            .unwrap();
+        assert_eq!(parked.next_deadline(), Some(soon));
+        assert!(parked.expire(&poll, now).is_empty());
+
+        talker.write_all(b"G").unwrap();
+        let mut events = Events::with_capacity(4);
+        poll.poll(&mut events, Some(Duration::from_secs(5)))
+            .unwrap();
+        let tokens: Vec<Token> = events.iter().map(|e| e.token()).collect();
+        assert_eq!(
+            tokens,
+            [Token(1)],
+            "only the connection that spoke is ready"
+        );
+        assert!(parked.take(&poll, Token(1)).is_some());
+
+        assert_eq!(parked.expire(&poll, soon).len(), 1);
+        assert_eq!(parked.len(), 0);
+        assert_eq!(parked.next_deadline(), None);
+    }
+}
