@@ -314,6 +314,7 @@ mod tests {
                 ("accept-encoding".into(), "gzip".into()),
             ],
             body: b"hello".to_vec(),
+            body_len: 5,
         };
         let wire = String::from_utf8(forward_request(&request)).unwrap();
         assert_eq!(

@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use mocket_protocols::http::{self, HttpResponse, Parsed, Request, RequestParser, Step, Transfer};
+use mocket_protocols::http::{
+    self, BodyPolicy, HttpResponse, Parsed, Request, RequestParser, Step, Transfer,
+};
 use mocket_recordings::Recorder;
 use mocket_recordings::http::{
     HttpExchange, RecordedRequest, RecordedResponse, ResponseReader, UpstreamResponse,
@@ -17,7 +19,7 @@ use serde_json::json;
 use super::Interaction;
 use super::side::{Got, Side};
 use super::upstream;
-use crate::engine::http::{Flow, perform, write};
+use crate::engine::http::{Flow, perform, refuse, write};
 use crate::engine::{Claim, Engine};
 use crate::journal::Action;
 
@@ -76,9 +78,12 @@ impl<'a> HttpProxy<'a> {
         }
     }
 
+    /// Requests are forwarded and recorded whole, so their bodies are held up to
+    /// `MOCKET_MAX_BODY`.
     fn answer_parsed(&mut self, parser: &mut RequestParser) -> Flow {
+        let max_body = self.engine.max_body();
         loop {
-            let flow = match parser.poll() {
+            let flow = match parser.poll_with(&mut |_| BodyPolicy::whole(max_body)) {
                 Ok(None) => return Flow::Open,
                 Ok(Some(Parsed::Continue)) => write(&mut self.client, http::CONTINUE),
                 Ok(Some(Parsed::Request(request))) => {
@@ -87,7 +92,7 @@ impl<'a> HttpProxy<'a> {
                 }
                 Err(error) => {
                     self.engine.malformed(self.claim, &error);
-                    let _ = write(&mut self.client, &http::bad_request(&error));
+                    refuse(&mut self.client, &error);
                     Flow::Closed
                 }
             };
