@@ -126,6 +126,9 @@ impl Interaction {
                 with_tls(&mut v, t.tls);
                 v["first"] = json!(t.first().map(Dir::name));
                 v["chunks"] = Value::Array(chunks);
+                if let Some(why) = &t.truncated {
+                    v["truncated"] = json!(why);
+                }
                 v
             }
         }
@@ -342,6 +345,11 @@ fn tcp_from_json(dest: &Value, map: &Map<String, Value>) -> Result<TcpConnection
         destination: destination(dest)?,
         tls: map.get("tls") == Some(&Value::Bool(true)),
         chunks,
+        truncated: match map.get("truncated") {
+            None => None,
+            Some(Value::String(why)) => Some(why.clone()),
+            Some(_) => return Err("\"truncated\" must be a string".into()),
+        },
     })
 }
 
@@ -380,6 +388,7 @@ mod tests {
                     }],
                 }),
                 Interaction::Tcp(TcpConnection {
+                    truncated: Some("went on".into()),
                     id: "1-2-4".into(),
                     destination: Destination::new("::1", 9000),
                     tls: true,
@@ -414,6 +423,7 @@ mod tests {
         assert!(text.contains("\"tcp\": \"[::1]:9000\""), "{text}");
         assert!(text.lines().count() > 40, "one key per line: {text}");
         assert!(!text.contains("body_truncated"), "only when set: {text}");
+        assert!(text.contains("\"truncated\": \"went on\""), "{text}");
     }
 
     #[test]

@@ -153,6 +153,7 @@ mod tests {
 
     fn tcp(dest: &str) -> Interaction {
         Interaction::Tcp(TcpConnection {
+            truncated: None,
             id: String::new(),
             destination: Destination::new(dest, 9),
             tls: false,

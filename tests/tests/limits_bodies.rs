@@ -124,3 +124,181 @@ printf '{"kind": "doc"}' | curl -sS -H 'Transfer-Encoding: chunked' --data-binar
         refused[0]
     );
 }
+
+/// Servers that never stop (on 127.0.0.1 inside the test's namespace), then the command given
+/// after the ports: an HTTP server whose chunked response sends `tick 0`, pauses a second, sends
+/// `tick 1`, then chunks without end; a raw TCP server that greets and then streams without end.
+const ENDLESS: &str = r#"
+import socket, subprocess, sys, threading, time
+
+http_port, tcp_port = int(sys.argv[1]), int(sys.argv[2])
+cmd = sys.argv[3:]
+
+def listen(port, serve):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    s.listen(16)
+    def accept():
+        while True:
+            conn, _ = s.accept()
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+    threading.Thread(target=accept, daemon=True).start()
+
+def http(conn):
+    try:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n7\r\ntick 0\n\r\n")
+        time.sleep(1.0)
+        conn.sendall(b"7\r\ntick 1\n\r\n")
+        piece = b"y" * 65536
+        chunk = b"%x\r\n%s\r\n" % (len(piece), piece)
+        while True:
+            conn.sendall(chunk)
+    except OSError:
+        pass
+
+def tcp(conn):
+    try:
+        conn.sendall(b"220 streaming\r\n")
+        piece = b"z" * 65536
+        while True:
+            conn.sendall(piece)
+    except OSError:
+        pass
+
+listen(http_port, http)
+listen(tcp_port, tcp)
+sys.exit(subprocess.call(cmd))
+"#;
+
+/// Reads the endless responses through mocket: the first HTTP chunk must come before the
+/// server's pause ends, then 20 MiB of each stream, then the client leaves.
+const STREAM_CLIENT: &str = r#"
+import socket, sys, time
+
+http_port, tcp_port = int(sys.argv[1]), int(sys.argv[2])
+WANT = 20 * 1024 * 1024
+
+s = socket.create_connection(("127.0.0.1", http_port))
+start = time.monotonic()
+s.sendall(b"GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+got = b""
+while b"tick 0" not in got:
+    data = s.recv(65536)
+    assert data, "closed before the first chunk"
+    got += data
+first = time.monotonic() - start
+total = len(got)
+while total < WANT:
+    data = s.recv(1 << 20)
+    assert data, "closed after %d bytes" % total
+    total += len(data)
+s.close()
+print("http first chunk after %.2f s, read %d bytes" % (first, total))
+assert first < 0.9, "the first chunk waited for the rest: %.2f s" % first
+
+t = socket.create_connection(("127.0.0.1", tcp_port))
+total = 0
+while total < WANT:
+    data = t.recv(1 << 20)
+    assert data, "closed after %d bytes" % total
+    total += len(data)
+t.close()
+print("tcp read %d bytes" % total)
+"#;
+
+#[test]
+fn endless_streams_are_relayed_as_they_come_and_recorded_up_to_the_limit() {
+    let dir = scratch_dir("endless");
+    let (http_port, tcp_port) = ("18431", "18432");
+    let stage = dir.join("endless.py");
+    let client = dir.join("client.py");
+    std::fs::write(&stage, ENDLESS).unwrap();
+    std::fs::write(&client, STREAM_CLIENT).unwrap();
+    let record = dir.join("cassettes");
+    let mocks = mocks_file("{}");
+    let bin = mocket_bin();
+    let mut args = vec![
+        "python3",
+        stage.to_str().unwrap(),
+        http_port,
+        tcp_port,
+        bin.to_str().unwrap(),
+        "run",
+        "--config",
+        mocks.to_str().unwrap(),
+        "--record",
+        record.to_str().unwrap(),
+        "--allow",
+        "",
+        "--",
+        "python3",
+        client.to_str().unwrap(),
+    ];
+    args.extend([http_port, tcp_port]);
+    let recorded = run(netns_command(&args));
+    recorded.success();
+    assert!(
+        recorded.stdout.contains("http first chunk after") && recorded.stdout.contains("tcp read"),
+        "{}\n{}",
+        recorded.stdout,
+        recorded.stderr
+    );
+
+    let text = std::fs::read_to_string(record.join("default.json")).unwrap();
+    let cassette: Value = serde_json::from_str(&text).expect("a parseable cassette");
+    let interactions = cassette["interactions"].as_array().unwrap();
+    let limit = 16 * 1024 * 1024;
+    let http = interactions
+        .iter()
+        .find(|i| i.get("http").is_some())
+        .expect("the HTTP exchange was saved");
+    let response = &http["response"];
+    let body = response["body"].as_str().unwrap();
+    assert_eq!(body.len(), limit);
+    assert!(body.starts_with("tick 0\ntick 1\nyyy"), "{}", &body[..20]);
+    assert!(
+        response["body_truncated"]
+            .as_str()
+            .unwrap()
+            .contains("past the first 16 MiB"),
+        "{response:.200}"
+    );
+    let tcp = interactions
+        .iter()
+        .find(|i| i.get("tcp").is_some())
+        .expect("the TCP connection was saved");
+    let tcp_bytes: usize = tcp["chunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["server"].as_str().or(c["client"].as_str()).unwrap().len())
+        .sum();
+    assert_eq!(tcp_bytes, limit);
+    assert!(
+        tcp["truncated"].as_str().unwrap().contains("16 MiB"),
+        "{tcp:.200}"
+    );
+
+    // The cassette replays where nothing listens: the recorded part of the body, whole.
+    let url = format!("http://127.0.0.1:{http_port}/stream");
+    let replay = run(netns_command(&[
+        bin.to_str().unwrap(),
+        "run",
+        "--config",
+        mocks.to_str().unwrap(),
+        "--record",
+        record.to_str().unwrap(),
+        "--allow",
+        "",
+        "--",
+        "sh",
+        "-c",
+        &format!("curl -sS {url} | wc -c"),
+    ]));
+    replay.success();
+    assert_eq!(replay.stdout.trim(), limit.to_string(), "{}", replay.stderr);
+}
