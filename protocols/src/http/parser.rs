@@ -235,8 +235,8 @@ impl RequestParser {
     }
 
     /// The next thing for the server to act on, or `Ok(None)` when more bytes are needed.
-    /// `policy` is asked, once per request, what to hold of its body; it gets the request
-    /// with its head only (an empty body).
+    /// `policy` is asked, once per request that has a body, what to hold of it; it gets the
+    /// request with its head only (an empty body).
     pub fn poll_with(
         &mut self,
         policy: &mut dyn FnMut(&Request) -> BodyPolicy,
@@ -316,8 +316,10 @@ impl RequestParser {
         self.buf.drain(..len);
         self.scanned = 0;
         let framing = request_framing(&head.headers)?;
-        let head_only = head.request(Vec::new(), 0);
-        let policy = policy(&head_only);
+        let policy = match framing {
+            Framing::Length(0) => BodyPolicy::first(0),
+            _ => policy(&head.request(Vec::new(), 0)),
+        };
         if let (Framing::Length(n), Some(max)) = (framing, policy.refuse_over)
             && n > max
         {
@@ -325,9 +327,10 @@ impl RequestParser {
         }
         let expects_continue = head.version == 1
             && framing != Framing::Length(0)
-            && head_only
-                .headers_named("expect")
-                .any(|v| v.eq_ignore_ascii_case("100-continue"));
+            && head
+                .headers
+                .iter()
+                .any(|(n, v)| n == "expect" && v.eq_ignore_ascii_case("100-continue"));
         self.state = State::Body {
             head,
             decoder: BodyDecoder::new(framing),
