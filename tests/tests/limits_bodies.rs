@@ -116,6 +116,12 @@ printf '{"kind": "doc"}' | curl -sS -H 'Transfer-Encoding: chunked' --data-binar
         .collect();
     assert_eq!(refused.len(), 2, "{journal}");
     assert!(
+        run.stderr
+            .contains("refused request (413): request body larger than MOCKET_MAX_BODY"),
+        "{}",
+        run.stderr
+    );
+    assert!(
         refused[0]["reason"]
             .as_str()
             .unwrap()

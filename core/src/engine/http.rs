@@ -203,14 +203,18 @@ impl Engine {
         http::plan(&http::text_response(501, body), request)
     }
 
-    /// A request that is not HTTP: journaled and reported like an unmatched one, since the
-    /// client under test did not get what it expected either.
+    /// A request that is not HTTP, or refused (a body over `MOCKET_MAX_BODY`): journaled and
+    /// reported like an unmatched one, since the client under test did not get what it
+    /// expected either.
     pub(super) fn malformed(&self, claim: &Claim, error: &ParseError) {
         let event = claim
             .event("http", Action::Unmatched)
             .with("response", json!({"status": error.status}))
             .with("reason", json!(error.message));
-        let what = format!("malformed request: {error}");
+        let what = match error.status {
+            413 => format!("refused request (413): {error}"),
+            _ => format!("malformed request: {error}"),
+        };
         self.count_unmatched(claim, "http", what, event);
     }
 
