@@ -466,3 +466,50 @@ fn as_response(r: RecordedResponse) -> HttpResponse {
         transfer: Transfer::Length,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn capture() -> Capture {
+        Capture::new(RecordedRequest {
+            method: "GET".into(),
+            url: "http://h/stream".into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn bodies_are_recorded_up_to_the_limit_and_marked() {
+        let mut c = capture();
+        let piece = vec![b'y'; 1 << 20];
+        let reached: Vec<bool> = (0..20).map(|_| c.body(&piece)).collect();
+        assert_eq!(reached.iter().filter(|r| **r).count(), 1, "reached once");
+        assert!(reached[16], "the 17th MiB crosses 16 MiB");
+        let response = &c.exchange.response;
+        assert_eq!(response.body.len(), RECORD_MAX_BODY);
+        let why = response.body_truncated.as_deref().unwrap();
+        assert!(why.contains("first 16 MiB"), "{why}");
+        c.cut("the client left".into());
+        assert!(
+            c.exchange
+                .response
+                .body_truncated
+                .as_deref()
+                .unwrap()
+                .contains("16 MiB"),
+            "the first reason stays"
+        );
+    }
+
+    #[test]
+    fn responses_cut_short_say_why() {
+        let mut c = capture();
+        assert!(!c.body(b"tick 0\n"));
+        c.cut("the client closed the connection before the response ended".into());
+        assert_eq!(c.exchange.response.body, b"tick 0\n");
+        assert!(c.exchange.response.body_truncated.is_some());
+        assert!(capture().exchange.response.body_truncated.is_none());
+    }
+}
