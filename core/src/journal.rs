@@ -13,8 +13,32 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
 
+use mocket_protocols::http::body_json;
 use mocket_recordings::{REDACTED, Redactor};
 use serde_json::{Map, Value, json};
+
+/// The most of a body one journal line shows: enough to read any request a test makes by hand,
+/// small enough that an upload does not turn into a line of its size.
+pub const JOURNAL_BODY: usize = 64 * 1024;
+
+/// Sets `body` in the object `fields`: at most the first [`JOURNAL_BODY`] bytes of `body`
+/// (cut where UTF-8 text stays text), and, when that is not the whole body, `body_truncated`:
+/// the body's whole length in bytes. `len` is the whole length (a body may arrive with only
+/// its start held).
+pub fn journal_body(fields: &mut Value, body: &[u8], len: u64) {
+    let mut shown = &body[..body.len().min(JOURNAL_BODY)];
+    if let Err(e) = std::str::from_utf8(shown)
+        && e.error_len().is_none()
+    {
+        // Cut inside a character: drop its first bytes so the text stays text.
+        shown = &shown[..e.valid_up_to()];
+    }
+    fields["body"] = body_json(shown);
+    let len = len.max(body.len() as u64);
+    if (shown.len() as u64) < len {
+        fields["body_truncated"] = json!(len);
+    }
+}
 
 /// What happened to a connection, request or lookup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -289,6 +313,26 @@ mod tests {
             json!(["HELLO", "3", "AUTH", REDACTED, REDACTED, "SETNAME", "me"])
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn long_bodies_are_cut_and_marked() {
+        let mut fields = json!({});
+        journal_body(&mut fields, b"short", 5);
+        assert_eq!(fields, json!({"body": "short"}));
+        let long = "é".repeat(JOURNAL_BODY);
+        journal_body(&mut fields, long.as_bytes(), long.len() as u64);
+        let shown = fields["body"].as_str().expect("still text");
+        assert_eq!(shown.len(), JOURNAL_BODY);
+        assert_eq!(fields["body_truncated"], json!(long.len()));
+        let mut odd = vec![b'a'; JOURNAL_BODY - 1];
+        odd.extend("é".as_bytes());
+        journal_body(&mut fields, &odd, odd.len() as u64);
+        assert_eq!(fields["body"].as_str().unwrap().len(), JOURNAL_BODY - 1);
+        // Held only in part (nobody needed it): the length says how much there was.
+        let mut held = json!({});
+        journal_body(&mut held, b"abc", 300_000_000);
+        assert_eq!(held, json!({"body": "abc", "body_truncated": 300_000_000}));
     }
 
     #[test]

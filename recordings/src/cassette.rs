@@ -83,19 +83,25 @@ impl Interaction {
 
     pub fn to_json(&self) -> Value {
         match self {
-            Interaction::Http(h) => json!({
-                "http": {
-                    "method": h.request.method,
-                    "url": h.request.url,
-                    "headers": headers_json(&h.request.headers),
-                    "body": body_json(&h.request.body),
-                },
-                "response": {
+            Interaction::Http(h) => {
+                let mut response = json!({
                     "status": h.response.status,
                     "headers": headers_json(&h.response.headers),
                     "body": body_json(&h.response.body),
-                },
-            }),
+                });
+                if let Some(why) = &h.response.body_truncated {
+                    response["body_truncated"] = json!(why);
+                }
+                json!({
+                    "http": {
+                        "method": h.request.method,
+                        "url": h.request.url,
+                        "headers": headers_json(&h.request.headers),
+                        "body": body_json(&h.request.body),
+                    },
+                    "response": response,
+                })
+            }
             Interaction::Redis(r) => {
                 let exchanges: Vec<Value> = r
                     .exchanges
@@ -120,6 +126,9 @@ impl Interaction {
                 with_tls(&mut v, t.tls);
                 v["first"] = json!(t.first().map(Dir::name));
                 v["chunks"] = Value::Array(chunks);
+                if let Some(why) = &t.truncated {
+                    v["truncated"] = json!(why);
+                }
                 v
             }
         }
@@ -266,6 +275,11 @@ fn http_from_json(map: &Map<String, Value>) -> Result<HttpExchange, String> {
             status,
             headers: headers_from_json(res.get("headers"))?,
             body: bytes_of(res.get("body"), "response.body")?,
+            body_truncated: match res.get("body_truncated") {
+                None => None,
+                Some(Value::String(why)) => Some(why.clone()),
+                Some(_) => return Err("response.body_truncated must be a string".into()),
+            },
         },
     })
 }
@@ -331,6 +345,11 @@ fn tcp_from_json(dest: &Value, map: &Map<String, Value>) -> Result<TcpConnection
         destination: destination(dest)?,
         tls: map.get("tls") == Some(&Value::Bool(true)),
         chunks,
+        truncated: match map.get("truncated") {
+            None => None,
+            Some(Value::String(why)) => Some(why.clone()),
+            Some(_) => return Err("\"truncated\" must be a string".into()),
+        },
     })
 }
 
@@ -356,6 +375,7 @@ mod tests {
                         status: 201,
                         headers: vec![("content-type".into(), "image/png".into())],
                         body: vec![0x89, b'P', 0xff],
+                        body_truncated: None,
                     },
                 }),
                 Interaction::Redis(RedisConnection {
@@ -368,6 +388,7 @@ mod tests {
                     }],
                 }),
                 Interaction::Tcp(TcpConnection {
+                    truncated: Some("went on".into()),
                     id: "1-2-4".into(),
                     destination: Destination::new("::1", 9000),
                     tls: true,
@@ -401,6 +422,29 @@ mod tests {
         assert!(text.contains("\"first\": \"server\""), "{text}");
         assert!(text.contains("\"tcp\": \"[::1]:9000\""), "{text}");
         assert!(text.lines().count() > 40, "one key per line: {text}");
+        assert!(!text.contains("body_truncated"), "only when set: {text}");
+        assert!(text.contains("\"truncated\": \"went on\""), "{text}");
+    }
+
+    #[test]
+    fn truncated_bodies_are_marked_and_old_cassettes_still_load() {
+        let mut cassette = sample();
+        let Interaction::Http(h) = &mut cassette.interactions[0] else {
+            panic!()
+        };
+        h.response.body_truncated = Some("over the limit".into());
+        let text = cassette.to_text();
+        assert!(
+            text.contains("\"body_truncated\": \"over the limit\""),
+            "{text}"
+        );
+        assert_eq!(Cassette::parse(&text).unwrap(), cassette);
+        let bad = text.replace("\"over the limit\"", "true");
+        assert!(
+            Cassette::parse(&bad)
+                .unwrap_err()
+                .contains("body_truncated")
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! HTTP in cassettes: exchanges as recorded, which recorded request answers a live one, and the
-//! client side of proxying (the request forwarded upstream, the upstream's response read back).
+//! request forwarded upstream while recording (its response is read by
+//! `mocket_protocols::http::ResponseReader`, with the same framing as the engine's requests).
 
 use mocket_protocols::field::Destination;
 use mocket_protocols::http::Request;
@@ -8,9 +9,11 @@ use mocket_protocols::http::url::{EntryUrl, parse_entry_url};
 use crate::cassette::Headers;
 use crate::redact::REDACTED;
 
-mod reader;
-
-pub use reader::{ResponseReader, UpstreamResponse};
+/// The most of one response body a cassette keeps: a larger or endless response (a stream) is
+/// still relayed whole to the client, but recorded only up to here, and the cassette says so
+/// in `body_truncated`. 16 MiB is far above what a test replays, and small enough that
+/// a cassette stays a file people read.
+pub const RECORD_MAX_BODY: usize = 16 * 1024 * 1024;
 
 /// A request as the cassette keeps it. `url` is absolute: scheme, host, port (when it is not
 /// the scheme's default), path and query as the client sent them.
@@ -28,6 +31,10 @@ pub struct RecordedResponse {
     /// Without framing headers: the body is stored whole and re-framed when it is sent.
     pub headers: Headers,
     pub body: Vec<u8>,
+    /// Set when `body` is only the start of what the server sent, saying why (the
+    /// [`RECORD_MAX_BODY`] limit, or the connection ended before the response did). Replay
+    /// sends the recorded part.
+    pub body_truncated: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -314,6 +321,7 @@ mod tests {
                 ("accept-encoding".into(), "gzip".into()),
             ],
             body: b"hello".to_vec(),
+            body_len: 5,
         };
         let wire = String::from_utf8(forward_request(&request)).unwrap();
         assert_eq!(

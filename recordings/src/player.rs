@@ -133,6 +133,7 @@ mod tests {
                 status: 200,
                 headers: Vec::new(),
                 body: answer.as_bytes().to_vec(),
+                body_truncated: None,
             },
         })
     }
@@ -152,6 +153,7 @@ mod tests {
 
     fn tcp(dest: &str) -> Interaction {
         Interaction::Tcp(TcpConnection {
+            truncated: None,
             id: String::new(),
             destination: Destination::new(dest, 9),
             tls: false,

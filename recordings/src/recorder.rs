@@ -181,6 +181,7 @@ mod tests {
                 status: 200,
                 headers: Vec::new(),
                 body: answer.as_bytes().to_vec(),
+                body_truncated: None,
             },
         })
     }

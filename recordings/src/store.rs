@@ -120,6 +120,7 @@ mod tests {
 
     fn conn(id: &str, text: &str) -> Interaction {
         let mut c = TcpConnection {
+            truncated: None,
             id: id.into(),
             destination: Destination::new("h", 1),
             tls: false,

@@ -34,6 +34,9 @@ pub struct TcpConnection {
     pub destination: Destination,
     pub tls: bool,
     pub chunks: Vec<Chunk>,
+    /// Set when `chunks` are only the start of the connection, saying why (a connection that
+    /// went on past [`crate::http::RECORD_MAX_BODY`]). Replay sends what was recorded.
+    pub truncated: Option<String>,
 }
 
 impl TcpConnection {
@@ -219,6 +222,7 @@ mod tests {
 
     fn conn(chunks: &[(Dir, &str)]) -> TcpConnection {
         let mut c = TcpConnection {
+            truncated: None,
             id: "x".into(),
             destination: Destination::new("h", 1),
             tls: false,

@@ -29,6 +29,9 @@ pub struct Config {
     /// Recording and replay of everything that is neither an entry nor allowed
     /// (`MOCKET_RECORD_DIR`); not a key of the mocks file.
     pub record: Option<mocket_recordings::RecordSettings>,
+    /// `MOCKET_MAX_BODY`: the most of a request body held for an entry that matches on the
+    /// body; a longer body gets `413`. Bodies no entry looks at are never held.
+    pub max_body: usize,
     /// Entry indexes by destination, in file order: the engine never scans every entry.
     by_destination: HashMap<Destination, Vec<usize>>,
 }
@@ -85,6 +88,7 @@ impl Config {
             allow,
             entries,
             record: None,
+            max_body: mocket_protocols::http::DEFAULT_MAX_BODY,
             by_destination,
         }
     }

@@ -53,6 +53,8 @@ pub struct Settings {
     pub redact_query: Vec<String>,
     /// `MOCKET_RECORD_MATCH`: what replay compares (default: method, URL, body).
     pub record_match: Option<Matcher>,
+    /// `MOCKET_MAX_BODY`, in bytes.
+    pub max_body: Option<usize>,
 }
 
 impl Settings {
@@ -78,6 +80,9 @@ impl Settings {
             .map(|v| Matcher::parse(&v).map_err(|m| variable_error("MOCKET_RECORD_MATCH", m)))
             .transpose()?;
         let names = |name: &str| var(name).map(|v| split_allow(&v)).unwrap_or_default();
+        let max_body = var("MOCKET_MAX_BODY")
+            .map(|v| parse_size(&v).map_err(|m| variable_error("MOCKET_MAX_BODY", m)))
+            .transpose()?;
         Ok(Settings {
             config: path("MOCKET_CONFIG"),
             strict,
@@ -91,6 +96,7 @@ impl Settings {
             redact_headers: names("MOCKET_REDACT_HEADERS"),
             redact_query: names("MOCKET_REDACT_QUERY"),
             record_match,
+            max_body,
         })
     }
 
@@ -142,8 +148,37 @@ impl Settings {
                 AllowList::parse(rules).map_err(|m| variable_error("MOCKET_ALLOW / --allow", m))?;
         }
         config.record = self.recording()?;
+        if let Some(max) = self.max_body {
+            config.max_body = max;
+        }
         Ok(config)
     }
+}
+
+/// A size in bytes: a number, optionally followed by `K`, `M` or `G` (also `KB`, `KiB`...,
+/// any case), all powers of 1024.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = text.split_at(digits);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => {
+            return Err(format!(
+                "\"{text}\" is not a size: use bytes, or a number with K, M or G (64M)"
+            ));
+        }
+    };
+    number
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| {
+            format!("\"{text}\" is not a size: use bytes, or a number with K, M or G (64M)")
+        })
 }
 
 /// `MOCKET_STRICT` accepts `1`/`0` (and the obvious words).
@@ -198,6 +233,22 @@ mod tests {
         assert!(!c.strict);
         assert!(c.allow.allows("a.test", 1));
         assert!(!c.allow.allows("127.0.0.1", 1));
+    }
+
+    #[test]
+    fn max_body_takes_sizes() {
+        let load = |v: &str| settings(&[("MOCKET_MAX_BODY", v)]).map(|s| s.load().unwrap());
+        assert_eq!(settings(&[]).unwrap().load().unwrap().max_body, 64 << 20);
+        assert_eq!(load("1M").unwrap().max_body, 1 << 20);
+        assert_eq!(load("512 KiB").unwrap().max_body, 512 << 10);
+        assert_eq!(load("1000").unwrap().max_body, 1000);
+        assert_eq!(load("2g").unwrap().max_body, 2 << 30);
+        let err = load("lots").unwrap_err().to_string();
+        assert!(
+            err.starts_with("MOCKET_MAX_BODY: \"lots\" is not a size"),
+            "{err}"
+        );
+        assert!(load("").is_err() && load("-1").is_err());
     }
 
     #[test]

@@ -11,29 +11,37 @@ use std::thread;
 use std::time::Duration;
 
 use mocket_protocols::http::{
-    self, HttpEntry, HttpResponse, Miss, ParseError, Parsed, Request, RequestParser, RouteIndex,
-    Step,
+    self, BodyPolicy, HttpEntry, HttpResponse, Miss, ParseError, Parsed, Request, RequestParser,
+    RouteIndex, Step,
 };
 use serde_json::{Map, Value, json};
 use socket2::SockRef;
 
 use super::{Claim, Engine, lock};
 use crate::config::{Entry, LogLevel};
-use crate::journal::{Action, Event};
+use crate::journal::{Action, Event, JOURNAL_BODY, journal_body};
 
 /// What serving HTTP needs from a connection beyond its bytes. Implemented by plain TCP here,
 /// and by whatever wraps TCP in TLS, which delegates to its socket.
 pub(crate) trait Connection: Read + Write {
+    /// The TCP socket underneath.
+    fn tcp(&self) -> &TcpStream;
+
     /// Makes the coming close send a TCP reset (RST) instead of an orderly FIN: the `reset`
     /// fault.
-    fn reset_on_close(&self) -> io::Result<()>;
+    fn reset_on_close(&self) -> io::Result<()> {
+        SockRef::from(self.tcp()).set_linger(Some(Duration::ZERO))
+    }
 }
 
 impl Connection for TcpStream {
-    fn reset_on_close(&self) -> io::Result<()> {
-        SockRef::from(self).set_linger(Some(Duration::ZERO))
+    fn tcp(&self) -> &TcpStream {
+        self
     }
 }
+
+/// How long a client refused mid-upload may go on sending before the connection closes.
+const DRAIN: Duration = Duration::from_secs(2);
 
 /// Whether the connection goes on after a request.
 #[derive(Debug, PartialEq, Eq)]
@@ -83,8 +91,9 @@ impl Engine {
         claim: &Claim,
         candidates: &[usize],
     ) -> Flow {
+        let mut policy = |head: &Request| self.body_policy(head, claim, candidates);
         loop {
-            let flow = match parser.poll() {
+            let flow = match parser.poll_with(&mut policy) {
                 Ok(None) => return Flow::Open,
                 Ok(Some(Parsed::Continue)) => write(stream, http::CONTINUE),
                 Ok(Some(Parsed::Request(request))) => {
@@ -93,13 +102,28 @@ impl Engine {
                 }
                 Err(error) => {
                     self.malformed(claim, &error);
-                    let _ = write(stream, &http::bad_request(&error));
+                    refuse(stream, &error);
                     Flow::Closed
                 }
             };
             if flow == Flow::Closed {
                 return flow;
             }
+        }
+    }
+
+    /// What to hold of a request's body: all of it (up to `MOCKET_MAX_BODY`) when an entry
+    /// that could answer it matches on the body, else only what the journal shows.
+    fn body_policy(&self, head: &Request, claim: &Claim, candidates: &[usize]) -> BodyPolicy {
+        let needs_body = self
+            .routes(claim, candidates)
+            .candidates(head)
+            .into_iter()
+            .any(|i| http_entry(self.entry(i)).is_some_and(|e| e.conditions.matches_on_body()));
+        match (needs_body, self.journal.is_on()) {
+            (true, _) => BodyPolicy::whole(self.max_body()),
+            (false, true) => BodyPolicy::first(JOURNAL_BODY),
+            (false, false) => BodyPolicy::first(0),
         }
     }
 
@@ -179,14 +203,18 @@ impl Engine {
         http::plan(&http::text_response(501, body), request)
     }
 
-    /// A request that is not HTTP: journaled and reported like an unmatched one, since the
-    /// client under test did not get what it expected either.
+    /// A request that is not HTTP, or refused (a body over `MOCKET_MAX_BODY`): journaled and
+    /// reported like an unmatched one, since the client under test did not get what it
+    /// expected either.
     pub(super) fn malformed(&self, claim: &Claim, error: &ParseError) {
         let event = claim
             .event("http", Action::Unmatched)
-            .with("response", json!({"status": 400}))
+            .with("response", json!({"status": error.status}))
             .with("reason", json!(error.message));
-        let what = format!("malformed request: {error}");
+        let what = match error.status {
+            413 => format!("refused request (413): {error}"),
+            _ => format!("malformed request: {error}"),
+        };
         self.count_unmatched(claim, "http", what, event);
     }
 
@@ -234,7 +262,7 @@ fn misses(
 }
 
 /// The journal's `request`: method, path with query, headers by lower-case name (repeated
-/// headers joined by `, `), body.
+/// headers joined by `, `), body (cut as [`journal_body`] says).
 fn request_json(request: &Request) -> Value {
     let mut headers = Map::new();
     for (name, value) in &request.headers {
@@ -248,18 +276,46 @@ fn request_json(request: &Request) -> Value {
             }
         }
     }
-    json!({
+    let mut fields = json!({
         "method": request.method,
         "path": request.path_and_query(),
         "headers": headers,
-        "body": http::body_json(&request.body),
-    })
+    });
+    journal_body(&mut fields, &request.body, request.body_len);
+    fields
 }
 
 fn response_json(response: &HttpResponse) -> Value {
     match response.fault {
         Some(fault) => json!({"status": response.status, "fault": fault.name()}),
         None => json!({"status": response.status}),
+    }
+}
+
+/// Answers a request the parser refused and closes. A refused upload is still arriving: the
+/// connection says it is done writing and reads (and drops) what the client sends for up to
+/// [`DRAIN`], because closing a socket with unread bytes sends a reset that can destroy the
+/// answer before the client reads it.
+pub(super) fn refuse<S: Connection>(stream: &mut S, error: &ParseError) {
+    if write(stream, &http::error_response(error)) == Flow::Closed || error.status != 413 {
+        return;
+    }
+    let tcp = stream.tcp();
+    let _ = tcp.shutdown(std::net::Shutdown::Write);
+    let _ = tcp.set_read_timeout(Some(Duration::from_millis(100)));
+    let deadline = std::time::Instant::now() + DRAIN;
+    let mut buf = vec![0u8; 64 * 1024];
+    while std::time::Instant::now() < deadline {
+        match stream.read(&mut buf) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return,
+        }
     }
 }
 

@@ -406,6 +406,13 @@ impl Engine {
         })
     }
 
+    /// `MOCKET_MAX_BODY`: the most of a request body held when it is needed whole.
+    fn max_body(&self) -> usize {
+        self.config
+            .as_ref()
+            .map_or(mocket_protocols::http::DEFAULT_MAX_BODY, |c| c.max_body)
+    }
+
     fn entry(&self, index: usize) -> &Entry {
         &self
             .config

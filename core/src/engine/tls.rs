@@ -20,8 +20,8 @@ pub(super) const TLS_HANDSHAKE: u8 = 0x16;
 pub(super) type TlsStream = StreamOwned<ServerConnection, TcpStream>;
 
 impl Connection for TlsStream {
-    fn reset_on_close(&self) -> io::Result<()> {
-        self.sock.reset_on_close()
+    fn tcp(&self) -> &TcpStream {
+        &self.sock
     }
 }
 

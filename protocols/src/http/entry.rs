@@ -172,6 +172,15 @@ fn method_and_url(text: &str) -> Result<(Option<String>, EntryUrl), FieldError> 
 }
 
 impl Conditions {
+    /// Whether matching needs the request's body (`body`, `body_regex`, `json`,
+    /// `json_contains`): only then does the engine hold it.
+    pub fn matches_on_body(&self) -> bool {
+        self.body.is_some()
+            || self.body_regex.is_some()
+            || self.json.is_some()
+            || self.json_contains.is_some()
+    }
+
     fn from_json(v: &Value) -> Result<Self, FieldError> {
         let map = field::object(v, "match")?;
         field::reject_unknown_keys(map, MATCH_KEYS)?;

@@ -1,12 +1,16 @@
 //! HTTP/1.1 entries, server side and sans-IO: [`RequestParser`] turns the bytes a client sends
 //! into requests, [`mismatches`] says whether (and why not) a request matches an [`HttpEntry`],
 //! and [`plan`] turns the chosen response into writes, pauses and the end of the connection.
+//! [`ResponseReader`] reads a real server's responses while recording. Both directions frame
+//! bodies with [`framing`], the one HTTP/1.1 framing of mocket.
 //! The engine in `mocket-core` owns the socket and the entry counters.
 
 mod entry;
+pub mod framing;
 mod matching;
 mod parser;
 mod response;
+mod response_reader;
 mod routes;
 pub mod url;
 
@@ -14,8 +18,11 @@ pub use entry::{Conditions, Fault, HttpEntry, HttpResponse, Transfer};
 pub use matching::{
     Miss, closest, json_diff, mismatches, scheme, unmatched_body, unmatched_summary,
 };
-pub use parser::{MAX_HEAD, ParseError, Parsed, Request, RequestParser};
-pub use response::{CONTINUE, GARBAGE, Step, bad_request, plan, reason_phrase, text_response};
+pub use parser::{
+    BodyPolicy, DEFAULT_MAX_BODY, MAX_HEAD, ParseError, Parsed, Request, RequestParser,
+};
+pub use response::{CONTINUE, GARBAGE, Step, error_response, plan, reason_phrase, text_response};
+pub use response_reader::{MAX_RESPONSE_HEAD, Progress, ResponseHead, ResponseReader};
 pub use routes::RouteIndex;
 
 use base64::Engine as _;

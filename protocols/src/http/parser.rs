@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use super::framing::{BodyDecoder, Framing, FramingError, excerpt, request_framing};
 use super::url;
 
 /// The largest request head accepted: far above what real clients send, low enough that a
@@ -13,8 +14,10 @@ use super::url;
 pub const MAX_HEAD: usize = 64 * 1024;
 /// More headers than any real client sends in one request.
 const MAX_HEADERS: usize = 128;
-/// A chunk-size line (with extensions) longer than this is not a client speaking HTTP.
-const MAX_CHUNK_LINE: usize = 4096;
+/// The default of `MOCKET_MAX_BODY`: the most of a request body held when an entry needs the
+/// whole body to match it. Far above what tests send as JSON or forms; a body past it gets a
+/// `413` that says how to raise it.
+pub const DEFAULT_MAX_BODY: usize = 64 * 1024 * 1024;
 /// While the buffered head is this small, it is parsed on every feed so a client that sends
 /// something other than HTTP gets its 400 at once instead of waiting for a blank line forever.
 const EARLY_PARSE: usize = 2048;
@@ -29,8 +32,11 @@ pub struct Request {
     pub version: u8,
     /// Lower-case names, values as sent (bytes that are not UTF-8 replaced), in order.
     pub headers: Vec<(String, String)>,
-    /// The body, already de-chunked.
+    /// The body, already de-chunked; only its first bytes when the server did not need it
+    /// whole (see [`BodyPolicy`]).
     pub body: Vec<u8>,
+    /// The length of the whole body as received, held or not.
+    pub body_len: u64,
 }
 
 impl Request {
@@ -94,18 +100,37 @@ pub enum Parsed {
     Request(Request),
 }
 
-/// Why the bytes are not an HTTP/1.1 request. The connection cannot go on after one: the server
-/// answers 400 and closes.
+/// Why the bytes are not a request the server can take. The connection cannot go on after
+/// one: the server answers `status` (400, or 413 for a body over the limit) and closes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
+    pub status: u16,
     pub message: String,
 }
 
 impl ParseError {
-    fn new(message: impl Into<String>) -> Self {
+    pub fn new(message: impl Into<String>) -> Self {
         ParseError {
+            status: 400,
             message: message.into(),
         }
+    }
+
+    /// A body over `max` bytes where the server needs it whole.
+    pub fn too_large(max: u64) -> Self {
+        ParseError {
+            status: 413,
+            message: format!(
+                "request body larger than MOCKET_MAX_BODY ({max} bytes), which an entry of this destination needs whole to match on the body; raise it (e.g. MOCKET_MAX_BODY={}M) or match without the body",
+                (max / (1024 * 1024) + 1).max(1) * 2
+            ),
+        }
+    }
+}
+
+impl From<FramingError> for ParseError {
+    fn from(e: FramingError) -> Self {
+        ParseError::new(e.message)
     }
 }
 
@@ -126,22 +151,33 @@ struct Head {
     headers: Vec<(String, String)>,
 }
 
-#[derive(Debug)]
-enum Chunk {
-    /// Awaiting a chunk-size line.
-    Size,
-    /// Inside a chunk's data, this many bytes left.
-    Data(u64),
-    /// Awaiting the CRLF after a chunk's data.
-    DataEnd,
-    /// After the last chunk: trailer lines until an empty one.
-    Trailer,
+/// What the server holds of a request's body, decided once its head is in. Bytes past `keep`
+/// are read and counted (in [`Request::body_len`]) but not held, so an upload nobody looks at
+/// costs no memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyPolicy {
+    /// How many bytes of the body are held.
+    pub keep: usize,
+    /// A body longer than this is refused with `413` (the server needs it whole).
+    pub refuse_over: Option<u64>,
 }
 
-#[derive(Debug)]
-enum Framing {
-    Length(usize),
-    Chunked(Chunk),
+impl BodyPolicy {
+    /// The whole body is needed: held up to `max` bytes, refused past it.
+    pub fn whole(max: usize) -> Self {
+        BodyPolicy {
+            keep: max,
+            refuse_over: Some(max as u64),
+        }
+    }
+
+    /// Only the first `keep` bytes are of interest (for a journal, say); any length is fine.
+    pub fn first(keep: usize) -> Self {
+        BodyPolicy {
+            keep,
+            refuse_over: None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -149,15 +185,17 @@ enum State {
     Head,
     Body {
         head: Head,
-        framing: Framing,
+        decoder: BodyDecoder,
+        policy: BodyPolicy,
         body: Vec<u8>,
+        body_len: u64,
         /// `Expect: 100-continue` not yet answered.
         expects_continue: bool,
     },
 }
 
 /// Incremental request parser: [`feed`](Self::feed) bytes, then call [`poll`](Self::poll)
-/// until it returns `Ok(None)`.
+/// (or [`poll_with`](Self::poll_with)) until it returns `Ok(None)`.
 #[derive(Debug)]
 pub struct RequestParser {
     buf: Vec<u8>,
@@ -191,11 +229,21 @@ impl RequestParser {
         matches!(self.state, State::Body { .. }) || !self.buf.is_empty()
     }
 
-    /// The next thing for the server to act on, or `Ok(None)` when more bytes are needed.
+    /// As [`poll_with`](Self::poll_with), holding whole bodies up to [`DEFAULT_MAX_BODY`].
     pub fn poll(&mut self) -> Result<Option<Parsed>, ParseError> {
+        self.poll_with(&mut |_| BodyPolicy::whole(DEFAULT_MAX_BODY))
+    }
+
+    /// The next thing for the server to act on, or `Ok(None)` when more bytes are needed.
+    /// `policy` is asked, once per request that has a body, what to hold of it; it gets the
+    /// request with its head only (an empty body).
+    pub fn poll_with(
+        &mut self,
+        policy: &mut dyn FnMut(&Request) -> BodyPolicy,
+    ) -> Result<Option<Parsed>, ParseError> {
         loop {
             let progressed = match &self.state {
-                State::Head => self.parse_head()?,
+                State::Head => self.parse_head(policy)?,
                 State::Body { .. } => {
                     if let Some(continue_now) = self.take_continue() {
                         return Ok(Some(continue_now));
@@ -213,7 +261,10 @@ impl RequestParser {
     }
 
     /// Reads a head when a whole one is buffered; `true` when the state moved on.
-    fn parse_head(&mut self) -> Result<bool, ParseError> {
+    fn parse_head(
+        &mut self,
+        policy: &mut dyn FnMut(&Request) -> BodyPolicy,
+    ) -> Result<bool, ParseError> {
         // Blank lines before a request line are allowed (RFC 9112 section 2.2).
         let blank = self
             .buf
@@ -264,17 +315,28 @@ impl RequestParser {
         };
         self.buf.drain(..len);
         self.scanned = 0;
-        let framing = framing(&head)?;
+        let framing = request_framing(&head.headers)?;
+        let policy = match framing {
+            Framing::Length(0) => BodyPolicy::first(0),
+            _ => policy(&head.request(Vec::new(), 0)),
+        };
+        if let (Framing::Length(n), Some(max)) = (framing, policy.refuse_over)
+            && n > max
+        {
+            return Err(ParseError::too_large(max));
+        }
         let expects_continue = head.version == 1
-            && !matches!(framing, Framing::Length(0))
+            && framing != Framing::Length(0)
             && head
                 .headers
                 .iter()
                 .any(|(n, v)| n == "expect" && v.eq_ignore_ascii_case("100-continue"));
         self.state = State::Body {
             head,
-            framing,
+            decoder: BodyDecoder::new(framing),
+            policy,
             body: Vec::new(),
+            body_len: 0,
             expects_continue,
         };
         Ok(true)
@@ -303,147 +365,55 @@ impl RequestParser {
         waiting.then_some(Parsed::Continue)
     }
 
-    /// Moves buffered body bytes into the request; the request once its body is complete.
+    /// Decodes the buffered body bytes, holding what the policy keeps; the request once its
+    /// body is complete.
     fn parse_body(&mut self) -> Result<Option<Request>, ParseError> {
-        let State::Body { framing, body, .. } = &mut self.state else {
+        let State::Body {
+            decoder,
+            policy,
+            body,
+            body_len,
+            ..
+        } = &mut self.state
+        else {
             return Ok(None);
         };
-        let done = match framing {
-            Framing::Length(left) => {
-                let take = (*left).min(self.buf.len());
-                body.extend(self.buf.drain(..take));
-                *left -= take;
-                *left == 0
-            }
-            Framing::Chunked(chunk) => dechunk(chunk, &mut self.buf, body)?,
-        };
-        if !done {
+        let used = decoder.decode(&self.buf, &mut |piece| {
+            let room = policy.keep.saturating_sub(body.len());
+            body.extend_from_slice(&piece[..piece.len().min(room)]);
+            *body_len += piece.len() as u64;
+        })?;
+        self.buf.drain(..used);
+        if let Some(max) = policy.refuse_over.filter(|max| *body_len > *max) {
+            return Err(ParseError::too_large(max));
+        }
+        if !decoder.is_done() {
             return Ok(None);
         }
-        let State::Body { head, body, .. } = std::mem::replace(&mut self.state, State::Head) else {
+        let State::Body {
+            head,
+            body,
+            body_len,
+            ..
+        } = std::mem::replace(&mut self.state, State::Head)
+        else {
             unreachable!("matched above")
         };
-        Ok(Some(Request {
-            method: head.method,
-            target: head.target,
-            version: head.version,
-            headers: head.headers,
+        Ok(Some(head.request(body, body_len)))
+    }
+}
+
+impl Head {
+    fn request(&self, body: Vec<u8>, body_len: u64) -> Request {
+        Request {
+            method: self.method.clone(),
+            target: self.target.clone(),
+            version: self.version,
+            headers: self.headers.clone(),
             body,
-        }))
-    }
-}
-
-/// How the body of a request is delimited (RFC 9112 section 6.3).
-fn framing(head: &Head) -> Result<Framing, ParseError> {
-    let values = |name: &'static str| {
-        head.headers
-            .iter()
-            .filter(move |(n, _)| n == name)
-            .flat_map(|(_, v)| v.split(','))
-            .map(str::trim)
-    };
-    let codings: Vec<&str> = values("transfer-encoding").collect();
-    let lengths: Vec<&str> = values("content-length").collect();
-    if !codings.is_empty() {
-        if !lengths.is_empty() {
-            return Err(ParseError::new(
-                "both Transfer-Encoding and Content-Length: a request must have one framing",
-            ));
-        }
-        return match codings.last() {
-            Some(last) if last.eq_ignore_ascii_case("chunked") => Ok(Framing::Chunked(Chunk::Size)),
-            _ => Err(ParseError::new(format!(
-                "Transfer-Encoding \"{}\" does not end with chunked, so the body has no end",
-                codings.join(", ")
-            ))),
-        };
-    }
-    let Some(first) = lengths.first() else {
-        return Ok(Framing::Length(0));
-    };
-    if lengths.iter().any(|l| l != first) {
-        return Err(ParseError::new(format!(
-            "conflicting Content-Length values: {}",
-            lengths.join(", ")
-        )));
-    }
-    match first.parse::<usize>() {
-        Ok(n) if first.bytes().all(|b| b.is_ascii_digit()) => Ok(Framing::Length(n)),
-        _ => Err(ParseError::new(format!(
-            "Content-Length \"{first}\" is not a number"
-        ))),
-    }
-}
-
-/// Decodes as much chunked body as `buf` holds; `true` once the last chunk and trailers are in.
-fn dechunk(chunk: &mut Chunk, buf: &mut Vec<u8>, body: &mut Vec<u8>) -> Result<bool, ParseError> {
-    loop {
-        match chunk {
-            Chunk::Size => {
-                if !buf.is_empty() && !buf[0].is_ascii_hexdigit() {
-                    return Err(chunk_error(buf));
-                }
-                match httparse::parse_chunk_size(buf) {
-                    Ok(httparse::Status::Complete((len, size))) => {
-                        buf.drain(..len);
-                        *chunk = if size == 0 {
-                            Chunk::Trailer
-                        } else {
-                            Chunk::Data(size)
-                        };
-                    }
-                    Ok(httparse::Status::Partial) if buf.len() <= MAX_CHUNK_LINE => {
-                        return Ok(false);
-                    }
-                    _ => return Err(chunk_error(buf)),
-                }
-            }
-            Chunk::Data(left) => {
-                let take = usize::try_from(*left).unwrap_or(usize::MAX).min(buf.len());
-                if take == 0 {
-                    return Ok(false);
-                }
-                body.extend(buf.drain(..take));
-                *left -= take as u64;
-                if *left == 0 {
-                    *chunk = Chunk::DataEnd;
-                }
-            }
-            Chunk::DataEnd => match buf.as_slice() {
-                [b'\r', b'\n', ..] => {
-                    buf.drain(..2);
-                    *chunk = Chunk::Size;
-                }
-                [] | [b'\r'] => return Ok(false),
-                _ => {
-                    return Err(ParseError::new(format!(
-                        "chunk data longer than its size (expected CRLF, found {})",
-                        excerpt(buf)
-                    )));
-                }
-            },
-            Chunk::Trailer => {
-                let Some(end) = buf.iter().position(|b| *b == b'\n') else {
-                    return match buf.len() > MAX_HEAD {
-                        true => Err(ParseError::new("chunked trailer too large")),
-                        false => Ok(false),
-                    };
-                };
-                let empty = end == 0 || (end == 1 && buf[0] == b'\r');
-                buf.drain(..=end);
-                if empty {
-                    return Ok(true);
-                }
-            }
+            body_len,
         }
     }
-}
-
-fn chunk_error(buf: &[u8]) -> ParseError {
-    ParseError::new(format!(
-        "invalid chunk size line in a chunked body: {}",
-        excerpt(buf)
-    ))
 }
 
 /// Says which part of the head httparse rejected, with the bytes in question.
@@ -458,17 +428,6 @@ fn head_error(e: httparse::Error, buf: &[u8]) -> ParseError {
         httparse::Error::Status => "invalid status",
     };
     ParseError::new(format!("malformed request head ({what}): {}", excerpt(buf)))
-}
-
-/// The start of `bytes`, quoted and escaped, for error messages.
-fn excerpt(bytes: &[u8]) -> String {
-    const MAX: usize = 60;
-    let shown = &bytes[..bytes.len().min(MAX)];
-    let mut text = format!("\"{}\"", shown.escape_ascii());
-    if bytes.len() > MAX {
-        text.push_str("...");
-    }
-    text
 }
 
 #[cfg(test)]

@@ -290,3 +290,67 @@ fn parse_error_displays_its_message() {
     let e = parse_pieces(&[b"\x16"]).unwrap_err();
     assert_eq!(e.to_string(), e.message);
 }
+
+/// Feeds `wire` in pieces of `step` bytes under `policy`; the first request or the error.
+fn parse_with(wire: &[u8], step: usize, policy: BodyPolicy) -> Result<Request, ParseError> {
+    let mut p = RequestParser::new();
+    for piece in wire.chunks(step) {
+        p.feed(piece);
+        while let Some(parsed) = p.poll_with(&mut |_| policy)? {
+            if let Parsed::Request(r) = parsed {
+                return Ok(r);
+            }
+        }
+    }
+    panic!("no request in {wire:?}")
+}
+
+#[test]
+fn bodies_nobody_needs_are_counted_not_held() {
+    let mut wire = b"POST /up HTTP/1.1\r\nContent-Length: 100000\r\n\r\n".to_vec();
+    wire.extend(std::iter::repeat_n(b'z', 100_000));
+    let r = parse_with(&wire, 4096, BodyPolicy::first(10)).unwrap();
+    assert_eq!(
+        (r.body.as_slice(), r.body_len),
+        (&b"zzzzzzzzzz"[..], 100_000)
+    );
+    let chunked = b"POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+    let r = parse_with(chunked, 3, BodyPolicy::first(0)).unwrap();
+    assert_eq!((r.body.len(), r.body_len), (0, 11));
+    let whole = parse_with(chunked, 1, BodyPolicy::whole(11)).unwrap();
+    assert_eq!(whole.body, b"hello world");
+}
+
+#[test]
+fn bodies_over_the_limit_are_refused_with_413() {
+    // Known from content-length: refused before any body byte, without a 100 Continue.
+    let mut p = RequestParser::new();
+    p.feed(b"POST /up HTTP/1.1\r\nContent-Length: 12\r\nExpect: 100-continue\r\n\r\n");
+    let err = p.poll_with(&mut |_| BodyPolicy::whole(11)).unwrap_err();
+    assert_eq!(err.status, 413);
+    assert!(err.message.contains("MOCKET_MAX_BODY (11 bytes)"), "{err}");
+    // Chunked: refused as soon as the count passes the limit.
+    let chunked = b"POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nhello \r\n6\r\nworld!\r\n0\r\n\r\n";
+    let err = parse_with(chunked, 5, BodyPolicy::whole(11)).unwrap_err();
+    assert_eq!(err.status, 413);
+    assert_eq!(parse_pieces(&[b"SSH-2.0\r\n\r\n"]).unwrap_err().status, 400);
+}
+
+#[test]
+fn the_policy_sees_the_head() {
+    let wire = b"POST /json HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello";
+    let mut p = RequestParser::new();
+    p.feed(wire);
+    let mut seen = Vec::new();
+    let parsed = p
+        .poll_with(&mut |head| {
+            seen.push((head.path().to_string(), head.body.len()));
+            BodyPolicy::first(2)
+        })
+        .unwrap();
+    assert_eq!(seen, [("/json".to_string(), 0)]);
+    let Some(Parsed::Request(r)) = parsed else {
+        panic!("{parsed:?}")
+    };
+    assert_eq!((r.body.as_slice(), r.body_len), (&b"he"[..], 5));
+}

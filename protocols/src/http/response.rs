@@ -119,17 +119,22 @@ pub fn text_response(status: u16, text: String) -> HttpResponse {
     }
 }
 
-/// The whole answer to a request that could not be parsed; the connection closes after it,
-/// since where the next request would start is unknown.
-pub fn bad_request(error: &ParseError) -> Vec<u8> {
-    let body = format!("mocket: malformed HTTP request: {error}\n");
+/// The whole answer to a request that could not be parsed or was refused (`error.status`); the
+/// connection closes after it, since where the next request would start is unknown.
+pub fn error_response(error: &ParseError) -> Vec<u8> {
+    let what = match error.status {
+        413 => "request refused",
+        _ => "malformed HTTP request",
+    };
+    let body = format!("mocket: {what}: {error}\n");
     format!(
-        "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {} {}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        error.status,
+        reason_phrase(error.status),
         body.len()
     )
     .into_bytes()
 }
-
 /// What to do to answer `request` with `response`. The connection stays open after the last
 /// step unless that step is [`Step::Close`] or [`Step::Reset`].
 pub fn plan(response: &HttpResponse, request: &Request) -> Vec<Step> {

@@ -229,9 +229,7 @@ fn mocket_own_responses() {
             b"HTTP/1.1 501 Not Implemented\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 9\r\n\r\nno entry\n".to_vec()
         )]
     );
-    let bad = bad_request(&ParseError {
-        message: "oops".into(),
-    });
+    let bad = error_response(&ParseError::new("oops"));
     let text = String::from_utf8(bad).unwrap();
     assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{text}");
     assert!(text.contains("connection: close\r\n"));
@@ -243,4 +241,13 @@ fn mocket_own_responses() {
         .parse()
         .unwrap();
     assert_eq!(length, text.split_once("\r\n\r\n").unwrap().1.len());
+    let refused = String::from_utf8(error_response(&ParseError::too_large(1024))).unwrap();
+    assert!(
+        refused.starts_with("HTTP/1.1 413 Content Too Large\r\n"),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("MOCKET_MAX_BODY (1024 bytes)"),
+        "{refused}"
+    );
 }

@@ -18,7 +18,7 @@ mod upstream;
 use std::io::Write;
 use std::net::TcpStream;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mocket_recordings::redis::RedisRecorder;
 use mocket_recordings::sniff::Protocol;
@@ -33,7 +33,7 @@ use crate::journal::{Action, Event};
 use http::HttpProxy;
 use relay::{First, Tap};
 use side::Side;
-use taps::{RedisTap, TcpTap};
+use taps::{RedisTap, SaveSchedule, TcpTap};
 
 /// Opens the recorder a config asks for. A cassette that cannot be read turns into the
 /// config's error, so the engine refuses rather than records over it.
@@ -131,7 +131,8 @@ impl Engine {
             First::Closed => {}
             First::Server(greeting) => {
                 let tap = self.tcp_tap(rec, claim, tls);
-                self.relay(client, upstream, tap, Vec::new(), greeting);
+                self.relay(client, upstream, tap, Vec::new(), greeting)
+                    .finish();
             }
             First::Client(mut prefix) => match relay::sniff_client(&mut *client, &mut prefix) {
                 Protocol::Http => {
@@ -172,7 +173,9 @@ impl Engine {
                 destination: claim.dest.clone(),
                 tls,
                 chunks: Vec::new(),
+                truncated: None,
             },
+            schedule: SaveSchedule::new(Instant::now()),
         }
     }
 

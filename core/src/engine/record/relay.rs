@@ -25,7 +25,8 @@ const BUF: usize = 64 * 1024;
 pub(super) trait Tap {
     fn client(&mut self, bytes: &[u8]);
     /// Called before the client gets these bytes: a tap that saves here guarantees the client
-    /// never sees an answer that is not on disk.
+    /// never sees an answer that is not on disk (the Redis tap does; the raw TCP tap saves
+    /// in batches, see `taps`).
     fn server(&mut self, bytes: &[u8]);
 }
 

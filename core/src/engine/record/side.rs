@@ -8,7 +8,6 @@ use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use rustls::{ConnectionCommon, SideData, StreamOwned};
-use socket2::SockRef;
 
 use crate::engine::http::Connection;
 
@@ -93,7 +92,7 @@ where
 
 /// So the HTTP module's response plans run on either end.
 impl Connection for Box<dyn Side> {
-    fn reset_on_close(&self) -> io::Result<()> {
-        SockRef::from(self.socket()).set_linger(Some(Duration::ZERO))
+    fn tcp(&self) -> &TcpStream {
+        self.socket()
     }
 }

@@ -1,7 +1,20 @@
-//! What the relay records: Redis commands with their replies, or raw TCP chunks. Each tap
-//! saves the connection so far before the client sees a server's answer, and journals as it
-//! goes.
+//! What the relay records: Redis commands with their replies, or raw TCP chunks, journaled as
+//! they go.
+//!
+//! What is on disk when: a Redis connection is saved before the client sees each reply (a
+//! request-response exchange, cheap to save). A raw TCP connection has no exchanges to save
+//! at, and a server may stream without end, so it is saved when it ends, and while it lasts
+//! again when bytes arrive [`TCP_SAVE_INTERVAL`] (or ten times as long as the previous save
+//! took, if more) after the previous save finished. Each save rewrites the whole cassette, so
+//! saving per chunk made a long connection quadratic; this way saving takes at most a tenth of
+//! the relay's time. A process killed mid-connection loses what came since the last save, and
+//! the client may see server bytes before they are on disk. A raw TCP connection is
+//! recorded up to [`RECORD_MAX_BODY`] bytes; past it the bytes are still relayed, and the
+//! cassette marks the connection `truncated`.
 
+use std::time::{Duration, Instant};
+
+use mocket_recordings::http::RECORD_MAX_BODY;
 use mocket_recordings::redis::{RedisRecorder, words};
 use mocket_recordings::tcp::{Dir, TcpConnection};
 use mocket_recordings::{Interaction, Recorder};
@@ -68,40 +81,105 @@ impl Tap for RedisTap<'_> {
     }
 }
 
+/// How long a raw TCP connection still open goes unsaved, at least, while bytes arrive.
+pub(super) const TCP_SAVE_INTERVAL: Duration = Duration::from_secs(1);
+
 pub(super) struct TcpTap<'a> {
     pub engine: &'a Engine,
     pub rec: &'a Recorder,
     pub claim: &'a Claim,
     pub conn: TcpConnection,
+    pub schedule: SaveSchedule,
+}
+
+/// When a raw TCP connection still open is saved again: when bytes arrive a while after the
+/// previous save finished (see the module's doc), never on every chunk.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SaveSchedule {
+    /// Bytes recorded since the last save.
+    unsaved: usize,
+    /// No save before this.
+    next: Instant,
+}
+
+impl SaveSchedule {
+    pub fn new(now: Instant) -> Self {
+        SaveSchedule {
+            unsaved: 0,
+            next: now + TCP_SAVE_INTERVAL,
+        }
+    }
+
+    /// Counts `n` new bytes; whether to save now.
+    fn due(&mut self, n: usize, now: Instant) -> bool {
+        self.unsaved += n;
+        self.unsaved > 0 && now >= self.next
+    }
+
+    /// A save ran from `started` to `finished`.
+    fn saved(&mut self, started: Instant, finished: Instant) {
+        self.unsaved = 0;
+        self.next = finished + TCP_SAVE_INTERVAL.max((finished - started) * 10);
+    }
+
+    /// Whether bytes have come since the last save.
+    fn pending(&self) -> bool {
+        self.unsaved > 0
+    }
 }
 
 impl Tap for TcpTap<'_> {
     fn client(&mut self, bytes: &[u8]) {
-        self.conn.push(Dir::Client, bytes);
+        self.record(Dir::Client, bytes);
     }
 
     fn server(&mut self, bytes: &[u8]) {
-        self.conn.push(Dir::Server, bytes);
-        self.save();
+        self.record(Dir::Server, bytes);
     }
 }
 
 impl TcpTap<'_> {
-    pub fn save(&self) {
+    /// Records `bytes` while under the limit, and saves when enough has come since the last
+    /// save.
+    fn record(&mut self, from: Dir, bytes: &[u8]) {
+        if self.conn.truncated.is_some() {
+            return;
+        }
+        let recorded: usize = self.conn.chunks.iter().map(|c| c.bytes.len()).sum();
+        let room = RECORD_MAX_BODY.saturating_sub(recorded);
+        let kept = &bytes[..bytes.len().min(room)];
+        self.conn.push(from, kept);
+        let due = self.schedule.due(kept.len(), Instant::now());
+        if bytes.len() > room {
+            self.conn.truncated = Some(format!(
+                "the connection went on past the first {} MiB, which is all a cassette keeps",
+                RECORD_MAX_BODY >> 20
+            ));
+            self.save();
+        } else if due {
+            self.save();
+        }
+    }
+
+    fn save(&mut self) {
+        let started = Instant::now();
         self.engine.save_recording(
             self.rec,
             Interaction::Tcp(self.conn.clone()),
             self.claim,
             "tcp",
         );
+        self.schedule.saved(started, Instant::now());
     }
 
     /// The connection is over: saved whole (with what the client said last) and journaled.
-    pub fn finish(self) {
+    pub fn finish(mut self) {
         if self.conn.chunks.is_empty() {
             return;
         }
-        self.save();
+        if self.schedule.pending() {
+            self.save();
+        }
         self.engine.tcp_event(self.claim, Action::Recorded, None);
     }
 }
@@ -155,5 +233,38 @@ impl Engine {
             what()
         ));
         self.journal.record(&event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_tcp_saves_are_batched_by_bytes_and_time() {
+        let start = Instant::now();
+        let mut schedule = SaveSchedule::new(start);
+        // A server streaming 100 000 chunks within a second: no save until the connection ends.
+        let saves = (0..100_000u32)
+            .filter(|i| schedule.due(10, start + TCP_SAVE_INTERVAL * *i / 200_000))
+            .count();
+        assert_eq!(saves, 0);
+        assert!(schedule.pending());
+        // A slow trickle: saved once the interval has passed, not before.
+        let mut slow = SaveSchedule::new(start);
+        assert!(!slow.due(1, start + TCP_SAVE_INTERVAL / 2));
+        assert!(slow.due(1, start + TCP_SAVE_INTERVAL));
+        let done = start + TCP_SAVE_INTERVAL;
+        slow.saved(done, done);
+        assert!(!slow.pending());
+        assert!(
+            !slow.due(0, done + TCP_SAVE_INTERVAL * 3),
+            "nothing new, nothing to save"
+        );
+        // A save that took 2 s (a large cassette): the next waits 20 s.
+        slow.saved(done, done + Duration::from_secs(2));
+        let after = done + Duration::from_secs(2);
+        assert!(!slow.due(5, after + Duration::from_secs(19)));
+        assert!(slow.due(5, after + Duration::from_secs(20)));
     }
 }
