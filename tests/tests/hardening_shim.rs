@@ -378,3 +378,79 @@ fn a_daemon_that_went_away_is_no_sigpipe() {
         run.code, run.stderr
     );
 }
+
+/// The system's libssl and libcrypto, when they are in a usual place.
+fn system_openssl() -> Option<(PathBuf, PathBuf)> {
+    [
+        "/usr/lib/x86_64-linux-gnu",
+        "/lib/x86_64-linux-gnu",
+        "/usr/lib64",
+        "/usr/lib",
+    ]
+    .iter()
+    .map(Path::new)
+    .map(|dir| (dir.join("libssl.so.3"), dir.join("libcrypto.so.3")))
+    .find(|(ssl, crypto)| ssl.is_file() && crypto.is_file())
+}
+
+/// A copy of libssl under another soname (same length, patched in place), and a library
+/// linked against it, as in a manylinux wheel.
+fn wheel_like_library(ssl: &Path, crypto: &Path) -> PathBuf {
+    let dir = scratch_dir("wheel-ssl");
+    let bytes = std::fs::read(ssl).unwrap();
+    let (from, to) = (b"libssl.so.3\0", b"libssq.so.3\0");
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("libssl names itself");
+    let mut renamed = bytes.clone();
+    renamed[at..at + to.len()].copy_from_slice(to);
+    std::fs::write(dir.join("libssq.so.3"), renamed).unwrap();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("c/hardening_shim_wheel_ssl.c");
+    let lib = dir.join("libwheel.so");
+    let out = Command::new("cc")
+        .args(["-shared", "-fPIC"])
+        .arg(&source)
+        .arg("-o")
+        .arg(&lib)
+        .arg(dir.join("libssq.so.3"))
+        .arg(crypto)
+        .arg("-Wl,-rpath,$ORIGIN")
+        .output()
+        .expect("run cc");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    lib
+}
+
+#[test]
+fn openssl_under_another_soname_gets_its_own_functions_and_the_ca() {
+    let Some((ssl, crypto)) = system_openssl() else {
+        eprintln!("no libssl.so.3 in the usual places: skipped");
+        return;
+    };
+    let lib = wheel_like_library(&ssl, &crypto);
+    let mocks = mocks_file(MOCKS);
+    // Without and with the system libssl loaded too (`import ssl`): the wheel's calls must
+    // reach the wheel's libssl either way.
+    for first in ["", "import ssl"] {
+        let program = format!(
+            "{first}\nimport ctypes, sys\nprint(ctypes.CDLL(sys.argv[1]).certificates_in_a_new_context())"
+        );
+        let bare = run({
+            let mut c = netns_command(&["python3", "-c", &program, lib.to_str().unwrap()]);
+            c.env_remove("LD_PRELOAD");
+            c
+        });
+        assert_eq!(bare.stdout, "0\n", "without mocket: {}", bare.stderr);
+        let run = preload_run(
+            &mocks,
+            &[],
+            &["python3", "-c", &program, lib.to_str().unwrap()],
+        );
+        assert_eq!(run.stdout, "1\n", "{first:?}: {}", run.stderr);
+    }
+}
