@@ -68,6 +68,11 @@ fn own_ctx_new() -> usize {
     SSL_CTX_new as *const () as usize
 }
 
+/// This library's own `SSL_new`.
+fn own_ssl_new() -> usize {
+    SSL_new as *const () as usize
+}
+
 /// The libssl that contains `addr` (a function or an `SSL_METHOD`), loaded once.
 fn library_at(addr: *const c_void) -> Option<&'static OpenSsl> {
     // SAFETY: dladdr only looks the address up among loaded objects; it never reads it.
@@ -94,7 +99,7 @@ fn library_at(addr: *const c_void) -> Option<&'static OpenSsl> {
 /// Reads a library's functions; `None` when it has no `SSL_CTX_new` of its own.
 fn load(h: *mut c_void) -> Option<OpenSsl> {
     let ctx_new = symbol(h, c"SSL_CTX_new").filter(|p| *p as usize != own_ctx_new())?;
-    let ssl_new = symbol(h, c"SSL_new").filter(|p| *p as usize != SSL_new as *const () as usize)?;
+    let ssl_new = symbol(h, c"SSL_new").filter(|p| *p as usize != own_ssl_new())?;
     // SAFETY: each symbol is OpenSSL's function with the C signature of its type alias.
     unsafe {
         Some(OpenSsl {
