@@ -331,7 +331,11 @@ pub unsafe extern "C" fn sendmmsg(
         let Ok(messages) = user_mem::read_array(msgvec.cast_const(), count) else {
             return fail(libc::EFAULT);
         };
-        if let Err(code) = judge_messages(fd, &messages) {
+        let judged = catch_unwind(|| judge_messages(fd, &messages)).unwrap_or_else(|_| {
+            warn("internal error while routing a sendmmsg; refused");
+            Err(libc::EPERM)
+        });
+        if let Err(code) = judged {
             return fail(code);
         }
     }

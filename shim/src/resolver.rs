@@ -688,3 +688,45 @@ pub unsafe extern "C" fn gethostbyaddr(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numeric_addresses_are_left_to_libc() {
+        for numeric in [
+            "127.0.0.1",
+            "127.1",
+            "10",
+            "::1",
+            "fe80::1%lo",
+            "::ffff:1.2.3.4",
+        ] {
+            assert!(
+                matches!(classify_bytes(numeric.as_bytes()), Node::Libc),
+                "{numeric}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_are_judged_and_unfit_ones_refused() {
+        assert!(matches!(
+            classify_bytes(b"api.example.com"),
+            Node::Name("api.example.com")
+        ));
+        assert!(matches!(classify_bytes(b"a:b"), Node::Name("a:b")));
+        let long = "a".repeat(254);
+        for bad in [
+            &b"a\nb"[..],
+            b"a b",
+            b"a\tb",
+            b"",
+            b"\xff.example",
+            long.as_bytes(),
+        ] {
+            assert!(matches!(classify_bytes(bad), Node::Invalid(_)), "{bad:?}");
+        }
+    }
+}

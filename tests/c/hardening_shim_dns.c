@@ -5,10 +5,14 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <resolv.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+static volatile int notified = 0;
+static void done(union sigval value) { notified = value.sival_int; }
 
 /* A fake nameserver on 127.0.0.1:53 (the namespace's resolv.conf names it), then every
    resolver entry point that could send a query; the nameserver counts what reached it. */
@@ -37,6 +41,15 @@ int main(void) {
     struct gaicb *list[1] = {&req};
     int r = getaddrinfo_a(GAI_WAIT, list, 1, NULL);
     printf("getaddrinfo_a %d %d\n", r, gai_error(&req));
+    struct gaicb later = {.ar_name = "example.net"};
+    struct gaicb *nowait[1] = {&later};
+    struct sigevent event = {.sigev_notify = SIGEV_THREAD, .sigev_notify_function = done};
+    event.sigev_value.sival_int = 7;
+    r = getaddrinfo_a(GAI_NOWAIT, nowait, 1, &event);
+    const struct gaicb *pending[1] = {&later};
+    gai_suspend(pending, 1, NULL);
+    for (int i = 0; i < 300 && !notified; i++) usleep(10000);
+    printf("getaddrinfo_a nowait %d %d %d\n", r, gai_error(&later), notified);
     struct in_addr g;
     inet_pton(AF_INET, "8.8.8.8", &g);
     struct hostent *h = gethostbyaddr(&g, 4, AF_INET);

@@ -83,6 +83,7 @@ res_query numeric -1
 res_send -1
 res_nsend -1
 getaddrinfo_a 0 0
+getaddrinfo_a nowait 0 0 7
 gethostbyaddr null 1
 gethostbyaddr_r null 1
 getnameinfo namereqd EAI_NONAME

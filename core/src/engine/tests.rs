@@ -200,9 +200,15 @@ fn reverse_lookups_of_real_addresses_follow_strict_mode_and_allow() {
     };
     let strict = engine(r#"{"allow": ["10.0.0.0/8", "db.internal"], "entries": []}"#);
     assert!(matches!(reverse(&strict, "8.8.8.8"), Reply::Refuse(m) if m.contains("8.8.8.8")));
-    assert!(matches!(reverse(&strict, "::ffff:8.8.8.8"), Reply::Refuse(_)));
+    assert!(matches!(
+        reverse(&strict, "::ffff:8.8.8.8"),
+        Reply::Refuse(_)
+    ));
     assert_eq!(reverse(&strict, "10.1.2.3"), Reply::Real);
-    assert!(strict.report().failed(), "a refused reverse lookup is reported");
+    assert!(
+        strict.report().failed(),
+        "a refused reverse lookup is reported"
+    );
     let open = engine(r#"{"strict": false, "entries": []}"#);
     assert_eq!(reverse(&open, "8.8.8.8"), Reply::Real);
     let fake = strict.fake_ip_of("x.test");
@@ -213,7 +219,10 @@ fn reverse_lookups_of_real_addresses_follow_strict_mode_and_allow() {
         }),
         Reply::Fake(fake)
     );
-    assert_eq!(reverse(&strict, &fake.to_string()), Reply::Name("x.test".into()));
+    assert_eq!(
+        reverse(&strict, &fake.to_string()),
+        Reply::Name("x.test".into())
+    );
 }
 
 #[test]
