@@ -102,25 +102,38 @@ unsafe fn deliver(notify: *const sigevent) {
         }
         libc::SIGEV_THREAD => {
             if let Some(function) = event.function {
-                let value = SendSigval(event.value);
-                let spawned =
-                    std::thread::Builder::new()
-                        .name("gai-notify".into())
-                        .spawn(move || {
-                            let value = value;
-                            function(value.0)
-                        });
-                if spawned.is_err() {
-                    warn("getaddrinfo_a: cannot start the notification thread");
-                }
+                start_notification(function, event.value);
             }
         }
         _ => {}
     }
 }
 
-/// The caller's notification value, handed to the thread that delivers it.
-struct SendSigval(libc::sigval);
+/// What the notification thread calls, and with what.
+struct Notification {
+    function: extern "C" fn(libc::sigval),
+    value: libc::sigval,
+}
 
-// SAFETY: the value is the caller's opaque word, passed on untouched, as glibc does.
-unsafe impl Send for SendSigval {}
+/// Calls `function(value)` on a new detached thread, as glibc's `SIGEV_THREAD` does (a plain
+/// pthread: std's thread machinery would grow the library for this one use).
+fn start_notification(function: extern "C" fn(libc::sigval), value: libc::sigval) {
+    extern "C" fn run(arg: *mut c_void) -> *mut c_void {
+        // SAFETY: `arg` is the Box leaked below, handed to this thread alone.
+        let notification = unsafe { Box::from_raw(arg.cast::<Notification>()) };
+        (notification.function)(notification.value);
+        std::ptr::null_mut()
+    }
+    let arg = Box::into_raw(Box::new(Notification { function, value }));
+    let mut thread: libc::pthread_t = 0;
+    // SAFETY: `run` takes ownership of `arg`; default attributes.
+    let started = unsafe { libc::pthread_create(&mut thread, std::ptr::null(), run, arg.cast()) };
+    if started == 0 {
+        // SAFETY: a thread we just started and never join.
+        unsafe { libc::pthread_detach(thread) };
+    } else {
+        // SAFETY: the thread did not start: the Box is still ours.
+        drop(unsafe { Box::from_raw(arg) });
+        warn("getaddrinfo_a: cannot start the notification thread");
+    }
+}

@@ -9,7 +9,6 @@
 //! context. Only when neither tells is a libssl searched for: `dlsym(RTLD_NEXT)`, then every
 //! loaded object. The real function is always called when one exists, trust or not.
 
-use std::collections::HashMap;
 use std::ffi::{CStr, CString, c_void};
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
@@ -51,11 +50,13 @@ unsafe impl Sync for OpenSsl {}
 /// The libraries found so far, by the base address of the object that defines them.
 static LIBRARIES: Mutex<Vec<(usize, &'static OpenSsl)>> = Mutex::new(Vec::new());
 
-/// The library that made each context, while several libraries are known.
-static CONTEXTS: Mutex<Option<HashMap<usize, &'static OpenSsl>>> = Mutex::new(None);
+/// The library that made each recent context, while several libraries are known, the newest
+/// last.
+static CONTEXTS: Mutex<Vec<(usize, &'static OpenSsl)>> = Mutex::new(Vec::new());
 
-/// Contexts remembered at most (a process that leaks contexts must not grow this forever).
-const MAX_CONTEXTS: usize = 4096;
+/// Contexts remembered at most (a process that leaks contexts must not grow this forever; a
+/// process makes few live ones).
+const MAX_CONTEXTS: usize = 256;
 
 fn symbol(handle: *mut c_void, name: &CStr) -> Option<*mut c_void> {
     // SAFETY: dlsym on a valid handle searches it and its dependencies (libcrypto).
@@ -227,11 +228,11 @@ fn remember(ctx: *mut c_void, lib: &'static OpenSsl) {
         return;
     }
     let mut contexts = CONTEXTS.lock().unwrap_or_else(|e| e.into_inner());
-    let map = contexts.get_or_insert_with(HashMap::new);
-    if map.len() >= MAX_CONTEXTS {
-        map.clear();
+    contexts.retain(|(c, _)| *c != ctx as usize);
+    if contexts.len() >= MAX_CONTEXTS {
+        contexts.remove(0);
     }
-    map.insert(ctx as usize, lib);
+    contexts.push((ctx as usize, lib));
 }
 
 /// The library, when only one was found so far.
@@ -245,7 +246,8 @@ fn sole_library() -> Option<&'static OpenSsl> {
 
 fn maker_of(ctx: *mut c_void) -> Option<&'static OpenSsl> {
     let contexts = CONTEXTS.lock().ok()?;
-    contexts.as_ref()?.get(&(ctx as usize)).copied()
+    let found = contexts.iter().rev().find(|(c, _)| *c == ctx as usize);
+    found.map(|(_, lib)| *lib)
 }
 
 /// # Safety
