@@ -16,8 +16,8 @@
 //! resolved <pid> <name> <ip>...                -> ok     (real addresses of an allowed name)
 //! route <pid> <tcp|udp> <ip> <port>          -> redirect <port> | pass | pass-host <name> | refuse <msg>
 //! claim <pid> <lport> <ip> <port>              -> ok     (after connecting to a redirect)
-//! query <pid> <name>                           -> real | refuse <msg>      (res_query, res_search)
-//! reverse <pid> <ip>                           -> name <name> | real       (getnameinfo, gethostbyaddr)
+//! query <pid> <name>                           -> real | refuse <msg>      (res_query, res_send, ...)
+//! reverse <pid> <ip>                           -> name <name> | real | refuse <msg>  (getnameinfo, gethostbyaddr)
 //! ca <pid>                                     -> path <cert.pem> | refuse <msg>   (OpenSSL trust injection)
 //! ```
 
