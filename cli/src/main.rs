@@ -31,6 +31,10 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Prints the path of the mocket CA certificate (creating the CA on first use).
     Ca,
+    /// Internal: what `mocket run` starts, which ties itself to `mocket run`'s life and then
+    /// becomes CMD.
+    #[command(name = "__exec", hide = true)]
+    Exec(run::ExecArgs),
 }
 
 /// Exit status for unusable input (a broken mocks file, a bad flag).
@@ -42,6 +46,7 @@ fn main() -> ExitCode {
         Command::Check { file } => check(&file),
         Command::Serve(args) => serve::serve(args),
         Command::Ca => ca(),
+        Command::Exec(args) => run::exec(args),
     }
 }
 

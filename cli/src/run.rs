@@ -125,23 +125,33 @@ fn start(args: &RunArgs) -> Result<ExitCode, String> {
         mocket_core::say(&format!("HTTPS interception is off: {e}"));
         Vec::new()
     });
-    let (program, rest) = args.command.split_first().expect("clap requires a command");
+    let program = args.command[0].to_string_lossy().into_owned();
     let mut preload = OsString::from(&shim);
     if let Some(existing) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
         preload.push(":");
         preload.push(existing);
     }
-    let mut child = Command::new(program)
-        .args(rest)
-        .env("LD_PRELOAD", preload)
+    // CMD is started through `mocket __exec`, which makes it die with this process (a SIGKILLed
+    // `mocket run` must not leave it running without its daemon) before becoming CMD.
+    let mocket =
+        std::env::current_exe().map_err(|e| format!("cannot locate the mocket executable: {e}"))?;
+    let mut child = Command::new(mocket)
+        .arg("__exec")
+        .arg("--parent")
+        .arg(std::process::id().to_string())
+        .arg("--preload")
+        .arg(preload)
+        .arg("--")
+        .args(&args.command)
         .env("MOCKET_SOCKET", &socket)
+        .env("MOCKET_LOG", settings.log.name())
         .envs(trust)
         .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", program.to_string_lossy()))?;
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
     relay_signals(child.id());
     let status = child
         .wait()
-        .map_err(|e| format!("cannot wait for {}: {e}", program.to_string_lossy()))?;
+        .map_err(|e| format!("cannot wait for {program}: {e}"))?;
 
     engine.wait_idle(std::time::Duration::from_secs(2));
     let report = engine.report();
@@ -152,6 +162,54 @@ fn start(args: &RunArgs) -> Result<ExitCode, String> {
     Ok(match (code, report.failed()) {
         (0, true) => ExitCode::FAILURE,
         (code, _) => ExitCode::from(code),
+    })
+}
+
+#[derive(Args)]
+pub struct ExecArgs {
+    /// The pid of the `mocket run` that started this process.
+    #[arg(long)]
+    parent: u32,
+    /// LD_PRELOAD for CMD.
+    #[arg(long)]
+    preload: OsString,
+    /// The command and its arguments.
+    #[arg(last = true, required = true)]
+    command: Vec<OsString>,
+}
+
+/// Exit status when CMD cannot be started: not found (127) or not executable (126), as shells.
+const EXIT_NOT_FOUND: u8 = 127;
+const EXIT_CANNOT_EXECUTE: u8 = 126;
+
+/// `mocket __exec`: asks the kernel to send SIGTERM when `mocket run` dies, checks it has not
+/// died already (it may have, before the request was made), then becomes CMD. The request
+/// survives `exec`, so CMD itself is signalled.
+pub fn exec(args: ExecArgs) -> ExitCode {
+    use rustix::process::{Signal, getppid, set_parent_process_death_signal};
+    use std::os::unix::process::CommandExt;
+    let program = args.command[0].to_string_lossy().into_owned();
+    if let Err(e) = set_parent_process_death_signal(Some(Signal::TERM)) {
+        mocket_core::say(&format!(
+            "cannot tie {program} to mocket run's life: {e}; it would outlive a killed mocket run, so it was not started"
+        ));
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    let parent = getppid().map(|p| p.as_raw_nonzero().get() as u32);
+    if parent != Some(args.parent) {
+        mocket_core::say(&format!(
+            "mocket run ended before {program} started; it was not started"
+        ));
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    let error = Command::new(&args.command[0])
+        .args(&args.command[1..])
+        .env("LD_PRELOAD", &args.preload)
+        .exec();
+    mocket_core::say(&format!("cannot run {program}: {error}"));
+    ExitCode::from(match error.kind() {
+        std::io::ErrorKind::NotFound => EXIT_NOT_FOUND,
+        _ => EXIT_CANNOT_EXECUTE,
     })
 }
 

@@ -7,15 +7,17 @@
 //! One request line, one reply line, both plain text so the shim can speak it without any
 //! dependency: over the `MOCKET_SOCKET` Unix socket to a daemon, or through one C call into the
 //! embedded engine library. Fields are separated by single spaces; only a refusal's message
-//! (always last) may contain spaces.
+//! and a path (always last) may contain spaces. No field may contain a line break or another
+//! control character, and a name must pass [`check_name`]: encoding such a field is an error,
+//! and so is a line with one, or with words left over.
 //!
 //! ```text
 //! resolve <pid> <name>                         -> fake <ipv4> | real | real-tell | refuse <msg>
 //! resolved <pid> <name> <ip>...                -> ok     (real addresses of an allowed name)
 //! route <pid> <tcp|udp> <ip> <port>          -> redirect <port> | pass | pass-host <name> | refuse <msg>
 //! claim <pid> <lport> <ip> <port>              -> ok     (after connecting to a redirect)
-//! query <pid> <name>                           -> real | refuse <msg>      (res_query, res_search)
-//! reverse <pid> <ip>                           -> name <name> | real       (getnameinfo, gethostbyaddr)
+//! query <pid> <name>                           -> real | refuse <msg>      (res_query, res_send, ...)
+//! reverse <pid> <ip>                           -> name <name> | real | refuse <msg>  (getnameinfo, gethostbyaddr)
 //! ca <pid>                                     -> path <cert.pem> | refuse <msg>   (OpenSSL trust injection)
 //! ```
 
@@ -93,82 +95,210 @@ pub enum Reply {
     Path(String),
 }
 
-impl Request {
-    pub fn parse(line: &str) -> Result<Self, String> {
-        let mut words = line.trim_end().split(' ');
-        let verb = words.next().unwrap_or_default();
-        let pid: u32 = number(words.next(), "pid")?;
-        let mut next = |what: &str| words.next().ok_or_else(|| format!("missing {what}"));
-        match verb {
-            "resolve" => Ok(Request::Resolve {
-                pid,
-                name: next("name")?.to_string(),
-            }),
-            "query" => Ok(Request::Query {
-                pid,
-                name: next("name")?.to_string(),
-            }),
-            "ca" => Ok(Request::Ca { pid }),
-            "reverse" => {
-                let addr = next("address")?
-                    .parse()
-                    .map_err(|_| "bad address".to_string())?;
-                Ok(Request::Reverse { pid, addr })
+/// Why a line could not be written or read. Names and text travel as single fields of one
+/// line, so a field that could end the line or split it is refused on both sides: a name can
+/// never shift the replies of a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineError {
+    /// A name field that a lookup could never legitimately carry.
+    BadName { name: String, problem: NameProblem },
+    /// A text field (message, path) with a line break or another control character.
+    BadText { field: &'static str },
+    /// A field is missing.
+    Missing(&'static str),
+    /// A field that does not parse as what it must be.
+    Bad { field: &'static str, word: String },
+    /// Words after the last field.
+    Trailing(String),
+    /// An unknown request or reply verb.
+    UnknownVerb(String),
+}
+
+impl std::fmt::Display for LineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LineError::BadName { name, problem } => write!(f, "bad name {name:?}: {problem}"),
+            LineError::BadText { field } => {
+                write!(f, "the {field} contains a line break or control character")
             }
-            "resolved" => {
-                let name = next("name")?.to_string();
-                let addrs = words.map(|w| w.parse().map_err(|_| format!("bad address {w:?}")));
-                Ok(Request::Resolved {
-                    pid,
-                    name,
-                    addrs: addrs.collect::<Result<_, _>>()?,
-                })
-            }
-            "route" => {
-                let transport = match next("transport")? {
-                    "tcp" => Transport::Tcp,
-                    "udp" => Transport::Udp,
-                    other => return Err(format!("unknown transport {other:?}")),
-                };
-                let addr = next("address")?
-                    .parse()
-                    .map_err(|_| "bad address".to_string())?;
-                let port = number(Some(next("port")?), "port")?;
-                Ok(Request::Route {
-                    pid,
-                    transport,
-                    addr,
-                    port,
-                })
-            }
-            "claim" => {
-                let local_port = number(Some(next("local port")?), "local port")?;
-                let addr = next("address")?
-                    .parse()
-                    .map_err(|_| "bad address".to_string())?;
-                let port = number(Some(next("port")?), "port")?;
-                Ok(Request::Claim {
-                    pid,
-                    local_port,
-                    addr,
-                    port,
-                })
-            }
-            other => Err(format!("unknown request {other:?}")),
+            LineError::Missing(field) => write!(f, "missing {field}"),
+            LineError::Bad { field, word } => write!(f, "bad {field} {word:?}"),
+            LineError::Trailing(rest) => write!(f, "unexpected words after the request: {rest:?}"),
+            LineError::UnknownVerb(verb) => write!(f, "unknown verb {verb:?}"),
         }
     }
+}
 
-    pub fn to_line(&self) -> String {
+impl std::error::Error for LineError {}
+
+/// What makes a string unfit to be a host name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameProblem {
+    Empty,
+    /// Longer than the 253 bytes DNS allows (a trailing dot aside).
+    TooLong(usize),
+    /// A space, a control character (line breaks included) or DEL.
+    Unprintable,
+}
+
+impl std::fmt::Display for NameProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Request::Resolve { pid, name } => format!("resolve {pid} {name}"),
-            Request::Query { pid, name } => format!("query {pid} {name}"),
+            NameProblem::Empty => write!(f, "empty"),
+            NameProblem::TooLong(n) => write!(f, "{n} bytes, over the {MAX_NAME_LEN} DNS allows"),
+            NameProblem::Unprintable => write!(f, "contains a space or a control character"),
+        }
+    }
+}
+
+/// The longest host name DNS can carry, without its trailing dot.
+pub const MAX_NAME_LEN: usize = 253;
+
+/// Checks that `name` can be a host name: not empty, at most [`MAX_NAME_LEN`] bytes (plus a
+/// trailing dot), and without spaces or control characters. The shim refuses other names
+/// before anything is sent; the protocol cannot carry them.
+pub fn check_name(name: &str) -> Result<(), NameProblem> {
+    let bare = name.strip_suffix('.').unwrap_or(name);
+    if bare.is_empty() {
+        return Err(NameProblem::Empty);
+    }
+    if bare.len() > MAX_NAME_LEN {
+        return Err(NameProblem::TooLong(bare.len()));
+    }
+    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(NameProblem::Unprintable);
+    }
+    Ok(())
+}
+
+fn name_field(name: &str) -> Result<&str, LineError> {
+    check_name(name).map_err(|problem| LineError::BadName {
+        name: name.to_string(),
+        problem,
+    })?;
+    Ok(name)
+}
+
+/// A rest-of-line text field: spaces allowed, no line breaks or other control characters.
+fn text_field<'a>(text: &'a str, field: &'static str) -> Result<&'a str, LineError> {
+    match text.chars().any(char::is_control) {
+        true => Err(LineError::BadText { field }),
+        false => Ok(text),
+    }
+}
+
+/// A line's words, each taken once; a request with words left over is refused.
+struct Words<'a>(std::str::Split<'a, char>);
+
+impl<'a> Words<'a> {
+    fn next(&mut self, field: &'static str) -> Result<&'a str, LineError> {
+        self.0.next().ok_or(LineError::Missing(field))
+    }
+
+    fn parse<T: std::str::FromStr>(&mut self, field: &'static str) -> Result<T, LineError> {
+        let word = self.next(field)?;
+        word.parse().map_err(|_| LineError::Bad {
+            field,
+            word: word.to_string(),
+        })
+    }
+
+    fn name(&mut self) -> Result<String, LineError> {
+        Ok(name_field(self.next("name")?)?.to_string())
+    }
+
+    fn end(mut self) -> Result<(), LineError> {
+        match self.0.next() {
+            None => Ok(()),
+            Some(word) => {
+                let rest: Vec<&str> = std::iter::once(word).chain(self.0).collect();
+                Err(LineError::Trailing(rest.join(" ")))
+            }
+        }
+    }
+}
+
+/// Splits a line into words, refusing control characters anywhere in it.
+fn words(line: &str) -> Result<Words<'_>, LineError> {
+    let line = line.strip_suffix('\n').unwrap_or(line);
+    text_field(line, "line")?;
+    Ok(Words(line.split(' ')))
+}
+
+impl Request {
+    pub fn parse(line: &str) -> Result<Self, LineError> {
+        let mut words = words(line)?;
+        let verb = words.next("verb")?;
+        let pid: u32 = words.parse("pid")?;
+        let request = match verb {
+            "resolve" => Request::Resolve {
+                pid,
+                name: words.name()?,
+            },
+            "query" => Request::Query {
+                pid,
+                name: words.name()?,
+            },
+            "ca" => Request::Ca { pid },
+            "reverse" => Request::Reverse {
+                pid,
+                addr: words.parse("address")?,
+            },
+            "resolved" => {
+                let name = words.name()?;
+                let mut addrs = Vec::new();
+                for word in words.0.by_ref() {
+                    addrs.push(word.parse().map_err(|_| LineError::Bad {
+                        field: "address",
+                        word: word.to_string(),
+                    })?);
+                }
+                Request::Resolved { pid, name, addrs }
+            }
+            "route" => {
+                let transport = match words.next("transport")? {
+                    "tcp" => Transport::Tcp,
+                    "udp" => Transport::Udp,
+                    other => {
+                        return Err(LineError::Bad {
+                            field: "transport",
+                            word: other.to_string(),
+                        });
+                    }
+                };
+                Request::Route {
+                    pid,
+                    transport,
+                    addr: words.parse("address")?,
+                    port: words.parse("port")?,
+                }
+            }
+            "claim" => Request::Claim {
+                pid,
+                local_port: words.parse("local port")?,
+                addr: words.parse("address")?,
+                port: words.parse("port")?,
+            },
+            other => return Err(LineError::UnknownVerb(other.to_string())),
+        };
+        words.end()?;
+        Ok(request)
+    }
+
+    /// The request as one line (without its line break); a name the protocol cannot carry is
+    /// an error, never a line.
+    pub fn to_line(&self) -> Result<String, LineError> {
+        Ok(match self {
+            Request::Resolve { pid, name } => format!("resolve {pid} {}", name_field(name)?),
+            Request::Query { pid, name } => format!("query {pid} {}", name_field(name)?),
             Request::Reverse { pid, addr } => format!("reverse {pid} {addr}"),
             Request::Ca { pid } => format!("ca {pid}"),
             Request::Resolved { pid, name, addrs } => {
-                let addrs: Vec<String> = addrs.iter().map(IpAddr::to_string).collect();
-                format!("resolved {pid} {name} {}", addrs.join(" "))
-                    .trim_end()
-                    .to_string()
+                let mut line = format!("resolved {pid} {}", name_field(name)?);
+                for addr in addrs {
+                    line.push_str(&format!(" {addr}"));
+                }
+                line
             }
             Request::Route {
                 pid,
@@ -182,51 +312,76 @@ impl Request {
                 addr,
                 port,
             } => format!("claim {pid} {local_port} {addr} {port}"),
-        }
+        })
     }
 }
 
 impl Reply {
-    pub fn parse(line: &str) -> Result<Self, String> {
-        let line = line.trim_end();
+    pub fn parse(line: &str) -> Result<Self, LineError> {
+        let line = line.strip_suffix('\n').unwrap_or(line);
+        text_field(line, "line")?;
         let (verb, rest) = line.split_once(' ').unwrap_or((line, ""));
+        let single = |field: &'static str| {
+            let mut words = words(rest)?;
+            let word = words.next(field)?;
+            words.end()?;
+            Ok::<&str, LineError>(word)
+        };
+        let bad = |field: &'static str, word: &str| LineError::Bad {
+            field,
+            word: word.to_string(),
+        };
+        let bare = |reply: Reply| match rest.is_empty() {
+            true => Ok(reply),
+            false => Err(LineError::Trailing(rest.to_string())),
+        };
         match verb {
-            "fake" => rest
-                .parse()
-                .map(Reply::Fake)
-                .map_err(|_| format!("bad address {rest:?}")),
-            "real" => Ok(Reply::Real),
-            "real-tell" => Ok(Reply::RealTell),
-            "redirect" => number(Some(rest), "port").map(Reply::Redirect),
-            "name" => Ok(Reply::Name(rest.to_string())),
+            "fake" => {
+                let word = single("address")?;
+                word.parse()
+                    .map(Reply::Fake)
+                    .map_err(|_| bad("address", word))
+            }
+            "redirect" => {
+                let word = single("port")?;
+                word.parse()
+                    .map(Reply::Redirect)
+                    .map_err(|_| bad("port", word))
+            }
+            "name" => Ok(Reply::Name(name_field(single("name")?)?.to_string())),
+            "pass-host" => Ok(Reply::PassHost(name_field(single("name")?)?.to_string())),
             "path" => Ok(Reply::Path(rest.to_string())),
-            "pass" => Ok(Reply::Pass),
-            "pass-host" => Ok(Reply::PassHost(rest.to_string())),
             "refuse" => Ok(Reply::Refuse(rest.to_string())),
-            "ok" => Ok(Reply::Ok),
-            other => Err(format!("unknown reply {other:?}")),
+            "real" => bare(Reply::Real),
+            "real-tell" => bare(Reply::RealTell),
+            "pass" => bare(Reply::Pass),
+            "ok" => bare(Reply::Ok),
+            other => Err(LineError::UnknownVerb(other.to_string())),
         }
     }
 
-    pub fn to_line(&self) -> String {
-        match self {
+    /// The reply as one line. A refusal's message has its control characters replaced by
+    /// spaces (it is only shown to people); a name or path the line cannot carry is an error.
+    pub fn to_line(&self) -> Result<String, LineError> {
+        Ok(match self {
             Reply::Fake(ip) => format!("fake {ip}"),
             Reply::Real => "real".into(),
             Reply::RealTell => "real-tell".into(),
             Reply::Redirect(port) => format!("redirect {port}"),
-            Reply::Name(name) => format!("name {name}"),
-            Reply::Path(path) => format!("path {path}"),
+            Reply::Name(name) => format!("name {}", name_field(name)?),
+            Reply::Path(path) => format!("path {}", text_field(path, "path")?),
             Reply::Pass => "pass".into(),
-            Reply::PassHost(name) => format!("pass-host {name}"),
-            Reply::Refuse(msg) => format!("refuse {}", msg.replace(['\n', '\r'], " ")),
+            Reply::PassHost(name) => format!("pass-host {}", name_field(name)?),
+            Reply::Refuse(msg) => {
+                let msg: String = msg
+                    .chars()
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .collect();
+                format!("refuse {msg}")
+            }
             Reply::Ok => "ok".into(),
-        }
+        })
     }
-}
-
-fn number<T: std::str::FromStr>(word: Option<&str>, what: &str) -> Result<T, String> {
-    let word = word.ok_or_else(|| format!("missing {what}"))?;
-    word.parse().map_err(|_| format!("bad {what} {word:?}"))
 }
 
 #[cfg(test)]
@@ -279,7 +434,7 @@ mod tests {
             },
         ];
         for r in all {
-            assert_eq!(Request::parse(&r.to_line()).unwrap(), r);
+            assert_eq!(Request::parse(&r.to_line().unwrap()).unwrap(), r);
         }
         assert!(Request::parse("route 1 sctp 1.2.3.4 1").is_err());
         assert!(Request::parse("bogus 1").is_err());
@@ -301,8 +456,79 @@ mod tests {
             Reply::Ok,
         ];
         for r in all {
-            assert_eq!(Reply::parse(&r.to_line()).unwrap(), r);
+            assert_eq!(Reply::parse(&r.to_line().unwrap()).unwrap(), r);
         }
-        assert_eq!(Reply::Refuse("a\nb".into()).to_line(), "refuse a b");
+        assert_eq!(
+            Reply::Refuse("a\nb\rc".into()).to_line().unwrap(),
+            "refuse a b c"
+        );
+    }
+
+    #[test]
+    fn names_the_line_cannot_carry_are_never_written() {
+        let long = "a".repeat(254);
+        for name in [
+            "a\nb",
+            "a b",
+            "a\rb",
+            "a\tb",
+            "a\u{7f}b",
+            "",
+            ".",
+            long.as_str(),
+        ] {
+            let resolve = Request::Resolve {
+                pid: 1,
+                name: name.into(),
+            };
+            assert!(
+                matches!(resolve.to_line(), Err(LineError::BadName { .. })),
+                "{name:?}"
+            );
+            let query = Request::Query {
+                pid: 1,
+                name: name.into(),
+            };
+            assert!(query.to_line().is_err(), "{name:?}");
+            let resolved = Request::Resolved {
+                pid: 1,
+                name: name.into(),
+                addrs: vec![],
+            };
+            assert!(resolved.to_line().is_err(), "{name:?}");
+            assert!(Reply::Name(name.into()).to_line().is_err(), "{name:?}");
+            assert!(Reply::PassHost(name.into()).to_line().is_err(), "{name:?}");
+        }
+        assert!(Reply::Path("/a\nb".into()).to_line().is_err());
+        let longest = format!("{}.", "a".repeat(253));
+        assert_eq!(check_name(&longest), Ok(()));
+        assert_eq!(check_name(&long), Err(NameProblem::TooLong(254)));
+    }
+
+    #[test]
+    fn lines_with_a_shifted_or_extra_field_are_refused() {
+        assert_eq!(
+            Request::parse("resolve 1 a b"),
+            Err(LineError::Trailing("b".into()))
+        );
+        assert!(Request::parse("resolve 1 a\nroute 1 tcp 127.0.0.1 2").is_err());
+        assert!(Request::parse("resolve 1 a\rb").is_err());
+        assert!(Request::parse("route 1 tcp 127.0.0.1 2 3").is_err());
+        assert!(Request::parse("resolve 1").is_err());
+        assert_eq!(
+            Request::parse("resolve 1 a\n"),
+            Ok(Request::Resolve {
+                pid: 1,
+                name: "a".into()
+            })
+        );
+        assert!(Reply::parse("pass extra").is_err());
+        assert!(Reply::parse("fake 198.18.0.1 x").is_err());
+        assert!(Reply::parse("name a b").is_err());
+        assert!(Reply::parse("refuse a\nb").is_err());
+        assert_eq!(
+            Reply::parse("refuse no  entry here"),
+            Ok(Reply::Refuse("no  entry here".into()))
+        );
     }
 }

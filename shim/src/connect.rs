@@ -6,9 +6,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use libc::{AF_INET6, c_int, c_void, msghdr, size_t, sockaddr, socklen_t, ssize_t};
 
-use crate::addr::{self, as_v4, socket_kind};
+use crate::addr::{self, Copied, as_v4, socket_kind};
 use crate::errno::{self, Errno};
 use crate::link::{self, Reply, Transport};
+use crate::user_mem::{self, Fault};
 use crate::{guard, real, warn};
 
 /// What a hook does after asking.
@@ -45,9 +46,12 @@ fn unpack(v: u64) -> (SocketAddr, u16) {
 /// The arguments are those of libc's `connect`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
-    // SAFETY: the caller passes connect's own arguments; `read` checks the length.
-    let dest = unsafe { addr::read(addr, len) };
-    let (Some(dest), Some(_guard)) = (dest, guard::enter()) else {
+    let copied = match Copied::from_user(addr, len) {
+        Ok(copied) => copied,
+        Err(Fault) => return fail(libc::EFAULT),
+    };
+    let dest = copied.and_then(|c| c.socket_addr().map(|dest| (c, dest)));
+    let (Some((copied, dest)), Some(_guard)) = (dest, guard::enter()) else {
         // SAFETY: forwarding the caller's arguments unchanged.
         return unsafe { real::connect(fd, addr, len) };
     };
@@ -59,8 +63,8 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
     match outcome {
         Outcome::Untouched => {
             saved.restore();
-            // SAFETY: as above.
-            unsafe { real::connect(fd, addr, len) }
+            // SAFETY: our copy of the caller's address, of its length.
+            unsafe { real::connect(fd, copied.as_ptr(), copied.len()) }
         }
         Outcome::To(target) => {
             let (storage, len) = addr::encode(target, family_of(fd));
@@ -76,11 +80,25 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
             claim_if_connecting(fd, dest, r == 0);
             r
         }
-        Outcome::Fail(code) => {
-            errno::set(code);
-            -1
-        }
+        Outcome::Fail(code) => fail(code),
     }
+}
+
+/// glibc's internal name for `connect`, exported too: a caller that binds to it directly is
+/// judged the same way.
+///
+/// # Safety
+/// The arguments are those of libc's `connect`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+    // SAFETY: the same contract.
+    unsafe { connect(fd, addr, len) }
+}
+
+/// Fails a hooked call with `code`, as libc does: -1 and errno.
+fn fail<T: From<i8>>(code: c_int) -> T {
+    errno::set(code);
+    T::from(-1)
 }
 
 fn family_of(fd: c_int) -> c_int {
@@ -174,14 +192,13 @@ fn pass_to_host(name: &str, port: u16, family: c_int) -> Outcome {
 /// The arguments are those of libc's `getpeername`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn getpeername(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
-    let capacity = if len.is_null() {
-        0
-    } else {
-        // SAFETY: a non-null len points to the caller's buffer length.
-        unsafe { *len }
-    };
+    // An unreadable `len` is the kernel's to refuse (EFAULT).
+    let capacity = user_mem::read(len).unwrap_or(0);
     // SAFETY: forwarding the caller's arguments unchanged.
     let r = unsafe { real::getpeername(fd, addr, len) };
+    if r != 0 || capacity == 0 {
+        return r;
+    }
     let slot = usize::try_from(fd).ok().and_then(|i| PEERS.get(i));
     let (0, Some(slot)) = (r, slot) else { return r };
     let packed = slot.load(Ordering::Relaxed);
@@ -226,10 +243,14 @@ pub unsafe extern "C" fn sendto(
     addr: *const sockaddr,
     len: socklen_t,
 ) -> ssize_t {
-    // SAFETY: the caller passes sendto's own arguments; `read` checks the length.
-    match unsafe { policy_for_send(fd, addr, len) } {
-        // SAFETY: forwarding the caller's arguments unchanged.
-        Outcome::Untouched => unsafe { real::sendto(fd, buf, n, flags, addr, len) },
+    let copied = match Copied::from_user(addr, len) {
+        Ok(copied) => copied,
+        Err(Fault) => return fail(libc::EFAULT),
+    };
+    let (target, target_len) = copied.map_or((addr, len), |c| (c.as_ptr(), c.len()));
+    match policy_for_send(fd, copied) {
+        // SAFETY: the caller's arguments, the address being our copy of theirs.
+        Outcome::Untouched => unsafe { real::sendto(fd, buf, n, flags, target, target_len) },
         Outcome::To(target) => {
             let (storage, len) = addr::encode(target, family_of(fd));
             // SAFETY: storage holds a valid address of `len` bytes.
@@ -242,10 +263,7 @@ pub unsafe extern "C" fn sendto(
             claim_if_connecting(fd, dest, r >= 0);
             r
         }
-        Outcome::Fail(code) => {
-            errno::set(code);
-            -1
-        }
+        Outcome::Fail(code) => fail(code),
     }
 }
 
@@ -253,54 +271,104 @@ pub unsafe extern "C" fn sendto(
 /// The arguments are those of libc's `sendmsg`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
-    // SAFETY: a non-null msg points to the caller's msghdr.
-    let (name, namelen) = match unsafe { msg.as_ref() } {
-        Some(m) => (m.msg_name as *const sockaddr, m.msg_namelen),
-        None => (std::ptr::null(), 0),
+    if msg.is_null() {
+        // SAFETY: the kernel refuses a null message (EFAULT).
+        return unsafe { real::sendmsg(fd, msg, flags) };
+    }
+    let Ok(header) = user_mem::read(msg) else {
+        return fail(libc::EFAULT);
     };
-    // SAFETY: msg_name/msg_namelen describe the caller's address buffer.
-    match unsafe { policy_for_send(fd, name, namelen) } {
-        // SAFETY: forwarding the caller's arguments unchanged.
-        Outcome::Untouched => unsafe { real::sendmsg(fd, msg, flags) },
-        Outcome::To(target) => {
-            // SAFETY: msg is non-null here (it had a destination).
-            unsafe { sendmsg_to(fd, msg, flags, target) }
+    let copied = match Copied::from_user(header.msg_name.cast(), header.msg_namelen) {
+        Ok(copied) => copied,
+        Err(Fault) => return fail(libc::EFAULT),
+    };
+    match policy_for_send(fd, copied) {
+        Outcome::Untouched => {
+            let mut header = header;
+            if let Some(c) = &copied {
+                header.msg_name = c.as_ptr().cast_mut().cast();
+            }
+            // SAFETY: our copy of the caller's msghdr, sharing their buffers; its address is
+            // our copy of theirs, which outlives the call.
+            unsafe { real::sendmsg(fd, &header, flags) }
         }
+        Outcome::To(target) => sendmsg_to(fd, header, flags, target),
         Outcome::Redirect { engine, dest } => {
-            // SAFETY: as above.
-            let r = unsafe { sendmsg_to(fd, msg, flags, engine) };
+            let r = sendmsg_to(fd, header, flags, engine);
             claim_if_connecting(fd, dest, r >= 0);
             r
         }
-        Outcome::Fail(code) => {
-            errno::set(code);
-            -1
-        }
+        Outcome::Fail(code) => fail(code),
     }
 }
 
-/// `sendmsg` with the message's destination replaced by `target`.
+/// `sendmsg` of the caller's message (copied) to `target` instead of its own destination.
+fn sendmsg_to(fd: c_int, mut header: msghdr, flags: c_int, target: SocketAddr) -> ssize_t {
+    let (mut storage, len) = addr::encode(target, family_of(fd));
+    header.msg_name = (&raw mut storage).cast();
+    header.msg_namelen = len;
+    // SAFETY: header is the caller's msghdr with our address, which outlives the call.
+    unsafe { real::sendmsg(fd, &header, flags) }
+}
+
+/// The kernel's limit on messages per `sendmmsg` (UIO_MAXIOV): it sends at most that many.
+const MAX_MMSG: usize = 1024;
+
+/// Every message with a destination is judged like a `sendto`; when any is refused, the whole
+/// call fails with that error and nothing is sent.
 ///
 /// # Safety
-/// `msg` must be a valid, non-null msghdr.
-unsafe fn sendmsg_to(fd: c_int, msg: *const msghdr, flags: c_int, target: SocketAddr) -> ssize_t {
-    let (mut storage, len) = addr::encode(target, family_of(fd));
-    // SAFETY: guaranteed by the caller; the copy points at our address, which outlives the call.
-    let mut copy = unsafe { *msg };
-    copy.msg_name = (&raw mut storage).cast();
-    copy.msg_namelen = len;
-    // SAFETY: copy is a valid msghdr sharing the caller's buffers.
-    unsafe { real::sendmsg(fd, &copy, flags) }
+/// The arguments are those of libc's `sendmmsg`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sendmmsg(
+    fd: c_int,
+    msgvec: *mut libc::mmsghdr,
+    vlen: libc::c_uint,
+    flags: c_int,
+) -> c_int {
+    let count = (vlen as usize).min(MAX_MMSG);
+    if count > 0 {
+        let Ok(messages) = user_mem::read_array(msgvec.cast_const(), count) else {
+            return fail(libc::EFAULT);
+        };
+        let judged = catch_unwind(|| judge_messages(fd, &messages)).unwrap_or_else(|_| {
+            warn("internal error while routing a sendmmsg; refused");
+            Err(libc::EPERM)
+        });
+        if let Err(code) = judged {
+            return fail(code);
+        }
+    }
+    // SAFETY: forwarding the caller's arguments unchanged.
+    unsafe { real::sendmmsg(fd, msgvec, vlen, flags) }
 }
 
-/// # Safety
-/// `addr` must be null or point to `len` readable bytes.
-unsafe fn policy_for_send(fd: c_int, addr: *const sockaddr, len: socklen_t) -> Outcome {
-    if addr.is_null() {
-        return Outcome::Untouched;
+/// Judges each distinct destination of a `sendmmsg` once; the error of the first refusal.
+fn judge_messages(fd: c_int, messages: &[libc::mmsghdr]) -> Result<(), c_int> {
+    let mut judged: Vec<SocketAddr> = Vec::new();
+    for message in messages {
+        let header = &message.msg_hdr;
+        let copied = Copied::from_user(header.msg_name.cast(), header.msg_namelen)
+            .map_err(|Fault| libc::EFAULT)?;
+        let dest = copied.and_then(|c| c.socket_addr());
+        if dest.is_none_or(|d| judged.contains(&d)) {
+            continue;
+        }
+        match policy_for_send(fd, copied) {
+            Outcome::Untouched => judged.extend(dest),
+            Outcome::Fail(code) => return Err(code),
+            Outcome::To(_) | Outcome::Redirect { .. } => {
+                warn("sendmmsg to a mocked TCP destination (Fast Open) is not supported; refused");
+                return Err(libc::ECONNREFUSED);
+            }
+        }
     }
-    // SAFETY: guaranteed by the caller.
-    let dest = unsafe { addr::read(addr, len) };
+    Ok(())
+}
+
+/// Judges a send to `copied` (when it is an IP address).
+fn policy_for_send(fd: c_int, copied: Option<Copied>) -> Outcome {
+    let dest = copied.and_then(|c| c.socket_addr());
     let (Some(dest), Some(_guard)) = (dest, guard::enter()) else {
         return Outcome::Untouched;
     };

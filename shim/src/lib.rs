@@ -12,6 +12,7 @@
 //! `catch_unwind` at the boundary with a fail-closed result.
 
 mod addr;
+mod async_lookup;
 mod connect;
 mod errno;
 mod guard;
@@ -19,9 +20,11 @@ mod host_entry;
 mod init;
 mod link;
 mod openssl;
+mod raw_dns;
 mod real;
 mod resolver;
 mod trust;
+mod user_mem;
 
 /// Writes `mocket: <message>` on stderr, unless `MOCKET_LOG=error`.
 fn warn(message: &str) {

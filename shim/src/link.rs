@@ -4,12 +4,15 @@
 
 use std::cell::RefCell;
 use std::ffi::{CStr, CString, c_void};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
+
+/// The longest reply line read from the daemon.
+const MAX_REPLY: usize = 64 * 1024;
 
 type RequestFn = unsafe extern "C" fn(*const u8, usize, *mut u8, usize) -> isize;
 type SetHookFn = unsafe extern "C" fn(extern "C" fn());
@@ -80,16 +83,45 @@ impl Channel {
     }
 
     fn exchange(&mut self, request: &str) -> std::io::Result<String> {
-        self.reader
-            .get_mut()
-            .write_all(format!("{request}\n").as_bytes())?;
+        send_all(self.reader.get_ref(), format!("{request}\n").as_bytes())?;
         let mut reply = String::new();
-        self.reader.read_line(&mut reply)?;
-        if reply.is_empty() {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        (&mut self.reader)
+            .take(MAX_REPLY as u64)
+            .read_line(&mut reply)?;
+        // A reply is whole only with its line break: anything else (the daemon closed the
+        // connection, or sent a line too long to be a reply) is an error, never half a reply.
+        match reply.strip_suffix('\n') {
+            Some(line) => Ok(line.to_string()),
+            None => Err(std::io::ErrorKind::UnexpectedEof.into()),
         }
-        Ok(reply.trim_end().to_string())
     }
+}
+
+/// Writes all of `bytes` with `send(MSG_NOSIGNAL)`: a daemon that went away is an error
+/// (`EPIPE`), never a SIGPIPE that would kill the application.
+fn send_all(stream: &UnixStream, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        // SAFETY: bytes is valid for reads of its length; the fd is the stream's own socket.
+        let n = unsafe {
+            libc::send(
+                stream.as_raw_fd(),
+                bytes.as_ptr().cast(),
+                bytes.len(),
+                libc::MSG_NOSIGNAL,
+            )
+        };
+        match n {
+            n if n > 0 => bytes = &bytes[n as usize..],
+            0 => return Err(std::io::ErrorKind::WriteZero.into()),
+            _ => {
+                let e = std::io::Error::last_os_error();
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn inode(fd: std::os::fd::RawFd) -> Option<u64> {
@@ -191,7 +223,11 @@ pub use mocket_control::{Reply, Transport};
 
 /// Asks; an unreachable engine or an unreadable reply is a refusal (fail closed).
 fn request(request: Request) -> Reply {
-    match ask(&request.to_line()) {
+    let line = match request.to_line() {
+        Ok(line) => line,
+        Err(e) => return Reply::Refuse(format!("mocket cannot ask about this: {e}")),
+    };
+    match ask(&line) {
         Ok(line) => Reply::parse(&line)
             .unwrap_or_else(|e| Reply::Refuse(format!("unreadable engine reply {line:?}: {e}"))),
         Err(e) => Reply::Refuse(e),

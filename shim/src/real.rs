@@ -15,15 +15,20 @@ fn lookup(name: &CStr, slot: &AtomicPtr<c_void>) -> *mut c_void {
     p
 }
 
-/// Declares `real::$name(...)`, calling the next definition of the symbol (libc's). A missing
-/// symbol fails with ENOSYS rather than crashing.
+/// Declares `real::$name(...)`, calling the next definition of the symbol (libc's), or of its
+/// alternative name (`res_query` was `__res_query` before glibc 2.34). A missing symbol fails
+/// with ENOSYS rather than crashing.
 macro_rules! real_fns {
-    ($( fn $name:ident = $sym:literal ( $($arg:ident : $ty:ty),* ) -> $ret:ty, $fail:expr; )*) => {
+    ($( fn $name:ident = $sym:literal $(| $alt:literal)? ( $($arg:ident : $ty:ty),* ) -> $ret:ty, $fail:expr; )*) => {
         $(
             #[allow(clippy::missing_safety_doc, clippy::too_many_arguments)]
             pub unsafe fn $name($($arg: $ty),*) -> $ret {
                 static SLOT: AtomicPtr<c_void> = AtomicPtr::new(std::ptr::null_mut());
                 let p = lookup($sym, &SLOT);
+                $(
+                    static ALT: AtomicPtr<c_void> = AtomicPtr::new(std::ptr::null_mut());
+                    let p = if p.is_null() { lookup($alt, &ALT) } else { p };
+                )?
                 if p.is_null() {
                     crate::errno::set(libc::ENOSYS);
                     return $fail;
@@ -40,7 +45,8 @@ macro_rules! real_fns {
 }
 
 use libc::{
-    addrinfo, c_char, c_int, c_uchar, hostent, msghdr, size_t, sockaddr, socklen_t, ssize_t,
+    addrinfo, c_char, c_int, c_uchar, c_uint, hostent, mmsghdr, msghdr, size_t, sockaddr,
+    socklen_t, ssize_t,
 };
 
 real_fns! {
@@ -48,6 +54,7 @@ real_fns! {
     fn getpeername = c"getpeername"(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int, -1;
     fn sendto = c"sendto"(fd: c_int, buf: *const c_void, n: size_t, flags: c_int, addr: *const sockaddr, len: socklen_t) -> ssize_t, -1;
     fn sendmsg = c"sendmsg"(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t, -1;
+    fn sendmmsg = c"sendmmsg"(fd: c_int, msgvec: *mut mmsghdr, vlen: c_uint, flags: c_int) -> c_int, -1;
     fn getaddrinfo = c"getaddrinfo"(node: *const c_char, service: *const c_char, hints: *const addrinfo, res: *mut *mut addrinfo) -> c_int, libc::EAI_SYSTEM;
     fn getnameinfo = c"getnameinfo"(sa: *const sockaddr, salen: socklen_t, host: *mut c_char, hostlen: socklen_t, serv: *mut c_char, servlen: socklen_t, flags: c_int) -> c_int, libc::EAI_SYSTEM;
     fn gethostbyname = c"gethostbyname"(name: *const c_char) -> *mut hostent, std::ptr::null_mut();
@@ -56,8 +63,13 @@ real_fns! {
     fn gethostbyname2_r = c"gethostbyname2_r"(name: *const c_char, af: c_int, ret: *mut hostent, buf: *mut c_char, buflen: size_t, result: *mut *mut hostent, h_errnop: *mut c_int) -> c_int, libc::ENOSYS;
     fn gethostbyaddr_r = c"gethostbyaddr_r"(addr: *const c_void, len: socklen_t, kind: c_int, ret: *mut hostent, buf: *mut c_char, buflen: size_t, result: *mut *mut hostent, h_errnop: *mut c_int) -> c_int, libc::ENOSYS;
     fn gethostbyaddr = c"gethostbyaddr"(addr: *const c_void, len: socklen_t, kind: c_int) -> *mut hostent, std::ptr::null_mut();
-    fn res_query = c"res_query"(name: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int, -1;
-    fn res_search = c"res_search"(name: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int, -1;
-    fn res_query_internal = c"__res_query"(name: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int, -1;
-    fn res_search_internal = c"__res_search"(name: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int, -1;
+    fn res_query = c"res_query" | c"__res_query"(name: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int, -1;
+    fn res_search = c"res_search" | c"__res_search"(name: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int, -1;
+    fn res_querydomain = c"res_querydomain" | c"__res_querydomain"(name: *const c_char, domain: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int, -1;
+    fn res_nquery = c"res_nquery" | c"__res_nquery"(state: *mut c_void, name: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int, -1;
+    fn res_nsearch = c"res_nsearch" | c"__res_nsearch"(state: *mut c_void, name: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int, -1;
+    fn res_nquerydomain = c"res_nquerydomain" | c"__res_nquerydomain"(state: *mut c_void, name: *const c_char, domain: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int, -1;
+    fn res_send = c"res_send" | c"__res_send"(msg: *const c_uchar, msglen: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int, -1;
+    fn res_nsend = c"res_nsend" | c"__res_nsend"(state: *mut c_void, msg: *const c_uchar, msglen: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int, -1;
+    fn getaddrinfo_a = c"getaddrinfo_a"(mode: c_int, list: *mut *mut c_void, count: c_int, notify: *mut libc::sigevent) -> c_int, libc::EAI_SYSTEM;
 }

@@ -4,18 +4,20 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::CStr;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use mocket_control::{NameProblem, check_name};
 use std::panic::catch_unwind;
 
 use libc::{
-    AF_INET, AF_INET6, addrinfo, c_char, c_int, c_uchar, c_void, hostent, size_t, sockaddr,
-    socklen_t,
+    AF_INET, AF_INET6, addrinfo, c_char, c_int, c_void, hostent, size_t, sockaddr, socklen_t,
 };
 
-use crate::addr::{self, is_fake};
-use crate::errno::Errno;
+use crate::addr::{self, Copied, is_fake};
+use crate::errno::{self, Errno};
 use crate::host_entry::{self, HOSTENT};
 use crate::link::{self, Reply};
+use crate::user_mem::{Fault, copy_bytes};
 use crate::{guard, real, warn};
 
 /// What a name lookup gets.
@@ -28,18 +30,92 @@ enum Lookup {
     Refused,
 }
 
-/// The name to look up, unless libc alone should see it (a numeric address, non-UTF-8).
+/// What a lookup's name argument is.
+#[derive(Clone, Copy)]
+pub(crate) enum Node<'a> {
+    /// libc alone should see it: null, or a numeric address.
+    Libc,
+    /// A name no lookup can carry (a space or control character, over 253 bytes, empty, or
+    /// not UTF-8: `None`): refused before anything is sent.
+    Invalid(Option<NameProblem>),
+    Name(&'a str),
+}
+
+/// Classifies a lookup's name argument.
 ///
 /// # Safety
 /// `node` must be null or a NUL-terminated string.
-unsafe fn lookup_name<'a>(node: *const c_char) -> Option<&'a str> {
+pub(crate) unsafe fn classify<'a>(node: *const c_char) -> Node<'a> {
     if node.is_null() {
-        return None;
+        return Node::Libc;
     }
     // SAFETY: guaranteed by the caller.
-    let name = unsafe { CStr::from_ptr(node) }.to_str().ok()?;
-    let numeric = name.contains(':') || name.bytes().all(|b| b.is_ascii_digit() || b == b'.');
-    (!numeric && !name.is_empty()).then_some(name)
+    classify_bytes(unsafe { CStr::from_ptr(node) }.to_bytes())
+}
+
+fn classify_bytes(bytes: &[u8]) -> Node<'_> {
+    let Ok(name) = std::str::from_utf8(bytes) else {
+        return Node::Invalid(None);
+    };
+    if is_numeric(name) {
+        return Node::Libc;
+    }
+    match check_name(name) {
+        Ok(()) => Node::Name(name),
+        Err(problem) => Node::Invalid(Some(problem)),
+    }
+}
+
+/// A numeric address libc parses without any lookup: dotted IPv4 (also the short forms
+/// `inet_aton` takes) or IPv6, with an optional `%scope`.
+fn is_numeric(name: &str) -> bool {
+    let dotted = !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    let v6 = name
+        .split('%')
+        .next()
+        .is_some_and(|a| a.parse::<Ipv6Addr>().is_ok());
+    dotted || v6
+}
+
+/// Says why a lookup of an invalid name was refused (one stderr line).
+///
+/// # Safety
+/// `node` must be a NUL-terminated string.
+pub(crate) unsafe fn warn_invalid(node: *const c_char, problem: Option<NameProblem>) {
+    // SAFETY: guaranteed by the caller.
+    let name = unsafe { CStr::from_ptr(node) }.to_string_lossy();
+    let shown: String = name.chars().take(80).collect();
+    let why = problem.map_or("not UTF-8".to_string(), |p| p.to_string());
+    warn(&format!(
+        "refused a lookup of {shown:?}: {why}; not a host name, nothing was sent"
+    ));
+}
+
+/// What a hook does with its name argument.
+pub(crate) enum Verdict<'a> {
+    /// Call libc with the caller's arguments (no name to judge, or mocket's own call).
+    Forward,
+    /// An invalid name: answer "not found" without sending anything.
+    Refused,
+    /// Ask the engine about `name`, holding the guard meanwhile.
+    Ask(&'a str, guard::Guard),
+}
+
+/// Classifies `node` and enters the guard.
+///
+/// # Safety
+/// `node` must be null or a NUL-terminated string.
+pub(crate) unsafe fn verdict<'a>(node: *const c_char) -> Verdict<'a> {
+    // SAFETY: guaranteed by the caller.
+    match (unsafe { classify(node) }, guard::enter()) {
+        (Node::Name(name), Some(guard)) => Verdict::Ask(name, guard),
+        (Node::Invalid(problem), Some(_guard)) => {
+            // SAFETY: an invalid name is a non-null NUL-terminated string.
+            unsafe { warn_invalid(node, problem) };
+            Verdict::Refused
+        }
+        _ => Verdict::Forward,
+    }
 }
 
 /// How many names a thread remembers the fake address of.
@@ -111,14 +187,24 @@ pub unsafe extern "C" fn getaddrinfo(
     hints: *const addrinfo,
     res: *mut *mut addrinfo,
 ) -> c_int {
+    if res.is_null() {
+        // glibc itself would write through it and crash: a system error instead.
+        errno::set(libc::EFAULT);
+        return libc::EAI_SYSTEM;
+    }
     // SAFETY: the caller passes getaddrinfo's arguments.
     let numeric_only =
         unsafe { hints.as_ref() }.is_some_and(|h| h.ai_flags & libc::AI_NUMERICHOST != 0);
-    // SAFETY: node is null or NUL-terminated.
-    let name = unsafe { lookup_name(node) }.filter(|_| !numeric_only);
-    let (Some(name), Some(_guard)) = (name, guard::enter()) else {
+    let judged = match numeric_only {
+        true => Verdict::Forward,
+        // SAFETY: node is null or NUL-terminated.
+        false => unsafe { verdict(node) },
+    };
+    let (name, _guard) = match judged {
+        Verdict::Ask(name, guard) => (name, guard),
+        Verdict::Refused => return libc::EAI_NONAME,
         // SAFETY: forwarding the caller's arguments unchanged.
-        return unsafe { real::getaddrinfo(node, service, hints, res) };
+        Verdict::Forward => return unsafe { real::getaddrinfo(node, service, hints, res) },
     };
     let saved = Errno::save();
     let outcome = lookup(name);
@@ -257,21 +343,24 @@ pub unsafe extern "C" fn gethostbyname2_r(
     result: *mut *mut hostent,
     h_errnop: *mut c_int,
 ) -> c_int {
-    // SAFETY: node is null or NUL-terminated.
-    let name = unsafe { lookup_name(node) };
-    let (Some(name), Some(_guard)) = (name, guard::enter()) else {
-        // SAFETY: forwarding the caller's arguments unchanged.
-        return unsafe { real::gethostbyname2_r(node, af, ret, buf, buflen, result, h_errnop) };
-    };
-    let saved = Errno::save();
-    let outcome = lookup(name);
-    saved.restore();
     // SAFETY: result and h_errnop are the caller's out-parameters.
     let fail = |h_err: c_int, code: c_int| unsafe {
         *result = std::ptr::null_mut();
         *h_errnop = h_err;
         code
     };
+    // SAFETY: node is null or NUL-terminated.
+    let (name, _guard) = match unsafe { verdict(node) } {
+        Verdict::Ask(name, guard) => (name, guard),
+        Verdict::Refused => return fail(host_entry::HOST_NOT_FOUND, 0),
+        Verdict::Forward => {
+            // SAFETY: forwarding the caller's arguments unchanged.
+            return unsafe { real::gethostbyname2_r(node, af, ret, buf, buflen, result, h_errnop) };
+        }
+    };
+    let saved = Errno::save();
+    let outcome = lookup(name);
+    saved.restore();
     match outcome {
         Lookup::Fake(ip) => match fake_bytes(ip, af) {
             // SAFETY: ret and buf are the caller's, valid for buflen bytes.
@@ -312,8 +401,7 @@ pub unsafe extern "C" fn gethostbyname_r(
     h_errnop: *mut c_int,
 ) -> c_int {
     // SAFETY: node is null or NUL-terminated.
-    let name = unsafe { lookup_name(node) };
-    if name.is_none() {
+    if matches!(unsafe { classify(node) }, Node::Libc) {
         // SAFETY: forwarding the caller's arguments unchanged.
         return unsafe { real::gethostbyname_r(node, ret, buf, buflen, result, h_errnop) };
     }
@@ -326,7 +414,7 @@ pub unsafe extern "C" fn gethostbyname_r(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn gethostbyname2(node: *const c_char, af: c_int) -> *mut hostent {
     // SAFETY: node is null or NUL-terminated.
-    if unsafe { lookup_name(node) }.is_none() || guard::enter().is_none() {
+    if matches!(unsafe { classify(node) }, Node::Libc) || guard::enter().is_none() {
         // SAFETY: forwarding the caller's arguments unchanged.
         return unsafe { real::gethostbyname2(node, af) };
     }
@@ -363,7 +451,7 @@ pub unsafe extern "C" fn gethostbyname2(node: *const c_char, af: c_int) -> *mut 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn gethostbyname(node: *const c_char) -> *mut hostent {
     // SAFETY: node is null or NUL-terminated.
-    if unsafe { lookup_name(node) }.is_none() {
+    if matches!(unsafe { classify(node) }, Node::Libc) {
         // SAFETY: forwarding the caller's argument unchanged.
         return unsafe { real::gethostbyname(node) };
     }
@@ -371,18 +459,39 @@ pub unsafe extern "C" fn gethostbyname(node: *const c_char) -> *mut hostent {
     unsafe { gethostbyname2(node, AF_INET) }
 }
 
-/// The name behind a fake address, if the engine handed it out.
-fn fake_name(ip: IpAddr) -> Option<String> {
-    if !is_fake(ip) {
-        return None;
-    }
-    let _guard = guard::enter()?;
+/// What a reverse lookup of an address gets.
+enum Reverse {
+    /// The name behind a fake address.
+    Name(String),
+    /// The real resolver may answer.
+    Real,
+    /// No name and no lookup: a fake address the engine never handed out, or a real address
+    /// strict mode keeps from the resolver.
+    NoName,
+}
+
+/// Asks the engine about a reverse lookup of `ip` (mocket's own calls: fake addresses get no
+/// name, others the real resolver).
+fn reverse(ip: IpAddr) -> Reverse {
+    let Some(_guard) = guard::enter() else {
+        return if is_fake(ip) {
+            Reverse::NoName
+        } else {
+            Reverse::Real
+        };
+    };
     let saved = Errno::save();
-    let reply = catch_unwind(|| link::reverse(ip)).ok();
+    let reply = catch_unwind(|| link::reverse(ip))
+        .unwrap_or_else(|_| Reply::Refuse(format!("internal error in a reverse lookup of {ip}")));
     saved.restore();
     match reply {
-        Some(Reply::Name(name)) => Some(name),
-        _ => None,
+        Reply::Name(name) => Reverse::Name(name),
+        Reply::Real if !is_fake(ip) => Reverse::Real,
+        Reply::Refuse(message) if !is_fake(ip) => {
+            warn(&message);
+            Reverse::NoName
+        }
+        _ => Reverse::NoName,
     }
 }
 
@@ -398,30 +507,44 @@ pub unsafe extern "C" fn getnameinfo(
     servlen: socklen_t,
     flags: c_int,
 ) -> c_int {
-    // SAFETY: sa has salen bytes.
-    let addr = unsafe { addr::read(sa, salen) };
-    let Some(addr) = addr.filter(|a| is_fake(a.ip())) else {
+    let copied = match Copied::from_user(sa, salen) {
+        Ok(copied) => copied,
+        Err(Fault) => {
+            errno::set(libc::EFAULT);
+            return libc::EAI_SYSTEM;
+        }
+    };
+    let ip = copied.and_then(|c| c.socket_addr()).map(|a| a.ip());
+    // No host name asked for, or a numeric one: libc looks nothing up.
+    let no_lookup = host.is_null() || hostlen == 0 || flags & libc::NI_NUMERICHOST != 0;
+    let (Some(copied), Some(ip), false) = (copied, ip, no_lookup) else {
         // SAFETY: forwarding the caller's arguments unchanged.
         return unsafe { real::getnameinfo(sa, salen, host, hostlen, serv, servlen, flags) };
     };
-    // A fake address never goes to a real reverse lookup: libc formats it numerically.
-    // SAFETY: forwarding the caller's buffers with NI_NUMERICHOST added.
+    let answer = reverse(ip);
+    let numeric = match answer {
+        Reverse::Real => 0,
+        Reverse::Name(_) | Reverse::NoName => libc::NI_NUMERICHOST,
+    };
+    // SAFETY: our copy of the caller's address; the caller's buffers; without a real lookup
+    // unless the engine allowed one.
     let r = unsafe {
         real::getnameinfo(
-            sa,
-            salen,
+            copied.as_ptr(),
+            copied.len(),
             host,
             hostlen,
             serv,
             servlen,
-            flags | libc::NI_NUMERICHOST,
+            flags | numeric,
         )
     };
-    if r != 0 || host.is_null() || hostlen == 0 || flags & libc::NI_NUMERICHOST != 0 {
+    if r != 0 {
         return r;
     }
-    match fake_name(addr.ip()) {
-        Some(name) if name.len() < hostlen as usize => {
+    match answer {
+        Reverse::Real => 0,
+        Reverse::Name(name) if name.len() < hostlen as usize => {
             // SAFETY: host has hostlen bytes; name plus its NUL fits.
             unsafe {
                 std::ptr::copy_nonoverlapping(name.as_ptr().cast(), host, name.len());
@@ -429,33 +552,52 @@ pub unsafe extern "C" fn getnameinfo(
             }
             0
         }
-        Some(_) => libc::EAI_OVERFLOW,
-        None if flags & libc::NI_NAMEREQD != 0 => libc::EAI_NONAME,
-        None => 0,
+        Reverse::Name(_) => libc::EAI_OVERFLOW,
+        Reverse::NoName if flags & libc::NI_NAMEREQD != 0 => libc::EAI_NONAME,
+        Reverse::NoName => 0,
     }
 }
 
-/// The fake address `addr` points to and its name, when the engine handed it out.
-///
-/// # Safety
-/// `addr` must hold `len` readable bytes.
-unsafe fn fake_address(
+/// The address a `gethostbyaddr` call names, copied: `Ok(None)` for a family or length that
+/// is not an IP address.
+fn host_address(
     addr: *const c_void,
     len: socklen_t,
     kind: c_int,
-) -> Option<(Vec<u8>, String)> {
-    let bytes = match (kind, len) {
-        // SAFETY: the caller says addr holds `len` bytes.
-        (AF_INET, 4) | (AF_INET6, 16) => unsafe {
-            std::slice::from_raw_parts(addr.cast::<u8>(), len as usize)
+) -> Result<Option<(Vec<u8>, IpAddr)>, Fault> {
+    let mut bytes = match (kind, len) {
+        (AF_INET, 4) | (AF_INET6, 16) => vec![0u8; len as usize],
+        _ => return Ok(None),
+    };
+    copy_bytes(addr, &mut bytes)?;
+    let ip = match <[u8; 4]>::try_from(bytes.as_slice()) {
+        Ok(v4) => IpAddr::from(v4),
+        Err(_) => IpAddr::from(<[u8; 16]>::try_from(bytes.as_slice()).map_err(|_| Fault)?),
+    };
+    Ok(Some((bytes, ip)))
+}
+
+/// What a `gethostbyaddr` call does.
+enum ByAddr {
+    Forward,
+    Fill(Vec<u8>, String),
+    /// Fail with this h_errno.
+    Fail(c_int),
+}
+
+fn by_addr(addr: *const c_void, len: socklen_t, kind: c_int) -> ByAddr {
+    match host_address(addr, len, kind) {
+        Err(Fault) => {
+            errno::set(libc::EFAULT);
+            ByAddr::Fail(host_entry::NETDB_INTERNAL)
+        }
+        Ok(None) => ByAddr::Forward,
+        Ok(Some((bytes, ip))) => match reverse(ip) {
+            Reverse::Real => ByAddr::Forward,
+            Reverse::Name(name) => ByAddr::Fill(bytes, name),
+            Reverse::NoName => ByAddr::Fail(host_entry::HOST_NOT_FOUND),
         },
-        _ => return None,
-    };
-    let ip = match bytes.len() {
-        4 => IpAddr::from(<[u8; 4]>::try_from(bytes).ok()?),
-        _ => IpAddr::from(<[u8; 16]>::try_from(bytes).ok()?),
-    };
-    Some((bytes.to_vec(), fake_name(ip)?))
+    }
 }
 
 /// # Safety
@@ -472,12 +614,26 @@ pub unsafe extern "C" fn gethostbyaddr_r(
     result: *mut *mut hostent,
     h_errnop: *mut c_int,
 ) -> c_int {
-    // SAFETY: the caller's address of `len` bytes.
-    let Some((bytes, name)) = (unsafe { fake_address(addr, len, kind) }) else {
-        // SAFETY: forwarding the caller's arguments unchanged.
-        return unsafe {
-            real::gethostbyaddr_r(addr, len, kind, ret, buf, buflen, result, h_errnop)
-        };
+    let (bytes, name) = match by_addr(addr, len, kind) {
+        ByAddr::Fill(bytes, name) => (bytes, name),
+        ByAddr::Fail(h_err) => {
+            // SAFETY: result and h_errnop are the caller's out-parameters.
+            unsafe {
+                *result = std::ptr::null_mut();
+                *h_errnop = h_err;
+            }
+            return if h_err == host_entry::NETDB_INTERNAL {
+                libc::EFAULT
+            } else {
+                0
+            };
+        }
+        ByAddr::Forward => {
+            // SAFETY: forwarding the caller's arguments unchanged.
+            return unsafe {
+                real::gethostbyaddr_r(addr, len, kind, ret, buf, buflen, result, h_errnop)
+            };
+        }
     };
     // SAFETY: ret, buf, result and h_errnop are the caller's, valid as libc documents.
     unsafe {
@@ -503,10 +659,14 @@ pub unsafe extern "C" fn gethostbyaddr(
     len: socklen_t,
     kind: c_int,
 ) -> *mut hostent {
-    // SAFETY: the caller's address of `len` bytes.
-    let Some((bytes, name)) = (unsafe { fake_address(addr, len, kind) }) else {
+    let (bytes, name) = match by_addr(addr, len, kind) {
+        ByAddr::Fill(bytes, name) => (bytes, name),
+        ByAddr::Fail(h_err) => {
+            host_entry::set_h_errno(h_err);
+            return std::ptr::null_mut();
+        }
         // SAFETY: forwarding the caller's arguments unchanged.
-        return unsafe { real::gethostbyaddr(addr, len, kind) };
+        ByAddr::Forward => return unsafe { real::gethostbyaddr(addr, len, kind) },
     };
     HOSTENT.with(|t| {
         // SAFETY: the thread's own hostent storage, valid for its size.
@@ -529,65 +689,44 @@ pub unsafe extern "C" fn gethostbyaddr(
     })
 }
 
-type ResolverFn = unsafe fn(*const c_char, c_int, c_int, *mut c_uchar, c_int) -> c_int;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The raw DNS query functions: answered by libc when the engine allows the name, else
-/// refused (strict mode cannot fake a DNS packet for a name it does not know).
-///
-/// # Safety
-/// The arguments are those of libc's `res_query`.
-unsafe fn raw_query(
-    f: ResolverFn,
-    node: *const c_char,
-    class: c_int,
-    kind: c_int,
-    answer: *mut c_uchar,
-    anslen: c_int,
-) -> c_int {
-    // SAFETY: node is null or NUL-terminated.
-    let name = unsafe { lookup_name(node) };
-    let (Some(name), Some(_guard)) = (name, guard::enter()) else {
-        // SAFETY: forwarding the caller's arguments unchanged.
-        return unsafe { f(node, class, kind, answer, anslen) };
-    };
-    let saved = Errno::save();
-    let reply = catch_unwind(|| link::query(name)).unwrap_or(Reply::Refuse(format!(
-        "internal error while querying {name}"
-    )));
-    saved.restore();
-    match reply {
-        // SAFETY: forwarding the caller's arguments unchanged.
-        Reply::Real => unsafe { f(node, class, kind, answer, anslen) },
-        Reply::Refuse(message) => {
-            warn(&message);
-            host_entry::set_h_errno(host_entry::HOST_NOT_FOUND);
-            -1
-        }
-        other => {
-            warn(&format!(
-                "unexpected engine reply {other:?} for a DNS query of {name}"
-            ));
-            host_entry::set_h_errno(host_entry::NO_RECOVERY);
-            -1
+    #[test]
+    fn numeric_addresses_are_left_to_libc() {
+        for numeric in [
+            "127.0.0.1",
+            "127.1",
+            "10",
+            "::1",
+            "fe80::1%lo",
+            "::ffff:1.2.3.4",
+        ] {
+            assert!(
+                matches!(classify_bytes(numeric.as_bytes()), Node::Libc),
+                "{numeric}"
+            );
         }
     }
-}
 
-macro_rules! raw_query_hooks {
-    ($($name:ident => $real:path;)*) => {$(
-        /// # Safety
-        /// The arguments are those of libc's function of the same name.
-        #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn $name(node: *const c_char, class: c_int, kind: c_int, answer: *mut c_uchar, anslen: c_int) -> c_int {
-            // SAFETY: the same contract.
-            unsafe { raw_query($real, node, class, kind, answer, anslen) }
+    #[test]
+    fn names_are_judged_and_unfit_ones_refused() {
+        assert!(matches!(
+            classify_bytes(b"api.example.com"),
+            Node::Name("api.example.com")
+        ));
+        assert!(matches!(classify_bytes(b"a:b"), Node::Name("a:b")));
+        let long = "a".repeat(254);
+        for bad in [
+            &b"a\nb"[..],
+            b"a b",
+            b"a\tb",
+            b"",
+            b"\xff.example",
+            long.as_bytes(),
+        ] {
+            assert!(matches!(classify_bytes(bad), Node::Invalid(_)), "{bad:?}");
         }
-    )*};
-}
-
-raw_query_hooks! {
-    res_query => real::res_query;
-    res_search => real::res_search;
-    __res_query => real::res_query_internal;
-    __res_search => real::res_search_internal;
+    }
 }

@@ -31,6 +31,16 @@ impl LogLevel {
             )),
         }
     }
+
+    /// The level's name, as [`LogLevel::parse`] reads it (and `MOCKET_LOG` says it).
+    pub fn name(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+        }
+    }
 }
 
 /// Everything that decides how an engine behaves, before the mocks file is read.

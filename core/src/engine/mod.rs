@@ -26,6 +26,7 @@ use crate::config::{Config, ConfigError, Entry, LogLevel, Settings};
 use crate::control::{Reply, Request, Transport};
 use crate::fake_ip::{FakeIpError, FakeIpMap, Registry, is_fake};
 use crate::journal::{Action, Event, Journal};
+use crate::policy::AllowRule;
 use crate::report::Report;
 
 pub use idle::{DEFAULT_IDLE_TIMEOUT, IDLE_TIMEOUT_VAR, IdleTimeout, IdleTimeoutError};
@@ -209,12 +210,14 @@ impl Engine {
 
     /// Answers one control line; see [`crate::control`].
     pub fn handle_line(self: &Arc<Self>, line: &str) -> String {
-        match Request::parse(line) {
-            Ok(request) => self.handle(request).to_line(),
-            Err(e) => {
-                Reply::Refuse(format!("engine could not read the request {line:?}: {e}")).to_line()
-            }
-        }
+        let reply = match Request::parse(line) {
+            Ok(request) => self.handle(request),
+            Err(e) => Reply::Refuse(format!("engine could not read the request {line:?}: {e}")),
+        };
+        reply.to_line().unwrap_or_else(|e| {
+            let refusal = Reply::Refuse(format!("engine could not write its reply: {e}"));
+            refusal.to_line().unwrap_or_else(|_| "refuse".into())
+        })
     }
 
     pub fn handle(self: &Arc<Self>, request: Request) -> Reply {
@@ -239,10 +242,7 @@ impl Engine {
                 },
                 Err(e) => Reply::Refuse(e),
             },
-            Request::Reverse { addr, .. } => match self.host_of(addr) {
-                Ok((name, true)) => Reply::Name(name),
-                _ => Reply::Real,
-            },
+            Request::Reverse { pid, addr } => self.reverse(&config, pid, addr),
             Request::Route {
                 pid,
                 transport,
@@ -300,6 +300,38 @@ impl Engine {
         lock(&self.report).count_refused(format!("dns {name}"));
         Reply::Refuse(format!(
             "strict mode refused a DNS query for {name} (raw DNS queries are not mocked; allowed: {})",
+            config.allow
+        ))
+    }
+
+    /// A reverse lookup: the name behind a fake address, else the real resolver, which in
+    /// strict mode only an IP or CIDR rule (or a name allowed by name) lets it reach.
+    fn reverse(&self, config: &Config, pid: u32, addr: IpAddr) -> Reply {
+        let (name, fake) = match self.host_of(addr) {
+            Ok(found) => found,
+            Err(refusal) => return refusal,
+        };
+        if fake {
+            return Reply::Name(name);
+        }
+        let plain = addr.to_canonical();
+        let allowed = config.allow.0.iter().any(|rule| match rule {
+            AllowRule::Net { port, .. } => rule.allows(&plain.to_string(), port.unwrap_or(0)),
+            AllowRule::Host { .. } => config.allow.allows_name(&name),
+        });
+        if !config.strict || allowed {
+            return Reply::Real;
+        }
+        self.journal.record(&Event::new(
+            pid,
+            &plain.to_string(),
+            None,
+            "dns",
+            Action::Refused,
+        ));
+        lock(&self.report).count_refused(format!("dns reverse {plain}"));
+        Reply::Refuse(format!(
+            "strict mode refused a reverse lookup of {plain} (answered without a name; allowed: {})",
             config.allow
         ))
     }

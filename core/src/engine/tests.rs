@@ -189,3 +189,46 @@ fn a_mismatch_closes_and_is_reported() {
         report.unmatched
     );
 }
+
+#[test]
+fn reverse_lookups_of_real_addresses_follow_strict_mode_and_allow() {
+    let reverse = |e: &Arc<Engine>, addr: &str| {
+        e.handle(Request::Reverse {
+            pid: 1,
+            addr: addr.parse().unwrap(),
+        })
+    };
+    let strict = engine(r#"{"allow": ["10.0.0.0/8", "db.internal"], "entries": []}"#);
+    assert!(matches!(reverse(&strict, "8.8.8.8"), Reply::Refuse(m) if m.contains("8.8.8.8")));
+    assert!(matches!(
+        reverse(&strict, "::ffff:8.8.8.8"),
+        Reply::Refuse(_)
+    ));
+    assert_eq!(reverse(&strict, "10.1.2.3"), Reply::Real);
+    assert!(
+        strict.report().failed(),
+        "a refused reverse lookup is reported"
+    );
+    let open = engine(r#"{"strict": false, "entries": []}"#);
+    assert_eq!(reverse(&open, "8.8.8.8"), Reply::Real);
+    let fake = strict.fake_ip_of("x.test");
+    assert_eq!(
+        strict.handle(Request::Resolve {
+            pid: 1,
+            name: "x.test".into()
+        }),
+        Reply::Fake(fake)
+    );
+    assert_eq!(
+        reverse(&strict, &fake.to_string()),
+        Reply::Name("x.test".into())
+    );
+}
+
+#[test]
+fn a_reply_the_line_cannot_carry_becomes_a_refusal() {
+    let e = engine(r#"{"entries": []}"#);
+    let line = e.handle_line("resolve 1 a b");
+    assert!(line.starts_with("refuse "), "{line}");
+    assert!(!line.contains('\n'));
+}
