@@ -182,7 +182,8 @@ impl Peer {
             let refusal = crate::control::Reply::Refuse(format!(
                 "engine: a control request longer than {MAX_LINE} bytes"
             ));
-            self.output.extend_from_slice(refusal.to_line().as_bytes());
+            let line = refusal.to_line().unwrap_or_else(|_| "refuse".into());
+            self.output.extend_from_slice(line.as_bytes());
             self.output.push(b'\n');
             let _ = self.stream.write_all(&self.output);
             return false;

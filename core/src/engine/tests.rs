@@ -211,7 +211,7 @@ fn reverse_lookups_of_real_addresses_follow_strict_mode_and_allow() {
     );
     let open = engine(r#"{"strict": false, "entries": []}"#);
     assert_eq!(reverse(&open, "8.8.8.8"), Reply::Real);
-    let fake = strict.fake_ip_of("x.test");
+    let fake = strict.fake_ip_of("x.test").unwrap();
     assert_eq!(
         strict.handle(Request::Resolve {
             pid: 1,
