@@ -504,7 +504,9 @@ impl Session {
                     reply.encode(self.conn.protocol, &mut bytes);
                 }
                 Err(e) => {
-                    Reply::Error(e.0).encode(self.conn.protocol, &mut bytes);
+                    if let Some(text) = e.reply_text() {
+                        Reply::error(text).encode(self.conn.protocol, &mut bytes);
+                    }
                     self.conn.closing = true;
                 }
             }
