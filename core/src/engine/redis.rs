@@ -22,8 +22,8 @@ use std::sync::{Arc, Mutex};
 
 use mocket_protocols::field::Destination;
 use mocket_protocols::redis::{
-    Backend, Behavior, Command, CommandIndex, Connection, Emulator, Miss, RedisEntry, Reply, Seed,
-    Session, spec,
+    Alarm, Backend, Behavior, Command, CommandIndex, Connection, Emulator, Miss, RedisEntry, Reply,
+    Seed, Session, spec,
 };
 use serde_json::json;
 
@@ -163,6 +163,9 @@ impl Engine {
             emulator: emulator.as_deref_mut(),
         };
         let output = session.receive(input, &mut backend);
+        if let Some(alarm) = &output.alarm {
+            self.alarm(scope.claim, alarm);
+        }
         let wakeups = emulator
             .as_mut()
             .map(|e| e.take_wakeups())
@@ -178,6 +181,19 @@ impl Engine {
         } else {
             Flow::Open
         }
+    }
+
+    /// A connection closed for what its client sent: unmatched traffic, so the run fails and
+    /// the report says why.
+    fn alarm(&self, claim: &Claim, alarm: &Alarm) {
+        let why = alarm.to_string();
+        let mut event = claim
+            .event("redis", Action::Unmatched)
+            .with("reason", json!(why));
+        if let Alarm::CrossProtocol(cmd) = alarm {
+            event = event.with("command", json!(cmd.to_strings()));
+        }
+        self.count_unmatched(claim, "redis", why, event);
     }
 
     fn redis_entry(&self, index: usize) -> &RedisEntry {

@@ -17,7 +17,7 @@ pub mod reply;
 pub mod spec;
 
 pub use command::{Command, Decoder, ProtocolError};
-pub use conn::{Backend, Connection, Output, Session};
+pub use conn::{Alarm, Backend, Connection, Output, Session};
 pub use emulator::{Clock, Emulator, ManualClock, SystemClock};
 pub use entry::{Behavior, Matcher, Miss, RedisEntry, Seed, SeedValue};
 pub use index::CommandIndex;
