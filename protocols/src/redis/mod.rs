@@ -18,7 +18,7 @@ pub mod spec;
 
 pub use command::{Command, Decoder, ProtocolError};
 pub use conn::{Alarm, Backend, Connection, Output, Session};
-pub use emulator::{Clock, Emulator, ManualClock, SystemClock};
+pub use emulator::{Clock, Emulator, Eviction, ManualClock, OutputLimits, SystemClock};
 pub use entry::{Behavior, Matcher, Miss, RedisEntry, Seed, SeedValue};
 pub use index::CommandIndex;
 pub use reply::{Protocol, Reply};
