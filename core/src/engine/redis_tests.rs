@@ -795,7 +795,7 @@ fn a_subscriber_that_stops_reading_never_blocks_a_publisher_and_is_disconnected(
     // buffers hold; before, the publisher stopped for good once those buffers were full
     // (blocked writing to the subscriber's socket).
     let payload = "x".repeat(1024 * 1024);
-    let batch = resp(&vec![format!("PUBLISH c {payload}").as_str(); 8]);
+    let batch = resp(&[format!("PUBLISH c {payload}").as_str(); 8]);
     let writer = {
         let mut publisher = publisher.try_clone().unwrap();
         thread::spawn(move || {
