@@ -275,6 +275,17 @@ impl RedisReplay {
         let mut answers = Vec::new();
         while let Some(command) = self.commands.next_command() {
             match command {
+                Ok(command) if command.is_cross_protocol() => {
+                    answers.push(Answer::Broken {
+                        reply: Vec::new(),
+                        why: format!(
+                            "'{}' looks like an HTTP request sent to a Redis address; closed \
+                             the connection as Redis does (\"Possible SECURITY ATTACK detected\")",
+                            words(&command.args)
+                        ),
+                    });
+                    break;
+                }
                 Ok(command) => answers.push(self.answer(command.args, claim)),
                 Err(e) => answers.push(Answer::Broken {
                     reply: e
@@ -436,6 +447,32 @@ mod tests {
         let line = [&b"+"[..], &vec![b'a'; MAX_REPLY_LINE + 1]].concat();
         assert!(frame_len(&line).unwrap_err().contains("reply line longer"));
         assert_eq!(frame_len(b"$9223372036854775807\r\nab"), Ok(None));
+    }
+
+    #[test]
+    fn a_hostile_client_or_server_stops_the_recording_without_a_crash() {
+        let mut r = RedisRecorder::new("c1".into(), Destination::new("h", 6379), false);
+        let err = r.client(&b"*1\r\n".repeat(10_000)).unwrap_err();
+        assert_eq!(err, "ERR Protocol error: expected '$', got '*'");
+        let mut r = RedisRecorder::new("c2".into(), Destination::new("h", 6379), false);
+        r.client(&resp(&["EVAL", "x", "0"])).unwrap();
+        let nested = [b"*1\r\n".repeat(10_000), b":1\r\n".to_vec()].concat();
+        assert!(r.server(&nested).unwrap_err().contains("deeper than 128"));
+    }
+
+    #[test]
+    fn replay_closes_on_an_http_request_without_answering_its_body() {
+        let a = recorded("a", &[(&["SET", "pwned", "1"], "+OK\r\n")]);
+        let mut replay = RedisReplay::new(vec![(0, a)]);
+        let answers = replay.receive(
+            b"POST / HTTP/1.1\r\nHost: h\r\n\r\nSET pwned 1\r\n",
+            &mut |_| true,
+        );
+        let [Answer::Broken { reply, why }] = answers.as_slice() else {
+            panic!("{answers:?}")
+        };
+        assert!(reply.is_empty());
+        assert!(why.contains("SECURITY ATTACK"), "{why}");
     }
 
     #[test]

@@ -26,6 +26,12 @@ impl Command {
         &self.args[1..]
     }
 
+    /// Whether Redis takes this for a cross-protocol attack (an HTTP request sent to Redis):
+    /// its `post` and `host:` commands, which close the connection at once.
+    pub fn is_cross_protocol(&self) -> bool {
+        self.args[0].eq_ignore_ascii_case(b"POST") || self.args[0].eq_ignore_ascii_case(b"HOST:")
+    }
+
     /// The command as text, for journals and error messages.
     pub fn to_strings(&self) -> Vec<String> {
         self.args

@@ -509,11 +509,6 @@ impl std::fmt::Display for Alarm {
     }
 }
 
-/// Whether Redis takes `cmd` for a cross-protocol attack: its `post` and `host:` commands.
-fn is_cross_protocol(cmd: &Command) -> bool {
-    cmd.args[0].eq_ignore_ascii_case(b"POST") || cmd.args[0].eq_ignore_ascii_case(b"HOST:")
-}
-
 impl Session {
     pub fn new(id: u64) -> Self {
         Session {
@@ -532,7 +527,7 @@ impl Session {
                 break;
             };
             match next {
-                Ok(cmd) if is_cross_protocol(&cmd) => {
+                Ok(cmd) if cmd.is_cross_protocol() => {
                     bytes.clear();
                     self.conn.closing = true;
                     alarm = Some(Alarm::CrossProtocol(cmd));
