@@ -54,16 +54,20 @@ def exchange(host, port, data, wait=1.0):
     s.close()
     return got, closed
 
+def listening(port):
+    # From the kernel's table, not by connecting: a connect may be recorded by mocket.
+    with open("/proc/net/tcp") as table:
+        return any(line.split()[1] == "0100007F:%04X" % port and line.split()[3] == "0A"
+                   for line in list(table)[1:])
+
 def real_redis(port):
     server = subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
          "--appendonly", "no"], stdout=subprocess.DEVNULL)
     for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port)).close()
+        if listening(port):
             return server
-        except OSError:
-            time.sleep(0.05)
+        time.sleep(0.05)
     sys.exit("redis-server did not start")
 "#;
 
@@ -335,4 +339,57 @@ print(redis.Redis(host="sessions.internal", port=6379).exists("pwned"))
         run.stderr
     );
     assert_cross_protocol_reported(&run);
+}
+
+/// Recording (nothing allowed, so every connection to 127.0.0.1 is recorded): a real
+/// `redis-server`, and a hostile server that answers any command with 10 000 nested arrays.
+const RECORDED_NESTING: &str = r#"
+import threading
+server = real_redis(16402)
+hostile = socket.socket()
+hostile.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+hostile.bind(("127.0.0.1", 16403))
+hostile.listen()
+nested = b"*1\r\n" * 10000 + b":1\r\n"
+def serve():
+    conn, _ = hostile.accept()
+    conn.recv(100)
+    conn.sendall(nested)
+    conn.close()
+threading.Thread(target=serve, daemon=True).start()
+try:
+    print(exchange("127.0.0.1", 16402, b"*1\r\n" * 10000))
+    print(exchange("127.0.0.1", 16402, b"PING\r\n")[0])
+    got, closed = exchange("127.0.0.1", 16403, b"*1\r\n$4\r\nPING\r\n", 3.0)
+    print(got == nested, closed)
+finally:
+    server.terminate()
+"#;
+
+#[test]
+fn recording_a_nested_request_or_reply_relays_it_and_stops_recording_without_a_crash() {
+    need("redis-server");
+    let mocks = mocks_file(r#"{"entries": []}"#);
+    let program = format!("{PY_EXCHANGE}{RECORDED_NESTING}");
+    for placement in PLACEMENTS {
+        let record = scratch_dir("record-nesting");
+        let env = [
+            ("MOCKET_RECORD_DIR", record.to_str().unwrap()),
+            ("MOCKET_ALLOW", ""),
+        ];
+        let run = placement.run_env(&mocks, &env, &["python3", "-c", &program]);
+        assert_eq!(
+            run.stdout,
+            "(b\"-ERR Protocol error: expected '$', got '*'\\r\\n\", True)\nb'+PONG\\r\\n'\n\
+             True True\n",
+            "{placement:?}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("expected '$', got '*'")
+                && run.stderr.contains("deeper than 128 levels"),
+            "{placement:?}: {}",
+            run.stderr
+        );
+    }
 }
