@@ -28,13 +28,88 @@ pub struct RedisConnection {
     pub exchanges: Vec<RedisExchange>,
 }
 
+/// How deep a recorded reply may nest. Replies of real commands nest a few levels (`EXEC` of
+/// `XREADGROUP`, `COMMAND DOCS`: 5 or 6), and hiredis, which `redis-cli` uses, read at most 9
+/// for years; 128 is far above any of them and refuses a hostile or broken server's reply
+/// (`*1\r\n` repeated) early. The scan keeps its levels in a `Vec`, never on the stack.
+pub const MAX_REPLY_DEPTH: usize = 128;
+/// The longest line of a reply (a simple string, an error, a length): Redis's own are short
+/// (error texts quote at most 128 bytes of each argument).
+pub const MAX_REPLY_LINE: usize = 1024 * 1024;
+/// The largest reply recorded, like Redis's `client-query-buffer-limit` for requests (a
+/// reply is held whole until it ends, to pair it with its command).
+pub const MAX_REPLY: usize = 1024 * 1024 * 1024;
+
 /// The length of the first complete RESP2/RESP3 frame in `buf`, `None` until it is complete.
 pub fn frame_len(buf: &[u8]) -> Result<Option<usize>, String> {
+    FrameScanner::default().scan(buf)
+}
+
+/// Finds where a RESP2/RESP3 frame ends, iteratively and incrementally: fed the same buffer
+/// as it grows, it resumes where the last call stopped, so a large reply arriving in many
+/// reads is scanned once.
+#[derive(Debug, Default)]
+pub struct FrameScanner {
+    /// Frames still expected by each open aggregate, outermost first.
+    open: Vec<i64>,
+    /// Where the next unscanned frame starts.
+    pos: usize,
+}
+
+impl FrameScanner {
+    /// The length of the first complete frame in `buf`, which holds the bytes of the previous
+    /// calls and more; after `Some`, the scanner starts afresh for the next frame.
+    pub fn scan(&mut self, buf: &[u8]) -> Result<Option<usize>, String> {
+        if buf.len() > MAX_REPLY {
+            return Err(format!(
+                "a reply longer than {MAX_REPLY} bytes cannot be recorded"
+            ));
+        }
+        loop {
+            let Some((next, children)) = frame_head(&buf[self.pos..])? else {
+                return Ok(None);
+            };
+            self.pos += next;
+            if children > 0 {
+                if self.open.len() == MAX_REPLY_DEPTH {
+                    return Err(format!(
+                        "a reply nested deeper than {MAX_REPLY_DEPTH} levels cannot be recorded"
+                    ));
+                }
+                self.open.push(children);
+                continue;
+            }
+            // A whole frame: it may complete the aggregates that hold it.
+            loop {
+                let Some(left) = self.open.last_mut() else {
+                    let len = self.pos;
+                    *self = FrameScanner::default();
+                    return Ok(Some(len));
+                };
+                *left -= 1;
+                if *left > 0 {
+                    break;
+                }
+                self.open.pop();
+            }
+        }
+    }
+}
+
+/// The frame starting `buf`: how many bytes its header (and, for scalars, its body) take, and
+/// how many frames it contains; `None` until those bytes are there.
+fn frame_head(buf: &[u8]) -> Result<Option<(usize, i64)>, String> {
     let Some(&kind) = buf.first() else {
         return Ok(None);
     };
     let Some(line_end) = buf.windows(2).position(|w| w == b"\r\n") else {
-        return Ok(None);
+        return if buf.len() > MAX_REPLY_LINE {
+            Err(format!(
+                "a reply line longer than {MAX_REPLY_LINE} bytes cannot be recorded"
+            ))
+        } else {
+            Ok(None)
+        };
     };
     let after = line_end + 2;
     let number = || -> Result<i64, String> {
@@ -49,38 +124,23 @@ pub fn frame_len(buf: &[u8]) -> Result<Option<usize>, String> {
             })
     };
     match kind {
-        b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => Ok(Some(after)),
+        b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => Ok(Some((after, 0))),
         b'$' | b'!' | b'=' => match number()? {
-            n if n < 0 => Ok(Some(after)),
+            n if n < 0 => Ok(Some((after, 0))),
             n => {
-                let end = after + n as usize + 2;
-                Ok((buf.len() >= end).then_some(end))
+                let end = (n as usize).saturating_add(after + 2);
+                Ok((buf.len() >= end).then_some((end, 0)))
             }
         },
-        b'*' | b'~' | b'>' => nested(buf, after, number()?),
-        b'%' => nested(buf, after, number()?.saturating_mul(2)),
+        b'*' | b'~' | b'>' => Ok(Some((after, number()?.max(0)))),
+        b'%' => Ok(Some((after, number()?.max(0).saturating_mul(2)))),
         // An attribute map precedes the frame it describes: both are one reply.
-        b'|' => match nested(buf, after, number()?.saturating_mul(2))? {
-            Some(end) => Ok(frame_len(&buf[end..])?.map(|n| end + n)),
-            None => Ok(None),
-        },
+        b'|' => Ok(Some((after, number()?.max(0).saturating_mul(2) + 1))),
         other => Err(format!(
             "not a RESP frame (starts with {:?})",
             other as char
         )),
     }
-}
-
-/// `count` frames from `start`; a negative count is a null aggregate.
-fn nested(buf: &[u8], start: usize, count: i64) -> Result<Option<usize>, String> {
-    let mut end = start;
-    for _ in 0..count.max(0) {
-        match frame_len(&buf[end..])? {
-            Some(n) => end += n,
-            None => return Ok(None),
-        }
-    }
-    Ok(Some(end))
 }
 
 /// Whether a recorded command answers a live one: the name case-insensitively, arguments
@@ -98,6 +158,8 @@ pub struct RedisRecorder {
     conn: RedisConnection,
     commands: Decoder,
     replies: Vec<u8>,
+    /// Where the reply being received ends, scanned as it arrives.
+    scanner: FrameScanner,
     /// Exchanges that have their reply; the rest await one.
     answered: usize,
     /// Reply frames seen, pushed ones included.
@@ -115,6 +177,7 @@ impl RedisRecorder {
             },
             commands: Decoder::default(),
             replies: Vec::new(),
+            scanner: FrameScanner::default(),
             answered: 0,
             frames: 0,
         }
@@ -125,7 +188,7 @@ impl RedisRecorder {
         self.commands.feed(bytes);
         let mut new = Vec::new();
         while let Some(command) = self.commands.next_command() {
-            let command = command.map_err(|e| e.0)?;
+            let command = command.map_err(|e| e.to_string())?;
             new.push(command.args.clone());
             self.conn.exchanges.push(RedisExchange {
                 command: command.args,
@@ -139,7 +202,7 @@ impl RedisRecorder {
     pub fn server(&mut self, bytes: &[u8]) -> Result<Vec<usize>, String> {
         self.replies.extend_from_slice(bytes);
         let mut done = Vec::new();
-        while let Some(n) = frame_len(&self.replies)? {
+        while let Some(n) = self.scanner.scan(&self.replies)? {
             let frame: Vec<u8> = self.replies.drain(..n).collect();
             self.frames += 1;
             if self.answered < self.conn.exchanges.len() {
@@ -212,10 +275,24 @@ impl RedisReplay {
         let mut answers = Vec::new();
         while let Some(command) = self.commands.next_command() {
             match command {
+                Ok(command) if command.is_cross_protocol() => {
+                    answers.push(Answer::Broken {
+                        reply: Vec::new(),
+                        why: format!(
+                            "'{}' looks like an HTTP request sent to a Redis address; closed \
+                             the connection as Redis does (\"Possible SECURITY ATTACK detected\")",
+                            words(&command.args)
+                        ),
+                    });
+                    break;
+                }
                 Ok(command) => answers.push(self.answer(command.args, claim)),
                 Err(e) => answers.push(Answer::Broken {
-                    reply: format!("-{}\r\n", e.0).into_bytes(),
-                    why: e.0,
+                    reply: e
+                        .reply_text()
+                        .map(|text| format!("-{text}\r\n").into_bytes())
+                        .unwrap_or_default(),
+                    why: e.to_string(),
                 }),
             }
         }
@@ -331,6 +408,71 @@ mod tests {
             assert_eq!(frame_len(&two), Ok(Some(frame.len())));
         }
         assert!(frame_len(b"HTTP/1.1 200\r\n").is_err());
+    }
+
+    #[test]
+    fn nesting_is_bounded_and_never_recursive() {
+        let nested = |depth: usize| [b"*1\r\n".repeat(depth), b":1\r\n".to_vec()].concat();
+        let deepest = nested(MAX_REPLY_DEPTH);
+        assert_eq!(frame_len(&deepest), Ok(Some(deepest.len())));
+        let err = frame_len(&nested(MAX_REPLY_DEPTH + 1)).unwrap_err();
+        assert!(err.contains("deeper than 128 levels"), "{err}");
+        // 10 000 levels (40 KB), the input that overflowed the stack of the recursive scan.
+        assert!(frame_len(&nested(10_000)).is_err());
+        assert!(frame_len(&b"*1\r\n".repeat(256 * 1024)).is_err());
+    }
+
+    #[test]
+    fn scanning_resumes_where_it_stopped() {
+        let mut reply = b"*3\r\n".to_vec();
+        for _ in 0..3 {
+            reply.extend_from_slice(b"%1\r\n+k\r\n*2\r\n$5\r\nhello\r\n|1\r\n+a\r\n:1\r\n_\r\n");
+        }
+        for step in [1, 2, 7] {
+            let mut scanner = FrameScanner::default();
+            let mut found = None;
+            for end in (0..=reply.len()).step_by(step).chain([reply.len()]) {
+                found = scanner.scan(&reply[..end]).unwrap();
+                if found.is_some() {
+                    assert_eq!(end, reply.len(), "step {step}");
+                    break;
+                }
+            }
+            assert_eq!(found, Some(reply.len()), "step {step}");
+        }
+    }
+
+    #[test]
+    fn an_endless_line_or_a_huge_length_is_refused_or_awaited_not_scanned_forever() {
+        let line = [&b"+"[..], &vec![b'a'; MAX_REPLY_LINE + 1]].concat();
+        assert!(frame_len(&line).unwrap_err().contains("reply line longer"));
+        assert_eq!(frame_len(b"$9223372036854775807\r\nab"), Ok(None));
+    }
+
+    #[test]
+    fn a_hostile_client_or_server_stops_the_recording_without_a_crash() {
+        let mut r = RedisRecorder::new("c1".into(), Destination::new("h", 6379), false);
+        let err = r.client(&b"*1\r\n".repeat(10_000)).unwrap_err();
+        assert_eq!(err, "ERR Protocol error: expected '$', got '*'");
+        let mut r = RedisRecorder::new("c2".into(), Destination::new("h", 6379), false);
+        r.client(&resp(&["EVAL", "x", "0"])).unwrap();
+        let nested = [b"*1\r\n".repeat(10_000), b":1\r\n".to_vec()].concat();
+        assert!(r.server(&nested).unwrap_err().contains("deeper than 128"));
+    }
+
+    #[test]
+    fn replay_closes_on_an_http_request_without_answering_its_body() {
+        let a = recorded("a", &[(&["SET", "pwned", "1"], "+OK\r\n")]);
+        let mut replay = RedisReplay::new(vec![(0, a)]);
+        let answers = replay.receive(
+            b"POST / HTTP/1.1\r\nHost: h\r\n\r\nSET pwned 1\r\n",
+            &mut |_| true,
+        );
+        let [Answer::Broken { reply, why }] = answers.as_slice() else {
+            panic!("{answers:?}")
+        };
+        assert!(reply.is_empty());
+        assert!(why.contains("SECURITY ATTACK"), "{why}");
     }
 
     #[test]

@@ -8,22 +8,28 @@
 //! closest entries, and a failed run.
 //!
 //! Pub/sub crosses connections, and each connection has its own blocking thread, so a
-//! subscriber is usually blocked reading when a message for it is published. The publisher's
-//! thread therefore writes the message to the subscriber's socket itself. Every connection of
-//! an emulated address writes through one mutex per socket, always taken before the
+//! subscriber is usually blocked reading when a message for it is published. Publishing never
+//! writes to a subscriber's socket: the message waits in the subscriber's outbox (in the
+//! emulator, bounded as Redis bounds a subscriber's output buffer), and the subscriber's
+//! pusher thread, started with its first message, writes it. A subscriber that stops reading
+//! blocks only its own pusher; once its outbox is past the limit the emulator drops it and
+//! the publisher shuts its socket down, which also frees a pusher blocked in a write.
+//!
+//! Both threads of a connection write through its socket mutex, always taken before the
 //! emulator's: a subscriber holds its socket while it runs `SUBSCRIBE` and writes the
-//! confirmation, so a message published after the subscription waits for that confirmation.
+//! confirmation, so a message published after the subscription follows that confirmation,
+//! and messages taken from the outbox keep their order.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use mocket_protocols::field::Destination;
 use mocket_protocols::redis::{
-    Backend, Behavior, Command, CommandIndex, Connection, Emulator, Miss, RedisEntry, Reply, Seed,
-    Session, spec,
+    Alarm, Backend, Behavior, Command, CommandIndex, Connection, Emulator, Eviction, Miss,
+    RedisEntry, Reply, Seed, Session, spec,
 };
 use serde_json::json;
 
@@ -61,7 +67,7 @@ impl Emulators {
         let shared = map.entry(dest.clone()).or_insert_with(|| {
             Arc::new(Shared {
                 emulator: Mutex::new(Emulator::new(seed)),
-                writers: Mutex::default(),
+                links: Mutex::default(),
             })
         });
         Arc::clone(shared)
@@ -71,23 +77,114 @@ impl Emulators {
 /// One emulated address: its data, and the write side of each of its connections.
 struct Shared {
     emulator: Mutex<Emulator>,
-    writers: Mutex<HashMap<u64, Writer>>,
+    links: Mutex<HashMap<u64, Arc<Link>>>,
 }
 
-/// The write side of a connection; see the module docs for the lock order.
-type Writer = Arc<Mutex<TcpStream>>;
+/// The write side of a connection of an emulated address; see the module docs.
+struct Link {
+    /// Taken by the connection's thread (replies) and its pusher (messages) to write.
+    socket: Mutex<TcpStream>,
+    /// The same socket, to shut down without waiting for `socket`'s lock, which a pusher
+    /// blocked on a subscriber that does not read may hold.
+    control: TcpStream,
+    /// Who the connection is, for the journal.
+    claim: Claim,
+    pusher: Mutex<PusherState>,
+    /// Signalled when messages wait for the pusher, or when the connection ends.
+    news: Condvar,
+}
+
+#[derive(Default)]
+struct PusherState {
+    started: bool,
+    /// Messages wait in the emulator's outbox for this connection.
+    waiting: bool,
+    closed: bool,
+}
+
+impl Link {
+    fn new(stream: &TcpStream, claim: &Claim) -> std::io::Result<Link> {
+        Ok(Link {
+            socket: Mutex::new(stream.try_clone()?),
+            control: stream.try_clone()?,
+            claim: claim.clone(),
+            pusher: Mutex::default(),
+            news: Condvar::new(),
+        })
+    }
+
+    /// Ends the connection: its pusher stops, a blocked read or write returns.
+    fn close(&self) {
+        lock(&self.pusher).closed = true;
+        self.news.notify_all();
+        let _ = self.control.shutdown(std::net::Shutdown::Both);
+    }
+}
 
 impl Shared {
-    /// Writes the pub/sub messages waiting for connection `id`.
-    fn flush(&self, id: u64) {
-        let Some(writer) = lock(&self.writers).get(&id).cloned() else {
+    /// Tells connection `id`'s pusher that messages wait, starting it on the first.
+    fn wake(&self, engine: &Engine, shared: &Arc<Shared>, id: u64) {
+        let Some(link) = lock(&self.links).get(&id).cloned() else {
             return;
         };
-        let mut socket = lock(&writer);
-        let bytes = lock(&self.emulator).take_outbox(id);
-        if !bytes.is_empty() {
-            // A subscriber that went away is cleaned up by its own thread.
-            let _ = socket.write_all(&bytes);
+        let mut state = lock(&link.pusher);
+        if state.closed {
+            return;
+        }
+        state.waiting = true;
+        if !state.started {
+            state.started = true;
+            let (shared, pushed) = (Arc::clone(shared), Arc::clone(&link));
+            let spawned = engine.spawn("mocket-redis-push", move || shared.push(id, &pushed));
+            if let Err(e) = spawned {
+                drop(state);
+                engine.warn(&format!(
+                    "redis {}: cannot start a thread to deliver pub/sub messages ({e}); \
+                     closed subscriber connection {id}",
+                    link.claim.dest
+                ));
+                link.close();
+                return;
+            }
+        }
+        drop(state);
+        link.news.notify_all();
+    }
+
+    /// A pusher's life: writes connection `id`'s messages as they come, until it closes.
+    fn push(&self, id: u64, link: &Link) {
+        loop {
+            let mut state = lock(&link.pusher);
+            while !state.waiting && !state.closed {
+                state = link.news.wait(state).unwrap_or_else(|e| e.into_inner());
+            }
+            if state.closed {
+                return;
+            }
+            state.waiting = false;
+            drop(state);
+            let mut socket = lock(&link.socket);
+            let bytes = lock(&self.emulator).take_outbox(id);
+            if !bytes.is_empty() && socket.write_all(&bytes).is_err() {
+                // The connection's own thread sees the end too, and cleans up.
+                return;
+            }
+        }
+    }
+
+    /// Disconnects a subscriber the emulator dropped for not reading.
+    fn evict(&self, engine: &Engine, eviction: &Eviction) {
+        let Some(link) = lock(&self.links).get(&eviction.id).cloned() else {
+            return;
+        };
+        link.close();
+        engine.warn(&format!("redis {}: {}", link.claim.dest, eviction.reason));
+        if engine.journal.is_on() {
+            let event = link
+                .claim
+                .event("redis", Action::Refused)
+                .with("reason", json!(eviction.reason));
+            engine.journal.record(&event);
         }
     }
 }
@@ -111,13 +208,13 @@ impl Engine {
             };
             self.redis.shared(&claim.dest, data)
         });
-        let Ok(writer) = stream.try_clone() else {
+        let Ok(link) = Link::new(&stream, claim) else {
             return;
         };
-        let writer: Writer = Arc::new(Mutex::new(writer));
+        let link = Arc::new(link);
         let id = self.redis.next_client_id.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(shared) = &shared {
-            lock(&shared.writers).insert(id, Arc::clone(&writer));
+            lock(&shared.links).insert(id, Arc::clone(&link));
         }
         let scope = Scope {
             claim,
@@ -135,29 +232,29 @@ impl Engine {
                 Ok(n) => n,
             };
             let input = &buf[..n];
-            if self.answer_redis(&mut session, input, &scope, shared.as_deref(), &writer)
-                == Flow::Close
+            if self.answer_redis(&mut session, input, &scope, shared.as_ref(), &link) == Flow::Close
             {
                 break;
             }
         }
         if let Some(shared) = &shared {
-            lock(&shared.writers).remove(&id);
+            lock(&shared.links).remove(&id);
             lock(&shared.emulator).disconnect(id);
+            link.close();
         }
     }
 
-    /// Answers the commands complete in `input`, writes the replies, then delivers what they
-    /// published to other connections.
+    /// Answers the commands complete in `input`, writes the replies, then hands what they
+    /// published to the receivers' pushers.
     fn answer_redis(
         &self,
         session: &mut Session,
         input: &[u8],
         scope: &Scope<'_>,
-        shared: Option<&Shared>,
-        writer: &Writer,
+        shared: Option<&Arc<Shared>>,
+        link: &Link,
     ) -> Flow {
-        let mut socket = lock(writer);
+        let mut socket = lock(&link.socket);
         let mut emulator = shared.map(|s| lock(&s.emulator));
         let mut backend = Answerer {
             engine: self,
@@ -165,21 +262,42 @@ impl Engine {
             emulator: emulator.as_deref_mut(),
         };
         let output = session.receive(input, &mut backend);
-        let wakeups = emulator
+        if let Some(alarm) = &output.alarm {
+            self.alarm(scope.claim, alarm);
+        }
+        let (wakeups, evictions) = emulator
             .as_mut()
-            .map(|e| e.take_wakeups())
+            .map(|e| (e.take_wakeups(), e.take_evictions()))
             .unwrap_or_default();
         drop(emulator);
         let written = socket.write_all(&output.bytes);
         drop(socket);
         if let Some(shared) = shared {
-            wakeups.into_iter().for_each(|id| shared.flush(id));
+            for eviction in &evictions {
+                shared.evict(self, eviction);
+            }
+            for id in wakeups {
+                shared.wake(self, shared, id);
+            }
         }
         if written.is_err() || output.close {
             Flow::Close
         } else {
             Flow::Open
         }
+    }
+
+    /// A connection closed for what its client sent: unmatched traffic, so the run fails and
+    /// the report says why.
+    fn alarm(&self, claim: &Claim, alarm: &Alarm) {
+        let why = alarm.to_string();
+        let mut event = claim
+            .event("redis", Action::Unmatched)
+            .with("reason", json!(why));
+        if let Alarm::CrossProtocol(cmd) = alarm {
+            event = event.with("command", json!(cmd.to_strings()));
+        }
+        self.count_unmatched(claim, "redis", why, event);
     }
 
     fn redis_entry(&self, index: usize) -> &RedisEntry {

@@ -778,3 +778,92 @@ fn expiry_and_pub_sub_between_connections_like_a_real_redis() {
         first_difference(&runs[0], &runs[1])
     );
 }
+
+#[test]
+fn a_subscriber_that_stops_reading_never_blocks_a_publisher_and_is_disconnected() {
+    // No journal: it would hold each 1 MB message as text (the log line and the journal
+    // event of the eviction are checked by tests/tests/hardening_redis.rs).
+    let e = engine(EMULATED);
+    let mut slow = connect(&e, "sessions.internal", 6379);
+    exchange(
+        &mut slow,
+        &["SUBSCRIBE c"],
+        "*3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n",
+    );
+    let mut publisher = connect(&e, "sessions.internal", 6379);
+    // 64 messages of 1 MB, past Redis's 32 MB pubsub limit plus what the kernel's socket
+    // buffers hold; before, the publisher stopped for good once those buffers were full
+    // (blocked writing to the subscriber's socket).
+    let payload = "x".repeat(1024 * 1024);
+    let batch = resp(&[format!("PUBLISH c {payload}").as_str(); 8]);
+    let writer = {
+        let mut publisher = publisher.try_clone().unwrap();
+        thread::spawn(move || {
+            for _ in 0..8 {
+                publisher.write_all(&batch).unwrap();
+            }
+        })
+    };
+    publisher
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let (mut replies, mut lines) = (Vec::new(), 0);
+    let mut buf = [0u8; 64 * 1024];
+    while lines < 64 {
+        let n = publisher.read(&mut buf).expect("replies within 30 s");
+        assert!(n > 0, "the publisher was disconnected");
+        lines += buf[..n].iter().filter(|b| **b == b'\n').count();
+        replies.extend_from_slice(&buf[..n]);
+    }
+    writer.join().unwrap();
+    let text = String::from_utf8(replies).unwrap();
+    assert!(
+        text.starts_with(":1\r\n") && text.ends_with(":0\r\n"),
+        "dropped at some point"
+    );
+    // The subscriber gets what was in flight, then the end of the connection.
+    slow.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut received = 0;
+    loop {
+        match slow.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => received += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                panic!("still connected after 10 s")
+            }
+            Err(_) => break,
+        }
+    }
+    assert!(
+        received < 64 * 1024 * 1024,
+        "closed before getting all: {received}"
+    );
+}
+
+#[test]
+fn an_http_post_to_a_redis_address_closes_it_before_the_body_runs() {
+    let journal = temp_file("cross-protocol.jsonl");
+    let e = engine_with_journal(EMULATED, &journal);
+    let mut http = connect(&e, "sessions.internal", 6379);
+    http.write_all(
+        b"POST / HTTP/1.1\r\nHost: sessions.internal\r\nContent-Length: 13\r\n\r\nSET pwned 1\r\n",
+    )
+    .unwrap();
+    http.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut got = Vec::new();
+    let _ = http.read_to_end(&mut got);
+    assert_eq!(got, b"", "closed without a reply");
+    let mut c = connect(&e, "sessions.internal", 6379);
+    exchange(&mut c, &["EXISTS pwned"], ":0\r\n");
+    let events = journal_lines(&journal);
+    let refused = events
+        .iter()
+        .find(|e| e["action"] == "unmatched")
+        .expect("journaled");
+    assert_eq!(
+        refused["command"],
+        serde_json::json!(["POST", "/", "HTTP/1.1"])
+    );
+    assert_eq!(e.report().unmatched_count, 1, "the run fails");
+}

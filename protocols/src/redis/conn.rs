@@ -479,6 +479,34 @@ pub struct Session {
 pub struct Output {
     pub bytes: Vec<u8>,
     pub close: bool,
+    /// Why the connection is closed, when the driver should say so in its log and journal.
+    pub alarm: Option<Alarm>,
+}
+
+/// A connection Redis would close for what the client sent, not at the client's request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Alarm {
+    /// A command named `POST` or `Host:`: what an HTTP request sent to Redis looks like.
+    /// Redis logs "Possible SECURITY ATTACK detected" and closes the connection at once,
+    /// dropping the replies not yet written, so a request body never runs as commands.
+    CrossProtocol(Command),
+    /// The client made the decoder hold more than Redis's query buffer limit.
+    Overflow(String),
+}
+
+impl std::fmt::Display for Alarm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Alarm::CrossProtocol(cmd) => write!(
+                f,
+                "'{}' looks like an HTTP request sent to a Redis address; closed the \
+                 connection without running it or what follows, as Redis does (it logs \
+                 \"Possible SECURITY ATTACK detected\"); send HTTP to an http entry's address",
+                cmd.to_strings().join(" ")
+            ),
+            Alarm::Overflow(why) => f.write_str(why),
+        }
+    }
 }
 
 impl Session {
@@ -493,18 +521,27 @@ impl Session {
     pub fn receive(&mut self, data: &[u8], backend: &mut impl Backend) -> Output {
         self.decoder.feed(data);
         let mut bytes = Vec::new();
+        let mut alarm = None;
         while !self.conn.closing {
             let Some(next) = self.decoder.next_command() else {
                 break;
             };
             match next {
+                Ok(cmd) if cmd.is_cross_protocol() => {
+                    bytes.clear();
+                    self.conn.closing = true;
+                    alarm = Some(Alarm::CrossProtocol(cmd));
+                }
                 Ok(cmd) => {
                     let reply = self.conn.execute(&cmd, backend);
                     backend.drain_pushes(&self.conn, &mut bytes);
                     reply.encode(self.conn.protocol, &mut bytes);
                 }
                 Err(e) => {
-                    Reply::Error(e.0).encode(self.conn.protocol, &mut bytes);
+                    match e.reply_text() {
+                        Some(text) => Reply::error(text).encode(self.conn.protocol, &mut bytes),
+                        None => alarm = Some(Alarm::Overflow(e.to_string())),
+                    }
                     self.conn.closing = true;
                 }
             }
@@ -512,6 +549,7 @@ impl Session {
         Output {
             bytes,
             close: self.conn.closing,
+            alarm,
         }
     }
 }

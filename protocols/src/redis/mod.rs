@@ -3,7 +3,7 @@
 //!
 //! Sans-IO like the other protocols: [`Session`] takes the bytes of each read and returns the
 //! bytes to answer, pipelined commands in order, RESP2 or RESP3 as the client chose with
-//! `HELLO`. Commands decode with `redis-protocol`; the connection answers the handshake
+//! `HELLO`. Commands decode as Redis reads them ([`command`]); the connection answers the handshake
 //! itself ([`conn`]), and a [`Backend`] (the engine's entry matcher, an [`Emulator`], or both)
 //! answers the rest.
 
@@ -17,8 +17,8 @@ pub mod reply;
 pub mod spec;
 
 pub use command::{Command, Decoder, ProtocolError};
-pub use conn::{Backend, Connection, Output, Session};
-pub use emulator::{Clock, Emulator, ManualClock, SystemClock};
+pub use conn::{Alarm, Backend, Connection, Output, Session};
+pub use emulator::{Clock, Emulator, Eviction, ManualClock, OutputLimits, SystemClock};
 pub use entry::{Behavior, Matcher, Miss, RedisEntry, Seed, SeedValue};
 pub use index::CommandIndex;
 pub use reply::{Protocol, Reply};

@@ -217,6 +217,70 @@ fn subscribed_resp2_connections_are_restricted() {
 }
 
 #[test]
+fn an_http_request_closes_the_connection_before_its_body_runs() {
+    let mut b = Recorder::default();
+    let mut s = Session::new(1);
+    let out = s.receive(b"SET before 1\r\n", &mut b);
+    assert_eq!(out.bytes, b"$3\r\nSET\r\n");
+    let request =
+        b"PING\r\nPOST / HTTP/1.1\r\nHost: cache\r\nContent-Length: 12\r\n\r\nSET pwned 1\r\n";
+    let out = s.receive(request, &mut b);
+    assert_eq!(out.bytes, b"", "Redis drops the replies of the same read");
+    assert!(out.close);
+    let Some(Alarm::CrossProtocol(cmd)) = &out.alarm else {
+        panic!("{out:?}")
+    };
+    assert_eq!(cmd.to_strings(), ["POST", "/", "HTTP/1.1"]);
+    assert!(
+        out.alarm
+            .as_ref()
+            .unwrap()
+            .to_string()
+            .contains("Possible SECURITY ATTACK")
+    );
+    assert_eq!(b.called, ["SET before 1"]);
+    assert_eq!(
+        b.local,
+        ["PING"],
+        "what came before in the same read ran, as in Redis"
+    );
+    assert!(s.receive(b"SET after 1\r\n", &mut b).bytes.is_empty());
+    assert_eq!(b.called.len(), 1, "nothing runs after");
+}
+
+#[test]
+fn a_host_header_in_any_case_or_a_multibulk_post_is_the_same_attack() {
+    for wire in [
+        &b"GET / HTTP/1.1\r\nhost: x\r\nSET k v\r\n"[..],
+        b"HOST: x\r\n",
+        b"*2\r\n$4\r\npost\r\n$1\r\nx\r\n",
+    ] {
+        let mut b = Recorder::default();
+        let mut s = Session::new(1);
+        s.receive(b"MULTI\r\n", &mut b);
+        let out = s.receive(wire, &mut b);
+        assert!(out.close && out.bytes.is_empty(), "{wire:?}: {out:?}");
+        assert!(matches!(out.alarm, Some(Alarm::CrossProtocol(_))));
+        assert!(b.called.is_empty(), "{wire:?}: {:?}", b.called);
+    }
+    // `Host` without the colon is just an unknown command name.
+    let mut s = Session::new(1);
+    let out = s.receive(b"Host x\r\n", &mut Recorder::default());
+    assert!(!out.close);
+}
+
+#[test]
+fn a_command_past_the_query_buffer_limit_closes_silently_with_an_alarm() {
+    let mut s = Session {
+        decoder: Decoder::with_limit(64),
+        conn: Connection::new(1),
+    };
+    let out = s.receive(&[b'$'; 65], &mut Recorder::default());
+    assert!(out.close && out.bytes.is_empty());
+    assert!(matches!(out.alarm, Some(Alarm::Overflow(_))));
+}
+
+#[test]
 fn quit_and_protocol_errors_close_after_answering() {
     let mut b = Recorder::default();
     let mut s = Session::new(1);

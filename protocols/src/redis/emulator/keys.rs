@@ -156,12 +156,19 @@ impl Emulator {
     }
 }
 
+/// A `KEYS`/`SCAN` pattern; `*` alone selects every key without matching, as in Redis (where
+/// it also selects the empty key, which `*` does not match).
+fn key_pattern(pattern: &[u8]) -> Option<glob::Glob> {
+    (pattern != b"*").then(|| glob::Glob::new(pattern))
+}
+
 fn keys(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    let pattern = key_pattern(&args[1]);
     let matching = em
         .live_keys(conn.db)
         .into_iter()
         .map(|(_, k)| k)
-        .filter(|k| glob::matches(&args[1], k));
+        .filter(|k| pattern.as_ref().is_none_or(|p| p.matches(k)));
     Reply::bulks(matching)
 }
 
@@ -181,7 +188,7 @@ fn scan(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
             return Reply::error(SYNTAX);
         };
         if is(option, "MATCH") {
-            pattern = Some(value);
+            pattern = key_pattern(value);
         } else if is(option, "COUNT") {
             match int_arg(value) {
                 Ok(n) if n >= 1 => count = n as usize,
@@ -201,7 +208,7 @@ fn scan(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
     let db = conn.db;
     let selected: Vec<Vec<u8>> = page
         .iter()
-        .filter(|(_, k)| pattern.is_none_or(|p| glob::matches(p, k)))
+        .filter(|(_, k)| pattern.as_ref().is_none_or(|p| p.matches(k)))
         .filter(|(_, k)| {
             kind.as_deref()
                 .is_none_or(|t| em.dbs[db].get(k).is_some_and(|s| s.value.type_name() == t))

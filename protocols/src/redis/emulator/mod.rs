@@ -15,6 +15,8 @@ mod sets;
 mod strings;
 mod zsets;
 
+pub use pubsub::{Eviction, OutputLimits};
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -195,6 +197,17 @@ impl Emulator {
     /// Connections that were sent messages since the last call, to be flushed by the driver.
     pub fn take_wakeups(&mut self) -> Vec<u64> {
         self.pubsub.take_wakeups()
+    }
+
+    /// Subscribers disconnected since the last call for not reading their messages: the
+    /// driver closes their connections.
+    pub fn take_evictions(&mut self) -> Vec<Eviction> {
+        self.pubsub.take_evictions()
+    }
+
+    /// Replaces Redis's output buffer limits for subscribers (tests use small ones).
+    pub fn set_output_limits(&mut self, limits: OutputLimits) {
+        self.pubsub.limits = limits;
     }
 
     /// Forgets a closed connection's subscriptions.

@@ -1,6 +1,8 @@
 //! Pub/sub between the connections of one emulator: SUBSCRIBE, PSUBSCRIBE, their UNs, and
 //! PUBLISH. A published message is encoded for each receiver in its own protocol and left in
-//! that receiver's outbox; the engine writes it to the receiver's socket.
+//! that receiver's outbox; the engine writes it to the receiver's socket. An outbox is bounded
+//! as Redis bounds a subscriber's output buffer ([`OutputLimits`]): past it, the subscriber
+//! is dropped and the engine told to disconnect it ([`Eviction`]).
 
 use std::collections::HashMap;
 
@@ -20,12 +22,50 @@ pub(super) fn handler(name: &str) -> Option<Handler> {
     })
 }
 
+/// Redis's `client-output-buffer-limit pubsub 32mb 8mb 60`: a subscriber with more than the
+/// hard limit of messages waiting, or more than the soft limit for longer than the seconds
+/// given, is disconnected. Messages wait here only while the subscriber does not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputLimits {
+    pub hard: usize,
+    pub soft: usize,
+    pub soft_ms: u64,
+}
+
+impl Default for OutputLimits {
+    fn default() -> Self {
+        OutputLimits {
+            hard: 32 * 1024 * 1024,
+            soft: 8 * 1024 * 1024,
+            soft_ms: 60_000,
+        }
+    }
+}
+
+/// A subscriber disconnected for not reading its messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Eviction {
+    /// The connection, as [`Connection::id`].
+    pub id: u64,
+    /// Why, for the driver's log and journal.
+    pub reason: String,
+}
+
 /// Who listens to what, and the messages not yet written.
 #[derive(Debug, Default)]
 pub(super) struct PubSub {
     subscribers: HashMap<u64, Subscriber>,
-    outbox: HashMap<u64, Vec<u8>>,
+    outbox: HashMap<u64, Outbox>,
     wakeups: Vec<u64>,
+    pub(super) limits: OutputLimits,
+    evictions: Vec<Eviction>,
+}
+
+#[derive(Debug, Default)]
+struct Outbox {
+    bytes: Vec<u8>,
+    /// Since when (ms) it has held more than the soft limit.
+    over_soft_since: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -43,11 +83,15 @@ impl Subscriber {
 
 impl PubSub {
     pub(super) fn take_outbox(&mut self, id: u64) -> Vec<u8> {
-        self.outbox.remove(&id).unwrap_or_default()
+        self.outbox.remove(&id).map(|o| o.bytes).unwrap_or_default()
     }
 
     pub(super) fn take_wakeups(&mut self) -> Vec<u64> {
         std::mem::take(&mut self.wakeups)
+    }
+
+    pub(super) fn take_evictions(&mut self) -> Vec<Eviction> {
+        std::mem::take(&mut self.evictions)
     }
 
     pub(super) fn forget(&mut self, id: u64) {
@@ -71,9 +115,46 @@ impl PubSub {
         }
     }
 
-    fn deliver(&mut self, to: u64, from: u64, message: &Reply) {
-        let protocol = self.subscribers[&to].protocol;
-        message.encode(protocol, self.outbox.entry(to).or_default());
+    /// Leaves `message` in `to`'s outbox at `now` (ms), and disconnects `to` if the outbox
+    /// is past its limits.
+    fn deliver(&mut self, to: u64, from: u64, message: &Reply, now: u64) {
+        let Some(sub) = self.subscribers.get(&to) else {
+            return;
+        };
+        let outbox = self.outbox.entry(to).or_default();
+        message.encode(sub.protocol, &mut outbox.bytes);
+        let waiting = outbox.bytes.len();
+        let limits = self.limits;
+        let over_soft_since = match waiting > limits.soft {
+            true => *outbox.over_soft_since.get_or_insert(now),
+            false => {
+                outbox.over_soft_since = None;
+                now
+            }
+        };
+        let reason = if waiting > limits.hard {
+            Some(format!("more than {} bytes", limits.hard))
+        } else if now.saturating_sub(over_soft_since) > limits.soft_ms {
+            Some(format!(
+                "more than {} bytes for more than {} s",
+                limits.soft,
+                limits.soft_ms / 1000
+            ))
+        } else {
+            None
+        };
+        if let Some(limit) = reason {
+            self.forget(to);
+            self.evictions.push(Eviction {
+                id: to,
+                reason: format!(
+                    "subscriber connection {to} stopped reading: {limit} of pub/sub messages \
+                     waited for it (Redis's client-output-buffer-limit pubsub 32mb 8mb 60); \
+                     disconnected it as Redis does"
+                ),
+            });
+            return;
+        }
         if to != from && !self.wakeups.contains(&to) {
             self.wakeups.push(to);
         }
@@ -170,7 +251,7 @@ fn publish(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply 
         }
     }
     for (id, m) in &deliveries {
-        em.pubsub.deliver(*id, conn.id, m);
+        em.pubsub.deliver(*id, conn.id, m, em.now);
     }
     Reply::Int(deliveries.len() as i64)
 }

@@ -196,6 +196,77 @@ fn publish_reaches_other_connections_through_their_outbox() {
     assert_eq!(h.on(&mut publisher, &["publish other x"]), ":0\r\n");
 }
 
+/// `PUBLISH c <size bytes>` from connection 4.
+fn publish_bytes(h: &mut Harness, size: usize) -> Reply {
+    let cmd = Command::new([b"PUBLISH".to_vec(), b"c".to_vec(), vec![b'x'; size]]);
+    h.em.execute(&mut Connection::new(4), &cmd)
+}
+
+#[test]
+fn a_subscriber_past_the_hard_output_limit_is_evicted_and_the_publisher_goes_on() {
+    let mut h = Harness::new();
+    assert_eq!(
+        OutputLimits::default().hard,
+        32 * 1024 * 1024,
+        "Redis's pubsub limit"
+    );
+    h.em.set_output_limits(OutputLimits {
+        hard: 10_000,
+        soft: 10_000,
+        soft_ms: 60_000,
+    });
+    let mut slow = Session::new(2);
+    let mut reader = Session::new(3);
+    h.on(&mut slow, &["subscribe c"]);
+    h.on(&mut reader, &["subscribe c"]);
+    for _ in 0..9 {
+        assert_eq!(publish_bytes(&mut h, 1000), Reply::Int(2));
+        h.em.take_outbox(3);
+    }
+    assert!(
+        h.em.take_evictions().is_empty(),
+        "9 KB wait: within the limit"
+    );
+    assert_eq!(publish_bytes(&mut h, 1000), Reply::Int(2));
+    let evicted = h.em.take_evictions();
+    assert_eq!(evicted.len(), 1);
+    assert_eq!(evicted[0].id, 2);
+    assert!(evicted[0].reason.contains("stopped reading"), "{evicted:?}");
+    assert!(h.em.take_outbox(2).is_empty(), "its messages are dropped");
+    assert_eq!(
+        publish_bytes(&mut h, 10),
+        Reply::Int(1),
+        "no longer subscribed"
+    );
+}
+
+#[test]
+fn a_subscriber_over_the_soft_limit_for_longer_than_its_seconds_is_evicted() {
+    let mut h = Harness::new();
+    h.em.set_output_limits(OutputLimits {
+        hard: 1_000_000,
+        soft: 1_000,
+        soft_ms: 60_000,
+    });
+    h.on(&mut Session::new(2), &["subscribe c"]);
+    publish_bytes(&mut h, 2000);
+    h.clock.advance(60_000);
+    publish_bytes(&mut h, 10);
+    assert!(
+        h.em.take_evictions().is_empty(),
+        "60 s exactly is still allowed"
+    );
+    // Drained below the soft limit: the clock starts again.
+    h.em.take_outbox(2);
+    publish_bytes(&mut h, 2000);
+    h.clock.advance(50_000);
+    publish_bytes(&mut h, 10);
+    assert!(h.em.take_evictions().is_empty());
+    h.clock.advance(10_001);
+    publish_bytes(&mut h, 10);
+    assert_eq!(h.em.take_evictions().len(), 1);
+}
+
 #[test]
 fn messages_queued_before_a_command_come_before_its_reply() {
     let mut h = Harness::new();
