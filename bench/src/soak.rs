@@ -7,23 +7,24 @@
 //! - `idle`: 5 000 connections opened, held idle for 3 s, closed;
 //! - `upload`: one 1 GiB `POST` to an entry that does not match on the body, written from a
 //!   1 MiB buffer in memory; given up (verdict "EXCEEDED") once the engine's VmRSS has grown by
-//!   half the upload size, so that a engine that holds the body cannot take the machine down.
+//!   half the upload size, so that an engine that holds the body cannot take the machine down.
 //!
 //! ```text
-//! bench/run.sh soak                # about 3 minutes on 2 cores
-//! bench/run.sh soak --quick        # about 30 s: 20 000 / 2 000 / 500 (1 s) / 64 MiB
+//! bench/run.sh soak                # about 2.5 minutes on 2 cores (156 s at b59511d)
+//! bench/run.sh soak --quick        # about 20 s: 20 000 / 2 000 / 500 (1 s) / 64 MiB
 //! bench/run.sh soak --soak-keep 1000000 --soak-new 100000 --soak-idle 5000 --soak-upload-mb 1024
 //! ```
 //!
 //! The load comes from `bench-client soak` (`src/soak_client.rs`), started as the command of
 //! `mocket run` (or under a bare `LD_PRELOAD`) and told each phase on its stdin, so that the
 //! harness knows when a phase starts, when its first 10% is done (the warm-up mark; for `idle`:
-//! every connection open and the engine's fd count still for 200 ms) and when it ends. Meanwhile a thread of the harness reads the engine's process every 200 ms:
-//! `/proc/PID/status` (VmRSS, VmHWM, Threads) and the entries of `/proc/PID/fd`; the engine's
-//! process is `mocket` under `mocket run` and the client itself when embedded (there its own
-//! threads and sockets count too). The baseline is read 0.5 s after 100 warm-up requests (so
-//! what starts on the first connection is in it). After each phase the harness waits up to a
-//! settle time (3 s) for the thread and fd counts to come back to the baseline.
+//! every connection open and the engine's fd count still for 200 ms) and when it ends. Meanwhile
+//! a thread of the harness reads the engine's process every 200 ms: `/proc/PID/status` (VmRSS,
+//! VmHWM, Threads) and the entries of `/proc/PID/fd`; the engine's process is `mocket` under
+//! `mocket run` and the client itself when embedded (there its own threads and sockets count
+//! too). The baseline is read 0.5 s after 100 warm-up requests (so what starts on the first
+//! connection is in it). After each phase the harness waits up to a settle time (3 s) for the
+//! thread and fd counts to come back to the baseline.
 //!
 //! Verdicts, per phase (issue 11's criteria): RSS flat = the highest VmRSS from the warm-up mark
 //! to the end of the phase (VmHWM included, so a peak between two samples counts) is within 10%
