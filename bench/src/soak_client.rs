@@ -341,7 +341,7 @@ fn upload(target: &Target, bytes: usize, cap_kb: u64, engine_pid: &str) -> Value
             if before < warm_at && sent >= warm_at {
                 warm();
             }
-            if sent % (8 * CHUNK) == 0 {
+            if sent.is_multiple_of(8 * CHUNK) {
                 let grown = rss_kb(engine_pid).saturating_sub(rss_before);
                 if grown > cap_kb {
                     cap_hit = Some(grown);
