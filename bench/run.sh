@@ -1,7 +1,7 @@
 #!/bin/sh
 # mocket benchmarks (issue 7): builds mocket's release binaries and the harness, then runs it.
 #
-#   bench/run.sh [--snapshot] [all|limits|http|load|scale|memory|redis|https]... [options]
+#   bench/run.sh [--snapshot] [all|limits|http|load|scale|memory|redis|https|soak]... [options]
 #
 # Options are listed at the top of bench/src/main.rs (sizes, repetitions, clients, --quick).
 # --snapshot: benchmark a clean copy of the committed HEAD (git archive into

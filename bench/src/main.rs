@@ -1,7 +1,7 @@
 //! mocket's benchmark harness (issue 7). See BENCHMARKS.md at the repository root.
 //!
 //! ```text
-//! cargo run --release --manifest-path bench/Cargo.toml -- [all|http|limits|load|scale|memory|redis|https]... [options]
+//! cargo run --release --manifest-path bench/Cargo.toml -- [all|http|limits|load|scale|memory|redis|https|soak]... [options]
 //! ```
 //!
 //! Options (defaults keep `all` to a few minutes on 2 cores):
@@ -21,6 +21,10 @@
 //!   --scale-budget-ms MS  time limit of one scale run                 (3000)
 //!   --redis-n N         requests per redis-benchmark test             (50000)
 //!   --n-https N         timed requests per HTTPS run (new connection) (300)
+//!   --soak-keep N       soak: keep-alive requests through one engine  (1000000)
+//!   --soak-new N        soak: new connections, one request each       (100000)
+//!   --soak-idle N       soak: idle connections held at once           (5000)
+//!   --soak-upload-mb MB soak: size of the upload                      (1024)
 //!   --quick             small sizes, for checking the harness itself
 //!
 //! Writes bench/results/latest.md and bench/results/latest.json besides printing the tables.
@@ -33,6 +37,7 @@ mod redis;
 mod load;
 mod scale;
 mod servers;
+mod soak;
 
 use std::time::Instant;
 
@@ -56,6 +61,7 @@ pub struct Cfg {
     pub redis_n: usize,
     pub n_https: usize,
     pub time_wait_max: usize,
+    pub soak: soak::SoakCfg,
 }
 
 impl Default for Cfg {
@@ -78,12 +84,13 @@ impl Default for Cfg {
             redis_n: 50_000,
             n_https: 300,
             time_wait_max: 16_000,
+            soak: soak::SoakCfg::full(),
         }
     }
 }
 
 fn usage() -> ! {
-    eprintln!("{}", include_str!("main.rs").lines().take(28).collect::<Vec<_>>().join("\n"));
+    eprintln!("{}", include_str!("main.rs").lines().take(32).collect::<Vec<_>>().join("\n"));
     std::process::exit(2)
 }
 
@@ -110,6 +117,10 @@ fn main() {
             "--scale-budget-ms" => cfg.scale_budget_ms = num(args.next()) as u64,
             "--redis-n" => cfg.redis_n = num(args.next()),
             "--n-https" => cfg.n_https = num(args.next()),
+            "--soak-keep" => cfg.soak.keep = num(args.next()),
+            "--soak-new" => cfg.soak.new = num(args.next()),
+            "--soak-idle" => cfg.soak.idle = num(args.next()),
+            "--soak-upload-mb" => cfg.soak.upload_mb = num(args.next()),
             "--clients" => {
                 cfg.clients = args
                     .next()
@@ -141,14 +152,17 @@ fn main() {
                 cfg.scale_budget_ms = 1000;
                 cfg.redis_n = 2000;
                 cfg.n_https = 50;
+                cfg.soak = soak::SoakCfg::quick();
             }
-            "all" | "http" | "limits" | "load" | "scale" | "memory" | "redis" | "https" => sections.push(a),
+            "all" | "http" | "limits" | "load" | "scale" | "memory" | "redis" | "https" | "soak" => {
+                sections.push(a)
+            }
             "-h" | "--help" => usage(),
             _ => usage(),
         }
     }
     if sections.is_empty() || sections.iter().any(|s| s == "all") {
-        sections = ["limits", "http", "load", "scale", "memory", "redis", "https"].map(String::from).to_vec();
+        sections = ["limits", "http", "load", "scale", "memory", "redis", "https", "soak"].map(String::from).to_vec();
     }
     for c in &cfg.clients {
         if !["reqwest", "ureq", "curl", "python"].contains(&c.as_str()) {
@@ -175,6 +189,7 @@ fn main() {
             "memory" => scale::run_memory(&env, &cfg, &mut report),
             "redis" => redis::run(&env, &cfg, &mut report),
             "https" => https::run(&env, &cfg, &mut report),
+            "soak" => soak::run(&env, &cfg, &mut report),
             _ => unreachable!(),
         }
         let after = limits::wake_probe();

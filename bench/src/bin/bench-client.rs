@@ -7,6 +7,7 @@
 //! bench-client https URL N --ca BUNDLE [--warmup W] [--budget-ms MS]
 //! bench-client writeloop N
 //! bench-client rss
+//! bench-client soak HOST:PORT parent|self GET_PATH UPLOAD_PATH   (phases on stdin: ../soak_client.rs)
 //! ```
 //!
 //! `http`: W untimed requests, then N timed ones (or fewer when the budget runs out): prints
@@ -23,12 +24,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+#[path = "../soak_client.rs"]
+mod soak_client;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("http") => http(&args[1..]),
         Some("https") => https(&args[1..]),
         Some("writeloop") => writeloop(&args[1..]),
+        Some("soak") => soak_client::main(&args[1..]),
         Some("rss") => {
             println!(
                 "{}",
@@ -36,7 +41,7 @@ fn main() {
             );
         }
         _ => {
-            eprintln!("usage: bench-client http|writeloop|rss ...");
+            eprintln!("usage: bench-client http|https|writeloop|rss|soak ...");
             std::process::exit(2);
         }
     }
