@@ -178,10 +178,6 @@ pub struct ExecArgs {
     command: Vec<OsString>,
 }
 
-/// Exit status when CMD cannot be started: not found (127) or not executable (126), as shells.
-const EXIT_NOT_FOUND: u8 = 127;
-const EXIT_CANNOT_EXECUTE: u8 = 126;
-
 /// `mocket __exec`: asks the kernel to send SIGTERM when `mocket run` dies, checks it has not
 /// died already (it may have, before the request was made), then becomes CMD. The request
 /// survives `exec`, so CMD itself is signalled.
@@ -206,11 +202,9 @@ pub fn exec(args: ExecArgs) -> ExitCode {
         .args(&args.command[1..])
         .env("LD_PRELOAD", &args.preload)
         .exec();
+    // A command that cannot be started is bad input (DESIGN 6a: exit 2, as before `__exec`).
     mocket_core::say(&format!("cannot run {program}: {error}"));
-    ExitCode::from(match error.kind() {
-        std::io::ErrorKind::NotFound => EXIT_NOT_FOUND,
-        _ => EXIT_CANNOT_EXECUTE,
-    })
+    ExitCode::from(EXIT_BAD_INPUT)
 }
 
 /// Lets the command decide how to end: Ctrl-C and Ctrl-\\ reach it from the terminal (mocket
