@@ -8,7 +8,7 @@
 //! same point of the conversation.
 
 use mocket_protocols::field::Destination;
-use mocket_protocols::redis::Decoder;
+use mocket_protocols::redis::{Alarm, Decoder};
 
 use crate::redact::REDACTED;
 
@@ -278,11 +278,7 @@ impl RedisReplay {
                 Ok(command) if command.is_cross_protocol() => {
                     answers.push(Answer::Broken {
                         reply: Vec::new(),
-                        why: format!(
-                            "'{}' looks like an HTTP request sent to a Redis address; closed \
-                             the connection as Redis does (\"Possible SECURITY ATTACK detected\")",
-                            words(&command.args)
-                        ),
+                        why: Alarm::CrossProtocol(command).to_string(),
                     });
                     break;
                 }

@@ -499,9 +499,9 @@ impl std::fmt::Display for Alarm {
         match self {
             Alarm::CrossProtocol(cmd) => write!(
                 f,
-                "'{}' looks like an HTTP request sent to a Redis address; closed the \
-                 connection without running it or what follows, as Redis does (it logs \
-                 \"Possible SECURITY ATTACK detected\"); send HTTP to an http entry's address",
+                "Possible SECURITY ATTACK detected (as Redis logs it): '{}' is an HTTP request \
+                 sent to a Redis address; the connection was closed without running it or what \
+                 follows; send HTTP to an http entry's address",
                 cmd.to_strings().join(" ")
             ),
             Alarm::Overflow(why) => f.write_str(why),
