@@ -21,6 +21,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+pub mod ca_location;
 pub mod fake_range;
 pub mod trust_names;
 

@@ -1,16 +1,12 @@
 //! TLS termination: the mocket CA and the leaf certificates it issues per host name
 //! (DESIGN.md section 5).
 //!
-//! The CA is ECDSA P-256, generated once per user and cached on disk (key file mode 0600), or
-//! given by `MOCKET_CA_CERT`/`MOCKET_CA_KEY`. Leaves are issued on first use for a name and kept
-//! in memory; each connection gets a server config whose resolver falls back to the name behind
-//! the fake address when the client sends no SNI.
+//! Sans-IO: the CA is ECDSA P-256, made from PEM text or generated here; where it lives on disk
+//! and creating it there is `mocket_core::ca_store`'s. Leaves are issued on first use for a name
+//! and kept in memory; each connection gets a server config whose resolver falls back to the
+//! name behind the fake address when the client sends no SNI.
 
 use std::collections::HashMap;
-use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose, SanType};
@@ -19,62 +15,6 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::{ServerConfig, ServerConnection};
-
-/// Where the CA's certificate and key live.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CaFiles {
-    pub cert: PathBuf,
-    pub key: PathBuf,
-    /// Whether mocket may create them (the per-user default) or only read them (given paths).
-    pub generated: bool,
-}
-
-impl CaFiles {
-    /// `MOCKET_CA_CERT`/`MOCKET_CA_KEY` when set (both), else the per-user default.
-    pub fn from_env() -> Result<Self, String> {
-        let var = |k| {
-            std::env::var_os(k)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        };
-        match (var("MOCKET_CA_CERT"), var("MOCKET_CA_KEY")) {
-            (Some(cert), Some(key)) => Ok(CaFiles {
-                cert,
-                key,
-                generated: false,
-            }),
-            (None, None) => Ok(CaFiles::in_dir(&default_dir()?)),
-            _ => Err("set both MOCKET_CA_CERT and MOCKET_CA_KEY, or neither".into()),
-        }
-    }
-
-    /// The generated CA under `dir`: `dir/ca/cert.pem` and `dir/ca/key.pem`.
-    pub fn in_dir(dir: &Path) -> Self {
-        CaFiles {
-            cert: dir.join("ca/cert.pem"),
-            key: dir.join("ca/key.pem"),
-            generated: true,
-        }
-    }
-}
-
-/// mocket's per-user data directory (the CA, shared state): `$XDG_DATA_HOME/mocket`, or
-/// `~/.local/share/mocket`.
-pub fn default_dir() -> Result<PathBuf, String> {
-    let var = |k| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    match (var("XDG_DATA_HOME"), var("HOME")) {
-        (Some(data), _) => Ok(data.join("mocket")),
-        (None, Some(home)) => Ok(home.join(".local/share/mocket")),
-        (None, None) => Err(
-            "cannot place the mocket CA: set HOME, XDG_DATA_HOME or MOCKET_CA_CERT/MOCKET_CA_KEY"
-                .into(),
-        ),
-    }
-}
 
 /// The mocket CA, able to issue leaves.
 pub struct CertificateAuthority {
@@ -85,21 +25,6 @@ pub struct CertificateAuthority {
 }
 
 impl CertificateAuthority {
-    /// Loads the CA, creating it first when it is the per-user default and does not exist yet.
-    /// Several processes may race to create it: each builds it in a private directory and
-    /// renames that into place; the losers use the winner's.
-    pub fn load_or_create(files: &CaFiles) -> Result<Self, String> {
-        if files.generated && !files.cert.exists() {
-            create(files)?;
-        }
-        let read = |p: &Path| {
-            fs::read_to_string(p)
-                .map_err(|e| format!("cannot read the mocket CA file {}: {e}", p.display()))
-        };
-        CertificateAuthority::from_pem(&read(&files.cert)?, &read(&files.key)?)
-            .map_err(|e| format!("the mocket CA in {} is unusable: {e}", files.cert.display()))
-    }
-
     /// A CA from its certificate and key in PEM.
     pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, String> {
         let key = KeyPair::from_pem(key_pem).map_err(|e| format!("bad key: {e}"))?;
@@ -195,47 +120,6 @@ fn pem_to_der(pem: &str) -> Option<CertificateDer<'static>> {
         .map(CertificateDer::from)
 }
 
-fn create(files: &CaFiles) -> Result<(), String> {
-    let dir = files.cert.parent().ok_or("bad CA path")?;
-    let parent = dir.parent().ok_or("bad CA path")?;
-    let fail = |what: &str, e: std::io::Error| {
-        format!(
-            "cannot create the mocket CA in {}: {what}: {e}",
-            dir.display()
-        )
-    };
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(parent)
-        .map_err(|e| fail("mkdir", e))?;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let tmp = parent.join(format!(".ca-{}-{}", std::process::id(), nanos.as_nanos()));
-    fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&tmp)
-        .map_err(|e| fail("mkdir", e))?;
-    let (cert, key) = CertificateAuthority::generate()?;
-    let write = |name: &str, text: &str, mode: u32| -> std::io::Result<()> {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(tmp.join(name))?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()
-    };
-    write("key.pem", &key, 0o600).map_err(|e| fail("key", e))?;
-    write("cert.pem", &cert, 0o644).map_err(|e| fail("certificate", e))?;
-    if fs::rename(&tmp, dir).is_err() {
-        // Another process won the race (or the directory exists): use what is there.
-        let _ = fs::remove_dir_all(&tmp);
-    }
-    Ok(())
-}
-
 /// Leaves issued so far, by name, and the server configs that serve them.
 pub struct LeafCache {
     ca: CertificateAuthority,
@@ -326,7 +210,7 @@ pub fn rejection_reason(error: &std::io::Error) -> Option<String> {
 mod tests {
     use super::*;
     use rustls::pki_types::ServerName;
-    use std::io::Read;
+    use std::io::{Read, Write};
 
     fn ca() -> CertificateAuthority {
         let (cert, key) = CertificateAuthority::generate().unwrap();
@@ -391,20 +275,6 @@ mod tests {
             matches!(err, rustls::Error::InvalidCertificate(_)),
             "{err:?}"
         );
-    }
-
-    #[test]
-    fn the_ca_is_created_once_with_a_private_key_file() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = std::env::temp_dir().join(format!("mocket-ca-test-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        let files = CaFiles::in_dir(&dir);
-        let first = CertificateAuthority::load_or_create(&files).unwrap();
-        let second = CertificateAuthority::load_or_create(&files).unwrap();
-        assert_eq!(first.cert_pem(), second.cert_pem());
-        let mode = fs::metadata(&files.key).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

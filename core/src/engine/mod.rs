@@ -214,9 +214,9 @@ impl Engine {
             }
             Request::Query { pid, name } => self.query(&config, pid, &normalize_host(&name)),
             Request::Ca { .. } => match self.leaf_cache() {
-                Ok(_) => match mocket_protocols::tls::CaFiles::from_env() {
+                Ok(_) => match crate::ca_store::CaFiles::from_env() {
                     Ok(files) => Reply::Path(files.cert.display().to_string()),
-                    Err(e) => Reply::Refuse(e),
+                    Err(e) => Reply::Refuse(e.to_string()),
                 },
                 Err(e) => Reply::Refuse(e),
             },
