@@ -23,6 +23,9 @@ use std::net::{IpAddr, Ipv4Addr};
 
 pub mod ca_location;
 pub mod fake_range;
+pub mod fnv;
+pub mod log_level;
+pub mod sync;
 pub mod trust_names;
 
 /// The transport protocol of a connection or datagram the shim asks about.

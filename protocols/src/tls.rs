@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use mocket_control::sync::lock;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose, SanType};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -143,7 +144,7 @@ impl LeafCache {
     /// The leaf for `name`, issued on first use.
     pub fn leaf(&self, name: &str) -> Result<Arc<CertifiedKey>, String> {
         let name = name.trim_end_matches('.').to_ascii_lowercase();
-        let mut leaves = self.leaves.lock().unwrap_or_else(|e| e.into_inner());
+        let mut leaves = lock(&self.leaves);
         if let Some(leaf) = leaves.get(&name) {
             return Ok(Arc::clone(leaf));
         }

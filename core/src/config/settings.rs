@@ -9,29 +9,7 @@ use mocket_recordings::{Mode, RecordSettings, Redactor};
 use super::{Config, ConfigError};
 use crate::policy::AllowList;
 
-/// How much mocket says on stderr.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub enum LogLevel {
-    Error,
-    #[default]
-    Warn,
-    Info,
-    Debug,
-}
-
-impl LogLevel {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "error" => Ok(LogLevel::Error),
-            "warn" | "" => Ok(LogLevel::Warn),
-            "info" => Ok(LogLevel::Info),
-            "debug" => Ok(LogLevel::Debug),
-            other => Err(format!(
-                "unknown log level \"{other}\": use error, warn, info or debug"
-            )),
-        }
-    }
-}
+pub use mocket_control::log_level::LogLevel;
 
 /// Everything that decides how an engine behaves, before the mocks file is read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -67,7 +45,9 @@ impl Settings {
             .map(|v| parse_strict(&v).map_err(|m| variable_error("MOCKET_STRICT", m)))
             .transpose()?;
         let log = match var("MOCKET_LOG") {
-            Some(v) => LogLevel::parse(&v).map_err(|m| variable_error("MOCKET_LOG", m))?,
+            Some(v) => {
+                LogLevel::parse(&v).map_err(|m| variable_error("MOCKET_LOG", m.to_string()))?
+            }
             None => LogLevel::default(),
         };
         let path = |name: &str| var(name).filter(|v| !v.is_empty()).map(PathBuf::from);

@@ -17,7 +17,7 @@ mod tls;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use mocket_protocols::field::{Destination, normalize_host};
 
@@ -83,10 +83,7 @@ pub struct Engine {
     upstream_tls: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
 }
 
-/// Locks a mutex even if a thread panicked while holding it: the engine's tables stay usable.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+use mocket_control::sync::lock;
 
 impl Engine {
     /// An engine for `settings`, under the embedded placement (one engine per process): its
