@@ -1,5 +1,7 @@
 //! `mocket`: run a command under mocks, check a mocks file.
 
+#![forbid(unsafe_code)]
+
 mod run;
 mod serve;
 

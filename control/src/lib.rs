@@ -19,6 +19,8 @@
 //! ca <pid>                                     -> path <cert.pem> | refuse <msg>   (OpenSSL trust injection)
 //! ```
 
+#![forbid(unsafe_code)]
+
 use std::net::{IpAddr, Ipv4Addr};
 
 pub mod ca_location;
