@@ -11,7 +11,7 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use mocket_protocols::tls::CertificateAuthority;
+use mocket_protocols::tls::{CertificateAuthority, TlsError};
 
 pub use mocket_control::ca_location::{CaFiles, CaLocationError, data_dir_from_env};
 
@@ -26,7 +26,7 @@ pub enum CaStoreError {
         error: std::io::Error,
     },
     /// The files are there but are not a usable CA.
-    Unusable { cert: PathBuf, reason: String },
+    Unusable { cert: PathBuf, error: TlsError },
     /// The per-user CA could not be created in `dir`; `step` says at which step.
     Create {
         dir: PathBuf,
@@ -48,10 +48,10 @@ impl fmt::Display for CaStoreError {
                     path.display()
                 )
             }
-            CaStoreError::Unusable { cert, reason } => {
+            CaStoreError::Unusable { cert, error } => {
                 write!(
                     f,
-                    "the mocket CA in {} is unusable: {reason}",
+                    "the mocket CA in {} is unusable: {error}",
                     cert.display()
                 )
             }
@@ -96,7 +96,7 @@ pub fn load_or_create(files: &CaFiles) -> Result<CertificateAuthority, CaStoreEr
     CertificateAuthority::from_pem(&read(&files.cert)?, &read(&files.key)?).map_err(|e| {
         CaStoreError::Unusable {
             cert: files.cert.clone(),
-            reason: e.to_string(),
+            error: e,
         }
     })
 }

@@ -17,6 +17,50 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::{ServerConfig, ServerConnection};
 
+/// Why a CA could not be made or loaded, or a leaf or session not made.
+#[derive(Debug)]
+pub enum TlsError {
+    /// The CA's key PEM does not hold a usable key.
+    BadKey(rcgen::Error),
+    /// The CA's certificate PEM does not hold a usable CA certificate.
+    BadCertificate(rcgen::Error),
+    /// The CA's certificate PEM has no decodable `CERTIFICATE` block.
+    BadCertificatePem,
+    /// The certificate and key do not make a CA that can sign.
+    CannotLoad(rcgen::Error),
+    /// A leaf was asked for a name that is neither an IP address nor a DNS name.
+    NotADnsName { name: String, error: rcgen::Error },
+    /// Generating or signing a certificate failed.
+    Certificate(rcgen::Error),
+    /// rustls refused the key or the server configuration.
+    Rustls(rustls::Error),
+}
+
+impl std::fmt::Display for TlsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TlsError::BadKey(e) => write!(f, "bad key: {e}"),
+            TlsError::BadCertificate(e) => write!(f, "bad certificate: {e}"),
+            TlsError::BadCertificatePem => f.write_str("bad certificate PEM"),
+            TlsError::CannotLoad(e) => write!(f, "cannot load: {e}"),
+            TlsError::NotADnsName { name, error } => {
+                write!(f, "{name:?} is not a DNS name: {error}")
+            }
+            TlsError::Certificate(e) => e.fmt(f),
+            TlsError::Rustls(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for TlsError {}
+
+/// Lets callers that still report errors as text use `?`.
+impl From<TlsError> for String {
+    fn from(e: TlsError) -> String {
+        e.to_string()
+    }
+}
+
 /// The mocket CA, able to issue leaves.
 pub struct CertificateAuthority {
     cert_pem: String,
@@ -27,16 +71,14 @@ pub struct CertificateAuthority {
 
 impl CertificateAuthority {
     /// A CA from its certificate and key in PEM.
-    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, String> {
-        let key = KeyPair::from_pem(key_pem).map_err(|e| format!("bad key: {e}"))?;
-        let params = CertificateParams::from_ca_cert_pem(cert_pem)
-            .map_err(|e| format!("bad certificate: {e}"))?;
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, TlsError> {
+        let key = KeyPair::from_pem(key_pem).map_err(TlsError::BadKey)?;
+        let params =
+            CertificateParams::from_ca_cert_pem(cert_pem).map_err(TlsError::BadCertificate)?;
         // Re-signing the same parameters with the same key gives a certificate with the same
         // subject and key: leaves it signs verify against the one on disk.
-        let signer = params
-            .self_signed(&key)
-            .map_err(|e| format!("cannot load: {e}"))?;
-        let cert_der = pem_to_der(cert_pem).ok_or("bad certificate PEM")?;
+        let signer = params.self_signed(&key).map_err(TlsError::CannotLoad)?;
+        let cert_der = pem_to_der(cert_pem).ok_or(TlsError::BadCertificatePem)?;
         Ok(CertificateAuthority {
             cert_pem: cert_pem.to_string(),
             cert_der,
@@ -46,9 +88,9 @@ impl CertificateAuthority {
     }
 
     /// A fresh CA, in PEM: (certificate, key).
-    pub fn generate() -> Result<(String, String), String> {
+    pub fn generate() -> Result<(String, String), TlsError> {
         let key =
-            KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|e| e.to_string())?;
+            KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(TlsError::Certificate)?;
         let mut params = CertificateParams::default();
         params
             .distinguished_name
@@ -65,7 +107,7 @@ impl CertificateAuthority {
         let now = time::OffsetDateTime::now_utc();
         params.not_before = now - time::Duration::days(1);
         params.not_after = now + time::Duration::days(3650);
-        let cert = params.self_signed(&key).map_err(|e| e.to_string())?;
+        let cert = params.self_signed(&key).map_err(TlsError::Certificate)?;
         Ok((cert.pem(), key.serialize_pem()))
     }
 
@@ -74,17 +116,17 @@ impl CertificateAuthority {
     }
 
     /// A leaf for `name` (a DNS name or an IP), with the chain leaf + CA.
-    pub fn issue(&self, name: &str, provider: &CryptoProvider) -> Result<CertifiedKey, String> {
+    pub fn issue(&self, name: &str, provider: &CryptoProvider) -> Result<CertifiedKey, TlsError> {
         let key =
-            KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|e| e.to_string())?;
+            KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(TlsError::Certificate)?;
         let mut params = CertificateParams::default();
         params.distinguished_name.push(DnType::CommonName, name);
         let san = match name.parse::<std::net::IpAddr>() {
             Ok(ip) => SanType::IpAddress(ip),
-            Err(_) => SanType::DnsName(
-                name.try_into()
-                    .map_err(|e| format!("{name:?} is not a DNS name: {e}"))?,
-            ),
+            Err(_) => SanType::DnsName(name.try_into().map_err(|error| TlsError::NotADnsName {
+                name: name.to_string(),
+                error,
+            })?),
         };
         params.subject_alt_names = vec![san];
         params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
@@ -94,12 +136,12 @@ impl CertificateAuthority {
         params.not_after = now + time::Duration::days(365);
         let cert = params
             .signed_by(&key, &self.signer, &self.key)
-            .map_err(|e| e.to_string())?;
+            .map_err(TlsError::Certificate)?;
         let private = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
         let signing = provider
             .key_provider
             .load_private_key(private)
-            .map_err(|e| e.to_string())?;
+            .map_err(TlsError::Rustls)?;
         Ok(CertifiedKey::new(
             vec![cert.der().clone(), self.cert_der.clone()],
             signing,
@@ -142,7 +184,7 @@ impl LeafCache {
     }
 
     /// The leaf for `name`, issued on first use.
-    pub fn leaf(&self, name: &str) -> Result<Arc<CertifiedKey>, String> {
+    pub fn leaf(&self, name: &str) -> Result<Arc<CertifiedKey>, TlsError> {
         let name = name.trim_end_matches('.').to_ascii_lowercase();
         let mut leaves = lock(&self.leaves);
         if let Some(leaf) = leaves.get(&name) {
@@ -154,18 +196,18 @@ impl LeafCache {
     }
 
     /// A server session for one connection; `fallback_name` is used without SNI.
-    pub fn accept(self: &Arc<Self>, fallback_name: &str) -> Result<ServerConnection, String> {
+    pub fn accept(self: &Arc<Self>, fallback_name: &str) -> Result<ServerConnection, TlsError> {
         let resolver = ConnectionResolver {
             cache: Arc::clone(self),
             fallback: fallback_name.to_string(),
         };
         let mut config = ServerConfig::builder_with_provider(Arc::clone(&self.provider))
             .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
+            .map_err(TlsError::Rustls)?
             .with_no_client_auth()
             .with_cert_resolver(Arc::new(resolver));
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        ServerConnection::new(Arc::new(config)).map_err(|e| e.to_string())
+        ServerConnection::new(Arc::new(config)).map_err(TlsError::Rustls)
     }
 }
 
@@ -275,6 +317,31 @@ mod tests {
         assert!(
             matches!(err, rustls::Error::InvalidCertificate(_)),
             "{err:?}"
+        );
+    }
+
+    #[test]
+    fn errors_say_which_part_is_wrong() {
+        let (cert, key) = CertificateAuthority::generate().unwrap();
+        let bad_key = CertificateAuthority::from_pem(&cert, "not a key")
+            .err()
+            .unwrap();
+        assert!(matches!(bad_key, TlsError::BadKey(_)), "{bad_key:?}");
+        assert!(bad_key.to_string().starts_with("bad key: "), "{bad_key}");
+        let bad_cert = CertificateAuthority::from_pem("nothing", &key)
+            .err()
+            .unwrap();
+        assert!(
+            bad_cert.to_string().starts_with("bad certificate: "),
+            "{bad_cert}"
+        );
+        let provider = rustls::crypto::ring::default_provider();
+        let bad_name = ca().issue("bad é", &provider).err().unwrap();
+        assert!(
+            bad_name
+                .to_string()
+                .starts_with("\"bad é\" is not a DNS name: "),
+            "{bad_name}"
         );
     }
 

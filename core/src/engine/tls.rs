@@ -65,7 +65,7 @@ impl Engine {
         let _ = stream.set_read_timeout(None);
         let session = self
             .leaf_cache()
-            .and_then(|cache| cache.accept(&claim.dest.host));
+            .and_then(|cache| cache.accept(&claim.dest.host).map_err(String::from));
         let mut session = match session {
             Ok(s) => s,
             Err(e) => {
