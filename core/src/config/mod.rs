@@ -194,7 +194,7 @@ fn allow_list(v: &Value) -> Result<AllowList, FieldError> {
             .unwrap_or(0);
         FieldError {
             path: vec![PathSeg::Index(i)],
-            message,
+            message: message.to_string(),
         }
     })
 }

@@ -118,8 +118,8 @@ impl Settings {
             config.strict = strict;
         }
         if let Some(rules) = &self.allow {
-            config.allow =
-                AllowList::parse(rules).map_err(|m| variable_error("MOCKET_ALLOW / --allow", m))?;
+            config.allow = AllowList::parse(rules)
+                .map_err(|m| variable_error("MOCKET_ALLOW / --allow", m.to_string()))?;
         }
         config.record = self.recording()?;
         Ok(config)
