@@ -42,7 +42,7 @@ impl Settings {
     /// Reads the `MOCKET_*` variables through `var`.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let strict = var("MOCKET_STRICT")
-            .map(|v| parse_strict(&v).map_err(|m| variable_error("MOCKET_STRICT", m)))
+            .map(|v| parse_strict(&v).map_err(|m| variable_error("MOCKET_STRICT", m.to_string())))
             .transpose()?;
         let log = match var("MOCKET_LOG") {
             Some(v) => {
@@ -126,12 +126,24 @@ impl Settings {
     }
 }
 
+/// A `MOCKET_STRICT` value that is neither on nor off; holds it, lower-cased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotOnOrOff(pub String);
+
+impl std::fmt::Display for NotOnOrOff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "\"{}\" is not 1 or 0", self.0)
+    }
+}
+
+impl std::error::Error for NotOnOrOff {}
+
 /// `MOCKET_STRICT` accepts `1`/`0` (and the obvious words).
-pub fn parse_strict(text: &str) -> Result<bool, String> {
+pub fn parse_strict(text: &str) -> Result<bool, NotOnOrOff> {
     match text.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),
-        other => Err(format!("\"{other}\" is not 1 or 0")),
+        other => Err(NotOnOrOff(other.to_string())),
     }
 }
 
