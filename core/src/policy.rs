@@ -91,7 +91,7 @@ impl AllowRule {
             }),
             Err(_) if !host.is_empty() && !host.contains([':', '/', '[', ']']) => {
                 Ok(AllowRule::Host {
-                    host: ascii_host(host).map_err(AllowRuleError::BadHost)?,
+                    host: ascii_host(host).map_err(|e| AllowRuleError::BadHost(e.to_string()))?,
                     port,
                 })
             }
