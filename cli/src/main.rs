@@ -1,5 +1,7 @@
 //! `mocket`: run a command under mocks, check a mocks file.
 
+#![forbid(unsafe_code)]
+
 mod run;
 mod serve;
 
@@ -7,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use mocket_protocols::tls::{CaFiles, CertificateAuthority};
+use mocket_core::ca_store::{self, CaFiles, CaStoreError};
 
 /// Socket-level network mocking for any dynamically linked Linux process.
 #[derive(Parser)]
@@ -51,13 +53,15 @@ fn main() -> ExitCode {
 }
 
 fn ca() -> ExitCode {
-    let loaded = CaFiles::from_env().and_then(|files| {
-        let ca = CertificateAuthority::load_or_create(&files)?;
-        // The bundle a bare LD_PRELOAD points SSL_CERT_FILE and friends at (best effort: a
-        // given CA may live in a read-only place).
-        let _ = mocket_core::trust::write_bare_bundle(&files, ca.cert_pem());
-        Ok::<_, String>(files)
-    });
+    let loaded = CaFiles::from_env()
+        .map_err(CaStoreError::from)
+        .and_then(|files| {
+            let ca = ca_store::load_or_create(&files)?;
+            // The bundle a bare LD_PRELOAD points SSL_CERT_FILE and friends at (best effort: a
+            // given CA may live in a read-only place).
+            let _ = mocket_core::trust::write_bare_bundle(&files, ca.cert_pem());
+            Ok(files)
+        });
     match loaded {
         Ok(files) => {
             println!("{}", files.cert.display());

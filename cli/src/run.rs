@@ -6,11 +6,11 @@ use std::process::{Command, ExitCode};
 use std::sync::Arc;
 
 use clap::Args;
+use mocket_core::ca_store::{self, CaFiles};
 use mocket_core::config::{LogLevel, Settings, settings};
 use mocket_core::engine::IdleTimeout;
 use mocket_core::journal::Journal;
 use mocket_core::{Engine, daemon, trust};
-use mocket_protocols::tls::{CaFiles, CertificateAuthority};
 use mocket_recordings::Mode;
 
 use crate::EXIT_BAD_INPUT;
@@ -241,7 +241,7 @@ fn exit_code(status: &std::process::ExitStatus) -> u8 {
 /// variables that make the command's HTTPS clients trust mocket.
 fn trust_env(dir: &RuntimeDir) -> Result<Vec<(&'static str, PathBuf)>, String> {
     let files = CaFiles::from_env()?;
-    let ca = CertificateAuthority::load_or_create(&files)?;
+    let ca = ca_store::load_or_create(&files)?;
     let bundle = dir.0.join("trust-bundle.pem");
     let text = trust::bundle(ca.cert_pem(), |v| std::env::var(v).ok());
     std::fs::write(&bundle, text).map_err(|e| format!("cannot write {}: {e}", bundle.display()))?;

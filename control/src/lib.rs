@@ -21,9 +21,15 @@
 //! ca <pid>                                     -> path <cert.pem> | refuse <msg>   (OpenSSL trust injection)
 //! ```
 
+#![forbid(unsafe_code)]
+
 use std::net::{IpAddr, Ipv4Addr};
 
+pub mod ca_location;
 pub mod fake_range;
+pub mod fnv;
+pub mod log_level;
+pub mod sync;
 pub mod trust_names;
 
 /// The transport protocol of a connection or datagram the shim asks about.

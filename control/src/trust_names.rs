@@ -15,12 +15,7 @@ pub const BUNDLE_VARS: &[&str] = &[
 /// empty for unset): the bundle includes the files they name, so each set gets its own.
 pub fn bundle_file_name<S: AsRef<str>>(values: &[S]) -> String {
     let joined: Vec<&str> = values.iter().map(AsRef::as_ref).collect();
-    let hash = joined
-        .join("\n")
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
+    let hash = crate::fnv::fnv1a_64(joined.join("\n").as_bytes());
     format!("bundle-{hash:016x}.pem")
 }
 

@@ -19,6 +19,7 @@ use std::net::Ipv4Addr;
 
 pub use mocket_control::fake_range::is_fake;
 use mocket_control::fake_range::{BASE, SIZE};
+use mocket_control::fnv::fnv1a_32 as fnv1a;
 pub use registry::{Registry, RegistryError};
 
 /// How many names the range can hold: addresses ending in `.0` or `.255` are never handed out
@@ -157,12 +158,6 @@ fn reserved_bits(word: usize) -> u64 {
 fn assignable(ip: Ipv4Addr) -> bool {
     let last = ip.octets()[3];
     is_fake(ip) && last != 0 && last != 255
-}
-
-fn fnv1a(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5, |h, b| {
-        (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
-    })
 }
 
 #[cfg(test)]

@@ -231,7 +231,7 @@ impl Journal {
     pub fn record(&self, event: &Event) {
         if let Some(file) = &self.file {
             let line = event.redacted(&self.redactor).to_line();
-            let mut file = file.lock().unwrap_or_else(|e| e.into_inner());
+            let mut file = mocket_control::sync::lock(file);
             // A journal that cannot be written must not break the process under test.
             let _ = file.write_all(line.as_bytes());
         }

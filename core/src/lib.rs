@@ -5,6 +5,9 @@
 //! the whole process tree talks to through [`daemon`], or inside the process under a bare
 //! `LD_PRELOAD`, loaded by the shim on first use (`libmocket_engine.so`).
 
+#![forbid(unsafe_code)]
+
+pub mod ca_store;
 pub mod config;
 pub use mocket_control as control;
 pub mod daemon;

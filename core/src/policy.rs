@@ -22,14 +22,33 @@ pub enum AllowRule {
     },
 }
 
-impl AllowRule {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let bad = || {
-            format!(
+/// Why a text is not an allow rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllowRuleError {
+    /// Not of any rule's form; holds the text as given.
+    NotARule(String),
+    /// A host name without an ASCII (IDNA) form; holds why.
+    BadHost(String),
+}
+
+impl fmt::Display for AllowRuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AllowRuleError::NotARule(text) => write!(
+                f,
                 "\"{text}\" is not an allow rule: expected a host, host:port, an IP or a CIDR \
                  (for example \"db.internal:5432\" or \"10.0.0.0/8\")"
-            )
-        };
+            ),
+            AllowRuleError::BadHost(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for AllowRuleError {}
+
+impl AllowRule {
+    pub fn parse(text: &str) -> Result<Self, AllowRuleError> {
+        let bad = || AllowRuleError::NotARule(text.to_string());
         let text = text.trim();
         if text.is_empty() || text.contains(char::is_whitespace) {
             return Err(bad());
@@ -72,7 +91,7 @@ impl AllowRule {
             }),
             Err(_) if !host.is_empty() && !host.contains([':', '/', '[', ']']) => {
                 Ok(AllowRule::Host {
-                    host: ascii_host(host)?,
+                    host: ascii_host(host).map_err(|e| AllowRuleError::BadHost(e.to_string()))?,
                     port,
                 })
             }
@@ -153,7 +172,7 @@ impl fmt::Display for AllowRule {
 pub struct AllowList(pub Vec<AllowRule>);
 
 impl AllowList {
-    pub fn parse<S: AsRef<str>>(rules: &[S]) -> Result<Self, String> {
+    pub fn parse<S: AsRef<str>>(rules: &[S]) -> Result<Self, AllowRuleError> {
         rules
             .iter()
             .map(|r| AllowRule::parse(r.as_ref()))
@@ -230,10 +249,24 @@ mod tests {
     }
 
     #[test]
+    fn a_host_without_an_ascii_form_says_why() {
+        let err = AllowRule::parse("a\u{200b}\u{5d0}1.example:1").unwrap_err();
+        assert!(matches!(err, AllowRuleError::BadHost(_)), "{err:?}");
+        assert!(
+            err.to_string().contains("not a valid internationalized"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn bad_rules_are_explained() {
         for bad in ["", "a b", "10.0.0.0/33", "host:port", "[::1", "x/8"] {
             let err = AllowRule::parse(bad).unwrap_err();
-            assert!(err.contains("not an allow rule"), "{bad}: {err}");
+            assert_eq!(err, AllowRuleError::NotARule(bad.to_string()));
+            assert!(
+                err.to_string().contains("not an allow rule"),
+                "{bad}: {err}"
+            );
         }
     }
 

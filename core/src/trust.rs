@@ -6,8 +6,8 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use crate::ca_store::CaFiles;
 use mocket_control::trust_names::bundle_file_name;
-use mocket_protocols::tls::CaFiles;
 
 pub use mocket_control::trust_names::BUNDLE_VARS;
 

@@ -194,32 +194,85 @@ pub const MAX_BODY_FILE_BYTES: u64 = 64 << 20;
 /// A device (`/dev/zero`), a FIFO or a directory is refused before it is opened: reading a
 /// device never ends and opening a FIFO waits for a writer. The size is checked again while
 /// reading, so a file that grows between the check and the read cannot exceed `limit`.
-pub fn read_regular_file(path: &std::path::Path, limit: u64) -> Result<Vec<u8>, String> {
+pub fn read_regular_file(path: &std::path::Path, limit: u64) -> Result<Vec<u8>, ReadFileError> {
     use std::io::Read;
-    let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let io = |error| ReadFileError::Io {
+        path: path.to_path_buf(),
+        error,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
     if !meta.is_file() {
-        return Err(format!(
-            "{shown} is {}, not a regular file: name a regular file \
-             (reading a device may never end, opening a FIFO blocks)",
-            file_kind(&meta.file_type())
-        ));
+        return Err(ReadFileError::NotRegular {
+            path: path.to_path_buf(),
+            kind: file_kind(&meta.file_type()),
+        });
     }
-    let too_big = |size: u64| {
-        format!("{shown} is {size} bytes, over the limit of {limit} bytes: use a smaller file")
+    let too_big = |size: u64| ReadFileError::TooBig {
+        path: path.to_path_buf(),
+        size,
+        limit,
     };
     if meta.len() > limit {
         return Err(too_big(meta.len()));
     }
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let file = std::fs::File::open(path).map_err(io)?;
     let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(io)?;
     if bytes.len() as u64 > limit {
         return Err(too_big(bytes.len() as u64));
     }
     Ok(bytes)
+}
+
+/// Why [`read_regular_file`] read nothing.
+#[derive(Debug)]
+pub enum ReadFileError {
+    /// The file could not be examined, opened or read.
+    Io {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
+    /// Not a regular file; `kind` says what it is ("a FIFO", "a directory", ...).
+    NotRegular {
+        path: std::path::PathBuf,
+        kind: &'static str,
+    },
+    /// Larger than the limit.
+    TooBig {
+        path: std::path::PathBuf,
+        size: u64,
+        limit: u64,
+    },
+}
+
+impl fmt::Display for ReadFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadFileError::Io { path, error } => {
+                write!(f, "cannot read {}: {error}", path.display())
+            }
+            ReadFileError::NotRegular { path, kind } => write!(
+                f,
+                "{} is {kind}, not a regular file: name a regular file \
+                 (reading a device may never end, opening a FIFO blocks)",
+                path.display()
+            ),
+            ReadFileError::TooBig { path, size, limit } => write!(
+                f,
+                "{} is {size} bytes, over the limit of {limit} bytes: use a smaller file",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ReadFileError {}
+
+/// Lets callers that report errors as text ([`FieldError::new`]) take it as is.
+impl From<ReadFileError> for String {
+    fn from(e: ReadFileError) -> String {
+        e.to_string()
+    }
 }
 
 fn file_kind(t: &std::fs::FileType) -> &'static str {
@@ -304,14 +357,37 @@ pub fn normalize_host(host: &str) -> String {
 
 /// The ASCII (IDNA, UTS #46) form of `host`, lower-cased and without a trailing dot; an error
 /// says why a non-ASCII name has none. ASCII names are only lower-cased (no IDNA cost).
-pub fn ascii_host(host: &str) -> Result<String, String> {
+pub fn ascii_host(host: &str) -> Result<String, NotIdnaHost> {
     let host = host.trim_end_matches('.');
     if host.is_ascii() {
         return Ok(host.to_ascii_lowercase());
     }
-    idna::domain_to_ascii(host)
-        .map_err(|e| format!("\"{host}\" is not a valid internationalized domain name ({e})"))
+    idna::domain_to_ascii(host).map_err(|e| NotIdnaHost {
+        host: host.to_string(),
+        reason: e.to_string(),
+    })
 }
+
+/// A non-ASCII host name without an IDNA form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotIdnaHost {
+    /// The name, without its trailing dot.
+    pub host: String,
+    /// Why IDNA refused it.
+    pub reason: String,
+}
+
+impl fmt::Display for NotIdnaHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "\"{}\" is not a valid internationalized domain name ({})",
+            self.host, self.reason
+        )
+    }
+}
+
+impl std::error::Error for NotIdnaHost {}
 
 /// Parses `host:port` or `[v6]:port`; `default_port` applies when the port is absent.
 pub fn host_port(text: &str, default_port: Option<u16>) -> Result<Destination, FieldError> {
@@ -333,8 +409,8 @@ pub fn host_port(text: &str, default_port: Option<u16>) -> Result<Destination, F
             "\"{text}\" is not a host:port (expected for example \"cache.internal:6379\")"
         )));
     }
-    if let Err(message) = ascii_host(host) {
-        return Err(FieldError::new(message));
+    if let Err(e) = ascii_host(host) {
+        return Err(FieldError::new(e.to_string()));
     }
     let port = match (port, default_port) {
         (Some(p), _) => p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
@@ -440,19 +516,30 @@ mod tests {
         let fifo = dir.join("fifo");
         let made = std::process::Command::new("mkfifo").arg(&fifo).status();
         assert!(made.is_ok_and(|s| s.success()), "mkfifo failed");
-        let err = read_regular_file(&fifo, 10).unwrap_err();
+        let err = read_regular_file(&fifo, 10).unwrap_err().to_string();
         assert!(err.contains("is a FIFO, not a regular file"), "{err}");
         let err = read_regular_file(Path::new("/dev/zero"), 10).unwrap_err();
-        assert!(err.contains("is a character device"), "{err}");
+        assert!(
+            matches!(err, ReadFileError::NotRegular { kind, .. } if kind == "a character device"),
+            "{err:?}"
+        );
         assert!(
             read_regular_file(&dir, 10)
                 .unwrap_err()
+                .to_string()
                 .contains("a directory")
+        );
+        let missing = read_regular_file(&dir.join("missing"), 10).unwrap_err();
+        assert!(
+            missing
+                .to_string()
+                .starts_with(&format!("cannot read {}: ", dir.join("missing").display())),
+            "{missing}"
         );
         let file = dir.join("body");
         std::fs::write(&file, b"0123456789").unwrap();
         assert_eq!(read_regular_file(&file, 10).unwrap(), b"0123456789");
-        let err = read_regular_file(&file, 9).unwrap_err();
+        let err = read_regular_file(&file, 9).unwrap_err().to_string();
         assert!(err.contains("10 bytes, over the limit of 9 bytes"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

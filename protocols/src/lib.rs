@@ -2,6 +2,8 @@
 //! to answer, so every protocol is unit-tested without a socket. The engine in `mocket-core`
 //! owns the sockets and drives these state machines.
 
+#![forbid(unsafe_code)]
+
 pub mod field;
 pub mod http;
 pub mod redis;

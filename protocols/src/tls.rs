@@ -1,18 +1,15 @@
 //! TLS termination: the mocket CA and the leaf certificates it issues per host name
 //! (DESIGN.md section 5).
 //!
-//! The CA is ECDSA P-256, generated once per user and cached on disk (key file mode 0600), or
-//! given by `MOCKET_CA_CERT`/`MOCKET_CA_KEY`. Leaves are issued on first use for a name and kept
-//! in memory; each connection gets a server config whose resolver falls back to the name behind
-//! the fake address when the client sends no SNI.
+//! Sans-IO: the CA is ECDSA P-256, made from PEM text or generated here; where it lives on disk
+//! and creating it there is `mocket_core::ca_store`'s. Leaves are issued on first use for a name
+//! and kept in memory; each connection gets a server config whose resolver falls back to the
+//! name behind the fake address when the client sends no SNI.
 
 use std::collections::HashMap;
-use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use mocket_control::sync::lock;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose, SanType};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -20,59 +17,47 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::{ServerConfig, ServerConnection};
 
-/// Where the CA's certificate and key live.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CaFiles {
-    pub cert: PathBuf,
-    pub key: PathBuf,
-    /// Whether mocket may create them (the per-user default) or only read them (given paths).
-    pub generated: bool,
+/// Why a CA could not be made or loaded, or a leaf or session not made.
+#[derive(Debug)]
+pub enum TlsError {
+    /// The CA's key PEM does not hold a usable key.
+    BadKey(rcgen::Error),
+    /// The CA's certificate PEM does not hold a usable CA certificate.
+    BadCertificate(rcgen::Error),
+    /// The CA's certificate PEM has no decodable `CERTIFICATE` block.
+    BadCertificatePem,
+    /// The certificate and key do not make a CA that can sign.
+    CannotLoad(rcgen::Error),
+    /// A leaf was asked for a name that is neither an IP address nor a DNS name.
+    NotADnsName { name: String, error: rcgen::Error },
+    /// Generating or signing a certificate failed.
+    Certificate(rcgen::Error),
+    /// rustls refused the key or the server configuration.
+    Rustls(rustls::Error),
 }
 
-impl CaFiles {
-    /// `MOCKET_CA_CERT`/`MOCKET_CA_KEY` when set (both), else the per-user default.
-    pub fn from_env() -> Result<Self, String> {
-        let var = |k| {
-            std::env::var_os(k)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        };
-        match (var("MOCKET_CA_CERT"), var("MOCKET_CA_KEY")) {
-            (Some(cert), Some(key)) => Ok(CaFiles {
-                cert,
-                key,
-                generated: false,
-            }),
-            (None, None) => Ok(CaFiles::in_dir(&default_dir()?)),
-            _ => Err("set both MOCKET_CA_CERT and MOCKET_CA_KEY, or neither".into()),
-        }
-    }
-
-    /// The generated CA under `dir`: `dir/ca/cert.pem` and `dir/ca/key.pem`.
-    pub fn in_dir(dir: &Path) -> Self {
-        CaFiles {
-            cert: dir.join("ca/cert.pem"),
-            key: dir.join("ca/key.pem"),
-            generated: true,
+impl std::fmt::Display for TlsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TlsError::BadKey(e) => write!(f, "bad key: {e}"),
+            TlsError::BadCertificate(e) => write!(f, "bad certificate: {e}"),
+            TlsError::BadCertificatePem => f.write_str("bad certificate PEM"),
+            TlsError::CannotLoad(e) => write!(f, "cannot load: {e}"),
+            TlsError::NotADnsName { name, error } => {
+                write!(f, "{name:?} is not a DNS name: {error}")
+            }
+            TlsError::Certificate(e) => e.fmt(f),
+            TlsError::Rustls(e) => e.fmt(f),
         }
     }
 }
 
-/// mocket's per-user data directory (the CA, shared state): `$XDG_DATA_HOME/mocket`, or
-/// `~/.local/share/mocket`.
-pub fn default_dir() -> Result<PathBuf, String> {
-    let var = |k| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    match (var("XDG_DATA_HOME"), var("HOME")) {
-        (Some(data), _) => Ok(data.join("mocket")),
-        (None, Some(home)) => Ok(home.join(".local/share/mocket")),
-        (None, None) => Err(
-            "cannot place the mocket CA: set HOME, XDG_DATA_HOME or MOCKET_CA_CERT/MOCKET_CA_KEY"
-                .into(),
-        ),
+impl std::error::Error for TlsError {}
+
+/// Lets callers that still report errors as text use `?`.
+impl From<TlsError> for String {
+    fn from(e: TlsError) -> String {
+        e.to_string()
     }
 }
 
@@ -85,32 +70,15 @@ pub struct CertificateAuthority {
 }
 
 impl CertificateAuthority {
-    /// Loads the CA, creating it first when it is the per-user default and does not exist yet.
-    /// Several processes may race to create it: each builds it in a private directory and
-    /// renames that into place; the losers use the winner's.
-    pub fn load_or_create(files: &CaFiles) -> Result<Self, String> {
-        if files.generated && !files.cert.exists() {
-            create(files)?;
-        }
-        let read = |p: &Path| {
-            fs::read_to_string(p)
-                .map_err(|e| format!("cannot read the mocket CA file {}: {e}", p.display()))
-        };
-        CertificateAuthority::from_pem(&read(&files.cert)?, &read(&files.key)?)
-            .map_err(|e| format!("the mocket CA in {} is unusable: {e}", files.cert.display()))
-    }
-
     /// A CA from its certificate and key in PEM.
-    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, String> {
-        let key = KeyPair::from_pem(key_pem).map_err(|e| format!("bad key: {e}"))?;
-        let params = CertificateParams::from_ca_cert_pem(cert_pem)
-            .map_err(|e| format!("bad certificate: {e}"))?;
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, TlsError> {
+        let key = KeyPair::from_pem(key_pem).map_err(TlsError::BadKey)?;
+        let params =
+            CertificateParams::from_ca_cert_pem(cert_pem).map_err(TlsError::BadCertificate)?;
         // Re-signing the same parameters with the same key gives a certificate with the same
         // subject and key: leaves it signs verify against the one on disk.
-        let signer = params
-            .self_signed(&key)
-            .map_err(|e| format!("cannot load: {e}"))?;
-        let cert_der = pem_to_der(cert_pem).ok_or("bad certificate PEM")?;
+        let signer = params.self_signed(&key).map_err(TlsError::CannotLoad)?;
+        let cert_der = pem_to_der(cert_pem).ok_or(TlsError::BadCertificatePem)?;
         Ok(CertificateAuthority {
             cert_pem: cert_pem.to_string(),
             cert_der,
@@ -120,9 +88,9 @@ impl CertificateAuthority {
     }
 
     /// A fresh CA, in PEM: (certificate, key).
-    pub fn generate() -> Result<(String, String), String> {
+    pub fn generate() -> Result<(String, String), TlsError> {
         let key =
-            KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|e| e.to_string())?;
+            KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(TlsError::Certificate)?;
         let mut params = CertificateParams::default();
         params
             .distinguished_name
@@ -139,7 +107,7 @@ impl CertificateAuthority {
         let now = time::OffsetDateTime::now_utc();
         params.not_before = now - time::Duration::days(1);
         params.not_after = now + time::Duration::days(3650);
-        let cert = params.self_signed(&key).map_err(|e| e.to_string())?;
+        let cert = params.self_signed(&key).map_err(TlsError::Certificate)?;
         Ok((cert.pem(), key.serialize_pem()))
     }
 
@@ -148,17 +116,17 @@ impl CertificateAuthority {
     }
 
     /// A leaf for `name` (a DNS name or an IP), with the chain leaf + CA.
-    pub fn issue(&self, name: &str, provider: &CryptoProvider) -> Result<CertifiedKey, String> {
+    pub fn issue(&self, name: &str, provider: &CryptoProvider) -> Result<CertifiedKey, TlsError> {
         let key =
-            KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|e| e.to_string())?;
+            KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(TlsError::Certificate)?;
         let mut params = CertificateParams::default();
         params.distinguished_name.push(DnType::CommonName, name);
         let san = match name.parse::<std::net::IpAddr>() {
             Ok(ip) => SanType::IpAddress(ip),
-            Err(_) => SanType::DnsName(
-                name.try_into()
-                    .map_err(|e| format!("{name:?} is not a DNS name: {e}"))?,
-            ),
+            Err(_) => SanType::DnsName(name.try_into().map_err(|error| TlsError::NotADnsName {
+                name: name.to_string(),
+                error,
+            })?),
         };
         params.subject_alt_names = vec![san];
         params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
@@ -168,12 +136,12 @@ impl CertificateAuthority {
         params.not_after = now + time::Duration::days(365);
         let cert = params
             .signed_by(&key, &self.signer, &self.key)
-            .map_err(|e| e.to_string())?;
+            .map_err(TlsError::Certificate)?;
         let private = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
         let signing = provider
             .key_provider
             .load_private_key(private)
-            .map_err(|e| e.to_string())?;
+            .map_err(TlsError::Rustls)?;
         Ok(CertifiedKey::new(
             vec![cert.der().clone(), self.cert_der.clone()],
             signing,
@@ -193,47 +161,6 @@ fn pem_to_der(pem: &str) -> Option<CertificateDer<'static>> {
         .decode(body)
         .ok()
         .map(CertificateDer::from)
-}
-
-fn create(files: &CaFiles) -> Result<(), String> {
-    let dir = files.cert.parent().ok_or("bad CA path")?;
-    let parent = dir.parent().ok_or("bad CA path")?;
-    let fail = |what: &str, e: std::io::Error| {
-        format!(
-            "cannot create the mocket CA in {}: {what}: {e}",
-            dir.display()
-        )
-    };
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(parent)
-        .map_err(|e| fail("mkdir", e))?;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let tmp = parent.join(format!(".ca-{}-{}", std::process::id(), nanos.as_nanos()));
-    fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&tmp)
-        .map_err(|e| fail("mkdir", e))?;
-    let (cert, key) = CertificateAuthority::generate()?;
-    let write = |name: &str, text: &str, mode: u32| -> std::io::Result<()> {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(tmp.join(name))?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()
-    };
-    write("key.pem", &key, 0o600).map_err(|e| fail("key", e))?;
-    write("cert.pem", &cert, 0o644).map_err(|e| fail("certificate", e))?;
-    if fs::rename(&tmp, dir).is_err() {
-        // Another process won the race (or the directory exists): use what is there.
-        let _ = fs::remove_dir_all(&tmp);
-    }
-    Ok(())
 }
 
 /// Leaves issued so far, by name, and the server configs that serve them.
@@ -257,9 +184,9 @@ impl LeafCache {
     }
 
     /// The leaf for `name`, issued on first use.
-    pub fn leaf(&self, name: &str) -> Result<Arc<CertifiedKey>, String> {
+    pub fn leaf(&self, name: &str) -> Result<Arc<CertifiedKey>, TlsError> {
         let name = name.trim_end_matches('.').to_ascii_lowercase();
-        let mut leaves = self.leaves.lock().unwrap_or_else(|e| e.into_inner());
+        let mut leaves = lock(&self.leaves);
         if let Some(leaf) = leaves.get(&name) {
             return Ok(Arc::clone(leaf));
         }
@@ -269,18 +196,18 @@ impl LeafCache {
     }
 
     /// A server session for one connection; `fallback_name` is used without SNI.
-    pub fn accept(self: &Arc<Self>, fallback_name: &str) -> Result<ServerConnection, String> {
+    pub fn accept(self: &Arc<Self>, fallback_name: &str) -> Result<ServerConnection, TlsError> {
         let resolver = ConnectionResolver {
             cache: Arc::clone(self),
             fallback: fallback_name.to_string(),
         };
         let mut config = ServerConfig::builder_with_provider(Arc::clone(&self.provider))
             .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
+            .map_err(TlsError::Rustls)?
             .with_no_client_auth()
             .with_cert_resolver(Arc::new(resolver));
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        ServerConnection::new(Arc::new(config)).map_err(|e| e.to_string())
+        ServerConnection::new(Arc::new(config)).map_err(TlsError::Rustls)
     }
 }
 
@@ -326,7 +253,7 @@ pub fn rejection_reason(error: &std::io::Error) -> Option<String> {
 mod tests {
     use super::*;
     use rustls::pki_types::ServerName;
-    use std::io::Read;
+    use std::io::{Read, Write};
 
     fn ca() -> CertificateAuthority {
         let (cert, key) = CertificateAuthority::generate().unwrap();
@@ -394,17 +321,28 @@ mod tests {
     }
 
     #[test]
-    fn the_ca_is_created_once_with_a_private_key_file() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = std::env::temp_dir().join(format!("mocket-ca-test-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        let files = CaFiles::in_dir(&dir);
-        let first = CertificateAuthority::load_or_create(&files).unwrap();
-        let second = CertificateAuthority::load_or_create(&files).unwrap();
-        assert_eq!(first.cert_pem(), second.cert_pem());
-        let mode = fs::metadata(&files.key).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        fs::remove_dir_all(&dir).unwrap();
+    fn errors_say_which_part_is_wrong() {
+        let (cert, key) = CertificateAuthority::generate().unwrap();
+        let bad_key = CertificateAuthority::from_pem(&cert, "not a key")
+            .err()
+            .unwrap();
+        assert!(matches!(bad_key, TlsError::BadKey(_)), "{bad_key:?}");
+        assert!(bad_key.to_string().starts_with("bad key: "), "{bad_key}");
+        let bad_cert = CertificateAuthority::from_pem("nothing", &key)
+            .err()
+            .unwrap();
+        assert!(
+            bad_cert.to_string().starts_with("bad certificate: "),
+            "{bad_cert}"
+        );
+        let provider = rustls::crypto::ring::default_provider();
+        let bad_name = ca().issue("bad é", &provider).err().unwrap();
+        assert!(
+            bad_name
+                .to_string()
+                .starts_with("\"bad é\" is not a DNS name: "),
+            "{bad_name}"
+        );
     }
 
     #[test]

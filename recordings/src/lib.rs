@@ -6,6 +6,8 @@
 //! Everything but [`store`] is sans-IO: the engine in `mocket-core` owns the sockets, proxies
 //! recorded connections to the real servers and feeds these pieces the bytes.
 
+#![forbid(unsafe_code)]
+
 pub mod cassette;
 pub mod http;
 pub mod mode;

@@ -2,8 +2,8 @@
 //! replay), the mode's decision, and every write.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
 
 use mocket_protocols::field::Destination;
 
@@ -41,9 +41,7 @@ pub struct Recorder {
     next_id: AtomicU64,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+use mocket_control::sync::lock;
 
 impl Recorder {
     /// Reads the cassette (a broken one is an error, never silently replaced) and decides what

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use mocket_control::log_level::LogLevel;
+
 /// The longest reply line read from the daemon.
 const MAX_REPLY: usize = 64 * 1024;
 
@@ -28,7 +30,7 @@ static WARN: OnceLock<bool> = OnceLock::new();
 /// Whether warnings go to stderr (`MOCKET_LOG` is not `error`).
 pub fn log_warnings() -> bool {
     *WARN.get_or_init(|| {
-        !std::env::var("MOCKET_LOG").is_ok_and(|v| v.trim().eq_ignore_ascii_case("error"))
+        !std::env::var("MOCKET_LOG").is_ok_and(|v| LogLevel::parse(&v) == Ok(LogLevel::Error))
     })
 }
 

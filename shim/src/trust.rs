@@ -2,26 +2,23 @@
 //! the engine prepared beside the mocket CA, when there is one for this environment. Under
 //! `mocket run` the variables are already set and nothing is done.
 //!
-//! The bundle's name comes from `mocket_control::trust_names`, as the engine's does.
+//! The CA's place comes from `mocket_control::ca_location` and the bundle's name from
+//! `mocket_control::trust_names`, as the engine's do.
 
 use std::path::PathBuf;
 
+use mocket_control::ca_location::CaFiles;
 use mocket_control::trust_names::{BUNDLE_VARS, bundle_file_name};
 
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// The CA certificate: `MOCKET_CA_CERT`, or the per-user default of `mocket-protocols`'
-/// `CaFiles`.
+/// The CA certificate, where the engine looks for it too
+/// (`mocket_control::ca_location`): `MOCKET_CA_CERT` when both it and `MOCKET_CA_KEY` are
+/// set, else the per-user CA.
 pub fn ca_cert_path() -> Option<PathBuf> {
-    if let Some(cert) = var("MOCKET_CA_CERT") {
-        return Some(PathBuf::from(cert));
-    }
-    let data = var("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
-    Some(data.join("mocket/ca/cert.pem"))
+    CaFiles::from_env().ok().map(|files| files.cert)
 }
 
 /// Points the bundle variables at mocket's bundle: a few `getenv`s and two `stat`s.

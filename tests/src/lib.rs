@@ -4,6 +4,8 @@
 //!
 //! Build first: `cargo build --workspace` (the README's test command does both).
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -2,6 +2,8 @@
 //! keys, unbracketed IPv6 hints, Unicode host names, secrets in the journal, and fake addresses
 //! (exhaustion, agreement between processes of one tree).
 
+#![forbid(unsafe_code)]
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -1,6 +1,8 @@
 //! HTTP/1.1 entries with real clients nobody here wrote: curl, Python's `requests`,
 //! `urllib.request`, `http.client` and `httpx`, each checking status, headers and body.
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 
 use mocket_tests::*;

@@ -2,6 +2,8 @@
 //! `mocket run` (bundle variables) and under a bare `LD_PRELOAD` (OpenSSL store injection and
 //! the constructor's bundle), including clients that pin their own bundle.
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 
 use mocket_tests::*;

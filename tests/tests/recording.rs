@@ -4,6 +4,8 @@
 //! recorded through `mocket run --record` with nothing allowed, then stopped; the replay runs
 //! in a fresh namespace where nothing listens at all.
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -2,6 +2,8 @@
 //! `-3`), `nc` typing inline commands, and Python's redis-py (which sends `CLIENT SETINFO` and,
 //! with `protocol=3`, `HELLO 3` on connect).
 
+#![forbid(unsafe_code)]
+
 use std::path::Path;
 
 use mocket_tests::*;

@@ -6,6 +6,8 @@
 //! The clients are `mocket-http-client` (tests/src/bin/mocket-http-client.rs): one JSON line per
 //! response, then, for reqwest, how many connections it opened.
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};

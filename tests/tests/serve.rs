@@ -1,5 +1,7 @@
 //! `mocket serve`: the entries behind ordinary listeners, reached by clients without the preload.
 
+#![forbid(unsafe_code)]
+
 use mocket_tests::*;
 
 #[test]

@@ -1,5 +1,7 @@
 //! Raw TCP entries and the interception core, with real clients under both placements.
 
+#![forbid(unsafe_code)]
+
 use mocket_tests::*;
 
 const MOCKS: &str = r#"{

@@ -101,7 +101,8 @@ impl Config {
             key: String::new(),
             message: format!("cannot read the mocks file: {message}"),
         };
-        let bytes = field::read_regular_file(path, MAX_MOCKS_FILE_BYTES).map_err(unreadable)?;
+        let bytes = field::read_regular_file(path, MAX_MOCKS_FILE_BYTES)
+            .map_err(|e| unreadable(e.to_string()))?;
         let text = String::from_utf8(bytes)
             .map_err(|e| unreadable(format!("it is not UTF-8 text ({e})")))?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -198,7 +199,7 @@ fn allow_list(v: &Value) -> Result<AllowList, FieldError> {
             .unwrap_or(0);
         FieldError {
             path: vec![PathSeg::Index(i)],
-            message,
+            message: message.to_string(),
         }
     })
 }

@@ -9,39 +9,7 @@ use mocket_recordings::{Mode, RecordSettings, Redactor};
 use super::{Config, ConfigError};
 use crate::policy::AllowList;
 
-/// How much mocket says on stderr.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub enum LogLevel {
-    Error,
-    #[default]
-    Warn,
-    Info,
-    Debug,
-}
-
-impl LogLevel {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "error" => Ok(LogLevel::Error),
-            "warn" | "" => Ok(LogLevel::Warn),
-            "info" => Ok(LogLevel::Info),
-            "debug" => Ok(LogLevel::Debug),
-            other => Err(format!(
-                "unknown log level \"{other}\": use error, warn, info or debug"
-            )),
-        }
-    }
-
-    /// The level's name, as [`LogLevel::parse`] reads it (and `MOCKET_LOG` says it).
-    pub fn name(self) -> &'static str {
-        match self {
-            LogLevel::Error => "error",
-            LogLevel::Warn => "warn",
-            LogLevel::Info => "info",
-            LogLevel::Debug => "debug",
-        }
-    }
-}
+pub use mocket_control::log_level::LogLevel;
 
 /// Everything that decides how an engine behaves, before the mocks file is read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -76,10 +44,12 @@ impl Settings {
     /// Reads the `MOCKET_*` variables through `var`.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let strict = var("MOCKET_STRICT")
-            .map(|v| parse_strict(&v).map_err(|m| variable_error("MOCKET_STRICT", m)))
+            .map(|v| parse_strict(&v).map_err(|m| variable_error("MOCKET_STRICT", m.to_string())))
             .transpose()?;
         let log = match var("MOCKET_LOG") {
-            Some(v) => LogLevel::parse(&v).map_err(|m| variable_error("MOCKET_LOG", m))?,
+            Some(v) => {
+                LogLevel::parse(&v).map_err(|m| variable_error("MOCKET_LOG", m.to_string()))?
+            }
             None => LogLevel::default(),
         };
         let path = |name: &str| var(name).filter(|v| !v.is_empty()).map(PathBuf::from);
@@ -154,8 +124,8 @@ impl Settings {
             config.strict = strict;
         }
         if let Some(rules) = &self.allow {
-            config.allow =
-                AllowList::parse(rules).map_err(|m| variable_error("MOCKET_ALLOW / --allow", m))?;
+            config.allow = AllowList::parse(rules)
+                .map_err(|m| variable_error("MOCKET_ALLOW / --allow", m.to_string()))?;
         }
         config.record = self.recording()?;
         if let Some(max) = self.max_body {
@@ -191,12 +161,24 @@ fn parse_size(text: &str) -> Result<usize, String> {
         })
 }
 
+/// A `MOCKET_STRICT` value that is neither on nor off; holds it, lower-cased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotOnOrOff(pub String);
+
+impl std::fmt::Display for NotOnOrOff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "\"{}\" is not 1 or 0", self.0)
+    }
+}
+
+impl std::error::Error for NotOnOrOff {}
+
 /// `MOCKET_STRICT` accepts `1`/`0` (and the obvious words).
-pub fn parse_strict(text: &str) -> Result<bool, String> {
+pub fn parse_strict(text: &str) -> Result<bool, NotOnOrOff> {
     match text.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),
-        other => Err(format!("\"{other}\" is not 1 or 0")),
+        other => Err(NotOnOrOff(other.to_string())),
     }
 }
 

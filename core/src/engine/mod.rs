@@ -18,7 +18,7 @@ mod tls;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use mocket_protocols::field::{Destination, normalize_host};
 
@@ -94,10 +94,7 @@ pub struct Engine {
     upstream_tls: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
 }
 
-/// Locks a mutex even if a thread panicked while holding it: the engine's tables stay usable.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+use mocket_control::sync::lock;
 
 impl Engine {
     /// An engine for `settings`, under the embedded placement (one engine per process): its
@@ -236,9 +233,9 @@ impl Engine {
             }
             Request::Query { pid, name } => self.query(&config, pid, &normalize_host(&name)),
             Request::Ca { .. } => match self.leaf_cache() {
-                Ok(_) => match mocket_protocols::tls::CaFiles::from_env() {
+                Ok(_) => match crate::ca_store::CaFiles::from_env() {
                     Ok(files) => Reply::Path(files.cert.display().to_string()),
-                    Err(e) => Reply::Refuse(e),
+                    Err(e) => Reply::Refuse(e.to_string()),
                 },
                 Err(e) => Reply::Refuse(e),
             },

@@ -6,7 +6,7 @@ use std::io;
 use std::net::TcpStream;
 use std::sync::Arc;
 
-use mocket_protocols::tls::{CaFiles, CertificateAuthority, LeafCache, rejection_reason};
+use mocket_protocols::tls::{LeafCache, rejection_reason};
 use rustls::{ServerConnection, StreamOwned};
 use serde_json::json;
 
@@ -57,8 +57,8 @@ impl Engine {
 
     pub(super) fn leaf_cache(&self) -> Result<Arc<LeafCache>, String> {
         let loaded = self.tls.get_or_init(|| {
-            let files = CaFiles::from_env()?;
-            let ca = CertificateAuthority::load_or_create(&files)?;
+            let files = crate::ca_store::CaFiles::from_env()?;
+            let ca = crate::ca_store::load_or_create(&files)?;
             if files.generated {
                 // Later processes under a bare LD_PRELOAD find it ready (best effort).
                 let _ = crate::trust::write_bare_bundle(&files, ca.cert_pem());
@@ -75,7 +75,7 @@ impl Engine {
         self.idle_timeout.apply(&stream);
         let session = self
             .leaf_cache()
-            .and_then(|cache| cache.accept(&claim.dest.host));
+            .and_then(|cache| cache.accept(&claim.dest.host).map_err(String::from));
         let mut session = match session {
             Ok(s) => s,
             Err(e) => {

@@ -210,11 +210,11 @@ fn registry_dir() -> Result<PathBuf, RegistryError> {
         .map(|p| p.join("mocket"));
     let dir = match runtime {
         Some(dir) => dir,
-        None => mocket_protocols::tls::default_dir()
+        None => crate::ca_store::data_dir_from_env()
             .map(|d| d.join("run"))
-            .map_err(|message| RegistryError {
+            .map_err(|e| RegistryError {
                 path: PathBuf::from("(no directory)"),
-                message,
+                message: e.to_string(),
             })?,
     };
     use std::os::unix::fs::DirBuilderExt;

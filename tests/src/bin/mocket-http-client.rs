@@ -18,6 +18,8 @@
 //! which reqwest calls once per new connection. On an error it prints the error and its causes
 //! on stderr and exits 1.
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeMap;
 use std::error::Error;
 use std::net::SocketAddr;

@@ -3,6 +3,8 @@
 //! each reply on a line; `mocket-redis-client URL --pipeline N` sends N `INCR counter` in one
 //! pipeline and prints the last reply.
 
+#![forbid(unsafe_code)]
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((url, rest)) = args.split_first() else {

@@ -1,6 +1,8 @@
 //! A Rust client for the integration tests: `mocket-test-client std|tokio HOST PORT SEND`
 //! connects, sends SEND, half-closes, and prints everything it receives (as text).
 
+#![forbid(unsafe_code)]
+
 use std::io::{Read, Write};
 
 fn main() {
