@@ -22,6 +22,9 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 pub mod fake_range;
+/// Fuzz targets' entry points (the `fuzz/` crate) and the corpus replay.
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod trust_names;
 
 /// The transport protocol of a connection or datagram the shim asks about.

@@ -7,6 +7,9 @@
 //! recorded connections to the real servers and feeds these pieces the bytes.
 
 pub mod cassette;
+/// Fuzz targets' entry points (the `fuzz/` crate) and the corpus replay.
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod http;
 pub mod mode;
 pub mod player;
