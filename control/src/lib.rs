@@ -98,10 +98,17 @@ pub enum Reply {
 
 impl Request {
     pub fn parse(line: &str) -> Result<Self, String> {
-        let mut words = line.trim_end().split(' ');
+        let mut words = line_content(line).split(' ');
         let verb = words.next().unwrap_or_default();
         let pid: u32 = number(words.next(), "pid")?;
-        let mut next = |what: &str| words.next().ok_or_else(|| format!("missing {what}"));
+        // An empty word (two spaces) is a missing one: `resolve 1  x` has no name, and a name ""
+        // would be written back as a line without one.
+        let mut next = |what: &str| {
+            words
+                .next()
+                .filter(|w| !w.is_empty())
+                .ok_or_else(|| format!("missing {what}"))
+        };
         match verb {
             "resolve" => Ok(Request::Resolve {
                 pid,
@@ -227,6 +234,14 @@ impl Reply {
     }
 }
 
+/// A line without its line end (`\n` or `\r\n`). Only that: trimming all trailing whitespace
+/// would cut Unicode spaces off the end of a name, so the engine would answer for another name
+/// than the one sent.
+fn line_content(line: &str) -> &str {
+    let line = line.strip_suffix('\n').unwrap_or(line);
+    line.strip_suffix('\r').unwrap_or(line)
+}
+
 fn number<T: std::str::FromStr>(word: Option<&str>, what: &str) -> Result<T, String> {
     let word = word.ok_or_else(|| format!("missing {what}"))?;
     word.parse().map_err(|_| format!("bad {what} {word:?}"))
@@ -307,5 +322,38 @@ mod tests {
             assert_eq!(Reply::parse(&r.to_line()).unwrap(), r);
         }
         assert_eq!(Reply::Refuse("a\nb".into()).to_line(), "refuse a b");
+    }
+
+    /// Found by the `control_line` fuzz target: `resolve 429  x` was a request for the name "",
+    /// which `to_line` writes as `resolve 429 `, a line without a name.
+    #[test]
+    fn an_empty_word_is_a_missing_one() {
+        assert_eq!(
+            Request::parse("resolve 429  x\n"),
+            Err("missing name".into())
+        );
+        assert_eq!(Request::parse("query 1 "), Err("missing name".into()));
+        assert_eq!(
+            Request::parse("reverse 1  ::1"),
+            Err("missing address".into())
+        );
+        assert_eq!(
+            Request::parse("route 1 tcp ::1 "),
+            Err("missing port".into())
+        );
+        assert!(Request::parse("resolved 1 db  10.0.0.1").is_err());
+    }
+
+    /// Only the line end is cut: the whole-line trim took a Unicode space off the end of a name
+    /// and answered for another name than the one sent.
+    #[test]
+    fn only_the_line_end_is_trimmed() {
+        let cut = Request::Resolve {
+            pid: 1,
+            name: "a".into(),
+        };
+        assert_ne!(Request::parse("resolve 1 a\u{3000}\r\n"), Ok(cut.clone()));
+        assert_eq!(Request::parse("resolve 1 a\r\n"), Ok(cut.clone()));
+        assert_eq!(Request::parse("resolve 1 a\n"), Ok(cut));
     }
 }
