@@ -114,8 +114,25 @@ mod tests {
         replay_corpus("http_request", http_request);
     }
 
+    /// The crash inputs the fuzzer found (`fuzz/regressions/http_request/`).
+    #[test]
+    fn http_request_regressions_replay() {
+        replay_regressions("http_request", http_request);
+    }
+
     #[test]
     fn resp_corpus_replays() {
         replay_corpus("resp", resp_commands);
+    }
+
+    /// The crash input of issue 10 (10 000 nested arrays, read 16 bytes at a time): the decoder
+    /// recurses once per level and overflows a thread's stack (in the fuzz build, on libFuzzer's
+    /// 8 MiB main thread, it runs for minutes instead). The nesting-depth limit is being added
+    /// to the decoder on another branch; until it is merged this replay would abort the test
+    /// binary, so it is ignored.
+    #[test]
+    #[ignore = "RESP decoder stack overflow (issue 10): un-ignore once the nesting-depth limit is merged"]
+    fn resp_regressions_replay() {
+        replay_regressions("resp", resp_commands);
     }
 }
