@@ -102,12 +102,14 @@ impl Request {
         let verb = words.next().unwrap_or_default();
         let pid: u32 = number(words.next(), "pid")?;
         // An empty word (two spaces) is a missing one: `resolve 1  x` has no name, and a name ""
-        // would be written back as a line without one.
-        let mut next = |what: &str| {
-            words
-                .next()
-                .filter(|w| !w.is_empty())
-                .ok_or_else(|| format!("missing {what}"))
+        // would be written back as a line without one. A control character cannot be carried
+        // (a name ending in `\r` reads back without it): refused.
+        let mut next = |what: &str| match words.next() {
+            None | Some("") => Err(format!("missing {what}")),
+            Some(w) if w.chars().any(char::is_control) => {
+                Err(format!("control character in {what} {w:?}"))
+            }
+            Some(w) => Ok(w),
         };
         match verb {
             "resolve" => Ok(Request::Resolve {
@@ -342,6 +344,16 @@ mod tests {
             Err("missing port".into())
         );
         assert!(Request::parse("resolved 1 db  10.0.0.1").is_err());
+    }
+
+    /// Found by the `control_line` fuzz target: `resolve 1 \r\r\n` was a request for the name
+    /// "\r", which reads back from its own line as no name.
+    #[test]
+    fn a_word_with_a_control_character_is_refused() {
+        let refused = |line: &str| Request::parse(line).unwrap_err();
+        assert!(refused("resolve 1 \r\r\n").contains("control character in name"));
+        assert!(refused("query 1 a\u{7}b").contains("control character in name"));
+        assert!(refused("resolved 1 a\u{85} ::1").contains("control character in name"));
     }
 
     /// Only the line end is cut: the whole-line trim took a Unicode space off the end of a name
