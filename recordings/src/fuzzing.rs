@@ -2,15 +2,13 @@
 //! as unit tests, each asserting its parser's contract.
 
 use crate::cassette::Cassette;
-use crate::sniff::{Protocol, sniff};
-
-/// Past this many bytes without a line end, `sniff` gives up on a request line (its `MAX_LINE`).
-const SNIFF_LINE: usize = 8 * 1024;
+use crate::sniff::{MAX_LINE, Protocol, sniff};
 
 /// What a recorded client speaks, from its first bytes (the first input byte picks a read
 /// size), after the engine's peek at the first byte for a TLS handshake (0x16). Never panics;
-/// the first answer read by read is final (more bytes never change it); a TLS record is
-/// never taken for HTTP or Redis.
+/// the first answer read by read is final (more bytes never change it, short of `MAX_LINE`,
+/// where a line that never ended is given up on as raw TCP); a TLS record is never taken for
+/// HTTP or Redis.
 pub fn sniff_prefix(data: &[u8]) {
     let Some((&cut, bytes)) = data.split_first() else {
         return;
@@ -22,7 +20,7 @@ pub fn sniff_prefix(data: &[u8]) {
         sniff(&prefix)
     });
     if let Some(protocol) = decided
-        && bytes.len() <= SNIFF_LINE
+        && bytes.len() <= MAX_LINE
     {
         assert_eq!(
             sniff(bytes),
