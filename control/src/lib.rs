@@ -28,6 +28,9 @@ use std::net::{IpAddr, Ipv4Addr};
 pub mod ca_location;
 pub mod fake_range;
 pub mod fnv;
+/// Fuzz targets' entry points (the `fuzz/` crate) and the corpus replay.
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod log_level;
 pub mod sync;
 pub mod trust_names;
@@ -536,5 +539,38 @@ mod tests {
             Reply::parse("refuse no  entry here"),
             Ok(Reply::Refuse("no  entry here".into()))
         );
+    }
+
+    /// Found by the `control_line` fuzzer: an empty word (two spaces) is not a field.
+    #[test]
+    fn an_empty_word_is_never_a_field() {
+        for line in [
+            "resolve 429  x\n",
+            "query 1 ",
+            "reverse 1  ::1",
+            "route 1 tcp ::1 ",
+            "resolved 1 db  10.0.0.1",
+        ] {
+            assert!(Request::parse(line).is_err(), "{line:?}");
+        }
+    }
+
+    /// Found by the `control_line` fuzzer: `\r` (or any control character) in a word read back
+    /// as another name than the one sent.
+    #[test]
+    fn a_control_character_anywhere_is_refused() {
+        for line in [
+            "resolve 1 \r\r\n",
+            "query 1 a\u{7}b",
+            "resolved 1 a\u{85} ::1",
+        ] {
+            assert!(Request::parse(line).is_err(), "{line:?}");
+        }
+        let a = Request::Resolve {
+            pid: 1,
+            name: "a".into(),
+        };
+        assert_ne!(Request::parse("resolve 1 a\u{3000}"), Ok(a.clone()));
+        assert_eq!(Request::parse("resolve 1 a\n"), Ok(a));
     }
 }

@@ -13,6 +13,9 @@ pub use mocket_control as control;
 pub mod daemon;
 pub mod engine;
 pub mod fake_ip;
+/// Fuzz targets' entry points (the `fuzz/` crate) and the corpus replay.
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod journal;
 pub mod policy;
 pub mod report;

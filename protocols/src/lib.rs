@@ -5,6 +5,9 @@
 #![forbid(unsafe_code)]
 
 pub mod field;
+/// Fuzz targets' entry points, shared by every crate's replay test, (the `fuzz/` crate) and the corpus replay.
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod http;
 pub mod redis;
 pub mod tcp;

@@ -9,6 +9,9 @@
 #![forbid(unsafe_code)]
 
 pub mod cassette;
+/// Fuzz targets' entry points (the `fuzz/` crate) and the corpus replay.
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod http;
 pub mod mode;
 pub mod player;

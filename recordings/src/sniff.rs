@@ -10,7 +10,7 @@ pub enum Protocol {
 }
 
 /// Beyond this many bytes without a line end, the client is not sending a text request line.
-const MAX_LINE: usize = 8 * 1024;
+pub(crate) const MAX_LINE: usize = 8 * 1024;
 
 /// Inline commands a person or a script types to Redis (`printf 'PING\r\n' | nc`): only these
 /// make a text line Redis, so that other line protocols stay raw TCP.

@@ -244,6 +244,38 @@ fn oversized_heads_are_rejected() {
     assert!(p.poll().unwrap_err().message.contains("larger than 64 KiB"));
 }
 
+/// Found by the `http_request` fuzz target: a head arriving whole is refused like one that
+/// trickles in, whatever the size of the reads.
+#[test]
+fn heads_are_refused_whatever_the_reads() {
+    // Garbage in one read of more than 2 KiB waited for a blank line; in small reads it did not.
+    let mut garbage = b"GET / HTTP/1.1\r\nbad header: x\r\nx: ".to_vec();
+    garbage.resize(EARLY_PARSE + 100, b'a');
+    assert!(
+        parse_pieces(&[&garbage])
+            .unwrap_err()
+            .message
+            .contains("header name")
+    );
+    let small: Vec<&[u8]> = garbage.chunks(16).collect();
+    assert!(
+        parse_pieces(&small)
+            .unwrap_err()
+            .message
+            .contains("header name")
+    );
+    // A head over the limit was accepted when its blank line came in the same read.
+    let mut big = b"GET / HTTP/1.1\r\nx: ".to_vec();
+    big.resize(MAX_HEAD + 1, b'a');
+    big.extend_from_slice(b"\r\n\r\n");
+    assert!(
+        parse_pieces(&[&big])
+            .unwrap_err()
+            .message
+            .contains("larger than 64 KiB")
+    );
+}
+
 #[test]
 fn framing_errors() {
     assert!(
