@@ -28,7 +28,7 @@ mod listener;
 mod pool;
 mod record_proxy;
 mod redis;
-mod standalone;
+mod serve;
 mod tcp;
 mod tls;
 pub mod trust;
