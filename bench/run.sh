@@ -21,11 +21,11 @@ if [ "$1" = "--snapshot" ]; then
   # touch them so cargo rebuilds mocket's crates (not their dependencies).
   find "$snap" -path "$snap/target" -prune -o -type f -exec touch {} +
   git rev-parse --short HEAD > "$snap/COMMIT"
-  (cd "$snap" && cargo build --release -p mocket-cli -p mocket-shim -p mocket-engine-lib)
+  (cd "$snap" && cargo build --release -p mocket-cli -p mocket-shim -p mocket-embedded)
   MOCKET_BIN_DIR="$snap/target/release"
   export MOCKET_BIN_DIR
 else
-  cargo build --release -p mocket-cli -p mocket-shim -p mocket-engine-lib
+  cargo build --release -p mocket-cli -p mocket-shim -p mocket-embedded
 fi
 python3 -c 'import mocket' 2>/dev/null || python3 -m pip install --quiet mocket || \
   echo "bench: cannot install Python's Mocket library (pip install mocket); its column is skipped" >&2

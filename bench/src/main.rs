@@ -261,7 +261,7 @@ fn machine(env: &Env) -> String {
         Some(c) => (format!("{} (clean snapshot of that commit)", c.trim()), false),
         None => {
             let git = sh(&format!(
-                "cd '{}' && git rev-parse --short HEAD && git status --porcelain -- shim core protocols cli control recordings | wc -l",
+                "cd '{}' && git rev-parse --short HEAD && git status --porcelain -- shim config engine report protocols cli control recordings | wc -l",
                 env.root.display()
             ));
             let mut g = git.lines();
@@ -278,7 +278,7 @@ fn machine(env: &Env) -> String {
         sh("uname -r"),
         sh("free -g | awk '/Mem:/ {print $2\" GiB RAM\"}'"),
         commit,
-        if dirty { " (with uncommitted changes in shim/core/protocols/cli)" } else { "" },
+        if dirty { " (with uncommitted changes in mocket's crates)" } else { "" },
         env.mocket.parent().unwrap().display(),
         sh("curl --version | head -1 | cut -d' ' -f2"),
         sh(&format!("{} --version", env.python)),

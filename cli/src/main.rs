@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use mocket_core::ca_store::{self, CaFiles, CaStoreError};
+use mocket_engine::ca_store::{self, CaFiles, CaStoreError};
 
 /// Socket-level network mocking for any dynamically linked Linux process.
 #[derive(Parser)]
@@ -59,7 +59,7 @@ fn ca() -> ExitCode {
             let ca = ca_store::load_or_create(&files)?;
             // The bundle a bare LD_PRELOAD points SSL_CERT_FILE and friends at (best effort: a
             // given CA may live in a read-only place).
-            let _ = mocket_core::trust::write_bare_bundle(&files, ca.cert_pem());
+            let _ = mocket_engine::trust::write_bare_bundle(&files, ca.cert_pem());
             Ok(files)
         });
     match loaded {
@@ -68,20 +68,20 @@ fn ca() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            mocket_core::say(&e.to_string());
+            mocket_engine::say(&e.to_string());
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }
 }
 
 fn check(file: &std::path::Path) -> ExitCode {
-    match mocket_core::Config::load(file) {
+    match mocket_config::Config::load(file) {
         Ok(config) => {
             println!("{}: ok ({} entries)", file.display(), config.entries.len());
             ExitCode::SUCCESS
         }
         Err(e) => {
-            mocket_core::say(&e.to_string());
+            mocket_engine::say(&e.to_string());
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }

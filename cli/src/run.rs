@@ -6,11 +6,11 @@ use std::process::{Command, ExitCode};
 use std::sync::Arc;
 
 use clap::Args;
-use mocket_core::ca_store::{self, CaFiles};
-use mocket_core::config::{LogLevel, Settings, settings};
-use mocket_core::engine::IdleTimeout;
-use mocket_core::journal::Journal;
-use mocket_core::{Engine, daemon, trust};
+use mocket_config::{LogLevel, Settings, settings};
+use mocket_engine::IdleTimeout;
+use mocket_engine::ca_store::{self, CaFiles};
+use mocket_engine::journal::Journal;
+use mocket_engine::{Engine, control_server, trust};
 use mocket_recordings::Mode;
 
 use crate::EXIT_BAD_INPUT;
@@ -89,7 +89,7 @@ pub fn run(args: RunArgs) -> ExitCode {
     match start(&args) {
         Ok(code) => code,
         Err(e) => {
-            mocket_core::say(&e.to_string());
+            mocket_engine::say(&e.to_string());
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }
@@ -116,13 +116,13 @@ fn start(args: &RunArgs) -> Result<ExitCode, String> {
     }
     let dir = RuntimeDir::create()?;
     let socket = dir.0.join("control.sock");
-    daemon::serve_control(Arc::clone(&engine), &socket)
+    control_server::serve_control(Arc::clone(&engine), &socket)
         .map_err(|e| format!("cannot listen on {}: {e}", socket.display()))?;
 
     // Without a CA, plain HTTP, Redis and TCP still work; HTTPS connections then fail with the
     // engine's own message naming the same cause.
     let trust = trust_env(&dir).unwrap_or_else(|e| {
-        mocket_core::say(&format!("HTTPS interception is off: {e}"));
+        mocket_engine::say(&format!("HTTPS interception is off: {e}"));
         Vec::new()
     });
     let program = args.command[0].to_string_lossy().into_owned();
@@ -156,7 +156,7 @@ fn start(args: &RunArgs) -> Result<ExitCode, String> {
     engine.wait_idle(std::time::Duration::from_secs(2));
     let report = engine.report();
     if settings.log >= LogLevel::Warn || report.failed() {
-        mocket_core::say_raw(&report.to_string());
+        mocket_engine::say_raw(&report.to_string());
     }
     let code = exit_code(&status);
     Ok(match (code, report.failed()) {
@@ -186,14 +186,14 @@ pub fn exec(args: ExecArgs) -> ExitCode {
     use std::os::unix::process::CommandExt;
     let program = args.command[0].to_string_lossy().into_owned();
     if let Err(e) = set_parent_process_death_signal(Some(Signal::TERM)) {
-        mocket_core::say(&format!(
+        mocket_engine::say(&format!(
             "cannot tie {program} to mocket run's life: {e}; it would outlive a killed mocket run, so it was not started"
         ));
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     let parent = getppid().map(|p| p.as_raw_nonzero().get() as u32);
     if parent != Some(args.parent) {
-        mocket_core::say(&format!(
+        mocket_engine::say(&format!(
             "mocket run ended before {program} started; it was not started"
         ));
         return ExitCode::from(EXIT_BAD_INPUT);
@@ -203,7 +203,7 @@ pub fn exec(args: ExecArgs) -> ExitCode {
         .env("LD_PRELOAD", &args.preload)
         .exec();
     // A command that cannot be started is bad input (DESIGN 6a: exit 2, as before `__exec`).
-    mocket_core::say(&format!("cannot run {program}: {error}"));
+    mocket_engine::say(&format!("cannot run {program}: {error}"));
     ExitCode::from(EXIT_BAD_INPUT)
 }
 

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
-use mocket_core::Engine;
-use mocket_core::config::{LogLevel, Settings};
-use mocket_core::journal::Journal;
+use mocket_config::{LogLevel, Settings};
+use mocket_engine::Engine;
+use mocket_engine::journal::Journal;
 
 use crate::EXIT_BAD_INPUT;
 
@@ -38,7 +38,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             std::thread::park();
         },
         Err(e) => {
-            mocket_core::say(&e.to_string());
+            mocket_engine::say(&e.to_string());
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }

@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| mocket_core::fuzzing::mocks_file(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mocket_config::fuzzing::mocks_file(data));

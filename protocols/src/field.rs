@@ -1,7 +1,7 @@
 //! Reading one entry of a mocks file out of a JSON value, with errors that say which key is wrong.
 //!
 //! Every protocol parses its own entries from `serde_json::Value`s. A [`FieldError`] carries the
-//! path of the offending key relative to the value being read; the config loader in `mocket-core`
+//! path of the offending key relative to the value being read; the config loader in `mocket-config`
 //! prefixes it (`entries[3].`) and turns it into a file, line and column.
 
 use std::fmt;

@@ -1,6 +1,6 @@
-//! Sans-IO protocol engines for mocket: each takes the bytes a client sent and returns the bytes
-//! to answer, so every protocol is unit-tested without a socket. The engine in `mocket-core`
-//! owns the sockets and drives these state machines.
+//! Sans-IO protocol state machines for mocket: each takes the bytes a client sent and returns
+//! the bytes to answer, so every protocol is unit-tested without a socket. The engine in
+//! `mocket-engine` owns the sockets and drives these state machines.
 
 #![forbid(unsafe_code)]
 

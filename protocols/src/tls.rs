@@ -2,7 +2,7 @@
 //! (DESIGN.md section 5).
 //!
 //! Sans-IO: the CA is ECDSA P-256, made from PEM text or generated here; where it lives on disk
-//! and creating it there is `mocket_core::ca_store`'s. Leaves are issued on first use for a name
+//! and creating it there is `mocket_engine::ca_store`'s. Leaves are issued on first use for a name
 //! and kept in memory; each connection gets a server config whose resolver falls back to the
 //! name behind the fake address when the client sends no SNI.
 

@@ -3,7 +3,7 @@
 //! request ([`http::Matcher`], [`player`], [`redis::RedisReplay`], [`tcp::TcpReplay`]), and how
 //! several processes write one cassette without losing anything ([`store`]).
 //!
-//! Everything but [`store`] is sans-IO: the engine in `mocket-core` owns the sockets, proxies
+//! Everything but [`store`] is sans-IO: the engine in `mocket-engine` owns the sockets, proxies
 //! recorded connections to the real servers and feeds these pieces the bytes.
 
 #![forbid(unsafe_code)]

@@ -1,7 +1,7 @@
 //! `libmocket.so`: the hooks that an `LD_PRELOAD`ed process calls instead of libc's.
 //!
-//! Only policy lives here: name lookups and connects are asked about (see `mocket-core`'s
-//! `control` module for the protocol) and then carried out with libc's real functions. The
+//! Only policy lives here: name lookups and connects are asked about (see the `mocket-control`
+//! crate for the protocol) and then carried out with libc's real functions. The
 //! constructor only reads and adjusts the environment (relative paths made absolute for
 //! children in other directories; under a bare `LD_PRELOAD`, the CA-bundle variables pointed at
 //! mocket's bundle); symbols are resolved on first use, and the engine is reached

@@ -212,7 +212,7 @@ fn load_engine(path: &Path) -> Result<RequestFn, String> {
     if request.is_null() || set_hook.is_null() {
         return Err(fail("it does not export the mocket engine interface"));
     }
-    // SAFETY: both symbols are defined by mocket-engine-lib with exactly these signatures.
+    // SAFETY: both symbols are defined by mocket-embedded with exactly these signatures.
     unsafe {
         let set_hook: SetHookFn = std::mem::transmute(set_hook);
         set_hook(crate::guard::mark_internal_thread);

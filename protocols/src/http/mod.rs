@@ -3,7 +3,7 @@
 //! and [`plan`] turns the chosen response into writes, pauses and the end of the connection.
 //! [`ResponseReader`] reads a real server's responses while recording. Both directions frame
 //! bodies with [`framing`], the one HTTP/1.1 framing of mocket.
-//! The engine in `mocket-core` owns the socket and the entry counters.
+//! The engine in `mocket-engine` owns the socket and the entry counters.
 
 mod entry;
 pub mod framing;

@@ -7,8 +7,8 @@ use mocket_protocols::tcp::TcpSession;
 use serde_json::json;
 
 use super::{Claim, Engine};
-use crate::config::Entry;
 use crate::journal::Action;
+use mocket_config::Entry;
 
 impl Engine {
     pub(super) fn serve_tcp(&self, mut stream: TcpStream, claim: &Claim, candidates: &[usize]) {

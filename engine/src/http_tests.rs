@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::super::tests::{connect, engine};
-use crate::config::{Config, LogLevel};
-use crate::engine::Engine;
+use crate::Engine;
 use crate::journal::Journal;
+use mocket_config::{Config, LogLevel};
 
 /// One response as a client reads it.
 #[derive(Debug)]

@@ -12,9 +12,9 @@ use mocket_recordings::{Kind, Recorder};
 use super::http::HttpProxy;
 use super::relay;
 use super::side::{Got, Side};
-use crate::engine::tls::TLS_HANDSHAKE;
-use crate::engine::{Claim, Engine};
 use crate::journal::Action;
+use crate::tls::TLS_HANDSHAKE;
+use crate::{Claim, Engine};
 
 /// How long a client connecting to a destination the cassette knows nothing about may stay
 /// silent before mocket gives up on telling what it speaks.

@@ -1,4 +1,8 @@
 //! What happened during a run, as `mocket run` prints it at the end.
+//!
+//! A crate of its own: it needs only the counts the engine hands it, not the engine.
+
+#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -16,7 +16,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 
-use crate::engine::Engine;
+use crate::Engine;
 use crate::trust::SYSTEM_BUNDLES;
 
 pub(super) type ClientTls = StreamOwned<ClientConnection, TcpStream>;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::config::Config;
+use crate::Config;
 
 /// A mocks file's text through parsing and validation, as `mocket check` and `mocket run` load
 /// it: never panics, and every error renders with its position. Relative `file` bodies resolve

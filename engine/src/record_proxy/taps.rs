@@ -21,8 +21,8 @@ use mocket_recordings::{Interaction, Recorder};
 use serde_json::json;
 
 use super::relay::Tap;
-use crate::engine::{Claim, Engine, lock};
 use crate::journal::{Action, Event};
+use crate::{Claim, Engine, lock};
 
 pub(super) struct RedisTap<'a> {
     pub engine: &'a Engine,

@@ -1,19 +1,40 @@
 //! The engine: answers the shim's questions (see [`crate::control`]) and serves the connections
-//! it redirected.
+//! it redirected (DESIGN.md sections 1-4), with its protocol drivers (`http`, `redis`, `tcp`,
+//! `tls`), the record proxy (`record_proxy`), the fake-IP map, the journal and the
+//! trust bundle. What each connection gets is decided from the mocks file and policy in
+//! `mocket-config`; the end-of-run report is `mocket-report`.
 //!
 //! Redirected connections all arrive on one loopback listener, started on the first redirect.
 //! The shim binds the client's socket before asking, so the engine knows each connection by the
 //! client's local port and files a [`Claim`] under it: which process, which original destination.
+//!
+//! The engine has two placements with one implementation: inside `mocket run` as a daemon that
+//! the whole process tree talks to through [`control_server`], or inside the process under a bare
+//! `LD_PRELOAD`, loaded by the shim on first use (`libmocket_engine.so`, built from
+//! `shim/embedded/`).
+//!
+//! The record proxy is a module of this crate, not a crate of its own: it serves connections
+//! with the engine's HTTP driver, TLS acceptor, claims and journal, and the engine hands it the
+//! connections nothing else answers, so either crate would need the other.
 
+#![forbid(unsafe_code)]
+
+pub mod ca_store;
+pub mod control_server;
+pub mod fake_ip;
 mod http;
 mod idle;
+pub mod journal;
 mod listener;
 mod pool;
-mod record;
+mod record_proxy;
 mod redis;
-mod standalone;
+mod serve;
 mod tcp;
 mod tls;
+pub mod trust;
+
+pub use mocket_control as control;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -22,12 +43,12 @@ use std::sync::{Arc, Mutex};
 
 use mocket_protocols::field::{Destination, normalize_host};
 
-use crate::config::{Config, ConfigError, Entry, LogLevel, Settings};
 use crate::control::{Reply, Request, Transport};
 use crate::fake_ip::{FakeIpError, FakeIpMap, Registry, is_fake};
 use crate::journal::{Action, Event, Journal};
-use crate::policy::AllowRule;
-use crate::report::Report;
+use mocket_config::policy::AllowRule;
+use mocket_config::{Config, ConfigError, Entry, LogLevel, Settings};
+use mocket_report::Report;
 
 pub use idle::{DEFAULT_IDLE_TIMEOUT, IDLE_TIMEOUT_VAR, IdleTimeout, IdleTimeoutError};
 pub(crate) use listener::out_of_fds as listener_out_of_fds;
@@ -152,7 +173,7 @@ impl Engine {
         journal: Journal,
         thread_hook: Option<ThreadHook>,
     ) -> Arc<Engine> {
-        let (config, recorder) = record::open(config);
+        let (config, recorder) = record_proxy::open(config);
         let idle_timeout = IdleTimeout::from_env().unwrap_or_else(|e| {
             if log >= LogLevel::Warn {
                 crate::say(&format!("{e}; using the default"));
@@ -488,7 +509,7 @@ impl Engine {
 
     fn count_unmatched(&self, claim: &Claim, proto: &str, what: String, event: Event) {
         let line = format!("{proto} {}: {what}", claim.dest);
-        self.warn(&crate::report::cut(&line));
+        self.warn(&mocket_report::cut(&line));
         self.journal.record(&event);
         lock(&self.report).count_unmatched(&line);
     }
@@ -506,6 +527,18 @@ fn assign_entry_names(map: &mut FakeIpMap, config: &Config) {
     for e in &config.entries {
         let _ = map.ip_of(&e.destination().host);
     }
+}
+
+/// Writes `mocket: <message>` and a newline to stderr in one `write`: the engine shares stderr
+/// with the processes under test, and a line written in pieces would interleave with theirs.
+pub fn say(message: &str) {
+    say_raw(&format!("mocket: {message}\n"));
+}
+
+/// Writes `text` to stderr in one `write`.
+pub fn say_raw(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 #[cfg(test)]

@@ -3,8 +3,17 @@
 //!
 //! A broken file is never half-used: [`Config::parse`] returns the first error, located by file,
 //! line, column and key, and nothing of the file.
+//!
+//! The decisions made from it live here too: [`policy`] says which destinations are allowed
+//! through to the real network. The engine (`mocket-engine`) serves connections by them.
+
+#![forbid(unsafe_code)]
 
 mod entry;
+/// Fuzz targets' entry points (the `fuzz/` crate) and the corpus replay.
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
+pub mod policy;
 pub mod settings;
 pub mod spans;
 

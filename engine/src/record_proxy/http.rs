@@ -29,9 +29,9 @@ use serde_json::json;
 use super::Interaction;
 use super::side::{Got, Side};
 use super::upstream;
-use crate::engine::http::{Flow, perform, refuse, write};
-use crate::engine::{Claim, Engine};
+use crate::http::{Flow, perform, refuse, write};
 use crate::journal::Action;
+use crate::{Claim, Engine};
 
 /// How long the real server may take to answer one request.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(300);

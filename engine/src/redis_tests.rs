@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::config::{Config, LogLevel};
-use crate::engine::Engine;
-use crate::engine::tests::{connect, engine};
+use crate::Engine;
 use crate::journal::Journal;
+use crate::tests::{connect, engine};
+use mocket_config::{Config, LogLevel};
 
 /// Commands as RESP arrays; words split on spaces, `_` stands for an empty word.
 fn resp(lines: &[&str]) -> Vec<u8> {

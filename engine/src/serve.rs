@@ -1,6 +1,6 @@
-//! The standalone placement (`mocket serve`): the same entries served by ordinary listeners, one
-//! per destination, for clients that `LD_PRELOAD` cannot reach (Go, static binaries) and for
-//! trying entries by hand with curl.
+//! `mocket serve`: the same entries served by ordinary listeners, one per destination, for
+//! clients that `LD_PRELOAD` cannot reach (Go, static binaries) and for trying entries by hand
+//! with curl. Not a placement of the engine: nothing is intercepted or redirected.
 
 use std::io;
 use std::net::TcpListener;

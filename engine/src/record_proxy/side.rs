@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use rustls::{ConnectionCommon, SideData, StreamOwned};
 
-use crate::engine::http::Connection;
+use crate::http::Connection;
 
 /// What one timed read got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

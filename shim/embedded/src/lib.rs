@@ -11,9 +11,9 @@ use std::panic::catch_unwind;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-use mocket_core::Engine;
-use mocket_core::config::Settings;
-use mocket_core::journal::Journal;
+use mocket_config::Settings;
+use mocket_engine::Engine;
+use mocket_engine::journal::Journal;
 
 struct Slot {
     pid: u32,
@@ -69,7 +69,7 @@ fn current() -> Arc<Engine> {
     }
 }
 
-/// Answers one control request (see `mocket_core::control`); returns the reply's length.
+/// Answers one control request (see `mocket_engine::control`); returns the reply's length.
 ///
 /// # Safety
 /// `request` must be valid for `request_len` bytes of reads and `out` for `out_cap` bytes of

@@ -17,7 +17,7 @@ use std::time::Duration;
 use mio::net::{UnixListener, UnixStream};
 use mio::{Events, Interest, Poll, Token};
 
-use crate::engine::Engine;
+use crate::Engine;
 
 /// The longest request line: far above any real request (a name is at most 253 bytes).
 pub const MAX_LINE: usize = 64 * 1024;
@@ -113,7 +113,7 @@ impl ControlServer {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    if crate::engine::listener_out_of_fds(&e) {
+                    if crate::listener_out_of_fds(&e) {
                         self.engine.warn_fd_limit("the control socket", &e);
                     }
                     self.accept_paused = true;
@@ -227,8 +227,8 @@ impl Peer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, LogLevel};
     use crate::journal::Journal;
+    use mocket_config::{Config, LogLevel};
     use std::io::{BufRead, BufReader, Read};
 
     fn engine() -> Arc<Engine> {

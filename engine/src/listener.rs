@@ -12,8 +12,8 @@ use socket2::{Domain, Socket, Type};
 
 use super::pool::Active;
 use super::{Claim, Engine, lock};
-use crate::config::Kind;
 use crate::journal::Action;
+use mocket_config::Kind;
 
 /// How long an accepted connection waits for its claim: the shim sends it right after its
 /// `connect` returns, so this only bounds a client that died in between.

@@ -34,8 +34,8 @@ use mocket_protocols::redis::{
 use serde_json::json;
 
 use super::{Claim, Engine, lock};
-use crate::config::Entry;
 use crate::journal::{Action, Event};
+use mocket_config::Entry;
 
 /// The emulators of an engine by destination, each made on the first connection to it.
 #[derive(Default)]

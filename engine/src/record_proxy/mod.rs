@@ -28,9 +28,9 @@ use serde_json::json;
 
 use super::tls::TLS_HANDSHAKE;
 use super::{Claim, Engine};
-use crate::config::{Config, ConfigError};
 use crate::journal::{Action, Event};
 use http::HttpProxy;
+use mocket_config::{Config, ConfigError};
 use relay::{First, Tap};
 use side::Side;
 use taps::{RedisTap, SaveSchedule, TcpTap};

@@ -18,8 +18,8 @@ use serde_json::{Map, Value, json};
 use socket2::SockRef;
 
 use super::{Claim, Engine, lock};
-use crate::config::{Entry, LogLevel};
 use crate::journal::{Action, Event, JOURNAL_BODY, journal_body};
+use mocket_config::{Entry, LogLevel};
 
 /// What serving HTTP needs from a connection beyond its bytes. Implemented by plain TCP here,
 /// and by whatever wraps TCP in TLS, which delegates to its socket.
