@@ -25,6 +25,8 @@
 //!   --soak-new N        soak: new connections, one request each       (100000)
 //!   --soak-idle N       soak: idle connections held at once           (5000)
 //!   --soak-upload-mb MB soak: size of the upload                      (1024)
+//!   --soak-settle-ms MS soak: longest wait for threads/fds to come back (3000; the engine's
+//!                       pool keeps an idle thread 30 s, so 35000 shows them return)
 //!   --quick             small sizes, for checking the harness itself
 //!
 //! Writes bench/results/latest.md and bench/results/latest.json besides printing the tables.
@@ -121,6 +123,7 @@ fn main() {
             "--soak-new" => cfg.soak.new = num(args.next()),
             "--soak-idle" => cfg.soak.idle = num(args.next()),
             "--soak-upload-mb" => cfg.soak.upload_mb = num(args.next()),
+            "--soak-settle-ms" => cfg.soak.settle_ms = num(args.next()) as u64,
             "--clients" => {
                 cfg.clients = args
                     .next()
