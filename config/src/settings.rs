@@ -54,10 +54,14 @@ impl Settings {
         };
         let path = |name: &str| var(name).filter(|v| !v.is_empty()).map(PathBuf::from);
         let record_mode = var("MOCKET_RECORD_MODE")
-            .map(|v| Mode::parse(&v).map_err(|m| variable_error("MOCKET_RECORD_MODE", m)))
+            .map(|v| {
+                Mode::parse(&v).map_err(|m| variable_error("MOCKET_RECORD_MODE", m.to_string()))
+            })
             .transpose()?;
         let record_match = var("MOCKET_RECORD_MATCH")
-            .map(|v| Matcher::parse(&v).map_err(|m| variable_error("MOCKET_RECORD_MATCH", m)))
+            .map(|v| {
+                Matcher::parse(&v).map_err(|m| variable_error("MOCKET_RECORD_MATCH", m.to_string()))
+            })
             .transpose()?;
         let names = |name: &str| var(name).map(|v| split_allow(&v)).unwrap_or_default();
         let max_body = var("MOCKET_MAX_BODY")
@@ -91,7 +95,7 @@ impl Settings {
             .clone()
             .unwrap_or_else(|| mocket_recordings::DEFAULT_NAMESPACE.to_string());
         mocket_recordings::cassette_path(dir, &namespace)
-            .map_err(|m| variable_error("MOCKET_NAMESPACE / --namespace", m))?;
+            .map_err(|m| variable_error("MOCKET_NAMESPACE / --namespace", m.to_string()))?;
         if let Some(ca) = self.upstream_ca.as_ref().filter(|p| !p.is_file()) {
             return Err(variable_error(
                 "MOCKET_UPSTREAM_CA",

@@ -134,7 +134,11 @@ impl Interaction {
         }
     }
 
-    pub fn from_json(v: &Value) -> Result<Interaction, String> {
+    pub fn from_json(v: &Value) -> Result<Interaction, crate::RecordingError> {
+        Interaction::from_json_text(v).map_err(crate::RecordingError::Cassette)
+    }
+
+    fn from_json_text(v: &Value) -> Result<Interaction, String> {
         let map = v.as_object().ok_or("an interaction must be an object")?;
         if map.contains_key("http") {
             return http_from_json(map).map(Interaction::Http);
@@ -163,7 +167,11 @@ pub struct Cassette {
 
 impl Cassette {
     /// Reads a cassette; errors say which interaction is broken.
-    pub fn parse(text: &str) -> Result<Cassette, String> {
+    pub fn parse(text: &str) -> Result<Cassette, crate::RecordingError> {
+        Cassette::parse_text(text).map_err(crate::RecordingError::Cassette)
+    }
+
+    fn parse_text(text: &str) -> Result<Cassette, String> {
         let doc: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
         let version = doc.get("mocket_cassette").and_then(Value::as_u64);
         match version {
@@ -443,6 +451,7 @@ mod tests {
         assert!(
             Cassette::parse(&bad)
                 .unwrap_err()
+                .message()
                 .contains("body_truncated")
         );
     }
@@ -463,23 +472,27 @@ mod tests {
         assert!(
             Cassette::parse("{")
                 .unwrap_err()
+                .message()
                 .starts_with("invalid JSON")
         );
         assert!(
             Cassette::parse("{}")
                 .unwrap_err()
+                .message()
                 .contains("not a mocket cassette")
         );
         assert!(
             Cassette::parse(r#"{"mocket_cassette": 9}"#)
                 .unwrap_err()
+                .message()
                 .contains("newer")
         );
         let err = Cassette::parse(
             r#"{"mocket_cassette": 1, "interactions": [{"tcp": "a:1"}, {"what": 1}]}"#,
         )
         .unwrap_err();
-        assert!(err.starts_with("interactions[1]: "), "{err}");
+        assert!(matches!(err, crate::RecordingError::Cassette(_)), "{err:?}");
+        assert!(err.message().starts_with("interactions[1]: "), "{err}");
         let empty = Cassette::parse(r#"{"mocket_cassette": 1}"#).unwrap();
         assert!(empty.interactions.is_empty());
     }

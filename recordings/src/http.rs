@@ -153,7 +153,11 @@ impl Default for Matcher {
 }
 
 impl Matcher {
-    pub fn parse(text: &str) -> Result<Matcher, String> {
+    pub fn parse(text: &str) -> Result<Matcher, crate::RecordingError> {
+        Matcher::parse_text(text).map_err(crate::RecordingError::Setting)
+    }
+
+    fn parse_text(text: &str) -> Result<Matcher, String> {
         let words: Vec<&str> = text
             .split(',')
             .map(str::trim)
@@ -304,6 +308,7 @@ mod tests {
         assert!(
             Matcher::parse("method,colour")
                 .unwrap_err()
+                .message()
                 .contains("\"colour\"")
         );
     }

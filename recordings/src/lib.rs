@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cassette;
+mod error;
 /// Fuzz targets' entry points (the `fuzz/` crate) and the corpus replay.
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
@@ -23,6 +24,7 @@ pub mod store;
 pub mod tcp;
 
 pub use cassette::{Cassette, Interaction, Kind};
+pub use error::RecordingError;
 pub use mode::Mode;
 pub use recorder::{RecordSettings, Recorder};
 pub use redact::{REDACTED, Redactor};
@@ -35,7 +37,7 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 /// The cassette file of `namespace` under `dir`: `<dir>/<namespace>.json`.
 ///
 /// Namespaces are file names, so anything that could escape `dir` is refused.
-pub fn cassette_path(dir: &Path, namespace: &str) -> Result<PathBuf, String> {
+pub fn cassette_path(dir: &Path, namespace: &str) -> Result<PathBuf, RecordingError> {
     let ok = !namespace.is_empty()
         && namespace != "."
         && namespace != ".."
@@ -43,9 +45,9 @@ pub fn cassette_path(dir: &Path, namespace: &str) -> Result<PathBuf, String> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.@+".contains(c));
     if !ok {
-        return Err(format!(
+        return Err(RecordingError::Setting(format!(
             "namespace {namespace:?} is not a valid cassette name: use letters, digits and - _ . @ +"
-        ));
+        )));
     }
     Ok(dir.join(format!("{namespace}.json")))
 }

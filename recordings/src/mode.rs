@@ -24,15 +24,15 @@ pub struct Effect {
 }
 
 impl Mode {
-    pub fn parse(text: &str) -> Result<Mode, String> {
+    pub fn parse(text: &str) -> Result<Mode, crate::RecordingError> {
         match text.trim() {
             "once" | "" => Ok(Mode::Once),
             "new_episodes" => Ok(Mode::NewEpisodes),
             "all" => Ok(Mode::All),
             "none" => Ok(Mode::None),
-            other => Err(format!(
+            other => Err(crate::RecordingError::Setting(format!(
                 "unknown record mode \"{other}\": use once, new_episodes, all or none"
-            )),
+            ))),
         }
     }
 
@@ -73,7 +73,7 @@ mod tests {
         for mode in [Mode::Once, Mode::NewEpisodes, Mode::All, Mode::None] {
             assert_eq!(Mode::parse(mode.name()), Ok(mode));
         }
-        let err = Mode::parse("sometimes").unwrap_err();
+        let err = Mode::parse("sometimes").unwrap_err().to_string();
         assert!(
             err.contains("\"sometimes\"") && err.contains("new_episodes"),
             "{err}"

@@ -46,7 +46,7 @@ use mocket_control::sync::lock;
 impl Recorder {
     /// Reads the cassette (a broken one is an error, never silently replaced) and decides what
     /// the mode means for this run.
-    pub fn open(settings: RecordSettings) -> Result<Recorder, String> {
+    pub fn open(settings: RecordSettings) -> Result<Recorder, crate::RecordingError> {
         let path = crate::cassette_path(&settings.dir, &settings.namespace)?;
         let store = Store::new(path);
         let existing = store.load()?;
@@ -127,7 +127,7 @@ impl Recorder {
     /// Redacts and writes one interaction now, replacing an earlier save of the same
     /// connection. Called before the client sees the answer, so even a process that exits the
     /// moment it has its response (an embedded engine dies with it) keeps its recording.
-    pub fn save(&self, mut interaction: Interaction) -> Result<(), String> {
+    pub fn save(&self, mut interaction: Interaction) -> Result<(), crate::RecordingError> {
         self.settings.redactor.interaction(&mut interaction);
         let mut stale = lock(&self.stale);
         let old = stale.take();
@@ -277,12 +277,18 @@ mod tests {
         let dir = temp("bad");
         let mut s = settings(&dir, Mode::Once);
         s.namespace = "../x".into();
-        assert!(Recorder::open(s).unwrap_err().contains("namespace"));
+        assert!(
+            Recorder::open(s)
+                .unwrap_err()
+                .message()
+                .contains("namespace")
+        );
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("default.json"), "nope").unwrap();
         assert!(
             Recorder::open(settings(&dir, Mode::None))
                 .unwrap_err()
+                .message()
                 .contains("broken")
         );
         std::fs::remove_dir_all(&dir).unwrap();

@@ -10,6 +10,7 @@
 use mocket_protocols::field::Destination;
 use mocket_protocols::redis::{Alarm, Decoder};
 
+use crate::RecordingError;
 use crate::redact::REDACTED;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +42,7 @@ pub const MAX_REPLY_LINE: usize = 1024 * 1024;
 pub const MAX_REPLY: usize = 1024 * 1024 * 1024;
 
 /// The length of the first complete RESP2/RESP3 frame in `buf`, `None` until it is complete.
-pub fn frame_len(buf: &[u8]) -> Result<Option<usize>, String> {
+pub fn frame_len(buf: &[u8]) -> Result<Option<usize>, RecordingError> {
     FrameScanner::default().scan(buf)
 }
 
@@ -59,7 +60,11 @@ pub struct FrameScanner {
 impl FrameScanner {
     /// The length of the first complete frame in `buf`, which holds the bytes of the previous
     /// calls and more; after `Some`, the scanner starts afresh for the next frame.
-    pub fn scan(&mut self, buf: &[u8]) -> Result<Option<usize>, String> {
+    pub fn scan(&mut self, buf: &[u8]) -> Result<Option<usize>, RecordingError> {
+        self.scan_text(buf).map_err(RecordingError::Protocol)
+    }
+
+    fn scan_text(&mut self, buf: &[u8]) -> Result<Option<usize>, String> {
         if buf.len() > MAX_REPLY {
             return Err(format!(
                 "a reply longer than {MAX_REPLY} bytes cannot be recorded"
@@ -184,11 +189,11 @@ impl RedisRecorder {
     }
 
     /// Bytes from the client; returns the commands they completed.
-    pub fn client(&mut self, bytes: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, String> {
+    pub fn client(&mut self, bytes: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, RecordingError> {
         self.commands.feed(bytes);
         let mut new = Vec::new();
         while let Some(command) = self.commands.next_command() {
-            let command = command.map_err(|e| e.to_string())?;
+            let command = command.map_err(|e| RecordingError::Protocol(e.to_string()))?;
             new.push(command.args.clone());
             self.conn.exchanges.push(RedisExchange {
                 command: command.args,
@@ -199,7 +204,7 @@ impl RedisRecorder {
     }
 
     /// Bytes from the server; returns the indexes of the exchanges they completed.
-    pub fn server(&mut self, bytes: &[u8]) -> Result<Vec<usize>, String> {
+    pub fn server(&mut self, bytes: &[u8]) -> Result<Vec<usize>, RecordingError> {
         self.replies.extend_from_slice(bytes);
         let mut done = Vec::new();
         while let Some(n) = self.scanner.scan(&self.replies)? {
@@ -412,7 +417,7 @@ mod tests {
         let deepest = nested(MAX_REPLY_DEPTH);
         assert_eq!(frame_len(&deepest), Ok(Some(deepest.len())));
         let err = frame_len(&nested(MAX_REPLY_DEPTH + 1)).unwrap_err();
-        assert!(err.contains("deeper than 128 levels"), "{err}");
+        assert!(err.message().contains("deeper than 128 levels"), "{err}");
         // 10 000 levels (40 KB), the input that overflowed the stack of the recursive scan.
         assert!(frame_len(&nested(10_000)).is_err());
         assert!(frame_len(&b"*1\r\n".repeat(256 * 1024)).is_err());
@@ -441,7 +446,12 @@ mod tests {
     #[test]
     fn an_endless_line_or_a_huge_length_is_refused_or_awaited_not_scanned_forever() {
         let line = [&b"+"[..], &vec![b'a'; MAX_REPLY_LINE + 1]].concat();
-        assert!(frame_len(&line).unwrap_err().contains("reply line longer"));
+        assert!(
+            frame_len(&line)
+                .unwrap_err()
+                .message()
+                .contains("reply line longer")
+        );
         assert_eq!(frame_len(b"$9223372036854775807\r\nab"), Ok(None));
     }
 
@@ -449,11 +459,16 @@ mod tests {
     fn a_hostile_client_or_server_stops_the_recording_without_a_crash() {
         let mut r = RedisRecorder::new("c1".into(), Destination::new("h", 6379), false);
         let err = r.client(&b"*1\r\n".repeat(10_000)).unwrap_err();
-        assert_eq!(err, "ERR Protocol error: expected '$', got '*'");
+        assert_eq!(err.message(), "ERR Protocol error: expected '$', got '*'");
         let mut r = RedisRecorder::new("c2".into(), Destination::new("h", 6379), false);
         r.client(&resp(&["EVAL", "x", "0"])).unwrap();
         let nested = [b"*1\r\n".repeat(10_000), b":1\r\n".to_vec()].concat();
-        assert!(r.server(&nested).unwrap_err().contains("deeper than 128"));
+        assert!(
+            r.server(&nested)
+                .unwrap_err()
+                .message()
+                .contains("deeper than 128")
+        );
     }
 
     #[test]

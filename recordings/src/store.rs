@@ -11,6 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::RecordingError;
 use crate::cassette::{Cassette, Interaction};
 
 #[derive(Debug, Clone)]
@@ -28,26 +29,33 @@ impl Store {
     }
 
     /// The cassette on disk, `None` when there is none yet.
-    pub fn load(&self) -> Result<Option<Cassette>, String> {
+    pub fn load(&self) -> Result<Option<Cassette>, RecordingError> {
         let text = match fs::read_to_string(&self.path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => {
-                return Err(format!(
+                return Err(RecordingError::Store(format!(
                     "cannot read the cassette {}: {e}",
                     self.path.display()
-                ));
+                )));
             }
         };
-        Cassette::parse(&text)
-            .map(Some)
-            .map_err(|e| format!("the cassette {} is broken: {e}", self.path.display()))
+        Cassette::parse(&text).map(Some).map_err(|e| {
+            RecordingError::Cassette(format!(
+                "the cassette {} is broken: {e}",
+                self.path.display()
+            ))
+        })
     }
 
     /// Under the lock: reads the cassette, lets `change` edit its interactions, writes it back.
     /// A cassette that cannot be read is left alone (and the write fails): a hand-edited file
     /// with a typo must not be replaced by this process's few interactions.
-    pub fn update(&self, change: impl FnOnce(&mut Vec<Interaction>)) -> Result<(), String> {
+    pub fn update(&self, change: impl FnOnce(&mut Vec<Interaction>)) -> Result<(), RecordingError> {
+        self.update_text(change).map_err(RecordingError::Store)
+    }
+
+    fn update_text(&self, change: impl FnOnce(&mut Vec<Interaction>)) -> Result<(), String> {
         let fail =
             |what: &str, e: std::io::Error| format!("cannot {what} {}: {e}", self.path.display());
         let dir = self.dir();
@@ -183,7 +191,7 @@ mod tests {
         let err = store
             .update(|items| items.push(conn("a", "1")))
             .unwrap_err();
-        assert!(err.contains("is broken"), "{err}");
+        assert!(err.message().contains("is broken"), "{err}");
         assert!(fs::read_to_string(&path).unwrap().ends_with('['));
         fs::remove_dir_all(&dir).unwrap();
     }

@@ -53,7 +53,7 @@ pub(super) fn open(
                 origin: "MOCKET_RECORD_DIR / --record".into(),
                 position: None,
                 key: String::new(),
-                message,
+                message: message.to_string(),
             };
             (Err(error), None)
         }

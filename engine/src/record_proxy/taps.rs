@@ -34,7 +34,7 @@ pub(super) struct RedisTap<'a> {
 }
 
 impl RedisTap<'_> {
-    fn give_up(&mut self, why: String) {
+    fn give_up(&mut self, why: impl std::fmt::Display) {
         self.broken = true;
         self.engine.warn(&format!(
             "redis {}: stopped recording this connection: {why}",
