@@ -1,7 +1,7 @@
 //! The engine's loopback listener and the dispatch of each redirected connection to the
 //! protocol of its destination's entries.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -35,11 +35,26 @@ const FD_BACKOFF: Duration = Duration::from_millis(50);
 /// How often the "out of file descriptors" warning may repeat.
 const FD_WARNING_INTERVAL: Duration = Duration::from_secs(30);
 
-/// Claims not yet taken by their connection, by the client's local port.
+/// Claims not yet taken by their connection, by the client's local port, and connections
+/// accepted before their claim arrived.
 #[derive(Default)]
 pub(super) struct ClaimTable {
     by_port: HashMap<u16, (Claim, Instant)>,
     swept: Option<Instant>,
+    /// Connections waiting for their claim, oldest first. One thread (the claim waiter) watches
+    /// them all: a burst of connects outruns the shim's claims, and a pool thread per waiting
+    /// connection made 5 000 idle connections cost hundreds of threads.
+    unclaimed: VecDeque<Unclaimed>,
+    /// Whether the claim waiter runs.
+    waiter: bool,
+}
+
+/// A connection accepted before its claim.
+struct Unclaimed {
+    stream: TcpStream,
+    local_port: u16,
+    accepted: Instant,
+    active: Active,
 }
 
 impl ClaimTable {
@@ -70,15 +85,6 @@ impl ClaimTable {
     pub(super) fn len(&self) -> usize {
         self.by_port.len()
     }
-}
-
-/// What became of an accepted connection's claim.
-enum Claimed {
-    Yes(Claim),
-    /// The client is gone already (it connected and reset at once): nothing to serve.
-    Gone,
-    /// Nobody claimed it, and it is still open.
-    Never,
 }
 
 /// Says, at most once per [`FD_WARNING_INTERVAL`], that a listener is out of file descriptors.
@@ -200,56 +206,103 @@ impl Engine {
         }
     }
 
-    /// Hands a redirected connection to a thread, which waits for its claim.
+    /// Serves a redirected connection once its claim is known: at once when the shim's claim
+    /// arrived first, else from the claim waiter.
     fn accepted(self: &Arc<Self>, stream: TcpStream) {
         let active = Active::new(self);
-        let spawned = self.run_connection(move || {
-            let engine = active.engine();
-            // The shim claims its connection once connect() has returned, which may be after
-            // the accept.
-            match engine.await_claim(&stream) {
-                Claimed::Yes(claim) => Arc::clone(engine).serve(stream, claim),
-                Claimed::Gone => {}
-                Claimed::Never => engine.warn(&format!(
-                    "dropped a connection to the engine from {} that no process claimed within \
-                     {} s (did something connect to the engine's port directly?)",
-                    stream
-                        .peer_addr()
-                        .map_or("an unknown port".into(), |a| a.to_string()),
-                    CLAIM_WAIT.as_secs()
-                )),
+        let Ok(peer) = stream.peer_addr() else {
+            return; // The client connected and reset at once: nothing to serve.
+        };
+        let now = Instant::now();
+        let mut claims = lock(&self.claims);
+        if let Some(claim) = claims.take(peer.port(), now) {
+            drop(claims);
+            return self.dispatch(stream, claim, active);
+        }
+        claims.unclaimed.push_back(Unclaimed {
+            stream,
+            local_port: peer.port(),
+            accepted: now,
+            active,
+        });
+        let start = !std::mem::replace(&mut claims.waiter, true);
+        drop(claims);
+        self.claimed.notify_all();
+        if start {
+            let engine = Arc::clone(self);
+            if let Err(e) = self.spawn("mocket-claims", move || engine.wait_for_claims()) {
+                lock(&self.claims).waiter = false;
+                self.warn(&format!(
+                    "cannot start the thread that waits for claims: {e}"
+                ));
             }
+        }
+    }
+
+    /// Serves a claimed connection on a connection thread.
+    fn dispatch(self: &Arc<Self>, stream: TcpStream, claim: Claim, active: Active) {
+        let spawned = self.run_connection(move || {
+            let engine = Arc::clone(active.engine());
+            engine.serve(stream, claim);
         });
         if let Err(e) = spawned {
             self.warn(&format!("cannot start a connection thread: {e}"));
         }
     }
 
-    /// The claim for `stream`, waiting for it a while.
-    fn await_claim(&self, stream: &TcpStream) -> Claimed {
-        let Ok(peer) = stream.peer_addr() else {
-            return Claimed::Gone;
-        };
-        let deadline = Instant::now() + CLAIM_WAIT;
+    /// The claim waiter: hands each waiting connection on as its claim arrives (every claim
+    /// signals `claimed`), and gives up on those nobody claimed within [`CLAIM_WAIT`].
+    fn wait_for_claims(self: Arc<Self>) {
         let mut claims = lock(&self.claims);
         loop {
-            if let Some(claim) = claims.take(peer.port(), Instant::now()) {
-                return Claimed::Yes(claim);
-            }
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                drop(claims);
-                return if is_closed(stream) {
-                    Claimed::Gone
+            let now = Instant::now();
+            let mut claimed = Vec::new();
+            let mut expired = Vec::new();
+            for waiting in std::mem::take(&mut claims.unclaimed) {
+                if let Some(claim) = claims.take(waiting.local_port, now) {
+                    claimed.push((waiting, claim));
+                } else if now.duration_since(waiting.accepted) >= CLAIM_WAIT {
+                    expired.push(waiting);
                 } else {
-                    Claimed::Never
-                };
+                    claims.unclaimed.push_back(waiting);
+                }
+            }
+            if !claimed.is_empty() || !expired.is_empty() {
+                drop(claims);
+                for (waiting, claim) in claimed {
+                    self.dispatch(waiting.stream, claim, waiting.active);
+                }
+                for waiting in expired {
+                    self.never_claimed(&waiting.stream);
+                }
+                claims = lock(&self.claims);
+                continue;
+            }
+            let wait = match claims.unclaimed.front() {
+                Some(oldest) => (oldest.accepted + CLAIM_WAIT).saturating_duration_since(now),
+                None => CLAIM_TTL,
             };
             claims = self
                 .claimed
-                .wait_timeout(claims, left)
+                .wait_timeout(claims, wait)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
+    }
+
+    /// Says that a connection nobody claimed is dropped, unless its client is gone anyway.
+    fn never_claimed(&self, stream: &TcpStream) {
+        if is_closed(stream) {
+            return;
+        }
+        self.warn(&format!(
+            "dropped a connection to the engine from {} that no process claimed within {} s \
+             (did something connect to the engine's port directly?)",
+            stream
+                .peer_addr()
+                .map_or("an unknown port".into(), |a| a.to_string()),
+            CLAIM_WAIT.as_secs()
+        ));
     }
 
     /// Serves a claimed connection: protocols whose client speaks first wait for it in the
