@@ -193,3 +193,16 @@ pub fn have(program: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+/// Fails the test, saying how to fix it, when python3 cannot import `module` (`.ci/run` installs
+/// the modules the tests use with pip).
+pub fn need_python_module(module: &str) {
+    let check = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .expect("python3");
+    assert!(
+        check.status.success(),
+        "python3 cannot import {module} (.ci/run installs it with pip)"
+    );
+}

@@ -16,17 +16,6 @@ fn need(program: &str) {
     assert!(have(program), "{program} is missing (.ci/run installs it)");
 }
 
-fn need_redis_py() {
-    let check = std::process::Command::new("python3")
-        .args(["-c", "import redis"])
-        .output()
-        .expect("python3");
-    assert!(
-        check.status.success(),
-        "python3 cannot import redis (.ci/run installs it with pip)"
-    );
-}
-
 /// Python helpers shared by the programs below: `exchange(host, port, data)` sends `data`
 /// and returns what came back and whether the server closed the connection.
 const PY_EXCHANGE: &str = r#"
@@ -158,7 +147,7 @@ fn keys_with_a_pathological_pattern_answers_without_backtracking_forever() {
 
 #[test]
 fn psubscribe_with_a_pathological_pattern_answers_under_both_placements() {
-    need_redis_py();
+    need_python_module("redis");
     let mocks = mocks_file(MOCKS);
     let program = format!(
         r#"
@@ -191,7 +180,7 @@ print(p.get_message(timeout=5)["data"])
 #[test]
 fn glob_patterns_select_the_keys_a_real_redis_selects() {
     need("redis-server");
-    need_redis_py();
+    need_python_module("redis");
     let mocks = mocks_file(MOCKS);
     let program = r#"
 import redis, subprocess, socket, time, sys
@@ -263,7 +252,7 @@ print(r.ping())
 
 #[test]
 fn a_subscriber_that_stops_reading_is_disconnected_and_publishers_go_on() {
-    need_redis_py();
+    need_python_module("redis");
     let mocks = mocks_file(MOCKS);
     let expected =
         "published 100000 first reached 1 last reached 0\nsubscriber disconnected\nTrue\n";
@@ -306,7 +295,7 @@ fn assert_cross_protocol_reported(run: &Run) {
 fn an_http_request_to_a_redis_address_runs_nothing() {
     need("curl");
     need("redis-cli");
-    need_redis_py();
+    need_python_module("redis");
     let mocks = mocks_file(MOCKS);
     // Two processes share the daemon's emulator: curl posts, redis-cli looks.
     let script = "curl -s -X POST --data-binary \"$(printf 'SET pwned 1\\r\\n')\" \

@@ -30,20 +30,9 @@ fn redis_cli(placement: Placement, mocks: &Path, script: &str) -> Run {
     placement.run(mocks, &["sh", "-c", script])
 }
 
-fn assert_redis_py() {
-    let check = std::process::Command::new("python3")
-        .args(["-c", "import redis"])
-        .output()
-        .expect("python3");
-    assert!(
-        check.status.success(),
-        "python3 cannot import redis (.ci/run installs it with pip)"
-    );
-}
-
 /// Python with redis-py, which .ci/run installs.
 fn redis_py(placement: Placement, mocks: &Path, program: &str) -> Run {
-    assert_redis_py();
+    need_python_module("redis");
     python(placement, mocks, program, &[])
 }
 
@@ -293,7 +282,7 @@ while r.publish("news", "hi") < 2:
 
 #[test]
 fn publish_and_subscribe_between_two_processes() {
-    assert_redis_py();
+    need_python_module("redis");
     let mocks = mocks_file(MOCKS);
     let dir = scratch_dir("redis-pubsub");
     std::fs::write(dir.join("sub.py"), PY_SUBSCRIBER).unwrap();
