@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+mod libraries;
 mod run;
 mod serve;
 
@@ -33,6 +34,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Prints the path of the mocket CA certificate (creating the CA on first use).
     Ca,
+    /// Prints the path of libmocket.so for a bare `LD_PRELOAD="$(mocket shim)" cmd` (writing
+    /// the library and its engine to the per-user cache first if needed).
+    Shim,
     /// Internal: what `mocket run` starts, which ties itself to `mocket run`'s life and then
     /// becomes CMD.
     #[command(name = "__exec", hide = true)]
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
         Command::Check { file } => check(&file),
         Command::Serve(args) => serve::serve(args),
         Command::Ca => ca(),
+        Command::Shim => shim(),
         Command::Exec(args) => run::exec(args),
     }
 }
@@ -65,6 +70,19 @@ fn ca() -> ExitCode {
     match loaded {
         Ok(files) => {
             println!("{}", files.cert.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            mocket_engine::say(&e.to_string());
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+fn shim() -> ExitCode {
+    match libraries::shim_path(libraries::Check::Both) {
+        Ok(path) => {
+            println!("{}", path.display());
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -14,6 +14,7 @@ use mocket_engine::{Engine, control_server, trust};
 use mocket_recordings::Mode;
 
 use crate::EXIT_BAD_INPUT;
+use crate::libraries::{self, Check};
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -108,7 +109,7 @@ fn start(args: &RunArgs) -> Result<ExitCode, String> {
             )
         })?
         .redacting(settings.redactor());
-    let shim = shim_path()?;
+    let shim = libraries::shim_path(Check::Run).map_err(|e| e.to_string())?;
     let engine = Engine::with_config(Ok(Arc::new(config)), settings.log, journal, None);
     if let Some(e) = engine.config_error() {
         // An unreadable cassette: nothing must run against it.
@@ -246,23 +247,6 @@ fn trust_env(dir: &RuntimeDir) -> Result<Vec<(&'static str, PathBuf)>, String> {
     let text = trust::bundle(ca.cert_pem(), |v| std::env::var(v).ok());
     std::fs::write(&bundle, text).map_err(|e| format!("cannot write {}: {e}", bundle.display()))?;
     Ok(trust::child_env(&bundle, &files))
-}
-
-/// `libmocket.so` beside the `mocket` executable, or `MOCKET_LIB`.
-fn shim_path() -> Result<PathBuf, String> {
-    let path = match std::env::var_os("MOCKET_LIB") {
-        Some(p) => PathBuf::from(p),
-        None => std::env::current_exe()
-            .map_err(|e| format!("cannot locate the mocket executable: {e}"))?
-            .with_file_name("libmocket.so"),
-    };
-    if !path.is_file() {
-        return Err(format!(
-            "{} not found: build it with `cargo build --workspace` (or set MOCKET_LIB)",
-            path.display()
-        ));
-    }
-    Ok(path)
 }
 
 /// A private directory for the control socket, removed when the run ends.
