@@ -189,8 +189,8 @@ pub fn write_embedded(
     match (fallback_result, cache_error) {
         (Ok(()), Some((dir, e))) => {
             mocket_engine::say(&format!(
-                "cannot write libmocket.so to {} ({e}); using {} instead (make the first \
-                 writable, or set XDG_CACHE_HOME, to keep one copy per user)",
+                "cannot write libmocket.so and libmocket_engine.so to {} ({e}); using {} \
+                 instead (make the first writable, or set XDG_CACHE_HOME, to keep one copy)",
                 dir.display(),
                 fallback.display()
             ));
