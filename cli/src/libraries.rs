@@ -248,7 +248,8 @@ fn holds(path: &Path, bytes: &[u8], whole: bool) -> bool {
     if !whole {
         return true;
     }
-    let mut buffer = vec![0u8; 256 * 1024];
+    // Small and reused: a larger buffer costs more in fresh pages than it saves in reads.
+    let mut buffer = [0u8; 64 * 1024];
     let mut rest = bytes;
     while !rest.is_empty() {
         let want = rest.len().min(buffer.len());

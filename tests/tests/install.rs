@@ -32,7 +32,7 @@ fn installed() -> &'static Path {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         // No network in the namespace: the install must work offline.
         let out = Command::new("timeout")
-            .args(["-k", "5", "1800", "unshare", "-n", "--"])
+            .args(["-k", "5", "3600", "unshare", "-n", "--"])
             .arg(cargo)
             .args(["install", "--offline", "--debug", "--force", "--path"])
             .arg(workspace.join("cli"))
