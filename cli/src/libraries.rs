@@ -228,10 +228,33 @@ fn ensure(dir: &Path, embedded: &Embedded, check: Check) -> io::Result<()> {
                 .recursive(true)
                 .mode(0o700)
                 .create(dir)?;
+            remove_abandoned_temporaries(dir);
             write_atomically(&path, bytes)?;
         }
     }
     Ok(())
+}
+
+/// How old a temporary file must be before it counts as left by a killed writer (a live one
+/// renames it within seconds).
+const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Removes the temporary files of writers killed mid-write (best effort; only when writing).
+fn remove_abandoned_temporaries(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let abandoned = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > ABANDONED_AFTER));
+        if name.starts_with('.') && name.ends_with(".tmp") && abandoned {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Whether `path` has the size of `bytes` and, when `whole`, their content.

@@ -171,3 +171,24 @@ fn the_cache_follows_xdg_then_home_and_the_fallback_tmpdir() {
     assert_eq!(home.fallback, PathBuf::from(format!("/tmp/mocket-{uid}")));
     assert_eq!(Places::from_env(vars(&[])).cache, None);
 }
+
+#[test]
+fn a_rewrite_removes_temporaries_of_killed_writers_but_not_fresh_ones() {
+    let scratch = Scratch::new();
+    let dir = write_embedded(&LIBRARIES, Check::Run, &scratch.places()).unwrap();
+    let old = dir.join(".libmocket.so.1.2.tmp");
+    let fresh = dir.join(".libmocket.so.3.4.tmp");
+    fs::write(&old, b"half").unwrap();
+    fs::write(&fresh, b"half").unwrap();
+    let long_ago = std::time::SystemTime::now() - ABANDONED_AFTER * 2;
+    File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(long_ago)
+        .unwrap();
+    fs::remove_file(dir.join(SHIM)).unwrap();
+    write_embedded(&LIBRARIES, Check::Run, &scratch.places()).unwrap();
+    assert!(!old.exists());
+    assert!(fresh.exists(), "a writer may still be renaming it");
+}
