@@ -2,8 +2,12 @@
 
 #![forbid(unsafe_code)]
 
+mod dns_server;
+mod elf;
 mod run;
+mod seccomp;
 mod serve;
+mod supervisor;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -22,8 +22,8 @@ impl Caller {
     pub fn open(tid: u32) -> io::Result<Caller> {
         let (pidfd, pid) = match pidfd_open(tid) {
             Ok(fd) => (fd, tid),
-            // Not a thread-group leader: open its process instead.
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            // Not a thread-group leader (EINVAL; ENOENT on recent kernels): open its process.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOENT)) => {
                 let pid = thread_group_of(tid)?;
                 (pidfd_open(pid)?, pid)
             }
