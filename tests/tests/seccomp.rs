@@ -1,0 +1,277 @@
+//! `mocket run --seccomp` (DESIGN section 10): programs LD_PRELOAD cannot reach (Go, a static
+//! musl binary) and raw system calls, each inside a fresh network namespace. Needs Debian's
+//! `golang-go` and `musl-tools` (`.ci/run` installs them); Go programs are built offline from
+//! the standard library only.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use mocket_tests::{build_dir, have, mocket_bin, mocks_file, netns_command, run, scratch_dir};
+
+/// The Go client of `tests/go/seccomp-client`, built once (statically: no cgo).
+fn go_client() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            assert!(
+                have("go"),
+                "go is missing: apt-get install golang-go (.ci/run does)"
+            );
+            let out = build_dir().join("seccomp-go").join("seccomp-client");
+            let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("go/seccomp-client");
+            let status = Command::new("go")
+                .args(["build", "-o"])
+                .arg(&out)
+                .arg(".")
+                .current_dir(&source)
+                .env("CGO_ENABLED", "0")
+                .env("GOFLAGS", "-mod=mod")
+                .env("GOPROXY", "off")
+                .env("GOCACHE", build_dir().join("seccomp-go").join("cache"))
+                .status()
+                .expect("run go build");
+            assert!(status.success(), "go build of {} failed", source.display());
+            out
+        })
+        .clone()
+}
+
+/// The static C client of `tests/c/static_client.c`, built once with `musl-gcc -static`.
+fn static_client() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            assert!(
+                have("musl-gcc"),
+                "musl-gcc is missing: apt-get install musl-tools (.ci/run does)"
+            );
+            let dir = build_dir().join("seccomp-c");
+            std::fs::create_dir_all(&dir).unwrap();
+            let out = dir.join("static-client");
+            let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("c/static_client.c");
+            let status = Command::new("musl-gcc")
+                .args(["-static", "-O1", "-o"])
+                .arg(&out)
+                .arg(&source)
+                .status()
+                .expect("run musl-gcc");
+            assert!(
+                status.success(),
+                "musl-gcc -static {} failed",
+                source.display()
+            );
+            out
+        })
+        .clone()
+}
+
+const MOCKS: &str = r#"{"entries": [
+  {"http": "GET http://api.example.com/hello", "response": {"status": 200, "body": "hi from mock"}},
+  {"http": "GET https://secure.example.com/v1", "response": {"status": 200, "body": "secret mock"}},
+  {"tcp": "10.9.9.9:7000", "request": "ping\n", "response": "pong\n"}
+]}"#;
+
+/// `mocket run FLAGS -- CMD` in a fresh namespace, with `env` for the command.
+fn mocket(flags: &[&str], env: &[(&str, &str)], cmd: &[&str]) -> mocket_tests::Run {
+    mocket_tests::mocket_run_env(&mocks_file(MOCKS), flags, env, cmd)
+}
+
+#[test]
+fn go_http_get_of_a_mocked_host() {
+    let go = go_client();
+    let out = mocket(
+        &["--seccomp"],
+        &[],
+        &[go.to_str().unwrap(), "get", "http://api.example.com/hello"],
+    );
+    out.success();
+    assert!(out.stdout.contains("200 hi from mock"), "{out:?}");
+}
+
+#[test]
+fn go_https_get_of_a_mocked_host_trusts_the_mocket_ca() {
+    let go = go_client();
+    let out = mocket(
+        &["--seccomp"],
+        &[],
+        &[go.to_str().unwrap(), "get", "https://secure.example.com/v1"],
+    );
+    out.success();
+    assert!(out.stdout.contains("200 secret mock"), "{out:?}");
+}
+
+#[test]
+fn go_dns_lookup_of_a_mocked_name_gets_a_fake_address() {
+    let go = go_client();
+    let out = mocket(
+        &["--seccomp"],
+        &[("GODEBUG", "netdns=go")],
+        &[go.to_str().unwrap(), "lookup", "api.example.com"],
+    );
+    out.success();
+    // The fake range is 198.18.0.0/15.
+    assert!(
+        out.stdout.starts_with("[198.18.") || out.stdout.starts_with("[198.19."),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_static_go_program_is_intercepted_without_the_flag() {
+    let go = go_client();
+    let out = mocket(
+        &[],
+        &[],
+        &[go.to_str().unwrap(), "get", "http://api.example.com/hello"],
+    );
+    out.success();
+    assert!(out.stdout.contains("200 hi from mock"), "{out:?}");
+}
+
+#[test]
+fn go_reaches_a_tcp_entry_and_its_peer_is_the_engine() {
+    let go = go_client();
+    let out = mocket(
+        &["--seccomp"],
+        &[],
+        &[go.to_str().unwrap(), "dial", "10.9.9.9:7000"],
+    );
+    out.success();
+    assert!(out.stdout.contains(r#"reply "pong\n""#), "{out:?}");
+    // getpeername is not intercepted: a redirected Go socket's peer is the engine listener.
+    assert!(out.stdout.contains("peer 127.0.0.1:"), "{out:?}");
+}
+
+#[test]
+fn a_static_c_client_reaches_a_tcp_entry_without_the_flag() {
+    let client = static_client();
+    let out = mocket(&[], &[], &[client.to_str().unwrap(), "10.9.9.9", "7000"]);
+    out.success();
+    assert!(out.stdout.contains("reply pong"), "{out:?}");
+}
+
+#[test]
+fn mocket_seccomp_0_turns_the_automatic_mode_off() {
+    let client = static_client();
+    let out = mocket_tests::mocket_run_env(
+        &mocks_file(MOCKS),
+        &[],
+        &[],
+        &[
+            "env",
+            "MOCKET_SECCOMP=0",
+            client.to_str().unwrap(),
+            "10.9.9.9",
+            "7000",
+        ],
+    );
+    // `env` is dynamic: no filter; the static child reaches for the (absent) real network.
+    assert_ne!(out.code, Some(0), "{out:?}");
+    let bad = mocket_tests::mocket_run_env(
+        &mocks_file(MOCKS),
+        &[],
+        &[("MOCKET_SECCOMP", "yes")],
+        &["true"],
+    );
+    bad.expect_code(2);
+    assert!(bad.stderr.contains("MOCKET_SECCOMP=\"yes\""), "{bad:?}");
+}
+
+/// The Python harness of the strict-mode test: a real loopback listener, three clients under
+/// `mocket run --seccomp --allow ''` (strict by default), then the number of connections the
+/// listener got.
+const STRICT_HARNESS: &str = r#"
+import os, socket, subprocess, sys
+mocket, go, static = sys.argv[1:4]
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(16)
+port = listener.getsockname()[1]
+raw = '''
+import ctypes, os, socket, struct, sys
+nr = {"x86_64": 42, "aarch64": 203}[os.uname().machine]
+libc = ctypes.CDLL(None, use_errno=True)
+s = socket.socket()
+addr = struct.pack("!HH4s8x", 0, int(sys.argv[1]), socket.inet_aton("127.0.0.1"))
+addr = struct.pack("=H", socket.AF_INET) + addr[2:]
+r = libc.syscall(nr, s.fileno(), addr, len(addr))
+print("raw connect", r, os.strerror(ctypes.get_errno()))
+sys.exit(0 if r == 0 else 3)
+'''
+for name, cmd in [
+    ("go", [go, "dial", f"127.0.0.1:{port}"]),
+    ("static", [static, "127.0.0.1", str(port)]),
+    ("raw", ["python3", "-c", raw, str(port)]),
+]:
+    r = subprocess.run([mocket, "run", "--seccomp", "--allow", "", "--", *cmd], capture_output=True, text=True, timeout=60)
+    print(name, "exit", r.returncode, r.stdout.strip().replace("\n", " | "), "//", r.stderr.strip().replace("\n", " | "))
+listener.setblocking(False)
+accepted = 0
+while True:
+    try:
+        listener.accept()
+        accepted += 1
+    except BlockingIOError:
+        break
+print("accepted", accepted)
+"#;
+
+#[test]
+fn strict_mode_refuses_go_a_static_client_and_a_raw_syscall() {
+    let (go, client) = (go_client(), static_client());
+    let mocks = mocks_file(r#"{"entries": []}"#);
+    let mut cmd = netns_command(&[
+        "python3",
+        "-c",
+        STRICT_HARNESS,
+        mocket_bin().to_str().unwrap(),
+        go.to_str().unwrap(),
+        client.to_str().unwrap(),
+    ]);
+    cmd.env("MOCKET_CONFIG", &mocks);
+    let out = run(cmd);
+    out.success();
+    for name in ["go", "static", "raw"] {
+        assert!(
+            out.stdout.contains(&format!("{name} exit 3")),
+            "{name}: {out:?}"
+        );
+    }
+    assert!(
+        out.stdout.contains("raw connect -1 Connection refused"),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout.contains("strict mode refused 127.0.0.1:"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("accepted 0"), "{out:?}");
+}
+
+#[test]
+fn a_go_clients_traffic_is_recorded() {
+    let go = go_client();
+    let dir = scratch_dir("seccomp-record");
+    let mocks = mocks_file(r#"{"entries": []}"#);
+    std::fs::write(dir.join("page.txt"), "real page\n").unwrap();
+    let script = format!(
+        r#"cd {dir} && python3 -m http.server 18471 --bind 127.0.0.1 >/dev/null 2>&1 &
+for i in $(seq 50); do python3 -c 'import socket; socket.create_connection(("127.0.0.1", 18471))' 2>/dev/null && break; sleep 0.1; done
+{mocket} run --seccomp --allow '' --record {dir}/cassettes -- {go} get http://127.0.0.1:18471/page.txt"#,
+        dir = dir.display(),
+        mocket = mocket_bin().display(),
+        go = go.display()
+    );
+    let mut cmd = netns_command(&["sh", "-c", &script]);
+    cmd.env("MOCKET_CONFIG", &mocks);
+    let out = run(cmd);
+    out.success();
+    assert!(out.stdout.contains("200 real page"), "{out:?}");
+    let cassette = std::fs::read_to_string(dir.join("cassettes/default.json")).unwrap();
+    assert!(
+        cassette.contains("/page.txt") && cassette.contains("real page"),
+        "{cassette}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
