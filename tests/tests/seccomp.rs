@@ -272,3 +272,61 @@ for i in $(seq 50); do python3 -c 'import socket; socket.create_connection(("127
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_go_redis_client_talks_to_the_emulator() {
+    let go = go_client();
+    let mocks = mocks_file(r#"{"entries": [{"redis": "10.9.9.10:6379", "emulate": true}]}"#);
+    let out = mocket_tests::mocket_run_env(
+        &mocks,
+        &["--seccomp"],
+        &[],
+        &[go.to_str().unwrap(), "redis", "10.9.9.10:6379"],
+    );
+    out.success();
+    for reply in [
+        r#"redis "+OK\r\n""#,
+        r#"redis "$5\r\n""#,
+        r#"redis "hello\r\n""#,
+    ] {
+        assert!(out.stdout.contains(reply), "{reply}: {out:?}");
+    }
+}
+
+#[test]
+fn a_go_clients_requests_are_journaled_with_its_pid() {
+    let go = go_client();
+    let dir = scratch_dir("seccomp-journal");
+    let journal = dir.join("journal.jsonl");
+    let out = mocket(
+        &["--seccomp", "--journal", journal.to_str().unwrap()],
+        &[],
+        &[go.to_str().unwrap(), "get", "http://api.example.com/hello"],
+    );
+    out.success();
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let event: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(event["host"], "api.example.com", "{text}");
+    assert_eq!(event["action"], "mocked", "{text}");
+    assert_eq!(event["request"]["path"], "/hello", "{text}");
+    assert!(event["pid"].as_u64().unwrap() > 1, "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `mocket run` killed with SIGKILL: a command that survives it (it ignores the SIGTERM the
+/// kernel sends it) finds its connects failing with ENOSYS, never reaching the network.
+#[test]
+fn the_tree_fails_closed_when_the_daemon_dies() {
+    let client = static_client();
+    let script = format!(
+        "trap '' TERM; kill -9 $PPID; sleep 0.5; {} 127.0.0.1 9; echo rc=$?",
+        client.display()
+    );
+    let out = mocket(&["--seccomp"], &[], &["sh", "-c", &script]);
+    // The exit status is mocket's (killed); the shell's output tells what the client saw.
+    assert!(
+        out.stderr.contains("connect: Function not implemented"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("rc=3"), "{out:?}");
+}

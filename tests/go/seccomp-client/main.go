@@ -4,6 +4,8 @@
 //	get URL        GET the URL, print "<status> <body>"
 //	lookup NAME    resolve NAME, print the addresses
 //	dial HOST:PORT connect, print the peer address (getpeername), send "ping\n", print the reply line
+//	redis HOST:PORT  SET greeting hello, GET greeting over RESP (no Redis library builds offline),
+//	               print the replies
 package main
 
 import (
@@ -51,5 +53,21 @@ func main() {
 			fail(err)
 		}
 		fmt.Printf("reply %q\n", line)
+	case "redis":
+		c, err := net.DialTimeout("tcp", os.Args[2], 10*time.Second)
+		if err != nil {
+			fail(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		r := bufio.NewReader(c)
+		fmt.Fprint(c, "*3\r\n$3\r\nSET\r\n$8\r\ngreeting\r\n$5\r\nhello\r\n")
+		fmt.Fprint(c, "*2\r\n$3\r\nGET\r\n$8\r\ngreeting\r\n")
+		for i := 0; i < 3; i++ { // +OK, then $5 and the value
+			line, err := r.ReadString('\n')
+			if err != nil {
+				fail(err)
+			}
+			fmt.Printf("redis %q\n", line)
+		}
 	}
 }
