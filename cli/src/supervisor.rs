@@ -11,12 +11,16 @@
 //!   to the daemon's DNS server instead ([`crate::dns_server`]).
 //! - strict only: `sendto`/`sendmsg`/`sendmmsg` with a destination are routed like UDP.
 //! - connects to the engine listener (the shim's redirects) continue at once.
+//! - `getpeername` of a socket redirected here returns the original destination (written into
+//!   the caller's memory); any other continues.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use mocket_config::LogLevel;
+use mocket_control::sync::lock;
 use mocket_control::{Reply, Request, Transport};
 use mocket_engine::Engine;
 use mocket_seccomp::{
@@ -35,6 +39,9 @@ pub struct Supervisor {
     listener: Arc<Listener>,
     dns: crate::dns_server::DnsServer,
     log: LogLevel,
+    /// The original destination of each socket redirected here, by its local port (a port is
+    /// reused only after its connection is gone, and then overwritten).
+    redirected: Mutex<HashMap<u16, SocketAddr>>,
 }
 
 impl Supervisor {
@@ -46,6 +53,7 @@ impl Supervisor {
             listener: Arc::new(listener),
             dns,
             log,
+            redirected: Mutex::default(),
         })
     }
 
@@ -77,6 +85,7 @@ impl Supervisor {
                 Syscall::Sendto => self.datagram_to(&n, &caller, n.args[4], n.args[5]),
                 Syscall::Sendmsg => self.sendmsg(&n, &caller),
                 Syscall::Sendmmsg => self.sendmmsg(&n, &caller),
+                Syscall::Getpeername => self.getpeername(&n, &caller),
                 Syscall::Other(_) => Ok(Response::Fail(libc::ENOSYS)),
             },
             Err(e) => Err(e),
@@ -161,6 +170,7 @@ impl Supervisor {
             .and_then(|a| a.as_socket())
             .map(|a| a.port());
         if let (true, Some(local_port)) = (connecting, local_port) {
+            lock(&self.redirected).insert(local_port, dest);
             let _ = self.engine.handle(Request::Claim {
                 pid,
                 local_port,
@@ -280,6 +290,36 @@ impl Supervisor {
             }
         }
         Ok(Response::Continue)
+    }
+
+    /// The original destination of a socket this supervisor redirected, else the kernel's
+    /// answer.
+    fn getpeername(&self, n: &Notification, caller: &Caller) -> io::Result<Response> {
+        let (addr_ptr, len_ptr) = (n.args[1], n.args[2]);
+        let socket = Socket::from(caller.take_fd(n.args[0] as i32)?);
+        let peer = socket.peer_addr().ok().and_then(|a| a.as_socket());
+        let local = socket.local_addr().ok().and_then(|a| a.as_socket());
+        let original = match (peer, local) {
+            (Some(peer), Some(local)) if self.engine.is_engine_listener(peer) => {
+                lock(&self.redirected).get(&local.port()).copied()
+            }
+            _ => None,
+        };
+        let Some(original) = original else {
+            return Ok(Response::Continue);
+        };
+        let Ok(room) = <[u8; 4]>::try_from(caller.read(len_ptr, 4)?.as_slice()) else {
+            return Ok(Response::Fail(libc::EFAULT));
+        };
+        let room = u32::from_ne_bytes(room) as usize;
+        let bytes = mocket_seccomp::encode_sockaddr(original);
+        if !self.listener.still_waiting(n.id) {
+            return Ok(Response::Continue);
+        }
+        // As the kernel does: the address cut to the caller's room, the full length reported.
+        caller.write(addr_ptr, &bytes[..bytes.len().min(room)])?;
+        caller.write(len_ptr, &(bytes.len() as u32).to_ne_bytes())?;
+        Ok(Response::Return(0))
     }
 
     fn warn(&self, message: &str) {

@@ -130,7 +130,7 @@ fn a_static_go_program_is_intercepted_without_the_flag() {
 }
 
 #[test]
-fn go_reaches_a_tcp_entry_and_its_peer_is_the_engine() {
+fn go_reaches_a_tcp_entry_and_its_peer_is_the_original_address() {
     let go = go_client();
     let out = mocket(
         &["--seccomp"],
@@ -139,8 +139,8 @@ fn go_reaches_a_tcp_entry_and_its_peer_is_the_engine() {
     );
     out.success();
     assert!(out.stdout.contains(r#"reply "pong\n""#), "{out:?}");
-    // getpeername is not intercepted: a redirected Go socket's peer is the engine listener.
-    assert!(out.stdout.contains("peer 127.0.0.1:"), "{out:?}");
+    // getpeername (Go's RemoteAddr) of the redirected socket: the original destination.
+    assert!(out.stdout.contains("peer 10.9.9.9:7000"), "{out:?}");
 }
 
 #[test]
@@ -329,4 +329,33 @@ fn the_tree_fails_closed_when_the_daemon_dies() {
         "{out:?}"
     );
     assert!(out.stdout.contains("rc=3"), "{out:?}");
+}
+
+/// A preloaded (dynamic) client under `--seccomp`: the shim decides, the filter lets its
+/// connects through, and each connection is journaled once (a mocked one and a passed one).
+#[test]
+fn a_preloaded_client_keeps_the_shim_path_and_is_journaled_once() {
+    let dir = scratch_dir("seccomp-shim");
+    let journal = dir.join("journal.jsonl");
+    let program = r#"
+import socket, urllib.request
+server = socket.socket(); server.bind(("127.0.0.1", 0)); server.listen(1)
+socket.create_connection(server.getsockname()).close()
+with urllib.request.urlopen("http://api.example.com/hello", timeout=10) as r:
+    print(r.status, r.read().decode())
+"#;
+    let out = mocket(
+        &["--seccomp", "--journal", journal.to_str().unwrap()],
+        &[],
+        &["python3", "-c", program],
+    );
+    out.success();
+    assert!(out.stdout.contains("200 hi from mock"), "{out:?}");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let actions: Vec<String> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["action"].to_string())
+        .collect();
+    assert_eq!(actions, [r#""passthrough""#, r#""mocked""#], "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

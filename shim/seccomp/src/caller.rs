@@ -72,6 +72,36 @@ impl Caller {
             }
         }
     }
+
+    /// Writes `bytes` (at most 4096) at `addr` in the calling thread's memory: the answer of a
+    /// call whose result is written through a pointer (`getpeername`).
+    pub fn write(&self, addr: u64, bytes: &[u8]) -> io::Result<()> {
+        if bytes.len() > 4096 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "refusing to write more than 4096 bytes into a caller's memory",
+            ));
+        }
+        let local = libc::iovec {
+            iov_base: bytes.as_ptr().cast_mut().cast(),
+            iov_len: bytes.len(),
+        };
+        let remote = libc::iovec {
+            iov_base: addr as *mut libc::c_void,
+            iov_len: bytes.len(),
+        };
+        // SAFETY: `local` describes our own buffer, only read; the kernel checks `remote`
+        // against the other process's writable mappings.
+        let r = unsafe { libc::process_vm_writev(self.tid as i32, &local, 1, &remote, 1, 0) };
+        match r {
+            r if r as usize == bytes.len() => Ok(()),
+            r if r < 0 => Err(io::Error::last_os_error()),
+            _ => Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "a partial write into a caller's memory",
+            )),
+        }
+    }
 }
 
 /// Wraps a descriptor the kernel just returned.

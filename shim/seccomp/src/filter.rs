@@ -2,6 +2,7 @@
 //!
 //! What it does with each system call of the tree (x86_64 and aarch64 numbers):
 //! - `connect`: notifies the supervisor (every family: BPF cannot read the address);
+//! - `getpeername`: notifies, so that a redirected socket's peer is its original destination;
 //! - `io_uring_setup`: `ENOSYS`, so runtimes fall back to plain syscalls (an io_uring
 //!   `IORING_OP_CONNECT` would bypass the filter);
 //! - strict only: `sendto` with a destination, `sendmsg`, `sendmmsg` notify (a `sendmsg`'s
@@ -108,6 +109,7 @@ fn program(options: FilterOptions) -> Vec<Op> {
     }
     ops.extend([
         JumpIfEqual(nr(libc::SYS_connect), Notify),
+        JumpIfEqual(nr(libc::SYS_getpeername), Notify),
         JumpIfEqual(nr(libc::SYS_io_uring_setup), NoSys),
     ]);
     if options.strict {

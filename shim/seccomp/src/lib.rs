@@ -16,7 +16,7 @@ mod sockaddr;
 pub use caller::Caller;
 pub use filter::{FilterOptions, InstallError, install};
 pub use listener::{Listener, Notification, Response, Syscall};
-pub use sockaddr::{MMSGHDR_SIZE, MSGHDR_SIZE, msghdr_name, parse_sockaddr};
+pub use sockaddr::{MMSGHDR_SIZE, MSGHDR_SIZE, encode_sockaddr, msghdr_name, parse_sockaddr};
 
 /// What the kernel lacks for `--seccomp` (checked by the daemon before anything runs).
 #[derive(Debug)]

@@ -28,6 +28,7 @@ pub enum Syscall {
     Sendto,
     Sendmsg,
     Sendmmsg,
+    Getpeername,
     Other(i32),
 }
 
@@ -130,6 +131,7 @@ fn syscall_of(nr: i32) -> Syscall {
         libc::SYS_sendto => Syscall::Sendto,
         libc::SYS_sendmsg => Syscall::Sendmsg,
         libc::SYS_sendmmsg => Syscall::Sendmmsg,
+        libc::SYS_getpeername => Syscall::Getpeername,
         _ => Syscall::Other(nr),
     }
 }

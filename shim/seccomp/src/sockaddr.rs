@@ -27,6 +27,28 @@ pub fn parse_sockaddr(bytes: &[u8]) -> Option<SocketAddr> {
     }
 }
 
+/// The bytes of `addr` as a `struct sockaddr_in` or `sockaddr_in6` (the kernel's layout).
+pub fn encode_sockaddr(addr: SocketAddr) -> Vec<u8> {
+    match addr {
+        SocketAddr::V4(v4) => {
+            let mut out = vec![0u8; 16];
+            out[0..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+            out[2..4].copy_from_slice(&v4.port().to_be_bytes());
+            out[4..8].copy_from_slice(&v4.ip().octets());
+            out
+        }
+        SocketAddr::V6(v6) => {
+            let mut out = vec![0u8; 28];
+            out[0..2].copy_from_slice(&(libc::AF_INET6 as u16).to_ne_bytes());
+            out[2..4].copy_from_slice(&v6.port().to_be_bytes());
+            out[4..8].copy_from_slice(&v6.flowinfo().to_ne_bytes());
+            out[8..24].copy_from_slice(&v6.ip().octets());
+            out[24..28].copy_from_slice(&v6.scope_id().to_ne_bytes());
+            out
+        }
+    }
+}
+
 /// The `msg_name` pointer and `msg_namelen` of a `struct msghdr` (null when none).
 pub fn msghdr_name(bytes: &[u8]) -> Option<(u64, u32)> {
     let name = u64::from_ne_bytes(bytes.get(0..8)?.try_into().ok()?);
@@ -56,6 +78,18 @@ mod tests {
         );
         let unix = (libc::AF_UNIX as u16).to_ne_bytes();
         assert_eq!(parse_sockaddr(&[unix[0], unix[1], 0, 0]), None);
+    }
+
+    #[test]
+    fn encoding_is_what_parsing_reads() {
+        for addr in [
+            "198.18.0.1:443",
+            "[::ffff:198.18.0.2]:80",
+            "[2001:db8::1]:53",
+        ] {
+            let addr: SocketAddr = addr.parse().unwrap();
+            assert_eq!(parse_sockaddr(&encode_sockaddr(addr)), Some(addr));
+        }
     }
 
     #[test]
