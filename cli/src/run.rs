@@ -170,7 +170,7 @@ fn start(args: &RunArgs) -> Result<ExitCode, String> {
         let pid = child.id();
         let listener = handoff.receive(pid, || matches!(child.try_wait(), Ok(None)));
         let supervisor = listener.and_then(|listener| {
-            crate::supervisor::Supervisor::new(Arc::clone(&engine), listener, settings.log)
+            crate::supervisor::Supervisor::new(Arc::clone(&engine), listener, settings.log, strict)
                 .and_then(|s| s.spawn())
                 .map_err(|e| format!("--seccomp: cannot start the supervisor: {e}"))
         });

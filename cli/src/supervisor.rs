@@ -27,7 +27,7 @@ use mocket_seccomp::{
     Caller, Listener, MMSGHDR_SIZE, MSGHDR_SIZE, Notification, Response, Syscall, msghdr_name,
     parse_sockaddr,
 };
-use socket2::{SockAddr, Socket, Type};
+use socket2::{Domain, SockAddr, Socket, Type};
 
 /// The longest socket address read from a caller (`sizeof(struct sockaddr_storage)`).
 const MAX_SOCKADDR: usize = 128;
@@ -39,13 +39,20 @@ pub struct Supervisor {
     listener: Arc<Listener>,
     dns: crate::dns_server::DnsServer,
     log: LogLevel,
+    /// Strict mode: no allowed call is continued in the kernel (see [`Supervisor::pass`]).
+    strict: bool,
     /// The original destination of each socket redirected here, by its local port (a port is
     /// reused only after its connection is gone, and then overwritten).
     redirected: Mutex<HashMap<u16, SocketAddr>>,
 }
 
 impl Supervisor {
-    pub fn new(engine: Arc<Engine>, listener: Listener, log: LogLevel) -> io::Result<Supervisor> {
+    pub fn new(
+        engine: Arc<Engine>,
+        listener: Listener,
+        log: LogLevel,
+        strict: bool,
+    ) -> io::Result<Supervisor> {
         engine.expect_supervisor();
         let dns = crate::dns_server::DnsServer::start(Arc::clone(&engine), log)?;
         Ok(Supervisor {
@@ -53,6 +60,7 @@ impl Supervisor {
             listener: Arc::new(listener),
             dns,
             log,
+            strict,
             redirected: Mutex::default(),
         })
     }
@@ -111,19 +119,35 @@ impl Supervisor {
     }
 
     fn connect(&self, n: &Notification, caller: &Caller) -> io::Result<Response> {
-        let Some(dest) = self.read_addr(caller, n.args[1], n.args[2])? else {
-            return Ok(Response::Continue); // a Unix, netlink... socket
-        };
-        if self.engine.is_engine_listener(dest) || self.dns.is(dest) {
+        let socket = Socket::from(caller.take_fd(n.args[0] as i32)?);
+        // Only an IPv4 or IPv6 socket reaches the network, whatever address it is given.
+        let domain = socket.domain()?;
+        if domain != Domain::IPV4 && domain != Domain::IPV6 {
             return Ok(Response::Continue);
         }
-        let socket = Socket::from(caller.take_fd(n.args[0] as i32)?);
+        let Some(dest) = self.read_addr(caller, n.args[1], n.args[2])? else {
+            // AF_UNSPEC (a UDP "disconnect"): continued, except in strict mode, where the
+            // address the kernel would read again is never trusted.
+            return Ok(match self.strict {
+                true => Response::Fail(libc::EAFNOSUPPORT),
+                false => Response::Continue,
+            });
+        };
         if !self.listener.still_waiting(n.id) {
             return Ok(Response::Continue);
+        }
+        if self.engine.is_engine_listener(dest) || self.dns.is(dest) {
+            return Ok(self.pass(n.id, socket, dest));
         }
         let transport = match socket.r#type()? {
             Type::STREAM => Transport::Tcp,
             Type::DGRAM => Transport::Udp,
+            _ if self.strict => {
+                return Ok(self.refuse(
+                    Transport::Udp,
+                    &format!("strict mode refused a raw socket's connect to {dest}"),
+                ));
+            }
             _ => return Ok(Response::Continue),
         };
         if transport == Transport::Udp && self.dns.serves(dest) {
@@ -136,7 +160,7 @@ impl Supervisor {
             .route_stopped_call(caller.pid, transport, dest.ip(), dest.port());
         Ok(match reply {
             Reply::Redirect(port) => self.redirect(&socket, caller.pid, dest, port),
-            Reply::Pass => Response::Continue,
+            Reply::Pass => self.pass(n.id, socket, dest),
             Reply::PassHost(name) => {
                 self.pass_to_host(n.id, socket, name, dest);
                 return Ok(Response::Return(NO_ANSWER_YET));
@@ -179,6 +203,24 @@ impl Supervisor {
             });
         }
         connect_result(result)
+    }
+
+    /// An allowed connect. Outside strict mode the kernel continues the call. In strict mode
+    /// the kernel would read the address again from the caller's memory, which another of its
+    /// threads could have changed since it was judged: the connect is made here, on the
+    /// caller's socket, to the address judged (on a thread of its own when the socket blocks).
+    fn pass(&self, id: u64, socket: Socket, dest: SocketAddr) -> Response {
+        if !self.strict {
+            return Response::Continue;
+        }
+        if socket.nonblocking().unwrap_or(false) {
+            return connect_result(socket.connect(&SockAddr::from(dest)));
+        }
+        let listener = Arc::clone(&self.listener);
+        std::thread::spawn(move || {
+            let _ = listener.respond(id, connect_result(socket.connect(&SockAddr::from(dest))));
+        });
+        Response::Return(NO_ANSWER_YET)
     }
 
     /// A mocked name on a port without entries, outside strict mode: the real host, connected

@@ -359,3 +359,59 @@ with urllib.request.urlopen("http://api.example.com/hello", timeout=10) as r:
     assert_eq!(actions, [r#""passthrough""#, r#""mocked""#], "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Strict mode never lets the kernel re-read an address it judged: a thread rewriting the
+/// address between an allowed port and a refused one never gets a connection to the latter.
+#[test]
+fn strict_mode_is_immune_to_an_address_rewritten_after_the_check() {
+    assert!(
+        have("musl-gcc"),
+        "musl-gcc is missing: apt-get install musl-tools (.ci/run does)"
+    );
+    let dir = scratch_dir("seccomp-flip");
+    let flipper = dir.join("address-flipper");
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("c/address_flipper.c");
+    let built = Command::new("musl-gcc")
+        .args(["-static", "-pthread", "-O1", "-o"])
+        .arg(&flipper)
+        .arg(&source)
+        .status()
+        .expect("run musl-gcc");
+    assert!(built.success());
+    let harness = r#"
+import socket, subprocess, sys
+mocket, flipper = sys.argv[1:3]
+def listener():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(512); s.setblocking(False); return s
+allowed, refused = listener(), listener()
+ports = [str(s.getsockname()[1]) for s in (allowed, refused)]
+r = subprocess.run([mocket, "run", "--log", "error", "--allow", "127.0.0.1:" + ports[0], "--",
+                    flipper, *ports], capture_output=True, text=True, timeout=100)
+print(r.stdout.strip(), "//", r.stderr.strip()[:300])
+def count(s):
+    n = 0
+    while True:
+        try:
+            s.accept()[0].close(); n += 1
+        except BlockingIOError:
+            return n
+print("allowed", count(allowed), "refused", count(refused))
+"#;
+    let mut cmd = netns_command(&[
+        "python3",
+        "-c",
+        harness,
+        mocket_bin().to_str().unwrap(),
+        flipper.to_str().unwrap(),
+    ]);
+    cmd.env("MOCKET_CONFIG", mocks_file(r#"{"entries": []}"#));
+    let out = run(cmd);
+    out.success();
+    assert!(out.stdout.contains("refused 0"), "{out:?}");
+    // The check is meaningful only if the race was on: both ports were tried.
+    assert!(
+        !out.stdout.contains("connected 0 ") && !out.stdout.contains("allowed 0 "),
+        "{out:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
