@@ -415,3 +415,57 @@ print("allowed", count(allowed), "refused", count(refused))
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The rest of strict mode's airtightness: a Go datagram sent with `sendto` to a real loopback
+/// receiver no rule allows is refused (`EPERM`, nothing received), and `io_uring_setup` fails
+/// with `ENOSYS` (an io_uring connect would bypass the filter).
+#[test]
+fn strict_mode_refuses_datagrams_with_a_destination_and_io_uring() {
+    let go = go_client();
+    let harness = r#"
+import socket, subprocess, sys
+mocket, go = sys.argv[1:3]
+receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+receiver.bind(("127.0.0.1", 0)); receiver.setblocking(False)
+port = receiver.getsockname()[1]
+r = subprocess.run([mocket, "run", "--seccomp", "--allow", "", "--", go, "udp", f"127.0.0.1:{port}"],
+                   capture_output=True, text=True, timeout=60)
+print("go", r.returncode, r.stdout.strip(), "//", r.stderr.strip().replace("\n", " | "))
+uring = '''
+import ctypes, os
+nr = {"x86_64": 425, "aarch64": 425}[os.uname().machine]
+libc = ctypes.CDLL(None, use_errno=True)
+params = ctypes.create_string_buffer(120)
+r = libc.syscall(nr, 8, params)
+print("io_uring_setup", r, os.strerror(ctypes.get_errno()))
+'''
+r = subprocess.run([mocket, "run", "--seccomp", "--", "python3", "-c", uring], capture_output=True, text=True, timeout=60)
+print(r.stdout.strip())
+try:
+    receiver.recv(100); print("received 1")
+except BlockingIOError:
+    print("received 0")
+"#;
+    let mut cmd = netns_command(&[
+        "python3",
+        "-c",
+        harness,
+        mocket_bin().to_str().unwrap(),
+        go.to_str().unwrap(),
+    ]);
+    cmd.env("MOCKET_CONFIG", mocks_file(r#"{"entries": []}"#));
+    let out = run(cmd);
+    out.success();
+    assert!(out.stdout.contains("go 3 error:"), "{out:?}");
+    assert!(out.stdout.contains("operation not permitted"), "{out:?}");
+    assert!(
+        out.stdout.contains("strict mode refused 127.0.0.1:"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("received 0"), "{out:?}");
+    assert!(
+        out.stdout
+            .contains("io_uring_setup -1 Function not implemented"),
+        "{out:?}"
+    );
+}

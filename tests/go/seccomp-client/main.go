@@ -4,6 +4,7 @@
 //	get URL        GET the URL, print "<status> <body>"
 //	lookup NAME    resolve NAME, print the addresses
 //	dial HOST:PORT connect, print the peer address (getpeername), send "ping\n", print the reply line
+//	udp HOST:PORT  send one datagram from an unconnected socket (sendto with a destination)
 //	redis HOST:PORT  SET greeting hello, GET greeting over RESP (no Redis library builds offline),
 //	               print the replies
 package main
@@ -53,6 +54,19 @@ func main() {
 			fail(err)
 		}
 		fmt.Printf("reply %q\n", line)
+	case "udp":
+		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			fail(err)
+		}
+		addr, err := net.ResolveUDPAddr("udp4", os.Args[2])
+		if err != nil {
+			fail(err)
+		}
+		if _, err := c.WriteTo([]byte("datagram"), addr); err != nil {
+			fail(err)
+		}
+		fmt.Println("sent")
 	case "redis":
 		c, err := net.DialTimeout("tcp", os.Args[2], 10*time.Second)
 		if err != nil {
