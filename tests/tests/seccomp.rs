@@ -469,3 +469,60 @@ except BlockingIOError:
         "{out:?}"
     );
 }
+
+/// Runs `mocket run --seccomp -- true` under a seccomp filter of its own that makes system
+/// call `nr` fail with ENOSYS, as on a kernel without it.
+fn run_without_syscall(nr: u32) -> mocket_tests::Run {
+    let jail = r#"
+import ctypes, os, struct, sys
+nr, argv = int(sys.argv[1]), sys.argv[2:]
+libc = ctypes.CDLL(None, use_errno=True)
+def insn(code, jt, jf, k): return struct.pack("=HBBI", code, jt, jf, k)
+prog = b"".join([
+    insn(0x20, 0, 0, 0),                     # ld [nr]
+    insn(0x15, 0, 1, nr),                    # jeq nr
+    insn(0x06, 0, 0, 0x00050000 | 38),       # ret ERRNO(ENOSYS)
+    insn(0x06, 0, 0, 0x7fff0000),            # ret ALLOW
+])
+buf = ctypes.create_string_buffer(prog)
+fprog = struct.pack("=HxxxxxxQ", len(prog) // 8, ctypes.addressof(buf))
+fbuf = ctypes.create_string_buffer(fprog)
+assert libc.prctl(38, 1, 0, 0, 0) == 0                      # PR_SET_NO_NEW_PRIVS
+assert libc.prctl(22, 2, ctypes.c_void_p(ctypes.addressof(fbuf)), 0, 0) == 0  # PR_SET_SECCOMP, FILTER
+os.execv(argv[0], argv)
+"#;
+    let mocks = mocks_file(r#"{"entries": []}"#);
+    let mocket = mocket_bin();
+    let cmd = [
+        "python3",
+        "-c",
+        jail,
+        &nr.to_string(),
+        mocket.to_str().unwrap(),
+        "run",
+        "--config",
+        mocks.to_str().unwrap(),
+        "--seccomp",
+        "--",
+        "true",
+    ];
+    run(netns_command(&cmd))
+}
+
+#[test]
+fn a_kernel_without_the_features_gets_one_line_and_exit_2() {
+    if std::env::consts::ARCH != "x86_64" {
+        return; // the system call numbers below are x86_64's
+    }
+    for (nr, feature) in [(317, "SECCOMP_RET_USER_NOTIF"), (438, "pidfd_getfd")] {
+        let out = run_without_syscall(nr);
+        out.expect_code(2);
+        assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
+        assert!(
+            out.stderr
+                .contains(&format!("this kernel refuses {feature}")),
+            "{out:?}"
+        );
+        assert!(out.stderr.contains("MOCKET_SECCOMP=0"), "{out:?}");
+    }
+}
