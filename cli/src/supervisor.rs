@@ -98,12 +98,17 @@ impl Supervisor {
             },
             Err(e) => Err(e),
         };
-        let response = response.unwrap_or_else(|e| {
-            self.warn(&format!(
-                "could not handle a {:?} of pid {}: {e}; refused",
-                n.syscall, n.tid
-            ));
-            Response::Fail(libc::ECONNREFUSED)
+        let response = response.unwrap_or_else(|e| match e.raw_os_error() {
+            // The caller's own mistake (a bad descriptor or pointer, not a socket): the error
+            // the kernel would have given it.
+            Some(code @ (libc::EBADF | libc::EFAULT | libc::ENOTSOCK)) => Response::Fail(code),
+            _ => {
+                self.warn(&format!(
+                    "could not handle a {:?} of pid {}: {e}; refused",
+                    n.syscall, n.tid
+                ));
+                Response::Fail(libc::ECONNREFUSED)
+            }
         });
         if response == Response::Return(NO_ANSWER_YET) {
             return;

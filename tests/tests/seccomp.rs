@@ -526,3 +526,28 @@ fn a_kernel_without_the_features_gets_one_line_and_exit_2() {
         assert!(out.stderr.contains("MOCKET_SECCOMP=0"), "{out:?}");
     }
 }
+
+/// A connect with a bad descriptor, on a non-socket or with a bad pointer gets the kernel's own
+/// error under `--seccomp` (static program: the filter is on by itself).
+#[test]
+fn bad_connect_arguments_get_the_kernels_errors() {
+    assert!(
+        have("musl-gcc"),
+        "musl-gcc is missing: apt-get install musl-tools (.ci/run does)"
+    );
+    let dir = scratch_dir("seccomp-badargs");
+    let program = dir.join("bad-arguments");
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("c/bad_arguments.c");
+    let built = Command::new("musl-gcc")
+        .args(["-static", "-o"])
+        .arg(&program)
+        .arg(&source)
+        .status()
+        .expect("run musl-gcc");
+    assert!(built.success());
+    let out = mocket(&[], &[], &[program.to_str().unwrap()]);
+    out.success();
+    let expected = "badfd -1 Bad file descriptor\nnotsock -1 Not a socket\nfault -1 Bad address\n";
+    assert_eq!(out.stdout, expected, "{out:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
