@@ -142,7 +142,12 @@ impl Supervisor {
             return Ok(Response::Continue);
         }
         if self.engine.is_engine_listener(dest) || self.dns.is(dest) {
-            return Ok(self.pass(n.id, socket, dest));
+            // The shim's redirect (or a DNS socket): mocket's own loopback listeners accept at
+            // once, so even a blocking connect is made here without a thread.
+            return Ok(match self.strict {
+                true => connect_result(socket.connect(&SockAddr::from(dest))),
+                false => Response::Continue,
+            });
         }
         let transport = match socket.r#type()? {
             Type::STREAM => Transport::Tcp,
