@@ -112,7 +112,11 @@ pub fn dns_message(data: &[u8]) {
     let read = crate::dns::answer_addresses(&answer).expect("our own answer reads back");
     let fits = query.qtype == crate::dns::TYPE_A && query.qclass == 1;
     assert_eq!(read, if fits { vec![addr] } else { vec![] });
-    assert_eq!(&answer[0..2], &data[0..2], "the answer keeps the query's id");
+    assert_eq!(
+        &answer[0..2],
+        &data[0..2],
+        "the answer keeps the query's id"
+    );
 }
 
 /// 1 to 16 bytes per read: small reads are where reassembly bugs hide.
