@@ -2,9 +2,13 @@
 
 #![forbid(unsafe_code)]
 
+mod dns_server;
+mod elf;
 mod libraries;
 mod run;
+mod seccomp;
 mod serve;
+mod supervisor;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -46,6 +46,10 @@ pub struct RunArgs {
     /// error, warn (default), info or debug.
     #[arg(long, value_name = "LEVEL")]
     log: Option<String>,
+    /// Also intercept what LD_PRELOAD cannot reach (Go, static binaries, raw syscalls) with a
+    /// seccomp filter (MOCKET_SECCOMP=1); on by itself when CMD is statically linked.
+    #[arg(long)]
+    seccomp: bool,
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "CMD")]
     command: Vec<OsString>,
@@ -110,6 +114,8 @@ fn start(args: &RunArgs) -> Result<ExitCode, String> {
         })?
         .redacting(settings.redactor());
     let shim = libraries::shim_path(Check::Run).map_err(|e| e.to_string())?;
+    let seccomp = crate::seccomp::wanted(args.seccomp, &args.command[0])?;
+    let strict = config.strict;
     let engine = Engine::with_config(Ok(Arc::new(config)), settings.log, journal, None);
     if let Some(e) = engine.config_error() {
         // An unreadable cassette: nothing must run against it.
@@ -119,6 +125,10 @@ fn start(args: &RunArgs) -> Result<ExitCode, String> {
     let socket = dir.0.join("control.sock");
     control_server::serve_control(Arc::clone(&engine), &socket)
         .map_err(|e| format!("cannot listen on {}: {e}", socket.display()))?;
+    let handoff = match seccomp {
+        true => Some(crate::seccomp::Handoff::create(&dir.0)?),
+        false => None,
+    };
 
     // Without a CA, plain HTTP, Redis and TCP still work; HTTPS connections then fail with the
     // engine's own message naming the same cause.
@@ -136,12 +146,19 @@ fn start(args: &RunArgs) -> Result<ExitCode, String> {
     // `mocket run` must not leave it running without its daemon) before becoming CMD.
     let mocket =
         std::env::current_exe().map_err(|e| format!("cannot locate the mocket executable: {e}"))?;
-    let mut child = Command::new(mocket)
-        .arg("__exec")
+    let mut exec = Command::new(mocket);
+    exec.arg("__exec")
         .arg("--parent")
         .arg(std::process::id().to_string())
         .arg("--preload")
-        .arg(preload)
+        .arg(preload);
+    if let Some(handoff) = &handoff {
+        exec.arg("--seccomp").arg(&handoff.path);
+        if strict {
+            exec.arg("--seccomp-strict");
+        }
+    }
+    let mut child = exec
         .arg("--")
         .args(&args.command)
         .env("MOCKET_SOCKET", &socket)
@@ -150,6 +167,21 @@ fn start(args: &RunArgs) -> Result<ExitCode, String> {
         .spawn()
         .map_err(|e| format!("cannot run {program}: {e}"))?;
     relay_signals(child.id());
+    if let Some(handoff) = &handoff {
+        let pid = child.id();
+        let listener = handoff.receive(pid, || matches!(child.try_wait(), Ok(None)));
+        let supervisor = listener.and_then(|listener| {
+            crate::supervisor::Supervisor::new(Arc::clone(&engine), listener, settings.log, strict)
+                .and_then(|s| s.spawn())
+                .map_err(|e| format!("--seccomp: cannot start the supervisor: {e}"))
+        });
+        if let Err(e) = supervisor {
+            // The child waits for the hand-off or fails closed without it: end it.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+    }
     let status = child
         .wait()
         .map_err(|e| format!("cannot wait for {program}: {e}"))?;
@@ -174,6 +206,12 @@ pub struct ExecArgs {
     /// LD_PRELOAD for CMD.
     #[arg(long)]
     preload: OsString,
+    /// Install the seccomp filter and hand its listener to `mocket run` at this socket.
+    #[arg(long, value_name = "SOCKET")]
+    seccomp: Option<PathBuf>,
+    /// The filter also stops datagrams with a destination (strict mode).
+    #[arg(long)]
+    seccomp_strict: bool,
     /// The command and its arguments.
     #[arg(last = true, required = true)]
     command: Vec<OsString>,
@@ -197,6 +235,12 @@ pub fn exec(args: ExecArgs) -> ExitCode {
         mocket_engine::say(&format!(
             "mocket run ended before {program} started; it was not started"
         ));
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    if let Some(socket) = &args.seccomp
+        && let Err(e) = crate::seccomp::install(socket, args.seccomp_strict)
+    {
+        mocket_engine::say(&format!("{e}; {program} was not started"));
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     let error = Command::new(&args.command[0])

@@ -29,6 +29,7 @@ mod listener;
 mod pool;
 mod record_proxy;
 mod redis;
+mod seccomp;
 mod serve;
 mod tcp;
 mod tls;
@@ -113,6 +114,8 @@ pub struct Engine {
     recorder: Option<Arc<mocket_recordings::Recorder>>,
     /// The client side of TLS to real servers while recording, built on first use.
     upstream_tls: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
+    /// Under `--seccomp`: the shim's passed connects, which the filter then sees again.
+    shim_passes: seccomp::ShimPasses,
 }
 
 use mocket_control::sync::lock;
@@ -208,6 +211,7 @@ impl Engine {
             redis: redis::Emulators::default(),
             recorder,
             upstream_tls: std::sync::OnceLock::new(),
+            shim_passes: seccomp::ShimPasses::default(),
         })
     }
 
@@ -266,7 +270,11 @@ impl Engine {
                 transport,
                 addr,
                 port,
-            } => self.route(&config, pid, transport, addr, port),
+            } => {
+                let reply = self.route(&config, pid, transport, addr, port);
+                self.shim_passes.note(&reply, addr, port);
+                reply
+            }
             Request::Claim {
                 pid,
                 local_port,

@@ -100,6 +100,25 @@ fn commands_in_reads(bytes: &[u8], size: usize) -> Vec<Result<Command, ProtocolE
     commands
 }
 
+/// The DNS code on a datagram (a client's query, or a nameserver's answer): never panics, and
+/// a query it accepts gets an answer that carries the address and reads back.
+pub fn dns_message(data: &[u8]) {
+    let _ = crate::dns::answer_addresses(data);
+    let Ok(query) = crate::dns::Query::parse(data) else {
+        return;
+    };
+    let addr = std::net::IpAddr::from([198, 18, 0, 1]);
+    let answer = query.answer(addr);
+    let read = crate::dns::answer_addresses(&answer).expect("our own answer reads back");
+    let fits = query.qtype == crate::dns::TYPE_A && query.qclass == 1;
+    assert_eq!(read, if fits { vec![addr] } else { vec![] });
+    assert_eq!(
+        &answer[0..2],
+        &data[0..2],
+        "the answer keeps the query's id"
+    );
+}
+
 /// 1 to 16 bytes per read: small reads are where reassembly bugs hide.
 fn read_size(cut: u8) -> usize {
     usize::from(cut % 16) + 1
@@ -118,6 +137,11 @@ mod tests {
     #[test]
     fn http_request_regressions_replay() {
         replay_regressions("http_request", http_request);
+    }
+
+    #[test]
+    fn dns_message_corpus_replays() {
+        replay_corpus("dns_message", dns_message);
     }
 
     #[test]

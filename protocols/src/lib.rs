@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod dns;
 pub mod field;
 /// Fuzz targets' entry points, shared by every crate's replay test, (the `fuzz/` crate) and the corpus replay.
 #[cfg(any(test, feature = "fuzzing"))]

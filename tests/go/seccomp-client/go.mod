@@ -1,0 +1,3 @@
+module mocket.test/seccompclient
+
+go 1.19
