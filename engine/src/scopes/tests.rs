@@ -386,14 +386,18 @@ fn redis_emulators_of_scopes_start_fresh() {
         let n = stream.read(&mut buf).unwrap();
         String::from_utf8_lossy(&buf[..n]).into_owned()
     };
+    // One pooled connection, used by two tests in turn.
+    let mut stream = None;
     for (n, name) in ["one", "two"].iter().enumerate() {
         let scope = client.scope(name);
         client.register(scope, json!({"redis": "cache.test:6379", "emulate": true}));
-        let mut stream = connect(&e, "cache.test", 6379);
-        let got = cmd(&mut stream, &["GET", "k"]);
+        let stream = stream.get_or_insert_with(|| connect(&e, "cache.test", 6379));
+        let got = cmd(stream, &["GET", "k"]);
         assert_eq!(got, "$-1\r\n", "scope {n} must start empty");
-        assert_eq!(cmd(&mut stream, &["SET", "k", "v"]), "+OK\r\n");
+        assert_eq!(cmd(stream, &["SET", "k", "v"]), "+OK\r\n");
+        assert_eq!(cmd(stream, &["GET", "k"]), "$1\r\nv\r\n");
         let requests = client.ok(json!({"op": "requests", "scope": scope}));
+        assert_eq!(requests["requests"].as_array().unwrap().len(), 3);
         assert_eq!(requests["requests"][1]["command"], json!(["SET", "k", "v"]));
         client.ok(json!({"op": "close_scope", "scope": scope}));
     }
