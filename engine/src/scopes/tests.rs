@@ -549,3 +549,41 @@ mod daemon_sessions {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+#[test]
+fn a_body_past_max_body_is_cut_in_the_log_not_refused() {
+    let mut config = Config::parse("{}", "m.json", std::path::Path::new(".")).unwrap();
+    config.max_body = 16;
+    let e = Engine::with_config(
+        Ok(Arc::new(config)),
+        mocket_config::LogLevel::Error,
+        crate::journal::Journal::default(),
+        None,
+    );
+    let mut client = Client::open(&e);
+    let scope = client.scope("t");
+    let id = client.register(
+        scope,
+        json!({"http": "POST http://api.test/upload", "response": {"status": 201}}),
+    );
+    let mut stream = connect(&e, "api.test", 80);
+    let body = "x".repeat(100_000);
+    write!(
+        stream,
+        "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut status = String::new();
+    BufReader::new(stream.try_clone().unwrap())
+        .read_line(&mut status)
+        .unwrap();
+    assert!(status.starts_with("HTTP/1.1 201"), "{status}");
+    let requests = client.ok(json!({"op": "requests", "scope": scope, "entry": id}));
+    let request = &requests["requests"][0];
+    assert_eq!(request["body"].as_str().map(str::len), Some(16));
+    assert_eq!(request["body_truncated"], true);
+}
