@@ -35,12 +35,16 @@ use serde_json::json;
 
 use super::{Claim, Engine, lock};
 use crate::journal::{Action, Event};
+use crate::scopes::EntrySet;
+use crate::scopes::log::command_object;
 use mocket_config::Entry;
 
 /// The emulators of an engine by destination, each made on the first connection to it.
 #[derive(Default)]
 pub(super) struct Emulators {
-    by_destination: Mutex<HashMap<Destination, Arc<Shared>>>,
+    /// By destination and scope id (0: the mocks file's emulator): a test scope's emulator
+    /// starts fresh and is dropped with the scope.
+    by_destination: Mutex<HashMap<(Destination, u64), Arc<Shared>>>,
     /// What `CLIENT ID` answers, unique across the engine.
     next_client_id: AtomicU64,
     /// Per address, its command entries indexed by their words, built on first use.
@@ -48,23 +52,32 @@ pub(super) struct Emulators {
 }
 
 impl Emulators {
-    fn index(&self, engine: &Engine, dest: &Destination, entries: &[usize]) -> Arc<CommandIndex> {
+    /// The mocks file's command entries of `set`'s destination, indexed.
+    fn index(&self, set: &EntrySet) -> Arc<CommandIndex> {
         let mut indexes = lock(&self.indexes);
-        let index = indexes.entry(dest.clone()).or_insert_with(|| {
-            let matchers = entries
-                .iter()
-                .filter_map(|&i| match &engine.redis_entry(i).behavior {
-                    Behavior::Command { matcher, .. } => Some((i, matcher)),
-                    Behavior::Emulate { .. } => None,
-                });
+        let index = indexes.entry(set.dest.clone()).or_insert_with(|| {
+            let matchers = set.config.entries_for(&set.dest).iter().filter_map(|&i| {
+                match &set.config.entries[i] {
+                    Entry::Redis(RedisEntry {
+                        behavior: Behavior::Command { matcher, .. },
+                        ..
+                    }) => Some((i, matcher)),
+                    _ => None,
+                }
+            });
             Arc::new(CommandIndex::new(matchers))
         });
         Arc::clone(index)
     }
 
-    fn shared(&self, dest: &Destination, seed: &Seed) -> Arc<Shared> {
+    /// Drops the emulators of scope `scope`.
+    pub(super) fn drop_scope(&self, scope: u64) {
+        lock(&self.by_destination).retain(|(_, s), _| *s != scope);
+    }
+
+    fn shared(&self, dest: &Destination, scope: u64, seed: &Seed) -> Arc<Shared> {
         let mut map = lock(&self.by_destination);
-        let shared = map.entry(dest.clone()).or_insert_with(|| {
+        let shared = map.entry((dest.clone(), scope)).or_insert_with(|| {
             Arc::new(Shared {
                 emulator: Mutex::new(Emulator::new(seed)),
                 links: Mutex::default(),
@@ -190,38 +203,16 @@ impl Shared {
 }
 
 impl Engine {
-    pub(super) fn serve_redis(&self, mut stream: TcpStream, claim: &Claim, candidates: &[usize]) {
-        let entries: Vec<usize> = candidates
-            .iter()
-            .copied()
-            .filter(|i| matches!(self.entry(*i), Entry::Redis(_)))
-            .collect();
-        let emulated = entries
-            .iter()
-            .copied()
-            .find(|i| self.redis_entry(*i).is_emulated());
-        let shared = emulated.map(|i| {
-            // Counted once per connection, so the report knows the emulator was used.
-            self.take_entry([i]);
-            let Behavior::Emulate { data } = &self.redis_entry(i).behavior else {
-                unreachable!("found as emulated")
-            };
-            self.redis.shared(&claim.dest, data)
-        });
+    /// Serves one connection with the redis entries of `set`, picked again before each batch
+    /// of commands when the candidates changed (another test scope holds the destination, or
+    /// the holder registered more entries): a pooled connection outlives test scopes.
+    pub(super) fn serve_redis(&self, mut stream: TcpStream, claim: &Claim, set: EntrySet) {
         let Ok(link) = Link::new(&stream, claim) else {
             return;
         };
         let link = Arc::new(link);
         let id = self.redis.next_client_id.fetch_add(1, Ordering::Relaxed) + 1;
-        if let Some(shared) = &shared {
-            lock(&shared.links).insert(id, Arc::clone(&link));
-        }
-        let scope = Scope {
-            claim,
-            index: self.redis.index(self, &claim.dest, &entries),
-            entries: &entries,
-            emulated,
-        };
+        let mut binding = self.bind_redis(set, claim, id, &link, None);
         let mut session = Session::new(id);
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -231,16 +222,80 @@ impl Engine {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
-            let input = &buf[..n];
-            if self.answer_redis(&mut session, input, &scope, shared.as_ref(), &link) == Flow::Close
+            if let Some(now) = self.entry_set(&claim.dest)
+                && !now.same_candidates(&binding.set)
             {
+                binding = self.bind_redis(now, claim, id, &link, Some(binding));
+            }
+            let scope = Scope {
+                claim,
+                set: &binding.set,
+                indexes: &binding.indexes,
+                entries: &binding.entries,
+                emulated: binding.emulated,
+            };
+            let shared = binding.shared.as_ref();
+            if self.answer_redis(&mut session, &buf[..n], &scope, shared, &link) == Flow::Close {
                 break;
             }
         }
-        if let Some(shared) = &shared {
+        if let Some(shared) = &binding.shared {
             lock(&shared.links).remove(&id);
             lock(&shared.emulator).disconnect(id);
             link.close();
+        }
+    }
+
+    /// The candidates of connection `id` from `set`, with its emulator (if any) joined; the
+    /// emulator of the `previous` binding is left when it is another one.
+    fn bind_redis(
+        &self,
+        set: EntrySet,
+        claim: &Claim,
+        id: u64,
+        link: &Arc<Link>,
+        previous: Option<Binding>,
+    ) -> Binding {
+        let entries: Vec<usize> = set
+            .ids()
+            .filter(|i| matches!(set.entry(*i), Entry::Redis(_)))
+            .collect();
+        let emulated = entries
+            .iter()
+            .copied()
+            .find(|i| redis_entry(&set, *i).is_emulated());
+        let shared = emulated.map(|i| {
+            let Behavior::Emulate { data } = &redis_entry(&set, i).behavior else {
+                unreachable!("found as emulated")
+            };
+            // A test scope's emulator is its own, fresh, and dropped with the scope.
+            let owner = set.scope_entry(i).and(set.scope()).map_or(0, |s| s.id);
+            self.redis.shared(&claim.dest, owner, data)
+        });
+        let old = previous.and_then(|p| p.shared);
+        let same = matches!((&old, &shared), (Some(a), Some(b)) if Arc::ptr_eq(a, b));
+        if !same {
+            if let Some(old) = old {
+                lock(&old.links).remove(&id);
+                lock(&old.emulator).disconnect(id);
+            }
+            if let (Some(shared), Some(i)) = (&shared, emulated) {
+                // Counted once per connection, so the report knows the emulator was used.
+                self.take_entry(&set, [i]);
+                lock(&shared.links).insert(id, Arc::clone(link));
+            }
+        }
+        let mut indexes = Vec::new();
+        if let Some((_, scoped)) = &set.scoped {
+            indexes.push(scoped.commands());
+        }
+        indexes.push(self.redis.index(&set));
+        Binding {
+            set,
+            entries,
+            indexes,
+            emulated,
+            shared,
         }
     }
 
@@ -299,12 +354,12 @@ impl Engine {
         }
         self.count_unmatched(claim, "redis", why, event);
     }
+}
 
-    fn redis_entry(&self, index: usize) -> &RedisEntry {
-        match self.entry(index) {
-            Entry::Redis(e) => e,
-            _ => unreachable!("filtered to redis entries"),
-        }
+fn redis_entry(set: &EntrySet, index: usize) -> &RedisEntry {
+    match set.entry(index) {
+        Entry::Redis(e) => e,
+        _ => unreachable!("filtered to redis entries"),
     }
 }
 
@@ -314,13 +369,29 @@ enum Flow {
     Close,
 }
 
-/// What a connection may be answered by.
+/// The candidates of a connection until they change.
+struct Binding {
+    /// A test scope's entries, then the mocks file's.
+    set: EntrySet,
+    /// The destination's redis entries, the test scope's first, then in file order.
+    entries: Vec<usize>,
+    /// The same entries' commands, indexed: the test scope's, then the file's.
+    indexes: Vec<Arc<CommandIndex>>,
+    /// The entry with `emulate: true`, if any.
+    emulated: Option<usize>,
+    /// Its emulator.
+    shared: Option<Arc<Shared>>,
+}
+
+/// What a batch of commands may be answered by.
 struct Scope<'a> {
     claim: &'a Claim,
-    /// The destination's redis entries, in file order.
+    /// The candidates: a test scope's entries, then the mocks file's.
+    set: &'a EntrySet,
+    /// The destination's redis entries, the test scope's first, then in file order.
     entries: &'a [usize],
-    /// The same entries' commands, indexed.
-    index: Arc<CommandIndex>,
+    /// The same entries' commands, indexed: the test scope's, then the file's.
+    indexes: &'a [Arc<CommandIndex>],
     /// The entry with `emulate: true`, if any.
     emulated: Option<usize>,
 }
@@ -336,24 +407,38 @@ impl Answerer<'_> {
     /// Command entries whose command matches, in file order, whatever their uses left.
     fn matching<'c>(&'c self, cmd: &'c Command) -> impl Iterator<Item = usize> + 'c {
         self.scope
-            .index
-            .candidates(cmd)
-            .into_iter()
-            .filter(move |i| match &self.engine.redis_entry(*i).behavior {
+            .indexes
+            .iter()
+            .flat_map(|index| index.candidates(cmd))
+            .filter(move |i| match &redis_entry(self.scope.set, *i).behavior {
                 Behavior::Command { matcher, .. } => matcher.check(cmd).is_ok(),
                 Behavior::Emulate { .. } => false,
             })
     }
 
     fn journal(&self, cmd: &Command, action: Action, entry: Option<usize>) -> Event {
-        self.scope
+        let event = self
+            .scope
             .claim
             .event("redis", action)
             .entry(entry)
-            .with("command", json!(cmd.to_strings()))
+            .with("command", json!(cmd.to_strings()));
+        match self.scope.set.scope() {
+            Some(scope) => event.with("scope", json!(scope.name)),
+            None => event,
+        }
+    }
+
+    /// Logs the command in the test scope that holds the destination.
+    fn log(&self, cmd: &Command, entry: Option<usize>, miss: Option<&str>) {
+        if let Some(scope) = self.scope.set.scope() {
+            let pid = self.scope.claim.pid;
+            scope.record(entry, command_object(pid, cmd.to_strings(), entry, miss));
+        }
     }
 
     fn mocked(&self, cmd: &Command, entry: Option<usize>) {
+        self.log(cmd, entry, None);
         if self.engine.journal.is_on() {
             let event = self.journal(cmd, Action::Mocked, entry);
             self.engine.journal.record(&event);
@@ -361,6 +446,7 @@ impl Answerer<'_> {
     }
 
     fn unmatched(&self, cmd: &Command, why: &str) {
+        self.log(cmd, None, Some(why));
         let what = format!("{}: {why}", shown(cmd));
         let event = self
             .journal(cmd, Action::Unmatched, self.scope.emulated)
@@ -373,7 +459,7 @@ impl Answerer<'_> {
     fn closest(&self, cmd: &Command) -> String {
         let mut misses: Vec<(usize, usize, String)> = Vec::new();
         for &i in self.scope.entries {
-            let entry = self.engine.redis_entry(i);
+            let entry = redis_entry(self.scope.set, i);
             let Behavior::Command { matcher, .. } = &entry.behavior else {
                 continue;
             };
@@ -430,9 +516,9 @@ impl Backend for Answerer<'_> {
 
     fn call(&mut self, conn: &mut Connection, cmd: &Command) -> Reply {
         let candidates: Vec<usize> = self.matching(cmd).collect();
-        if let Some((index, used)) = self.engine.take_entry(candidates) {
+        if let Some((index, used)) = self.engine.take_entry(self.scope.set, candidates) {
             self.mocked(cmd, Some(index));
-            let entry = self.engine.redis_entry(index);
+            let entry = redis_entry(self.scope.set, index);
             return entry.reply(used).expect("command entries reply").clone();
         }
         if let Some(emulator) = self.emulator.as_deref_mut() {
