@@ -11,8 +11,8 @@ from typing import Optional
 
 #: The one line printed when neither placement is available.
 NOT_INTERCEPTED = (
-    "mocket: nothing intercepts this process: run the tests under `mocket run -- pytest` "
-    "(e.g. `mocket run --config mocks.json -- pytest`), or with LD_PRELOAD=/path/to/libmocket.so"
+    "mocket: nothing intercepts this process: run the tests under `mocket run -- pytest ...`, "
+    "or with LD_PRELOAD=/path/to/libmocket.so"
 )
 
 

@@ -28,7 +28,11 @@ def mocket(request: pytest.FixtureRequest) -> Generator[Mocket, None, None]:
     try:
         scope = Mocket.start(request.node.nodeid)
     except NotIntercepted as error:
-        pytest.fail(str(error), pytrace=False)
+        not_intercepted = str(error)
+    else:
+        not_intercepted = None
+    if not_intercepted is not None:  # outside the except block: one line, no chained traceback
+        pytest.fail(not_intercepted, pytrace=False)
     request.node.stash[_SCOPE] = scope
     try:
         yield scope
