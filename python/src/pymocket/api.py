@@ -175,13 +175,13 @@ class Mocket:
         recorded in this process count as a failure even if the engine missed them)."""
         parts = []
         if not verdict.get("passed", False):
-            parts.append(str(verdict.get("message") or verdict))
+            parts.append(str(verdict.get("message") or f"mocket: test {self.name!r} failed: {verdict}"))
         errors_reported = "\n".join(verdict.get("errors") or [])
         missing = [e for e in self.callback_errors if e.splitlines()[0] not in errors_reported]
-        parts.extend(missing)
-        if not parts:
-            return None
-        return f"mocket: test {self.name} failed:\n" + "\n".join(parts)
+        if missing:
+            parts.append(f"mocket: test {self.name!r}: respond_with failed in this process:")
+            parts.extend(missing)
+        return "\n".join(parts) if parts else None
 
     def __enter__(self) -> "Mocket":
         return self

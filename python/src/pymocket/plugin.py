@@ -54,7 +54,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
         scope = item.stash.get(_SCOPE, None)
         if scope is not None and scope.callback_errors and not isinstance(failure, VerificationFailed):
             raise VerificationFailed(
-                f"mocket: test {scope.name} failed; respond_with raised:\n"
+                f"mocket: test {scope.name!r} failed; its respond_with raised:\n"
                 + "\n".join(scope.callback_errors)
             ) from failure
         raise

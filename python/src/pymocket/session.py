@@ -59,14 +59,18 @@ class Responder:
             response = dict(response)
             encode_message(response)  # fails here, in the test's process, if it is not JSON
             return response
-        except Exception:
-            text = f"respond_with of {self.label} raised:\n{traceback.format_exc().rstrip()}"
-            self.errors.append(text)
+        except Exception as error:
+            # The engine reports it as "respond_with of <label> <text>" (in the 500's body and
+            # the verdict); the same line is kept here for the test's failure.
+            text = (f"raised {type(error).__name__}: {error}\n"
+                    f"{traceback.format_exc().rstrip()}")
+            self.errors.append(f"respond_with of {self.label} {text}")
             raise ResponderFailed(text) from None
 
 
 class ResponderFailed(Exception):
-    """A ``respond_with`` callable raised; the text has the traceback."""
+    """A ``respond_with`` callable raised; the text starts with what it raised and has the
+    traceback."""
 
 
 class Session:
