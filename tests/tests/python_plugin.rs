@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 
 use mocket_tests::{Placement, Run, mocks_file, need_python_module, scratch_dir};
 
@@ -56,9 +57,16 @@ fn need_python_packages() {
     );
 }
 
+/// One suite at a time: each run starts many Python processes (child pytests, xdist workers),
+/// and four at once on a small machine would crowd out the harness's 120 s limit.
+static ONE_SUITE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 /// Runs `python/tests` under `placement` with extra pytest arguments.
 fn pytest(placement: Placement, extra: &[&str]) -> Run {
     need_python_packages();
+    let _turn = ONE_SUITE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let python = python_dir();
     let src = python.join("src");
     let tests = python.join("tests");
