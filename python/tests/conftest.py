@@ -26,9 +26,13 @@ def run_child(pytester: pytest.Pytester, source: str, *args: str,
     """Runs ``source`` as the test file of a child pytest and returns its result.
 
     The child inherits this process's placement, minus the variables in ``remove`` and plus
-    ``env`` (set through ``env(1)``, so this process's own environment is never touched)."""
+    ``env`` (set through ``env(1)``, so this process's own environment is never touched). It
+    loads only pymocket's plugin and those ``args`` name (``-p xdist.plugin``): other installed
+    plugins cost seconds of imports per child and could change the outcome."""
     pytester.makepyfile(test_child=source)
     command = ["env", *(f"--unset={name}" for name in remove),
-               *(f"{name}={value}" for name, value in (env or {}).items())]
+               *(f"{name}={value}" for name, value in
+                 {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", **(env or {})}.items())]
     return pytester.run(*command, sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
-                        f"--basetemp={pytester.path / 'basetemp'}", *args, timeout=120)
+                        "-p", "pymocket.plugin", f"--basetemp={pytester.path / 'basetemp'}",
+                        *args, timeout=120)

@@ -23,8 +23,8 @@ def test_an_unmet_expectation_fails_the_test_naming_entry_and_counts(pytester):
     assert "POST https://api.stripe.com/v1/charges" in output
     assert "GET http://api.example.com/v1/users" in output
     assert "VerificationFailed" in output
-    lines = [line for line in output.splitlines() if "api.stripe.com/v1/charges" in line]
-    assert any("1" in line and "0" in line for line in lines), output
+    assert "POST https://api.stripe.com/v1/charges: expected exactly 1 request, got 0" in output
+    assert "GET http://api.example.com/v1/users: expected at least 2 requests, got 0" in output
 
 
 def test_an_unmatched_request_gets_501_and_fails_with_the_nearest_miss(pytester):
@@ -37,11 +37,13 @@ def test_an_unmatched_request_gets_501_and_fails_with_the_nearest_miss(pytester)
             assert answer.status_code == 501
             assert [r.matched for r in mocket.requests] == [False]
             assert mocket.requests[0].miss
+            print("the test body ran to its end")
     """)
     result.assert_outcomes(failed=1)
     output = result.stdout.str()
-    assert "/v1/users/2" in output
-    assert "/v1/users/1" in output
+    assert "unmatched request GET http://api.example.com/v1/users/2" in output
+    assert "path differs: /v1/users/2 vs /v1/users/1" in output
+    assert "the test body ran to its end" in output
 
 
 def test_a_raising_callback_answers_500_and_fails_with_its_traceback(pytester):
@@ -55,6 +57,8 @@ def test_a_raising_callback_answers_500_and_fails_with_its_traceback(pytester):
             mocket.http("GET", "http://api.example.com/v1/users/1", respond_with=lookup)
             answer = requests.get("http://api.example.com/v1/users/1", timeout=10)
             assert answer.status_code == 500
+            assert "ValueError: boom from the callback" in answer.text
+            print("the test body ran to its end")
 
         def test_raised(mocket):
             mocket.http("GET", "http://api.example.com/v1/users/1", respond_with=lookup)
@@ -66,6 +70,7 @@ def test_a_raising_callback_answers_500_and_fails_with_its_traceback(pytester):
     assert "Traceback (most recent call last)" in output
     assert 'raise ValueError("boom from the callback")' in output
     assert "HTTPError" in output  # the test's own failure is kept, the callback's chained to it
+    assert "the test body ran to its end" in output
 
 
 def test_a_callback_returning_a_non_dict_fails_the_test(pytester):
@@ -77,9 +82,13 @@ def test_a_callback_returning_a_non_dict_fails_the_test(pytester):
             with pytest.raises(urllib.error.HTTPError) as error:
                 urllib.request.urlopen("http://api.example.com/x", timeout=10)
             assert error.value.code == 500
+            print("the test body ran to its end")
     """)
     result.assert_outcomes(failed=1)
-    assert "respond_with must return a dict" in result.stdout.str()
+    output = result.stdout.str()
+    assert ("respond_with of GET http://api.example.com/x failed: TypeError: respond_with must "
+            "return a dict") in output
+    assert "the test body ran to its end" in output
 
 
 def test_verify_raises_inside_the_test(pytester):
@@ -94,9 +103,13 @@ def test_verify_raises_inside_the_test(pytester):
             assert failed.value.verdict["passed"] is False
             assert failed.value.verdict["failures"][0]["actual"] == 0
             mocket.http("DELETE", "http://api.example.com/v1/users/2").expect(0)
+            print("the test body ran to its end")
     """)
     result.assert_outcomes(failed=1)  # verify() is checked again when the test ends
-    assert "DELETE http://api.example.com/v1/users/1" in result.stdout.str()
+    output = result.stdout.str()
+    assert "DELETE http://api.example.com/v1/users/1: expected exactly 1 request, got 0" in output
+    assert "the test body ran to its end" in output  # so its asserts held
+    assert "InvalidEntry" not in output
 
 
 def test_a_passing_child_passes(pytester):
@@ -126,7 +139,9 @@ def test_without_interception_the_fixture_fails_with_one_line(pytester):
 
 def test_pytest_help_lists_the_fixture(pytester):
     pytester.makepyfile(test_child="def test_x(mocket): pass")
-    result = pytester.run("env", *(f"--unset={name}" for name in INTERCEPTION_VARIABLES),
+    # Plugin autoloading on: pytest finds pymocket through its pytest11 entry point.
+    result = pytester.run("env", "--unset=PYTEST_DISABLE_PLUGIN_AUTOLOAD",
+                          *(f"--unset={name}" for name in INTERCEPTION_VARIABLES),
                           sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--fixtures",
                           timeout=60)
     assert "mocket" in result.stdout.str()

@@ -52,7 +52,7 @@ def test_other_hosts_overlap(mocket, host):
 def test_four_workers_isolate_and_serialize_per_host(pytester):
     shared = pytester.path / "shared"
     shared.mkdir()
-    result = run_child(pytester, CHILD % {"dir": str(shared)}, "-n", "4")
+    result = run_child(pytester, CHILD % {"dir": str(shared)}, "-p", "xdist.plugin", "-n", "4")
     result.assert_outcomes(passed=4)
     held = [json.loads((shared / f"held-{who}").read_text()) for who in ("one", "two")]
     assert held[0]["worker"] != held[1]["worker"], "both same-host tests ran on one worker"

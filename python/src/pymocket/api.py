@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from urllib.parse import urlencode
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .errors import InvalidEntry, VerificationFailed
@@ -118,14 +119,18 @@ class Mocket:
         are its ``match`` conditions; ``response`` (a dict like ``{"status": 201, "json": ...}``)
         or ``responses`` (served in order, the last repeats) or ``respond_with`` (a callable
         taking a :class:`Request` and returning such a dict; it runs in this process) answer;
-        ``times`` lets it answer that many requests only.
+        ``times`` lets it answer that many requests only. With none of the three it answers
+        ``200`` with an empty body.
 
         A bad entry raises :class:`pymocket.InvalidEntry` with the message ``mocket check``
         gives. The call waits while another live test holds the same host:port."""
-        entry: Dict[str, Any] = {"http": f"{method} {url}"}
         match: Dict[str, Any] = {}
-        for key, value in (("headers", headers), ("query", query), ("body", body),
-                           ("path_regex", path_regex)):
+        if query and all(isinstance(value, str) for value in query.values()):
+            url = _with_query(url, query)  # the URL's query means the same: present and equal
+        elif query:
+            match["query"] = dict(query)  # regex / absent conditions (mocks file section 7)
+        entry: Dict[str, Any] = {"http": f"{method} {url}"}
+        for key, value in (("headers", headers), ("body", body), ("path_regex", path_regex)):
             if value is not None:
                 match[key] = dict(value) if isinstance(value, Mapping) else value
         if json is not _UNSET:
@@ -138,6 +143,8 @@ class Mocket:
             entry["response"] = dict(response)
         if responses is not None:
             entry["responses"] = [dict(one) for one in responses]
+        if response is None and responses is None and respond_with is None:
+            entry["response"] = {}  # 200 with an empty body
         if times is not None:
             entry["times"] = times
         return self._register(entry, respond_with)
@@ -157,6 +164,7 @@ class Mocket:
         """Checks now: raises :class:`pymocket.VerificationFailed` naming each entry whose
         expectation failed (expected and actual count), each unmatched request with its
         nearest miss, and each ``respond_with`` that raised."""
+        __tracebackhide__ = True
         self._raise_if_failed(self._call("verify"))
 
     def close(self) -> Dict[str, Any]:
@@ -214,9 +222,16 @@ class Mocket:
         return self._session.call(op, scope=self._scope, **fields)
 
     def _raise_if_failed(self, verdict: Mapping[str, Any]) -> None:
+        __tracebackhide__ = True
         report = self.failure_report(verdict)
         if report is not None:
             raise VerificationFailed(report, dict(verdict))
+
+
+def _with_query(url: str, query: Mapping[str, str]) -> str:
+    """``url`` with ``query``'s parameters added to its query string."""
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}{urlencode(dict(query))}"
 
 
 def _expectation_bounds(count: Expectation) -> Tuple[Optional[int], Optional[int]]:

@@ -48,6 +48,7 @@ def mocket(request: pytest.FixtureRequest) -> Generator[Mocket, None, None]:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    __tracebackhide__ = True  # the report is the engine's message, not this hook's frames
     try:
         result = yield
     except Exception as failure:

@@ -62,7 +62,7 @@ class Responder:
         except Exception as error:
             # The engine reports it as "respond_with of <label> <text>" (in the 500's body and
             # the verdict); the same line is kept here for the test's failure.
-            text = (f"raised {type(error).__name__}: {error}\n"
+            text = (f"failed: {type(error).__name__}: {error}\n"
                     f"{traceback.format_exc().rstrip()}")
             self.errors.append(f"respond_with of {self.label} {text}")
             raise ResponderFailed(text) from None
