@@ -158,3 +158,19 @@ def test_error_replies_become_typed_exceptions():
     assert isinstance(MocketError.from_reply({"kind": "lease_timeout", "message": "held"}), LeaseTimeout)
     other = MocketError.from_reply({"kind": "no_scope", "message": "scope 9 does not exist"})
     assert other.kind == "no_scope" and str(other) == "scope 9 does not exist"
+
+
+def test_the_api_documents_itself_in_help():
+    import pydoc
+
+    import pymocket
+
+    text = pydoc.render_doc(pymocket.Mocket, renderer=pydoc.plaintext)
+    for expected in ("Registers an HTTP(S) entry", "Registers any mocks-file entry",
+                     "Every request this scope answered", "Checks now", "Opens a scope named"):
+        assert expected in text
+    assert "Expects ``count`` requests" in pydoc.render_doc(pymocket.EntryHandle,
+                                                          renderer=pydoc.plaintext)
+    assert "nearest-miss text" in pydoc.render_doc(pymocket.Request, renderer=pydoc.plaintext)
+    assert "This test's mocket scope" in pydoc.render_doc(
+        __import__("pymocket.plugin", fromlist=["mocket"]).mocket, renderer=pydoc.plaintext)
