@@ -233,6 +233,34 @@ def child_process(c):
     [req] = c.ok("requests", scope=s)["requests"]
     assert req["pid"] != os.getpid(), req
 
+def redis_scopes(c):
+    import redis
+    client = redis.Redis(host="cache.example.com", port=6379)  # one pool for both tests
+    one = c.scope("tests::redis_one")
+    c.register(one, {"redis": "cache.example.com:6379", "emulate": True, "data": {"k": "one"}})
+    assert client.get("k") == b"one"
+    client.set("x", "1")
+    commands = [r["command"] for r in c.ok("requests", scope=one)["requests"]]
+    assert ["SET", "x", "1"] in commands, commands
+    c.ok("close_scope", scope=one)
+    two = c.scope("tests::redis_two")
+    c.register(two, {"redis": "cache.example.com:6379", "emulate": True})
+    assert client.get("x") is None and client.get("k") is None, "state leaked between scopes"
+    c.ok("close_scope", scope=two)
+
+def tcp_scope(c):
+    s = c.scope("tests::tcp")
+    entry = c.register(s, {"tcp": "legacy.example.com:9000", "greeting": "220 ready\r\n",
+                           "request": "HELO me\r\n", "response": "250 ok\r\n"})
+    conn = socket.create_connection(("legacy.example.com", 9000), timeout=10)
+    assert conn.recv(100) == b"220 ready\r\n"
+    conn.sendall(b"HELO me\r\n")
+    assert conn.recv(100) == b"250 ok\r\n"
+    conn.close()
+    [req] = c.ok("requests", scope=s, entry=entry)["requests"]
+    assert (req["protocol"], req["body"]) == ("tcp", "HELO me\r\n"), req
+    assert c.ok("hits", scope=s, entry=entry)["hits"] == 1
+
 globals()[sys.argv[1]](Client())
 print("PASS " + sys.argv[1])
 "#;
@@ -387,4 +415,21 @@ fn a_child_process_under_mocket_run_hits_its_parents_scope() {
     let run = scenario(Placement::Daemon, &empty_mocks(), &[], "child_process", &[]);
     passes(&run, "child_process");
     run.success();
+}
+
+#[test]
+fn redis_emulators_of_scopes_start_fresh_on_a_pooled_connection() {
+    need_python_module("redis");
+    for placement in PLACEMENTS {
+        let run = scenario(placement, &empty_mocks(), &[], "redis_scopes", &[]);
+        passes(&run, "redis_scopes");
+    }
+}
+
+#[test]
+fn a_tcp_scope_entry_answers_and_logs_the_message() {
+    for placement in PLACEMENTS {
+        let run = scenario(placement, &empty_mocks(), &[], "tcp_scope", &[]);
+        passes(&run, "tcp_scope");
+    }
 }
