@@ -52,7 +52,7 @@ def test_httpx_sync_matches_query_and_headers(mocket):
     users = mocket.http(
         "GET",
         "http://api.example.com/v1/users",
-        query={"page": "2"},
+        query={"page": 2},
         headers={"authorization": "Bearer t0k"},
         response={"json": [{"id": 1}]},
     )

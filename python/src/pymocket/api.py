@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .errors import InvalidEntry, VerificationFailed
@@ -125,7 +125,7 @@ class Mocket:
         A bad entry raises :class:`pymocket.InvalidEntry` with the message ``mocket check``
         gives. The call waits while another live test holds the same host:port."""
         match: Dict[str, Any] = {}
-        if query and all(isinstance(value, str) for value in query.values()):
+        if query and all(isinstance(value, (str, int)) for value in query.values()):
             url = _with_query(url, query)  # the URL's query means the same: present and equal
         elif query:
             match["query"] = dict(query)  # regex / absent conditions (mocks file section 7)
@@ -228,10 +228,10 @@ class Mocket:
             raise VerificationFailed(report, dict(verdict))
 
 
-def _with_query(url: str, query: Mapping[str, str]) -> str:
+def _with_query(url: str, query: Mapping[str, Any]) -> str:
     """``url`` with ``query``'s parameters added to its query string."""
     separator = "&" if "?" in url else "?"
-    return f"{url}{separator}{urlencode(dict(query))}"
+    return f"{url}{separator}{urlencode({name: str(value) for name, value in query.items()}, quote_via=quote)}"
 
 
 def _expectation_bounds(count: Expectation) -> Tuple[Optional[int], Optional[int]]:
