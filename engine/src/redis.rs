@@ -475,6 +475,24 @@ impl Backend for Answerer<'_> {
             Backend::reset(emulator, conn);
         }
     }
+
+    fn watch(&mut self, conn: &Connection, keys: &[Vec<u8>]) -> Result<(), Reply> {
+        self.emulator
+            .as_deref_mut()
+            .map_or(Ok(()), |e| e.watch(conn, keys))
+    }
+
+    fn unwatch(&mut self, conn: &Connection) {
+        if let Some(emulator) = self.emulator.as_deref_mut() {
+            emulator.unwatch(conn.id);
+        }
+    }
+
+    fn watch_broken(&mut self, conn: &Connection) -> bool {
+        self.emulator
+            .as_deref()
+            .is_some_and(|e| e.watch_broken(conn.id))
+    }
 }
 
 #[cfg(test)]

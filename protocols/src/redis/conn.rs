@@ -40,6 +40,20 @@ pub trait Backend {
 
     /// `RESET`: forget the connection's subscriptions.
     fn reset(&mut self, _conn: &mut Connection) {}
+
+    /// `WATCH key ...`: remember the keys for this connection; `Err` is the refusal.
+    /// Command entries keep no data, so without an emulator nothing is watched.
+    fn watch(&mut self, _conn: &Connection, _keys: &[Vec<u8>]) -> Result<(), Reply> {
+        Ok(())
+    }
+
+    /// `UNWATCH`, and what `EXEC` and `DISCARD` do to the watched keys.
+    fn unwatch(&mut self, _conn: &Connection) {}
+
+    /// Whether a key this connection watches changed since, so `EXEC` must abort.
+    fn watch_broken(&mut self, _conn: &Connection) -> bool {
+        false
+    }
 }
 
 /// The state of one client connection.
@@ -198,15 +212,23 @@ impl Connection {
             }
             "EXEC" => self.exec(backend),
             "DISCARD" => match self.multi.take() {
-                Some(_) => Reply::ok(),
+                Some(_) => {
+                    backend.unwatch(self);
+                    Reply::ok()
+                }
                 None => Reply::error("ERR DISCARD without MULTI"),
             },
             "WATCH" if self.multi.is_some() => {
                 Reply::error("ERR WATCH inside MULTI is not allowed")
             }
-            // WATCH never aborts an EXEC here: nothing else changes keys between the two in a
-            // test, and when something does, the emulator cannot tell who should lose.
-            "WATCH" | "UNWATCH" => Reply::ok(),
+            "WATCH" => match backend.watch(self, params) {
+                Ok(()) => Reply::ok(),
+                Err(refusal) => refusal,
+            },
+            "UNWATCH" => {
+                backend.unwatch(self);
+                Reply::ok()
+            }
             _ => unreachable!("{name} is listed in LOCAL"),
         }
     }
@@ -215,8 +237,14 @@ impl Connection {
         let Some(tx) = self.multi.take() else {
             return Reply::error("ERR EXEC without MULTI");
         };
+        // Redis checks the watched keys first, then forgets them before running anything.
+        let broken = backend.watch_broken(self);
+        backend.unwatch(self);
         if tx.failed {
             return Reply::error("EXECABORT Transaction discarded because of previous errors.");
+        }
+        if broken {
+            return Reply::NilArray;
         }
         let mut replies = Vec::with_capacity(tx.queue.len());
         for cmd in &tx.queue {

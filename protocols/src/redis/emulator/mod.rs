@@ -13,6 +13,7 @@ mod lists;
 mod pubsub;
 mod sets;
 mod strings;
+mod watch;
 mod zsets;
 
 pub use pubsub::{Eviction, OutputLimits};
@@ -132,6 +133,7 @@ pub struct Emulator {
     now: u64,
     next_seq: u64,
     pubsub: pubsub::PubSub,
+    watches: watch::Watches,
 }
 
 impl Emulator {
@@ -147,6 +149,7 @@ impl Emulator {
             now: 0,
             next_seq: 0,
             pubsub: pubsub::PubSub::default(),
+            watches: watch::Watches::default(),
         };
         for (key, value) in seed {
             let value = match value {
@@ -185,8 +188,54 @@ impl Emulator {
             return refusal;
         }
         self.now = self.clock.now_ms();
-        let run = handler(&cmd.name()).expect("checked");
-        run(self, conn, &cmd.args)
+        let name = cmd.name();
+        let run = handler(&name).expect("checked");
+        if self.watches.is_empty() {
+            return run(self, conn, &cmd.args);
+        }
+        let spec = spec::find(&name).expect("every handled command has a spec");
+        let now = self.now;
+        let before: watch::Before = self
+            .watches
+            .keys_of(spec, &cmd.args, conn.db)
+            .into_iter()
+            .map(|(db, key)| {
+                let content = watch::content(self.dbs[db].get(&key), now);
+                (db, key, content)
+            })
+            .collect();
+        let reply = run(self, conn, &cmd.args);
+        if !before.is_empty() {
+            let dbs = &self.dbs;
+            self.watches.after(&name, &reply, before, |db, key| {
+                watch::content(dbs[db].get(key), now)
+            });
+        }
+        reply
+    }
+
+    /// `WATCH key ...` for `conn`.
+    pub fn watch(&mut self, conn: &Connection, keys: &[Vec<u8>]) -> Result<(), Reply> {
+        let now = self.clock.now_ms();
+        let dbs = &self.dbs;
+        let keys = keys.iter().map(|key| {
+            let live = watch::content(dbs[conn.db].get(key), now).is_some();
+            (key.clone(), live)
+        });
+        self.watches.watch(conn.id, conn.db, keys)
+    }
+
+    /// Whether a key connection `id` watches changed since it watched it, or expired.
+    pub fn watch_broken(&self, id: u64) -> bool {
+        let now = self.clock.now_ms();
+        self.watches.is_dirty(id, |db, key| {
+            watch::content(self.dbs[db].get(key), now).is_some()
+        })
+    }
+
+    /// `UNWATCH`, and what `EXEC` and `DISCARD` do.
+    pub fn unwatch(&mut self, id: u64) {
+        self.watches.unwatch(id);
     }
 
     /// The pub/sub messages waiting for connection `id`, encoded in its protocol.
@@ -213,6 +262,7 @@ impl Emulator {
     /// Forgets a closed connection's subscriptions.
     pub fn disconnect(&mut self, id: u64) {
         self.pubsub.forget(id);
+        self.watches.unwatch(id);
     }
 
     /// `INFO keyspace` lines for the databases that hold keys.
@@ -345,6 +395,18 @@ impl Backend for Emulator {
     fn reset(&mut self, conn: &mut Connection) {
         self.disconnect(conn.id);
         conn.subscriptions = 0;
+    }
+
+    fn watch(&mut self, conn: &Connection, keys: &[Vec<u8>]) -> Result<(), Reply> {
+        Emulator::watch(self, conn, keys)
+    }
+
+    fn unwatch(&mut self, conn: &Connection) {
+        Emulator::unwatch(self, conn.id);
+    }
+
+    fn watch_broken(&mut self, conn: &Connection) -> bool {
+        Emulator::watch_broken(self, conn.id)
     }
 }
 

@@ -415,3 +415,104 @@ fn a_pipeline_split_anywhere_gives_the_same_bytes() {
         }
     }
 }
+
+/// Runs `(connection, line)` steps on sessions sharing one emulator and returns each reply.
+fn across(h: &mut Harness, steps: &[(usize, &str)]) -> Vec<String> {
+    let mut sessions: Vec<Session> = (1..=3).map(Session::new).collect();
+    steps
+        .iter()
+        .map(|(c, line)| h.on(&mut sessions[*c], &[line]))
+        .collect()
+}
+
+#[test]
+fn watch_aborts_exec_when_another_connection_changes_the_key() {
+    // Replies of redis-server 7.0.15 to the same steps.
+    let mut h = Harness::new();
+    let replies = across(
+        &mut h,
+        &[
+            (0, "set k v"),
+            (0, "watch k"),
+            (1, "set k v"),
+            (0, "multi"),
+            (0, "get k"),
+            (0, "exec"),
+            // EXEC forgot the watch: the next transaction runs.
+            (0, "multi"),
+            (0, "get k"),
+            (0, "exec"),
+            (0, "watch s"),
+            (1, "sadd s x"),
+            (0, "multi"),
+            (0, "exec"),
+            // Adding a member that is already there changes nothing.
+            (0, "watch s"),
+            (1, "sadd s x"),
+            (0, "multi"),
+            (0, "exec"),
+            (0, "watch missing"),
+            (1, "del missing"),
+            (1, "expire missing 10"),
+            (0, "multi"),
+            (0, "exec"),
+            (0, "watch z"),
+            (0, "unwatch"),
+            (1, "zadd z 1 a"),
+            (0, "multi"),
+            (0, "exec"),
+            (0, "watch z"),
+            (1, "zadd z 2 a"),
+            (0, "multi"),
+            (0, "discard"),
+            (0, "multi"),
+            (0, "exec"),
+            (0, "watch k"),
+            (0, "set k mine"),
+            (0, "multi"),
+            (0, "exec"),
+        ],
+    );
+    assert_eq!(
+        replies.concat(),
+        "+OK\r\n+OK\r\n+OK\r\n+OK\r\n+QUEUED\r\n*-1\r\n\
+         +OK\r\n+QUEUED\r\n*1\r\n$1\r\nv\r\n\
+         +OK\r\n:1\r\n+OK\r\n*-1\r\n\
+         +OK\r\n:0\r\n+OK\r\n*0\r\n\
+         +OK\r\n:0\r\n:0\r\n+OK\r\n*0\r\n\
+         +OK\r\n+OK\r\n:1\r\n+OK\r\n*0\r\n\
+         +OK\r\n:0\r\n+OK\r\n+OK\r\n+OK\r\n*0\r\n\
+         +OK\r\n+OK\r\n+OK\r\n*-1\r\n"
+    );
+}
+
+#[test]
+fn watch_aborts_exec_when_a_watched_key_expires_or_is_flushed() {
+    let mut h = Harness::new();
+    let mut a = Session::new(1);
+    let mut b = Session::new(2);
+    h.on(&mut a, &["set e v px 100", "watch e"]);
+    h.clock.advance(100);
+    assert_eq!(h.on(&mut a, &["multi", "exec"]), "+OK\r\n*-1\r\n");
+    h.on(&mut a, &["set f v", "watch f"]);
+    h.on(&mut b, &["select 1", "flushdb"]);
+    assert_eq!(h.on(&mut a, &["multi", "exec"]), "+OK\r\n*0\r\n");
+    h.on(&mut a, &["watch f"]);
+    h.on(&mut b, &["flushall"]);
+    assert_eq!(
+        h.on(&mut a, &["hello 3", "multi", "exec"])
+            .ends_with("+OK\r\n_\r\n"),
+        true
+    );
+}
+
+#[test]
+fn a_closed_or_reset_connection_forgets_its_watches() {
+    let mut h = Harness::new();
+    let mut a = Session::new(1);
+    h.on(&mut a, &["watch k", "reset"]);
+    assert!(h.em.watches.is_empty());
+    h.on(&mut a, &["watch k"]);
+    h.em.disconnect(1);
+    assert!(h.em.watches.is_empty());
+}
