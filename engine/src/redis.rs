@@ -369,6 +369,17 @@ impl Answerer<'_> {
             .count_unmatched(self.scope.claim, "redis", what, event);
     }
 
+    /// A command (or `sub`command) the emulator refused as unknown: a gap of the emulator,
+    /// which fails the run, only when Redis 7 has it; otherwise the client got the error Redis
+    /// gives, as client libraries expect when they probe for commands.
+    fn unknown(&self, cmd: &Command, sub: Option<&str>) {
+        if spec::redis_has(&cmd.name(), sub) {
+            self.unmatched(cmd, NOT_EMULATED);
+        } else {
+            self.mocked(cmd, self.scope.emulated);
+        }
+    }
+
     /// Why no command entry answered, naming the three nearest.
     fn closest(&self, cmd: &Command) -> String {
         let mut misses: Vec<(usize, usize, String)> = Vec::new();
@@ -422,7 +433,7 @@ impl Backend for Answerer<'_> {
         if refusal.is_err() {
             match emulator.knows(cmd) {
                 true => self.mocked(cmd, self.scope.emulated),
-                false => self.unmatched(cmd, NOT_EMULATED),
+                false => self.unknown(cmd, None),
             }
         }
         refusal
@@ -441,7 +452,7 @@ impl Backend for Answerer<'_> {
                 self.mocked(cmd, self.scope.emulated);
                 return reply;
             }
-            self.unmatched(cmd, NOT_EMULATED);
+            self.unknown(cmd, None);
             return spec::unknown_command(cmd);
         }
         let why = self.closest(cmd);
@@ -453,8 +464,13 @@ impl Backend for Answerer<'_> {
         ))
     }
 
-    fn answered_locally(&mut self, _conn: &Connection, cmd: &Command, _reply: &Reply) {
-        self.mocked(cmd, self.scope.emulated);
+    fn answered_locally(&mut self, _conn: &Connection, cmd: &Command, reply: &Reply) {
+        match (reply, cmd.params().first()) {
+            (Reply::Error(e), Some(sub)) if e.starts_with("ERR unknown subcommand") => {
+                self.unknown(cmd, Some(&String::from_utf8_lossy(sub)));
+            }
+            _ => self.mocked(cmd, self.scope.emulated),
+        }
     }
 
     fn drain_pushes(&mut self, conn: &Connection, out: &mut Vec<u8>) {

@@ -69,3 +69,49 @@ fn redis_py_watch_error_when_another_connection_changes_the_key() {
         );
     }
 }
+
+#[test]
+fn a_run_that_only_probes_commands_redis_lacks_exits_0() {
+    assert!(
+        have("redis-cli"),
+        "redis-cli is missing (.ci/run installs redis-tools)"
+    );
+    let mocks = mocks_file(EMULATED);
+    // What client libraries probe: module commands and subcommands of newer servers.
+    let probes = "redis-cli -h sessions.internal JSON.GET k; \
+                  redis-cli -h sessions.internal CLIENT NOSUCH; \
+                  redis-cli -h sessions.internal SET k v";
+    let run = mocket_run(&mocks, &[], &["sh", "-c", probes]);
+    run.success();
+    assert_eq!(
+        run.stdout,
+        // redis-cli prints an empty line after an error.
+        "ERR unknown command 'JSON.GET', with args beginning with: 'k' \n\n\
+         ERR unknown subcommand 'NOSUCH'. Try CLIENT HELP.\n\nOK\n",
+        "{}",
+        run.stderr
+    );
+    // A command Redis 7 has and the emulator lacks is a gap: the run fails and says which.
+    let gap = mocket_run(
+        &mocks,
+        &[],
+        &[
+            "redis-cli",
+            "-h",
+            "sessions.internal",
+            "MIGRATE",
+            "h",
+            "1",
+            "k",
+            "0",
+            "0",
+        ],
+    );
+    assert_eq!(gap.code, Some(1), "{gap:?}");
+    assert!(
+        gap.stderr
+            .contains("MIGRATE h 1 k 0 0: unknown command: the emulator does not implement it"),
+        "{}",
+        gap.stderr
+    );
+}
