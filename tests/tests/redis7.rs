@@ -115,3 +115,57 @@ fn a_run_that_only_probes_commands_redis_lacks_exits_0() {
         gap.stderr
     );
 }
+
+/// redis-py's `Lock`: acquire with `SET NX PX`, then its Lua scripts (run by `EVALSHA`, loaded
+/// on `NOSCRIPT`) to extend, reacquire and release, and a second client that cannot release it.
+const LOCK_PROGRAM: &str = r#"
+import redis
+for protocol in (2, 3):
+    r = redis.Redis(host="sessions.internal", protocol=protocol)
+    other = redis.Redis(host="sessions.internal", protocol=protocol)
+    lock = r.lock("resource", timeout=10)
+    print("acquired", lock.acquire(blocking=False))
+    print("second acquire", other.lock("resource", timeout=10).acquire(blocking=False))
+    print("extended", lock.extend(5), 10000 < r.pttl("resource") <= 15000)
+    print("reacquired", lock.reacquire(), 9000 < r.pttl("resource") <= 10000)
+    stolen = other.lock("resource")
+    stolen.local.token = b"not-the-owner"
+    try:
+        stolen.release()
+    except redis.exceptions.LockNotOwnedError as e:
+        print("LockNotOwnedError")
+    lock.release()
+    print("released", r.exists("resource"))
+    r.script_flush()
+"#;
+
+#[test]
+fn redis_py_lock_runs_its_lua_scripts_in_resp2_and_resp3() {
+    let mocks = mocks_file(EMULATED);
+    for placement in PLACEMENTS {
+        let run = redis_py(placement, &mocks, LOCK_PROGRAM);
+        run.success();
+        let once = "acquired True\nsecond acquire False\nextended True True\n\
+                    reacquired True True\nLockNotOwnedError\nreleased 0\n";
+        assert_eq!(run.stdout, once.repeat(2), "{placement:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn the_rust_redis_crate_script_helper_loads_and_runs_scripts() {
+    let mocks = mocks_file(EMULATED);
+    let client = build_dir().join("mocket-redis-script");
+    let client = client.to_str().unwrap();
+    for placement in PLACEMENTS {
+        let run = placement.run(&mocks, &[client, "redis://sessions.internal/"]);
+        run.success();
+        assert_eq!(
+            run.stdout,
+            "acquired Some(\"OK\")\nrelease with another token 0\nrelease with our token 1\n\
+             lock now None\nerror ResponseError: value is not an integer or out of range script: \
+             2bab3b661081db58bd2341920e0ba7cf5dc77b25, on @user_script:1.\n",
+            "{placement:?}: {}",
+            run.stderr
+        );
+    }
+}

@@ -96,6 +96,21 @@ const WD: &[&str] = &["write", "denyoom", "fast"];
 const WDS: &[&str] = &["write", "denyoom"];
 const CONN: &[&str] = &["noscript", "loading", "stale", "fast"];
 const PUBSUB: &[&str] = &["pubsub", "noscript", "loading", "stale"];
+const SCRIPT: &[&str] = &[
+    "noscript",
+    "stale",
+    "skip_monitor",
+    "no_mandatory_keys",
+    "movablekeys",
+];
+const SCRIPT_RO: &[&str] = &[
+    "readonly",
+    "noscript",
+    "stale",
+    "skip_monitor",
+    "no_mandatory_keys",
+    "movablekeys",
+];
 const TX: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
 
 const fn spec(
@@ -225,6 +240,12 @@ pub static SPECS: &[Spec] = &[
     spec("zrem", -3, W, ONE),
     spec("zcard", 2, R, ONE),
     spec("zcount", 4, R, ONE),
+    // Scripting.
+    spec("eval", -3, SCRIPT, NONE),
+    spec("eval_ro", -3, SCRIPT_RO, NONE),
+    spec("evalsha", -3, SCRIPT, NONE),
+    spec("evalsha_ro", -3, SCRIPT_RO, NONE),
+    spec("script", -2, &["noscript"], NONE),
     // Pub/sub.
     spec("subscribe", -2, PUBSUB, NONE),
     spec("unsubscribe", -1, PUBSUB, NONE),

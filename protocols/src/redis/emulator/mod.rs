@@ -11,6 +11,7 @@ mod hashes;
 mod keys;
 mod lists;
 mod pubsub;
+mod scripting;
 mod sets;
 mod strings;
 mod watch;
@@ -134,6 +135,7 @@ pub struct Emulator {
     next_seq: u64,
     pubsub: pubsub::PubSub,
     watches: watch::Watches,
+    scripts: scripting::Scripts,
 }
 
 impl Emulator {
@@ -150,6 +152,7 @@ impl Emulator {
             next_seq: 0,
             pubsub: pubsub::PubSub::default(),
             watches: watch::Watches::default(),
+            scripts: scripting::Scripts::default(),
         };
         for (key, value) in seed {
             let value = match value {
@@ -450,7 +453,10 @@ fn handler(name: &str) -> Option<Handler> {
         .or_else(|| sets::handler(name))
         .or_else(|| zsets::handler(name))
         .or_else(|| pubsub::handler(name))
+        .or_else(|| scripting::handler(name))
 }
 
+#[cfg(test)]
+mod differential;
 #[cfg(test)]
 mod tests;

@@ -165,8 +165,9 @@ impl Watches {
         before: Before,
         now: impl Fn(usize, &[u8]) -> Option<(Value, Option<u64>)>,
     ) {
-        let succeeded = !matches!(reply, Reply::Error(_) | Reply::Nil | Reply::NilArray)
-            && !(name.contains("EXPIRE") && *reply == Reply::Int(0));
+        let failed = matches!(reply, Reply::Error(_) | Reply::Nil | Reply::NilArray);
+        let expire_refused = name.contains("EXPIRE") && *reply == Reply::Int(0);
+        let succeeded = !failed && !expire_refused;
         let signals = succeeded && SIGNAL_ON_SUCCESS.contains(&name);
         for (db, key, old) in before {
             let new = now(db, &key);
