@@ -25,6 +25,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use mocket_protocols::field::Destination;
 use mocket_protocols::redis::{
@@ -68,6 +69,8 @@ impl Emulators {
             Arc::new(Shared {
                 emulator: Mutex::new(Emulator::new(seed)),
                 links: Mutex::default(),
+                changes: Mutex::default(),
+                changed: Condvar::new(),
             })
         });
         Arc::clone(shared)
@@ -78,6 +81,10 @@ impl Emulators {
 struct Shared {
     emulator: Mutex<Emulator>,
     links: Mutex<HashMap<u64, Arc<Link>>>,
+    /// Counts the batches of commands answered, so that a connection blocked by `BLPOP` and
+    /// the like wakes (on `changed`) to try its command again after each.
+    changes: Mutex<u64>,
+    changed: Condvar,
 }
 
 /// The write side of a connection of an emulated address; see the module docs.
@@ -121,7 +128,23 @@ impl Link {
     }
 }
 
+/// The longest a blocked connection waits before checking that its client is still there.
+const BLOCKED_CHECK: Duration = Duration::from_millis(100);
+
 impl Shared {
+    fn note_change(&self) {
+        *lock(&self.changes) += 1;
+        self.changed.notify_all();
+    }
+
+    /// Waits at most `limit` for a change after the `seen`th.
+    fn wait_change(&self, seen: u64, limit: Duration) {
+        let changes = lock(&self.changes);
+        if *changes == seen {
+            let _ = self.changed.wait_timeout(changes, limit);
+        }
+    }
+
     /// Tells connection `id`'s pusher that messages wait, starting it on the first.
     fn wake(&self, engine: &Engine, shared: &Arc<Shared>, id: u64) {
         let Some(link) = lock(&self.links).get(&id).cloned() else {
@@ -232,7 +255,14 @@ impl Engine {
                 Ok(n) => n,
             };
             let input = &buf[..n];
-            if self.answer_redis(&mut session, input, &scope, shared.as_ref(), &link) == Flow::Close
+            let answered =
+                self.answer_redis(&mut session, Some(input), &scope, shared.as_ref(), &link);
+            if answered == Flow::Close {
+                break;
+            }
+            if let Some(shared) = &shared
+                && self.wait_while_blocked(&mut session, &stream, &scope, shared, &link)
+                    == Flow::Close
             {
                 break;
             }
@@ -244,12 +274,41 @@ impl Engine {
         }
     }
 
-    /// Answers the commands complete in `input`, writes the replies, then hands what they
-    /// published to the receivers' pushers.
+    /// While a blocking command waits, the connection's thread sleeps until another batch of
+    /// commands changed something, the deadline comes or the client leaves, and retries it;
+    /// it reads nothing else meanwhile, as Redis reads nothing from a blocked client.
+    fn wait_while_blocked(
+        &self,
+        session: &mut Session,
+        stream: &TcpStream,
+        scope: &Scope<'_>,
+        shared: &Arc<Shared>,
+        link: &Link,
+    ) -> Flow {
+        while let Some(deadline) = session.blocked() {
+            let seen = *lock(&shared.changes);
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            let left = deadline.map_or(BLOCKED_CHECK, |d| {
+                Duration::from_millis(d.saturating_sub(now)).min(BLOCKED_CHECK)
+            });
+            shared.wait_change(seen, left);
+            if client_left(stream)
+                || self.answer_redis(session, None, scope, Some(shared), link) == Flow::Close
+            {
+                return Flow::Close;
+            }
+        }
+        Flow::Open
+    }
+
+    /// Answers the commands complete in `input` (`None`: retries a blocked command), writes
+    /// the replies, then hands what they published to the receivers' pushers.
     fn answer_redis(
         &self,
         session: &mut Session,
-        input: &[u8],
+        input: Option<&[u8]>,
         scope: &Scope<'_>,
         shared: Option<&Arc<Shared>>,
         link: &Link,
@@ -261,7 +320,10 @@ impl Engine {
             scope,
             emulator: emulator.as_deref_mut(),
         };
-        let output = session.receive(input, &mut backend);
+        let output = match input {
+            Some(input) => session.receive(input, &mut backend),
+            None => session.retry(&mut backend),
+        };
         if let Some(alarm) = &output.alarm {
             self.alarm(scope.claim, alarm);
         }
@@ -273,6 +335,7 @@ impl Engine {
         let written = socket.write_all(&output.bytes);
         drop(socket);
         if let Some(shared) = shared {
+            shared.note_change();
             for eviction in &evictions {
                 shared.evict(self, eviction);
             }
@@ -306,6 +369,24 @@ impl Engine {
             _ => unreachable!("filtered to redis entries"),
         }
     }
+}
+
+/// Whether the client of a blocked connection closed it (what it sent meanwhile waits).
+fn client_left(stream: &TcpStream) -> bool {
+    let timeout = stream.read_timeout().ok().flatten();
+    if stream
+        .set_read_timeout(Some(Duration::from_millis(1)))
+        .is_err()
+    {
+        return true;
+    }
+    let left = match stream.peek(&mut [0u8; 1]) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => !super::idle::timed_out(&e),
+    };
+    let _ = stream.set_read_timeout(timeout);
+    left
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -502,6 +583,19 @@ impl Backend for Answerer<'_> {
         if let Some(emulator) = self.emulator.as_deref_mut() {
             emulator.unwatch(conn.id);
         }
+    }
+
+    fn retry(&mut self, conn: &mut Connection, cmd: &Command) -> Reply {
+        match self.emulator.as_deref_mut() {
+            Some(emulator) => emulator.execute(conn, cmd),
+            None => self.call(conn, cmd),
+        }
+    }
+
+    fn unblock(&mut self, id: u64, error: bool) -> bool {
+        self.emulator
+            .as_deref_mut()
+            .is_some_and(|e| e.unblock(id, error))
     }
 
     fn watch_broken(&mut self, conn: &Connection) -> bool {

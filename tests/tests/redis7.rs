@@ -169,3 +169,73 @@ fn the_rust_redis_crate_script_helper_loads_and_runs_scripts() {
         );
     }
 }
+
+/// Blocking pops with redis-py: woken by a push from another process (the emulator is shared by
+/// the process tree under `mocket run`), timing out with nil, and woken by `CLIENT UNBLOCK`.
+const BLOCKING_PROGRAM: &str = r#"
+import subprocess, sys, threading, time
+import redis
+PUSH = "import time, redis; time.sleep(0.3); redis.Redis(host='sessions.internal').{}"
+for protocol in (2, 3):
+    r = redis.Redis(host="sessions.internal", protocol=protocol)
+    pusher = subprocess.Popen([sys.executable, "-c", PUSH.format("rpush('jobs', 'j1')")])
+    started = time.monotonic()
+    print("blpop", r.blpop(["other", "jobs"], timeout=5), time.monotonic() - started >= 0.25)
+    pusher.wait()
+    started = time.monotonic()
+    print("timeout", r.blpop(["jobs"], timeout=0.2), time.monotonic() - started >= 0.19)
+    pusher = subprocess.Popen([sys.executable, "-c", PUSH.format("zadd('ranks', {'ada': 3})")])
+    print("bzpopmin", r.bzpopmin("ranks", timeout=5))
+    pusher.wait()
+    waiter = redis.Redis(host="sessions.internal", protocol=protocol)
+    waiter_id = waiter.client_id()
+    threading.Timer(0.3, lambda: print("unblock", r.client_unblock(waiter_id, error=True))).start()
+    try:
+        waiter.brpop(["nothing"], timeout=0)
+    except redis.exceptions.ResponseError as e:
+        print("woken:", e)
+"#;
+
+#[test]
+fn redis_py_blocking_pops_wake_on_a_push_from_another_process() {
+    let mocks = mocks_file(EMULATED);
+    let run = redis_py(Placement::Daemon, &mocks, BLOCKING_PROGRAM);
+    run.success();
+    // redis-py gives RESP2 arrays as tuples and RESP3 ones as lists, as with a real server.
+    let once = |open: &str, close: &str| {
+        format!(
+            "blpop {open}b'jobs', b'j1'{close} True\ntimeout None True\n\
+             bzpopmin {open}b'ranks', b'ada', 3.0{close}\nunblock True\n\
+             woken: UNBLOCKED client unblocked via CLIENT UNBLOCK\n"
+        )
+    };
+    assert_eq!(
+        run.stdout,
+        once("(", ")") + &once("[", "]"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn redis_cli_blmove_waits_for_a_push_and_times_out_like_redis() {
+    assert!(
+        have("redis-cli"),
+        "redis-cli is missing (.ci/run installs redis-tools)"
+    );
+    let mocks = mocks_file(EMULATED);
+    let script = "redis-cli -h sessions.internal BLMOVE src dst LEFT RIGHT 2 > out & \
+                  sleep 0.3; redis-cli -h sessions.internal RPUSH src moved; wait; cat out; \
+                  redis-cli -h sessions.internal LRANGE dst 0 -1; \
+                  redis-cli -h sessions.internal BRPOP nothing 0.1";
+    for placement in PLACEMENTS {
+        let run = placement.run(&mocks, &["sh", "-c", script]);
+        run.success();
+        // Embedded: each redis-cli has its own emulator, so the push cannot reach the waiter.
+        let expected = match placement {
+            Placement::Daemon => "1\nmoved\nmoved\n\n",
+            Placement::Embedded => "1\n\n\n\n",
+        };
+        assert_eq!(run.stdout, expected, "{placement:?}: {}", run.stderr);
+    }
+}

@@ -96,6 +96,9 @@ const WD: &[&str] = &["write", "denyoom", "fast"];
 const WDS: &[&str] = &["write", "denyoom"];
 const CONN: &[&str] = &["noscript", "loading", "stale", "fast"];
 const PUBSUB: &[&str] = &["pubsub", "noscript", "loading", "stale"];
+const BLOCKING: &[&str] = &["write", "noscript", "blocking"];
+const BLOCKING_DENYOOM: &[&str] = &["write", "denyoom", "noscript", "blocking"];
+const BLOCKING_FAST: &[&str] = &["write", "noscript", "blocking", "fast"];
 const SCRIPT: &[&str] = &[
     "noscript",
     "stale",
@@ -222,6 +225,12 @@ pub static SPECS: &[Spec] = &[
     spec("lindex", 3, RS, ONE),
     spec("lrem", 4, WS, ONE),
     spec("ltrim", 4, WS, ONE),
+    spec("lmove", 5, WDS, (1, 2, 1)),
+    spec("rpoplpush", 3, WDS, (1, 2, 1)),
+    spec("blpop", -3, BLOCKING, (1, -2, 1)),
+    spec("brpop", -3, BLOCKING, (1, -2, 1)),
+    spec("blmove", 6, BLOCKING_DENYOOM, (1, 2, 1)),
+    spec("brpoplpush", 4, BLOCKING_DENYOOM, (1, 2, 1)),
     // Sets.
     spec("sadd", -3, WD, ONE),
     spec("srem", -3, W, ONE),
@@ -240,6 +249,10 @@ pub static SPECS: &[Spec] = &[
     spec("zrem", -3, W, ONE),
     spec("zcard", 2, R, ONE),
     spec("zcount", 4, R, ONE),
+    spec("zpopmin", -2, W, ONE),
+    spec("zpopmax", -2, W, ONE),
+    spec("bzpopmin", -3, BLOCKING_FAST, (1, -2, 1)),
+    spec("bzpopmax", -3, BLOCKING_FAST, (1, -2, 1)),
     // Scripting.
     spec("eval", -3, SCRIPT, NONE),
     spec("eval_ro", -3, SCRIPT_RO, NONE),

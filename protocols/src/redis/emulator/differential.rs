@@ -175,9 +175,13 @@ impl Pair {
             };
             let words = split_args(line.as_bytes()).expect("a valid line");
             let expected = self.real[c].ask(&words);
-            let got = self.sessions[c]
-                .receive(&encode(&words), &mut self.emulator)
-                .bytes;
+            let session = &mut self.sessions[c];
+            let mut got = session.receive(&encode(&words), &mut self.emulator).bytes;
+            // What the engine does for a blocked connection: retry until it answers.
+            while session.blocked().is_some() {
+                std::thread::sleep(Duration::from_millis(2));
+                got.extend(session.retry(&mut self.emulator).bytes);
+            }
             commands += 1;
             let (expected, got) = (mask_hello_id(expected), mask_hello_id(got));
             if expected != got {
@@ -306,11 +310,86 @@ const FAMILIES: &[(&str, &[&str])] = &[
             "2: eval \"return redis.call('set', KEYS[1], 'w')\" 1 k",
             "multi",
             "exec",
+            "set a 1",
+            "set b 1",
+            "watch b",
+            "1: rename a b",
+            "multi",
+            "exec",
+            "watch b",
+            "1: rename b b",
+            "multi",
+            "exec",
+            "rpush one x",
+            "watch one",
+            "1: rpoplpush one one",
+            "multi",
+            "exec",
             "hello 3",
             "watch k",
             "1: append k x",
             "multi",
             "exec",
+        ],
+    ),
+    (
+        "blocking",
+        &[
+            "blpop l1 l2 0.05",
+            "rpush l2 a b",
+            "blpop l1 l2 0",
+            "brpop l1 l2 0",
+            "blpop l1 x",
+            "blpop l1 -1",
+            "blpop l1 1e20",
+            "blpop l1 inf",
+            "set s v",
+            "blpop s 0",
+            "blpop nope s 0",
+            "blmove l1 l3 left right 0.05",
+            "rpush l1 x y",
+            "blmove l1 l3 left right 0",
+            "blmove l1 l3 up right 0",
+            "blmove l1 s left right 0",
+            "brpoplpush l1 l3 0",
+            "brpoplpush l1 l3 0.05",
+            "zadd z 1 a 2 b",
+            "bzpopmin z 0",
+            "bzpopmax z 0",
+            "bzpopmin z 0.05",
+            "bzpopmin s 0",
+            "multi",
+            "blpop nothing 0",
+            "bzpopmax nothing 0",
+            "exec",
+            "client unblock 999",
+            "client unblock 999 timeout",
+            "client unblock 999 nope",
+            "client unblock x",
+            "client unblock 1 2 3",
+            "lmove l3 l4 right left",
+            "lmove l3 l4 right middle",
+            "lmove s l4 right left",
+            "lmove l3 s right left",
+            "rpoplpush l4 l4",
+            "rpoplpush nothing l4",
+            "lrange l4 0 -1",
+            "zpopmin z",
+            "zadd z 1 a 2 b 3 c",
+            "zpopmin z 2",
+            "zpopmax z 5",
+            "zpopmin z -1",
+            "zpopmin z x",
+            "zpopmin z",
+            "zpopmin s",
+            "zadd z 1 a 2 b 3 c",
+            "hello 3",
+            "zpopmin z",
+            "zpopmin z 1",
+            "zpopmax z 0",
+            "bzpopmin z 0",
+            "blpop nothing 0.05",
+            "bzpopmin nothing 0.05",
         ],
     ),
     (
@@ -462,7 +541,7 @@ fn random_command(rng: &mut Rng) -> String {
     let j = rng.pick(INDEXES);
     let s = rng.pick(SCORES);
     let s2 = rng.pick(SCORES);
-    match rng.below(48) {
+    match rng.below(53) {
         0 => format!("set {k} {v}"),
         1 => format!(
             "set {k} {v} {}",
@@ -515,6 +594,21 @@ fn random_command(rng: &mut Rng) -> String {
         46 => format!(
             "eval \"redis.call('rpush', KEYS[1], ARGV[1]); return redis.call('lrange', KEYS[1], 0, -1)\" 1 {k} {m}"
         ),
+        48 => format!(
+            "lmove {k} {k2} {} {}",
+            rng.pick(&["left", "right"]),
+            rng.pick(&["left", "right"])
+        ),
+        49 => format!("rpoplpush {k} {k2}"),
+        50 => format!(
+            "{} {k} {}",
+            rng.pick(&["zpopmin", "zpopmax"]),
+            rng.pick(&["1", "2", "0"])
+        ),
+        51 => format!(
+            "{} {k} {k2} 0.01",
+            rng.pick(&["blpop", "brpop", "bzpopmin", "bzpopmax"])
+        ),
         _ => format!("zcard {k}"),
     }
 }
@@ -559,7 +653,14 @@ fn run_random(server: &RealRedis, seeds: impl Iterator<Item = u64>, length: usiz
         let mut pair = Pair::new(server);
         match pair.compare(&random_sequence(seed, length)) {
             Ok(n) => commands += n,
-            Err(e) => panic!("seed {seed} (replay: MOCKET_DIFF_SEED={seed}): {e}"),
+            Err(e) => {
+                let steps = random_sequence(seed, length);
+                let shown: Vec<String> = steps.iter().map(|s| format!("{s:?}")).collect();
+                panic!(
+                    "seed {seed} (replay: MOCKET_DIFF_SEED={seed}): {e}\nsteps:\n{}",
+                    shown.join("\n")
+                )
+            }
         }
         sequences += 1;
     }

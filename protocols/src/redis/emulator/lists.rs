@@ -17,6 +17,7 @@ pub(super) fn handler(name: &str) -> Option<Handler> {
         "LINDEX" => lindex,
         "LREM" => lrem,
         "LTRIM" => ltrim,
+        "LMOVE" | "RPOPLPUSH" => lmove,
         _ => return None,
     })
 }
@@ -195,5 +196,76 @@ fn ltrim(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
         }
         Ok(None) => Reply::ok(),
         Err(e) => e,
+    }
+}
+
+/// `LEFT` or `RIGHT` of `LMOVE`: whether it is the left end.
+pub(super) fn end_arg(arg: &[u8]) -> Option<bool> {
+    if is(arg, "LEFT") {
+        Some(true)
+    } else if is(arg, "RIGHT") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Whether `value` is a list (for the blocking pops' type checks).
+pub(super) fn is_list(value: &Value) -> bool {
+    matches!(value, Value::List(_))
+}
+
+/// Takes an element from one end of a list value.
+pub(super) fn pop_end(value: &mut Value, left: bool) -> Option<Vec<u8>> {
+    let list = as_list(value)?;
+    if left {
+        list.pop_front()
+    } else {
+        list.pop_back()
+    }
+}
+
+/// The move of `LMOVE`/`BLMOVE`/`RPOPLPUSH` once the source has an element: the destination
+/// must be a list or missing (checked before anything moves), then the element moves.
+pub(super) fn move_element(
+    em: &mut Emulator,
+    db: usize,
+    (source, destination): (&[u8], &[u8]),
+    (from_left, to_left): (bool, bool),
+) -> Reply {
+    if let Some(v) = em.value(db, destination)
+        && !is_list(v)
+    {
+        return Reply::error(super::WRONGTYPE);
+    }
+    let Some(element) = em.value(db, source).and_then(|v| pop_end(v, from_left)) else {
+        return Reply::Nil;
+    };
+    em.drop_if_empty(db, source);
+    let list = em
+        .typed_or_create(db, destination, as_list, empty)
+        .expect("checked to be a list or missing");
+    if to_left {
+        list.push_front(element.clone());
+    } else {
+        list.push_back(element.clone());
+    }
+    Reply::Bulk(element)
+}
+
+/// `LMOVE source destination LEFT|RIGHT LEFT|RIGHT` and `RPOPLPUSH source destination`.
+fn lmove(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    let ends = if is(&args[0], "RPOPLPUSH") {
+        Some((false, true))
+    } else {
+        end_arg(&args[3]).zip(end_arg(&args[4]))
+    };
+    let Some(ends) = ends else {
+        return Reply::error(super::SYNTAX);
+    };
+    match em.value(conn.db, &args[1]) {
+        None => Reply::Nil,
+        Some(v) if !is_list(v) => Reply::error(super::WRONGTYPE),
+        Some(_) => move_element(em, conn.db, (&args[1], &args[2]), ends),
     }
 }

@@ -7,6 +7,7 @@
 //! subscriptions stay per connection while the data is shared. Pub/sub messages for other
 //! connections wait in an outbox until the engine writes them ([`Emulator::take_outbox`]).
 
+mod blocking;
 mod hashes;
 mod keys;
 mod lists;
@@ -136,6 +137,7 @@ pub struct Emulator {
     pubsub: pubsub::PubSub,
     watches: watch::Watches,
     scripts: scripting::Scripts,
+    waiters: blocking::Waiters,
 }
 
 impl Emulator {
@@ -153,6 +155,7 @@ impl Emulator {
             pubsub: pubsub::PubSub::default(),
             watches: watch::Watches::default(),
             scripts: scripting::Scripts::default(),
+            waiters: blocking::Waiters::default(),
         };
         for (key, value) in seed {
             let value = match value {
@@ -210,9 +213,10 @@ impl Emulator {
         let reply = run(self, conn, &cmd.args);
         if !before.is_empty() {
             let dbs = &self.dbs;
-            self.watches.after(&name, &reply, before, |db, key| {
-                watch::content(dbs[db].get(key), now)
-            });
+            self.watches
+                .after(&cmd.args, &name, &reply, before, |db, key| {
+                    watch::content(dbs[db].get(key), now)
+                });
         }
         reply
     }
@@ -236,9 +240,16 @@ impl Emulator {
         })
     }
 
+    /// `CLIENT UNBLOCK id [TIMEOUT|ERROR]`: whether connection `id` was blocked; its blocked
+    /// command then answers (nil, or the `UNBLOCKED` error) when next retried.
+    pub fn unblock(&mut self, id: u64, error: bool) -> bool {
+        self.waiters.request_unblock(id, error)
+    }
+
     /// `UNWATCH`, and what `EXEC` and `DISCARD` do.
     pub fn unwatch(&mut self, id: u64) {
         self.watches.unwatch(id);
+        self.waiters.forget(id);
     }
 
     /// The pub/sub messages waiting for connection `id`, encoded in its protocol.
@@ -266,6 +277,7 @@ impl Emulator {
     pub fn disconnect(&mut self, id: u64) {
         self.pubsub.forget(id);
         self.watches.unwatch(id);
+        self.waiters.forget(id);
     }
 
     /// `INFO keyspace` lines for the databases that hold keys.
@@ -411,6 +423,10 @@ impl Backend for Emulator {
     fn watch_broken(&mut self, conn: &Connection) -> bool {
         Emulator::watch_broken(self, conn.id)
     }
+
+    fn unblock(&mut self, id: u64, error: bool) -> bool {
+        Emulator::unblock(self, id, error)
+    }
 }
 
 /// An integer argument, with Redis's error when it is not one.
@@ -454,6 +470,7 @@ fn handler(name: &str) -> Option<Handler> {
         .or_else(|| zsets::handler(name))
         .or_else(|| pubsub::handler(name))
         .or_else(|| scripting::handler(name))
+        .or_else(|| blocking::handler(name))
 }
 
 #[cfg(test)]

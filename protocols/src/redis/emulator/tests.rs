@@ -516,3 +516,62 @@ fn a_closed_or_reset_connection_forgets_its_watches() {
     h.em.disconnect(1);
     assert!(h.em.watches.is_empty());
 }
+
+#[test]
+fn blpop_blocks_until_another_connection_pushes_and_serves_waiters_in_order() {
+    let mut h = Harness::new();
+    let mut first = Session::new(1);
+    let mut second = Session::new(2);
+    let mut pusher = Session::new(3);
+    // Nothing to take: no reply, and what follows waits behind the blocked command.
+    assert_eq!(h.on(&mut first, &["blpop q 0", "ping"]), "");
+    assert_eq!(first.blocked(), Some(None));
+    assert_eq!(h.on(&mut second, &["brpop q 0"]), "");
+    assert_eq!(h.on(&mut pusher, &["rpush q a b"]), ":2\r\n");
+    // The later waiter retries first and must leave the element to the earlier one.
+    assert_eq!(second.retry(&mut h.em).bytes, b"");
+    let out = String::from_utf8(first.retry(&mut h.em).bytes).unwrap();
+    assert_eq!(out, "*2\r\n$1\r\nq\r\n$1\r\na\r\n+PONG\r\n");
+    assert_eq!(first.blocked(), None);
+    let out = String::from_utf8(second.retry(&mut h.em).bytes).unwrap();
+    assert_eq!(out, "*2\r\n$1\r\nq\r\n$1\r\nb\r\n");
+    assert_eq!(h.run(&["exists q"]), ":0\r\n");
+}
+
+#[test]
+fn a_blocked_command_times_out_with_nil_and_client_unblock_wakes_it() {
+    let mut h = Harness::new();
+    let mut waiter = Session::new(1);
+    assert_eq!(h.on(&mut waiter, &["bzpopmin z 1.5"]), "");
+    assert_eq!(waiter.blocked(), Some(Some(START + 1500)));
+    h.clock.advance(1499);
+    assert_eq!(waiter.retry(&mut h.em).bytes, b"");
+    h.clock.advance(1);
+    assert_eq!(waiter.retry(&mut h.em).bytes, b"*-1\r\n");
+    let mut other = Session::new(2);
+    assert_eq!(h.on(&mut waiter, &["blmove a b left right 0"]), "");
+    assert_eq!(
+        h.on(&mut other, &["client unblock 1 error", "client unblock 1"]),
+        ":1\r\n:0\r\n"
+    );
+    assert_eq!(
+        String::from_utf8(waiter.retry(&mut h.em).bytes).unwrap(),
+        "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
+    );
+    assert_eq!(h.on(&mut other, &["client unblock 1"]), ":0\r\n");
+}
+
+#[test]
+fn blocking_commands_answer_at_once_inside_exec_and_a_closed_waiter_is_forgotten() {
+    let mut h = Harness::new();
+    let mut s = Session::new(1);
+    assert_eq!(
+        h.on(&mut s, &["multi", "blpop q 0", "exec"]),
+        "+OK\r\n+QUEUED\r\n*1\r\n*-1\r\n"
+    );
+    assert_eq!(s.blocked(), None);
+    assert_eq!(h.on(&mut s, &["brpoplpush q r 0"]), "");
+    h.em.disconnect(1);
+    let mut other = Session::new(2);
+    assert_eq!(h.on(&mut other, &["client unblock 1"]), ":0\r\n");
+}

@@ -60,6 +60,12 @@ const SIGNAL_ON_SUCCESS: &[&str] = &[
     "PEXPIRE",
     "EXPIREAT",
     "PEXPIREAT",
+    "RENAME",
+    "RENAMENX",
+    "LMOVE",
+    "RPOPLPUSH",
+    "BLMOVE",
+    "BRPOPLPUSH",
 ];
 
 /// What a watched key held before a command: `None` when it did not exist.
@@ -160,14 +166,17 @@ impl Watches {
     /// Touches the keys of `before` that the command changed, or that it signals anyway.
     pub(crate) fn after(
         &mut self,
+        args: &[Vec<u8>],
         name: &str,
         reply: &Reply,
         before: Before,
         now: impl Fn(usize, &[u8]) -> Option<(Value, Option<u64>)>,
     ) {
         let failed = matches!(reply, Reply::Error(_) | Reply::Nil | Reply::NilArray);
-        let expire_refused = name.contains("EXPIRE") && *reply == Reply::Int(0);
-        let succeeded = !failed && !expire_refused;
+        let refused = (name.contains("EXPIRE") || name == "RENAMENX") && *reply == Reply::Int(0);
+        // Renaming a key to itself changes nothing and signals nothing.
+        let same_key = name.starts_with("RENAME") && args.get(1) == args.get(2);
+        let succeeded = !failed && !refused && !same_key;
         let signals = succeeded && SIGNAL_ON_SUCCESS.contains(&name);
         for (db, key, old) in before {
             let new = now(db, &key);

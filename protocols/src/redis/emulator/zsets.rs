@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap};
 
 use super::lists::clamp;
-use super::{Emulator, Handler, SYNTAX, Value, float_arg, int_arg, is};
+use super::{Emulator, Handler, SYNTAX, Value, WRONGTYPE, float_arg, int_arg, is};
 use crate::redis::conn::Connection;
 use crate::redis::reply::{Protocol, Reply};
 
@@ -19,6 +19,7 @@ pub(super) fn handler(name: &str) -> Option<Handler> {
         "ZREM" => zrem,
         "ZCARD" => zcard,
         "ZCOUNT" => zcount,
+        "ZPOPMIN" | "ZPOPMAX" => zpop,
         _ => return None,
     })
 }
@@ -518,5 +519,47 @@ fn zcount(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
                 .count() as i64
         })),
         Err(e) => e,
+    }
+}
+
+/// Takes the lowest-scored member (the highest when `max`).
+pub(super) fn pop_extreme(value: &mut Value, max: bool) -> Option<(Vec<u8>, f64)> {
+    let zset = as_zset(value)?;
+    let (member, score) = zset.ordered(max).next().map(|(m, s)| (m.to_vec(), s))?;
+    zset.remove(&member);
+    Some((member, score))
+}
+
+/// Whether `value` is a sorted set (for the blocking pops' type checks).
+pub(super) fn is_zset(value: &Value) -> bool {
+    matches!(value, Value::ZSet(_))
+}
+
+/// `ZPOPMIN key [count]` and `ZPOPMAX key [count]`.
+fn zpop(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    let max = is(&args[0], "ZPOPMAX");
+    if args.len() > 3 {
+        return Reply::error(SYNTAX);
+    }
+    // One error for a count that is negative or not a number, as Redis reads it.
+    let count = match args.get(2).map(|a| int_arg(a)) {
+        None => None,
+        Some(Ok(n)) if n >= 0 => Some(n as usize),
+        Some(_) => return Reply::error("ERR value is out of range, must be positive"),
+    };
+    let popped: Vec<(Vec<u8>, f64)> = match em.value(conn.db, &args[1]) {
+        None => Vec::new(),
+        Some(v) if !is_zset(v) => return Reply::error(WRONGTYPE),
+        Some(v) => std::iter::from_fn(|| pop_extreme(v, max))
+            .take(count.unwrap_or(1))
+            .collect(),
+    };
+    em.drop_if_empty(conn.db, &args[1]);
+    let pairs = popped
+        .into_iter()
+        .map(|(m, s)| [Reply::Bulk(m), Reply::Double(s)]);
+    match (count, conn.protocol) {
+        (Some(_), Protocol::Resp3) => Reply::Array(pairs.map(|p| Reply::Array(p.into())).collect()),
+        _ => Reply::Array(pairs.flatten().collect()),
     }
 }
