@@ -19,6 +19,7 @@ pub(super) fn handler(name: &str) -> Option<Handler> {
         "RENAME" | "RENAMENX" => rename,
         "FLUSHDB" | "FLUSHALL" => flush,
         "DBSIZE" => dbsize,
+        "TOUCH" => touch,
         "TIME" => time,
         _ => return None,
     })
@@ -271,4 +272,10 @@ fn dbsize(em: &mut Emulator, conn: &mut Connection, _args: &[Vec<u8>]) -> Reply 
 fn time(em: &mut Emulator, _conn: &mut Connection, _args: &[Vec<u8>]) -> Reply {
     let now = em.now;
     Reply::bulks([(now / 1000).to_string(), ((now % 1000) * 1000).to_string()])
+}
+
+/// `TOUCH key...`: how many exist.
+fn touch(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    let found = args[1..].iter().filter(|k| em.exists(conn.db, k)).count();
+    Reply::Int(found as i64)
 }

@@ -499,11 +499,10 @@ fn watch_aborts_exec_when_a_watched_key_expires_or_is_flushed() {
     assert_eq!(h.on(&mut a, &["multi", "exec"]), "+OK\r\n*0\r\n");
     h.on(&mut a, &["watch f"]);
     h.on(&mut b, &["flushall"]);
-    assert!(h.on(&mut a, &["hello 3", "multi", "exec"]).ends_with(
-        "+OK
-_
-"
-    ));
+    assert!(
+        h.on(&mut a, &["hello 3", "multi", "exec"])
+            .ends_with("+OK\r\n_\r\n")
+    );
 }
 
 #[test]

@@ -15,7 +15,8 @@ pub(super) fn handler(name: &str) -> Option<Handler> {
         "ZINCRBY" => zincrby,
         "ZRANGE" | "ZREVRANGE" | "ZRANGEBYSCORE" => zrange,
         "ZSCORE" => zscore,
-        "ZRANK" => zrank,
+        "ZRANK" | "ZREVRANK" => zrank,
+        "ZMSCORE" => zmscore,
         "ZREM" => zrem,
         "ZCARD" => zcard,
         "ZCOUNT" => zcount,
@@ -482,9 +483,10 @@ fn zscore(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
 }
 
 fn zrank(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    let rev = is(&args[0], "ZREVRANK");
     match em.typed(conn.db, &args[1], as_zset) {
         Ok(z) => z
-            .and_then(|z| z.ordered(false).position(|(m, _)| m == args[2].as_slice()))
+            .and_then(|z| z.ordered(rev).position(|(m, _)| m == args[2].as_slice()))
             .map_or(Reply::Nil, |rank| Reply::Int(rank as i64)),
         Err(e) => e,
     }
@@ -561,5 +563,22 @@ fn zpop(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
     match (count, conn.protocol) {
         (Some(_), Protocol::Resp3) => Reply::Array(pairs.map(|p| Reply::Array(p.into())).collect()),
         _ => Reply::Array(pairs.flatten().collect()),
+    }
+}
+
+/// `ZMSCORE key member...`.
+fn zmscore(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    match em.typed(conn.db, &args[1], as_zset) {
+        Ok(z) => Reply::Array(
+            args[2..]
+                .iter()
+                .map(|m| {
+                    z.as_ref()
+                        .and_then(|z| z.score(m))
+                        .map_or(Reply::Nil, Reply::Double)
+                })
+                .collect(),
+        ),
+        Err(e) => e,
     }
 }
