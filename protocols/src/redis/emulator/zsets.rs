@@ -13,7 +13,10 @@ pub(super) fn handler(name: &str) -> Option<Handler> {
     Some(match name {
         "ZADD" => zadd,
         "ZINCRBY" => zincrby,
-        "ZRANGE" | "ZREVRANGE" | "ZRANGEBYSCORE" => zrange,
+        "ZRANGE" | "ZREVRANGE" | "ZRANGEBYSCORE" | "ZREVRANGEBYSCORE" | "ZRANGEBYLEX"
+        | "ZREVRANGEBYLEX" => zrange,
+        "ZREMRANGEBYSCORE" | "ZREMRANGEBYRANK" | "ZREMRANGEBYLEX" => zremrange,
+        "ZLEXCOUNT" => zlexcount,
         "ZSCORE" => zscore,
         "ZRANK" | "ZREVRANK" => zrank,
         "ZMSCORE" => zmscore,
@@ -271,6 +274,9 @@ fn range_options(name: &str, options: &[Vec<u8>]) -> Result<RangeRequest, Reply>
     let (mut by, mut rev) = match name {
         "ZREVRANGE" => (Some(By::Rank), Some(true)),
         "ZRANGEBYSCORE" => (Some(By::Score), Some(false)),
+        "ZREVRANGEBYSCORE" => (Some(By::Score), Some(true)),
+        "ZRANGEBYLEX" => (Some(By::Lex), Some(false)),
+        "ZREVRANGEBYLEX" => (Some(By::Lex), Some(true)),
         _ => (None, None),
     };
     let (mut limit, mut withscores) = (None, false);
@@ -579,6 +585,61 @@ fn zmscore(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply 
                 })
                 .collect(),
         ),
+        Err(e) => e,
+    }
+}
+
+/// `ZREMRANGEBYSCORE key min max`, `ZREMRANGEBYRANK key start stop`, `ZREMRANGEBYLEX`.
+fn zremrange(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    let by = if is(&args[0], "ZREMRANGEBYSCORE") {
+        By::Score
+    } else if is(&args[0], "ZREMRANGEBYRANK") {
+        By::Rank
+    } else {
+        By::Lex
+    };
+    let req = RangeRequest {
+        by,
+        rev: false,
+        limit: None,
+        withscores: false,
+    };
+    if let Err(e) = select(&ZSet::default(), &req, &args[2], &args[3]) {
+        return e;
+    }
+    let removed = match em.typed(conn.db, &args[1], as_zset) {
+        Ok(Some(zset)) => {
+            let doomed = select(zset, &req, &args[2], &args[3]).expect("range checked");
+            for (member, _) in &doomed {
+                zset.remove(member);
+            }
+            doomed.len()
+        }
+        Ok(None) => 0,
+        Err(e) => return e,
+    };
+    em.drop_if_empty(conn.db, &args[1]);
+    Reply::Int(removed as i64)
+}
+
+/// `ZLEXCOUNT key min max`.
+fn zlexcount(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    let req = RangeRequest {
+        by: By::Lex,
+        rev: false,
+        limit: None,
+        withscores: false,
+    };
+    if let Err(e) = select(&ZSet::default(), &req, &args[2], &args[3]) {
+        return e;
+    }
+    match em.typed(conn.db, &args[1], as_zset) {
+        Ok(Some(zset)) => Reply::Int(
+            select(zset, &req, &args[2], &args[3])
+                .expect("range checked")
+                .len() as i64,
+        ),
+        Ok(None) => Reply::Int(0),
         Err(e) => e,
     }
 }
