@@ -221,6 +221,7 @@ pub static SPECS: &[Spec] = &[
     spec("hvals", 2, RS, ONE),
     spec("hlen", 2, R, ONE),
     spec("hstrlen", 3, R, ONE),
+    spec("hscan", -3, RS, ONE),
     // Lists.
     spec("lpush", -3, WD, ONE),
     spec("rpush", -3, WD, ONE),
@@ -257,6 +258,7 @@ pub static SPECS: &[Spec] = &[
     spec("sdiffstore", -3, WDS, ALL),
     spec("sintercard", -3, RS, NONE),
     spec("smove", 4, W, (1, 2, 1)),
+    spec("sscan", -3, RS, ONE),
     // Sorted sets.
     spec("zadd", -4, WD, ONE),
     spec("zincrby", 4, WD, ONE),
@@ -270,6 +272,7 @@ pub static SPECS: &[Spec] = &[
     spec("zremrangebyrank", 4, WS, ONE),
     spec("zremrangebylex", 4, WS, ONE),
     spec("zlexcount", 4, R, ONE),
+    spec("zscan", -3, RS, ONE),
     spec("zscore", 3, R, ONE),
     spec("zrank", 3, R, ONE),
     spec("zrevrank", 3, R, ONE),

@@ -12,6 +12,7 @@ mod hashes;
 mod keys;
 mod lists;
 mod pubsub;
+mod scans;
 mod scripting;
 mod sets;
 mod strings;
@@ -471,6 +472,7 @@ fn handler(name: &str) -> Option<Handler> {
         .or_else(|| pubsub::handler(name))
         .or_else(|| scripting::handler(name))
         .or_else(|| blocking::handler(name))
+        .or_else(|| scans::handler(name))
 }
 
 #[cfg(test)]

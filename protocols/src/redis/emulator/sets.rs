@@ -52,18 +52,24 @@ fn srem(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
     Reply::Int(removed as i64)
 }
 
+/// Members as Redis lists them: integer-only sets (intsets) in numeric order, others in
+/// insertion order.
+pub(super) fn in_redis_order(set: &Set) -> Vec<&Vec<u8>> {
+    let members: Vec<&Vec<u8>> = set.iter().collect();
+    let numbers: Option<Vec<i64>> = members.iter().map(|m| strict_i64(m)).collect();
+    match numbers {
+        Some(numbers) => {
+            let mut paired: Vec<_> = numbers.into_iter().zip(members).collect();
+            paired.sort_unstable();
+            paired.into_iter().map(|(_, m)| m).collect()
+        }
+        None => members,
+    }
+}
+
 fn smembers(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
     match em.typed(conn.db, &args[1], as_set) {
-        Ok(Some(set)) => {
-            let mut members: Vec<&Vec<u8>> = set.iter().collect();
-            let numbers: Option<Vec<i64>> = members.iter().map(|m| strict_i64(m)).collect();
-            if let Some(numbers) = numbers {
-                let mut paired: Vec<_> = numbers.into_iter().zip(members).collect();
-                paired.sort_unstable();
-                members = paired.into_iter().map(|(_, m)| m).collect();
-            }
-            Reply::Set(members.into_iter().map(Reply::bulk).collect())
-        }
+        Ok(Some(set)) => Reply::Set(in_redis_order(set).into_iter().map(Reply::bulk).collect()),
         Ok(None) => Reply::Set(vec![]),
         Err(e) => e,
     }

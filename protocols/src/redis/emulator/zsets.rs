@@ -80,7 +80,7 @@ impl ZSet {
     }
 
     /// Members and scores, lowest first, or highest first when `rev`.
-    fn ordered(&self, rev: bool) -> Box<dyn Iterator<Item = (&[u8], f64)> + '_> {
+    pub(super) fn ordered(&self, rev: bool) -> Box<dyn Iterator<Item = (&[u8], f64)> + '_> {
         let items = self.order.iter().map(|(s, m)| (m.as_slice(), s.0));
         if rev {
             Box::new(items.rev())
