@@ -176,7 +176,9 @@ impl Watches {
         let refused = (name.contains("EXPIRE") || name == "RENAMENX") && *reply == Reply::Int(0);
         // Renaming a key to itself changes nothing and signals nothing.
         let same_key = name.starts_with("RENAME") && args.get(1) == args.get(2);
-        let succeeded = !failed && !refused && !same_key;
+        // `SETRANGE key offset ""` writes nothing and signals nothing.
+        let no_write = name == "SETRANGE" && args.get(3).is_some_and(|v| v.is_empty());
+        let succeeded = !failed && !refused && !same_key && !no_write;
         let signals = succeeded && SIGNAL_ON_SUCCESS.contains(&name);
         for (db, key, old) in before {
             let new = now(db, &key);
