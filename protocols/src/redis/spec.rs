@@ -259,6 +259,8 @@ pub static SPECS: &[Spec] = &[
     spec("sintercard", -3, RS, NONE),
     spec("smove", 4, W, (1, 2, 1)),
     spec("sscan", -3, RS, ONE),
+    spec("spop", -2, W, ONE),
+    spec("srandmember", -2, RS, ONE),
     // Sorted sets.
     spec("zadd", -4, WD, ONE),
     spec("zincrby", 4, WD, ONE),

@@ -139,6 +139,8 @@ pub struct Emulator {
     watches: watch::Watches,
     scripts: scripting::Scripts,
     waiters: blocking::Waiters,
+    /// xorshift state for `SPOP` and `SRANDMEMBER`.
+    random: u64,
 }
 
 impl Emulator {
@@ -157,6 +159,7 @@ impl Emulator {
             watches: watch::Watches::default(),
             scripts: scripting::Scripts::default(),
             waiters: blocking::Waiters::default(),
+            random: 0x9e37_79b9_7f4a_7c15,
         };
         for (key, value) in seed {
             let value = match value {
@@ -333,6 +336,14 @@ impl Emulator {
                 seq,
             },
         );
+    }
+
+    /// A pseudo-random number below `n` (`n` > 0).
+    fn random_below(&mut self, n: usize) -> usize {
+        self.random ^= self.random << 13;
+        self.random ^= self.random >> 7;
+        self.random ^= self.random << 17;
+        (self.random % n as u64) as usize
     }
 
     fn new_seq(&mut self) -> u64 {

@@ -19,6 +19,8 @@ pub(super) fn handler(name: &str) -> Option<Handler> {
         "SINTERSTORE" | "SUNIONSTORE" | "SDIFFSTORE" => algebra_store,
         "SINTERCARD" => sintercard,
         "SMOVE" => smove,
+        "SPOP" => spop,
+        "SRANDMEMBER" => srandmember,
         _ => return None,
     })
 }
@@ -216,4 +218,91 @@ fn smove(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
         }
         Err(e) => e,
     }
+}
+
+/// The most elements `SRANDMEMBER` with a negative count may repeat: each costs memory in the
+/// reply, and Redis's own limit (the whole `long` range) is no limit here.
+const MAX_RANDOM_REPEATS: u64 = 1_000_000;
+
+/// `SPOP key [count]`.
+fn spop(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    if args.len() > 3 {
+        return Reply::error(super::SYNTAX);
+    }
+    let count = match args.get(2).map(|a| strict_i64(a)) {
+        None => None,
+        Some(Some(n)) if n >= 0 => Some(n as usize),
+        Some(_) => return Reply::error("ERR value is out of range, must be positive"),
+    };
+    let len = match em.typed(conn.db, &args[1], as_set) {
+        Ok(Some(set)) => set.len(),
+        Ok(None) if count.is_some() => return Reply::Set(vec![]),
+        Ok(None) => return Reply::Nil,
+        Err(e) => return e,
+    };
+    let take = count.unwrap_or(1).min(len);
+    let mut popped = Vec::with_capacity(take);
+    for left in (len - take + 1..=len).rev() {
+        let at = em.random_below(left);
+        if let Ok(Some(set)) = em.typed(conn.db, &args[1], as_set)
+            && let Some(member) = set.swap_remove_index(at)
+        {
+            popped.push(member);
+        }
+    }
+    em.drop_if_empty(conn.db, &args[1]);
+    match count {
+        None => Reply::bulk_or_nil(popped.pop()),
+        Some(_) => Reply::Set(popped.into_iter().map(Reply::Bulk).collect()),
+    }
+}
+
+/// `SRANDMEMBER key [count]`: a positive count picks distinct members, a negative one may
+/// repeat them.
+fn srandmember(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    if args.len() > 3 {
+        return Reply::error(super::SYNTAX);
+    }
+    let count = match args.get(2).map(|a| super::int_arg(a)) {
+        None => None,
+        Some(Ok(i64::MIN)) => {
+            return Reply::error(
+                "ERR value is out of range, value must between -9223372036854775807 and \
+                 9223372036854775807",
+            );
+        }
+        Some(Ok(n)) if n.unsigned_abs() > MAX_RANDOM_REPEATS && n < 0 => {
+            return Reply::error(format!(
+                "ERR mocket: SRANDMEMBER count {n} asks for more than {MAX_RANDOM_REPEATS} \
+                 members; ask for fewer"
+            ));
+        }
+        Some(Ok(n)) => Some(n),
+        Some(Err(e)) => return e,
+    };
+    let members: Vec<Vec<u8>> = match em.typed(conn.db, &args[1], as_set) {
+        Ok(Some(set)) => set.iter().cloned().collect(),
+        Ok(None) if count.is_some() => return Reply::Array(vec![]),
+        Ok(None) => return Reply::Nil,
+        Err(e) => return e,
+    };
+    let Some(count) = count else {
+        let at = em.random_below(members.len());
+        return Reply::bulk(&members[at]);
+    };
+    if count < 0 {
+        let picks = (0..count.unsigned_abs())
+            .map(|_| Reply::bulk(&members[em.random_below(members.len())]))
+            .collect();
+        return Reply::Array(picks);
+    }
+    let mut pool = members;
+    let take = (count as usize).min(pool.len());
+    let picks = (0..take)
+        .map(|_| {
+            let at = em.random_below(pool.len());
+            Reply::Bulk(pool.swap_remove(at))
+        })
+        .collect();
+    Reply::Array(picks)
 }

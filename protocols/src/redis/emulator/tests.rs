@@ -574,3 +574,22 @@ fn blocking_commands_answer_at_once_inside_exec_and_a_closed_waiter_is_forgotten
     let mut other = Session::new(2);
     assert_eq!(h.on(&mut other, &["client unblock 1"]), ":0\r\n");
 }
+
+#[test]
+fn spop_and_srandmember_pick_distinct_members_and_bound_repeats() {
+    let mut h = Harness::new();
+    h.run(&["sadd s a b c d"]);
+    let popped = h.run(&["spop s 3"]);
+    let members: Vec<&str> = popped.split("\r\n").filter(|l| l.len() == 1).collect();
+    let mut distinct = members.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!((members.len(), distinct.len()), (3, 3), "{popped:?}");
+    assert_eq!(h.run(&["scard s"]), ":1\r\n");
+    assert_eq!(h.run(&["srandmember s 5"]).matches("$1\r\n").count(), 1);
+    assert_eq!(h.run(&["srandmember s -4"]).matches("$1\r\n").count(), 4);
+    assert!(
+        h.run(&["srandmember s -2000000"])
+            .starts_with("-ERR mocket: SRANDMEMBER count")
+    );
+}
