@@ -66,6 +66,9 @@ const SIGNAL_ON_SUCCESS: &[&str] = &[
     "RPOPLPUSH",
     "BLMOVE",
     "BRPOPLPUSH",
+    "SINTERSTORE",
+    "SUNIONSTORE",
+    "SDIFFSTORE",
 ];
 
 /// What a watched key held before a command: `None` when it did not exist.
@@ -180,9 +183,12 @@ impl Watches {
         let no_write = name == "SETRANGE" && args.get(3).is_some_and(|v| v.is_empty());
         let succeeded = !failed && !refused && !same_key && !no_write;
         let signals = succeeded && SIGNAL_ON_SUCCESS.contains(&name);
+        // A `*STORE` command writes its destination only, whatever its sources.
+        let written =
+            |key: &[u8]| !name.ends_with("STORE") || args.get(1).is_some_and(|d| d == key);
         for (db, key, old) in before {
             let new = now(db, &key);
-            if old != new || (signals && new.is_some()) {
+            if old != new || (signals && new.is_some() && written(&key)) {
                 self.touch(db, &key);
             }
         }
