@@ -25,6 +25,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use mocket_protocols::field::Destination;
 use mocket_protocols::redis::{
@@ -81,6 +82,8 @@ impl Emulators {
             Arc::new(Shared {
                 emulator: Mutex::new(Emulator::new(seed)),
                 links: Mutex::default(),
+                changes: Mutex::default(),
+                changed: Condvar::new(),
             })
         });
         Arc::clone(shared)
@@ -91,6 +94,10 @@ impl Emulators {
 struct Shared {
     emulator: Mutex<Emulator>,
     links: Mutex<HashMap<u64, Arc<Link>>>,
+    /// Counts the batches of commands answered, so that a connection blocked by `BLPOP` and
+    /// the like wakes (on `changed`) to try its command again after each.
+    changes: Mutex<u64>,
+    changed: Condvar,
 }
 
 /// The write side of a connection of an emulated address; see the module docs.
@@ -134,7 +141,23 @@ impl Link {
     }
 }
 
+/// The longest a blocked connection waits before checking that its client is still there.
+const BLOCKED_CHECK: Duration = Duration::from_millis(100);
+
 impl Shared {
+    fn note_change(&self) {
+        *lock(&self.changes) += 1;
+        self.changed.notify_all();
+    }
+
+    /// Waits at most `limit` for a change after the `seen`th.
+    fn wait_change(&self, seen: u64, limit: Duration) {
+        let changes = lock(&self.changes);
+        if *changes == seen {
+            let _ = self.changed.wait_timeout(changes, limit);
+        }
+    }
+
     /// Tells connection `id`'s pusher that messages wait, starting it on the first.
     fn wake(&self, engine: &Engine, shared: &Arc<Shared>, id: u64) {
         let Some(link) = lock(&self.links).get(&id).cloned() else {
@@ -235,7 +258,14 @@ impl Engine {
                 emulated: binding.emulated,
             };
             let shared = binding.shared.as_ref();
-            if self.answer_redis(&mut session, &buf[..n], &scope, shared, &link) == Flow::Close {
+            let input = Some(&buf[..n]);
+            if self.answer_redis(&mut session, input, &scope, shared, &link) == Flow::Close {
+                break;
+            }
+            if let Some(shared) = shared
+                && self.wait_while_blocked(&mut session, &stream, &scope, shared, &link)
+                    == Flow::Close
+            {
                 break;
             }
         }
@@ -299,12 +329,41 @@ impl Engine {
         }
     }
 
-    /// Answers the commands complete in `input`, writes the replies, then hands what they
-    /// published to the receivers' pushers.
+    /// While a blocking command waits, the connection's thread sleeps until another batch of
+    /// commands changed something, the deadline comes or the client leaves, and retries it;
+    /// it reads nothing else meanwhile, as Redis reads nothing from a blocked client.
+    fn wait_while_blocked(
+        &self,
+        session: &mut Session,
+        stream: &TcpStream,
+        scope: &Scope<'_>,
+        shared: &Arc<Shared>,
+        link: &Link,
+    ) -> Flow {
+        while let Some(deadline) = session.blocked() {
+            let seen = *lock(&shared.changes);
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            let left = deadline.map_or(BLOCKED_CHECK, |d| {
+                Duration::from_millis(d.saturating_sub(now)).min(BLOCKED_CHECK)
+            });
+            shared.wait_change(seen, left);
+            if client_left(stream)
+                || self.answer_redis(session, None, scope, Some(shared), link) == Flow::Close
+            {
+                return Flow::Close;
+            }
+        }
+        Flow::Open
+    }
+
+    /// Answers the commands complete in `input` (`None`: retries a blocked command), writes
+    /// the replies, then hands what they published to the receivers' pushers.
     fn answer_redis(
         &self,
         session: &mut Session,
-        input: &[u8],
+        input: Option<&[u8]>,
         scope: &Scope<'_>,
         shared: Option<&Arc<Shared>>,
         link: &Link,
@@ -316,7 +375,10 @@ impl Engine {
             scope,
             emulator: emulator.as_deref_mut(),
         };
-        let output = session.receive(input, &mut backend);
+        let output = match input {
+            Some(input) => session.receive(input, &mut backend),
+            None => session.retry(&mut backend),
+        };
         if let Some(alarm) = &output.alarm {
             self.alarm(scope.claim, alarm);
         }
@@ -328,6 +390,7 @@ impl Engine {
         let written = socket.write_all(&output.bytes);
         drop(socket);
         if let Some(shared) = shared {
+            shared.note_change();
             for eviction in &evictions {
                 shared.evict(self, eviction);
             }
@@ -361,6 +424,24 @@ fn redis_entry(set: &EntrySet, index: usize) -> &RedisEntry {
         Entry::Redis(e) => e,
         _ => unreachable!("filtered to redis entries"),
     }
+}
+
+/// Whether the client of a blocked connection closed it (what it sent meanwhile waits).
+fn client_left(stream: &TcpStream) -> bool {
+    let timeout = stream.read_timeout().ok().flatten();
+    if stream
+        .set_read_timeout(Some(Duration::from_millis(1)))
+        .is_err()
+    {
+        return true;
+    }
+    let left = match stream.peek(&mut [0u8; 1]) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => !super::idle::timed_out(&e),
+    };
+    let _ = stream.set_read_timeout(timeout);
+    left
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -455,6 +536,17 @@ impl Answerer<'_> {
             .count_unmatched(self.scope.claim, "redis", what, event);
     }
 
+    /// A command (or `sub`command) the emulator refused as unknown: a gap of the emulator,
+    /// which fails the run, only when Redis 7 has it; otherwise the client got the error Redis
+    /// gives, as client libraries expect when they probe for commands.
+    fn unknown(&self, cmd: &Command, sub: Option<&str>) {
+        if spec::redis_has(&cmd.name(), sub) {
+            self.unmatched(cmd, NOT_EMULATED);
+        } else {
+            self.mocked(cmd, self.scope.emulated);
+        }
+    }
+
     /// Why no command entry answered, naming the three nearest.
     fn closest(&self, cmd: &Command) -> String {
         let mut misses: Vec<(usize, usize, String)> = Vec::new();
@@ -508,7 +600,7 @@ impl Backend for Answerer<'_> {
         if refusal.is_err() {
             match emulator.knows(cmd) {
                 true => self.mocked(cmd, self.scope.emulated),
-                false => self.unmatched(cmd, NOT_EMULATED),
+                false => self.unknown(cmd, None),
             }
         }
         refusal
@@ -527,7 +619,7 @@ impl Backend for Answerer<'_> {
                 self.mocked(cmd, self.scope.emulated);
                 return reply;
             }
-            self.unmatched(cmd, NOT_EMULATED);
+            self.unknown(cmd, None);
             return spec::unknown_command(cmd);
         }
         let why = self.closest(cmd);
@@ -539,8 +631,13 @@ impl Backend for Answerer<'_> {
         ))
     }
 
-    fn answered_locally(&mut self, _conn: &Connection, cmd: &Command, _reply: &Reply) {
-        self.mocked(cmd, self.scope.emulated);
+    fn answered_locally(&mut self, _conn: &Connection, cmd: &Command, reply: &Reply) {
+        match (reply, cmd.params().first()) {
+            (Reply::Error(e), Some(sub)) if e.starts_with("ERR unknown subcommand") => {
+                self.unknown(cmd, Some(&String::from_utf8_lossy(sub)));
+            }
+            _ => self.mocked(cmd, self.scope.emulated),
+        }
     }
 
     fn drain_pushes(&mut self, conn: &Connection, out: &mut Vec<u8>) {
@@ -560,6 +657,37 @@ impl Backend for Answerer<'_> {
         if let Some(emulator) = self.emulator.as_deref_mut() {
             Backend::reset(emulator, conn);
         }
+    }
+
+    fn watch(&mut self, conn: &Connection, keys: &[Vec<u8>]) -> Result<(), Reply> {
+        self.emulator
+            .as_deref_mut()
+            .map_or(Ok(()), |e| e.watch(conn, keys))
+    }
+
+    fn unwatch(&mut self, conn: &Connection) {
+        if let Some(emulator) = self.emulator.as_deref_mut() {
+            emulator.unwatch(conn.id);
+        }
+    }
+
+    fn retry(&mut self, conn: &mut Connection, cmd: &Command) -> Reply {
+        match self.emulator.as_deref_mut() {
+            Some(emulator) => emulator.execute(conn, cmd),
+            None => self.call(conn, cmd),
+        }
+    }
+
+    fn unblock(&mut self, id: u64, error: bool) -> bool {
+        self.emulator
+            .as_deref_mut()
+            .is_some_and(|e| e.unblock(id, error))
+    }
+
+    fn watch_broken(&mut self, conn: &Connection) -> bool {
+        self.emulator
+            .as_deref()
+            .is_some_and(|e| e.watch_broken(conn.id))
     }
 }
 

@@ -267,15 +267,30 @@ fn unknown_commands_get_redis_errors_and_are_reported() {
     let mut c = connect(&e, "sessions.internal", 6379);
     exchange(
         &mut c,
-        &["FOO a b", "GET", "MULTI", "FOO", "EXEC"],
+        &[
+            "FOO a b",
+            "GET",
+            "MULTI",
+            "FOO",
+            "EXEC",
+            "MIGRATE h 1 k 0 0",
+            "CLIENT TRACKING on",
+            "CLIENT NOSUCH",
+        ],
         "-ERR unknown command 'FOO', with args beginning with: 'a' 'b' \r\n\
          -ERR wrong number of arguments for 'get' command\r\n+OK\r\n\
          -ERR unknown command 'FOO', with args beginning with: \r\n\
-         -EXECABORT Transaction discarded because of previous errors.\r\n",
+         -EXECABORT Transaction discarded because of previous errors.\r\n\
+         -ERR unknown command 'MIGRATE', with args beginning with: 'h' '1' 'k' '0' '0' \r\n\
+         -ERR unknown subcommand 'TRACKING'. Try CLIENT HELP.\r\n\
+         -ERR unknown subcommand 'NOSUCH'. Try CLIENT HELP.\r\n",
     );
+    // Redis has no FOO and no CLIENT NOSUCH either: only what Redis has and the emulator
+    // lacks fails the run.
     let report = e.report();
     assert_eq!(report.unmatched_count, 2, "{:?}", report.unmatched);
-    assert!(report.unmatched[0].contains("FOO a b: unknown command"));
+    assert!(report.unmatched[0].contains("MIGRATE h 1 k 0 0: unknown command"));
+    assert!(report.unmatched[1].contains("CLIENT TRACKING on: unknown command"));
 }
 
 #[test]

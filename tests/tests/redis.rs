@@ -196,7 +196,7 @@ for protocol in (2, 3):
 fn redis_py_in_resp2_and_resp3() {
     let mocks = mocks_file(MOCKS);
     let run = redis_py(Placement::Embedded, &mocks, PY_CLIENT);
-    // The unknown command makes the run fail under `mocket run`; here it is only reported.
+    // NOSUCH is unknown to Redis too: it is answered with its error and fails no run.
     run.success();
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(lines.len(), 18, "{}\n{}", run.stdout, run.stderr);

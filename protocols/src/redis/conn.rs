@@ -40,6 +40,30 @@ pub trait Backend {
 
     /// `RESET`: forget the connection's subscriptions.
     fn reset(&mut self, _conn: &mut Connection) {}
+
+    /// Runs a blocked command again (the [`Session`] holds it), without journaling it twice.
+    fn retry(&mut self, conn: &mut Connection, cmd: &Command) -> Reply {
+        self.call(conn, cmd)
+    }
+
+    /// `CLIENT UNBLOCK id`: whether connection `id` was blocked.
+    fn unblock(&mut self, _id: u64, _error: bool) -> bool {
+        false
+    }
+
+    /// `WATCH key ...`: remember the keys for this connection; `Err` is the refusal.
+    /// Command entries keep no data, so without an emulator nothing is watched.
+    fn watch(&mut self, _conn: &Connection, _keys: &[Vec<u8>]) -> Result<(), Reply> {
+        Ok(())
+    }
+
+    /// `UNWATCH`, and what `EXEC` and `DISCARD` do to the watched keys.
+    fn unwatch(&mut self, _conn: &Connection) {}
+
+    /// Whether a key this connection watches changed since, so `EXEC` must abort.
+    fn watch_broken(&mut self, _conn: &Connection) -> bool {
+        false
+    }
 }
 
 /// The state of one client connection.
@@ -55,6 +79,17 @@ pub struct Connection {
     pub subscriptions: usize,
     multi: Option<Transaction>,
     closing: bool,
+    /// Set by a blocking command that found nothing to take: the connection waits.
+    pub(crate) blocked: Option<Blocked>,
+    /// Blocking commands answer at once (inside `EXEC`).
+    pub(crate) no_block: bool,
+}
+
+/// A connection blocked by `BLPOP` and the like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Blocked {
+    /// Unix milliseconds when the command times out; `None`: never.
+    pub deadline: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -176,7 +211,7 @@ impl Connection {
         match name {
             "HELLO" => self.hello(params),
             "AUTH" => Reply::ok(),
-            "CLIENT" => self.client(params),
+            "CLIENT" => self.client(params, backend),
             "SELECT" => self.select(&params[0]),
             "PING" => self.ping(params.first()),
             "ECHO" => Reply::bulk(&params[0]),
@@ -198,15 +233,23 @@ impl Connection {
             }
             "EXEC" => self.exec(backend),
             "DISCARD" => match self.multi.take() {
-                Some(_) => Reply::ok(),
+                Some(_) => {
+                    backend.unwatch(self);
+                    Reply::ok()
+                }
                 None => Reply::error("ERR DISCARD without MULTI"),
             },
             "WATCH" if self.multi.is_some() => {
                 Reply::error("ERR WATCH inside MULTI is not allowed")
             }
-            // WATCH never aborts an EXEC here: nothing else changes keys between the two in a
-            // test, and when something does, the emulator cannot tell who should lose.
-            "WATCH" | "UNWATCH" => Reply::ok(),
+            "WATCH" => match backend.watch(self, params) {
+                Ok(()) => Reply::ok(),
+                Err(refusal) => refusal,
+            },
+            "UNWATCH" => {
+                backend.unwatch(self);
+                Reply::ok()
+            }
             _ => unreachable!("{name} is listed in LOCAL"),
         }
     }
@@ -215,16 +258,24 @@ impl Connection {
         let Some(tx) = self.multi.take() else {
             return Reply::error("ERR EXEC without MULTI");
         };
+        // Redis checks the watched keys first, then forgets them before running anything.
+        let broken = backend.watch_broken(self);
+        backend.unwatch(self);
         if tx.failed {
             return Reply::error("EXECABORT Transaction discarded because of previous errors.");
         }
+        if broken {
+            return Reply::NilArray;
+        }
         let mut replies = Vec::with_capacity(tx.queue.len());
+        self.no_block = true;
         for cmd in &tx.queue {
             match self.execute(cmd, backend) {
                 Reply::Several(many) => replies.extend(many),
                 one => replies.push(one),
             }
         }
+        self.no_block = false;
         Reply::Array(replies)
     }
 
@@ -276,13 +327,14 @@ impl Connection {
         ])
     }
 
-    fn client(&mut self, params: &[Vec<u8>]) -> Reply {
+    fn client(&mut self, params: &[Vec<u8>], backend: &mut impl Backend) -> Reply {
         let sub = String::from_utf8_lossy(&params[0]).to_ascii_lowercase();
         let arity = match sub.as_str() {
             "setname" | "no-evict" | "no-touch" => 3,
             "getname" | "id" | "info" => 2,
             "setinfo" => 4,
             "list" => -2,
+            "unblock" => -3,
             _ => return unknown_subcommand(&params[0], "CLIENT"),
         };
         let words = params.len() + 1;
@@ -301,6 +353,11 @@ impl Connection {
             "id" => Reply::Int(self.id as i64),
             "info" | "list" => Reply::Verbatim(self.client_line()),
             "setinfo" => setinfo(&params[1], &params[2]),
+            "unblock" if params.len() > 3 => Reply::error(format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+                String::from_utf8_lossy(&params[0])
+            )),
+            "unblock" => unblock(&params[1..], backend),
             _ => on_off(&params[1]),
         }
     }
@@ -368,6 +425,23 @@ fn setinfo(attribute: &[u8], value: &[u8]) -> Reply {
         ));
     }
     Reply::ok()
+}
+
+/// `CLIENT UNBLOCK id [TIMEOUT|ERROR]`.
+fn unblock(params: &[Vec<u8>], backend: &mut impl Backend) -> Reply {
+    let Some(id) = strict_i64(&params[0]) else {
+        return Reply::error("ERR value is not an integer or out of range");
+    };
+    let error = match params.get(1) {
+        None => false,
+        Some(r) if r.eq_ignore_ascii_case(b"timeout") => false,
+        Some(r) if r.eq_ignore_ascii_case(b"error") => true,
+        Some(_) => {
+            return Reply::error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+        }
+    };
+    let unblocked = u64::try_from(id).is_ok_and(|id| backend.unblock(id, error));
+    Reply::Int(unblocked.into())
 }
 
 fn on_off(value: &[u8]) -> Reply {
@@ -472,6 +546,8 @@ fn server_section() -> String {
 pub struct Session {
     decoder: Decoder,
     pub conn: Connection,
+    /// The command a blocked connection waits to complete.
+    pending: Option<Command>,
 }
 
 /// What to send back after a read, and whether to close afterwards.
@@ -514,7 +590,37 @@ impl Session {
         Session {
             decoder: Decoder::default(),
             conn: Connection::new(id),
+            pending: None,
         }
+    }
+
+    /// `Some(deadline)` while a blocking command waits (unix milliseconds, `None`: forever):
+    /// the driver then calls [`Session::retry`] when the data changed or at the deadline, and
+    /// reads nothing more from the client meanwhile, as Redis does.
+    pub fn blocked(&self) -> Option<Option<u64>> {
+        self.pending
+            .as_ref()
+            .and(self.conn.blocked.map(|b| b.deadline))
+    }
+
+    /// Runs the blocked command again; once it answers, the commands that followed it in the
+    /// input run too.
+    pub fn retry(&mut self, backend: &mut impl Backend) -> Output {
+        let Some(cmd) = self.pending.take() else {
+            return Output::default();
+        };
+        let reply = backend.retry(&mut self.conn, &cmd);
+        if self.conn.blocked.is_some() {
+            self.pending = Some(cmd);
+            return Output::default();
+        }
+        let mut bytes = Vec::new();
+        backend.drain_pushes(&self.conn, &mut bytes);
+        reply.encode(self.conn.protocol, &mut bytes);
+        let mut rest = self.receive(&[], backend);
+        bytes.append(&mut rest.bytes);
+        rest.bytes = bytes;
+        rest
     }
 
     /// Takes the bytes of one read and answers every complete command in them.
@@ -522,7 +628,7 @@ impl Session {
         self.decoder.feed(data);
         let mut bytes = Vec::new();
         let mut alarm = None;
-        while !self.conn.closing {
+        while !self.conn.closing && self.pending.is_none() {
             let Some(next) = self.decoder.next_command() else {
                 break;
             };
@@ -534,6 +640,10 @@ impl Session {
                 }
                 Ok(cmd) => {
                     let reply = self.conn.execute(&cmd, backend);
+                    if self.conn.blocked.is_some() {
+                        self.pending = Some(cmd);
+                        break;
+                    }
                     backend.drain_pushes(&self.conn, &mut bytes);
                     reply.encode(self.conn.protocol, &mut bytes);
                 }

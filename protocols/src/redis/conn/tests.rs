@@ -274,6 +274,7 @@ fn a_command_past_the_query_buffer_limit_closes_silently_with_an_alarm() {
     let mut s = Session {
         decoder: Decoder::with_limit(64),
         conn: Connection::new(1),
+        pending: None,
     };
     let out = s.receive(&[b'$'; 65], &mut Recorder::default());
     assert!(out.close && out.bytes.is_empty());

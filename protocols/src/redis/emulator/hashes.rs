@@ -21,6 +21,7 @@ pub(super) fn handler(name: &str) -> Option<Handler> {
         "HEXISTS" => hexists,
         "HKEYS" | "HVALS" => hkeys,
         "HLEN" => hlen,
+        "HSTRLEN" => hstrlen,
         _ => return None,
     })
 }
@@ -166,4 +167,14 @@ fn hkeys(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
 
 fn hlen(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
     read(em, conn, &args[1], |h| Reply::Int(h.len() as i64)).unwrap_or_else(|e| e)
+}
+
+/// `HSTRLEN key field`.
+fn hstrlen(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    match read(em, conn, &args[1], |h| {
+        h.get(&args[2]).map_or(0, |v| v.len())
+    }) {
+        Ok(len) => Reply::Int(len as i64),
+        Err(e) => e,
+    }
 }

@@ -19,6 +19,7 @@ pub(super) fn handler(name: &str) -> Option<Handler> {
         "RENAME" | "RENAMENX" => rename,
         "FLUSHDB" | "FLUSHALL" => flush,
         "DBSIZE" => dbsize,
+        "TOUCH" => touch,
         "TIME" => time,
         _ => return None,
     })
@@ -172,35 +173,59 @@ fn keys(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
     Reply::bulks(matching)
 }
 
+/// The cursor of `SCAN` and its element forms, with Redis's error.
+pub(super) fn scan_cursor(arg: &[u8]) -> Result<u64, Reply> {
+    std::str::from_utf8(arg)
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| Reply::error("ERR invalid cursor"))
+}
+
+/// `MATCH`, `COUNT` and (for `SCAN` only, when `with_type`) `TYPE` options.
+pub(super) struct ScanOptions {
+    pub(super) pattern: Option<glob::Glob>,
+    pub(super) count: usize,
+    pub(super) kind: Option<String>,
+}
+
+pub(super) fn scan_options(options: &[Vec<u8>], with_type: bool) -> Result<ScanOptions, Reply> {
+    let mut parsed = ScanOptions {
+        pattern: None,
+        count: 10,
+        kind: None,
+    };
+    for pair in options.chunks(2) {
+        let [option, value] = pair else {
+            return Err(Reply::error(SYNTAX));
+        };
+        if is(option, "MATCH") {
+            parsed.pattern = key_pattern(value);
+        } else if is(option, "COUNT") {
+            match int_arg(value)? {
+                n if n >= 1 => parsed.count = n as usize,
+                _ => return Err(Reply::error(SYNTAX)),
+            }
+        } else if with_type && is(option, "TYPE") {
+            parsed.kind = Some(String::from_utf8_lossy(value).to_ascii_lowercase());
+        } else {
+            return Err(Reply::error(SYNTAX));
+        }
+    }
+    Ok(parsed)
+}
+
 /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`. The cursor is the creation number
 /// of the next key, so keys present for the whole scan are returned exactly once.
 fn scan(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
-    let Some(cursor) = std::str::from_utf8(&args[1])
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-    else {
-        return Reply::error("ERR invalid cursor");
+    let (cursor, options) = match (scan_cursor(&args[1]), scan_options(&args[2..], true)) {
+        (Ok(c), Ok(o)) => (c, o),
+        (Err(e), _) | (_, Err(e)) => return e,
     };
-    let (mut pattern, mut count, mut kind) = (None, 10usize, None);
-    let mut options = args[2..].chunks(2);
-    for pair in options.by_ref() {
-        let [option, value] = pair else {
-            return Reply::error(SYNTAX);
-        };
-        if is(option, "MATCH") {
-            pattern = key_pattern(value);
-        } else if is(option, "COUNT") {
-            match int_arg(value) {
-                Ok(n) if n >= 1 => count = n as usize,
-                Ok(_) => return Reply::error(SYNTAX),
-                Err(e) => return e,
-            }
-        } else if is(option, "TYPE") {
-            kind = Some(String::from_utf8_lossy(value).to_ascii_lowercase());
-        } else {
-            return Reply::error(SYNTAX);
-        }
-    }
+    let ScanOptions {
+        pattern,
+        count,
+        kind,
+    } = options;
     let keys = em.live_keys(conn.db);
     let start = keys.partition_point(|(seq, _)| *seq < cursor);
     let page = &keys[start..(start + count).min(keys.len())];
@@ -271,4 +296,10 @@ fn dbsize(em: &mut Emulator, conn: &mut Connection, _args: &[Vec<u8>]) -> Reply 
 fn time(em: &mut Emulator, _conn: &mut Connection, _args: &[Vec<u8>]) -> Reply {
     let now = em.now;
     Reply::bulks([(now / 1000).to_string(), ((now % 1000) * 1000).to_string()])
+}
+
+/// `TOUCH key...`: how many exist.
+fn touch(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    let found = args[1..].iter().filter(|k| em.exists(conn.db, k)).count();
+    Reply::Int(found as i64)
 }

@@ -17,6 +17,11 @@ pub(super) fn handler(name: &str) -> Option<Handler> {
         "LINDEX" => lindex,
         "LREM" => lrem,
         "LTRIM" => ltrim,
+        "LMOVE" | "RPOPLPUSH" => lmove,
+        "LPUSHX" | "RPUSHX" => pushx,
+        "LSET" => lset,
+        "LINSERT" => linsert,
+        "LPOS" => lpos,
         _ => return None,
     })
 }
@@ -195,5 +200,195 @@ fn ltrim(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
         }
         Ok(None) => Reply::ok(),
         Err(e) => e,
+    }
+}
+
+/// `LEFT` or `RIGHT` of `LMOVE`: whether it is the left end.
+pub(super) fn end_arg(arg: &[u8]) -> Option<bool> {
+    if is(arg, "LEFT") {
+        Some(true)
+    } else if is(arg, "RIGHT") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Whether `value` is a list (for the blocking pops' type checks).
+pub(super) fn is_list(value: &Value) -> bool {
+    matches!(value, Value::List(_))
+}
+
+/// Takes an element from one end of a list value.
+pub(super) fn pop_end(value: &mut Value, left: bool) -> Option<Vec<u8>> {
+    let list = as_list(value)?;
+    if left {
+        list.pop_front()
+    } else {
+        list.pop_back()
+    }
+}
+
+/// The move of `LMOVE`/`BLMOVE`/`RPOPLPUSH` once the source has an element: the destination
+/// must be a list or missing (checked before anything moves), then the element moves.
+pub(super) fn move_element(
+    em: &mut Emulator,
+    db: usize,
+    (source, destination): (&[u8], &[u8]),
+    (from_left, to_left): (bool, bool),
+) -> Reply {
+    if let Some(v) = em.value(db, destination)
+        && !is_list(v)
+    {
+        return Reply::error(super::WRONGTYPE);
+    }
+    let Some(element) = em.value(db, source).and_then(|v| pop_end(v, from_left)) else {
+        return Reply::Nil;
+    };
+    em.drop_if_empty(db, source);
+    let list = em
+        .typed_or_create(db, destination, as_list, empty)
+        .expect("checked to be a list or missing");
+    if to_left {
+        list.push_front(element.clone());
+    } else {
+        list.push_back(element.clone());
+    }
+    Reply::Bulk(element)
+}
+
+/// `LMOVE source destination LEFT|RIGHT LEFT|RIGHT` and `RPOPLPUSH source destination`.
+fn lmove(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    let ends = if is(&args[0], "RPOPLPUSH") {
+        Some((false, true))
+    } else {
+        end_arg(&args[3]).zip(end_arg(&args[4]))
+    };
+    let Some(ends) = ends else {
+        return Reply::error(super::SYNTAX);
+    };
+    match em.value(conn.db, &args[1]) {
+        None => Reply::Nil,
+        Some(v) if !is_list(v) => Reply::error(super::WRONGTYPE),
+        Some(_) => move_element(em, conn.db, (&args[1], &args[2]), ends),
+    }
+}
+
+/// `LPUSHX` and `RPUSHX`: push only onto an existing list.
+fn pushx(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    match em.typed(conn.db, &args[1], as_list) {
+        Ok(Some(_)) => push(em, conn, &[&[args[0][..5].to_vec()], &args[1..]].concat()),
+        Ok(None) => Reply::Int(0),
+        Err(e) => e,
+    }
+}
+
+/// `LSET key index element`.
+fn lset(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    let index = match int_arg(&args[2]) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    match em.typed(conn.db, &args[1], as_list) {
+        Ok(Some(list)) => {
+            let i = if index < 0 {
+                list.len() as i64 + index
+            } else {
+                index
+            };
+            match usize::try_from(i).ok().and_then(|i| list.get_mut(i)) {
+                Some(item) => {
+                    *item = args[3].clone();
+                    Reply::ok()
+                }
+                None => Reply::error("ERR index out of range"),
+            }
+        }
+        Ok(None) => Reply::error("ERR no such key"),
+        Err(e) => e,
+    }
+}
+
+/// `LINSERT key BEFORE|AFTER pivot element`.
+fn linsert(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    let after = if is(&args[2], "AFTER") {
+        true
+    } else if is(&args[2], "BEFORE") {
+        false
+    } else {
+        return Reply::error(super::SYNTAX);
+    };
+    match em.typed(conn.db, &args[1], as_list) {
+        Ok(Some(list)) => match list.iter().position(|item| *item == args[3]) {
+            Some(at) => {
+                list.insert(at + usize::from(after), args[4].clone());
+                Reply::Int(list.len() as i64)
+            }
+            None => Reply::Int(-1),
+        },
+        Ok(None) => Reply::Int(0),
+        Err(e) => e,
+    }
+}
+
+/// `LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]`.
+fn lpos(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    let (mut rank, mut count, mut maxlen) = (1i64, None, 0i64);
+    let mut i = 3;
+    while i < args.len() {
+        let Some(value) = args.get(i + 1) else {
+            return Reply::error(super::SYNTAX);
+        };
+        let n = match int_arg(value) {
+            Ok(n) => n,
+            Err(e) => return e,
+        };
+        if is(&args[i], "RANK") {
+            if n == 0 || n == i64::MIN {
+                return Reply::error(
+                    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the \
+                     second ... or use negative to start from the end of the list",
+                );
+            }
+            rank = n;
+        } else if is(&args[i], "COUNT") {
+            if n < 0 {
+                return Reply::error("ERR COUNT can't be negative");
+            }
+            count = Some(n as usize);
+        } else if is(&args[i], "MAXLEN") {
+            if n < 0 {
+                return Reply::error("ERR MAXLEN can't be negative");
+            }
+            maxlen = n;
+        } else {
+            return Reply::error(super::SYNTAX);
+        }
+        i += 2;
+    }
+    let list = match em.typed(conn.db, &args[1], as_list) {
+        Ok(Some(list)) => list,
+        Ok(None) if count.is_some() => return Reply::Array(vec![]),
+        Ok(None) => return Reply::Nil,
+        Err(e) => return e,
+    };
+    let len = list.len();
+    let scan = if maxlen == 0 {
+        len
+    } else {
+        len.min(maxlen as usize)
+    };
+    let indexes: Box<dyn Iterator<Item = usize>> = if rank > 0 {
+        Box::new(0..scan)
+    } else {
+        Box::new((len - scan..len).rev())
+    };
+    let mut matches = indexes
+        .filter(|i| list[*i] == args[2])
+        .skip(rank.unsigned_abs() as usize - 1);
+    match count {
+        None => matches.next().map_or(Reply::Nil, |i| Reply::Int(i as i64)),
+        Some(0) => Reply::Array(matches.map(|i| Reply::Int(i as i64)).collect()),
+        Some(n) => Reply::Array(matches.take(n).map(|i| Reply::Int(i as i64)).collect()),
     }
 }

@@ -7,12 +7,16 @@
 //! subscriptions stay per connection while the data is shared. Pub/sub messages for other
 //! connections wait in an outbox until the engine writes them ([`Emulator::take_outbox`]).
 
+mod blocking;
 mod hashes;
 mod keys;
 mod lists;
 mod pubsub;
+mod scans;
+mod scripting;
 mod sets;
 mod strings;
+mod watch;
 mod zsets;
 
 pub use pubsub::{Eviction, OutputLimits};
@@ -132,6 +136,11 @@ pub struct Emulator {
     now: u64,
     next_seq: u64,
     pubsub: pubsub::PubSub,
+    watches: watch::Watches,
+    scripts: scripting::Scripts,
+    waiters: blocking::Waiters,
+    /// xorshift state for `SPOP` and `SRANDMEMBER`.
+    random: u64,
 }
 
 impl Emulator {
@@ -147,6 +156,10 @@ impl Emulator {
             now: 0,
             next_seq: 0,
             pubsub: pubsub::PubSub::default(),
+            watches: watch::Watches::default(),
+            scripts: scripting::Scripts::default(),
+            waiters: blocking::Waiters::default(),
+            random: 0x9e37_79b9_7f4a_7c15,
         };
         for (key, value) in seed {
             let value = match value {
@@ -185,8 +198,62 @@ impl Emulator {
             return refusal;
         }
         self.now = self.clock.now_ms();
-        let run = handler(&cmd.name()).expect("checked");
-        run(self, conn, &cmd.args)
+        let name = cmd.name();
+        let run = handler(&name).expect("checked");
+        if self.watches.is_empty() {
+            return run(self, conn, &cmd.args);
+        }
+        let spec = spec::find(&name).expect("every handled command has a spec");
+        let now = self.now;
+        let before: watch::Before = self
+            .watches
+            .keys_of(spec, &cmd.args, conn.db)
+            .into_iter()
+            .map(|(db, key)| {
+                let content = watch::content(self.dbs[db].get(&key), now);
+                (db, key, content)
+            })
+            .collect();
+        let reply = run(self, conn, &cmd.args);
+        if !before.is_empty() {
+            let dbs = &self.dbs;
+            self.watches
+                .after(&cmd.args, &name, &reply, before, |db, key| {
+                    watch::content(dbs[db].get(key), now)
+                });
+        }
+        reply
+    }
+
+    /// `WATCH key ...` for `conn`.
+    pub fn watch(&mut self, conn: &Connection, keys: &[Vec<u8>]) -> Result<(), Reply> {
+        let now = self.clock.now_ms();
+        let dbs = &self.dbs;
+        let keys = keys.iter().map(|key| {
+            let live = watch::content(dbs[conn.db].get(key), now).is_some();
+            (key.clone(), live)
+        });
+        self.watches.watch(conn.id, conn.db, keys)
+    }
+
+    /// Whether a key connection `id` watches changed since it watched it, or expired.
+    pub fn watch_broken(&self, id: u64) -> bool {
+        let now = self.clock.now_ms();
+        self.watches.is_dirty(id, |db, key| {
+            watch::content(self.dbs[db].get(key), now).is_some()
+        })
+    }
+
+    /// `CLIENT UNBLOCK id [TIMEOUT|ERROR]`: whether connection `id` was blocked; its blocked
+    /// command then answers (nil, or the `UNBLOCKED` error) when next retried.
+    pub fn unblock(&mut self, id: u64, error: bool) -> bool {
+        self.waiters.request_unblock(id, error)
+    }
+
+    /// `UNWATCH`, and what `EXEC` and `DISCARD` do.
+    pub fn unwatch(&mut self, id: u64) {
+        self.watches.unwatch(id);
+        self.waiters.forget(id);
     }
 
     /// The pub/sub messages waiting for connection `id`, encoded in its protocol.
@@ -213,6 +280,8 @@ impl Emulator {
     /// Forgets a closed connection's subscriptions.
     pub fn disconnect(&mut self, id: u64) {
         self.pubsub.forget(id);
+        self.watches.unwatch(id);
+        self.waiters.forget(id);
     }
 
     /// `INFO keyspace` lines for the databases that hold keys.
@@ -267,6 +336,14 @@ impl Emulator {
                 seq,
             },
         );
+    }
+
+    /// A pseudo-random number below `n` (`n` > 0).
+    fn random_below(&mut self, n: usize) -> usize {
+        self.random ^= self.random << 13;
+        self.random ^= self.random >> 7;
+        self.random ^= self.random << 17;
+        (self.random % n as u64) as usize
     }
 
     fn new_seq(&mut self) -> u64 {
@@ -346,6 +423,22 @@ impl Backend for Emulator {
         self.disconnect(conn.id);
         conn.subscriptions = 0;
     }
+
+    fn watch(&mut self, conn: &Connection, keys: &[Vec<u8>]) -> Result<(), Reply> {
+        Emulator::watch(self, conn, keys)
+    }
+
+    fn unwatch(&mut self, conn: &Connection) {
+        Emulator::unwatch(self, conn.id);
+    }
+
+    fn watch_broken(&mut self, conn: &Connection) -> bool {
+        Emulator::watch_broken(self, conn.id)
+    }
+
+    fn unblock(&mut self, id: u64, error: bool) -> bool {
+        Emulator::unblock(self, id, error)
+    }
 }
 
 /// An integer argument, with Redis's error when it is not one.
@@ -388,7 +481,12 @@ fn handler(name: &str) -> Option<Handler> {
         .or_else(|| sets::handler(name))
         .or_else(|| zsets::handler(name))
         .or_else(|| pubsub::handler(name))
+        .or_else(|| scripting::handler(name))
+        .or_else(|| blocking::handler(name))
+        .or_else(|| scans::handler(name))
 }
 
+#[cfg(test)]
+mod differential;
 #[cfg(test)]
 mod tests;

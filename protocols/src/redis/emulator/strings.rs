@@ -21,6 +21,9 @@ pub(super) fn handler(name: &str) -> Option<Handler> {
         "INCR" | "DECR" | "INCRBY" | "DECRBY" => incr,
         "APPEND" => append,
         "STRLEN" => strlen,
+        "GETRANGE" | "SUBSTR" => getrange,
+        "SETRANGE" => setrange,
+        "GETEX" => getex,
         _ => return None,
     })
 }
@@ -274,4 +277,114 @@ fn strlen(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
         Ok(value) => Reply::Int(value.map_or(0, |v| v.len() as i64)),
         Err(e) => e,
     }
+}
+
+/// The longest string `SETRANGE` may make: Redis allows 512 MB, but here a few bytes of
+/// request would make the host process allocate that much.
+pub(super) const MAX_STRING: usize = 64 << 20;
+
+/// `GETRANGE key start end` (and the old `SUBSTR`), with Redis's clamping.
+fn getrange(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    let (start, end) = match (int_arg(&args[2]), int_arg(&args[3])) {
+        (Ok(s), Ok(e)) => (s, e),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    let value = match em.string(conn.db, &args[1]) {
+        Ok(v) => v.unwrap_or_default(),
+        Err(e) => return e,
+    };
+    let len = value.len() as i64;
+    if start < 0 && end < 0 && start > end {
+        return Reply::bulk("");
+    }
+    let start = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
+    let end = if end < 0 { (len + end).max(0) } else { end }.min(len - 1);
+    if start > end || len == 0 {
+        return Reply::bulk("");
+    }
+    Reply::bulk(&value[start as usize..=end as usize])
+}
+
+/// `SETRANGE key offset value`: overwrites from `offset`, padding with zero bytes.
+fn setrange(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    let offset = match int_arg(&args[2]) {
+        Ok(n) if n >= 0 => n as usize,
+        Ok(_) => return Reply::error("ERR offset is out of range"),
+        Err(e) => return e,
+    };
+    let value = &args[3];
+    let existing = match em.string(conn.db, &args[1]) {
+        Ok(v) => v,
+        Err(e) => return e,
+    };
+    if value.is_empty() {
+        return Reply::Int(existing.map_or(0, |v| v.len() as i64));
+    }
+    let Some(end) = offset.checked_add(value.len()).filter(|e| *e <= 512 << 20) else {
+        return Reply::error("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+    };
+    if end > MAX_STRING {
+        return Reply::error(format!(
+            "ERR mocket: SETRANGE would make a string of {end} bytes; the emulator keeps \
+             strings up to {MAX_STRING} bytes"
+        ));
+    }
+    let existed = existing.is_some();
+    let mut string = existing.unwrap_or_default();
+    if string.len() < end {
+        string.resize(end, 0);
+    }
+    string[offset..end].copy_from_slice(value);
+    let len = string.len() as i64;
+    match em.slot(conn.db, &args[1]) {
+        Some(slot) if existed => slot.value = Value::String(string),
+        _ => em.put(conn.db, &args[1], Value::String(string)),
+    }
+    Reply::Int(len)
+}
+
+/// `GETEX key [EX seconds|PX ms|EXAT ts|PXAT ts-ms|PERSIST]`.
+fn getex(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    let mut expire: Option<(&'static str, &[u8])> = None;
+    let mut persist = false;
+    let mut i = 2;
+    while i < args.len() {
+        let unit = ["EX", "PX", "EXAT", "PXAT"]
+            .into_iter()
+            .find(|u| is(&args[i], u));
+        match (unit, args.get(i + 1)) {
+            (Some(unit), Some(arg)) if expire.is_none() && !persist => {
+                expire = Some((unit, arg));
+                i += 2;
+            }
+            _ if is(&args[i], "PERSIST") && expire.is_none() && !persist => {
+                persist = true;
+                i += 1;
+            }
+            _ => return Reply::error(SYNTAX),
+        }
+    }
+    let at = match expire.map(|(unit, arg)| expire_at(em.now, unit, arg, "getex")) {
+        None => None,
+        Some(Ok(at)) => Some(at),
+        Some(Err(e)) => return e,
+    };
+    let value = match em.string(conn.db, &args[1]) {
+        Ok(Some(v)) => v,
+        Ok(None) => return Reply::Nil,
+        Err(e) => return e,
+    };
+    let now = em.now;
+    if at.is_some_and(|t| t <= now) {
+        em.remove(conn.db, &args[1]);
+    } else if let Some(slot) = em.slot(conn.db, &args[1])
+        && (at.is_some() || persist)
+    {
+        slot.expires_at = at;
+    }
+    Reply::bulk(value)
 }

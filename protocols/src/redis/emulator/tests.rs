@@ -415,3 +415,181 @@ fn a_pipeline_split_anywhere_gives_the_same_bytes() {
         }
     }
 }
+
+/// Runs `(connection, line)` steps on sessions sharing one emulator and returns each reply.
+fn across(h: &mut Harness, steps: &[(usize, &str)]) -> Vec<String> {
+    let mut sessions: Vec<Session> = (1..=3).map(Session::new).collect();
+    steps
+        .iter()
+        .map(|(c, line)| h.on(&mut sessions[*c], &[line]))
+        .collect()
+}
+
+#[test]
+fn watch_aborts_exec_when_another_connection_changes_the_key() {
+    // Replies of redis-server 7.0.15 to the same steps.
+    let mut h = Harness::new();
+    let replies = across(
+        &mut h,
+        &[
+            (0, "set k v"),
+            (0, "watch k"),
+            (1, "set k v"),
+            (0, "multi"),
+            (0, "get k"),
+            (0, "exec"),
+            // EXEC forgot the watch: the next transaction runs.
+            (0, "multi"),
+            (0, "get k"),
+            (0, "exec"),
+            (0, "watch s"),
+            (1, "sadd s x"),
+            (0, "multi"),
+            (0, "exec"),
+            // Adding a member that is already there changes nothing.
+            (0, "watch s"),
+            (1, "sadd s x"),
+            (0, "multi"),
+            (0, "exec"),
+            (0, "watch missing"),
+            (1, "del missing"),
+            (1, "expire missing 10"),
+            (0, "multi"),
+            (0, "exec"),
+            (0, "watch z"),
+            (0, "unwatch"),
+            (1, "zadd z 1 a"),
+            (0, "multi"),
+            (0, "exec"),
+            (0, "watch z"),
+            (1, "zadd z 2 a"),
+            (0, "multi"),
+            (0, "discard"),
+            (0, "multi"),
+            (0, "exec"),
+            (0, "watch k"),
+            (0, "set k mine"),
+            (0, "multi"),
+            (0, "exec"),
+        ],
+    );
+    assert_eq!(
+        replies.concat(),
+        "+OK\r\n+OK\r\n+OK\r\n+OK\r\n+QUEUED\r\n*-1\r\n\
+         +OK\r\n+QUEUED\r\n*1\r\n$1\r\nv\r\n\
+         +OK\r\n:1\r\n+OK\r\n*-1\r\n\
+         +OK\r\n:0\r\n+OK\r\n*0\r\n\
+         +OK\r\n:0\r\n:0\r\n+OK\r\n*0\r\n\
+         +OK\r\n+OK\r\n:1\r\n+OK\r\n*0\r\n\
+         +OK\r\n:0\r\n+OK\r\n+OK\r\n+OK\r\n*0\r\n\
+         +OK\r\n+OK\r\n+OK\r\n*-1\r\n"
+    );
+}
+
+#[test]
+fn watch_aborts_exec_when_a_watched_key_expires_or_is_flushed() {
+    let mut h = Harness::new();
+    let mut a = Session::new(1);
+    let mut b = Session::new(2);
+    h.on(&mut a, &["set e v px 100", "watch e"]);
+    h.clock.advance(100);
+    assert_eq!(h.on(&mut a, &["multi", "exec"]), "+OK\r\n*-1\r\n");
+    h.on(&mut a, &["set f v", "watch f"]);
+    h.on(&mut b, &["select 1", "flushdb"]);
+    assert_eq!(h.on(&mut a, &["multi", "exec"]), "+OK\r\n*0\r\n");
+    h.on(&mut a, &["watch f"]);
+    h.on(&mut b, &["flushall"]);
+    assert!(
+        h.on(&mut a, &["hello 3", "multi", "exec"])
+            .ends_with("+OK\r\n_\r\n")
+    );
+}
+
+#[test]
+fn a_closed_or_reset_connection_forgets_its_watches() {
+    let mut h = Harness::new();
+    let mut a = Session::new(1);
+    h.on(&mut a, &["watch k", "reset"]);
+    assert!(h.em.watches.is_empty());
+    h.on(&mut a, &["watch k"]);
+    h.em.disconnect(1);
+    assert!(h.em.watches.is_empty());
+}
+
+#[test]
+fn blpop_blocks_until_another_connection_pushes_and_serves_waiters_in_order() {
+    let mut h = Harness::new();
+    let mut first = Session::new(1);
+    let mut second = Session::new(2);
+    let mut pusher = Session::new(3);
+    // Nothing to take: no reply, and what follows waits behind the blocked command.
+    assert_eq!(h.on(&mut first, &["blpop q 0", "ping"]), "");
+    assert_eq!(first.blocked(), Some(None));
+    assert_eq!(h.on(&mut second, &["brpop q 0"]), "");
+    assert_eq!(h.on(&mut pusher, &["rpush q a b"]), ":2\r\n");
+    // The later waiter retries first and must leave the element to the earlier one.
+    assert_eq!(second.retry(&mut h.em).bytes, b"");
+    let out = String::from_utf8(first.retry(&mut h.em).bytes).unwrap();
+    assert_eq!(out, "*2\r\n$1\r\nq\r\n$1\r\na\r\n+PONG\r\n");
+    assert_eq!(first.blocked(), None);
+    let out = String::from_utf8(second.retry(&mut h.em).bytes).unwrap();
+    assert_eq!(out, "*2\r\n$1\r\nq\r\n$1\r\nb\r\n");
+    assert_eq!(h.run(&["exists q"]), ":0\r\n");
+}
+
+#[test]
+fn a_blocked_command_times_out_with_nil_and_client_unblock_wakes_it() {
+    let mut h = Harness::new();
+    let mut waiter = Session::new(1);
+    assert_eq!(h.on(&mut waiter, &["bzpopmin z 1.5"]), "");
+    assert_eq!(waiter.blocked(), Some(Some(START + 1500)));
+    h.clock.advance(1499);
+    assert_eq!(waiter.retry(&mut h.em).bytes, b"");
+    h.clock.advance(1);
+    assert_eq!(waiter.retry(&mut h.em).bytes, b"*-1\r\n");
+    let mut other = Session::new(2);
+    assert_eq!(h.on(&mut waiter, &["blmove a b left right 0"]), "");
+    assert_eq!(
+        h.on(&mut other, &["client unblock 1 error", "client unblock 1"]),
+        ":1\r\n:0\r\n"
+    );
+    assert_eq!(
+        String::from_utf8(waiter.retry(&mut h.em).bytes).unwrap(),
+        "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
+    );
+    assert_eq!(h.on(&mut other, &["client unblock 1"]), ":0\r\n");
+}
+
+#[test]
+fn blocking_commands_answer_at_once_inside_exec_and_a_closed_waiter_is_forgotten() {
+    let mut h = Harness::new();
+    let mut s = Session::new(1);
+    assert_eq!(
+        h.on(&mut s, &["multi", "blpop q 0", "exec"]),
+        "+OK\r\n+QUEUED\r\n*1\r\n*-1\r\n"
+    );
+    assert_eq!(s.blocked(), None);
+    assert_eq!(h.on(&mut s, &["brpoplpush q r 0"]), "");
+    h.em.disconnect(1);
+    let mut other = Session::new(2);
+    assert_eq!(h.on(&mut other, &["client unblock 1"]), ":0\r\n");
+}
+
+#[test]
+fn spop_and_srandmember_pick_distinct_members_and_bound_repeats() {
+    let mut h = Harness::new();
+    h.run(&["sadd s a b c d"]);
+    let popped = h.run(&["spop s 3"]);
+    let members: Vec<&str> = popped.split("\r\n").filter(|l| l.len() == 1).collect();
+    let mut distinct = members.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!((members.len(), distinct.len()), (3, 3), "{popped:?}");
+    assert_eq!(h.run(&["scard s"]), ":1\r\n");
+    assert_eq!(h.run(&["srandmember s 5"]).matches("$1\r\n").count(), 1);
+    assert_eq!(h.run(&["srandmember s -4"]).matches("$1\r\n").count(), 4);
+    assert!(
+        h.run(&["srandmember s -2000000"])
+            .starts_with("-ERR mocket: SRANDMEMBER count")
+    );
+}

@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap};
 
 use super::lists::clamp;
-use super::{Emulator, Handler, SYNTAX, Value, float_arg, int_arg, is};
+use super::{Emulator, Handler, SYNTAX, Value, WRONGTYPE, float_arg, int_arg, is};
 use crate::redis::conn::Connection;
 use crate::redis::reply::{Protocol, Reply};
 
@@ -13,12 +13,17 @@ pub(super) fn handler(name: &str) -> Option<Handler> {
     Some(match name {
         "ZADD" => zadd,
         "ZINCRBY" => zincrby,
-        "ZRANGE" | "ZREVRANGE" | "ZRANGEBYSCORE" => zrange,
+        "ZRANGE" | "ZREVRANGE" | "ZRANGEBYSCORE" | "ZREVRANGEBYSCORE" | "ZRANGEBYLEX"
+        | "ZREVRANGEBYLEX" => zrange,
+        "ZREMRANGEBYSCORE" | "ZREMRANGEBYRANK" | "ZREMRANGEBYLEX" => zremrange,
+        "ZLEXCOUNT" => zlexcount,
         "ZSCORE" => zscore,
-        "ZRANK" => zrank,
+        "ZRANK" | "ZREVRANK" => zrank,
+        "ZMSCORE" => zmscore,
         "ZREM" => zrem,
         "ZCARD" => zcard,
         "ZCOUNT" => zcount,
+        "ZPOPMIN" | "ZPOPMAX" => zpop,
         _ => return None,
     })
 }
@@ -75,7 +80,7 @@ impl ZSet {
     }
 
     /// Members and scores, lowest first, or highest first when `rev`.
-    fn ordered(&self, rev: bool) -> Box<dyn Iterator<Item = (&[u8], f64)> + '_> {
+    pub(super) fn ordered(&self, rev: bool) -> Box<dyn Iterator<Item = (&[u8], f64)> + '_> {
         let items = self.order.iter().map(|(s, m)| (m.as_slice(), s.0));
         if rev {
             Box::new(items.rev())
@@ -269,6 +274,9 @@ fn range_options(name: &str, options: &[Vec<u8>]) -> Result<RangeRequest, Reply>
     let (mut by, mut rev) = match name {
         "ZREVRANGE" => (Some(By::Rank), Some(true)),
         "ZRANGEBYSCORE" => (Some(By::Score), Some(false)),
+        "ZREVRANGEBYSCORE" => (Some(By::Score), Some(true)),
+        "ZRANGEBYLEX" => (Some(By::Lex), Some(false)),
+        "ZREVRANGEBYLEX" => (Some(By::Lex), Some(true)),
         _ => (None, None),
     };
     let (mut limit, mut withscores) = (None, false);
@@ -481,9 +489,10 @@ fn zscore(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
 }
 
 fn zrank(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    let rev = is(&args[0], "ZREVRANK");
     match em.typed(conn.db, &args[1], as_zset) {
         Ok(z) => z
-            .and_then(|z| z.ordered(false).position(|(m, _)| m == args[2].as_slice()))
+            .and_then(|z| z.ordered(rev).position(|(m, _)| m == args[2].as_slice()))
             .map_or(Reply::Nil, |rank| Reply::Int(rank as i64)),
         Err(e) => e,
     }
@@ -517,6 +526,120 @@ fn zcount(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
                 .filter(|(_, s)| in_score_range(*s, range))
                 .count() as i64
         })),
+        Err(e) => e,
+    }
+}
+
+/// Takes the lowest-scored member (the highest when `max`).
+pub(super) fn pop_extreme(value: &mut Value, max: bool) -> Option<(Vec<u8>, f64)> {
+    let zset = as_zset(value)?;
+    let (member, score) = zset.ordered(max).next().map(|(m, s)| (m.to_vec(), s))?;
+    zset.remove(&member);
+    Some((member, score))
+}
+
+/// Whether `value` is a sorted set (for the blocking pops' type checks).
+pub(super) fn is_zset(value: &Value) -> bool {
+    matches!(value, Value::ZSet(_))
+}
+
+/// `ZPOPMIN key [count]` and `ZPOPMAX key [count]`.
+fn zpop(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    let max = is(&args[0], "ZPOPMAX");
+    if args.len() > 3 {
+        return Reply::error(SYNTAX);
+    }
+    // One error for a count that is negative or not a number, as Redis reads it.
+    let count = match args.get(2).map(|a| int_arg(a)) {
+        None => None,
+        Some(Ok(n)) if n >= 0 => Some(n as usize),
+        Some(_) => return Reply::error("ERR value is out of range, must be positive"),
+    };
+    let popped: Vec<(Vec<u8>, f64)> = match em.value(conn.db, &args[1]) {
+        None => Vec::new(),
+        Some(v) if !is_zset(v) => return Reply::error(WRONGTYPE),
+        Some(v) => std::iter::from_fn(|| pop_extreme(v, max))
+            .take(count.unwrap_or(1))
+            .collect(),
+    };
+    em.drop_if_empty(conn.db, &args[1]);
+    let pairs = popped
+        .into_iter()
+        .map(|(m, s)| [Reply::Bulk(m), Reply::Double(s)]);
+    match (count, conn.protocol) {
+        (Some(_), Protocol::Resp3) => Reply::Array(pairs.map(|p| Reply::Array(p.into())).collect()),
+        _ => Reply::Array(pairs.flatten().collect()),
+    }
+}
+
+/// `ZMSCORE key member...`.
+fn zmscore(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    match em.typed(conn.db, &args[1], as_zset) {
+        Ok(z) => Reply::Array(
+            args[2..]
+                .iter()
+                .map(|m| {
+                    z.as_ref()
+                        .and_then(|z| z.score(m))
+                        .map_or(Reply::Nil, Reply::Double)
+                })
+                .collect(),
+        ),
+        Err(e) => e,
+    }
+}
+
+/// `ZREMRANGEBYSCORE key min max`, `ZREMRANGEBYRANK key start stop`, `ZREMRANGEBYLEX`.
+fn zremrange(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    let by = if is(&args[0], "ZREMRANGEBYSCORE") {
+        By::Score
+    } else if is(&args[0], "ZREMRANGEBYRANK") {
+        By::Rank
+    } else {
+        By::Lex
+    };
+    let req = RangeRequest {
+        by,
+        rev: false,
+        limit: None,
+        withscores: false,
+    };
+    if let Err(e) = select(&ZSet::default(), &req, &args[2], &args[3]) {
+        return e;
+    }
+    let removed = match em.typed(conn.db, &args[1], as_zset) {
+        Ok(Some(zset)) => {
+            let doomed = select(zset, &req, &args[2], &args[3]).expect("range checked");
+            for (member, _) in &doomed {
+                zset.remove(member);
+            }
+            doomed.len()
+        }
+        Ok(None) => 0,
+        Err(e) => return e,
+    };
+    em.drop_if_empty(conn.db, &args[1]);
+    Reply::Int(removed as i64)
+}
+
+/// `ZLEXCOUNT key min max`.
+fn zlexcount(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    let req = RangeRequest {
+        by: By::Lex,
+        rev: false,
+        limit: None,
+        withscores: false,
+    };
+    if let Err(e) = select(&ZSet::default(), &req, &args[2], &args[3]) {
+        return e;
+    }
+    match em.typed(conn.db, &args[1], as_zset) {
+        Ok(Some(zset)) => Reply::Int(
+            select(zset, &req, &args[2], &args[3])
+                .expect("range checked")
+                .len() as i64,
+        ),
+        Ok(None) => Reply::Int(0),
         Err(e) => e,
     }
 }

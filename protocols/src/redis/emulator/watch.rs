@@ -1,0 +1,218 @@
+//! `WATCH` across connections: which connections watch which keys, and which of them saw a
+//! watched key change, so that their `EXEC` aborts with a nil reply as Redis's does.
+//!
+//! Redis marks a watcher "dirty" whenever a command signals a key as modified. The emulator
+//! has no such hook in every command, so it compares: before a write command runs, it copies
+//! the watched keys that command names (only those, and only while someone watches them), and
+//! after it runs, a key whose value or expiry differs is touched. Commands that Redis signals
+//! even when they store an equal value (`SET k same`, `HSET`, `EXPIRE`, ...) touch their keys
+//! whenever they succeed.
+
+use std::collections::{HashMap, HashSet};
+
+use super::{Slot, Value};
+use crate::redis::reply::Reply;
+use crate::redis::spec::Spec;
+
+/// Distinct keys one connection may watch: each costs memory a peer controls. Redis has no
+/// limit; a test that watches more keys than this is not a test of optimistic locking.
+pub(crate) const MAX_WATCHED_PER_CONNECTION: usize = 100_000;
+
+/// One watched key of a connection.
+#[derive(Debug, Clone)]
+struct Watched {
+    db: usize,
+    key: Vec<u8>,
+    /// Whether the key held a live value when watched: its expiry before `EXEC` then aborts
+    /// the transaction, as in Redis 7.0.
+    live: bool,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Watches {
+    watchers: HashMap<(usize, Vec<u8>), HashSet<u64>>,
+    by_client: HashMap<u64, Vec<Watched>>,
+    /// Connections one of whose watched keys changed since it watched it.
+    dirty: HashSet<u64>,
+}
+
+/// Commands that signal their key modified whenever they succeed, even with an equal value.
+const SIGNAL_ON_SUCCESS: &[&str] = &[
+    "SET",
+    "SETEX",
+    "PSETEX",
+    "GETSET",
+    "MSET",
+    "APPEND",
+    "SETRANGE",
+    "INCR",
+    "DECR",
+    "INCRBY",
+    "DECRBY",
+    "INCRBYFLOAT",
+    "HSET",
+    "HMSET",
+    "HINCRBY",
+    "HINCRBYFLOAT",
+    "LSET",
+    "LTRIM",
+    "EXPIRE",
+    "PEXPIRE",
+    "EXPIREAT",
+    "PEXPIREAT",
+    "RENAME",
+    "RENAMENX",
+    "LMOVE",
+    "RPOPLPUSH",
+    "BLMOVE",
+    "BRPOPLPUSH",
+    "SINTERSTORE",
+    "SUNIONSTORE",
+    "SDIFFSTORE",
+];
+
+/// What a watched key held before a command: `None` when it did not exist.
+pub(crate) type Before = Vec<(usize, Vec<u8>, Option<(Value, Option<u64>)>)>;
+
+impl Watches {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.watchers.is_empty()
+    }
+
+    /// Adds `keys` of `db` to what connection `id` watches; `live` says whether each exists.
+    pub(crate) fn watch(
+        &mut self,
+        id: u64,
+        db: usize,
+        keys: impl IntoIterator<Item = (Vec<u8>, bool)>,
+    ) -> Result<(), Reply> {
+        for (key, live) in keys {
+            let watchers = self.watchers.entry((db, key.clone())).or_default();
+            if !watchers.insert(id) {
+                continue;
+            }
+            let mine = self.by_client.entry(id).or_default();
+            if mine.len() >= MAX_WATCHED_PER_CONNECTION {
+                watchers.remove(&id);
+                if watchers.is_empty() {
+                    self.watchers.remove(&(db, key));
+                }
+                return Err(Reply::error(format!(
+                    "ERR mocket: a connection may watch at most {MAX_WATCHED_PER_CONNECTION} \
+                     keys; UNWATCH before watching more"
+                )));
+            }
+            mine.push(Watched { db, key, live });
+        }
+        Ok(())
+    }
+
+    /// Forgets what connection `id` watches (`UNWATCH`, `EXEC`, `DISCARD`, disconnect).
+    pub(crate) fn unwatch(&mut self, id: u64) {
+        self.dirty.remove(&id);
+        for w in self.by_client.remove(&id).unwrap_or_default() {
+            let slot = (w.db, w.key);
+            if let Some(watchers) = self.watchers.get_mut(&slot) {
+                watchers.remove(&id);
+                if watchers.is_empty() {
+                    self.watchers.remove(&slot);
+                }
+            }
+        }
+    }
+
+    /// Whether connection `id`'s transaction must abort: a watched key changed, or a key that
+    /// was live when watched is gone now (`exists` says whether a key is live).
+    pub(crate) fn is_dirty(&self, id: u64, mut exists: impl FnMut(usize, &[u8]) -> bool) -> bool {
+        self.dirty.contains(&id)
+            || self
+                .by_client
+                .get(&id)
+                .is_some_and(|mine| mine.iter().any(|w| w.live && !exists(w.db, &w.key)))
+    }
+
+    /// Marks every watcher of `key` dirty.
+    pub(crate) fn touch(&mut self, db: usize, key: &[u8]) {
+        if let Some(watchers) = self.watchers.get(&(db, key.to_vec())) {
+            self.dirty.extend(watchers.iter().copied());
+        }
+    }
+
+    /// The watched keys a command may change: its keys by `spec` in `db`, or every watched
+    /// key of the flushed databases.
+    pub(crate) fn keys_of(
+        &self,
+        spec: &Spec,
+        args: &[Vec<u8>],
+        db: usize,
+    ) -> Vec<(usize, Vec<u8>)> {
+        let name = spec.name;
+        if name == "flushall" || name == "flushdb" {
+            return self
+                .watchers
+                .keys()
+                .filter(|(d, _)| name == "flushall" || *d == db)
+                .cloned()
+                .collect();
+        }
+        if !spec.flags.contains(&"write") {
+            return Vec::new();
+        }
+        key_positions(spec, args.len())
+            .filter_map(|i| {
+                let slot = (db, args[i].clone());
+                self.watchers.contains_key(&slot).then_some(slot)
+            })
+            .collect()
+    }
+
+    /// Touches the keys of `before` that the command changed, or that it signals anyway.
+    pub(crate) fn after(
+        &mut self,
+        args: &[Vec<u8>],
+        name: &str,
+        reply: &Reply,
+        before: Before,
+        now: impl Fn(usize, &[u8]) -> Option<(Value, Option<u64>)>,
+    ) {
+        let failed = matches!(reply, Reply::Error(_) | Reply::Nil | Reply::NilArray);
+        let refused = (name.contains("EXPIRE") || name == "RENAMENX") && *reply == Reply::Int(0);
+        // Renaming a key to itself changes nothing and signals nothing.
+        let same_key = name.starts_with("RENAME") && args.get(1) == args.get(2);
+        // `SETRANGE key offset ""` writes nothing and signals nothing.
+        let no_write = name == "SETRANGE" && args.get(3).is_some_and(|v| v.is_empty());
+        let succeeded = !failed && !refused && !same_key && !no_write;
+        let signals = succeeded && SIGNAL_ON_SUCCESS.contains(&name);
+        // A `*STORE` command writes its destination only, whatever its sources.
+        let written =
+            |key: &[u8]| !name.ends_with("STORE") || args.get(1).is_some_and(|d| d == key);
+        for (db, key, old) in before {
+            let new = now(db, &key);
+            if old != new || (signals && new.is_some() && written(&key)) {
+                self.touch(db, &key);
+            }
+        }
+    }
+}
+
+/// The live content of a slot, as the comparison sees it.
+pub(crate) fn content(slot: Option<&Slot>, now: u64) -> Option<(Value, Option<u64>)> {
+    slot.filter(|s| s.expires_at.is_none_or(|t| t > now))
+        .map(|s| (s.value.clone(), s.expires_at))
+}
+
+/// The indexes of a command's keys in `words` (name first), by its spec.
+fn key_positions(spec: &Spec, words: usize) -> impl Iterator<Item = usize> {
+    let (first, last, step) = spec.keys;
+    let last = if last < 0 {
+        words as i64 + i64::from(last)
+    } else {
+        i64::from(last).min(words as i64 - 1)
+    };
+    let (first, step) = (i64::from(first), i64::from(step.max(1)));
+    let valid = first > 0;
+    (first..=last)
+        .step_by(step as usize)
+        .filter(move |_| valid)
+        .map(|i| i as usize)
+}
