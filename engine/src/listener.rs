@@ -309,10 +309,12 @@ impl Engine {
     /// waiting room (no thread), the others are served at once.
     pub(super) fn serve(self: Arc<Self>, stream: TcpStream, claim: Claim) {
         let client_first = match &self.config {
-            Ok(config) => config
-                .entries_for(&claim.dest)
-                .first()
-                .is_some_and(|i| matches!(config.entries[*i].kind(), Kind::Http | Kind::Redis)),
+            Ok(config) => config.entries_for(&claim.dest).first().is_some_and(|i| {
+                matches!(
+                    config.entries[*i].kind(),
+                    Kind::Http | Kind::Redis | Kind::Kubernetes
+                )
+            }),
             Err(_) => false,
         };
         if client_first {
@@ -340,6 +342,7 @@ impl Engine {
             Some(Kind::Http) => self.serve_http_or_https(stream, &claim, candidates),
             Some(Kind::Redis) => self.serve_redis(stream, &claim, candidates),
             Some(Kind::Tcp) => self.serve_tcp(stream, &claim, candidates),
+            Some(Kind::Kubernetes) => self.serve_kubernetes(stream, &claim, candidates),
             None => {
                 let event = claim.event("tcp", Action::Unmatched);
                 self.count_unmatched(&claim, "tcp", "no entry".into(), event);
