@@ -46,6 +46,25 @@ struct Server {
     emulator: Mutex<Emulator>,
     /// Signalled after every write: watches have news.
     news: Condvar,
+    /// The socket of each open watch, to shut down when it overflows: its thread may be
+    /// blocked writing to a client that does not read.
+    watch_sockets: Mutex<HashMap<u64, TcpStream>>,
+}
+
+impl Server {
+    /// Wakes the watches after a write, and frees those that fell too far behind.
+    fn wrote(&self) {
+        let overflowed = lock(&self.emulator).store().take_overflowed();
+        if !overflowed.is_empty() {
+            let sockets = lock(&self.watch_sockets);
+            for id in overflowed {
+                if let Some(socket) = sockets.get(&id) {
+                    let _ = socket.shutdown(std::net::Shutdown::Both);
+                }
+            }
+        }
+        self.news.notify_all();
+    }
 }
 
 impl Servers {
@@ -55,6 +74,7 @@ impl Servers {
             Arc::new(Server {
                 emulator: Mutex::new(Emulator::new(entry, unix_now())),
                 news: Condvar::new(),
+                watch_sockets: Mutex::default(),
             })
         });
         Arc::clone(server)
@@ -144,14 +164,17 @@ impl Engine {
         match outcome {
             Outcome::Reply(reply) => {
                 if reply.changed {
-                    server.news.notify_all();
+                    server.wrote();
                 }
                 self.journal_api(claim, index, request, reply.status, None);
                 perform(stream, http::plan(&http_response(reply), request))
             }
             Outcome::Watch(watch) => {
                 self.journal_api(claim, index, request, 200, Some(watch.backlog.len()));
-                self.stream_watch(stream, parser, server, claim, watch)
+                match self.stream_watch(stream, parser, server, claim, watch) {
+                    Flow::Open if request.keep_alive() => Flow::Open,
+                    _ => Flow::Closed,
+                }
             }
         }
     }
@@ -174,19 +197,30 @@ impl Engine {
             head.extend_from_slice(WATCH_END);
             return write(stream, &head);
         };
+        if let Ok(socket) = stream.tcp().try_clone() {
+            lock(&server.watch_sockets).insert(id, socket);
+        }
         let flow = write(stream, &head);
-        let end = self.follow_watch(stream, parser, server, claim, id, flow, watch.timeout);
-        lock(&server.emulator).store().unwatch(id);
+        let end = self.follow_watch(stream, parser, server, id, flow, watch.timeout);
+        let overflowed = {
+            let mut emulator = lock(&server.emulator);
+            let overflowed = emulator.store().drain(id).overflowed;
+            emulator.store().unwatch(id);
+            overflowed
+        };
+        lock(&server.watch_sockets).remove(&id);
+        if overflowed {
+            self.watch_dropped(claim);
+            return Flow::Closed;
+        }
         end
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn follow_watch<S: Connection>(
         &self,
         stream: &mut S,
         parser: &mut RequestParser,
         server: &Server,
-        claim: &Claim,
         id: u64,
         mut flow: Flow,
         timeout: Option<Duration>,
@@ -217,7 +251,6 @@ impl Engine {
                 flow = write(stream, &wire);
             }
             if drained.overflowed || drained.gone {
-                self.watch_dropped(claim);
                 return Flow::Closed;
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {

@@ -124,6 +124,8 @@ pub struct Store {
     next_watch: u64,
     watch_buffer: usize,
     history_limit: usize,
+    /// Watches that overflowed since [`Store::take_overflowed`] was last called.
+    overflowed: Vec<u64>,
 }
 
 impl Store {
@@ -135,6 +137,7 @@ impl Store {
     pub fn with_history(watch_buffer: usize, history_limit: usize) -> Self {
         Store {
             history_limit: history_limit.max(1),
+            overflowed: Vec::new(),
             objects: BTreeMap::new(),
             revision: 0,
             history: VecDeque::new(),
@@ -202,11 +205,12 @@ impl Store {
     }
 
     fn record(&mut self, change: Change) {
-        for watcher in self.watchers.values_mut().filter(|w| !w.overflowed) {
+        for (id, watcher) in self.watchers.iter_mut().filter(|(_, w)| !w.overflowed) {
             if let Some(line) = watcher.filter.event(&change) {
                 if watcher.queue.len() >= self.watch_buffer {
                     watcher.overflowed = true;
                     watcher.queue.clear();
+                    self.overflowed.push(*id);
                 } else {
                     watcher.queue.push_back(line);
                 }
@@ -272,6 +276,12 @@ impl Store {
                 gone: false,
             },
         }
+    }
+
+    /// The watches that overflowed since the last call: their drivers may be blocked writing
+    /// to a client that does not read, and must be freed (e.g. by shutting the socket down).
+    pub fn take_overflowed(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.overflowed)
     }
 
     pub fn unwatch(&mut self, id: u64) {
@@ -383,6 +393,8 @@ mod tests {
         for i in 0..5 {
             s.put(key(&format!("o{i}")), obj("x", "web"), ChangeKind::Added);
         }
+        assert_eq!(s.take_overflowed(), [id]);
+        assert!(s.take_overflowed().is_empty());
         let d = s.drain(id);
         assert!(d.overflowed && d.lines.is_empty());
         s.unwatch(id);
