@@ -1,7 +1,7 @@
 #!/bin/sh
 # mocket benchmarks (issue 7): builds mocket's release binaries and the harness, then runs it.
 #
-#   bench/run.sh [--snapshot] [all|limits|http|load|scale|memory|redis|https|soak]... [options]
+#   bench/run.sh [--snapshot] [all|limits|http|load|scale|memory|redis|https|soak|kubernetes]... [options]
 #
 # Options are listed at the top of bench/src/main.rs (sizes, repetitions, clients, --quick).
 # --snapshot: benchmark a clean copy of the committed HEAD (git archive into
@@ -29,4 +29,6 @@ else
 fi
 python3 -c 'import mocket' 2>/dev/null || python3 -m pip install --quiet mocket || \
   echo "bench: cannot install Python's Mocket library (pip install mocket); its column is skipped" >&2
+python3 -c 'import kmock' 2>/dev/null || python3 -m pip install --quiet kmock || \
+  echo "bench: cannot install kmock (pip install kmock); its Kubernetes row is skipped" >&2
 exec cargo run --release --manifest-path bench/Cargo.toml --bin mocket-bench -- "$@"

@@ -1,7 +1,7 @@
 //! mocket's benchmark harness (issue 7). See BENCHMARKS.md at the repository root.
 //!
 //! ```text
-//! cargo run --release --manifest-path bench/Cargo.toml -- [all|http|limits|load|scale|memory|redis|https|soak]... [options]
+//! cargo run --release --manifest-path bench/Cargo.toml -- [all|http|limits|load|scale|memory|redis|https|soak|kubernetes]... [options]
 //! ```
 //!
 //! Options (defaults keep `all` to a few minutes on 2 cores):
@@ -27,6 +27,10 @@
 //!   --soak-upload-mb MB soak: size of the upload                      (1024)
 //!   --soak-settle-ms MS soak: longest wait for threads/fds to come back (3000; the engine's
 //!                       pool keeps an idle thread 30 s, so 35000 shows them return)
+//!   --kube-objects N    ConfigMaps in the Kubernetes emulator         (10000)
+//!   --kube-kmock-objects N  the same for kmock (slower per create)  (500)
+//!   --kube-lists N      timed lists per Kubernetes run               (20)
+//!   --kube-trips N      create→watch-event round trips               (300)
 //!   --quick             small sizes, for checking the harness itself
 //!
 //! Writes bench/results/latest.md and bench/results/latest.json besides printing the tables.
@@ -34,6 +38,7 @@
 mod common;
 mod http;
 mod https;
+mod kubernetes;
 mod limits;
 mod redis;
 mod load;
@@ -64,6 +69,10 @@ pub struct Cfg {
     pub n_https: usize,
     pub time_wait_max: usize,
     pub soak: soak::SoakCfg,
+    pub kube_objects: usize,
+    pub kube_kmock_objects: usize,
+    pub kube_lists: usize,
+    pub kube_trips: usize,
 }
 
 impl Default for Cfg {
@@ -87,12 +96,16 @@ impl Default for Cfg {
             n_https: 300,
             time_wait_max: 16_000,
             soak: soak::SoakCfg::full(),
+            kube_objects: 10_000,
+            kube_kmock_objects: 500,
+            kube_lists: 20,
+            kube_trips: 300,
         }
     }
 }
 
 fn usage() -> ! {
-    eprintln!("{}", include_str!("main.rs").lines().take(32).collect::<Vec<_>>().join("\n"));
+    eprintln!("{}", include_str!("main.rs").lines().take(36).collect::<Vec<_>>().join("\n"));
     std::process::exit(2)
 }
 
@@ -124,6 +137,10 @@ fn main() {
             "--soak-idle" => cfg.soak.idle = num(args.next()),
             "--soak-upload-mb" => cfg.soak.upload_mb = num(args.next()),
             "--soak-settle-ms" => cfg.soak.settle_ms = num(args.next()) as u64,
+            "--kube-objects" => cfg.kube_objects = num(args.next()),
+            "--kube-kmock-objects" => cfg.kube_kmock_objects = num(args.next()),
+            "--kube-lists" => cfg.kube_lists = num(args.next()),
+            "--kube-trips" => cfg.kube_trips = num(args.next()),
             "--clients" => {
                 cfg.clients = args
                     .next()
@@ -156,8 +173,12 @@ fn main() {
                 cfg.redis_n = 2000;
                 cfg.n_https = 50;
                 cfg.soak = soak::SoakCfg::quick();
+                cfg.kube_objects = 500;
+                cfg.kube_kmock_objects = 100;
+                cfg.kube_lists = 3;
+                cfg.kube_trips = 20;
             }
-            "all" | "http" | "limits" | "load" | "scale" | "memory" | "redis" | "https" | "soak" => {
+            "all" | "http" | "limits" | "load" | "scale" | "memory" | "redis" | "https" | "soak" | "kubernetes" => {
                 sections.push(a)
             }
             "-h" | "--help" => usage(),
@@ -165,7 +186,7 @@ fn main() {
         }
     }
     if sections.is_empty() || sections.iter().any(|s| s == "all") {
-        sections = ["limits", "http", "load", "scale", "memory", "redis", "https", "soak"].map(String::from).to_vec();
+        sections = ["limits", "http", "load", "scale", "memory", "redis", "https", "soak", "kubernetes"].map(String::from).to_vec();
     }
     for c in &cfg.clients {
         if !["reqwest", "ureq", "curl", "python"].contains(&c.as_str()) {
@@ -193,6 +214,7 @@ fn main() {
             "redis" => redis::run(&env, &cfg, &mut report),
             "https" => https::run(&env, &cfg, &mut report),
             "soak" => soak::run(&env, &cfg, &mut report),
+            "kubernetes" => kubernetes::run(&env, &cfg, &mut report),
             _ => unreachable!(),
         }
         let after = limits::wake_probe();

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use mocket_protocols::field::{self, Destination, FieldError};
 use mocket_protocols::http::HttpEntry;
+use mocket_protocols::kubernetes::KubernetesEntry;
 use mocket_protocols::redis::RedisEntry;
 use mocket_protocols::tcp::TcpEntry;
 use serde_json::Value;
@@ -14,6 +15,7 @@ pub enum Kind {
     Http,
     Redis,
     Tcp,
+    Kubernetes,
 }
 
 impl Kind {
@@ -22,11 +24,12 @@ impl Kind {
             Kind::Http => "http",
             Kind::Redis => "redis",
             Kind::Tcp => "tcp",
+            Kind::Kubernetes => "kubernetes",
         }
     }
 }
 
-const KIND_KEYS: &[&str] = &["http", "redis", "tcp"];
+const KIND_KEYS: &[&str] = &["http", "redis", "tcp", "kubernetes"];
 
 /// An entry of a mocks file.
 #[derive(Debug, Clone)]
@@ -35,6 +38,8 @@ pub enum Entry {
     Http(Box<HttpEntry>),
     Redis(RedisEntry),
     Tcp(TcpEntry),
+    /// Boxed: it holds the seed objects.
+    Kubernetes(Box<KubernetesEntry>),
 }
 
 /// Why one entry given on its own (the control protocol's `register`, not a file) cannot be
@@ -80,6 +85,7 @@ impl Entry {
             ["http"] => HttpEntry::from_json(v, base_dir).map(|e| Entry::Http(Box::new(e))),
             ["redis"] => RedisEntry::from_json(v).map(Entry::Redis),
             ["tcp"] => TcpEntry::from_json(v).map(Entry::Tcp),
+            ["kubernetes"] => KubernetesEntry::from_json(v).map(|e| Entry::Kubernetes(Box::new(e))),
             [] => Err(FieldError::new(format!(
                 "an entry needs one kind key: {} (found keys: {})",
                 KIND_KEYS.join(", "),
@@ -101,6 +107,7 @@ impl Entry {
             Entry::Http(_) => Kind::Http,
             Entry::Redis(_) => Kind::Redis,
             Entry::Tcp(_) => Kind::Tcp,
+            Entry::Kubernetes(_) => Kind::Kubernetes,
         }
     }
 
@@ -109,6 +116,7 @@ impl Entry {
             Entry::Http(e) => e.destination(),
             Entry::Redis(e) => &e.destination,
             Entry::Tcp(e) => &e.destination,
+            Entry::Kubernetes(e) => &e.destination,
         }
     }
 
@@ -118,6 +126,7 @@ impl Entry {
             Entry::Http(e) => e.times,
             Entry::Redis(e) => e.times,
             Entry::Tcp(e) => e.times,
+            Entry::Kubernetes(_) => None,
         }
     }
 
@@ -135,6 +144,7 @@ impl Entry {
         match self {
             Entry::Http(e) => format!("http {}", e.text),
             Entry::Redis(e) => format!("redis {} {}", e.destination, e.describe()),
+            Entry::Kubernetes(e) => format!("kubernetes {}", e.url),
             _ => format!("{} {}", self.kind().key(), self.destination()),
         }
     }

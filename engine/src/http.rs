@@ -367,7 +367,7 @@ fn misses(
 
 /// The journal's `request`: method, path with query, headers by lower-case name (repeated
 /// headers joined by `, `), body (cut as [`journal_body`] says).
-fn request_json(request: &Request) -> Value {
+pub(super) fn request_json(request: &Request) -> Value {
     let mut headers = Map::new();
     for (name, value) in &request.headers {
         match headers.get_mut(name) {

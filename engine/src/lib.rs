@@ -28,6 +28,7 @@ pub mod fuzzing;
 mod http;
 mod idle;
 pub mod journal;
+mod kubernetes;
 mod listener;
 mod pool;
 mod record_proxy;
@@ -114,6 +115,8 @@ pub struct Engine {
     tls: std::sync::OnceLock<Result<Arc<mocket_protocols::tls::LeafCache>, String>>,
     /// The Redis emulators, one per emulated destination, shared by every connection.
     redis: redis::Emulators,
+    /// The Kubernetes API servers, one per `kubernetes` destination, shared by every connection.
+    kubernetes: kubernetes::Servers,
     /// Recording and replay (`MOCKET_RECORD_DIR`), opened with the engine.
     recorder: Option<Arc<mocket_recordings::Recorder>>,
     /// The client side of TLS to real servers while recording, built on first use.
@@ -222,6 +225,7 @@ impl Engine {
             thread_hook,
             tls: std::sync::OnceLock::new(),
             redis: redis::Emulators::default(),
+            kubernetes: kubernetes::Servers::default(),
             recorder,
             upstream_tls: std::sync::OnceLock::new(),
             shim_passes: seccomp::ShimPasses::default(),

@@ -309,9 +309,12 @@ impl Engine {
     /// waiting room (no thread), the others are served at once.
     pub(super) fn serve(self: Arc<Self>, stream: TcpStream, claim: Claim) {
         let client_first = self.entry_set(&claim.dest).is_some_and(|set| {
-            set.ids()
-                .next()
-                .is_some_and(|i| matches!(set.entry(i).kind(), Kind::Http | Kind::Redis))
+            set.ids().next().is_some_and(|i| {
+                matches!(
+                    set.entry(i).kind(),
+                    Kind::Http | Kind::Redis | Kind::Kubernetes
+                )
+            })
         });
         if client_first {
             self.serve_when_spoken(stream, claim);
@@ -338,6 +341,7 @@ impl Engine {
             Some(Kind::Http) => self.serve_http_or_https(stream, &claim),
             Some(Kind::Redis) => self.serve_redis(stream, &claim, set),
             Some(Kind::Tcp) => self.serve_tcp(stream, &claim, &set),
+            Some(Kind::Kubernetes) => self.serve_kubernetes(stream, &claim, &set),
             None => {
                 let event = claim.event("tcp", Action::Unmatched);
                 self.count_unmatched(&claim, "tcp", "no entry".into(), event);

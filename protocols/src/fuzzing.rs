@@ -119,6 +119,53 @@ pub fn dns_message(data: &[u8]) {
     );
 }
 
+/// The Kubernetes emulator on a client's requests (paths, queries with label and field
+/// selectors, bodies with objects and merge or JSON patches): never panics, every JSON answer
+/// parses, every error is a `Status` with the response's code, and every watch event is a JSON
+/// line.
+pub fn kubernetes_requests(data: &[u8]) {
+    use crate::http::BodyPolicy;
+    use crate::kubernetes::{Emulator, KubernetesEntry, Outcome};
+    use serde_json::{Value, json};
+
+    let entry = KubernetesEntry::from_json(&json!({
+        "kubernetes": "http://kube.test",
+        "resources": [{"group": "example.com", "version": "v1", "kind": "Widget"}],
+        "objects": [
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "labels": {"app": "web"}}},
+            {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "finalizers": ["x"]}},
+        ],
+        "watch_buffer": 4,
+    }))
+    .expect("a valid entry");
+    let mut emulator = Emulator::new(&entry, 0);
+    let mut parser = RequestParser::new();
+    parser.feed(data);
+    while let Ok(Some(parsed)) = parser.poll_with(&mut |_: &Request| BodyPolicy::whole(1 << 20)) {
+        let Parsed::Request(request) = parsed else {
+            continue;
+        };
+        match emulator.handle(&request, 0) {
+            Outcome::Reply(reply) if reply.content_type.starts_with("application/json") => {
+                let body: Value = serde_json::from_slice(&reply.body).expect("a JSON answer");
+                if reply.status >= 400 {
+                    assert_eq!(body["kind"], "Status", "{body}");
+                    assert_eq!(body["code"], reply.status, "{body}");
+                }
+            }
+            Outcome::Reply(reply) => assert_eq!(reply.status, 200),
+            Outcome::Watch(watch) => {
+                for line in &watch.backlog {
+                    serde_json::from_slice::<Value>(line).expect("a JSON event");
+                }
+                if let Some(id) = watch.id {
+                    emulator.store().unwatch(id);
+                }
+            }
+        }
+    }
+}
+
 /// 1 to 16 bytes per read: small reads are where reassembly bugs hide.
 fn read_size(cut: u8) -> usize {
     usize::from(cut % 16) + 1
@@ -142,6 +189,11 @@ mod tests {
     #[test]
     fn dns_message_corpus_replays() {
         replay_corpus("dns_message", dns_message);
+    }
+
+    #[test]
+    fn kubernetes_corpus_replays() {
+        replay_corpus("kubernetes", kubernetes_requests);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod field;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod http;
+pub mod kubernetes;
 pub mod redis;
 pub mod tcp;
 pub mod tls;
