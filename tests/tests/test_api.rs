@@ -816,3 +816,65 @@ fn without_interception_mocket_start_panics_with_one_line() {
         run.stderr
     );
 }
+
+/// examples/test-api: a user's crate whose `cargo test` runs under mocket through the runner in
+/// its .cargo/config.toml (with the built `mocket` first on PATH), offline, in a network
+/// namespace. Its dependencies were fetched beforehand (.ci/run: `cargo fetch`); it shares
+/// target/downstream with tests/downstream, so the two compile their common crates once.
+#[test]
+fn the_examples_crate_passes_under_its_cargo_runner() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/test-api");
+    let target = build_dir().parent().expect("target dir").join("downstream");
+    let path = format!(
+        "{}:{}",
+        build_dir().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let data = data_home();
+    let cargo_test = |extra: &[&str]| {
+        let mut args = vec![cargo.as_str(), "test", "--offline"];
+        args.extend_from_slice(extra);
+        let mut c = netns_command(&args);
+        c.current_dir(&dir)
+            .env("PATH", &path)
+            .env("CARGO_TARGET_DIR", &target)
+            .env("XDG_DATA_HOME", &data)
+            .env_remove("LD_PRELOAD")
+            .env_remove("MOCKET_SOCKET");
+        c
+    };
+    // The build alone, with room for a cold one.
+    let mut build = std::process::Command::new("timeout");
+    let no_run = cargo_test(&["--no-run"]);
+    build
+        .args(["-k", "5", "1800"])
+        .arg(no_run.get_program())
+        .args(no_run.get_args())
+        .current_dir(&dir)
+        .env("PATH", &path)
+        .env("CARGO_TARGET_DIR", &target)
+        .stdin(std::process::Stdio::null());
+    let started = std::time::Instant::now();
+    let out = build.output().expect("spawn cargo");
+    assert!(
+        out.status.success(),
+        "building examples/test-api failed (its crates must be fetched first: `cargo fetch --manifest-path examples/test-api/Cargo.toml`, as .ci/run does):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!(
+        "examples/test-api built in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let run = run(cargo_test(&[]));
+    run.success();
+    assert!(
+        run.stdout.contains("test result: ok. 6 passed; 0 failed"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    // The runner did run the tests under mocket: its end-of-run report.
+    assert!(run.stderr.contains("mocket: "), "{}", run.stderr);
+}
