@@ -160,7 +160,7 @@ impl Mocket {
         };
         if let Some(closure) = responder {
             let responders = &self.scope.client.responders;
-            responders.add(self.scope.id, mock.entry, mock.label.clone(), closure);
+            responders.add(self.scope.id, mock.entry, closure);
         }
         mock
     }
@@ -206,8 +206,15 @@ impl Mocket {
     }
 }
 
+/// The engine's report (it names the test), or one made here if it sent none.
 fn failure_text(test: &str, verdict: &Verdict) -> String {
-    format!("mocket: test {test} failed:\n{}", verdict.report())
+    match &verdict.message {
+        Some(message) => message.clone(),
+        None => format!(
+            "mocket: test \"{test}\" failed its mocks:\n{}",
+            verdict.report()
+        ),
+    }
 }
 
 impl Drop for Mocket {

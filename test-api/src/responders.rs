@@ -24,7 +24,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 struct Registered {
-    label: String,
     closure: Responder,
 }
 
@@ -54,8 +53,8 @@ impl Responders {
         self.changed.notify_all();
     }
 
-    pub fn add(&self, scope: u64, entry: u64, label: String, closure: Responder) {
-        let registered = Arc::new(Registered { label, closure });
+    pub fn add(&self, scope: u64, entry: u64, closure: Responder) {
+        let registered = Arc::new(Registered { closure });
         lock(&self.table)
             .by_entry
             .insert((scope, entry), registered);
@@ -73,7 +72,7 @@ impl Responders {
             let now = Instant::now();
             if !table.open_scopes.contains(&scope) || now >= deadline {
                 return Err(format!(
-                    "respond_with: entry {entry} of scope {scope} has no closure in process {} (its scope has ended)",
+                    "has no closure in process {} (entry {entry} of scope {scope}: the scope has ended)",
                     std::process::id()
                 ));
             }
@@ -99,17 +98,13 @@ impl Responders {
         }));
     }
 
+    /// The response, or what went wrong, worded to follow the engine's "respond_with of
+    /// <entry> " (`panicked: boom`).
     fn run(&self, call: &Call) -> Result<Value, String> {
         let registered = self.find(call.scope, call.entry)?;
         catch_unwind(AssertUnwindSafe(|| (registered.closure)(&call.request)))
             .map(|response| response.to_json())
-            .map_err(|panic| {
-                format!(
-                    "respond_with of {} panicked: {}",
-                    registered.label,
-                    panic_text(panic.as_ref())
-                )
-            })
+            .map_err(|panic| format!("panicked: {}", panic_text(panic.as_ref())))
     }
 }
 
@@ -206,31 +201,18 @@ mod tests {
     fn a_registered_closure_answers() {
         let r = Arc::new(Responders::default());
         r.open_scope(1);
-        r.add(
-            1,
-            2,
-            "GET http://a/".into(),
-            Arc::new(|_| http::status(204)),
-        );
+        r.add(1, 2, Arc::new(|_| http::status(204)));
         assert_eq!(answer_of(&r, call(1, 2)).unwrap()["status"], 204);
     }
 
     #[test]
-    fn a_panicking_closure_becomes_an_error_naming_the_entry() {
+    fn a_panicking_closure_becomes_an_error_with_its_message() {
         let r = Arc::new(Responders::default());
         r.open_scope(1);
-        r.add(1, 2, "GET http://a/x".into(), Arc::new(|_| panic!("boom")));
-        assert_eq!(
-            answer_of(&r, call(1, 2)).unwrap_err(),
-            "respond_with of GET http://a/x panicked: boom"
-        );
+        r.add(1, 2, Arc::new(|_| panic!("boom")));
+        assert_eq!(answer_of(&r, call(1, 2)).unwrap_err(), "panicked: boom");
         // The pool survived it.
-        r.add(
-            1,
-            3,
-            "GET http://a/y".into(),
-            Arc::new(|_| http::status(200)),
-        );
+        r.add(1, 3, Arc::new(|_| http::status(200)));
         assert!(answer_of(&r, call(1, 3)).is_ok());
     }
 
@@ -241,12 +223,7 @@ mod tests {
         let later = Arc::clone(&r);
         let t = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(50));
-            later.add(
-                1,
-                2,
-                "GET http://a/".into(),
-                Arc::new(|_| http::status(201)),
-            );
+            later.add(1, 2, Arc::new(|_| http::status(201)));
         });
         assert_eq!(answer_of(&r, call(1, 2)).unwrap()["status"], 201);
         t.join().unwrap();
@@ -266,7 +243,6 @@ mod tests {
             r.add(
                 1,
                 entry,
-                format!("GET http://a/{entry}"),
                 Arc::new(move |_| {
                     b.wait();
                     http::status(200)

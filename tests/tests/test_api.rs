@@ -655,7 +655,9 @@ fn a_failed_expectation_names_the_entry_the_counts_and_the_unmatched_request() {
         // The unmatched request, with why the nearest entry did not match.
         assert!(out.contains("/v1/charge"), "{placement:?}: {out}");
         assert!(
-            out.contains("mocket: test fixture::fails_expectation_and_unmatched failed"),
+            out.contains(
+                "mocket: test \"fixture::fails_expectation_and_unmatched\" failed its mocks"
+            ),
             "{placement:?}: {out}"
         );
     }
