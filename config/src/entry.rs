@@ -37,7 +37,37 @@ pub enum Entry {
     Tcp(TcpEntry),
 }
 
+/// Why one entry given on its own (the control protocol's `register`, not a file) cannot be
+/// used: the key path inside the entry and the same message `mocket check` gives for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryError {
+    /// The key path inside the entry, such as `response.status`; empty for the whole entry.
+    pub key: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for EntryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.key.is_empty() {
+            true => f.write_str(&self.message),
+            false => write!(f, "{}: {}", self.key, self.message),
+        }
+    }
+}
+
+impl std::error::Error for EntryError {}
+
 impl Entry {
+    /// Reads one entry given without a file: the parser of the mocks file, with the key path
+    /// relative to the entry (`mocket check` says `entries[3].response.status`, this says
+    /// `response.status`, with the same message).
+    pub fn parse_one(v: &Value, base_dir: &Path) -> Result<Self, EntryError> {
+        Entry::from_json(v, base_dir).map_err(|e| EntryError {
+            key: e.path_text(),
+            message: e.message,
+        })
+    }
+
     /// Reads an entry; its kind key (`http`, `redis` or `tcp`) says which.
     pub fn from_json(v: &Value, base_dir: &Path) -> Result<Self, FieldError> {
         let map = field::object(v, "an entry")?;
@@ -91,12 +121,56 @@ impl Entry {
         }
     }
 
+    /// How a test names the entry: `POST https://api.stripe.com/v1/charges`,
+    /// `redis cache.internal:6379 GET greeting`, `tcp legacy.internal:9000`.
+    pub fn label(&self) -> String {
+        match self {
+            Entry::Http(e) => e.text.clone(),
+            _ => self.summary(),
+        }
+    }
+
     /// How a report names the entry: `tcp legacy.internal:9000`.
     pub fn summary(&self) -> String {
         match self {
             Entry::Http(e) => format!("http {}", e.text),
             Entry::Redis(e) => format!("redis {} {}", e.destination, e.describe()),
             _ => format!("{} {}", self.kind().key(), self.destination()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Config;
+
+    /// The file-free message is `mocket check`'s, minus the file, position and `entries[0].`.
+    #[test]
+    fn one_entry_errors_match_the_file_errors() {
+        let cases = [
+            r#"{"http": "GET https://a.example/x", "respons": {}}"#,
+            r#"{"http": "GET https://a.example/x", "response": {"status": "x"}}"#,
+            r#"{"http": "GET a b", "response": {}}"#,
+            r#"{"http": "GET https://a.example/x", "match": {"path_regex": "("}, "response": {}}"#,
+            r#"{"nothing": 1}"#,
+        ];
+        for case in cases {
+            let value: Value = serde_json::from_str(case).unwrap();
+            let one = Entry::parse_one(&value, Path::new(".")).unwrap_err();
+            let file = Config::parse(
+                &format!("{{\"entries\": [{case}]}}"),
+                "m.json",
+                Path::new("."),
+            )
+            .unwrap_err();
+            let file_key = file.key.strip_prefix("entries[0]").unwrap();
+            assert_eq!(one.key, file_key.trim_start_matches('.'), "{case}");
+            assert_eq!(one.message, file.message, "{case}");
+            assert!(
+                file.to_string().ends_with(&one.to_string()),
+                "{file} vs {one}"
+            );
         }
     }
 }

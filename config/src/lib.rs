@@ -24,7 +24,7 @@ use std::path::Path;
 use mocket_protocols::field::{self, Destination, FieldError, PathSeg};
 use serde_json::Value;
 
-pub use entry::{Entry, Kind};
+pub use entry::{Entry, EntryError, Kind};
 pub use settings::{LogLevel, Settings};
 
 use crate::policy::AllowList;

@@ -1,7 +1,12 @@
 //! The daemon placement's control socket: the shim of every process under `mocket run` asks its
 //! questions here, one line per request (see [`crate::control`]).
 //!
-//! One thread serves every control connection with epoll. The shim keeps a connection per
+//! A connection whose first byte is `{` speaks the test API's JSON control protocol instead
+//! ([`crate::scopes`]): it is handed to a thread of its own for its whole life
+//! ([`crate::scopes::daemon`]), since its requests may wait (for a lease) and the engine
+//! writes to it unasked (responder calls).
+//!
+//! One thread serves every other control connection with epoll. The shim keeps a connection per
 //! thread of each process for the process's life, so a thread per connection grew with the
 //! threads of the whole process tree; and every answer comes from memory in microseconds, so
 //! one thread keeps up. No read blocks: a silent peer holds its socket and at most
@@ -69,6 +74,8 @@ struct Peer {
     output: Vec<u8>,
     /// Whether it is registered for writability too (replies are waiting).
     waits_to_write: bool,
+    /// Whether it sent a shim line already (then it is not a JSON session).
+    spoke_lines: bool,
 }
 
 impl ControlServer {
@@ -128,11 +135,26 @@ impl ControlServer {
         let Some(peer) = self.peers.get_mut(&token) else {
             return;
         };
-        let keep = peer.receive(&self.engine) && peer.send(&self.poll, token);
+        let received = peer.receive(&self.engine);
+        let keep = received == Received::Lines && peer.send(&self.poll, token);
         if !keep && let Some(mut peer) = self.peers.remove(&token) {
             let _ = self.poll.registry().deregister(&mut peer.stream);
+            if received == Received::Json {
+                let stream = std::os::unix::net::UnixStream::from(peer.stream);
+                crate::scopes::daemon::serve_session(&self.engine, stream, peer.input);
+            }
         }
     }
+}
+
+/// What a peer's input turned out to be.
+#[derive(Debug, PartialEq, Eq)]
+enum Received {
+    /// Shim lines (answered), and the connection goes on.
+    Lines,
+    /// The JSON control protocol: the connection leaves this thread.
+    Json,
+    Closed,
 }
 
 impl Peer {
@@ -142,24 +164,28 @@ impl Peer {
             input: Vec::new(),
             output: Vec::new(),
             waits_to_write: false,
+            spoke_lines: false,
         }
     }
 
-    /// Reads until the socket is drained; `false` when the connection is over.
-    fn receive(&mut self, engine: &Arc<Engine>) -> bool {
+    /// Reads until the socket is drained.
+    fn receive(&mut self, engine: &Arc<Engine>) -> Received {
         let mut buf = [0u8; 8192];
         loop {
             match self.stream.read(&mut buf) {
-                Ok(0) => return false,
+                Ok(0) => return Received::Closed,
                 Ok(n) => {
                     self.input.extend_from_slice(&buf[..n]);
+                    if !self.spoke_lines && self.input.first() == Some(&b'{') {
+                        return Received::Json;
+                    }
                     if !self.answer_lines(engine) {
-                        return false;
+                        return Received::Closed;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Received::Lines,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return false,
+                Err(_) => return Received::Closed,
             }
         }
     }
@@ -170,6 +196,7 @@ impl Peer {
         while let Some(end) = self.input[start..].iter().position(|&b| b == b'\n') {
             let line = &self.input[start..start + end];
             start += end + 1;
+            self.spoke_lines = true;
             let Ok(line) = std::str::from_utf8(line) else {
                 return false;
             };

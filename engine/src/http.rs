@@ -19,7 +19,11 @@ use socket2::SockRef;
 
 use super::{Claim, Engine, lock};
 use crate::journal::{Action, Event, JOURNAL_BODY, journal_body};
+use crate::scopes::session::CALL_TIMEOUT;
+use crate::scopes::{EntrySet, Scope, ScopeEntry, request_object};
 use mocket_config::{Entry, LogLevel};
+use std::cell::RefCell;
+use std::path::Path;
 
 /// What serving HTTP needs from a connection beyond its bytes. Implemented by plain TCP here,
 /// and by whatever wraps TCP in TLS, which delegates to its socket.
@@ -52,20 +56,13 @@ pub(super) enum Flow {
 
 impl Engine {
     /// Serves one connection to `claim.dest`. `tls` is the scheme of the connection
-    /// (`https` entries match only on TLS connections); `candidates` are the indexes of the
-    /// destination's entries, in file order.
-    pub(super) fn serve_http<S: Connection>(
-        &self,
-        mut stream: S,
-        tls: bool,
-        claim: &Claim,
-        candidates: &[usize],
-    ) {
+    /// (`https` entries match only on TLS connections). Each request gets the candidates of
+    /// its own moment ([`Engine::entry_set`]): a keep-alive connection outlives test scopes.
+    pub(super) fn serve_http<S: Connection>(&self, mut stream: S, tls: bool, claim: &Claim) {
         let mut parser = RequestParser::new();
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            if self.answer_parsed(&mut parser, &mut stream, tls, claim, candidates) == Flow::Closed
-            {
+            if self.answer_parsed(&mut parser, &mut stream, tls, claim) == Flow::Closed {
                 return;
             }
             let n = match stream.read(&mut buf) {
@@ -89,16 +86,30 @@ impl Engine {
         stream: &mut S,
         tls: bool,
         claim: &Claim,
-        candidates: &[usize],
     ) -> Flow {
-        let mut policy = |head: &Request| self.body_policy(head, claim, candidates);
+        // The candidates are picked when a request's head arrives, and answer it.
+        let current: RefCell<Option<EntrySet>> = RefCell::new(None);
+        let mut policy = |head: &Request| {
+            let set = self.entry_set(&claim.dest);
+            let policy = set
+                .as_ref()
+                .map_or(BodyPolicy::first(0), |set| self.body_policy(head, set));
+            *current.borrow_mut() = set;
+            policy
+        };
         loop {
             let flow = match parser.poll_with(&mut policy) {
                 Ok(None) => return Flow::Open,
                 Ok(Some(Parsed::Continue)) => write(stream, http::CONTINUE),
                 Ok(Some(Parsed::Request(request))) => {
-                    let steps = self.answer(&request, tls, claim, candidates);
-                    perform(stream, steps)
+                    let set = current.borrow_mut().take();
+                    match set.or_else(|| self.entry_set(&claim.dest)) {
+                        Some(set) => {
+                            let steps = self.answer(&request, tls, claim, &set);
+                            perform(stream, steps)
+                        }
+                        None => Flow::Closed,
+                    }
                 }
                 Err(error) => {
                     self.malformed(claim, &error);
@@ -113,13 +124,15 @@ impl Engine {
     }
 
     /// What to hold of a request's body: all of it (up to `MOCKET_MAX_BODY`) when an entry
-    /// that could answer it matches on the body, else only what the journal shows.
-    fn body_policy(&self, head: &Request, claim: &Claim, candidates: &[usize]) -> BodyPolicy {
-        let needs_body = self
-            .routes(claim, candidates)
-            .candidates(head)
-            .into_iter()
-            .any(|i| http_entry(self.entry(i)).is_some_and(|e| e.conditions.matches_on_body()));
+    /// that could answer it matches on the body, or a test scope holds the destination (the
+    /// test reads the requests back, a responder computes from them); else only what the
+    /// journal shows.
+    fn body_policy(&self, head: &Request, set: &EntrySet) -> BodyPolicy {
+        let needs_body = set.scope().is_some()
+            || self
+                .likely(set, head)
+                .into_iter()
+                .any(|i| http_entry(set.entry(i)).is_some_and(|e| e.conditions.matches_on_body()));
         match (needs_body, self.journal.is_on()) {
             (true, _) => BodyPolicy::whole(self.max_body()),
             (false, true) => BodyPolicy::first(JOURNAL_BODY),
@@ -127,41 +140,53 @@ impl Engine {
         }
     }
 
+    /// The entries of `set` that could answer `request` (same method and path), the scope's
+    /// first.
+    fn likely(&self, set: &EntrySet, request: &Request) -> Vec<usize> {
+        let mut likely = match &set.scoped {
+            Some((_, entries)) => entries.routes().candidates(request),
+            None => Vec::new(),
+        };
+        likely.extend(self.routes(set).candidates(request));
+        likely
+    }
+
     /// Picks the response to `request`, journals the exchange and returns what to send.
-    fn answer(
-        &self,
-        request: &Request,
-        tls: bool,
-        claim: &Claim,
-        candidates: &[usize],
-    ) -> Vec<Step> {
-        let likely = self.routes(claim, candidates).candidates(request);
+    fn answer(&self, request: &Request, tls: bool, claim: &Claim, set: &EntrySet) -> Vec<Step> {
+        let likely = self.likely(set, request);
         let matching = likely.into_iter().filter(|&i| {
-            http_entry(self.entry(i)).is_some_and(|e| http::mismatches(e, request, tls).is_empty())
+            http_entry(set.entry(i)).is_some_and(|e| http::mismatches(e, request, tls).is_empty())
         });
-        let Some((index, used)) = self.take_entry(matching) else {
+        let Some((index, used)) = self.take_entry(set, matching) else {
             // The slow path, for the report only: why each entry of the destination missed.
-            let entries: Vec<(usize, &HttpEntry)> = candidates
-                .iter()
-                .filter_map(|&i| Some((i, http_entry(self.entry(i))?)))
+            let entries: Vec<(usize, &HttpEntry)> = set
+                .ids()
+                .filter_map(|i| Some((i, http_entry(set.entry(i))?)))
                 .collect();
             let reasons = entries
                 .iter()
                 .map(|(_, e)| http::mismatches(e, request, tls))
                 .collect();
             let misses = misses(&entries, reasons, request);
-            return self.unmatched(request, tls, claim, misses);
+            return self.unmatched(request, tls, claim, set, misses);
         };
-        let Entry::Http(entry) = self.entry(index) else {
+        let Entry::Http(entry) = set.entry(index) else {
             unreachable!("filtered to http entries")
         };
+        if let Some(scope) = set.scope() {
+            let object = request_object(claim.pid, &claim.dest, tls, request, Some(index), None);
+            if let Some(responder) = set.scope_entry(index).filter(|e| e.responder) {
+                return self.respond_with(request, claim, scope, responder, object);
+            }
+            scope.record(Some(index), object);
+        }
         let last = entry.responses.len() - 1;
         let response = &entry.responses[usize::try_from(used).unwrap_or(last).min(last)];
         if self.journal.is_on() {
             let event = self
                 .event(claim, Action::Mocked, request, response_json(response))
                 .entry(Some(index));
-            self.journal.record(&event);
+            self.journal.record(&scoped(event, set));
         }
         if self.log >= LogLevel::Info {
             self.info(&format!(
@@ -172,13 +197,77 @@ impl Engine {
         http::plan(response, request)
     }
 
-    /// The destination's http entries indexed by method and path, built on its first request.
-    fn routes(&self, claim: &Claim, candidates: &[usize]) -> Arc<RouteIndex> {
+    /// Asks the test that registered `responder` for the response (DESIGN.md section 8:
+    /// callbacks run in the test's process). A failed call answers `500` with why, and fails
+    /// the scope.
+    fn respond_with(
+        &self,
+        request: &Request,
+        claim: &Claim,
+        scope: &Arc<Scope>,
+        responder: &ScopeEntry,
+        object: Value,
+    ) -> Vec<Step> {
+        let call = json!({"op": "respond_with", "scope": scope.id, "entry": responder.id,
+                          "request": object});
+        scope.record(Some(responder.id), object);
+        let answer = match self.scopes.session(scope.session) {
+            Some(session) => session.call(call, CALL_TIMEOUT),
+            None => Err("failed: the test's control session is closed".into()),
+        };
+        let response = answer
+            .map_err(
+                |e| match e.starts_with("panicked") || e.starts_with("failed") {
+                    true => e,
+                    false => format!("failed: {e}"),
+                },
+            )
+            .and_then(|value| {
+                HttpResponse::from_json(&value, Path::new(".")).map_err(|e| {
+                    format!(
+                        "answered an invalid response: {}: {}",
+                        e.path_text(),
+                        e.message
+                    )
+                })
+            });
+        let (response, event) = match response {
+            Ok(response) => {
+                let json = response_json(&response);
+                (response, self.event(claim, Action::Mocked, request, json))
+            }
+            Err(why) => {
+                let message = format!("respond_with of {} {why}", responder.label);
+                self.warn(&message);
+                scope.fail(message.clone());
+                let event = self
+                    .event(claim, Action::Mocked, request, json!({"status": 500}))
+                    .with("reason", json!(message));
+                (
+                    http::text_response(500, format!("mocket: {message}\n")),
+                    event,
+                )
+            }
+        };
+        if self.journal.is_on() {
+            let event = event
+                .entry(Some(responder.id))
+                .with("scope", json!(scope.name));
+            self.journal.record(&event);
+        }
+        http::plan(&response, request)
+    }
+
+    /// The mocks file's http entries of the destination indexed by method and path, built on
+    /// its first request.
+    fn routes(&self, set: &EntrySet) -> Arc<RouteIndex> {
         let mut routes = lock(&self.http_routes);
-        let index = routes.entry(claim.dest.clone()).or_insert_with(|| {
-            let entries = candidates
+        let index = routes.entry(set.dest.clone()).or_insert_with(|| {
+            let entries = set
+                .config
+                .entries_for(&set.dest)
                 .iter()
-                .filter_map(|&i| Some((i, http_entry(self.entry(i))?)));
+                .filter_map(|&i| Some((i, http_entry(&set.config.entries[i])?)));
             Arc::new(RouteIndex::new(entries))
         });
         Arc::clone(index)
@@ -190,16 +279,22 @@ impl Engine {
         request: &Request,
         tls: bool,
         claim: &Claim,
+        set: &EntrySet,
         misses: Vec<Miss>,
     ) -> Vec<Step> {
         let near = http::closest(misses);
         let origin = format!("{}://{}", http::scheme(tls), claim.dest);
         let body = http::unmatched_body(request, &origin, &near);
         let summary = http::unmatched_summary(request, &near);
+        if let Some(scope) = set.scope() {
+            let miss = body.trim_end();
+            let object = request_object(claim.pid, &claim.dest, tls, request, None, Some(miss));
+            scope.record(None, object);
+        }
         let event = self
             .event(claim, Action::Unmatched, request, json!({"status": 501}))
             .with("reason", json!(body.trim_end()));
-        self.count_unmatched(claim, "http", summary, event);
+        self.count_unmatched(claim, "http", summary, scoped(event, set));
         http::plan(&http::text_response(501, body), request)
     }
 
@@ -229,6 +324,14 @@ impl Engine {
             .event("http", action)
             .with("request", request_json(request))
             .with("response", response)
+    }
+}
+
+/// The event with the test's name when a scope holds the destination.
+fn scoped(event: Event, set: &EntrySet) -> Event {
+    match set.scope() {
+        Some(scope) => event.with("scope", json!(scope.name)),
+        None => event,
     }
 }
 

@@ -29,6 +29,7 @@ mod listener;
 mod pool;
 mod record_proxy;
 mod redis;
+pub mod scopes;
 mod serve;
 mod tcp;
 mod tls;
@@ -47,7 +48,7 @@ use crate::control::{Reply, Request, Transport};
 use crate::fake_ip::{FakeIpError, FakeIpMap, Registry, is_fake};
 use crate::journal::{Action, Event, Journal};
 use mocket_config::policy::AllowRule;
-use mocket_config::{Config, ConfigError, Entry, LogLevel, Settings};
+use mocket_config::{Config, ConfigError, LogLevel, Settings};
 use mocket_report::Report;
 
 pub use idle::{DEFAULT_IDLE_TIMEOUT, IDLE_TIMEOUT_VAR, IdleTimeout, IdleTimeoutError};
@@ -113,6 +114,8 @@ pub struct Engine {
     recorder: Option<Arc<mocket_recordings::Recorder>>,
     /// The client side of TLS to real servers while recording, built on first use.
     upstream_tls: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
+    /// The test scopes of the control protocol, their leases and sessions.
+    scopes: scopes::Scopes,
 }
 
 use mocket_control::sync::lock;
@@ -180,12 +183,19 @@ impl Engine {
             }
             IdleTimeout::default()
         });
+        let lease_timeout = scopes::Scopes::lease_timeout_from_env().unwrap_or_else(|e| {
+            if log >= LogLevel::Warn {
+                crate::say(&e);
+            }
+            scopes::DEFAULT_LEASE_TIMEOUT
+        });
         let mut fake_ips = FakeIpMap::default();
         let mut usage = Vec::new();
         if let Ok(config) = &config {
             assign_entry_names(&mut fake_ips, config);
             usage.extend(config.entries.iter().map(|_| AtomicU64::new(0)));
         }
+        let file_entries = config.as_ref().map_or(0, |c| c.entries.len());
         Arc::new(Engine {
             config,
             log,
@@ -208,6 +218,7 @@ impl Engine {
             redis: redis::Emulators::default(),
             recorder,
             upstream_tls: std::sync::OnceLock::new(),
+            scopes: scopes::Scopes::new(file_entries, lease_timeout),
         })
     }
 
@@ -289,7 +300,7 @@ impl Engine {
         // While recording, a name no rule allows is recorded or replayed: the connect that
         // follows must reach the engine, in strict mode or not.
         let recorded = self.recorder.is_some() && !config.allow.allows_name(name);
-        if config.names_host(name) || recorded {
+        if self.names_host(config, name) || recorded {
             return self.fake_reply(name);
         }
         match (config.allow.allows_name(name), config.strict) {
@@ -310,7 +321,7 @@ impl Engine {
     }
 
     fn query(&self, config: &Config, pid: u32, name: &str) -> Reply {
-        if !config.strict || (config.allow.allows_name(name) && !config.names_host(name)) {
+        if !config.strict || (config.allow.allows_name(name) && !self.names_host(config, name)) {
             return Reply::Real;
         }
         self.journal
@@ -391,7 +402,8 @@ impl Engine {
         let allowed =
             config.allow.allows(&host, port) || config.allow.allows(&addr.to_string(), port);
         let recorded = self.recorder.is_some() && !allowed;
-        if transport == Transport::Tcp && (!config.entries_for(&dest).is_empty() || recorded) {
+        let mocked = !config.entries_for(&dest).is_empty() || self.scopes.is_leased(&dest);
+        if transport == Transport::Tcp && (mocked || recorded) {
             return match self.listener_port() {
                 Ok(engine_port) => Reply::Redirect(engine_port),
                 Err(e) => Reply::Refuse(format!(
@@ -423,7 +435,7 @@ impl Engine {
                 Reply::Pass
             };
         }
-        let why = match config.names_host(&dest.host) {
+        let why = match self.names_host(config, &dest.host) {
             true => "no entry for this port",
             false => "no entry matches",
         };
@@ -442,12 +454,28 @@ impl Engine {
         Reply::Refuse(message)
     }
 
-    /// Takes one use of the first entry among `candidates` that still has uses left.
-    fn take_entry(&self, candidates: impl IntoIterator<Item = usize>) -> Option<(usize, u64)> {
-        let config = self.config.as_ref().ok()?;
+    /// The candidate entries of a request or connection on `dest`, now: the entries of the
+    /// scope that holds `dest`'s lease, then the mocks file's. `None` with a broken file.
+    pub(crate) fn entry_set(&self, dest: &Destination) -> Option<scopes::EntrySet> {
+        let config = Arc::clone(self.config.as_ref().ok()?);
+        Some(scopes::EntrySet {
+            config,
+            dest: dest.clone(),
+            scoped: self.scopes.holder(dest),
+        })
+    }
+
+    /// Takes one use of the first entry among `candidates` (ids of `set`) that still has
+    /// uses left.
+    fn take_entry(
+        &self,
+        set: &scopes::EntrySet,
+        candidates: impl IntoIterator<Item = usize>,
+    ) -> Option<(usize, u64)> {
         candidates.into_iter().find_map(|i| {
-            let times = config.entries[i].times();
-            self.usage[i]
+            let times = set.entry(i).times();
+            set.scope_usage(i)
+                .unwrap_or_else(|| &self.usage[i])
                 .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
                     times.is_none_or(|t| used < t).then_some(used + 1)
                 })
@@ -456,19 +484,16 @@ impl Engine {
         })
     }
 
+    /// Whether an entry of the mocks file or of a test scope names `host`.
+    fn names_host(&self, config: &Config, host: &str) -> bool {
+        config.names_host(host) || self.scopes.names_host(host)
+    }
+
     /// `MOCKET_MAX_BODY`: the most of a request body held when it is needed whole.
     fn max_body(&self) -> usize {
         self.config
             .as_ref()
             .map_or(mocket_protocols::http::DEFAULT_MAX_BODY, |c| c.max_body)
-    }
-
-    fn entry(&self, index: usize) -> &Entry {
-        &self
-            .config
-            .as_ref()
-            .expect("entries exist only with a config")
-            .entries[index]
     }
 
     fn warn(&self, message: &str) {

@@ -308,13 +308,11 @@ impl Engine {
     /// Serves a claimed connection: protocols whose client speaks first wait for it in the
     /// waiting room (no thread), the others are served at once.
     pub(super) fn serve(self: Arc<Self>, stream: TcpStream, claim: Claim) {
-        let client_first = match &self.config {
-            Ok(config) => config
-                .entries_for(&claim.dest)
-                .first()
-                .is_some_and(|i| matches!(config.entries[*i].kind(), Kind::Http | Kind::Redis)),
-            Err(_) => false,
-        };
+        let client_first = self.entry_set(&claim.dest).is_some_and(|set| {
+            set.ids()
+                .next()
+                .is_some_and(|i| matches!(set.entry(i).kind(), Kind::Http | Kind::Redis))
+        });
         if client_first {
             self.serve_when_spoken(stream, claim);
         } else {
@@ -322,24 +320,23 @@ impl Engine {
         }
     }
 
-    /// Serves a claimed connection on this thread.
+    /// Serves a claimed connection on this thread. Its protocol is that of the first
+    /// candidate entry when it starts; HTTP picks its candidates again for each request.
     pub(super) fn serve_claimed(self: Arc<Self>, stream: TcpStream, claim: Claim) {
         let _ = stream.set_nodelay(true);
-        let config = match &self.config {
-            Ok(c) => Arc::clone(c),
-            Err(_) => return,
+        let Some(set) = self.entry_set(&claim.dest) else {
+            return;
         };
-        let candidates = config.entries_for(&claim.dest);
-        if candidates.is_empty() && self.recorder.is_some() {
+        if set.is_empty() && self.recorder.is_some() {
             return self.serve_recorded(stream, &claim);
         }
         self.idle_timeout.apply(&stream);
         lock(&self.report).mocked += 1;
         self.info(&format!("pid {} connected to {}", claim.pid, claim.dest));
-        match candidates.first().map(|i| config.entries[*i].kind()) {
-            Some(Kind::Http) => self.serve_http_or_https(stream, &claim, candidates),
-            Some(Kind::Redis) => self.serve_redis(stream, &claim, candidates),
-            Some(Kind::Tcp) => self.serve_tcp(stream, &claim, candidates),
+        match set.ids().next().map(|i| set.entry(i).kind()) {
+            Some(Kind::Http) => self.serve_http_or_https(stream, &claim),
+            Some(Kind::Redis) => self.serve_redis(stream, &claim, &set),
+            Some(Kind::Tcp) => self.serve_tcp(stream, &claim, &set),
             None => {
                 let event = claim.event("tcp", Action::Unmatched);
                 self.count_unmatched(&claim, "tcp", "no entry".into(), event);
@@ -348,7 +345,6 @@ impl Engine {
     }
 }
 
-/// A listener on `addr` with a deep backlog (see [`LISTEN_BACKLOG`]).
 pub(super) fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     socket.set_reuse_address(true)?;

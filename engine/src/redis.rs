@@ -35,12 +35,16 @@ use serde_json::json;
 
 use super::{Claim, Engine, lock};
 use crate::journal::{Action, Event};
+use crate::scopes::EntrySet;
+use crate::scopes::log::command_object;
 use mocket_config::Entry;
 
 /// The emulators of an engine by destination, each made on the first connection to it.
 #[derive(Default)]
 pub(super) struct Emulators {
-    by_destination: Mutex<HashMap<Destination, Arc<Shared>>>,
+    /// By destination and scope id (0: the mocks file's emulator): a test scope's emulator
+    /// starts fresh and is dropped with the scope.
+    by_destination: Mutex<HashMap<(Destination, u64), Arc<Shared>>>,
     /// What `CLIENT ID` answers, unique across the engine.
     next_client_id: AtomicU64,
     /// Per address, its command entries indexed by their words, built on first use.
@@ -48,23 +52,32 @@ pub(super) struct Emulators {
 }
 
 impl Emulators {
-    fn index(&self, engine: &Engine, dest: &Destination, entries: &[usize]) -> Arc<CommandIndex> {
+    /// The mocks file's command entries of `set`'s destination, indexed.
+    fn index(&self, set: &EntrySet) -> Arc<CommandIndex> {
         let mut indexes = lock(&self.indexes);
-        let index = indexes.entry(dest.clone()).or_insert_with(|| {
-            let matchers = entries
-                .iter()
-                .filter_map(|&i| match &engine.redis_entry(i).behavior {
-                    Behavior::Command { matcher, .. } => Some((i, matcher)),
-                    Behavior::Emulate { .. } => None,
-                });
+        let index = indexes.entry(set.dest.clone()).or_insert_with(|| {
+            let matchers = set.config.entries_for(&set.dest).iter().filter_map(|&i| {
+                match &set.config.entries[i] {
+                    Entry::Redis(RedisEntry {
+                        behavior: Behavior::Command { matcher, .. },
+                        ..
+                    }) => Some((i, matcher)),
+                    _ => None,
+                }
+            });
             Arc::new(CommandIndex::new(matchers))
         });
         Arc::clone(index)
     }
 
-    fn shared(&self, dest: &Destination, seed: &Seed) -> Arc<Shared> {
+    /// Drops the emulators of scope `scope`.
+    pub(super) fn drop_scope(&self, scope: u64) {
+        lock(&self.by_destination).retain(|(_, s), _| *s != scope);
+    }
+
+    fn shared(&self, dest: &Destination, scope: u64, seed: &Seed) -> Arc<Shared> {
         let mut map = lock(&self.by_destination);
-        let shared = map.entry(dest.clone()).or_insert_with(|| {
+        let shared = map.entry((dest.clone(), scope)).or_insert_with(|| {
             Arc::new(Shared {
                 emulator: Mutex::new(Emulator::new(seed)),
                 links: Mutex::default(),
@@ -190,23 +203,25 @@ impl Shared {
 }
 
 impl Engine {
-    pub(super) fn serve_redis(&self, mut stream: TcpStream, claim: &Claim, candidates: &[usize]) {
-        let entries: Vec<usize> = candidates
-            .iter()
-            .copied()
-            .filter(|i| matches!(self.entry(*i), Entry::Redis(_)))
+    /// Serves one connection with the redis entries of `set` (picked when it connects).
+    pub(super) fn serve_redis(&self, mut stream: TcpStream, claim: &Claim, set: &EntrySet) {
+        let entries: Vec<usize> = set
+            .ids()
+            .filter(|i| matches!(set.entry(*i), Entry::Redis(_)))
             .collect();
         let emulated = entries
             .iter()
             .copied()
-            .find(|i| self.redis_entry(*i).is_emulated());
+            .find(|i| redis_entry(set, *i).is_emulated());
         let shared = emulated.map(|i| {
             // Counted once per connection, so the report knows the emulator was used.
-            self.take_entry([i]);
-            let Behavior::Emulate { data } = &self.redis_entry(i).behavior else {
+            self.take_entry(set, [i]);
+            let Behavior::Emulate { data } = &redis_entry(set, i).behavior else {
                 unreachable!("found as emulated")
             };
-            self.redis.shared(&claim.dest, data)
+            // A test scope's emulator is its own, fresh, and dropped with the scope.
+            let owner = set.scope_entry(i).and(set.scope()).map_or(0, |s| s.id);
+            self.redis.shared(&claim.dest, owner, data)
         });
         let Ok(link) = Link::new(&stream, claim) else {
             return;
@@ -216,9 +231,15 @@ impl Engine {
         if let Some(shared) = &shared {
             lock(&shared.links).insert(id, Arc::clone(&link));
         }
+        let mut indexes = Vec::new();
+        if let Some((_, scoped)) = &set.scoped {
+            indexes.push(scoped.commands());
+        }
+        indexes.push(self.redis.index(set));
         let scope = Scope {
             claim,
-            index: self.redis.index(self, &claim.dest, &entries),
+            set,
+            indexes,
             entries: &entries,
             emulated,
         };
@@ -299,12 +320,12 @@ impl Engine {
         }
         self.count_unmatched(claim, "redis", why, event);
     }
+}
 
-    fn redis_entry(&self, index: usize) -> &RedisEntry {
-        match self.entry(index) {
-            Entry::Redis(e) => e,
-            _ => unreachable!("filtered to redis entries"),
-        }
+fn redis_entry(set: &EntrySet, index: usize) -> &RedisEntry {
+    match set.entry(index) {
+        Entry::Redis(e) => e,
+        _ => unreachable!("filtered to redis entries"),
     }
 }
 
@@ -317,10 +338,12 @@ enum Flow {
 /// What a connection may be answered by.
 struct Scope<'a> {
     claim: &'a Claim,
-    /// The destination's redis entries, in file order.
+    /// The candidates: a test scope's entries, then the mocks file's.
+    set: &'a EntrySet,
+    /// The destination's redis entries, the test scope's first, then in file order.
     entries: &'a [usize],
-    /// The same entries' commands, indexed.
-    index: Arc<CommandIndex>,
+    /// The same entries' commands, indexed: the test scope's, then the file's.
+    indexes: Vec<Arc<CommandIndex>>,
     /// The entry with `emulate: true`, if any.
     emulated: Option<usize>,
 }
@@ -336,24 +359,38 @@ impl Answerer<'_> {
     /// Command entries whose command matches, in file order, whatever their uses left.
     fn matching<'c>(&'c self, cmd: &'c Command) -> impl Iterator<Item = usize> + 'c {
         self.scope
-            .index
-            .candidates(cmd)
-            .into_iter()
-            .filter(move |i| match &self.engine.redis_entry(*i).behavior {
+            .indexes
+            .iter()
+            .flat_map(|index| index.candidates(cmd))
+            .filter(move |i| match &redis_entry(self.scope.set, *i).behavior {
                 Behavior::Command { matcher, .. } => matcher.check(cmd).is_ok(),
                 Behavior::Emulate { .. } => false,
             })
     }
 
     fn journal(&self, cmd: &Command, action: Action, entry: Option<usize>) -> Event {
-        self.scope
+        let event = self
+            .scope
             .claim
             .event("redis", action)
             .entry(entry)
-            .with("command", json!(cmd.to_strings()))
+            .with("command", json!(cmd.to_strings()));
+        match self.scope.set.scope() {
+            Some(scope) => event.with("scope", json!(scope.name)),
+            None => event,
+        }
+    }
+
+    /// Logs the command in the test scope that holds the destination.
+    fn log(&self, cmd: &Command, entry: Option<usize>, miss: Option<&str>) {
+        if let Some(scope) = self.scope.set.scope() {
+            let pid = self.scope.claim.pid;
+            scope.record(entry, command_object(pid, cmd.to_strings(), entry, miss));
+        }
     }
 
     fn mocked(&self, cmd: &Command, entry: Option<usize>) {
+        self.log(cmd, entry, None);
         if self.engine.journal.is_on() {
             let event = self.journal(cmd, Action::Mocked, entry);
             self.engine.journal.record(&event);
@@ -361,6 +398,7 @@ impl Answerer<'_> {
     }
 
     fn unmatched(&self, cmd: &Command, why: &str) {
+        self.log(cmd, None, Some(why));
         let what = format!("{}: {why}", shown(cmd));
         let event = self
             .journal(cmd, Action::Unmatched, self.scope.emulated)
@@ -373,7 +411,7 @@ impl Answerer<'_> {
     fn closest(&self, cmd: &Command) -> String {
         let mut misses: Vec<(usize, usize, String)> = Vec::new();
         for &i in self.scope.entries {
-            let entry = self.engine.redis_entry(i);
+            let entry = redis_entry(self.scope.set, i);
             let Behavior::Command { matcher, .. } = &entry.behavior else {
                 continue;
             };
@@ -430,9 +468,9 @@ impl Backend for Answerer<'_> {
 
     fn call(&mut self, conn: &mut Connection, cmd: &Command) -> Reply {
         let candidates: Vec<usize> = self.matching(cmd).collect();
-        if let Some((index, used)) = self.engine.take_entry(candidates) {
+        if let Some((index, used)) = self.engine.take_entry(self.scope.set, candidates) {
             self.mocked(cmd, Some(index));
-            let entry = self.engine.redis_entry(index);
+            let entry = redis_entry(self.scope.set, index);
             return entry.reply(used).expect("command entries reply").clone();
         }
         if let Some(emulator) = self.emulator.as_deref_mut() {

@@ -8,16 +8,22 @@ use serde_json::json;
 
 use super::{Claim, Engine};
 use crate::journal::Action;
+use crate::scopes::{EntrySet, log::tcp_object};
 use mocket_config::Entry;
 
 impl Engine {
-    pub(super) fn serve_tcp(&self, mut stream: TcpStream, claim: &Claim, candidates: &[usize]) {
-        let tcp_entries = candidates
-            .iter()
-            .copied()
-            .filter(|i| matches!(self.entry(*i), Entry::Tcp(_)));
-        let event = |action| claim.event("tcp", action);
-        let Some((index, _)) = self.take_entry(tcp_entries) else {
+    /// Serves one connection with the first `tcp` entry of `set` that has uses left.
+    pub(super) fn serve_tcp(&self, mut stream: TcpStream, claim: &Claim, set: &EntrySet) {
+        let tcp_entries = set.ids().filter(|i| matches!(set.entry(*i), Entry::Tcp(_)));
+        let scope = set.scope();
+        let event = |action| {
+            let event = claim.event("tcp", action);
+            match scope {
+                Some(scope) => event.with("scope", json!(scope.name)),
+                None => event,
+            }
+        };
+        let Some((index, _)) = self.take_entry(set, tcp_entries) else {
             let why = "every tcp entry for it has used up its \"times\"".to_string();
             self.count_unmatched(
                 claim,
@@ -28,7 +34,7 @@ impl Engine {
             return;
         };
         #[allow(irrefutable_let_patterns)]
-        let Entry::Tcp(entry) = self.entry(index) else {
+        let Entry::Tcp(entry) = set.entry(index) else {
             unreachable!("filtered to tcp entries")
         };
         self.journal
@@ -43,7 +49,18 @@ impl Engine {
                 Ok(0) | Err(_) => return,
                 Ok(n) => n,
             };
-            match session.receive(&buf[..n]) {
+            let received = session.receive(&buf[..n]);
+            if let Some(scope) = scope {
+                let miss = received
+                    .as_ref()
+                    .err()
+                    .map(|m| format!("entry #{index}: {m}"));
+                scope.record(
+                    Some(index).filter(|_| miss.is_none()),
+                    tcp_object(claim.pid, &buf[..n], Some(index), miss.as_deref()),
+                );
+            }
+            match received {
                 Ok(out) => {
                     if stream.write_all(&out).is_err() {
                         return;

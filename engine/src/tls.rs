@@ -37,20 +37,15 @@ fn abandoned(e: &io::Error) -> bool {
 
 impl Engine {
     /// Serves `http` entries over plaintext or TLS, whichever the client speaks.
-    pub(super) fn serve_http_or_https(
-        &self,
-        stream: TcpStream,
-        claim: &Claim,
-        candidates: &[usize],
-    ) {
+    pub(super) fn serve_http_or_https(&self, stream: TcpStream, claim: &Claim) {
         let mut first = [0u8; 1];
         match stream.peek(&mut first) {
             Ok(1) if first[0] == TLS_HANDSHAKE => {
                 if let Some(tls) = self.terminate_tls(stream, claim) {
-                    self.serve_http(tls, true, claim, candidates);
+                    self.serve_http(tls, true, claim);
                 }
             }
-            Ok(1) => self.serve_http(stream, false, claim, candidates),
+            Ok(1) => self.serve_http(stream, false, claim),
             _ => {}
         }
     }

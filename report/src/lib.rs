@@ -42,6 +42,8 @@ pub struct Report {
     pub unmatched: Vec<String>,
     /// Entries that answered nothing, as `#index summary`.
     pub unused_entries: Vec<String>,
+    /// The entries of closed test scopes, as `#id summary (test "name"): N request(s)`.
+    pub scope_entries: Vec<String>,
 }
 
 impl Report {
@@ -113,6 +115,16 @@ impl fmt::Display for Report {
                 self.unused_entries.len() - MAX_LISTED
             )?;
         }
+        for entry in self.scope_entries.iter().take(MAX_LISTED) {
+            writeln!(f, "  test entry {}", cut(entry))?;
+        }
+        if self.scope_entries.len() > MAX_LISTED {
+            writeln!(
+                f,
+                "  ... and {} more test entries",
+                self.scope_entries.len() - MAX_LISTED
+            )?;
+        }
         Ok(())
     }
 }
@@ -139,6 +151,23 @@ mod tests {
         );
         assert!(text.contains("refused api.example.com:443 (2 times)"));
         assert!(text.contains("never used: entry #1 tcp a:1"));
+    }
+
+    #[test]
+    fn lists_test_entries_with_their_test() {
+        let r = Report {
+            scope_entries: vec![
+                "#3 http GET https://a.example/x (test \"t::one\"): 2 request(s)".into(),
+            ],
+            ..Report::default()
+        };
+        assert!(!r.failed());
+        assert!(
+            r.to_string().contains(
+                "  test entry #3 http GET https://a.example/x (test \"t::one\"): 2 request(s)\n"
+            ),
+            "{r}"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@
 mod addr;
 mod async_lookup;
 mod connect;
+mod control_api;
 mod errno;
 mod guard;
 mod host_entry;

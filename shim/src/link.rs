@@ -19,9 +19,22 @@ const MAX_REPLY: usize = 64 * 1024;
 type RequestFn = unsafe extern "C" fn(*const u8, usize, *mut u8, usize) -> isize;
 type SetHookFn = unsafe extern "C" fn(extern "C" fn());
 
+/// The embedded engine's side of the test API's C functions (see `crate::control_api`).
+pub type OnMessage = unsafe extern "C" fn(*mut c_void, *const u8, usize);
+type OpenFn = unsafe extern "C" fn(Option<OnMessage>, *mut c_void) -> u64;
+type SendFn = unsafe extern "C" fn(u64, *const u8, usize, *mut usize) -> *mut u8;
+type FreeFn = unsafe extern "C" fn(*mut u8, usize);
+type CloseFn = unsafe extern "C" fn(u64);
+pub struct ControlFns {
+    pub open: OpenFn,
+    pub send: SendFn,
+    pub free: FreeFn,
+    pub close: CloseFn,
+}
+
 enum Link {
     Daemon(PathBuf),
-    Embedded(RequestFn),
+    Embedded(RequestFn, Option<ControlFns>),
 }
 
 static LINK: OnceLock<Result<Link, String>> = OnceLock::new();
@@ -38,7 +51,7 @@ pub fn log_warnings() -> bool {
 pub fn ask(request: &str) -> Result<String, String> {
     match LINK.get_or_init(open) {
         Ok(Link::Daemon(path)) => ask_daemon(path, request),
-        Ok(Link::Embedded(f)) => Ok(ask_embedded(*f, request)),
+        Ok(Link::Embedded(f, _)) => Ok(ask_embedded(*f, request)),
         Err(e) => Err(e.clone()),
     }
 }
@@ -51,7 +64,26 @@ fn open() -> Result<Link, String> {
         .map(PathBuf::from)
         .or_else(|| own_path().map(|p| p.with_file_name("libmocket_engine.so")))
         .ok_or("cannot find libmocket_engine.so (set MOCKET_ENGINE_LIB)")?;
-    load_engine(&lib).map(Link::Embedded)
+    load_engine(&lib).map(|(request, control)| Link::Embedded(request, control))
+}
+
+/// The embedded engine's control functions, loading the engine if needed; why not when they
+/// cannot be had.
+pub fn control_fns() -> Result<&'static ControlFns, String> {
+    match LINK.get_or_init(open) {
+        Ok(Link::Embedded(_, Some(fns))) => Ok(fns),
+        Ok(Link::Embedded(_, None)) => Err(
+            "the embedded engine library does not export the control functions (an older \
+             libmocket_engine.so? set MOCKET_ENGINE_LIB)"
+                .into(),
+        ),
+        Ok(Link::Daemon(path)) => Err(format!(
+            "MOCKET_SOCKET is set: the daemon's control socket {} serves the test API, not \
+             mocket_control_open",
+            path.display()
+        )),
+        Err(e) => Err(e.clone()),
+    }
 }
 
 /// A control connection kept per thread: a fresh one per question would cost a connect and a
@@ -186,7 +218,7 @@ fn own_path() -> Option<PathBuf> {
     Some(PathBuf::from(name.to_string_lossy().into_owned()))
 }
 
-fn load_engine(path: &Path) -> Result<RequestFn, String> {
+fn load_engine(path: &Path) -> Result<(RequestFn, Option<ControlFns>), String> {
     use std::os::unix::ffi::OsStrExt;
     let fail = |what: &str| format!("cannot load the embedded engine {}: {what}", path.display());
     let cpath = CString::new(path.as_os_str().as_bytes()).map_err(|_| fail("bad path"))?;
@@ -213,10 +245,33 @@ fn load_engine(path: &Path) -> Result<RequestFn, String> {
         return Err(fail("it does not export the mocket engine interface"));
     }
     // SAFETY: both symbols are defined by mocket-embedded with exactly these signatures.
-    unsafe {
+    let request = unsafe {
         let set_hook: SetHookFn = std::mem::transmute(set_hook);
         set_hook(crate::guard::mark_internal_thread);
-        Ok(std::mem::transmute::<*mut c_void, RequestFn>(request))
+        std::mem::transmute::<*mut c_void, RequestFn>(request)
+    };
+    Ok((request, control_symbols(handle)))
+}
+
+/// The control functions of the engine library `handle`, when it exports all four.
+fn control_symbols(handle: *mut c_void) -> Option<ControlFns> {
+    let symbol = |name: &CStr| {
+        // SAFETY: looking up a NUL-terminated name in a handle dlopen returned.
+        let f = unsafe { libc::dlsym(handle, name.as_ptr()) };
+        (!f.is_null()).then_some(f)
+    };
+    let open = symbol(c"mocket_engine_control_open")?;
+    let send = symbol(c"mocket_engine_control_send")?;
+    let free = symbol(c"mocket_engine_control_free")?;
+    let close = symbol(c"mocket_engine_control_close")?;
+    // SAFETY: mocket-embedded defines these symbols with exactly the signatures of ControlFns.
+    unsafe {
+        Some(ControlFns {
+            open: std::mem::transmute::<*mut c_void, OpenFn>(open),
+            send: std::mem::transmute::<*mut c_void, SendFn>(send),
+            free: std::mem::transmute::<*mut c_void, FreeFn>(free),
+            close: std::mem::transmute::<*mut c_void, CloseFn>(close),
+        })
     }
 }
 

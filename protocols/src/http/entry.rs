@@ -226,7 +226,9 @@ fn string_headers(v: &Value) -> Result<Vec<(String, String)>, FieldError> {
 }
 
 impl HttpResponse {
-    fn from_json(v: &Value, base_dir: &Path) -> Result<Self, FieldError> {
+    /// Reads one response object of an `http` entry (also what a test's `respond_with`
+    /// callback answers over the control protocol).
+    pub fn from_json(v: &Value, base_dir: &Path) -> Result<Self, FieldError> {
         let map = field::object(v, "an http response")?;
         field::reject_unknown_keys(map, RESPONSE_KEYS)?;
         let bodies: Vec<&str> = BODY_KEYS

@@ -7,13 +7,15 @@
 //! names, so connections resolved before the fork still work. Counters are per process, as
 //! DESIGN.md says for the embedded placement.
 
-use std::panic::catch_unwind;
+use std::ffi::c_void;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use mocket_config::Settings;
 use mocket_engine::Engine;
 use mocket_engine::journal::Journal;
+use mocket_engine::scopes::{Handled, Placement};
 
 struct Slot {
     pid: u32,
@@ -96,4 +98,88 @@ pub unsafe extern "C" fn mocket_engine_request(
 #[unsafe(no_mangle)]
 pub extern "C" fn mocket_engine_set_thread_hook(hook: extern "C" fn()) {
     HOOK.store(hook as *mut (), Ordering::Release);
+}
+
+/// Receives an engine-initiated message of the control protocol (`ctx`, the JSON bytes).
+type OnMessage = unsafe extern "C" fn(*mut c_void, *const u8, usize);
+
+/// Opens a control session (the test API, see the README's "Control protocol"); 0 when the
+/// engine cannot be started. `on_message` gets the engine's calls, on engine threads.
+///
+/// # Safety
+/// `on_message` must be a function that can be called from any thread with `ctx` for as long
+/// as the session is open.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mocket_engine_control_open(
+    on_message: Option<OnMessage>,
+    ctx: *mut c_void,
+) -> u64 {
+    let Some(on_message) = on_message else {
+        return 0;
+    };
+    // The context is the client's: an address it keeps valid while the session is open.
+    let ctx = ctx as usize;
+    let sink = move |message: &str| {
+        // SAFETY: the caller promised the callback may be called from any thread with ctx
+        // while the session is open; the message is valid for its length during the call.
+        unsafe { on_message(ctx as *mut c_void, message.as_ptr(), message.len()) };
+        true
+    };
+    catch_unwind(AssertUnwindSafe(|| current().control_open(Box::new(sink)))).unwrap_or(0)
+}
+
+/// Answers one request of `session`; the reply is allocated here and freed with
+/// [`mocket_engine_control_free`]. Null when the session does not exist.
+///
+/// # Safety
+/// `request` must be valid for `len` bytes of reads, `reply_len` for one write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mocket_engine_control_send(
+    session: u64,
+    request: *const u8,
+    len: usize,
+    reply_len: *mut usize,
+) -> *mut u8 {
+    if reply_len.is_null() || (request.is_null() && len > 0) {
+        return std::ptr::null_mut();
+    }
+    let request = match len {
+        0 => &[][..],
+        // SAFETY: guaranteed by the caller.
+        _ => unsafe { std::slice::from_raw_parts(request, len) },
+    };
+    let handled = catch_unwind(AssertUnwindSafe(|| {
+        current().control_handle(session, request, Placement::Embedded, true)
+    }));
+    let reply = match handled {
+        Ok(Handled::Reply(reply)) => reply,
+        Ok(Handled::NoSession) => return std::ptr::null_mut(),
+        Ok(Handled::WouldWait) | Err(_) => {
+            r#"{"id":null,"ok":false,"error":{"kind":"bad_request","message":"the embedded engine failed on this request"}}"#.to_string()
+        }
+    };
+    let reply = reply.into_bytes().into_boxed_slice();
+    // SAFETY: reply_len is valid for a write (checked non-null, promised by the caller).
+    unsafe { *reply_len = reply.len() };
+    Box::into_raw(reply).cast::<u8>()
+}
+
+/// Frees a reply of [`mocket_engine_control_send`].
+///
+/// # Safety
+/// `reply` and `len` must be a pointer and length that `mocket_engine_control_send` returned,
+/// not freed before.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mocket_engine_control_free(reply: *mut u8, len: usize) {
+    if reply.is_null() {
+        return;
+    }
+    // SAFETY: the pointer and length are those of a boxed slice made by control_send.
+    drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(reply, len)) });
+}
+
+/// Closes `session` as a closed connection does in the daemon: its scopes are closed.
+#[unsafe(no_mangle)]
+pub extern "C" fn mocket_engine_control_close(session: u64) {
+    let _ = catch_unwind(|| current().control_close(session));
 }
