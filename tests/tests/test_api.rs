@@ -515,7 +515,7 @@ fn run_fixtures(
         exe.to_str().unwrap(),
         "--ignored",
         "--exact",
-        "--nocapture",
+        "--show-output",
         &threads,
     ];
     cmd.extend(names.iter().map(String::as_str));
