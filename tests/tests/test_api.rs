@@ -603,7 +603,10 @@ fn the_api_end_to_end_under_both_placements() {
         (Placement::Daemon, "daemon"),
         (Placement::Embedded, "embedded"),
     ] {
-        let run = run_fixtures(placement, &mocks, &[], &["every_builder"], 1);
+        let journal = scratch_dir("journal").join("journal.jsonl");
+        let journal_text = journal.to_string_lossy().into_owned();
+        let env = [("MOCKET_JOURNAL", journal_text.as_str())];
+        let run = run_fixtures(placement, &mocks, &env, &["every_builder"], 1);
         run.expect("every_builder", "ok");
         assert!(
             run.run
@@ -612,6 +615,27 @@ fn the_api_end_to_end_under_both_placements() {
             "{}",
             run.output()
         );
+        // The journal names the test of each scope entry's event.
+        let events: Vec<serde_json::Value> = std::fs::read_to_string(&journal)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let of_test = events
+            .iter()
+            .filter(|e| e["scope"] == "fixture::every_builder" && e["action"] == "mocked")
+            .count();
+        assert!(of_test >= 10, "{placement:?}: {events:#?}");
+        // The daemon's end-of-run report lists scope entries with their test.
+        if let Placement::Daemon = placement {
+            assert!(
+                run.run.stderr.contains(
+                    r#"http POST http://api.stripe.test/v1/charges (test "fixture::every_builder"): 1 request(s)"#
+                ),
+                "{}",
+                run.run.stderr
+            );
+        }
     }
 }
 
