@@ -845,8 +845,9 @@ fn without_interception_mocket_start_panics_with_one_line() {
 
 /// examples/test-api: a user's crate whose `cargo test` runs under mocket through the runner in
 /// its .cargo/config.toml (with the built `mocket` first on PATH), offline, in a network
-/// namespace. Its dependencies were fetched beforehand (.ci/run: `cargo fetch`); it shares
-/// target/downstream with tests/downstream, so the two compile their common crates once.
+/// namespace. Its dependencies were fetched beforehand (.ci/run: `cargo fetch`). It shares
+/// target/downstream with tests/downstream: crates built with the same features there (serde,
+/// http, bytes, ...) compile once; tokio, hyper and rustls differ in features and compile again.
 #[test]
 fn the_examples_crate_passes_under_its_cargo_runner() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/test-api");
