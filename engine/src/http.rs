@@ -123,20 +123,21 @@ impl Engine {
         }
     }
 
-    /// What to hold of a request's body: all of it (up to `MOCKET_MAX_BODY`) when an entry
-    /// that could answer it matches on the body, or a test scope holds the destination (the
-    /// test reads the requests back, a responder computes from them); else only what the
-    /// journal shows.
+    /// What to hold of a request's body: all of it (up to `MOCKET_MAX_BODY`, a longer one is
+    /// refused) when an entry that could answer it matches on the body or is a responder (the
+    /// test computes the response from it); up to `MOCKET_MAX_BODY` when a test scope holds
+    /// the destination (the test reads its requests back; a longer body is cut, not refused);
+    /// else only what the journal shows.
     fn body_policy(&self, head: &Request, set: &EntrySet) -> BodyPolicy {
-        let needs_body = set.scope().is_some()
-            || self
-                .likely(set, head)
-                .into_iter()
-                .any(|i| http_entry(set.entry(i)).is_some_and(|e| e.conditions.matches_on_body()));
-        match (needs_body, self.journal.is_on()) {
-            (true, _) => BodyPolicy::whole(self.max_body()),
-            (false, true) => BodyPolicy::first(JOURNAL_BODY),
-            (false, false) => BodyPolicy::first(0),
+        let needs_body = self.likely(set, head).into_iter().any(|i| {
+            set.scope_entry(i).is_some_and(|e| e.responder)
+                || http_entry(set.entry(i)).is_some_and(|e| e.conditions.matches_on_body())
+        });
+        match (needs_body, set.scope().is_some(), self.journal.is_on()) {
+            (true, _, _) => BodyPolicy::whole(self.max_body()),
+            (false, true, _) => BodyPolicy::first(self.max_body()),
+            (false, false, true) => BodyPolicy::first(JOURNAL_BODY),
+            (false, false, false) => BodyPolicy::first(0),
         }
     }
 

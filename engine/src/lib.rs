@@ -22,6 +22,9 @@
 pub mod ca_store;
 pub mod control_server;
 pub mod fake_ip;
+/// Fuzz targets' entry points (the `fuzz/` crate) and the corpus replay.
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 mod http;
 mod idle;
 pub mod journal;

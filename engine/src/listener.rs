@@ -333,9 +333,10 @@ impl Engine {
         self.idle_timeout.apply(&stream);
         lock(&self.report).mocked += 1;
         self.info(&format!("pid {} connected to {}", claim.pid, claim.dest));
-        match set.ids().next().map(|i| set.entry(i).kind()) {
+        let kind = set.ids().next().map(|i| set.entry(i).kind());
+        match kind {
             Some(Kind::Http) => self.serve_http_or_https(stream, &claim),
-            Some(Kind::Redis) => self.serve_redis(stream, &claim, &set),
+            Some(Kind::Redis) => self.serve_redis(stream, &claim, set),
             Some(Kind::Tcp) => self.serve_tcp(stream, &claim, &set),
             None => {
                 let event = claim.event("tcp", Action::Unmatched);

@@ -203,46 +203,16 @@ impl Shared {
 }
 
 impl Engine {
-    /// Serves one connection with the redis entries of `set` (picked when it connects).
-    pub(super) fn serve_redis(&self, mut stream: TcpStream, claim: &Claim, set: &EntrySet) {
-        let entries: Vec<usize> = set
-            .ids()
-            .filter(|i| matches!(set.entry(*i), Entry::Redis(_)))
-            .collect();
-        let emulated = entries
-            .iter()
-            .copied()
-            .find(|i| redis_entry(set, *i).is_emulated());
-        let shared = emulated.map(|i| {
-            // Counted once per connection, so the report knows the emulator was used.
-            self.take_entry(set, [i]);
-            let Behavior::Emulate { data } = &redis_entry(set, i).behavior else {
-                unreachable!("found as emulated")
-            };
-            // A test scope's emulator is its own, fresh, and dropped with the scope.
-            let owner = set.scope_entry(i).and(set.scope()).map_or(0, |s| s.id);
-            self.redis.shared(&claim.dest, owner, data)
-        });
+    /// Serves one connection with the redis entries of `set`, picked again before each batch
+    /// of commands when the candidates changed (another test scope holds the destination, or
+    /// the holder registered more entries): a pooled connection outlives test scopes.
+    pub(super) fn serve_redis(&self, mut stream: TcpStream, claim: &Claim, set: EntrySet) {
         let Ok(link) = Link::new(&stream, claim) else {
             return;
         };
         let link = Arc::new(link);
         let id = self.redis.next_client_id.fetch_add(1, Ordering::Relaxed) + 1;
-        if let Some(shared) = &shared {
-            lock(&shared.links).insert(id, Arc::clone(&link));
-        }
-        let mut indexes = Vec::new();
-        if let Some((_, scoped)) = &set.scoped {
-            indexes.push(scoped.commands());
-        }
-        indexes.push(self.redis.index(set));
-        let scope = Scope {
-            claim,
-            set,
-            indexes,
-            entries: &entries,
-            emulated,
-        };
+        let mut binding = self.bind_redis(set, claim, id, &link, None);
         let mut session = Session::new(id);
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -252,16 +222,80 @@ impl Engine {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
-            let input = &buf[..n];
-            if self.answer_redis(&mut session, input, &scope, shared.as_ref(), &link) == Flow::Close
+            if let Some(now) = self.entry_set(&claim.dest)
+                && !now.same_candidates(&binding.set)
             {
+                binding = self.bind_redis(now, claim, id, &link, Some(binding));
+            }
+            let scope = Scope {
+                claim,
+                set: &binding.set,
+                indexes: &binding.indexes,
+                entries: &binding.entries,
+                emulated: binding.emulated,
+            };
+            let shared = binding.shared.as_ref();
+            if self.answer_redis(&mut session, &buf[..n], &scope, shared, &link) == Flow::Close {
                 break;
             }
         }
-        if let Some(shared) = &shared {
+        if let Some(shared) = &binding.shared {
             lock(&shared.links).remove(&id);
             lock(&shared.emulator).disconnect(id);
             link.close();
+        }
+    }
+
+    /// The candidates of connection `id` from `set`, with its emulator (if any) joined; the
+    /// emulator of the `previous` binding is left when it is another one.
+    fn bind_redis(
+        &self,
+        set: EntrySet,
+        claim: &Claim,
+        id: u64,
+        link: &Arc<Link>,
+        previous: Option<Binding>,
+    ) -> Binding {
+        let entries: Vec<usize> = set
+            .ids()
+            .filter(|i| matches!(set.entry(*i), Entry::Redis(_)))
+            .collect();
+        let emulated = entries
+            .iter()
+            .copied()
+            .find(|i| redis_entry(&set, *i).is_emulated());
+        let shared = emulated.map(|i| {
+            let Behavior::Emulate { data } = &redis_entry(&set, i).behavior else {
+                unreachable!("found as emulated")
+            };
+            // A test scope's emulator is its own, fresh, and dropped with the scope.
+            let owner = set.scope_entry(i).and(set.scope()).map_or(0, |s| s.id);
+            self.redis.shared(&claim.dest, owner, data)
+        });
+        let old = previous.and_then(|p| p.shared);
+        let same = matches!((&old, &shared), (Some(a), Some(b)) if Arc::ptr_eq(a, b));
+        if !same {
+            if let Some(old) = old {
+                lock(&old.links).remove(&id);
+                lock(&old.emulator).disconnect(id);
+            }
+            if let (Some(shared), Some(i)) = (&shared, emulated) {
+                // Counted once per connection, so the report knows the emulator was used.
+                self.take_entry(&set, [i]);
+                lock(&shared.links).insert(id, Arc::clone(link));
+            }
+        }
+        let mut indexes = Vec::new();
+        if let Some((_, scoped)) = &set.scoped {
+            indexes.push(scoped.commands());
+        }
+        indexes.push(self.redis.index(&set));
+        Binding {
+            set,
+            entries,
+            indexes,
+            emulated,
+            shared,
         }
     }
 
@@ -335,7 +369,21 @@ enum Flow {
     Close,
 }
 
-/// What a connection may be answered by.
+/// The candidates of a connection until they change.
+struct Binding {
+    /// A test scope's entries, then the mocks file's.
+    set: EntrySet,
+    /// The destination's redis entries, the test scope's first, then in file order.
+    entries: Vec<usize>,
+    /// The same entries' commands, indexed: the test scope's, then the file's.
+    indexes: Vec<Arc<CommandIndex>>,
+    /// The entry with `emulate: true`, if any.
+    emulated: Option<usize>,
+    /// Its emulator.
+    shared: Option<Arc<Shared>>,
+}
+
+/// What a batch of commands may be answered by.
 struct Scope<'a> {
     claim: &'a Claim,
     /// The candidates: a test scope's entries, then the mocks file's.
@@ -343,7 +391,7 @@ struct Scope<'a> {
     /// The destination's redis entries, the test scope's first, then in file order.
     entries: &'a [usize],
     /// The same entries' commands, indexed: the test scope's, then the file's.
-    indexes: Vec<Arc<CommandIndex>>,
+    indexes: &'a [Arc<CommandIndex>],
     /// The entry with `emulate: true`, if any.
     emulated: Option<usize>,
 }

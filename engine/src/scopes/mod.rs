@@ -486,6 +486,15 @@ impl EntrySet {
         self.scoped.as_ref().map(|(s, _)| s)
     }
 
+    /// Whether `other` has the same candidates: the same holder with the same entries.
+    pub fn same_candidates(&self, other: &EntrySet) -> bool {
+        match (&self.scoped, &other.scoped) {
+            (None, None) => true,
+            (Some((a, x)), Some((b, y))) => a.id == b.id && Arc::ptr_eq(x, y),
+            _ => false,
+        }
+    }
+
     /// The scope's uses counter of entry `id`, `None` for a mocks-file entry.
     pub fn scope_usage(&self, id: usize) -> Option<&AtomicU64> {
         self.scope_entry(id).map(|e| &e.used)

@@ -307,7 +307,7 @@ impl Engine {
 
 /// Parses a registered entry with the mocks file's parser. A responder entry is an `http`
 /// entry without responses: its responses come from the test.
-fn parse_entry(value: &Value, responder: bool) -> Result<Entry, ProtocolError> {
+pub(crate) fn parse_entry(value: &Value, responder: bool) -> Result<Entry, ProtocolError> {
     let invalid = |key: String, message: String| ProtocolError {
         kind: ErrorKind::Invalid,
         message,
