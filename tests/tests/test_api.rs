@@ -92,7 +92,9 @@ mod fixture {
             .create(true)
             .open(path)
             .unwrap();
-        writeln!(f, "{group} {test} {start} {end}").unwrap();
+        // One write per line: the tests append at the same time (O_APPEND keeps each whole).
+        f.write_all(format!("{group} {test} {start} {end}\n").as_bytes())
+            .unwrap();
     }
 
     /// Many tests, one destination, one shared client: each sees only its own responses and

@@ -59,12 +59,21 @@ fn ureq_reads_a_user_computed_from_the_request() {
     assert_eq!(shop::user_name(42).unwrap(), "user 42");
 }
 
-/// One client for every test of the binary: its pooled connections outlive each test, and each
-/// test still gets only its own mocks.
+/// One client and one multi-thread runtime for every test of the binary: the client's pooled
+/// connections outlive each test (they live on the shared runtime: a client shared between
+/// `#[tokio::test]`s, each with its own runtime, would keep connections of a runtime already
+/// gone), and each test still gets only its own mocks.
+static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+});
 static CLIENT: LazyLock<reqwest::Client> = LazyLock::new(reqwest::Client::new);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn async_reqwest_through_a_shared_client() {
+#[test]
+fn async_reqwest_through_a_shared_client() {
     let m = Mocket::start();
     let user = m
         .mock(
@@ -72,22 +81,26 @@ async fn async_reqwest_through_a_shared_client() {
                 .respond(http::status(200).json(json!({ "name": "Ada" }))),
         )
         .expect(2);
-    assert_eq!(shop::user_name_async(&CLIENT, 1).await.unwrap(), "Ada");
-    let again = tokio::spawn(async { shop::user_name_async(&CLIENT, 1).await });
-    assert_eq!(again.await.unwrap().unwrap(), "Ada");
+    RUNTIME.block_on(async {
+        assert_eq!(shop::user_name_async(&CLIENT, 1).await.unwrap(), "Ada");
+        // From a worker thread of the runtime: the same test's mocks.
+        let again = tokio::spawn(async { shop::user_name_async(&CLIENT, 1).await });
+        assert_eq!(again.await.unwrap().unwrap(), "Ada");
+    });
     assert_eq!(user.hits(), 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn async_reqwest_same_host_other_answer() {
-    // Same destination as the test above: the two run one after another (the lease), so the
+#[test]
+fn async_reqwest_same_host_other_answer() {
+    // Same destination as the test above: the two run one after another (the lease), and the
     // shared client's pooled connection answers each with its own entries.
     let m = Mocket::start();
     m.mock(
         http::get("https://users.example.com/v1/users/1")
             .respond(http::status(200).json(json!({ "name": "Grace" }))),
     );
-    assert_eq!(shop::user_name_async(&CLIENT, 1).await.unwrap(), "Grace");
+    let name = RUNTIME.block_on(shop::user_name_async(&CLIENT, 1));
+    assert_eq!(name.unwrap(), "Grace");
 }
 
 #[test]
