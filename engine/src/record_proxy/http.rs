@@ -459,6 +459,7 @@ fn client_left() -> String {
 fn as_response(r: RecordedResponse) -> HttpResponse {
     HttpResponse {
         status: r.status,
+        reason: None,
         headers: r.headers,
         body: r.body,
         delay: Duration::ZERO,

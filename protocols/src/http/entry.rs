@@ -42,6 +42,8 @@ pub struct Conditions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
     pub status: u16,
+    /// The status line's phrase (`reason`); `None`: the registered one for `status`.
+    pub reason: Option<String>,
     /// As written, plus `content-type` for `json`; framing headers are added when sending.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
@@ -104,6 +106,7 @@ const MATCH_KEYS: &[&str] = &[
 ];
 const RESPONSE_KEYS: &[&str] = &[
     "status",
+    "reason",
     "headers",
     "body",
     "json",
@@ -253,6 +256,7 @@ impl HttpResponse {
         let body = body(map, bodies.first().copied(), base_dir)?;
         let response = HttpResponse {
             status,
+            reason: reason(map)?,
             headers,
             body,
             delay: millis(map, "delay_ms")?,
@@ -323,6 +327,22 @@ fn status(map: &Map<String, Value>) -> Result<u16, FieldError> {
             FieldError::new(format!("status {n} is not an HTTP status (200-999)")).in_key("status"),
         ),
     }
+}
+
+/// `reason`: the status line's phrase. Printable ASCII, tabs and spaces only (RFC 9112
+/// section 4): anything else would break the status line.
+fn reason(map: &Map<String, Value>) -> Result<Option<String>, FieldError> {
+    let Some(v) = map.get("reason") else {
+        return Ok(None);
+    };
+    let text = field::string(v, "reason").map_err(|e| e.in_key("reason"))?;
+    if !text.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)) {
+        return Err(FieldError::new(format!(
+            "reason {text:?} must be printable ASCII on one line (spaces and tabs allowed)"
+        ))
+        .in_key("reason"));
+    }
+    Ok(Some(text.to_string()))
 }
 
 /// Response headers: a value is a string, a number, or an array of them (one header line each,

@@ -298,3 +298,16 @@ fn delays_faults_and_transfers() {
         Some(Fault::Truncate)
     );
 }
+
+#[test]
+fn reason_is_one_printable_line() {
+    assert_eq!(
+        response(json!({"status": 200, "reason": "All Good"})).reason.as_deref(),
+        Some("All Good")
+    );
+    assert_eq!(response(json!({})).reason, None);
+    let (key, message) = response_error(json!({"reason": "bad\r\nx-injected: 1"}));
+    assert_eq!(key, "response.reason");
+    assert!(message.contains("printable ASCII on one line"), "{message}");
+    assert_eq!(response_error(json!({"reason": 7})).0, "response.reason");
+}

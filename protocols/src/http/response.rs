@@ -111,6 +111,7 @@ fn registered_reason(status: u16) -> Option<&'static str> {
 pub fn text_response(status: u16, text: String) -> HttpResponse {
     HttpResponse {
         status,
+        reason: None,
         headers: vec![("content-type".into(), "text/plain; charset=utf-8".into())],
         body: text.into_bytes(),
         delay: Duration::ZERO,
@@ -266,7 +267,8 @@ impl Framing {
 /// The status line and headers, with the framing headers mocket adds.
 fn head(response: &HttpResponse, framing: &Framing) -> Vec<u8> {
     let status = response.status;
-    let mut head = format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status));
+    let reason = response.reason.as_deref().unwrap_or(reason_phrase(status));
+    let mut head = format!("HTTP/1.1 {status} {reason}\r\n");
     for (name, value) in &response.headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }

@@ -251,3 +251,11 @@ fn mocket_own_responses() {
         "{refused}"
     );
 }
+
+#[test]
+fn reason_replaces_the_registered_phrase() {
+    let wire = steps(json!({"status": 299, "reason": "Mostly Fine"}), GET);
+    assert!(wire[0].starts_with("HTTP/1.1 299 Mostly Fine\r\n"), "{wire:?}");
+    let wire = steps(json!({"status": 404}), GET);
+    assert!(wire[0].starts_with("HTTP/1.1 404 Not Found\r\n"), "{wire:?}");
+}

