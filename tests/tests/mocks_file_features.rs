@@ -49,3 +49,54 @@ fn reason_sets_the_status_line_phrase() {
         run.stderr
     );
 }
+
+#[test]
+fn header_and_query_matchers_with_requests_and_httpx() {
+    need_python_module("requests");
+    need_python_module("httpx");
+    let mocks = mocks_file(
+        r#"{"entries": [
+            {"http": "GET http://api.example.com/s",
+             "match": {"headers": {"authorization": {"regex": "^Bearer [a-z0-9]+$"},
+                                   "x-debug": {"absent": true}},
+                       "query": {"page": {"regex": "^[12]$"}, "trace": {"absent": true}, "q": "café"}},
+             "response": {"body": "matched"}},
+            {"http": "GET http://api.example.com/s", "response": {"status": 404, "body": "fallback"}}
+        ]}"#,
+    );
+    let program = r#"
+import sys, requests, httpx
+get = requests.get if sys.argv[1] == "requests" else httpx.get
+def call(headers, params):
+    r = get("http://api.example.com/s", headers=headers, params=params)
+    return f"{r.status_code} {r.text}"
+print(call({"Authorization": "Bearer t0k"}, {"q": "café", "page": "2", "other": "x"}))
+print(call({"Authorization": "Basic eA=="}, {"q": "café", "page": "2"}))
+print(call({"Authorization": "Bearer t0k", "X-Debug": "1"}, {"q": "café", "page": "1"}))
+print(call({"Authorization": "Bearer t0k"}, {"q": "café", "page": "3"}))
+print(call({"Authorization": "Bearer t0k"}, {"q": "café", "page": "1", "trace": "1"}))
+"#;
+    for placement in PLACEMENTS {
+        for client in ["requests", "httpx"] {
+            let run = python(placement, &mocks, program, &[client]);
+            run.success();
+            assert_eq!(
+                run.stdout,
+                "200 matched\n404 fallback\n404 fallback\n404 fallback\n404 fallback\n",
+                "{placement:?} {client}: {}",
+                run.stderr
+            );
+        }
+    }
+    let bad = mocks_file(
+        "{\"entries\": [{\"http\": \"GET http://a/\",\n \"match\": {\"query\": {\"p\": {\"regex\": \"(\"}}},\n \"response\": {}}]}",
+    );
+    let run = check(&bad);
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains(":2:28: entries[0].match.query.p.regex: invalid regular expression"),
+        "{}",
+        run.stderr
+    );
+}

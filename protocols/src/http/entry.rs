@@ -9,6 +9,7 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 use super::url::{self, EntryUrl};
+use super::value_match::ValueMatcher;
 use crate::field::{self, Destination, FieldError};
 
 /// One `http` entry.
@@ -28,8 +29,11 @@ pub struct HttpEntry {
 /// The `match` object: conditions on top of method and URL.
 #[derive(Debug, Clone, Default)]
 pub struct Conditions {
-    /// Lower-case names, values compared exactly.
-    pub headers: Vec<(String, String)>,
+    /// Lower-case names, each with what its values must be.
+    pub headers: Vec<(String, ValueMatcher)>,
+    /// Query parameter names (as decoded), each with what its values must be; names not
+    /// listed are not checked.
+    pub query: Vec<(String, ValueMatcher)>,
     pub body: Option<String>,
     pub json: Option<Value>,
     pub json_contains: Option<Value>,
@@ -98,6 +102,7 @@ impl Fault {
 const ENTRY_KEYS: &[&str] = &["http", "match", "response", "responses", "times"];
 const MATCH_KEYS: &[&str] = &[
     "headers",
+    "query",
     "body",
     "json",
     "json_contains",
@@ -203,10 +208,15 @@ impl Conditions {
         };
         let headers = match map.get("headers") {
             None => Vec::new(),
-            Some(h) => string_headers(h).map_err(|e| e.in_key("headers"))?,
+            Some(h) => header_matchers(h).map_err(|e| e.in_key("headers"))?,
+        };
+        let query = match map.get("query") {
+            None => Vec::new(),
+            Some(q) => query_matchers(q).map_err(|e| e.in_key("query"))?,
         };
         Ok(Conditions {
             headers,
+            query,
             body: text("body")?.map(str::to_string),
             json: map.get("json").cloned(),
             json_contains: map.get("json_contains").cloned(),
@@ -216,14 +226,30 @@ impl Conditions {
     }
 }
 
-/// `match.headers`: names case-insensitive, values strings.
-fn string_headers(v: &Value) -> Result<Vec<(String, String)>, FieldError> {
+/// `match.headers`: names case-insensitive; an exact value is compared trimmed, as the
+/// parser stores header values.
+fn header_matchers(v: &Value) -> Result<Vec<(String, ValueMatcher)>, FieldError> {
     let map = field::object(v, "headers")?;
     map.iter()
         .map(|(name, value)| {
             check_header_name(name).map_err(|e| e.in_key(name))?;
-            let value = field::string(value, "a header value").map_err(|e| e.in_key(name))?;
-            Ok((name.to_ascii_lowercase(), value.trim().to_string()))
+            let matcher = match ValueMatcher::from_json(value, "a header value") {
+                Ok(ValueMatcher::Exact(text)) => ValueMatcher::Exact(text.trim().to_string()),
+                other => other.map_err(|e| e.in_key(name))?,
+            };
+            Ok((name.to_ascii_lowercase(), matcher))
+        })
+        .collect()
+}
+
+/// `match.query`: parameter names as sent (after percent-decoding), compared exactly.
+fn query_matchers(v: &Value) -> Result<Vec<(String, ValueMatcher)>, FieldError> {
+    let map = field::object(v, "query")?;
+    map.iter()
+        .map(|(name, value)| {
+            let matcher = ValueMatcher::from_json(value, "a query value")
+                .map_err(|e| e.in_key(name))?;
+            Ok((name.clone(), matcher))
         })
         .collect()
 }

@@ -39,7 +39,10 @@ fn the_design_example() {
     assert_eq!(e.url.query, vec![("expand".into(), "teams".into())]);
     assert_eq!(
         e.conditions.headers,
-        vec![("authorization".into(), "Bearer t0k".into())]
+        vec![(
+            "authorization".into(),
+            ValueMatcher::Exact("Bearer t0k".into())
+        )]
     );
     assert_eq!(e.responses.len(), 2);
     assert_eq!(e.responses[0].status, 500);
@@ -103,7 +106,7 @@ fn match_conditions() {
         "headers": {"X-A": "1"}, "body": "b", "json": {"a": 1}, "json_contains": [1],
         "path_regex": "^/v\\d+/", "body_regex": "b+"}}));
     let c = &e.conditions;
-    assert_eq!(c.headers, vec![("x-a".into(), "1".into())]);
+    assert_eq!(c.headers, vec![("x-a".into(), ValueMatcher::Exact("1".into()))]);
     assert_eq!(c.body.as_deref(), Some("b"));
     assert_eq!(c.json, Some(json!({"a": 1})));
     assert_eq!(c.json_contains, Some(json!([1])));
@@ -124,6 +127,15 @@ fn bad_match_conditions() {
         "match.headers.a b"
     );
     assert_eq!(with(json!({"body": {}})).0, "match.body");
+    assert_eq!(
+        with(json!({"headers": {"a": {"regex": "("}}})).0,
+        "match.headers.a.regex"
+    );
+    assert_eq!(
+        with(json!({"query": {"page": {"absent": 1}}})).0,
+        "match.query.page.absent"
+    );
+    assert_eq!(with(json!({"query": []})).0, "match.query");
     let (key, msg) = with(json!({"path_regex": "("}));
     assert_eq!(key, "match.path_regex");
     assert!(msg.starts_with("invalid regular expression"), "{msg}");

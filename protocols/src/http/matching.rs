@@ -5,9 +5,12 @@
 
 use serde_json::Value;
 
+use std::ops::Not;
+
 use super::entry::HttpEntry;
 use super::parser::Request;
 use super::url;
+use super::value_match::ValueMatcher;
 
 /// Why `request` (on a TLS connection when `tls`) does not match `entry`; empty when it does.
 /// The destination is not checked: the engine only asks about entries for the connection's.
@@ -27,6 +30,7 @@ pub fn mismatches(entry: &HttpEntry, request: &Request, tls: bool) -> Vec<String
     }
     reasons.extend(path_reason(entry, request));
     reasons.extend(query_reasons(&entry.url.query, &request.query()));
+    reasons.extend(query_matcher_reasons(&entry.conditions.query, request));
     reasons.extend(header_reasons(&entry.conditions.headers, request));
     match request.body.len() as u64 == request.body_len {
         true => reasons.extend(body_reasons(entry, &request.body)),
@@ -82,20 +86,53 @@ fn query_reasons(wanted: &[(String, String)], got: &[(String, String)]) -> Vec<S
 
 /// Header names are compared case-insensitively (both sides are lower-case already); a
 /// header sent several times matches when one of its values, or all of them joined by `, `,
-/// equals the wanted value.
-fn header_reasons(wanted: &[(String, String)], request: &Request) -> Vec<String> {
+/// matches.
+fn header_reasons(wanted: &[(String, ValueMatcher)], request: &Request) -> Vec<String> {
     wanted
         .iter()
-        .filter_map(|(name, value)| {
+        .filter_map(|(name, matcher)| {
             let got: Vec<&str> = request.headers_named(name).collect();
-            if got.is_empty() {
-                return Some(format!("header {name} missing"));
-            }
-            let joined = got.join(", ");
-            (!got.contains(&value.as_str()) && joined != *value)
-                .then(|| format!("header {name} {} vs {}", quote(&joined), quote(value)))
+            matcher
+                .accepts(&got)
+                .not()
+                .then(|| value_reason("header", name, &got, matcher))
         })
         .collect()
+}
+
+/// `match.query`: only the names it lists are checked.
+fn query_matcher_reasons(wanted: &[(String, ValueMatcher)], request: &Request) -> Vec<String> {
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let query = request.query();
+    wanted
+        .iter()
+        .filter_map(|(name, matcher)| {
+            let got: Vec<&str> = query
+                .iter()
+                .filter(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+                .collect();
+            matcher
+                .accepts(&got)
+                .not()
+                .then(|| value_reason("query", name, &got, matcher))
+        })
+        .collect()
+}
+
+/// `header authorization missing`, `query page "3" vs regex ^[12]$`, `header x-debug "1" vs absent`.
+fn value_reason(what: &str, name: &str, got: &[&str], matcher: &ValueMatcher) -> String {
+    match (got.is_empty(), matcher) {
+        (true, ValueMatcher::Exact(_)) => format!("{what} {name} missing"),
+        (true, _) => format!("{what} {name} missing (entry wants {})", matcher.describe()),
+        (false, _) => format!(
+            "{what} {name} {} vs {}",
+            quote(&got.join(", ")),
+            cut(&matcher.describe())
+        ),
+    }
 }
 
 fn body_reasons(entry: &HttpEntry, body: &[u8]) -> Vec<String> {

@@ -13,6 +13,7 @@ mod response;
 mod response_reader;
 mod routes;
 pub mod url;
+mod value_match;
 
 pub use entry::{Conditions, Fault, HttpEntry, HttpResponse, Transfer};
 pub use matching::{
@@ -24,6 +25,7 @@ pub use parser::{
 pub use response::{CONTINUE, GARBAGE, Step, error_response, plan, reason_phrase, text_response};
 pub use response_reader::{MAX_RESPONSE_HEAD, Progress, ResponseHead, ResponseReader};
 pub use routes::RouteIndex;
+pub use value_match::ValueMatcher;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
