@@ -100,3 +100,50 @@ print(call({"Authorization": "Bearer t0k"}, {"q": "café", "page": "1", "trace":
         run.stderr
     );
 }
+
+#[test]
+fn url_regex_matches_the_whole_url() {
+    let mocks = mocks_file(
+        r#"{"entries": [
+            {"http": "GET http://api.example.com/",
+             "match": {"url_regex": "^http://api\\.example\\.com:80/v[0-9]+/users/[0-9]+\\?full=1$"},
+             "response": {"body": "user"}}
+        ]}"#,
+    );
+    for placement in PLACEMENTS {
+        let run = curl(
+            placement,
+            &mocks,
+            &[
+                "-w",
+                " %{http_code}\n",
+                "http://api.example.com/v2/users/7?full=1",
+                "http://api.example.com/v2/users/x?full=1",
+            ],
+        );
+        // `mocket run` fails a run with an unmatched request; a bare LD_PRELOAD cannot.
+        run.expect_code(match placement {
+            Placement::Daemon => 1,
+            Placement::Embedded => 0,
+        });
+        let lines: Vec<&str> = run.stdout.lines().collect();
+        assert_eq!(lines[0], "user 200", "{placement:?}: {}", run.stdout);
+        assert!(lines.last().unwrap().ends_with(" 501"), "{}", run.stdout);
+        assert!(
+            run.stdout.contains("does not match url_regex"),
+            "{}",
+            run.stdout
+        );
+    }
+    let bad = mocks_file(
+        "{\"entries\": [{\"http\": \"GET http://a/\",\n \"match\": {\"url_regex\": \"[\"}, \"response\": {}}]}",
+    );
+    let run = check(&bad);
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains(":2:12: entries[0].match.url_regex: invalid regular expression"),
+        "{}",
+        run.stderr
+    );
+}

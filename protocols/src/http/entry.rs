@@ -39,6 +39,9 @@ pub struct Conditions {
     pub json_contains: Option<Value>,
     /// Replaces the exact path check of the URL.
     pub path_regex: Option<Regex>,
+    /// Over the whole URL (`scheme://host:port/path?query`, path and query as sent); like
+    /// `path_regex`, it replaces the exact path check.
+    pub url_regex: Option<Regex>,
     pub body_regex: Option<Regex>,
 }
 
@@ -107,6 +110,7 @@ const MATCH_KEYS: &[&str] = &[
     "json",
     "json_contains",
     "path_regex",
+    "url_regex",
     "body_regex",
 ];
 const RESPONSE_KEYS: &[&str] = &[
@@ -182,6 +186,12 @@ fn method_and_url(text: &str) -> Result<(Option<String>, EntryUrl), FieldError> 
 impl Conditions {
     /// Whether matching needs the request's body (`body`, `body_regex`, `json`,
     /// `json_contains`): only then does the engine hold it.
+    /// Whether a regex replaces the exact path check (`path_regex`, `url_regex`): such an
+    /// entry may answer any path.
+    pub fn matches_any_path(&self) -> bool {
+        self.path_regex.is_some() || self.url_regex.is_some()
+    }
+
     pub fn matches_on_body(&self) -> bool {
         self.body.is_some()
             || self.body_regex.is_some()
@@ -221,6 +231,7 @@ impl Conditions {
             json: map.get("json").cloned(),
             json_contains: map.get("json_contains").cloned(),
             path_regex: regex("path_regex")?,
+            url_regex: regex("url_regex")?,
             body_regex: regex("body_regex")?,
         })
     }

@@ -10,11 +10,24 @@ use std::ops::Not;
 use super::entry::HttpEntry;
 use super::parser::Request;
 use super::url;
+use crate::field::Destination;
 use super::value_match::ValueMatcher;
 
-/// Why `request` (on a TLS connection when `tls`) does not match `entry`; empty when it does.
-/// The destination is not checked: the engine only asks about entries for the connection's.
+/// Why `request` (on a TLS connection when `tls`) does not match `entry`, as if it came to the
+/// entry's own destination; empty when it does.
 pub fn mismatches(entry: &HttpEntry, request: &Request, tls: bool) -> Vec<String> {
+    mismatches_on(entry, request, tls, entry.destination())
+}
+
+/// Why `request`, on a connection to `dest` (TLS when `tls`), does not match `entry`; empty
+/// when it does. The destination itself is not checked: the engine only asks about entries for
+/// the connection's (which, with a host pattern, is not the entry's text).
+pub fn mismatches_on(
+    entry: &HttpEntry,
+    request: &Request,
+    tls: bool,
+    dest: &Destination,
+) -> Vec<String> {
     let mut reasons = Vec::new();
     if entry.url.tls != tls {
         reasons.push(format!(
@@ -29,6 +42,7 @@ pub fn mismatches(entry: &HttpEntry, request: &Request, tls: bool) -> Vec<String
         reasons.push(format!("method differs: {} vs {method}", request.method));
     }
     reasons.extend(path_reason(entry, request));
+    reasons.extend(url_reason(entry, request, tls, dest));
     reasons.extend(query_reasons(&entry.url.query, &request.query()));
     reasons.extend(query_matcher_reasons(&entry.conditions.query, request));
     reasons.extend(header_reasons(&entry.conditions.headers, request));
@@ -50,8 +64,33 @@ pub fn scheme(tls: bool) -> &'static str {
     if tls { "https" } else { "http" }
 }
 
+/// The URL `url_regex` and templates see: `scheme://host:port/path?query`, the port always
+/// written, path and query as the client sent them.
+pub fn request_url(request: &Request, tls: bool, dest: &Destination) -> String {
+    format!(
+        "{}://{dest}{}",
+        scheme(tls),
+        request.path_and_query()
+    )
+}
+
+fn url_reason(
+    entry: &HttpEntry,
+    request: &Request,
+    tls: bool,
+    dest: &Destination,
+) -> Option<String> {
+    let re = entry.conditions.url_regex.as_ref()?;
+    let url = request_url(request, tls, dest);
+    (!re.is_match(&url))
+        .then(|| format!("url {} does not match url_regex {}", quote(&url), re.as_str()))
+}
+
 fn path_reason(entry: &HttpEntry, request: &Request) -> Option<String> {
     let path = url::percent_decode(request.path(), false);
+    if entry.conditions.url_regex.is_some() && entry.conditions.path_regex.is_none() {
+        return None;
+    }
     match &entry.conditions.path_regex {
         Some(re) if !re.is_match(&path) => Some(format!(
             "path {path} does not match path_regex {}",

@@ -3,6 +3,7 @@ use std::path::Path;
 use serde_json::json;
 
 use super::*;
+use crate::field::Destination;
 use crate::http::parser::{Parsed, RequestParser};
 
 fn entry(v: Value) -> HttpEntry {
@@ -310,4 +311,19 @@ fn query_matchers_check_only_the_names_they_list() {
             "query q missing"
         ]
     );
+}
+
+#[test]
+fn url_regex_sees_scheme_host_port_path_and_query() {
+    let e = entry(json!({"http": "GET http://h/ignored", "match": {
+        "url_regex": "^http://h:80/v[0-9]+/users/(?P<id>[0-9]+)\\?full=1$"}}));
+    assert!(mismatches(&e, &request("GET /v2/users/7?full=1 HTTP/1.1\r\n\r\n"), false).is_empty());
+    assert_eq!(
+        mismatches(&e, &request("GET /v2/users/x?full=1 HTTP/1.1\r\n\r\n"), false),
+        ["url \"http://h:80/v2/users/x?full=1\" does not match url_regex ^http://h:80/v[0-9]+/users/(?P<id>[0-9]+)\\?full=1$"]
+    );
+    let other = Destination::new("a.h", 8080);
+    let e = entry(json!({"http": "GET https://h/", "match": {"url_regex": "^https://a\\.h:8080/"}}));
+    assert!(mismatches_on(&e, &request("GET /x HTTP/1.1\r\n\r\n"), true, &other).is_empty());
+    assert_eq!(mismatches_on(&e, &request("GET /x HTTP/1.1\r\n\r\n"), false, &other).len(), 2);
 }

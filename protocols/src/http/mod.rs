@@ -17,7 +17,8 @@ mod value_match;
 
 pub use entry::{Conditions, Fault, HttpEntry, HttpResponse, Transfer};
 pub use matching::{
-    Miss, closest, json_diff, mismatches, scheme, unmatched_body, unmatched_summary,
+    Miss, closest, json_diff, mismatches, mismatches_on, request_url, scheme, unmatched_body,
+    unmatched_summary,
 };
 pub use parser::{
     BodyPolicy, DEFAULT_MAX_BODY, MAX_HEAD, ParseError, Parsed, Request, RequestParser,

@@ -1,7 +1,7 @@
 //! An index of one destination's entries by method and path, so a request is compared only with
 //! the entries that could answer it: matching stays as fast with 100 000 entries on a host as
 //! with ten. Entries that match any method (`*`) are filed under `*`; entries with a
-//! `path_regex` could match any path and are always compared.
+//! `path_regex` or `url_regex` could match any path and are always compared.
 
 use std::collections::HashMap;
 
@@ -11,7 +11,7 @@ use super::{HttpEntry, Request, url};
 pub struct RouteIndex {
     /// (method or `*`, percent-decoded path) -> entry indexes, in file order.
     exact: HashMap<(String, String), Vec<usize>>,
-    /// Entries with a `path_regex`, in file order.
+    /// Entries with a `path_regex` or `url_regex`, in file order.
     any_path: Vec<usize>,
 }
 
@@ -22,7 +22,7 @@ impl RouteIndex {
     pub fn new<'a>(entries: impl IntoIterator<Item = (usize, &'a HttpEntry)>) -> Self {
         let mut index = RouteIndex::default();
         for (i, entry) in entries {
-            if entry.conditions.path_regex.is_some() {
+            if entry.conditions.matches_any_path() {
                 index.any_path.push(i);
                 continue;
             }
