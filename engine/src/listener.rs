@@ -337,9 +337,9 @@ impl Engine {
         lock(&self.report).mocked += 1;
         self.info(&format!("pid {} connected to {}", claim.pid, claim.dest));
         match candidates.first().map(|i| config.entries[*i].kind()) {
-            Some(Kind::Http) => self.serve_http_or_https(stream, &claim, candidates),
-            Some(Kind::Redis) => self.serve_redis(stream, &claim, candidates),
-            Some(Kind::Tcp) => self.serve_tcp(stream, &claim, candidates),
+            Some(Kind::Http) => self.serve_http_or_https(stream, &claim, &candidates),
+            Some(Kind::Redis) => self.serve_redis(stream, &claim, &candidates),
+            Some(Kind::Tcp) => self.serve_tcp(stream, &claim, &candidates),
             None => {
                 let event = claim.event("tcp", Action::Unmatched);
                 self.count_unmatched(&claim, "tcp", "no entry".into(), event);

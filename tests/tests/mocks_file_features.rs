@@ -147,3 +147,67 @@ fn url_regex_matches_the_whole_url() {
         run.stderr
     );
 }
+
+#[test]
+fn host_patterns_in_entries_and_allow() {
+    let mocks = mocks_file(
+        r#"{"allow": ["*.allowed.test", "real.example.com"], "entries": [
+            {"http": "GET http://*.example.com/who", "response": {"body": "pattern"}},
+            {"http": "GET http://api.example.com/who", "response": {"body": "exact"}},
+            {"tcp": "*.svc.test:9000", "response": "tcp pattern\n"}
+        ]}"#,
+    );
+    for placement in PLACEMENTS {
+        let run = curl(
+            placement,
+            &mocks,
+            &[
+                "-w",
+                "\n",
+                "http://api.example.com/who",
+                "http://a.example.com/who",
+                "http://b.c.example.com/who",
+            ],
+        );
+        run.success();
+        assert_eq!(run.stdout, "exact\npattern\npattern\n", "{placement:?}");
+        // example.com itself is not covered: strict mode refuses it.
+        let run = curl(placement, &mocks, &["http://example.com/who"]);
+        assert_ne!(run.code, Some(0), "{placement:?}");
+        assert!(run.stderr.contains("refused"), "{}", run.stderr);
+        let program = r#"
+import socket
+def fake(name):
+    try:
+        return socket.getaddrinfo(name, 80, socket.AF_INET)[0][4][0].startswith(("198.18.", "198.19."))
+    except socket.gaierror:
+        return False
+s = socket.create_connection(("x.svc.test", 9000)); s.sendall(b"hi\n")
+print(s.recv(100).decode().strip())
+# Allowed by pattern, and the exact allow rule over the entry's pattern: the real resolver
+# answers (and finds nothing in this namespace); other names get a fake address.
+print(fake("a.allowed.test"), fake("b.a.allowed.test"), fake("real.example.com"), fake("x.example.com"))
+"#;
+        let run = python(placement, &mocks, program, &[]);
+        run.success();
+        assert_eq!(
+            run.stdout, "tcp pattern\nFalse False False True\n",
+            "{placement:?}: {}",
+            run.stderr
+        );
+    }
+    for (text, key, col) in [
+        (r#"{"entries": [{"http": "GET http://a.*.com/", "response": {}}]}"#, "entries[0].http", 15),
+        (r#"{"entries": [{"tcp": "*:1", "response": "x"}]}"#, "entries[0].tcp", 15),
+        (r#"{"allow": ["*foo.com"]}"#, "allow[0]", 12),
+    ] {
+        let run = check(&mocks_file(text));
+        run.expect_code(2);
+        assert!(
+            run.stderr.contains(&format!(":1:{col}: {key}: "))
+                && run.stderr.contains("a host pattern is \"*.\" then a domain"),
+            "{text}: {}",
+            run.stderr
+        );
+    }
+}
