@@ -45,6 +45,9 @@ pub struct RunArgs {
     /// error, warn (default), info or debug.
     #[arg(long, value_name = "LEVEL")]
     log: Option<String>,
+    /// Fail the run (exit 1) when an entry was never used (also MOCKET_FAIL_UNUSED=1).
+    #[arg(long)]
+    fail_unused: bool,
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "CMD")]
     command: Vec<OsString>,
@@ -82,6 +85,7 @@ fn settings(args: &RunArgs) -> Result<Settings, String> {
     if let Some(namespace) = &args.namespace {
         s.namespace = Some(namespace.clone());
     }
+    s.fail_unused |= args.fail_unused;
     Ok(s)
 }
 
@@ -154,7 +158,8 @@ fn start(args: &RunArgs) -> Result<ExitCode, String> {
         .map_err(|e| format!("cannot wait for {program}: {e}"))?;
 
     engine.wait_idle(std::time::Duration::from_secs(2));
-    let report = engine.report();
+    let mut report = engine.report();
+    report.fail_unused = settings.fail_unused;
     if settings.log >= LogLevel::Warn || report.failed() {
         mocket_engine::say_raw(&report.to_string());
     }
@@ -173,6 +178,9 @@ pub struct ExecArgs {
     /// LD_PRELOAD for CMD.
     #[arg(long)]
     preload: OsString,
+    /// Fail the run (exit 1) when an entry was never used (also MOCKET_FAIL_UNUSED=1).
+    #[arg(long)]
+    fail_unused: bool,
     /// The command and its arguments.
     #[arg(last = true, required = true)]
     command: Vec<OsString>,

@@ -11,6 +11,7 @@
 
 mod destinations;
 mod entry;
+pub mod expect;
 /// Fuzz targets' entry points (the `fuzz/` crate) and the corpus replay.
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
@@ -42,6 +43,8 @@ pub struct Config {
     /// `MOCKET_MAX_BODY`: the most of a request body held for an entry that matches on the
     /// body; a longer body gets `413`. Bodies no entry looks at are never held.
     pub max_body: usize,
+    /// The `expect` of each entry that has one, by entry index.
+    pub expectations: Vec<(usize, expect::Expect)>,
     /// Entry indexes by destination and host pattern: the engine never scans every entry.
     destinations: destinations::DestinationIndex,
 }
@@ -87,6 +90,7 @@ const TOP_KEYS: &[&str] = &["strict", "allow", "entries"];
 impl Config {
     pub fn new(strict: bool, allow: AllowList, entries: Vec<Entry>) -> Self {
         Config {
+            expectations: Vec::new(),
             destinations: destinations::DestinationIndex::new(&entries),
             strict,
             allow,
@@ -153,13 +157,20 @@ impl Config {
             None => AllowList::default_rules(),
             Some(v) => allow_list(v).map_err(|e| e.in_key("allow"))?,
         };
+        let mut expectations = Vec::new();
         let entries = match map.get("entries") {
             None => Vec::new(),
             Some(Value::Array(items)) => items
                 .iter()
                 .enumerate()
-                .map(|(i, v)| Entry::from_json(v, base_dir).map_err(|e| e.in_index(i)))
-                .collect::<Result<_, _>>()
+                .map(|(i, v)| {
+                    let entry = Entry::from_json(v, base_dir).map_err(|e| e.in_index(i))?;
+                    if let Some(expect) = expect::Expect::of_entry(v).map_err(|e| e.in_index(i))? {
+                        expectations.push((i, expect));
+                    }
+                    Ok(entry)
+                })
+                .collect::<Result<_, FieldError>>()
                 .map_err(|e| e.in_key("entries"))?,
             Some(v) => {
                 return Err(FieldError::new(format!(
@@ -169,7 +180,9 @@ impl Config {
                 .in_key("entries"));
             }
         };
-        Ok(Config::new(strict, allow, entries))
+        let mut config = Config::new(strict, allow, entries);
+        config.expectations = expectations;
+        Ok(config)
     }
 
     /// The indexes of the entries for `dest`: those of its exact host in file order, then

@@ -155,6 +155,7 @@ impl Engine {
         let Entry::Http(entry) = self.entry(index) else {
             unreachable!("filtered to http entries")
         };
+        self.count_mocked();
         let last = entry.responses.len() - 1;
         let response = &entry.responses[usize::try_from(used).unwrap_or(last).min(last)];
         if self.journal.is_on() {

@@ -334,7 +334,6 @@ impl Engine {
             return self.serve_recorded(stream, &claim);
         }
         self.idle_timeout.apply(&stream);
-        lock(&self.report).mocked += 1;
         self.info(&format!("pid {} connected to {}", claim.pid, claim.dest));
         match candidates.first().map(|i| config.entries[*i].kind()) {
             Some(Kind::Http) => self.serve_http_or_https(stream, &claim, &candidates),

@@ -201,8 +201,6 @@ impl Engine {
             .copied()
             .find(|i| self.redis_entry(*i).is_emulated());
         let shared = emulated.map(|i| {
-            // Counted once per connection, so the report knows the emulator was used.
-            self.take_entry([i]);
             let Behavior::Emulate { data } = &self.redis_entry(i).behavior else {
                 unreachable!("found as emulated")
             };
@@ -353,7 +351,13 @@ impl Answerer<'_> {
             .with("command", json!(cmd.to_strings()))
     }
 
+    /// A command answered by mocket: one request for the report, and one use of the emulated
+    /// address's entry when the emulator answered (command entries count in `take_entry`).
     fn mocked(&self, cmd: &Command, entry: Option<usize>) {
+        self.engine.count_mocked();
+        if let Some(i) = entry.filter(|i| Some(*i) == self.scope.emulated) {
+            self.engine.count_use(i);
+        }
         if self.engine.journal.is_on() {
             let event = self.journal(cmd, Action::Mocked, entry);
             self.engine.journal.record(&event);

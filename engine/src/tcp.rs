@@ -31,6 +31,7 @@ impl Engine {
         let Entry::Tcp(entry) = self.entry(index) else {
             unreachable!("filtered to tcp entries")
         };
+        self.count_mocked();
         self.journal
             .record(&event(Action::Mocked).entry(Some(index)));
         let mut session = TcpSession::new(entry);

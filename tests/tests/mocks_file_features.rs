@@ -211,3 +211,101 @@ print(fake("a.allowed.test"), fake("b.a.allowed.test"), fake("real.example.com")
         );
     }
 }
+
+#[test]
+fn expect_and_fail_unused_fail_mocket_run() {
+    let mocks = mocks_file(
+        r#"{"entries": [
+            {"http": "GET http://api.example.com/a", "response": {"body": "a"}, "expect": 2},
+            {"http": "GET http://api.example.com/b", "response": {"body": "b"}, "expect": {"min": 1}},
+            {"http": "GET http://api.example.com/c", "response": {"body": "c"}, "expect": {"max": 1}},
+            {"http": "GET http://api.example.com/unused", "response": {"body": "u"}}
+        ]}"#,
+    );
+    let once = ["http://api.example.com/a", "http://api.example.com/c", "http://api.example.com/c"];
+    let run = mocket_run(&mocks, &[], &["curl", "-sS", once[0], once[1], once[2]]);
+    run.expect_code(1);
+    for line in [
+        "mocket: 3 mocked, 0 refused, 0 passed through, 0 unmatched",
+        "  expectation failed: entry #0 http GET http://api.example.com/a: expected exactly 2, used 1 time(s)",
+        "  expectation failed: entry #1 http GET http://api.example.com/b: expected at least 1, used 0 time(s)",
+        "  expectation failed: entry #2 http GET http://api.example.com/c: expected at most 1, used 2 time(s)",
+        "  never used: entry #3 http GET http://api.example.com/unused",
+    ] {
+        assert!(run.stderr.contains(line), "{line}\n{}", run.stderr);
+    }
+    // Every expectation met: an unused entry passes, unless --fail-unused says otherwise.
+    let met = [
+        "http://api.example.com/a",
+        "http://api.example.com/a",
+        "http://api.example.com/b",
+    ];
+    let run = mocket_run(&mocks, &[], &["curl", "-sS", met[0], met[1], met[2]]);
+    run.success();
+    let run = mocket_run(&mocks, &["--fail-unused"], &["curl", "-sS", met[0], met[1], met[2]]);
+    run.expect_code(1);
+    assert!(
+        run.stderr
+            .contains("  never used (--fail-unused): entry #3 http GET http://api.example.com/unused"),
+        "{}",
+        run.stderr
+    );
+    let env = [("MOCKET_FAIL_UNUSED", "1")];
+    let run = mocket_run_env(&mocks, &[], &env, &["curl", "-sS", met[0], met[1], met[2]]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("never used (--fail-unused)"), "{}", run.stderr);
+    let env = [("MOCKET_FAIL_UNUSED", "maybe")];
+    let run = mocket_run_env(&mocks, &[], &env, &["true"]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("MOCKET_FAIL_UNUSED: \"maybe\""), "{}", run.stderr);
+    // A bare LD_PRELOAD has no end of run to fail, but takes the same file.
+    let run = preload_run(&mocks, &[], &["curl", "-sS", met[0]]);
+    run.success();
+    assert_eq!(run.stdout, "a");
+    let bad = mocks_file(
+        "{\"entries\": [{\"tcp\": \"a:1\", \"response\": \"x\",\n \"expect\": {\"min\": 3, \"max\": 1}}]}",
+    );
+    let run = check(&bad);
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains(":2:13: entries[0].expect.min: expect min 3 is more than max 1"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn the_report_counts_requests_commands_and_tcp_connections() {
+    let mocks = mocks_file(
+        r#"{"entries": [
+            {"http": "GET http://api.example.com/a", "response": {"body": "a"}},
+            {"redis": "cache.internal:6379", "command": ["GET", "k"], "response": "v"},
+            {"tcp": "legacy.internal:9000", "response": "pong\n"}
+        ]}"#,
+    );
+    let program = r#"
+import socket, urllib.request
+# Three HTTP requests on one keep-alive connection (http.client), two Redis commands on one
+# connection, one TCP connection with two messages.
+import http.client
+c = http.client.HTTPConnection("api.example.com", 80)
+for _ in range(3):
+    c.request("GET", "/a"); r = c.getresponse(); assert r.read() == b"a"
+r = socket.create_connection(("cache.internal", 6379))
+for _ in range(2):
+    r.sendall(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"); assert r.recv(100) == b"$1\r\nv\r\n"
+t = socket.create_connection(("legacy.internal", 9000))
+for _ in range(2):
+    t.sendall(b"ping\n"); assert t.recv(100) == b"pong\n"
+print("ok")
+"#;
+    let run = mocket_run(&mocks, &[], &["python3", "-c", program]);
+    run.success();
+    assert!(
+        run.stderr
+            .contains("mocket: 6 mocked, 0 refused, 0 passed through, 0 unmatched"),
+        "{}",
+        run.stderr
+    );
+}
