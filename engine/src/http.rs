@@ -119,7 +119,7 @@ impl Engine {
             .routes(claim, candidates)
             .candidates(head)
             .into_iter()
-            .any(|i| http_entry(self.entry(i)).is_some_and(|e| e.conditions.matches_on_body()));
+            .any(|i| http_entry(self.entry(i)).is_some_and(HttpEntry::needs_body));
         match (needs_body, self.journal.is_on()) {
             (true, _) => BodyPolicy::whole(self.max_body()),
             (false, true) => BodyPolicy::first(JOURNAL_BODY),
@@ -155,9 +155,29 @@ impl Engine {
         let Entry::Http(entry) = self.entry(index) else {
             unreachable!("filtered to http entries")
         };
-        self.count_mocked();
         let last = entry.responses.len() - 1;
         let response = &entry.responses[usize::try_from(used).unwrap_or(last).min(last)];
+        let rendered;
+        let response = match &response.template {
+            None => response,
+            Some(_) => {
+                let input = http::RenderInput {
+                    entry,
+                    request,
+                    tls,
+                    dest: &claim.dest,
+                    seq: used + 1,
+                };
+                match http::render(response, &input) {
+                    Ok(r) => {
+                        rendered = r;
+                        &rendered
+                    }
+                    Err(e) => return self.template_failed(request, claim, index, &e),
+                }
+            }
+        };
+        self.count_mocked();
         if self.journal.is_on() {
             let event = self
                 .event(claim, Action::Mocked, request, response_json(response))
@@ -202,6 +222,28 @@ impl Engine {
             .with("reason", json!(body.trim_end()));
         self.count_unmatched(claim, "http", summary, event);
         http::plan(&http::text_response(501, body), request)
+    }
+
+    /// A template that failed to render: `500` with the error, journaled and counted as
+    /// unmatched (the client did not get the response the entry meant).
+    fn template_failed(
+        &self,
+        request: &Request,
+        claim: &Claim,
+        index: usize,
+        error: &http::TemplateError,
+    ) -> Vec<Step> {
+        let body = format!("mocket: entry #{index}: {error}\n");
+        let event = self
+            .event(claim, Action::Unmatched, request, json!({"status": 500}))
+            .entry(Some(index))
+            .with("reason", json!(error.to_string()));
+        let what = format!(
+            "{} {}: entry #{index}: {error}",
+            request.method, request.target
+        );
+        self.count_unmatched(claim, "http", what, event);
+        http::plan(&http::text_response(500, body), request)
     }
 
     /// A request that is not HTTP, or refused (a body over `MOCKET_MAX_BODY`): journaled and

@@ -309,3 +309,75 @@ print("ok")
         run.stderr
     );
 }
+
+#[test]
+fn templates_echo_the_request() {
+    need_python_module("httpx");
+    let mocks = mocks_file(
+        r#"{"entries": [
+            {"http": "POST http://api.example.com/",
+             "match": {"path_regex": "^/users/(?P<id>[0-9]+)$"},
+             "response": {"template": true, "status": "{{ 200 + seq }}",
+                          "headers": {"x-user": "{{ captures.id }}", "x-trace": "{{ request.headers['x-trace'] }}"},
+                          "json": {"id": "{{ captures[1] }}", "name": "{{ request.json.name }}",
+                                   "page": "{{ request.query.page }}", "path": "{{ request.segments | join('/') }}",
+                                   "url": "{{ request.url }}", "method": "{{ request.method }}",
+                                   "raw": "{{ request.body }}", "n": 1}}},
+            {"http": "GET http://api.example.com/broken",
+             "response": {"template": true, "body": "{{ request.json.name }}"}}
+        ]}"#,
+    );
+    let program = r#"
+import json, httpx
+r = httpx.post("http://api.example.com/users/7?page=2", json={"name": "Ada"}, headers={"x-trace": "t1"})
+print(r.status_code, r.headers["x-user"], r.headers["x-trace"], json.dumps(r.json(), sort_keys=True))
+r = httpx.post("http://api.example.com/users/8", json={"name": "Bob"})
+print(r.status_code)
+r = httpx.get("http://api.example.com/broken")
+print(r.status_code, r.text.strip())
+"#;
+    let journal = scratch_dir("template-journal").join("journal.jsonl");
+    for placement in PLACEMENTS {
+        let env = [("MOCKET_JOURNAL", journal.to_str().unwrap())];
+        let _ = std::fs::remove_file(&journal);
+        let run = placement.run_env(&mocks, &env, &["python3", "-c", program]);
+        // The render failure counts as unmatched: mocket run fails.
+        run.expect_code(match placement {
+            Placement::Daemon => 1,
+            Placement::Embedded => 0,
+        });
+        let lines: Vec<&str> = run.stdout.lines().collect();
+        assert_eq!(
+            lines[0],
+            r#"201 7 t1 {"id": "7", "method": "POST", "n": 1, "name": "Ada", "page": "2", "path": "users/7", "raw": "{\"name\":\"Ada\"}", "url": "http://api.example.com:80/users/7?page=2"}"#,
+            "{placement:?}: {}",
+            run.stderr
+        );
+        // seq: the entry's second use; the missing query parameter is an error.
+        assert!(lines[1].starts_with("500"), "{placement:?}: {}", run.stdout);
+        assert!(
+            lines[2].starts_with("500 mocket: entry #1: template body failed to render: "),
+            "{placement:?}: {}",
+            run.stdout
+        );
+        let journal = std::fs::read_to_string(&journal).unwrap();
+        assert!(
+            journal.contains("template body failed to render"),
+            "{journal}"
+        );
+        if let Placement::Daemon = placement {
+            assert!(run.stderr.contains("2 unmatched"), "{}", run.stderr);
+        }
+    }
+    let bad = mocks_file(
+        "{\"entries\": [{\"http\": \"GET http://a/\",\n \"response\": {\"template\": true, \"body\": \"{{ x \"}}]}",
+    );
+    let run = check(&bad);
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains(":2:33: entries[0].response.body: template does not parse: "),
+        "{}",
+        run.stderr
+    );
+}

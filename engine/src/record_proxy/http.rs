@@ -465,6 +465,7 @@ fn as_response(r: RecordedResponse) -> HttpResponse {
         delay: Duration::ZERO,
         fault: None,
         transfer: Transfer::Length,
+        template: None,
     }
 }
 

@@ -8,6 +8,7 @@ use base64::Engine as _;
 use regex::Regex;
 use serde_json::{Map, Value};
 
+use super::template::ResponseTemplate;
 use super::url::{self, EntryUrl};
 use super::value_match::ValueMatcher;
 use crate::field::{self, Destination, FieldError};
@@ -57,6 +58,8 @@ pub struct HttpResponse {
     pub delay: Duration,
     pub fault: Option<Fault>,
     pub transfer: Transfer,
+    /// `"template": true`: what is rendered per request (see [`super::template::render`]).
+    pub template: Option<Box<ResponseTemplate>>,
 }
 
 /// How the body goes on the wire.
@@ -126,6 +129,7 @@ const RESPONSE_KEYS: &[&str] = &[
     "chunked",
     "chunks",
     "chunk_delay_ms",
+    "template",
 ];
 /// The keys that give a response its body; at most one of them.
 const BODY_KEYS: &[&str] = &["body", "json", "base64", "file", "chunks"];
@@ -155,6 +159,12 @@ impl HttpEntry {
 
     pub fn destination(&self) -> &Destination {
         &self.url.destination
+    }
+
+    /// Whether answering needs the request's whole body: to match on it, or for a template
+    /// (which may show it).
+    pub fn needs_body(&self) -> bool {
+        self.conditions.matches_on_body() || self.responses.iter().any(|r| r.template.is_some())
     }
 }
 
@@ -282,7 +292,12 @@ impl HttpResponse {
             ))
             .in_key(second));
         }
-        let status = status(map)?;
+        let template = ResponseTemplate::from_json(map)?;
+        let status = match &template {
+            // Rendered per request; 200 until then.
+            Some(t) if t.status.is_some() => 200,
+            _ => status(map)?,
+        };
         let mut headers = match map.get("headers") {
             None => Vec::new(),
             Some(h) => response_headers(h).map_err(|e| e.in_key("headers"))?,
@@ -299,6 +314,7 @@ impl HttpResponse {
             delay: millis(map, "delay_ms")?,
             fault: fault(map)?,
             transfer: transfer(map)?,
+            template: template.map(Box::new),
         };
         response.check_body_allowed(bodies.first().copied())?;
         Ok(response)

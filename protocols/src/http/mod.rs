@@ -12,6 +12,7 @@ mod parser;
 mod response;
 mod response_reader;
 mod routes;
+mod template;
 pub mod url;
 mod value_match;
 
@@ -26,6 +27,7 @@ pub use parser::{
 pub use response::{CONTINUE, GARBAGE, Step, error_response, plan, reason_phrase, text_response};
 pub use response_reader::{MAX_RESPONSE_HEAD, Progress, ResponseHead, ResponseReader};
 pub use routes::RouteIndex;
+pub use template::{RenderInput, ResponseTemplate, TemplateBody, TemplateError, render};
 pub use value_match::ValueMatcher;
 
 use base64::Engine as _;

@@ -117,6 +117,7 @@ pub fn text_response(status: u16, text: String) -> HttpResponse {
         delay: Duration::ZERO,
         fault: None,
         transfer: Transfer::Length,
+        template: None,
     }
 }
 
