@@ -383,6 +383,11 @@ pub(super) fn perform<S: Connection>(stream: &mut S, steps: Vec<Step>) -> Flow {
                 Flow::Closed
             }
             Step::Close => Flow::Closed,
+            Step::Repeat(round) => loop {
+                if perform(stream, round.clone()) == Flow::Closed {
+                    break Flow::Closed;
+                }
+            },
         };
         if flow == Flow::Closed {
             return flow;

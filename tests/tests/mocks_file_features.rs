@@ -381,3 +381,46 @@ print(r.status_code, r.text.strip())
         run.stderr
     );
 }
+
+#[test]
+fn repeat_streams_until_the_client_closes() {
+    need_python_module("requests");
+    let mocks = mocks_file(
+        r#"{"entries": [{"http": "GET http://api.example.com/events",
+            "response": {"headers": {"content-type": "text/event-stream"},
+                         "chunks": ["data: tick\n\n", "data: tock\n\n"],
+                         "chunk_delay_ms": 20, "repeat": true}}]}"#,
+    );
+    let program = r#"
+import requests, time
+start = time.monotonic()
+with requests.get("http://api.example.com/events", stream=True, timeout=5) as r:
+    events = []
+    for line in r.iter_lines():
+        if line:
+            events.append(line.decode())
+        if len(events) == 7:
+            break
+print(" ".join(events))
+"#;
+    for placement in PLACEMENTS {
+        let run = python(placement, &mocks, program, &[]);
+        run.success();
+        assert_eq!(
+            run.stdout,
+            "data: tick data: tock data: tick data: tock data: tick data: tock data: tick\n",
+            "{placement:?}: {}",
+            run.stderr
+        );
+    }
+    let bad = mocks_file(
+        "{\"entries\": [{\"http\": \"GET http://a/\",\n \"response\": {\"chunks\": [\"a\"], \"repeat\": true}}]}",
+    );
+    let run = check(&bad);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains(":2:32: entries[0].response.repeat: "),
+        "{}",
+        run.stderr
+    );
+}

@@ -74,6 +74,8 @@ pub enum Transfer {
     Stream {
         chunks: Vec<Vec<u8>>,
         delay: Duration,
+        /// `"repeat": true`: the chunks again and again until the client closes.
+        repeat: bool,
     },
 }
 
@@ -129,6 +131,7 @@ const RESPONSE_KEYS: &[&str] = &[
     "chunked",
     "chunks",
     "chunk_delay_ms",
+    "repeat",
     "template",
 ];
 /// The keys that give a response its body; at most one of them.
@@ -529,6 +532,12 @@ fn transfer(map: &Map<String, Value>) -> Result<Transfer, FieldError> {
         .in_key("chunk_delay_ms"));
     }
     let Some(v) = map.get("chunks") else {
+        if map.contains_key("repeat") {
+            return Err(FieldError::new(
+                "repeat applies to \"chunks\"; this response has none",
+            )
+            .in_key("repeat"));
+        }
         return Ok(match chunked {
             Some(true) => Transfer::Chunked,
             _ => Transfer::Length,
@@ -552,10 +561,38 @@ fn transfer(map: &Map<String, Value>) -> Result<Transfer, FieldError> {
         .enumerate()
         .map(|(i, c)| field::bytes(c, "a chunk").map_err(|e| e.in_index(i).in_key("chunks")))
         .collect::<Result<Vec<_>, _>>()?;
+    let delay = millis(map, "chunk_delay_ms")?;
     Ok(Transfer::Stream {
+        repeat: repeat(map, &chunks, delay)?,
         chunks,
-        delay: millis(map, "chunk_delay_ms")?,
+        delay,
     })
+}
+
+/// `repeat`: a stream that runs until the client closes needs something to send and a pause
+/// between chunks, or it would flood the client.
+fn repeat(
+    map: &Map<String, Value>,
+    chunks: &[Vec<u8>],
+    delay: Duration,
+) -> Result<bool, FieldError> {
+    match map.get("repeat") {
+        None | Some(Value::Bool(false)) => Ok(false),
+        Some(Value::Bool(true)) if chunks.iter().all(|c| c.is_empty()) => Err(FieldError::new(
+            "\"repeat\": true needs at least one chunk that is not empty",
+        )
+        .in_key("repeat")),
+        Some(Value::Bool(true)) if delay.is_zero() => Err(FieldError::new(
+            "\"repeat\": true needs \"chunk_delay_ms\" of 1 or more, or the stream would flood the client",
+        )
+        .in_key("repeat")),
+        Some(Value::Bool(true)) => Ok(true),
+        Some(other) => Err(FieldError::new(format!(
+            "repeat must be true or false, found {}",
+            field::type_name(other)
+        ))
+        .in_key("repeat")),
+    }
 }
 
 #[cfg(test)]

@@ -280,7 +280,8 @@ fn delays_faults_and_transfers() {
         r.transfer,
         Transfer::Stream {
             chunks: vec![b"data: 1\n\n".to_vec(), vec![0]],
-            delay: Duration::from_millis(5)
+            delay: Duration::from_millis(5),
+            repeat: false,
         }
     );
     assert!(r.body.is_empty());
@@ -322,4 +323,16 @@ fn reason_is_one_printable_line() {
     assert_eq!(key, "response.reason");
     assert!(message.contains("printable ASCII on one line"), "{message}");
     assert_eq!(response_error(json!({"reason": 7})).0, "response.reason");
+}
+
+#[test]
+fn repeat_needs_chunks_and_a_delay() {
+    let r = response(json!({"chunks": ["a"], "chunk_delay_ms": 10, "repeat": true}));
+    assert!(matches!(r.transfer, Transfer::Stream { repeat: true, .. }));
+    let (key, msg) = response_error(json!({"chunks": ["a"], "repeat": true}));
+    assert_eq!(key, "response.repeat");
+    assert!(msg.contains("chunk_delay_ms"), "{msg}");
+    assert_eq!(response_error(json!({"body": "a", "repeat": true})).0, "response.repeat");
+    assert_eq!(response_error(json!({"chunks": [""], "chunk_delay_ms": 1, "repeat": true})).0, "response.repeat");
+    assert_eq!(response_error(json!({"chunks": ["a"], "chunk_delay_ms": 1, "repeat": 1})).0, "response.repeat");
 }

@@ -17,6 +17,9 @@ pub enum Step {
     Reset,
     /// End the connection with an orderly close (FIN).
     Close,
+    /// These steps again and again, until a write fails (the client closed): a `repeat`
+    /// stream.
+    Repeat(Vec<Step>),
 }
 
 /// The interim answer to `Expect: 100-continue`.
@@ -241,11 +244,26 @@ impl Framing {
 
     /// The head and body as writes, with the pauses of a streamed response between chunks.
     fn body_steps(&self, response: &HttpResponse, head: Vec<u8>) -> Vec<Step> {
-        let Transfer::Stream { chunks, delay } = &response.transfer else {
+        let Transfer::Stream {
+            chunks,
+            delay,
+            repeat,
+        } = &response.transfer
+        else {
             let mut wire = head;
             wire.extend_from_slice(&self.encode_all(response));
             return vec![Step::Write(wire)];
         };
+        if *repeat {
+            let mut round = Vec::new();
+            for chunk in chunks.iter().filter(|c| !c.is_empty()) {
+                let mut wire = Vec::new();
+                self.encode_piece(chunk, &mut wire);
+                round.push(Step::Write(wire));
+                round.push(Step::Sleep(*delay));
+            }
+            return vec![Step::Write(head), Step::Repeat(round)];
+        }
         let mut steps = Vec::new();
         let mut wire = head;
         for (i, chunk) in chunks.iter().enumerate() {
