@@ -12,4 +12,5 @@ pub mod host_pattern;
 pub mod http;
 pub mod redis;
 pub mod tcp;
+pub mod tcp_messages;
 pub mod tls;

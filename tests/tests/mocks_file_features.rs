@@ -424,3 +424,63 @@ print(" ".join(events))
         run.stderr
     );
 }
+
+#[test]
+fn tcp_entries_chosen_per_message() {
+    let mocks = mocks_file(
+        r#"{"entries": [
+            {"tcp": "mail.internal:25", "greeting": "220 ready\r\n", "request": "HELO me\r\n", "response": "250 hello\r\n"},
+            {"tcp": "mail.internal:25", "request_regex": "^MAIL FROM:<[^>]+>\r\n$", "responses": ["250 ok\r\n", "250 again\r\n"]},
+            {"tcp": "mail.internal:25", "request": "QUIT\r\n", "response": "221 bye\r\n"}
+        ]}"#,
+    );
+    let program = r#"
+import socket
+s = socket.create_connection(("mail.internal", 25))
+f = s.makefile("rb")
+out = [f.readline()]
+for line in [b"HELO me\r\n", b"MAIL FROM:<a@b>\r\n", b"MAIL FROM:<c@d>\r\n", b"QUIT\r\n"]:
+    s.sendall(line)
+    out.append(f.readline())
+s.sendall(b"RSET\r\n")
+out.append(f.readline())  # b"": the connection was closed
+print(b"".join(out).decode().replace("\r\n", "|"), out[-1])
+"#;
+    for placement in PLACEMENTS {
+        let run = python(placement, &mocks, program, &[]);
+        assert_eq!(
+            run.stdout, "220 ready|250 hello|250 ok|250 again|221 bye| b''\n",
+            "{placement:?}: {}",
+            run.stderr
+        );
+        run.expect_code(match placement {
+            Placement::Daemon => 1,
+            Placement::Embedded => 0,
+        });
+        assert!(
+            run.stderr.contains("no tcp entry's request or request_regex matches this message"),
+            "{}",
+            run.stderr
+        );
+    }
+    // nc: one message, answered by the regex entry.
+    assert!(have("nc"), "nc is missing (.ci/run installs it)");
+    for placement in PLACEMENTS {
+        let run = placement.run(
+            &mocks,
+            &["sh", "-c", "printf 'MAIL FROM:<x@y>\\r\\n' | nc -q 1 mail.internal 25"],
+        );
+        assert_eq!(run.stdout, "220 ready\r\n250 ok\r\n", "{placement:?}: {}", run.stderr);
+    }
+    let bad = mocks_file(
+        "{\"entries\": [{\"tcp\": \"a:1\", \"response\": \"x\",\n \"request_regex\": \"(\"}]}",
+    );
+    let run = check(&bad);
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains(":2:2: entries[0].request_regex: invalid regular expression"),
+        "{}",
+        run.stderr
+    );
+}
