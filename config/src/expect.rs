@@ -36,7 +36,10 @@ impl Expect {
         let map = match v {
             Value::Number(_) => {
                 let n = field::unsigned(v, "expect")?;
-                return Ok(Expect { min: n, max: Some(n) });
+                return Ok(Expect {
+                    min: n,
+                    max: Some(n),
+                });
             }
             Value::Object(map) => map,
             other => {
@@ -54,7 +57,9 @@ impl Expect {
         };
         let (min, max) = (bound("min")?, bound("max")?);
         if min.is_none() && max.is_none() {
-            return Err(FieldError::new(format!("expect must be {FORMS}; this object has neither min nor max")));
+            return Err(FieldError::new(format!(
+                "expect must be {FORMS}; this object has neither min nor max"
+            )));
         }
         let min = min.unwrap_or(0);
         if let Some(max) = max
@@ -106,7 +111,9 @@ mod tests {
         let at_most = expect(json!({"expect": {"max": 3}})).unwrap().unwrap();
         assert!(at_most.accepts(0) && !at_most.accepts(4));
         assert_eq!(at_most.describe(), "at most 3");
-        let range = expect(json!({"expect": {"min": 2, "max": 5}})).unwrap().unwrap();
+        let range = expect(json!({"expect": {"min": 2, "max": 5}}))
+            .unwrap()
+            .unwrap();
         assert_eq!(range.describe(), "2 to 5");
         assert_eq!(expect(json!({})).unwrap(), None);
     }
@@ -118,8 +125,16 @@ mod tests {
         assert!(msg.contains("min 3 is more than max 1"), "{msg}");
         assert_eq!(expect(json!({"expect": -1})).unwrap_err().0, "expect");
         assert_eq!(expect(json!({"expect": "2"})).unwrap_err().0, "expect");
-        assert!(expect(json!({"expect": {}})).unwrap_err().1.contains("neither"));
-        assert_eq!(expect(json!({"expect": {"mni": 1}})).unwrap_err().0, "expect.mni");
+        assert!(
+            expect(json!({"expect": {}}))
+                .unwrap_err()
+                .1
+                .contains("neither")
+        );
+        assert_eq!(
+            expect(json!({"expect": {"mni": 1}})).unwrap_err().0,
+            "expect.mni"
+        );
         let (key, msg) = expect(json!({"expect": 3, "times": 2})).unwrap_err();
         assert_eq!(key, "expect");
         assert!(msg.contains("\"times\": 2"), "{msg}");

@@ -291,16 +291,28 @@ mod tests {
                 {"tcp": "*.example.com:2", "response": "r"}]}"#,
         )
         .unwrap();
-        assert_eq!(*c.entries_for(&Destination::new("a.example.com", 1)), [1, 0]);
-        assert_eq!(*c.entries_for(&Destination::new("b.a.example.com", 1)), [2, 0]);
+        assert_eq!(
+            *c.entries_for(&Destination::new("a.example.com", 1)),
+            [1, 0]
+        );
+        assert_eq!(
+            *c.entries_for(&Destination::new("b.a.example.com", 1)),
+            [2, 0]
+        );
         assert_eq!(*c.entries_for(&Destination::new("B.Example.COM", 2)), [3]);
-        assert!(c.entries_for(&Destination::new("example.com", 1)).is_empty());
-        assert!(c.entries_for(&Destination::new("real.example.com", 1)).is_empty());
+        assert!(
+            c.entries_for(&Destination::new("example.com", 1))
+                .is_empty()
+        );
+        assert!(
+            c.entries_for(&Destination::new("real.example.com", 1))
+                .is_empty()
+        );
         assert!(c.names_host("Z.example.com"));
         assert!(!c.names_host("real.example.com"));
         assert!(!c.names_host("example.com"));
-        let err = parse(r#"{"entries": [{"http": "GET http://a.*.com/", "response": {}}]}"#)
-            .unwrap_err();
+        let err =
+            parse(r#"{"entries": [{"http": "GET http://a.*.com/", "response": {}}]}"#).unwrap_err();
         assert_eq!(err.key, "entries[0].http");
         assert!(err.message.contains("\"*.\" then a domain"), "{err}");
         assert_eq!(

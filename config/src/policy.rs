@@ -233,7 +233,8 @@ mod tests {
 
     #[test]
     fn host_patterns_allow_every_subdomain() {
-        let allow = AllowList::parse(&["*.example.com", "*.internal:5432", "api.example.org"]).unwrap();
+        let allow =
+            AllowList::parse(&["*.example.com", "*.internal:5432", "api.example.org"]).unwrap();
         assert!(allow.allows("a.example.com", 443));
         assert!(allow.allows("A.B.Example.com.", 80));
         assert!(!allow.allows("example.com", 443));

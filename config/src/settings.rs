@@ -151,7 +151,9 @@ fn parse_flag(text: &str) -> Result<bool, String> {
     match text.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" => Ok(true),
         "" | "0" | "false" | "no" => Ok(false),
-        other => Err(format!("\"{other}\" is not 1 or 0 (also true/false, yes/no)")),
+        other => Err(format!(
+            "\"{other}\" is not 1 or 0 (also true/false, yes/no)"
+        )),
     }
 }
 

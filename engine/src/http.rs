@@ -137,7 +137,8 @@ impl Engine {
     ) -> Vec<Step> {
         let likely = self.routes(claim, candidates).candidates(request);
         let matching = likely.into_iter().filter(|&i| {
-            http_entry(self.entry(i)).is_some_and(|e| http::mismatches_on(e, request, tls, &claim.dest).is_empty())
+            http_entry(self.entry(i))
+                .is_some_and(|e| http::mismatches_on(e, request, tls, &claim.dest).is_empty())
         });
         let Some((index, used)) = self.take_entry(matching) else {
             // The slow path, for the report only: why each entry of the destination missed.

@@ -16,7 +16,11 @@ pub struct BadPattern(pub String);
 
 impl fmt::Display for BadPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "\"{}\": {FORM}; a * anywhere else is not allowed", self.0)
+        write!(
+            f,
+            "\"{}\": {FORM}; a * anywhere else is not allowed",
+            self.0
+        )
     }
 }
 
@@ -71,7 +75,16 @@ mod tests {
         for ok in ["example.com", "*.example.com", "*.com", "*.a.b.c"] {
             assert_eq!(check(ok), Ok(()), "{ok}");
         }
-        for bad in ["*", "*.", "a*.example.com", "*example.com", "a.*.example.com", "*.*.com", "example.*", "*..com"] {
+        for bad in [
+            "*",
+            "*.",
+            "a*.example.com",
+            "*example.com",
+            "a.*.example.com",
+            "*.*.com",
+            "example.*",
+            "*..com",
+        ] {
             let err = check(bad).unwrap_err().to_string();
             assert!(err.contains("\"*.\" then a domain"), "{bad}: {err}");
         }
@@ -86,10 +99,7 @@ mod tests {
         assert!(!covers("*.example.com", "a.example.com.evil"));
         assert!(covers("api.example.com", "api.example.com"));
         assert!(!covers("api.example.com", "x.api.example.com"));
-        assert_eq!(
-            parent_domains("a.b.c").collect::<Vec<_>>(),
-            ["b.c", "c"]
-        );
+        assert_eq!(parent_domains("a.b.c").collect::<Vec<_>>(), ["b.c", "c"]);
         assert_eq!(parent_domains("localhost").count(), 0);
     }
 }

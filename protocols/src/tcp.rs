@@ -53,15 +53,17 @@ impl TcpEntry {
         let request_regex = match map.get("request_regex") {
             None => None,
             Some(_) if request.is_some() => {
-                return Err(FieldError::new(
-                    "give request (exact) or request_regex, not both",
-                )
-                .in_key("request_regex"));
+                return Err(
+                    FieldError::new("give request (exact) or request_regex, not both")
+                        .in_key("request_regex"),
+                );
             }
             Some(v) => {
-                let text = field::string(v, "request_regex").map_err(|e| e.in_key("request_regex"))?;
+                let text =
+                    field::string(v, "request_regex").map_err(|e| e.in_key("request_regex"))?;
                 let re = regex::bytes::Regex::new(text).map_err(|e| {
-                    FieldError::new(format!("invalid regular expression: {e}")).in_key("request_regex")
+                    FieldError::new(format!("invalid regular expression: {e}"))
+                        .in_key("request_regex")
                 })?;
                 Some(RequestRegex(re))
             }

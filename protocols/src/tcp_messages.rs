@@ -144,12 +144,18 @@ mod tests {
     #[test]
     fn each_message_by_the_first_entry_that_matches() {
         let entries = [
-            entry(json!({"tcp": "h:1", "greeting": "220 hi\r\n", "request": "HELO me\r\n", "response": "250 hello\r\n"})),
-            entry(json!({"tcp": "h:1", "request_regex": "^MAIL FROM:<[^>]+>\r\n$", "responses": ["250 ok\r\n", "250 again\r\n"]})),
+            entry(
+                json!({"tcp": "h:1", "greeting": "220 hi\r\n", "request": "HELO me\r\n", "response": "250 hello\r\n"}),
+            ),
+            entry(
+                json!({"tcp": "h:1", "request_regex": "^MAIL FROM:<[^>]+>\r\n$", "responses": ["250 ok\r\n", "250 again\r\n"]}),
+            ),
             entry(json!({"tcp": "h:1", "request": "QUIT\r\n", "response": "221 bye\r\n"})),
         ];
         let mut router = TcpRouter::new(entries.iter().enumerate().collect());
-        assert!(TcpRouter::applies(&entries.iter().enumerate().collect::<Vec<_>>()));
+        assert!(TcpRouter::applies(
+            &entries.iter().enumerate().collect::<Vec<_>>()
+        ));
         let mut any = |_| true;
         assert_eq!(answers(router.receive(b"HELO", &mut any).unwrap()), []);
         assert_eq!(
@@ -185,7 +191,9 @@ mod tests {
             answers(router.receive(b"a", &mut not_first).unwrap()),
             [(1, "any".into())]
         );
-        let only_exact = [entry(json!({"tcp": "h:1", "request": "x".repeat(MAX_PENDING + 10), "response": "r"}))];
+        let only_exact = [entry(
+            json!({"tcp": "h:1", "request": "x".repeat(MAX_PENDING + 10), "response": "r"}),
+        )];
         let mut router = TcpRouter::new(only_exact.iter().enumerate().collect());
         let err = router
             .receive("x".repeat(MAX_PENDING + 1).as_bytes(), &mut |_| true)
@@ -195,10 +203,15 @@ mod tests {
 
     #[test]
     fn request_regex_is_checked_in_the_file() {
-        let err = TcpEntry::from_json(&json!({"tcp": "h:1", "request_regex": "(", "response": "x"})).unwrap_err();
+        let err =
+            TcpEntry::from_json(&json!({"tcp": "h:1", "request_regex": "(", "response": "x"}))
+                .unwrap_err();
         assert_eq!(err.path_text(), "request_regex");
         assert!(err.message.contains("invalid regular expression"));
-        let err = TcpEntry::from_json(&json!({"tcp": "h:1", "request": "a", "request_regex": "b", "response": "x"})).unwrap_err();
+        let err = TcpEntry::from_json(
+            &json!({"tcp": "h:1", "request": "a", "request_regex": "b", "response": "x"}),
+        )
+        .unwrap_err();
         assert_eq!(err.path_text(), "request_regex");
     }
 }

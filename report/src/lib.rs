@@ -172,9 +172,14 @@ mod tests {
         assert!(!r.failed());
         r.fail_unused = true;
         assert!(r.failed());
-        assert!(r.to_string().contains("  never used (--fail-unused): entry #1 tcp a:1\n"));
+        assert!(
+            r.to_string()
+                .contains("  never used (--fail-unused): entry #1 tcp a:1\n")
+        );
         let r = Report {
-            failed_expectations: vec!["#0 http GET http://a/: expected exactly 2, used 1 time(s)".into()],
+            failed_expectations: vec![
+                "#0 http GET http://a/: expected exactly 2, used 1 time(s)".into(),
+            ],
             ..Report::default()
         };
         assert!(r.failed());

@@ -44,7 +44,8 @@ fn reason_sets_the_status_line_phrase() {
     let run = check(&bad);
     run.expect_code(2);
     assert!(
-        run.stderr.contains(":2:15: entries[0].response.reason: reason"),
+        run.stderr
+            .contains(":2:15: entries[0].response.reason: reason"),
         "{}",
         run.stderr
     );
@@ -81,8 +82,7 @@ print(call({"Authorization": "Bearer t0k"}, {"q": "café", "page": "1", "trace":
             let run = python(placement, &mocks, program, &[client]);
             run.success();
             assert_eq!(
-                run.stdout,
-                "200 matched\n404 fallback\n404 fallback\n404 fallback\n404 fallback\n",
+                run.stdout, "200 matched\n404 fallback\n404 fallback\n404 fallback\n404 fallback\n",
                 "{placement:?} {client}: {}",
                 run.stderr
             );
@@ -197,15 +197,25 @@ print(fake("a.allowed.test"), fake("b.a.allowed.test"), fake("real.example.com")
         );
     }
     for (text, key, col) in [
-        (r#"{"entries": [{"http": "GET http://a.*.com/", "response": {}}]}"#, "entries[0].http", 15),
-        (r#"{"entries": [{"tcp": "*:1", "response": "x"}]}"#, "entries[0].tcp", 15),
+        (
+            r#"{"entries": [{"http": "GET http://a.*.com/", "response": {}}]}"#,
+            "entries[0].http",
+            15,
+        ),
+        (
+            r#"{"entries": [{"tcp": "*:1", "response": "x"}]}"#,
+            "entries[0].tcp",
+            15,
+        ),
         (r#"{"allow": ["*foo.com"]}"#, "allow[0]", 12),
     ] {
         let run = check(&mocks_file(text));
         run.expect_code(2);
         assert!(
             run.stderr.contains(&format!(":1:{col}: {key}: "))
-                && run.stderr.contains("a host pattern is \"*.\" then a domain"),
+                && run
+                    .stderr
+                    .contains("a host pattern is \"*.\" then a domain"),
             "{text}: {}",
             run.stderr
         );
@@ -222,7 +232,11 @@ fn expect_and_fail_unused_fail_mocket_run() {
             {"http": "GET http://api.example.com/unused", "response": {"body": "u"}}
         ]}"#,
     );
-    let once = ["http://api.example.com/a", "http://api.example.com/c", "http://api.example.com/c"];
+    let once = [
+        "http://api.example.com/a",
+        "http://api.example.com/c",
+        "http://api.example.com/c",
+    ];
     let run = mocket_run(&mocks, &[], &["curl", "-sS", once[0], once[1], once[2]]);
     run.expect_code(1);
     for line in [
@@ -242,22 +256,35 @@ fn expect_and_fail_unused_fail_mocket_run() {
     ];
     let run = mocket_run(&mocks, &[], &["curl", "-sS", met[0], met[1], met[2]]);
     run.success();
-    let run = mocket_run(&mocks, &["--fail-unused"], &["curl", "-sS", met[0], met[1], met[2]]);
+    let run = mocket_run(
+        &mocks,
+        &["--fail-unused"],
+        &["curl", "-sS", met[0], met[1], met[2]],
+    );
     run.expect_code(1);
     assert!(
-        run.stderr
-            .contains("  never used (--fail-unused): entry #3 http GET http://api.example.com/unused"),
+        run.stderr.contains(
+            "  never used (--fail-unused): entry #3 http GET http://api.example.com/unused"
+        ),
         "{}",
         run.stderr
     );
     let env = [("MOCKET_FAIL_UNUSED", "1")];
     let run = mocket_run_env(&mocks, &[], &env, &["curl", "-sS", met[0], met[1], met[2]]);
     run.expect_code(1);
-    assert!(run.stderr.contains("never used (--fail-unused)"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("never used (--fail-unused)"),
+        "{}",
+        run.stderr
+    );
     let env = [("MOCKET_FAIL_UNUSED", "maybe")];
     let run = mocket_run_env(&mocks, &[], &env, &["true"]);
     run.expect_code(2);
-    assert!(run.stderr.contains("MOCKET_FAIL_UNUSED: \"maybe\""), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("MOCKET_FAIL_UNUSED: \"maybe\""),
+        "{}",
+        run.stderr
+    );
     // A bare LD_PRELOAD has no end of run to fail, but takes the same file.
     let run = preload_run(&mocks, &[], &["curl", "-sS", met[0]]);
     run.success();
@@ -458,7 +485,8 @@ print(b"".join(out).decode().replace("\r\n", "|"), out[-1])
             Placement::Embedded => 0,
         });
         assert!(
-            run.stderr.contains("no tcp entry's request or request_regex matches this message"),
+            run.stderr
+                .contains("no tcp entry's request or request_regex matches this message"),
             "{}",
             run.stderr
         );
@@ -468,9 +496,17 @@ print(b"".join(out).decode().replace("\r\n", "|"), out[-1])
     for placement in PLACEMENTS {
         let run = placement.run(
             &mocks,
-            &["sh", "-c", "printf 'MAIL FROM:<x@y>\\r\\n' | nc -q 1 mail.internal 25"],
+            &[
+                "sh",
+                "-c",
+                "printf 'MAIL FROM:<x@y>\\r\\n' | nc -q 1 mail.internal 25",
+            ],
         );
-        assert_eq!(run.stdout, "220 ready\r\n250 ok\r\n", "{placement:?}: {}", run.stderr);
+        assert_eq!(
+            run.stdout, "220 ready\r\n250 ok\r\n",
+            "{placement:?}: {}",
+            run.stderr
+        );
     }
     let bad = mocks_file(
         "{\"entries\": [{\"tcp\": \"a:1\", \"response\": \"x\",\n \"request_regex\": \"(\"}]}",

@@ -271,8 +271,8 @@ fn query_matchers(v: &Value) -> Result<Vec<(String, ValueMatcher)>, FieldError> 
     let map = field::object(v, "query")?;
     map.iter()
         .map(|(name, value)| {
-            let matcher = ValueMatcher::from_json(value, "a query value")
-                .map_err(|e| e.in_key(name))?;
+            let matcher =
+                ValueMatcher::from_json(value, "a query value").map_err(|e| e.in_key(name))?;
             Ok((name.clone(), matcher))
         })
         .collect()
@@ -392,7 +392,10 @@ fn reason(map: &Map<String, Value>) -> Result<Option<String>, FieldError> {
         return Ok(None);
     };
     let text = field::string(v, "reason").map_err(|e| e.in_key("reason"))?;
-    if !text.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)) {
+    if !text
+        .bytes()
+        .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+    {
         return Err(FieldError::new(format!(
             "reason {text:?} must be printable ASCII on one line (spaces and tabs allowed)"
         ))
@@ -533,10 +536,10 @@ fn transfer(map: &Map<String, Value>) -> Result<Transfer, FieldError> {
     }
     let Some(v) = map.get("chunks") else {
         if map.contains_key("repeat") {
-            return Err(FieldError::new(
-                "repeat applies to \"chunks\"; this response has none",
-            )
-            .in_key("repeat"));
+            return Err(
+                FieldError::new("repeat applies to \"chunks\"; this response has none")
+                    .in_key("repeat"),
+            );
         }
         return Ok(match chunked {
             Some(true) => Transfer::Chunked,

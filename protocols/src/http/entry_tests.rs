@@ -106,7 +106,10 @@ fn match_conditions() {
         "headers": {"X-A": "1"}, "body": "b", "json": {"a": 1}, "json_contains": [1],
         "path_regex": "^/v\\d+/", "body_regex": "b+"}}));
     let c = &e.conditions;
-    assert_eq!(c.headers, vec![("x-a".into(), ValueMatcher::Exact("1".into()))]);
+    assert_eq!(
+        c.headers,
+        vec![("x-a".into(), ValueMatcher::Exact("1".into()))]
+    );
     assert_eq!(c.body.as_deref(), Some("b"));
     assert_eq!(c.json, Some(json!({"a": 1})));
     assert_eq!(c.json_contains, Some(json!([1])));
@@ -315,7 +318,9 @@ fn delays_faults_and_transfers() {
 #[test]
 fn reason_is_one_printable_line() {
     assert_eq!(
-        response(json!({"status": 200, "reason": "All Good"})).reason.as_deref(),
+        response(json!({"status": 200, "reason": "All Good"}))
+            .reason
+            .as_deref(),
         Some("All Good")
     );
     assert_eq!(response(json!({})).reason, None);
@@ -332,7 +337,16 @@ fn repeat_needs_chunks_and_a_delay() {
     let (key, msg) = response_error(json!({"chunks": ["a"], "repeat": true}));
     assert_eq!(key, "response.repeat");
     assert!(msg.contains("chunk_delay_ms"), "{msg}");
-    assert_eq!(response_error(json!({"body": "a", "repeat": true})).0, "response.repeat");
-    assert_eq!(response_error(json!({"chunks": [""], "chunk_delay_ms": 1, "repeat": true})).0, "response.repeat");
-    assert_eq!(response_error(json!({"chunks": ["a"], "chunk_delay_ms": 1, "repeat": 1})).0, "response.repeat");
+    assert_eq!(
+        response_error(json!({"body": "a", "repeat": true})).0,
+        "response.repeat"
+    );
+    assert_eq!(
+        response_error(json!({"chunks": [""], "chunk_delay_ms": 1, "repeat": true})).0,
+        "response.repeat"
+    );
+    assert_eq!(
+        response_error(json!({"chunks": ["a"], "chunk_delay_ms": 1, "repeat": 1})).0,
+        "response.repeat"
+    );
 }

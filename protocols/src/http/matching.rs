@@ -10,8 +10,8 @@ use std::ops::Not;
 use super::entry::HttpEntry;
 use super::parser::Request;
 use super::url;
-use crate::field::Destination;
 use super::value_match::ValueMatcher;
+use crate::field::Destination;
 
 /// Why `request` (on a TLS connection when `tls`) does not match `entry`, as if it came to the
 /// entry's own destination; empty when it does.
@@ -67,11 +67,7 @@ pub fn scheme(tls: bool) -> &'static str {
 /// The URL `url_regex` and templates see: `scheme://host:port/path?query`, the port always
 /// written, path and query as the client sent them.
 pub fn request_url(request: &Request, tls: bool, dest: &Destination) -> String {
-    format!(
-        "{}://{dest}{}",
-        scheme(tls),
-        request.path_and_query()
-    )
+    format!("{}://{dest}{}", scheme(tls), request.path_and_query())
 }
 
 fn url_reason(
@@ -82,8 +78,13 @@ fn url_reason(
 ) -> Option<String> {
     let re = entry.conditions.url_regex.as_ref()?;
     let url = request_url(request, tls, dest);
-    (!re.is_match(&url))
-        .then(|| format!("url {} does not match url_regex {}", quote(&url), re.as_str()))
+    (!re.is_match(&url)).then(|| {
+        format!(
+            "url {} does not match url_regex {}",
+            quote(&url),
+            re.as_str()
+        )
+    })
 }
 
 fn path_reason(entry: &HttpEntry, request: &Request) -> Option<String> {

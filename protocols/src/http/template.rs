@@ -46,7 +46,11 @@ pub struct TemplateError {
 
 impl fmt::Display for TemplateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "template {} failed to render: {}", self.part, self.message)
+        write!(
+            f,
+            "template {} failed to render: {}",
+            self.part, self.message
+        )
     }
 }
 

@@ -61,16 +61,23 @@ fn every_variable() {
 
 #[test]
 fn json_strings_now_and_uuid() {
-    let e = entry(json!({"http": "GET http://h/", "match": {"url_regex": "^http://([^:]+)"},
+    let e = entry(
+        json!({"http": "GET http://h/", "match": {"url_regex": "^http://([^:]+)"},
         "response": {"template": true, "json": {"host": "{{ captures[1] }}", "n": 1,
-            "list": ["{{ now }}", "{{ uuid }}", null], "json": "{{ request.json }}"}}}));
+            "list": ["{{ now }}", "{{ uuid }}", null], "json": "{{ request.json }}"}}}),
+    );
     let r = rendered(&e, "GET / HTTP/1.1\r\n\r\n", 1).unwrap();
     let v: Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(v["host"], "api.example.com");
     assert_eq!(v["n"], 1);
     assert_eq!(v["json"], "None");
     let now = v["list"][0].as_str().unwrap();
-    assert!(Regex::new(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$").unwrap().is_match(now), "{now}");
+    assert!(
+        Regex::new(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+            .unwrap()
+            .is_match(now),
+        "{now}"
+    );
     let uuid = v["list"][1].as_str().unwrap();
     assert!(
         Regex::new("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -83,17 +90,34 @@ fn json_strings_now_and_uuid() {
 
 #[test]
 fn render_errors_name_the_part() {
-    let e = entry(json!({"http": "GET http://h/", "response": {"template": true, "body": "{{ request.nope.x }}"}}));
+    let e = entry(
+        json!({"http": "GET http://h/", "response": {"template": true, "body": "{{ request.nope.x }}"}}),
+    );
     let err = rendered(&e, "GET / HTTP/1.1\r\n\r\n", 1).unwrap_err();
     assert_eq!(err.part, "body");
-    assert!(err.to_string().starts_with("template body failed to render: "), "{err}");
-    let e = entry(json!({"http": "GET http://h/", "response": {"template": true, "status": "{{ 'x' }}"}}));
-    assert!(rendered(&e, "GET / HTTP/1.1\r\n\r\n", 1).unwrap_err().message.contains("not a final HTTP status"));
-    let e = entry(json!({"http": "GET http://h/", "response": {"template": true,
-        "headers": {"x": "{{ request.headers.a }}"}}}));
+    assert!(
+        err.to_string()
+            .starts_with("template body failed to render: "),
+        "{err}"
+    );
+    let e = entry(
+        json!({"http": "GET http://h/", "response": {"template": true, "status": "{{ 'x' }}"}}),
+    );
+    assert!(
+        rendered(&e, "GET / HTTP/1.1\r\n\r\n", 1)
+            .unwrap_err()
+            .message
+            .contains("not a final HTTP status")
+    );
+    let e = entry(
+        json!({"http": "GET http://h/", "response": {"template": true,
+        "headers": {"x": "{{ request.headers.a }}"}}}),
+    );
     assert!(rendered(&e, "GET / HTTP/1.1\r\na: 1\r\n\r\n", 1).is_ok());
-    let e = entry(json!({"http": "GET http://h/", "response": {"template": true,
-        "body": "{% for i in range(10000) %}{% for j in range(10000) %}x{% endfor %}{% endfor %}"}}));
+    let e = entry(
+        json!({"http": "GET http://h/", "response": {"template": true,
+        "body": "{% for i in range(10000) %}{% for j in range(10000) %}x{% endfor %}{% endfor %}"}}),
+    );
     let err = rendered(&e, "GET / HTTP/1.1\r\n\r\n", 1).unwrap_err();
     assert!(err.message.contains("fuel"), "{err}");
 }
@@ -101,7 +125,10 @@ fn render_errors_name_the_part() {
 #[test]
 fn without_template_braces_are_text() {
     let e = entry(json!({"http": "GET http://h/", "response": {"body": "{{ x }"}}));
-    assert_eq!(rendered(&e, "GET / HTTP/1.1\r\n\r\n", 1).unwrap().body, b"{{ x }");
+    assert_eq!(
+        rendered(&e, "GET / HTTP/1.1\r\n\r\n", 1).unwrap().body,
+        b"{{ x }"
+    );
 }
 
 #[test]
@@ -114,13 +141,20 @@ fn templates_that_do_not_parse_are_errors_of_the_file() {
         t(json!({"template": true, "json": {"a": ["ok", "{% if %}"]}})).0,
         "response.json.a[1]"
     );
-    assert_eq!(t(json!({"template": true, "status": "{{"})).0, "response.status");
+    assert_eq!(
+        t(json!({"template": true, "status": "{{"})).0,
+        "response.status"
+    );
     assert_eq!(
         t(json!({"template": true, "headers": {"x": "{{ }"}})).0,
         "response.headers.x"
     );
     assert_eq!(t(json!({"template": "yes"})).0, "response.template");
-    assert!(t(json!({"template": true, "base64": "AA=="})).1.contains("\"base64\" cannot be one"));
+    assert!(
+        t(json!({"template": true, "base64": "AA=="}))
+            .1
+            .contains("\"base64\" cannot be one")
+    );
     // A string status without a template is still an error.
     assert_eq!(t(json!({"status": "200"})).0, "response.status");
 }

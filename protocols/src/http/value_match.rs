@@ -71,7 +71,9 @@ impl ValueMatcher {
             ValueMatcher::Absent => values.is_empty(),
             _ if values.is_empty() => false,
             ValueMatcher::Exact(want) => values.contains(&want.as_str()) || joined() == *want,
-            ValueMatcher::Regex(re) => values.iter().any(|v| re.is_match(v)) || re.is_match(&joined()),
+            ValueMatcher::Regex(re) => {
+                values.iter().any(|v| re.is_match(v)) || re.is_match(&joined())
+            }
         }
     }
 
@@ -130,7 +132,15 @@ mod tests {
         assert_eq!(error(json!({"absent": false})).0, "absent");
         assert!(error(json!(7)).1.contains("{\"absent\": true}"));
         assert!(error(json!({})).1.contains("{\"regex\""));
-        assert!(error(json!({"regex": "a", "absent": true})).1.contains("must be"));
-        assert!(error(json!({"regexp": "a"})).1.contains("did you mean \"regex\""));
+        assert!(
+            error(json!({"regex": "a", "absent": true}))
+                .1
+                .contains("must be")
+        );
+        assert!(
+            error(json!({"regexp": "a"}))
+                .1
+                .contains("did you mean \"regex\"")
+        );
     }
 }
