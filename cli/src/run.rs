@@ -50,6 +50,9 @@ pub struct RunArgs {
     /// seccomp filter (MOCKET_SECCOMP=1); on by itself when CMD is statically linked.
     #[arg(long)]
     seccomp: bool,
+    /// Fail the run (exit 1) when an entry was never used (also MOCKET_FAIL_UNUSED=1).
+    #[arg(long)]
+    fail_unused: bool,
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "CMD")]
     command: Vec<OsString>,
@@ -87,6 +90,7 @@ fn settings(args: &RunArgs) -> Result<Settings, String> {
     if let Some(namespace) = &args.namespace {
         s.namespace = Some(namespace.clone());
     }
+    s.fail_unused |= args.fail_unused;
     Ok(s)
 }
 
@@ -187,7 +191,8 @@ fn start(args: &RunArgs) -> Result<ExitCode, String> {
         .map_err(|e| format!("cannot wait for {program}: {e}"))?;
 
     engine.wait_idle(std::time::Duration::from_secs(2));
-    let report = engine.report();
+    let mut report = engine.report();
+    report.fail_unused = settings.fail_unused;
     if settings.log >= LogLevel::Warn || report.failed() {
         mocket_engine::say_raw(&report.to_string());
     }

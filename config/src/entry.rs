@@ -74,8 +74,14 @@ impl Entry {
     }
 
     /// Reads an entry; its kind key (`http`, `redis` or `tcp`) says which.
+    /// `expect` is read apart ([`crate::expect::Expect::of_entry`]): it applies to every kind.
     pub fn from_json(v: &Value, base_dir: &Path) -> Result<Self, FieldError> {
         let map = field::object(v, "an entry")?;
+        if map.contains_key("expect") {
+            let mut without = map.clone();
+            without.remove("expect");
+            return Entry::from_json(&Value::Object(without), base_dir);
+        }
         let kinds: Vec<&str> = KIND_KEYS
             .iter()
             .copied()

@@ -9,7 +9,9 @@
 
 #![forbid(unsafe_code)]
 
+mod destinations;
 mod entry;
+pub mod expect;
 /// Fuzz targets' entry points (the `fuzz/` crate) and the corpus replay.
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
@@ -17,11 +19,11 @@ pub mod policy;
 pub mod settings;
 pub mod spans;
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::fmt;
 use std::path::Path;
 
-use mocket_protocols::field::{self, Destination, FieldError, PathSeg};
+use mocket_protocols::field::{self, Destination, FieldError, PathSeg, normalize_host};
 use serde_json::Value;
 
 pub use entry::{Entry, EntryError, Kind};
@@ -41,8 +43,10 @@ pub struct Config {
     /// `MOCKET_MAX_BODY`: the most of a request body held for an entry that matches on the
     /// body; a longer body gets `413`. Bodies no entry looks at are never held.
     pub max_body: usize,
-    /// Entry indexes by destination, in file order: the engine never scans every entry.
-    by_destination: HashMap<Destination, Vec<usize>>,
+    /// The `expect` of each entry that has one, by entry index.
+    pub expectations: Vec<(usize, expect::Expect)>,
+    /// Entry indexes by destination and host pattern: the engine never scans every entry.
+    destinations: destinations::DestinationIndex,
 }
 
 impl Default for Config {
@@ -85,20 +89,14 @@ const TOP_KEYS: &[&str] = &["strict", "allow", "entries"];
 
 impl Config {
     pub fn new(strict: bool, allow: AllowList, entries: Vec<Entry>) -> Self {
-        let mut by_destination: HashMap<Destination, Vec<usize>> = HashMap::new();
-        for (i, e) in entries.iter().enumerate() {
-            by_destination
-                .entry(e.destination().clone())
-                .or_default()
-                .push(i);
-        }
         Config {
+            expectations: Vec::new(),
+            destinations: destinations::DestinationIndex::new(&entries),
             strict,
             allow,
             entries,
             record: None,
             max_body: mocket_protocols::http::DEFAULT_MAX_BODY,
-            by_destination,
         }
     }
 
@@ -159,13 +157,20 @@ impl Config {
             None => AllowList::default_rules(),
             Some(v) => allow_list(v).map_err(|e| e.in_key("allow"))?,
         };
+        let mut expectations = Vec::new();
         let entries = match map.get("entries") {
             None => Vec::new(),
             Some(Value::Array(items)) => items
                 .iter()
                 .enumerate()
-                .map(|(i, v)| Entry::from_json(v, base_dir).map_err(|e| e.in_index(i)))
-                .collect::<Result<_, _>>()
+                .map(|(i, v)| {
+                    let entry = Entry::from_json(v, base_dir).map_err(|e| e.in_index(i))?;
+                    if let Some(expect) = expect::Expect::of_entry(v).map_err(|e| e.in_index(i))? {
+                        expectations.push((i, expect));
+                    }
+                    Ok(entry)
+                })
+                .collect::<Result<_, FieldError>>()
                 .map_err(|e| e.in_key("entries"))?,
             Some(v) => {
                 return Err(FieldError::new(format!(
@@ -175,17 +180,25 @@ impl Config {
                 .in_key("entries"));
             }
         };
-        Ok(Config::new(strict, allow, entries))
+        let mut config = Config::new(strict, allow, entries);
+        config.expectations = expectations;
+        Ok(config)
     }
 
-    /// The indexes of the entries for `dest`, in file order.
-    pub fn entries_for(&self, dest: &Destination) -> &[usize] {
-        self.by_destination.get(dest).map_or(&[], Vec::as_slice)
+    /// The indexes of the entries for `dest`: those of its exact host in file order, then
+    /// those of the host patterns that cover it (unless an exact allow rule names the host).
+    pub fn entries_for(&self, dest: &Destination) -> Cow<'_, [usize]> {
+        self.destinations.entries_for(dest, || {
+            self.allow.names_exactly(&dest.host, Some(dest.port))
+        })
     }
 
-    /// Whether some entry names `host`, on any port.
+    /// Whether some entry names `host` (exactly, or by a pattern no exact allow rule
+    /// overrides), on any port.
     pub fn names_host(&self, host: &str) -> bool {
-        self.by_destination.keys().any(|d| d.host == host)
+        let host = normalize_host(host);
+        self.destinations.names_exactly(&host)
+            || (self.destinations.pattern_covers(&host) && !self.allow.names_exactly(&host, None))
     }
 }
 
@@ -263,9 +276,49 @@ mod tests {
         .unwrap();
         assert!(!c.strict);
         assert!(c.allow.0.is_empty());
-        assert_eq!(c.entries_for(&Destination::new("a", 1)), &[0, 2]);
+        assert_eq!(*c.entries_for(&Destination::new("a", 1)), [0, 2]);
         assert!(c.entries_for(&Destination::new("a", 2)).is_empty());
         assert!(c.names_host("b"));
+    }
+
+    #[test]
+    fn exact_hosts_then_patterns_nearest_first() {
+        let c = parse(
+            r#"{"allow": ["real.example.com"], "entries": [
+                {"tcp": "*.example.com:1", "response": "p"},
+                {"tcp": "a.example.com:1", "response": "x"},
+                {"tcp": "*.a.example.com:1", "response": "q"},
+                {"tcp": "*.example.com:2", "response": "r"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            *c.entries_for(&Destination::new("a.example.com", 1)),
+            [1, 0]
+        );
+        assert_eq!(
+            *c.entries_for(&Destination::new("b.a.example.com", 1)),
+            [2, 0]
+        );
+        assert_eq!(*c.entries_for(&Destination::new("B.Example.COM", 2)), [3]);
+        assert!(
+            c.entries_for(&Destination::new("example.com", 1))
+                .is_empty()
+        );
+        assert!(
+            c.entries_for(&Destination::new("real.example.com", 1))
+                .is_empty()
+        );
+        assert!(c.names_host("Z.example.com"));
+        assert!(!c.names_host("real.example.com"));
+        assert!(!c.names_host("example.com"));
+        let err =
+            parse(r#"{"entries": [{"http": "GET http://a.*.com/", "response": {}}]}"#).unwrap_err();
+        assert_eq!(err.key, "entries[0].http");
+        assert!(err.message.contains("\"*.\" then a domain"), "{err}");
+        assert_eq!(
+            parse(r#"{"allow": ["ok", "*x.com"]}"#).unwrap_err().key,
+            "allow[1]"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use mocket_protocols::field::{ascii_host, normalize_host};
+use mocket_protocols::host_pattern;
 
 /// The allow list used when neither the mocks file, `MOCKET_ALLOW` nor `--allow` gives one.
 pub const DEFAULT_ALLOW: &[&str] = &["localhost", "127.0.0.0/8", "::1"];
@@ -27,7 +28,7 @@ pub enum AllowRule {
 pub enum AllowRuleError {
     /// Not of any rule's form; holds the text as given.
     NotARule(String),
-    /// A host name without an ASCII (IDNA) form; holds why.
+    /// A host name without an ASCII (IDNA) form, or a `*` outside a host pattern; holds why.
     BadHost(String),
 }
 
@@ -90,6 +91,7 @@ impl AllowRule {
                 port,
             }),
             Err(_) if !host.is_empty() && !host.contains([':', '/', '[', ']']) => {
+                host_pattern::check(host).map_err(|e| AllowRuleError::BadHost(e.to_string()))?;
                 Ok(AllowRule::Host {
                     host: ascii_host(host).map_err(|e| AllowRuleError::BadHost(e.to_string()))?,
                     port,
@@ -103,7 +105,7 @@ impl AllowRule {
     pub fn allows(&self, host: &str, port: u16) -> bool {
         match self {
             AllowRule::Host { host: h, port: p } => {
-                *h == normalize_host(host) && p.is_none_or(|p| p == port)
+                host_pattern::covers(h, &normalize_host(host)) && p.is_none_or(|p| p == port)
             }
             AllowRule::Net {
                 addr,
@@ -120,7 +122,13 @@ impl AllowRule {
 
     /// Whether a name lookup of `host` should be answered by the real resolver.
     fn allows_name(&self, host: &str) -> bool {
-        matches!(self, AllowRule::Host { host: h, .. } if *h == normalize_host(host))
+        matches!(self, AllowRule::Host { host: h, .. } if host_pattern::covers(h, &normalize_host(host)))
+    }
+
+    /// Whether the rule names `host` exactly (not by a pattern), on `port` when given.
+    fn names_exactly(&self, host: &str, port: Option<u16>) -> bool {
+        matches!(self, AllowRule::Host { host: h, port: p }
+            if *h == host && (p.is_none() || port.is_none() || *p == port))
     }
 }
 
@@ -188,6 +196,12 @@ impl AllowList {
         self.0.iter().any(|r| r.allows(host, port))
     }
 
+    /// Whether a rule names `host` (normalized) exactly, on `port` when given: such a rule wins
+    /// over an entry's host pattern (an exact host wins over a pattern).
+    pub fn names_exactly(&self, host: &str, port: Option<u16>) -> bool {
+        self.0.iter().any(|r| r.names_exactly(host, port))
+    }
+
     /// Whether `host` is allowed by name (on some port), so its lookup goes to the real resolver.
     pub fn allows_name(&self, host: &str) -> bool {
         self.0.iter().any(|r| r.allows_name(host))
@@ -215,6 +229,24 @@ mod tests {
         assert!(allow.allows("bücher.example", 443));
         assert!(allow.allows_name("XN--BCHER-KVA.example."));
         assert_eq!(allow.to_string(), "xn--bcher-kva.example:443");
+    }
+
+    #[test]
+    fn host_patterns_allow_every_subdomain() {
+        let allow =
+            AllowList::parse(&["*.example.com", "*.internal:5432", "api.example.org"]).unwrap();
+        assert!(allow.allows("a.example.com", 443));
+        assert!(allow.allows("A.B.Example.com.", 80));
+        assert!(!allow.allows("example.com", 443));
+        assert!(allow.allows_name("x.example.com"));
+        assert!(allow.allows("db.internal", 5432));
+        assert!(!allow.allows("db.internal", 5433));
+        assert!(allow.names_exactly("api.example.org", Some(1)));
+        assert!(!allow.names_exactly("a.example.com", None));
+        for bad in ["*", "a.*.com", "*foo.com", "*.*.com:1"] {
+            let err = AllowList::parse(&[bad]).unwrap_err().to_string();
+            assert!(err.contains("\"*.\" then a domain"), "{bad}: {err}");
+        }
     }
 
     #[test]

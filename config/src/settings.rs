@@ -33,6 +33,8 @@ pub struct Settings {
     pub record_match: Option<Matcher>,
     /// `MOCKET_MAX_BODY`, in bytes.
     pub max_body: Option<usize>,
+    /// `MOCKET_FAIL_UNUSED=1` (`mocket run --fail-unused`): an entry never used fails the run.
+    pub fail_unused: bool,
 }
 
 impl Settings {
@@ -67,7 +69,12 @@ impl Settings {
         let max_body = var("MOCKET_MAX_BODY")
             .map(|v| parse_size(&v).map_err(|m| variable_error("MOCKET_MAX_BODY", m)))
             .transpose()?;
+        let fail_unused = var("MOCKET_FAIL_UNUSED")
+            .map(|v| parse_flag(&v).map_err(|m| variable_error("MOCKET_FAIL_UNUSED", m)))
+            .transpose()?
+            .unwrap_or(false);
         Ok(Settings {
+            fail_unused,
             config: path("MOCKET_CONFIG"),
             strict,
             allow: var("MOCKET_ALLOW").map(|v| split_allow(&v)),
@@ -136,6 +143,17 @@ impl Settings {
             config.max_body = max;
         }
         Ok(config)
+    }
+}
+
+/// A yes/no variable: `1`, `true`, `yes` or `0`, `false`, `no`, empty (any case).
+fn parse_flag(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" => Ok(true),
+        "" | "0" | "false" | "no" => Ok(false),
+        other => Err(format!(
+            "\"{other}\" is not 1 or 0 (also true/false, yes/no)"
+        )),
     }
 }
 

@@ -131,7 +131,7 @@ impl Engine {
     fn body_policy(&self, head: &Request, set: &EntrySet) -> BodyPolicy {
         let needs_body = self.likely(set, head).into_iter().any(|i| {
             set.scope_entry(i).is_some_and(|e| e.responder)
-                || http_entry(set.entry(i)).is_some_and(|e| e.conditions.matches_on_body())
+                || http_entry(set.entry(i)).is_some_and(HttpEntry::needs_body)
         });
         match (needs_body, set.scope().is_some(), self.journal.is_on()) {
             (true, _, _) => BodyPolicy::whole(self.max_body()),
@@ -156,7 +156,8 @@ impl Engine {
     fn answer(&self, request: &Request, tls: bool, claim: &Claim, set: &EntrySet) -> Vec<Step> {
         let likely = self.likely(set, request);
         let matching = likely.into_iter().filter(|&i| {
-            http_entry(set.entry(i)).is_some_and(|e| http::mismatches(e, request, tls).is_empty())
+            http_entry(set.entry(i))
+                .is_some_and(|e| http::mismatches_on(e, request, tls, &claim.dest).is_empty())
         });
         let Some((index, used)) = self.take_entry(set, matching) else {
             // The slow path, for the report only: why each entry of the destination missed.
@@ -166,7 +167,7 @@ impl Engine {
                 .collect();
             let reasons = entries
                 .iter()
-                .map(|(_, e)| http::mismatches(e, request, tls))
+                .map(|(_, e)| http::mismatches_on(e, request, tls, &claim.dest))
                 .collect();
             let misses = misses(&entries, reasons, request);
             return self.unmatched(request, tls, claim, set, misses);
@@ -183,6 +184,27 @@ impl Engine {
         }
         let last = entry.responses.len() - 1;
         let response = &entry.responses[usize::try_from(used).unwrap_or(last).min(last)];
+        let rendered;
+        let response = match &response.template {
+            None => response,
+            Some(_) => {
+                let input = http::RenderInput {
+                    entry,
+                    request,
+                    tls,
+                    dest: &claim.dest,
+                    seq: used + 1,
+                };
+                match http::render(response, &input) {
+                    Ok(r) => {
+                        rendered = r;
+                        &rendered
+                    }
+                    Err(e) => return self.template_failed(request, claim, index, &e),
+                }
+            }
+        };
+        self.count_mocked();
         if self.journal.is_on() {
             let event = self
                 .event(claim, Action::Mocked, request, response_json(response))
@@ -264,9 +286,8 @@ impl Engine {
     fn routes(&self, set: &EntrySet) -> Arc<RouteIndex> {
         let mut routes = lock(&self.http_routes);
         let index = routes.entry(set.dest.clone()).or_insert_with(|| {
-            let entries = set
-                .config
-                .entries_for(&set.dest)
+            let ids = set.config.entries_for(&set.dest);
+            let entries = ids
                 .iter()
                 .filter_map(|&i| Some((i, http_entry(&set.config.entries[i])?)));
             Arc::new(RouteIndex::new(entries))
@@ -297,6 +318,28 @@ impl Engine {
             .with("reason", json!(body.trim_end()));
         self.count_unmatched(claim, "http", summary, scoped(event, set));
         http::plan(&http::text_response(501, body), request)
+    }
+
+    /// A template that failed to render: `500` with the error, journaled and counted as
+    /// unmatched (the client did not get the response the entry meant).
+    fn template_failed(
+        &self,
+        request: &Request,
+        claim: &Claim,
+        index: usize,
+        error: &http::TemplateError,
+    ) -> Vec<Step> {
+        let body = format!("mocket: entry #{index}: {error}\n");
+        let event = self
+            .event(claim, Action::Unmatched, request, json!({"status": 500}))
+            .entry(Some(index))
+            .with("reason", json!(error.to_string()));
+        let what = format!(
+            "{} {}: entry #{index}: {error}",
+            request.method, request.target
+        );
+        self.count_unmatched(claim, "http", what, event);
+        http::plan(&http::text_response(500, body), request)
     }
 
     /// A request that is not HTTP, or refused (a body over `MOCKET_MAX_BODY`): journaled and
@@ -444,6 +487,11 @@ pub(super) fn perform<S: Connection>(stream: &mut S, steps: Vec<Step>) -> Flow {
                 Flow::Closed
             }
             Step::Close => Flow::Closed,
+            Step::Repeat(round) => loop {
+                if perform(stream, round.clone()) == Flow::Closed {
+                    break Flow::Closed;
+                }
+            },
         };
         if flow == Flow::Closed {
             return flow;

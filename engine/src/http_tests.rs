@@ -142,7 +142,7 @@ fn responses_in_order_last_repeats_on_one_connection() {
         assert_eq!(ok.header("content-type"), Some("application/json"));
         assert_eq!(ok.text(), r#"{"id":1}"#);
     }
-    assert_eq!(e.report().mocked, 1, "one connection");
+    assert_eq!(e.report().mocked, 4, "four requests on one connection");
     assert_eq!(e.report().unmatched_count, 0);
 }
 

@@ -165,6 +165,7 @@ impl Engine {
         request: &Request,
     ) -> Flow {
         let _ = self.take_entry(set, std::iter::once(index));
+        self.count_mocked();
         let outcome = lock(&server.emulator).handle(request, unix_now());
         match outcome {
             Outcome::Reply(reply) => {
@@ -309,11 +310,13 @@ impl Engine {
 fn http_response(reply: Reply) -> HttpResponse {
     HttpResponse {
         status: reply.status,
+        reason: None,
         headers: vec![("content-type".into(), reply.content_type)],
         body: reply.body,
         delay: Duration::ZERO,
         fault: None,
         transfer: Transfer::Length,
+        template: None,
     }
 }
 

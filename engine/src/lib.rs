@@ -109,6 +109,9 @@ pub struct Engine {
     active: std::sync::atomic::AtomicUsize,
     /// How many uses each entry has answered, by entry index.
     usage: Vec<AtomicU64>,
+    /// Requests answered by entries (the report's "mocked"), kept apart from `report` so
+    /// counting one costs no lock.
+    mocked: AtomicU64,
     report: Mutex<Report>,
     thread_hook: Option<ThreadHook>,
     /// The CA's leaf cache, loaded on the first TLS connection.
@@ -221,6 +224,7 @@ impl Engine {
             fd_warning: listener::FdLimitWarning::default(),
             http_routes: Mutex::default(),
             usage,
+            mocked: AtomicU64::new(0),
             report: Mutex::default(),
             thread_hook,
             tls: std::sync::OnceLock::new(),
@@ -504,6 +508,20 @@ impl Engine {
         config.names_host(host) || self.scopes.names_host(host)
     }
 
+    /// One more use of entry `index` of `set` that no `times` limits (an emulated Redis
+    /// address).
+    fn count_use(&self, set: &scopes::EntrySet, index: usize) {
+        set.scope_usage(index)
+            .unwrap_or_else(|| &self.usage[index])
+            .fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// One more request answered by an entry (an HTTP request, a Redis command, a TCP
+    /// connection): the report's "mocked" count.
+    fn count_mocked(&self) {
+        self.mocked.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// `MOCKET_MAX_BODY`: the most of a request body held when it is needed whole.
     fn max_body(&self) -> usize {
         self.config
@@ -534,13 +552,25 @@ impl Engine {
         }
     }
 
-    /// What happened so far, with the entries that were never used.
+    /// What happened so far, with the entries that were never used and those whose `expect`
+    /// is not met.
     pub fn report(&self) -> Report {
         let mut report = lock(&self.report).clone();
+        report.mocked += self.mocked.load(Ordering::Acquire);
         if let Ok(config) = &self.config {
             for (i, e) in config.entries.iter().enumerate() {
                 if self.usage[i].load(Ordering::Acquire) == 0 {
                     report.unused_entries.push(format!("#{i} {}", e.summary()));
+                }
+            }
+            for (i, expect) in &config.expectations {
+                let used = self.usage[*i].load(Ordering::Acquire);
+                if !expect.accepts(used) {
+                    report.failed_expectations.push(format!(
+                        "#{i} {}: expected {}, used {used} time(s)",
+                        config.entries[*i].summary(),
+                        expect.describe()
+                    ));
                 }
             }
         }
@@ -565,7 +595,11 @@ impl Engine {
 /// mocks file can list, so none is refused here.
 fn assign_entry_names(map: &mut FakeIpMap, config: &Config) {
     for e in &config.entries {
-        let _ = map.ip_of(&e.destination().host);
+        let host = &e.destination().host;
+        // A pattern is no name: the names it covers get theirs when looked up.
+        if mocket_protocols::host_pattern::pattern_domain(host).is_none() {
+            let _ = map.ip_of(host);
+        }
     }
 }
 

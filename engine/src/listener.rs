@@ -334,7 +334,6 @@ impl Engine {
             return self.serve_recorded(stream, &claim);
         }
         self.idle_timeout.apply(&stream);
-        lock(&self.report).mocked += 1;
         self.info(&format!("pid {} connected to {}", claim.pid, claim.dest));
         let kind = set.ids().next().map(|i| set.entry(i).kind());
         match kind {

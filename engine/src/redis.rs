@@ -57,14 +57,13 @@ impl Emulators {
     fn index(&self, set: &EntrySet) -> Arc<CommandIndex> {
         let mut indexes = lock(&self.indexes);
         let index = indexes.entry(set.dest.clone()).or_insert_with(|| {
-            let matchers = set.config.entries_for(&set.dest).iter().filter_map(|&i| {
-                match &set.config.entries[i] {
-                    Entry::Redis(RedisEntry {
-                        behavior: Behavior::Command { matcher, .. },
-                        ..
-                    }) => Some((i, matcher)),
-                    _ => None,
-                }
+            let ids = set.config.entries_for(&set.dest);
+            let matchers = ids.iter().filter_map(|&i| match &set.config.entries[i] {
+                Entry::Redis(RedisEntry {
+                    behavior: Behavior::Command { matcher, .. },
+                    ..
+                }) => Some((i, matcher)),
+                _ => None,
             });
             Arc::new(CommandIndex::new(matchers))
         });
@@ -309,9 +308,8 @@ impl Engine {
                 lock(&old.links).remove(&id);
                 lock(&old.emulator).disconnect(id);
             }
-            if let (Some(shared), Some(i)) = (&shared, emulated) {
-                // Counted once per connection, so the report knows the emulator was used.
-                self.take_entry(&set, [i]);
+            // The emulated entry counts one use per command it answers (`Answerer::mocked`).
+            if let Some(shared) = &shared {
                 lock(&shared.links).insert(id, Arc::clone(link));
             }
         }
@@ -518,8 +516,14 @@ impl Answerer<'_> {
         }
     }
 
+    /// A command answered by mocket: one request for the report, and one use of the emulated
+    /// address's entry when the emulator answered (command entries count in `take_entry`).
     fn mocked(&self, cmd: &Command, entry: Option<usize>) {
         self.log(cmd, entry, None);
+        self.engine.count_mocked();
+        if let Some(i) = entry.filter(|i| Some(*i) == self.scope.emulated) {
+            self.engine.count_use(self.scope.set, i);
+        }
         if self.engine.journal.is_on() {
             let event = self.journal(cmd, Action::Mocked, entry);
             self.engine.journal.record(&event);

@@ -359,6 +359,12 @@ pub fn normalize_host(host: &str) -> String {
 /// says why a non-ASCII name has none. ASCII names are only lower-cased (no IDNA cost).
 pub fn ascii_host(host: &str) -> Result<String, NotIdnaHost> {
     let host = host.trim_end_matches('.');
+    // A pattern's `*` is no IDNA label: the domain after it is converted on its own.
+    if let Some(domain) = crate::host_pattern::pattern_domain(host)
+        && !domain.is_ascii()
+    {
+        return ascii_host(domain).map(|d| format!("*.{d}"));
+    }
     if host.is_ascii() {
         return Ok(host.to_ascii_lowercase());
     }
@@ -412,6 +418,7 @@ pub fn host_port(text: &str, default_port: Option<u16>) -> Result<Destination, F
     if let Err(e) = ascii_host(host) {
         return Err(FieldError::new(e.to_string()));
     }
+    crate::host_pattern::check(host).map_err(|e| FieldError::new(e.to_string()))?;
     let port = match (port, default_port) {
         (Some(p), _) => p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
             FieldError::new(format!(

@@ -9,8 +9,10 @@ pub mod field;
 /// Fuzz targets' entry points, shared by every crate's replay test, (the `fuzz/` crate) and the corpus replay.
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+pub mod host_pattern;
 pub mod http;
 pub mod kubernetes;
 pub mod redis;
 pub mod tcp;
+pub mod tcp_messages;
 pub mod tls;

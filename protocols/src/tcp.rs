@@ -16,6 +16,9 @@ pub struct TcpEntry {
     pub greeting: Option<Vec<u8>>,
     /// Awaited before each response; `None` answers every chunk the client sends.
     pub request: Option<Vec<u8>>,
+    /// `request_regex`: a message (what the client sends at once) this finds a match in
+    /// selects the entry, when several entries share the address.
+    pub request_regex: Option<RequestRegex>,
     pub responses: Vec<Vec<u8>>,
     /// How many connections the entry answers; `None` is unlimited.
     pub times: Option<u64>,
@@ -25,6 +28,7 @@ const KEYS: &[&str] = &[
     "tcp",
     "greeting",
     "request",
+    "request_regex",
     "response",
     "responses",
     "times",
@@ -46,15 +50,46 @@ impl TcpEntry {
         if request.as_ref().is_some_and(|r| r.is_empty()) {
             return Err(FieldError::new("request must not be empty").in_key("request"));
         }
+        let request_regex = match map.get("request_regex") {
+            None => None,
+            Some(_) if request.is_some() => {
+                return Err(
+                    FieldError::new("give request (exact) or request_regex, not both")
+                        .in_key("request_regex"),
+                );
+            }
+            Some(v) => {
+                let text =
+                    field::string(v, "request_regex").map_err(|e| e.in_key("request_regex"))?;
+                let re = regex::bytes::Regex::new(text).map_err(|e| {
+                    FieldError::new(format!("invalid regular expression: {e}"))
+                        .in_key("request_regex")
+                })?;
+                Some(RequestRegex(re))
+            }
+        };
         Ok(TcpEntry {
             destination,
             greeting: optional_bytes("greeting")?,
             request,
+            request_regex,
             responses: field::responses(map, |v| field::bytes(v, "a tcp response"))?,
             times: field::times(map)?,
         })
     }
 }
+
+/// A compiled `request_regex` (over bytes: a message need not be UTF-8).
+#[derive(Debug, Clone)]
+pub struct RequestRegex(pub regex::bytes::Regex);
+
+impl PartialEq for RequestRegex {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+impl Eq for RequestRegex {}
 
 /// The client sent bytes the script did not expect.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -30,6 +30,7 @@ pub fn cut(text: &str) -> std::borrow::Cow<'_, str> {
 /// Counters the engine keeps while it runs.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Report {
+    /// Requests answered by entries: HTTP requests, Redis commands, raw TCP connections.
     pub mocked: u64,
     pub passthrough: u64,
     /// HTTP requests, Redis commands and raw TCP connections recorded / replayed.
@@ -44,6 +45,10 @@ pub struct Report {
     pub unused_entries: Vec<String>,
     /// The entries of closed test scopes, as `#id summary (test "name"): N request(s)`.
     pub scope_entries: Vec<String>,
+    /// Entries whose `expect` failed, as `#index summary: expected exactly 2, used 1 time(s)`.
+    pub failed_expectations: Vec<String>,
+    /// `--fail-unused` / `MOCKET_FAIL_UNUSED=1`: an entry never used fails the run.
+    pub fail_unused: bool,
 }
 
 impl Report {
@@ -65,7 +70,10 @@ impl Report {
     /// A run fails when something was refused or a request matched nothing, even if the
     /// command under test succeeded: a test that silently missed its mocks is not a pass.
     pub fn failed(&self) -> bool {
-        !self.refused.is_empty() || self.unmatched_count > 0
+        !self.refused.is_empty()
+            || self.unmatched_count > 0
+            || !self.failed_expectations.is_empty()
+            || (self.fail_unused && !self.unused_entries.is_empty())
     }
 }
 
@@ -105,8 +113,22 @@ impl fmt::Display for Report {
                 self.unmatched_count as usize - self.unmatched.len()
             )?;
         }
+        for entry in self.failed_expectations.iter().take(MAX_LISTED) {
+            writeln!(f, "  expectation failed: entry {}", cut(entry))?;
+        }
+        if self.failed_expectations.len() > MAX_LISTED {
+            writeln!(
+                f,
+                "  ... and {} more expectations failed",
+                self.failed_expectations.len() - MAX_LISTED
+            )?;
+        }
+        let unused = match self.fail_unused {
+            true => "never used (--fail-unused)",
+            false => "never used",
+        };
         for entry in self.unused_entries.iter().take(MAX_LISTED) {
-            writeln!(f, "  never used: entry {}", cut(entry))?;
+            writeln!(f, "  {unused}: entry {}", cut(entry))?;
         }
         if self.unused_entries.len() > MAX_LISTED {
             writeln!(
@@ -168,6 +190,31 @@ mod tests {
             ),
             "{r}"
         );
+    }
+
+    #[test]
+    fn failed_expectations_and_fail_unused_fail_the_run() {
+        let mut r = Report {
+            unused_entries: vec!["#1 tcp a:1".into()],
+            ..Report::default()
+        };
+        assert!(!r.failed());
+        r.fail_unused = true;
+        assert!(r.failed());
+        assert!(
+            r.to_string()
+                .contains("  never used (--fail-unused): entry #1 tcp a:1\n")
+        );
+        let r = Report {
+            failed_expectations: vec![
+                "#0 http GET http://a/: expected exactly 2, used 1 time(s)".into(),
+            ],
+            ..Report::default()
+        };
+        assert!(r.failed());
+        assert!(r.to_string().contains(
+            "  expectation failed: entry #0 http GET http://a/: expected exactly 2, used 1 time(s)\n"
+        ));
     }
 
     #[test]

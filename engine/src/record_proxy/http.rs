@@ -459,11 +459,13 @@ fn client_left() -> String {
 fn as_response(r: RecordedResponse) -> HttpResponse {
     HttpResponse {
         status: r.status,
+        reason: None,
         headers: r.headers,
         body: r.body,
         delay: Duration::ZERO,
         fault: None,
         transfer: Transfer::Length,
+        template: None,
     }
 }
 

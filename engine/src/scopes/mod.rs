@@ -17,6 +17,7 @@ pub mod protocol;
 pub(crate) mod session;
 mod verdict;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, RwLock};
@@ -456,6 +457,24 @@ pub struct EntrySet {
     pub scoped: Option<(Arc<Scope>, Arc<DestEntries>)>,
 }
 
+/// The mocks file's entry ids of a destination: borrowed from the file's index for an exact
+/// host, owned when host patterns add to them.
+enum FileIds<'a> {
+    Borrowed(std::iter::Copied<std::slice::Iter<'a, usize>>),
+    Owned(std::vec::IntoIter<usize>),
+}
+
+impl Iterator for FileIds<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        match self {
+            FileIds::Borrowed(ids) => ids.next(),
+            FileIds::Owned(ids) => ids.next(),
+        }
+    }
+}
+
 impl EntrySet {
     /// Entry ids, the scope's first, in registration and file order.
     pub fn ids(&self) -> impl Iterator<Item = usize> + '_ {
@@ -463,7 +482,11 @@ impl EntrySet {
             .scoped
             .iter()
             .flat_map(|(_, d)| d.entries.iter().map(|e| e.id));
-        scoped.chain(self.config.entries_for(&self.dest).iter().copied())
+        let file = match self.config.entries_for(&self.dest) {
+            Cow::Borrowed(ids) => FileIds::Borrowed(ids.iter().copied()),
+            Cow::Owned(ids) => FileIds::Owned(ids.into_iter()),
+        };
+        scoped.chain(file)
     }
 
     pub fn is_empty(&self) -> bool {

@@ -8,7 +8,9 @@ use base64::Engine as _;
 use regex::Regex;
 use serde_json::{Map, Value};
 
+use super::template::ResponseTemplate;
 use super::url::{self, EntryUrl};
+use super::value_match::ValueMatcher;
 use crate::field::{self, Destination, FieldError};
 
 /// One `http` entry.
@@ -28,13 +30,19 @@ pub struct HttpEntry {
 /// The `match` object: conditions on top of method and URL.
 #[derive(Debug, Clone, Default)]
 pub struct Conditions {
-    /// Lower-case names, values compared exactly.
-    pub headers: Vec<(String, String)>,
+    /// Lower-case names, each with what its values must be.
+    pub headers: Vec<(String, ValueMatcher)>,
+    /// Query parameter names (as decoded), each with what its values must be; names not
+    /// listed are not checked.
+    pub query: Vec<(String, ValueMatcher)>,
     pub body: Option<String>,
     pub json: Option<Value>,
     pub json_contains: Option<Value>,
     /// Replaces the exact path check of the URL.
     pub path_regex: Option<Regex>,
+    /// Over the whole URL (`scheme://host:port/path?query`, path and query as sent); like
+    /// `path_regex`, it replaces the exact path check.
+    pub url_regex: Option<Regex>,
     pub body_regex: Option<Regex>,
 }
 
@@ -42,12 +50,16 @@ pub struct Conditions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
     pub status: u16,
+    /// The status line's phrase (`reason`); `None`: the registered one for `status`.
+    pub reason: Option<String>,
     /// As written, plus `content-type` for `json`; framing headers are added when sending.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub delay: Duration,
     pub fault: Option<Fault>,
     pub transfer: Transfer,
+    /// `"template": true`: what is rendered per request (see [`super::template::render`]).
+    pub template: Option<Box<ResponseTemplate>>,
 }
 
 /// How the body goes on the wire.
@@ -62,6 +74,8 @@ pub enum Transfer {
     Stream {
         chunks: Vec<Vec<u8>>,
         delay: Duration,
+        /// `"repeat": true`: the chunks again and again until the client closes.
+        repeat: bool,
     },
 }
 
@@ -96,14 +110,17 @@ impl Fault {
 const ENTRY_KEYS: &[&str] = &["http", "match", "response", "responses", "times"];
 const MATCH_KEYS: &[&str] = &[
     "headers",
+    "query",
     "body",
     "json",
     "json_contains",
     "path_regex",
+    "url_regex",
     "body_regex",
 ];
 const RESPONSE_KEYS: &[&str] = &[
     "status",
+    "reason",
     "headers",
     "body",
     "json",
@@ -114,6 +131,8 @@ const RESPONSE_KEYS: &[&str] = &[
     "chunked",
     "chunks",
     "chunk_delay_ms",
+    "repeat",
+    "template",
 ];
 /// The keys that give a response its body; at most one of them.
 const BODY_KEYS: &[&str] = &["body", "json", "base64", "file", "chunks"];
@@ -143,6 +162,12 @@ impl HttpEntry {
 
     pub fn destination(&self) -> &Destination {
         &self.url.destination
+    }
+
+    /// Whether answering needs the request's whole body: to match on it, or for a template
+    /// (which may show it).
+    pub fn needs_body(&self) -> bool {
+        self.conditions.matches_on_body() || self.responses.iter().any(|r| r.template.is_some())
     }
 }
 
@@ -174,6 +199,12 @@ fn method_and_url(text: &str) -> Result<(Option<String>, EntryUrl), FieldError> 
 impl Conditions {
     /// Whether matching needs the request's body (`body`, `body_regex`, `json`,
     /// `json_contains`): only then does the engine hold it.
+    /// Whether a regex replaces the exact path check (`path_regex`, `url_regex`): such an
+    /// entry may answer any path.
+    pub fn matches_any_path(&self) -> bool {
+        self.path_regex.is_some() || self.url_regex.is_some()
+    }
+
     pub fn matches_on_body(&self) -> bool {
         self.body.is_some()
             || self.body_regex.is_some()
@@ -200,27 +231,49 @@ impl Conditions {
         };
         let headers = match map.get("headers") {
             None => Vec::new(),
-            Some(h) => string_headers(h).map_err(|e| e.in_key("headers"))?,
+            Some(h) => header_matchers(h).map_err(|e| e.in_key("headers"))?,
+        };
+        let query = match map.get("query") {
+            None => Vec::new(),
+            Some(q) => query_matchers(q).map_err(|e| e.in_key("query"))?,
         };
         Ok(Conditions {
             headers,
+            query,
             body: text("body")?.map(str::to_string),
             json: map.get("json").cloned(),
             json_contains: map.get("json_contains").cloned(),
             path_regex: regex("path_regex")?,
+            url_regex: regex("url_regex")?,
             body_regex: regex("body_regex")?,
         })
     }
 }
 
-/// `match.headers`: names case-insensitive, values strings.
-fn string_headers(v: &Value) -> Result<Vec<(String, String)>, FieldError> {
+/// `match.headers`: names case-insensitive; an exact value is compared trimmed, as the
+/// parser stores header values.
+fn header_matchers(v: &Value) -> Result<Vec<(String, ValueMatcher)>, FieldError> {
     let map = field::object(v, "headers")?;
     map.iter()
         .map(|(name, value)| {
             check_header_name(name).map_err(|e| e.in_key(name))?;
-            let value = field::string(value, "a header value").map_err(|e| e.in_key(name))?;
-            Ok((name.to_ascii_lowercase(), value.trim().to_string()))
+            let matcher = match ValueMatcher::from_json(value, "a header value") {
+                Ok(ValueMatcher::Exact(text)) => ValueMatcher::Exact(text.trim().to_string()),
+                other => other.map_err(|e| e.in_key(name))?,
+            };
+            Ok((name.to_ascii_lowercase(), matcher))
+        })
+        .collect()
+}
+
+/// `match.query`: parameter names as sent (after percent-decoding), compared exactly.
+fn query_matchers(v: &Value) -> Result<Vec<(String, ValueMatcher)>, FieldError> {
+    let map = field::object(v, "query")?;
+    map.iter()
+        .map(|(name, value)| {
+            let matcher =
+                ValueMatcher::from_json(value, "a query value").map_err(|e| e.in_key(name))?;
+            Ok((name.clone(), matcher))
         })
         .collect()
 }
@@ -244,7 +297,12 @@ impl HttpResponse {
             ))
             .in_key(second));
         }
-        let status = status(map)?;
+        let template = ResponseTemplate::from_json(map)?;
+        let status = match &template {
+            // Rendered per request; 200 until then.
+            Some(t) if t.status.is_some() => 200,
+            _ => status(map)?,
+        };
         let mut headers = match map.get("headers") {
             None => Vec::new(),
             Some(h) => response_headers(h).map_err(|e| e.in_key("headers"))?,
@@ -255,11 +313,13 @@ impl HttpResponse {
         let body = body(map, bodies.first().copied(), base_dir)?;
         let response = HttpResponse {
             status,
+            reason: reason(map)?,
             headers,
             body,
             delay: millis(map, "delay_ms")?,
             fault: fault(map)?,
             transfer: transfer(map)?,
+            template: template.map(Box::new),
         };
         response.check_body_allowed(bodies.first().copied())?;
         Ok(response)
@@ -325,6 +385,25 @@ fn status(map: &Map<String, Value>) -> Result<u16, FieldError> {
             FieldError::new(format!("status {n} is not an HTTP status (200-999)")).in_key("status"),
         ),
     }
+}
+
+/// `reason`: the status line's phrase. Printable ASCII, tabs and spaces only (RFC 9112
+/// section 4): anything else would break the status line.
+fn reason(map: &Map<String, Value>) -> Result<Option<String>, FieldError> {
+    let Some(v) = map.get("reason") else {
+        return Ok(None);
+    };
+    let text = field::string(v, "reason").map_err(|e| e.in_key("reason"))?;
+    if !text
+        .bytes()
+        .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+    {
+        return Err(FieldError::new(format!(
+            "reason {text:?} must be printable ASCII on one line (spaces and tabs allowed)"
+        ))
+        .in_key("reason"));
+    }
+    Ok(Some(text.to_string()))
 }
 
 /// Response headers: a value is a string, a number, or an array of them (one header line each,
@@ -458,6 +537,12 @@ fn transfer(map: &Map<String, Value>) -> Result<Transfer, FieldError> {
         .in_key("chunk_delay_ms"));
     }
     let Some(v) = map.get("chunks") else {
+        if map.contains_key("repeat") {
+            return Err(
+                FieldError::new("repeat applies to \"chunks\"; this response has none")
+                    .in_key("repeat"),
+            );
+        }
         return Ok(match chunked {
             Some(true) => Transfer::Chunked,
             _ => Transfer::Length,
@@ -481,10 +566,38 @@ fn transfer(map: &Map<String, Value>) -> Result<Transfer, FieldError> {
         .enumerate()
         .map(|(i, c)| field::bytes(c, "a chunk").map_err(|e| e.in_index(i).in_key("chunks")))
         .collect::<Result<Vec<_>, _>>()?;
+    let delay = millis(map, "chunk_delay_ms")?;
     Ok(Transfer::Stream {
+        repeat: repeat(map, &chunks, delay)?,
         chunks,
-        delay: millis(map, "chunk_delay_ms")?,
+        delay,
     })
+}
+
+/// `repeat`: a stream that runs until the client closes needs something to send and a pause
+/// between chunks, or it would flood the client.
+fn repeat(
+    map: &Map<String, Value>,
+    chunks: &[Vec<u8>],
+    delay: Duration,
+) -> Result<bool, FieldError> {
+    match map.get("repeat") {
+        None | Some(Value::Bool(false)) => Ok(false),
+        Some(Value::Bool(true)) if chunks.iter().all(|c| c.is_empty()) => Err(FieldError::new(
+            "\"repeat\": true needs at least one chunk that is not empty",
+        )
+        .in_key("repeat")),
+        Some(Value::Bool(true)) if delay.is_zero() => Err(FieldError::new(
+            "\"repeat\": true needs \"chunk_delay_ms\" of 1 or more, or the stream would flood the client",
+        )
+        .in_key("repeat")),
+        Some(Value::Bool(true)) => Ok(true),
+        Some(other) => Err(FieldError::new(format!(
+            "repeat must be true or false, found {}",
+            field::type_name(other)
+        ))
+        .in_key("repeat")),
+    }
 }
 
 #[cfg(test)]

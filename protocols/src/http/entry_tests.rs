@@ -39,7 +39,10 @@ fn the_design_example() {
     assert_eq!(e.url.query, vec![("expand".into(), "teams".into())]);
     assert_eq!(
         e.conditions.headers,
-        vec![("authorization".into(), "Bearer t0k".into())]
+        vec![(
+            "authorization".into(),
+            ValueMatcher::Exact("Bearer t0k".into())
+        )]
     );
     assert_eq!(e.responses.len(), 2);
     assert_eq!(e.responses[0].status, 500);
@@ -103,7 +106,10 @@ fn match_conditions() {
         "headers": {"X-A": "1"}, "body": "b", "json": {"a": 1}, "json_contains": [1],
         "path_regex": "^/v\\d+/", "body_regex": "b+"}}));
     let c = &e.conditions;
-    assert_eq!(c.headers, vec![("x-a".into(), "1".into())]);
+    assert_eq!(
+        c.headers,
+        vec![("x-a".into(), ValueMatcher::Exact("1".into()))]
+    );
     assert_eq!(c.body.as_deref(), Some("b"));
     assert_eq!(c.json, Some(json!({"a": 1})));
     assert_eq!(c.json_contains, Some(json!([1])));
@@ -124,6 +130,15 @@ fn bad_match_conditions() {
         "match.headers.a b"
     );
     assert_eq!(with(json!({"body": {}})).0, "match.body");
+    assert_eq!(
+        with(json!({"headers": {"a": {"regex": "("}}})).0,
+        "match.headers.a.regex"
+    );
+    assert_eq!(
+        with(json!({"query": {"page": {"absent": 1}}})).0,
+        "match.query.page.absent"
+    );
+    assert_eq!(with(json!({"query": []})).0, "match.query");
     let (key, msg) = with(json!({"path_regex": "("}));
     assert_eq!(key, "match.path_regex");
     assert!(msg.starts_with("invalid regular expression"), "{msg}");
@@ -268,7 +283,8 @@ fn delays_faults_and_transfers() {
         r.transfer,
         Transfer::Stream {
             chunks: vec![b"data: 1\n\n".to_vec(), vec![0]],
-            delay: Duration::from_millis(5)
+            delay: Duration::from_millis(5),
+            repeat: false,
         }
     );
     assert!(r.body.is_empty());
@@ -296,5 +312,41 @@ fn delays_faults_and_transfers() {
     assert_eq!(
         response(json!({"chunks": ["a"], "fault": "truncate"})).fault,
         Some(Fault::Truncate)
+    );
+}
+
+#[test]
+fn reason_is_one_printable_line() {
+    assert_eq!(
+        response(json!({"status": 200, "reason": "All Good"}))
+            .reason
+            .as_deref(),
+        Some("All Good")
+    );
+    assert_eq!(response(json!({})).reason, None);
+    let (key, message) = response_error(json!({"reason": "bad\r\nx-injected: 1"}));
+    assert_eq!(key, "response.reason");
+    assert!(message.contains("printable ASCII on one line"), "{message}");
+    assert_eq!(response_error(json!({"reason": 7})).0, "response.reason");
+}
+
+#[test]
+fn repeat_needs_chunks_and_a_delay() {
+    let r = response(json!({"chunks": ["a"], "chunk_delay_ms": 10, "repeat": true}));
+    assert!(matches!(r.transfer, Transfer::Stream { repeat: true, .. }));
+    let (key, msg) = response_error(json!({"chunks": ["a"], "repeat": true}));
+    assert_eq!(key, "response.repeat");
+    assert!(msg.contains("chunk_delay_ms"), "{msg}");
+    assert_eq!(
+        response_error(json!({"body": "a", "repeat": true})).0,
+        "response.repeat"
+    );
+    assert_eq!(
+        response_error(json!({"chunks": [""], "chunk_delay_ms": 1, "repeat": true})).0,
+        "response.repeat"
+    );
+    assert_eq!(
+        response_error(json!({"chunks": ["a"], "chunk_delay_ms": 1, "repeat": 1})).0,
+        "response.repeat"
     );
 }

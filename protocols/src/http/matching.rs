@@ -5,13 +5,29 @@
 
 use serde_json::Value;
 
+use std::ops::Not;
+
 use super::entry::HttpEntry;
 use super::parser::Request;
 use super::url;
+use super::value_match::ValueMatcher;
+use crate::field::Destination;
 
-/// Why `request` (on a TLS connection when `tls`) does not match `entry`; empty when it does.
-/// The destination is not checked: the engine only asks about entries for the connection's.
+/// Why `request` (on a TLS connection when `tls`) does not match `entry`, as if it came to the
+/// entry's own destination; empty when it does.
 pub fn mismatches(entry: &HttpEntry, request: &Request, tls: bool) -> Vec<String> {
+    mismatches_on(entry, request, tls, entry.destination())
+}
+
+/// Why `request`, on a connection to `dest` (TLS when `tls`), does not match `entry`; empty
+/// when it does. The destination itself is not checked: the engine only asks about entries for
+/// the connection's (which, with a host pattern, is not the entry's text).
+pub fn mismatches_on(
+    entry: &HttpEntry,
+    request: &Request,
+    tls: bool,
+    dest: &Destination,
+) -> Vec<String> {
     let mut reasons = Vec::new();
     if entry.url.tls != tls {
         reasons.push(format!(
@@ -26,7 +42,9 @@ pub fn mismatches(entry: &HttpEntry, request: &Request, tls: bool) -> Vec<String
         reasons.push(format!("method differs: {} vs {method}", request.method));
     }
     reasons.extend(path_reason(entry, request));
+    reasons.extend(url_reason(entry, request, tls, dest));
     reasons.extend(query_reasons(&entry.url.query, &request.query()));
+    reasons.extend(query_matcher_reasons(&entry.conditions.query, request));
     reasons.extend(header_reasons(&entry.conditions.headers, request));
     match request.body.len() as u64 == request.body_len {
         true => reasons.extend(body_reasons(entry, &request.body)),
@@ -46,8 +64,34 @@ pub fn scheme(tls: bool) -> &'static str {
     if tls { "https" } else { "http" }
 }
 
+/// The URL `url_regex` and templates see: `scheme://host:port/path?query`, the port always
+/// written, path and query as the client sent them.
+pub fn request_url(request: &Request, tls: bool, dest: &Destination) -> String {
+    format!("{}://{dest}{}", scheme(tls), request.path_and_query())
+}
+
+fn url_reason(
+    entry: &HttpEntry,
+    request: &Request,
+    tls: bool,
+    dest: &Destination,
+) -> Option<String> {
+    let re = entry.conditions.url_regex.as_ref()?;
+    let url = request_url(request, tls, dest);
+    (!re.is_match(&url)).then(|| {
+        format!(
+            "url {} does not match url_regex {}",
+            quote(&url),
+            re.as_str()
+        )
+    })
+}
+
 fn path_reason(entry: &HttpEntry, request: &Request) -> Option<String> {
     let path = url::percent_decode(request.path(), false);
+    if entry.conditions.url_regex.is_some() && entry.conditions.path_regex.is_none() {
+        return None;
+    }
     match &entry.conditions.path_regex {
         Some(re) if !re.is_match(&path) => Some(format!(
             "path {path} does not match path_regex {}",
@@ -82,20 +126,53 @@ fn query_reasons(wanted: &[(String, String)], got: &[(String, String)]) -> Vec<S
 
 /// Header names are compared case-insensitively (both sides are lower-case already); a
 /// header sent several times matches when one of its values, or all of them joined by `, `,
-/// equals the wanted value.
-fn header_reasons(wanted: &[(String, String)], request: &Request) -> Vec<String> {
+/// matches.
+fn header_reasons(wanted: &[(String, ValueMatcher)], request: &Request) -> Vec<String> {
     wanted
         .iter()
-        .filter_map(|(name, value)| {
+        .filter_map(|(name, matcher)| {
             let got: Vec<&str> = request.headers_named(name).collect();
-            if got.is_empty() {
-                return Some(format!("header {name} missing"));
-            }
-            let joined = got.join(", ");
-            (!got.contains(&value.as_str()) && joined != *value)
-                .then(|| format!("header {name} {} vs {}", quote(&joined), quote(value)))
+            matcher
+                .accepts(&got)
+                .not()
+                .then(|| value_reason("header", name, &got, matcher))
         })
         .collect()
+}
+
+/// `match.query`: only the names it lists are checked.
+fn query_matcher_reasons(wanted: &[(String, ValueMatcher)], request: &Request) -> Vec<String> {
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let query = request.query();
+    wanted
+        .iter()
+        .filter_map(|(name, matcher)| {
+            let got: Vec<&str> = query
+                .iter()
+                .filter(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+                .collect();
+            matcher
+                .accepts(&got)
+                .not()
+                .then(|| value_reason("query", name, &got, matcher))
+        })
+        .collect()
+}
+
+/// `header authorization missing`, `query page "3" vs regex ^[12]$`, `header x-debug "1" vs absent`.
+fn value_reason(what: &str, name: &str, got: &[&str], matcher: &ValueMatcher) -> String {
+    match (got.is_empty(), matcher) {
+        (true, ValueMatcher::Exact(_)) => format!("{what} {name} missing"),
+        (true, _) => format!("{what} {name} missing (entry wants {})", matcher.describe()),
+        (false, _) => format!(
+            "{what} {name} {} vs {}",
+            quote(&got.join(", ")),
+            cut(&matcher.describe())
+        ),
+    }
 }
 
 fn body_reasons(entry: &HttpEntry, body: &[u8]) -> Vec<String> {

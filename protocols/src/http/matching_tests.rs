@@ -3,6 +3,7 @@ use std::path::Path;
 use serde_json::json;
 
 use super::*;
+use crate::field::Destination;
 use crate::http::parser::{Parsed, RequestParser};
 
 fn entry(v: Value) -> HttpEntry {
@@ -268,4 +269,85 @@ fn bodies_not_held_whole_match_no_body_condition() {
     );
     let any_body = entry(json!({"http": "POST http://h/up"}));
     assert!(mismatches(&any_body, &cut, false).is_empty());
+}
+
+#[test]
+fn header_regex_and_absence() {
+    let e = entry(json!({"http": "GET http://h/", "match": {"headers": {
+        "authorization": {"regex": "^Bearer [a-z0-9]+$"}, "x-debug": {"absent": true}}}}));
+    let ok = request("GET / HTTP/1.1\r\nAuthorization: Bearer t0k\r\n\r\n");
+    assert!(mismatches(&e, &ok, false).is_empty());
+    assert_eq!(
+        mismatches(&e, &request("GET / HTTP/1.1\r\nx-debug: 1\r\n\r\n"), false),
+        [
+            "header authorization missing (entry wants regex ^Bearer [a-z0-9]+$)",
+            "header x-debug \"1\" vs absent"
+        ]
+    );
+    assert_eq!(
+        mismatches(
+            &e,
+            &request("GET / HTTP/1.1\r\nauthorization: Basic eA==\r\n\r\n"),
+            false
+        ),
+        ["header authorization \"Basic eA==\" vs regex ^Bearer [a-z0-9]+$"]
+    );
+}
+
+#[test]
+fn query_matchers_check_only_the_names_they_list() {
+    let e = entry(json!({"http": "GET http://h/s", "match": {"query": {
+        "page": {"regex": "^[12]$"}, "debug": {"absent": true}, "q": "café"}}}));
+    assert!(
+        mismatches(
+            &e,
+            &request("GET /s?q=caf%C3%A9&page=2&x=9 HTTP/1.1\r\n\r\n"),
+            false
+        )
+        .is_empty()
+    );
+    assert_eq!(
+        mismatches(
+            &e,
+            &request("GET /s?page=3&debug=1 HTTP/1.1\r\n\r\n"),
+            false
+        ),
+        [
+            "query page \"3\" vs regex ^[12]$",
+            "query debug \"1\" vs absent",
+            "query q missing"
+        ]
+    );
+}
+
+#[test]
+fn url_regex_sees_scheme_host_port_path_and_query() {
+    let e = entry(json!({"http": "GET http://h/ignored", "match": {
+        "url_regex": "^http://h:80/v[0-9]+/users/(?P<id>[0-9]+)\\?full=1$"}}));
+    assert!(
+        mismatches(
+            &e,
+            &request("GET /v2/users/7?full=1 HTTP/1.1\r\n\r\n"),
+            false
+        )
+        .is_empty()
+    );
+    assert_eq!(
+        mismatches(
+            &e,
+            &request("GET /v2/users/x?full=1 HTTP/1.1\r\n\r\n"),
+            false
+        ),
+        [
+            "url \"http://h:80/v2/users/x?full=1\" does not match url_regex ^http://h:80/v[0-9]+/users/(?P<id>[0-9]+)\\?full=1$"
+        ]
+    );
+    let other = Destination::new("a.h", 8080);
+    let e =
+        entry(json!({"http": "GET https://h/", "match": {"url_regex": "^https://a\\.h:8080/"}}));
+    assert!(mismatches_on(&e, &request("GET /x HTTP/1.1\r\n\r\n"), true, &other).is_empty());
+    assert_eq!(
+        mismatches_on(&e, &request("GET /x HTTP/1.1\r\n\r\n"), false, &other).len(),
+        2
+    );
 }

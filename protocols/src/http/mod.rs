@@ -12,11 +12,14 @@ mod parser;
 mod response;
 mod response_reader;
 mod routes;
+mod template;
 pub mod url;
+mod value_match;
 
 pub use entry::{Conditions, Fault, HttpEntry, HttpResponse, Transfer};
 pub use matching::{
-    Miss, closest, json_diff, mismatches, scheme, unmatched_body, unmatched_summary,
+    Miss, closest, json_diff, mismatches, mismatches_on, request_url, scheme, unmatched_body,
+    unmatched_summary,
 };
 pub use parser::{
     BodyPolicy, DEFAULT_MAX_BODY, MAX_HEAD, ParseError, Parsed, Request, RequestParser,
@@ -24,6 +27,8 @@ pub use parser::{
 pub use response::{CONTINUE, GARBAGE, Step, error_response, plan, reason_phrase, text_response};
 pub use response_reader::{MAX_RESPONSE_HEAD, Progress, ResponseHead, ResponseReader};
 pub use routes::RouteIndex;
+pub use template::{RenderInput, ResponseTemplate, TemplateBody, TemplateError, render};
+pub use value_match::ValueMatcher;
 
 use base64::Engine as _;
 use serde_json::{Value, json};

@@ -17,6 +17,9 @@ pub enum Step {
     Reset,
     /// End the connection with an orderly close (FIN).
     Close,
+    /// These steps again and again, until a write fails (the client closed): a `repeat`
+    /// stream.
+    Repeat(Vec<Step>),
 }
 
 /// The interim answer to `Expect: 100-continue`.
@@ -111,11 +114,13 @@ fn registered_reason(status: u16) -> Option<&'static str> {
 pub fn text_response(status: u16, text: String) -> HttpResponse {
     HttpResponse {
         status,
+        reason: None,
         headers: vec![("content-type".into(), "text/plain; charset=utf-8".into())],
         body: text.into_bytes(),
         delay: Duration::ZERO,
         fault: None,
         transfer: Transfer::Length,
+        template: None,
     }
 }
 
@@ -239,11 +244,26 @@ impl Framing {
 
     /// The head and body as writes, with the pauses of a streamed response between chunks.
     fn body_steps(&self, response: &HttpResponse, head: Vec<u8>) -> Vec<Step> {
-        let Transfer::Stream { chunks, delay } = &response.transfer else {
+        let Transfer::Stream {
+            chunks,
+            delay,
+            repeat,
+        } = &response.transfer
+        else {
             let mut wire = head;
             wire.extend_from_slice(&self.encode_all(response));
             return vec![Step::Write(wire)];
         };
+        if *repeat {
+            let mut round = Vec::new();
+            for chunk in chunks.iter().filter(|c| !c.is_empty()) {
+                let mut wire = Vec::new();
+                self.encode_piece(chunk, &mut wire);
+                round.push(Step::Write(wire));
+                round.push(Step::Sleep(*delay));
+            }
+            return vec![Step::Write(head), Step::Repeat(round)];
+        }
         let mut steps = Vec::new();
         let mut wire = head;
         for (i, chunk) in chunks.iter().enumerate() {
@@ -266,7 +286,8 @@ impl Framing {
 /// The status line and headers, with the framing headers mocket adds.
 fn head(response: &HttpResponse, framing: &Framing) -> Vec<u8> {
     let status = response.status;
-    let mut head = format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status));
+    let reason = response.reason.as_deref().unwrap_or(reason_phrase(status));
+    let mut head = format!("HTTP/1.1 {status} {reason}\r\n");
     for (name, value) in &response.headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }

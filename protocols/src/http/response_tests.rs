@@ -34,6 +34,7 @@ fn steps(r: Value, req: &str) -> Vec<String> {
             Step::Sleep(d) => format!("sleep {}ms", d.as_millis()),
             Step::Reset => "reset".into(),
             Step::Close => "close".into(),
+            Step::Repeat(round) => format!("repeat {round:?}"),
         })
         .collect()
 }
@@ -249,5 +250,49 @@ fn mocket_own_responses() {
     assert!(
         refused.contains("MOCKET_MAX_BODY (1024 bytes)"),
         "{refused}"
+    );
+}
+
+#[test]
+fn reason_replaces_the_registered_phrase() {
+    let wire = steps(json!({"status": 299, "reason": "Mostly Fine"}), GET);
+    assert!(
+        wire[0].starts_with("HTTP/1.1 299 Mostly Fine\r\n"),
+        "{wire:?}"
+    );
+    let wire = steps(json!({"status": 404}), GET);
+    assert!(
+        wire[0].starts_with("HTTP/1.1 404 Not Found\r\n"),
+        "{wire:?}"
+    );
+}
+
+#[test]
+fn repeat_streams_until_the_client_closes() {
+    let r = json!({"chunks": ["a", "", "bc"], "chunk_delay_ms": 5, "repeat": true});
+    let plan = plan(&response(r.clone()), &request(GET));
+    assert_eq!(plan.len(), 2, "{plan:?}");
+    assert!(
+        matches!(&plan[0], Step::Write(head) if head.ends_with(b"transfer-encoding: chunked\r\n\r\n"))
+    );
+    assert_eq!(
+        plan[1],
+        Step::Repeat(vec![
+            Step::Write(b"1\r\na\r\n".to_vec()),
+            Step::Sleep(Duration::from_millis(5)),
+            Step::Write(b"2\r\nbc\r\n".to_vec()),
+            Step::Sleep(Duration::from_millis(5)),
+        ])
+    );
+    // HTTP/1.0: no chunked encoding, the close ends the body.
+    let plan = super::plan(&response(r), &request("GET / HTTP/1.0\r\n\r\n"));
+    assert_eq!(
+        plan[1],
+        Step::Repeat(vec![
+            Step::Write(b"a".to_vec()),
+            Step::Sleep(Duration::from_millis(5)),
+            Step::Write(b"bc".to_vec()),
+            Step::Sleep(Duration::from_millis(5)),
+        ])
     );
 }

@@ -1,7 +1,7 @@
 //! An index of one destination's entries by method and path, so a request is compared only with
 //! the entries that could answer it: matching stays as fast with 100 000 entries on a host as
 //! with ten. Entries that match any method (`*`) are filed under `*`; entries with a
-//! `path_regex` could match any path and are always compared.
+//! `path_regex` or `url_regex` could match any path and are always compared.
 
 use std::collections::HashMap;
 
@@ -9,20 +9,25 @@ use super::{HttpEntry, Request, url};
 
 #[derive(Debug, Default)]
 pub struct RouteIndex {
-    /// (method or `*`, percent-decoded path) -> entry indexes, in file order.
+    /// (method or `*`, percent-decoded path) -> ranks of entries, in order.
     exact: HashMap<(String, String), Vec<usize>>,
-    /// Entries with a `path_regex`, in file order.
+    /// Ranks of the entries with a `path_regex` or `url_regex`, in order.
     any_path: Vec<usize>,
+    /// Rank -> entry index: the order entries are tried in (file order, except that exact-host
+    /// entries come before those of a host pattern).
+    by_rank: Vec<usize>,
 }
 
 const ANY_METHOD: &str = "*";
 
 impl RouteIndex {
-    /// Indexes `entries` (entry index, entry), given in file order.
+    /// Indexes `entries` (entry index, entry), given in the order they are tried.
     pub fn new<'a>(entries: impl IntoIterator<Item = (usize, &'a HttpEntry)>) -> Self {
         let mut index = RouteIndex::default();
-        for (i, entry) in entries {
-            if entry.conditions.path_regex.is_some() {
+        for (entry_index, entry) in entries {
+            let i = index.by_rank.len();
+            index.by_rank.push(entry_index);
+            if entry.conditions.matches_any_path() {
                 index.any_path.push(i);
                 continue;
             }
@@ -39,8 +44,8 @@ impl RouteIndex {
         index
     }
 
-    /// The indexes of the entries that could answer `request`, in file order. Every other
-    /// entry differs in method or path.
+    /// The indexes of the entries that could answer `request`, in the order given to
+    /// [`RouteIndex::new`]. Every other entry differs in method or path.
     pub fn candidates(&self, request: &Request) -> Vec<usize> {
         let path = url::percent_decode(request.path(), false);
         let lookup = |method: &str| self.exact.get(&(method.to_string(), path.clone()));
@@ -55,7 +60,7 @@ impl RouteIndex {
         .copied()
         .collect();
         out.sort_unstable();
-        out
+        out.into_iter().map(|rank| self.by_rank[rank]).collect()
     }
 }
 
@@ -119,5 +124,14 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn candidates_keep_the_order_entries_were_given_in() {
+        // An exact host's entry (index 5) is tried before a pattern's (index 1).
+        let exact = entry(json!({"http": "GET http://a.h/x", "response": {}}));
+        let pattern = entry(json!({"http": "GET http://*.h/x", "response": {}}));
+        let index = RouteIndex::new([(5, &exact), (1, &pattern)]);
+        assert_eq!(index.candidates(&request("GET /x HTTP/1.1")), vec![5, 1]);
     }
 }
