@@ -105,6 +105,11 @@ impl<'a> TcpRouter<'a> {
                 (None, Some(_)) => continue,
                 (None, None) => self.pending.len(),
             };
+            // An earlier entry whose request the message may still grow into comes first
+            // (file order), so a later entry must not take the partial message.
+            if waiting {
+                return Ok(None);
+            }
             if !may_use(index) {
                 continue;
             }
@@ -177,6 +182,25 @@ mod tests {
         let err = router.receive(b"RSET\r\n", &mut any).unwrap_err();
         assert_eq!(err.received, b"RSET\r\n");
         assert!(err.to_string().contains("no tcp entry"), "{err}");
+    }
+
+    #[test]
+    fn a_later_entry_waits_while_an_earlier_request_may_still_arrive() {
+        let entries = [
+            entry(json!({"tcp": "h:1", "request": "HELO\r\n", "response": "250 a\r\n"})),
+            entry(json!({"tcp": "h:1", "response": "x"})),
+        ];
+        let mut router = TcpRouter::new(entries.iter().enumerate().collect());
+        let mut any = |_| true;
+        assert_eq!(answers(router.receive(b"HE", &mut any).unwrap()), []);
+        assert_eq!(
+            answers(router.receive(b"LO\r\n", &mut any).unwrap()),
+            [(0, "250 a\r\n".into())]
+        );
+        assert_eq!(
+            answers(router.receive(b"BYE", &mut any).unwrap()),
+            [(1, "x".into())]
+        );
     }
 
     #[test]
