@@ -71,7 +71,13 @@ fn engine_with_journal(text: &str, journal: &Path) -> Arc<Engine> {
 }
 
 fn temp_file(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mocket-redis-{}", std::process::id()));
+    // Under the target directory (beside this test binary), not /tmp: nothing is left behind
+    // outside what `cargo clean` removes.
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe
+        .parent()
+        .unwrap()
+        .join(format!("scratch-redis-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     let _ = std::fs::remove_file(&path);
