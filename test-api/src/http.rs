@@ -281,19 +281,8 @@ impl HttpEntry {
         if !conditions.is_empty() {
             map.insert("match".into(), conditions.into());
         }
-        match self.responses.as_slice() {
-            [] => {}
-            [one] => {
-                map.insert("response".into(), one.to_json());
-            }
-            many => {
-                let list = many.iter().map(Response::to_json).collect();
-                map.insert("responses".into(), Value::Array(list));
-            }
-        }
-        if let Some(n) = self.times {
-            map.insert("times".into(), n.into());
-        }
+        let answers = self.responses.iter().map(Response::to_json).collect();
+        crate::insert_answers(&mut map, answers, self.times);
         Value::Object(map)
     }
 }

@@ -64,6 +64,27 @@ impl EntrySpec {
     }
 }
 
+/// Adds an entry's answers and `times` the way every kind of the mocks file writes them: one
+/// answer as `response`, several as `responses` (served in order, the last repeating).
+pub(crate) fn insert_answers(
+    map: &mut serde_json::Map<String, Value>,
+    answers: Vec<Value>,
+    times: Option<u64>,
+) {
+    match answers.len() {
+        0 => {}
+        1 => {
+            map.insert("response".into(), answers.into_iter().next().unwrap());
+        }
+        _ => {
+            map.insert("responses".into(), Value::Array(answers));
+        }
+    }
+    if let Some(n) = times {
+        map.insert("times".into(), n.into());
+    }
+}
+
 /// Anything [`Mocket::mock`] takes: the builders of [`http`], [`redis`] and [`tcp`].
 pub trait IntoEntry {
     fn into_entry(self) -> EntrySpec;

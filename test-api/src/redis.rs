@@ -67,18 +67,7 @@ impl CommandEntry {
             map.insert("redis".into(), address.clone().into());
         }
         map.insert("command".into(), json!(self.command));
-        match self.replies.as_slice() {
-            [] => {}
-            [one] => {
-                map.insert("response".into(), one.clone());
-            }
-            many => {
-                map.insert("responses".into(), Value::Array(many.to_vec()));
-            }
-        }
-        if let Some(n) = self.times {
-            map.insert("times".into(), n.into());
-        }
+        crate::insert_answers(&mut map, self.replies.clone(), self.times);
         Value::Object(map)
     }
 }

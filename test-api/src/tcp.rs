@@ -70,19 +70,8 @@ impl TcpEntry {
         if let Some(request) = &self.request {
             map.insert("request".into(), bytes_json(request));
         }
-        match self.responses.as_slice() {
-            [] => {}
-            [one] => {
-                map.insert("response".into(), bytes_json(one));
-            }
-            many => {
-                let list = many.iter().map(|r| bytes_json(r)).collect();
-                map.insert("responses".into(), Value::Array(list));
-            }
-        }
-        if let Some(n) = self.times {
-            map.insert("times".into(), n.into());
-        }
+        let answers = self.responses.iter().map(|r| bytes_json(r)).collect();
+        crate::insert_answers(&mut map, answers, self.times);
         Value::Object(map)
     }
 }
