@@ -144,10 +144,17 @@ fn first_ready(
     Ok(None)
 }
 
-/// `BLPOP key [key ...] timeout` and `BRPOP`.
-fn blpop(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
-    let left = super::is(&args[0], "BLPOP");
-    let keys = &args[1..args.len() - 1];
+/// What every blocking command does around its own pop: reads the timeout (the last
+/// argument), answers a `CLIENT UNBLOCK`, then takes from the first of `keys` that `fits`
+/// accepts, or blocks the connection on them.
+fn pop_or_wait(
+    em: &mut Emulator,
+    conn: &mut Connection,
+    args: &[Vec<u8>],
+    keys: &[Vec<u8>],
+    fits: fn(&super::Value) -> bool,
+    take: impl FnOnce(&mut Emulator, &Connection, Vec<u8>) -> Reply,
+) -> Reply {
     let timeout = match timeout_ms(&args[args.len() - 1], em.now) {
         Ok(t) => t,
         Err(e) => return e,
@@ -155,18 +162,28 @@ fn blpop(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
     if let Some(reply) = unblocked(em, conn) {
         return reply;
     }
-    match first_ready(em, conn, keys, lists::is_list) {
+    match first_ready(em, conn, keys, fits) {
         Err(e) => done(em, conn, e),
         Ok(None) => wait(em, conn, keys, timeout),
         Ok(Some(key)) => {
-            let element = em
-                .value(conn.db, &key)
-                .and_then(|v| lists::pop_end(v, left))
-                .expect("a non-empty list");
-            em.drop_if_empty(conn.db, &key);
-            done(em, conn, Reply::bulks([key, element]))
+            let reply = take(em, conn, key);
+            done(em, conn, reply)
         }
     }
+}
+
+/// `BLPOP key [key ...] timeout` and `BRPOP`.
+fn blpop(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    let left = super::is(&args[0], "BLPOP");
+    let keys = &args[1..args.len() - 1];
+    pop_or_wait(em, conn, args, keys, lists::is_list, |em, conn, key| {
+        let element = em
+            .value(conn.db, &key)
+            .and_then(|v| lists::pop_end(v, left))
+            .expect("a non-empty list");
+        em.drop_if_empty(conn.db, &key);
+        Reply::bulks([key, element])
+    })
 }
 
 /// `BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout` and `BRPOPLPUSH source
@@ -180,50 +197,30 @@ fn blmove(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
     let Some(ends) = ends else {
         return Reply::error(super::SYNTAX);
     };
-    let timeout = match timeout_ms(&args[args.len() - 1], em.now) {
-        Ok(t) => t,
-        Err(e) => return e,
-    };
-    if let Some(reply) = unblocked(em, conn) {
-        return reply;
-    }
-    let source = &args[1..2];
-    match first_ready(em, conn, source, lists::is_list) {
-        Err(e) => done(em, conn, e),
-        Ok(None) => wait(em, conn, source, timeout),
-        Ok(Some(_)) => {
-            let reply = lists::move_element(em, conn.db, (&args[1], &args[2]), ends);
-            done(em, conn, reply)
-        }
-    }
+    pop_or_wait(
+        em,
+        conn,
+        args,
+        &args[1..2],
+        lists::is_list,
+        |em, conn, _| lists::move_element(em, conn.db, (&args[1], &args[2]), ends),
+    )
 }
 
 /// `BZPOPMIN key [key ...] timeout` and `BZPOPMAX`.
 fn bzpop(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
     let max = super::is(&args[0], "BZPOPMAX");
     let keys = &args[1..args.len() - 1];
-    let timeout = match timeout_ms(&args[args.len() - 1], em.now) {
-        Ok(t) => t,
-        Err(e) => return e,
-    };
-    if let Some(reply) = unblocked(em, conn) {
-        return reply;
-    }
-    match first_ready(em, conn, keys, zsets::is_zset) {
-        Err(e) => done(em, conn, e),
-        Ok(None) => wait(em, conn, keys, timeout),
-        Ok(Some(key)) => {
-            let (member, score) = em
-                .value(conn.db, &key)
-                .and_then(|v| zsets::pop_extreme(v, max))
-                .expect("a non-empty sorted set");
-            em.drop_if_empty(conn.db, &key);
-            let reply = Reply::Array(vec![
-                Reply::Bulk(key),
-                Reply::Bulk(member),
-                Reply::Double(score),
-            ]);
-            done(em, conn, reply)
-        }
-    }
+    pop_or_wait(em, conn, args, keys, zsets::is_zset, |em, conn, key| {
+        let (member, score) = em
+            .value(conn.db, &key)
+            .and_then(|v| zsets::pop_extreme(v, max))
+            .expect("a non-empty sorted set");
+        em.drop_if_empty(conn.db, &key);
+        Reply::Array(vec![
+            Reply::Bulk(key),
+            Reply::Bulk(member),
+            Reply::Double(score),
+        ])
+    })
 }
