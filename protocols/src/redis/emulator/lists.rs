@@ -133,20 +133,20 @@ fn llen(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
     }
 }
 
+/// The position of Redis list index `index` (negative counts from the end) in a list of `len`
+/// elements, if it is one.
+fn position(len: usize, index: i64) -> Option<usize> {
+    let i = if index < 0 { len as i64 + index } else { index };
+    usize::try_from(i).ok()
+}
+
 fn lindex(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
     let index = match int_arg(&args[2]) {
         Ok(i) => i,
         Err(e) => return e,
     };
     match em.typed(conn.db, &args[1], as_list) {
-        Ok(Some(list)) => {
-            let i = if index < 0 {
-                list.len() as i64 + index
-            } else {
-                index
-            };
-            Reply::bulk_or_nil(usize::try_from(i).ok().and_then(|i| list.get(i)))
-        }
+        Ok(Some(list)) => Reply::bulk_or_nil(position(list.len(), index).and_then(|i| list.get(i))),
         Ok(None) => Reply::Nil,
         Err(e) => e,
     }
@@ -290,20 +290,13 @@ fn lset(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
         Err(e) => return e,
     };
     match em.typed(conn.db, &args[1], as_list) {
-        Ok(Some(list)) => {
-            let i = if index < 0 {
-                list.len() as i64 + index
-            } else {
-                index
-            };
-            match usize::try_from(i).ok().and_then(|i| list.get_mut(i)) {
-                Some(item) => {
-                    *item = args[3].clone();
-                    Reply::ok()
-                }
-                None => Reply::error("ERR index out of range"),
+        Ok(Some(list)) => match position(list.len(), index).and_then(|i| list.get_mut(i)) {
+            Some(item) => {
+                *item = args[3].clone();
+                Reply::ok()
             }
-        }
+            None => Reply::error("ERR index out of range"),
+        },
         Ok(None) => Reply::error("ERR no such key"),
         Err(e) => e,
     }
