@@ -1,14 +1,16 @@
-//! Section 7: HTTPS, a new TCP connection and a full TLS handshake per request (issue 7 item 4,
-//! issue 4's closing note): mocket terminating TLS (daemon and embedded placements) against a
-//! plain rustls server on loopback, with the same client in every column.
+//! Section 7: HTTPS, a new TCP connection and a TLS handshake per request (issue 7 item 4, issue
+//! 4's closing note, issue 15): mocket terminating TLS (daemon and embedded placements) against a
+//! plain rustls server on loopback, with the same client in every column, once with a full
+//! handshake per connection and once resuming the session of an earlier connection.
 //!
 //! The rustls server runs in the harness: tokio-rustls + hyper on tokio's default runtime, the
 //! same crypto provider (ring), certificate type (ECDSA P-256) and chain (leaf + CA) as mocket's
 //! leaves, ALPN `http/1.1`, one shared `ServerConfig`. Its CA is made by the harness; the clients
-//! trust a bundle of that CA and the mocket CA (`mocket ca`). Session resumption is disabled on
-//! both sides of every column (curl `--no-sessionid`, the rustls client's `Resumption::disabled`,
-//! the harness server's session storage and tickets; mocket builds a new `ServerConfig` per
-//! connection, so it never resumes), so every request pays a full handshake.
+//! trust a bundle of that CA and the mocket CA (`mocket ca`). Both servers can resume (the rustls
+//! server with rustls's session cache and ring ticketer, as mocket's shared configs); the
+//! "full" rows disable it in the client (curl `--no-sessionid`, the rustls client's
+//! `Resumption::disabled`), the "resumed" rows let the client keep its sessions (curl's cache
+//! across the URLs of one command line, the rustls client's in-memory cache).
 
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
@@ -72,8 +74,8 @@ impl TlsServer {
             .with_single_cert(chain, key)
             .expect("server certificate");
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
-        config.send_tls13_tickets = 0;
+        config.session_storage = rustls::server::ServerSessionMemoryCache::new(1024);
+        config.ticketer = rustls::crypto::ring::Ticketer::new().expect("ticketer");
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -125,18 +127,23 @@ fn mocket_ca(env: &Env) -> Option<String> {
     std::fs::read_to_string(Path::new(&path)).ok()
 }
 
-/// curl, all URLs on one command line, `Connection: close` and no TLS session reuse: per transfer
-/// `time_total` (the latency) and `time_appconnect - time_connect` (the handshake).
-fn curl_run(env: &Env, placement: &Placement, url: &str, bundle: &Path, n: usize) -> Option<Value> {
+/// curl, all URLs on one command line: per transfer `time_total` (the latency) and
+/// `time_appconnect - time_connect` (the handshake). `mode` "full": `Connection: close` and no TLS
+/// session reuse; "resumed": `Connection: close`, sessions reused across the URLs (curl's
+/// default); "keep-alive": one connection for every URL (its handshake shows once, in the warm-up).
+fn curl_run(env: &Env, placement: &Placement, url: &str, bundle: &Path, n: usize, mode: &str) -> Option<Value> {
     let warmup = (n / 10).clamp(1, 50);
-    let mut argv: Vec<String> = [
-        "curl", "-s", "--noproxy", "*", "--no-sessionid", "--cacert",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let keep_alive = mode == "keep-alive";
+    let mut argv: Vec<String> = ["curl", "-s", "--noproxy", "*"].iter().map(|s| s.to_string()).collect();
+    if mode == "full" {
+        argv.push("--no-sessionid".into());
+    }
+    if !keep_alive {
+        argv.extend(["-H".to_string(), "Connection: close".to_string()]);
+    }
+    argv.push("--cacert".into());
     argv.push(bundle.display().to_string());
-    for a in ["-H", "Connection: close", "-w", "#T#%{time_total} %{time_connect} %{time_appconnect}\\n"] {
+    for a in ["-w", "#T#%{time_total} %{time_connect} %{time_appconnect}\\n"] {
         argv.push(a.into());
     }
     argv.extend(std::iter::repeat_n(url.to_string(), warmup + n));
@@ -151,7 +158,7 @@ fn curl_run(env: &Env, placement: &Placement, url: &str, bundle: &Path, n: usize
         .skip(1)
         .filter_map(|s| {
             let f: Vec<f64> = s.split_whitespace().take(3).filter_map(|v| v.parse().ok()).collect();
-            (f.len() == 3 && f[2] > 0.0).then(|| (f[0], f[2] - f[1]))
+            (f.len() == 3 && (keep_alive || f[2] > 0.0)).then(|| (f[0], f[2] - f[1]))
         })
         .collect();
     let ok = text.matches("{\"id\":1}").count();
@@ -178,7 +185,7 @@ fn curl_run(env: &Env, placement: &Placement, url: &str, bundle: &Path, n: usize
 }
 
 pub fn run(env: &Env, cfg: &Cfg, report: &mut Report) {
-    report.section("7. HTTPS: a new connection and a full TLS handshake per request");
+    report.section("7. HTTPS: a new connection and a TLS handshake (full or resumed) per request");
     let Some(mocket_ca) = mocket_ca(env) else {
         report.line("`mocket ca` gave no readable certificate: skipped.");
         return;
@@ -200,22 +207,25 @@ pub fn run(env: &Env, cfg: &Cfg, report: &mut Report) {
     ];
     let n = cfg.n_https;
     report.line(&format!(
-        "`GET` over a new TCP connection and a full TLS 1.3 handshake per request (`Connection: close`, no session resumption on either side), ECDSA P-256 leaf + CA chain, ALPN http/1.1; {n} timed requests per run, {} runs per cell interleaved. The rustls server runs in the harness (tokio-rustls + hyper, ring, one shared `ServerConfig`); the clients trust a bundle of its CA and the mocket CA. Clients: curl (OpenSSL; `--no-sessionid --cacert`, handshake = `time_appconnect - time_connect`) and `bench-client https` (rustls 0.23 with ring; handshake = connected socket to completed handshake). \"added\" is the row's p50 minus the rustls server's p50 (same client).",
+        "`GET` over a new TCP connection and a TLS 1.3 handshake per request (`Connection: close`), ECDSA P-256 leaf + CA chain, ALPN http/1.1; {n} timed requests per run, {} runs per cell interleaved. Both servers keep sessions and issue tickets; \"full\" rows: the client does not resume (curl `--no-sessionid`, rustls `Resumption::disabled`), so every handshake is full; \"resumed\" rows: the client resumes the session of an earlier connection (curl's session cache across the URLs of one command line, rustls's in-memory cache; the rustls client counts its resumed handshakes in the notes). The rustls server runs in the harness (tokio-rustls + hyper, ring, one shared `ServerConfig` with `ServerSessionMemoryCache` and the ring `Ticketer`); the clients trust a bundle of its CA and the mocket CA. Clients: curl (OpenSSL; `--cacert`, handshake = `time_appconnect - time_connect`) and `bench-client https` (rustls 0.23 with ring; handshake = connected socket to completed handshake). \"added\" is the row's p50 minus the rustls server's p50 (same client, same mode).",
         cfg.reps
     ));
     report.line("");
     let mut rows = Vec::new();
     let mut figures = serde_json::Map::new();
-    for client in ["curl", "rustls"] {
+    let runs = [("curl", "full"), ("rustls", "full"), ("curl", "resumed"), ("rustls", "resumed"), ("curl", "keep-alive")];
+    for (client, mode) in runs {
+        let resume = mode == "resumed";
         let mut series = vec![Series::default(); cols.len()];
         let mut hs: Vec<Vec<f64>> = vec![Vec::new(); cols.len()];
+        let mut resumed = vec![(0u64, 0u64); cols.len()];
         for _ in 0..cfg.reps {
             for (i, (_, placement, url)) in cols.iter().enumerate() {
                 crate::common::drain_time_wait(cfg.time_wait_max);
                 let v = if client == "curl" {
-                    curl_run(env, placement, url, &bundle, n)
+                    curl_run(env, placement, url, &bundle, n, mode)
                 } else {
-                    let argv: Vec<String> = vec![
+                    let mut argv: Vec<String> = vec![
                         env.client.display().to_string(),
                         "https".into(),
                         url.clone(),
@@ -227,10 +237,17 @@ pub fn run(env: &Env, cfg: &Cfg, report: &mut Report) {
                         "--budget-ms".into(),
                         cfg.budget_ms.to_string(),
                     ];
+                    if resume {
+                        argv.push("--resume".into());
+                    }
                     run_json(env, placement, &argv)
                 };
                 if let Some(h) = v.as_ref().and_then(|v| v["hs_ns"].as_array()) {
                     hs[i].extend(h.iter().filter_map(Value::as_f64).map(|ns| ns / 1000.0));
+                    if let Some(r) = v.as_ref().and_then(|v| v["resumed"].as_u64()) {
+                        resumed[i].0 += r;
+                        resumed[i].1 += h.len() as u64;
+                    }
                 }
                 series[i].add(v.as_ref());
             }
@@ -246,8 +263,16 @@ pub fn run(env: &Env, cfg: &Cfg, report: &mut Report) {
                 format!("{} / {}", fmt(s.client_cpu()), fmt(s.server_cpu()))
             };
             let added = if i == base { "-".to_string() } else { format!("{:+.0} µs", s.p50() - base_p50) };
+            let mut notes = Vec::new();
+            if client == "rustls" {
+                notes.push(format!("resumed {}/{}", resumed[i].0, resumed[i].1));
+            }
+            if s.errors + s.failed_runs > 0 {
+                notes.push(format!("{} err, {} failed runs", s.errors, s.failed_runs));
+            }
             rows.push(vec![
                 client.to_string(),
+                mode.to_string(),
                 name.to_string(),
                 fmt(s.rps()),
                 fmt(s.p50()),
@@ -258,22 +283,22 @@ pub fn run(env: &Env, cfg: &Cfg, report: &mut Report) {
                 ratio(s.rps(), series[base].rps()),
                 ratio(hs50, base_hs),
                 added,
-                if s.errors + s.failed_runs > 0 {
-                    format!("{} err, {} failed runs", s.errors, s.failed_runs)
-                } else {
-                    String::new()
-                },
+                notes.join(", "),
             ]);
             let mut j = s.json();
             j["handshake_us_p50"] = crate::common::finite(hs50);
             j["handshake_us_p99"] = crate::common::finite(percentile(&hs[i], 99.0));
-            figures.insert(format!("{client}/{name}"), j);
+            if client == "rustls" {
+                j["resumed"] = json!(resumed[i].0);
+                j["handshakes"] = json!(resumed[i].1);
+            }
+            figures.insert(format!("{client}/{mode}/{name}"), j);
         }
-        eprintln!("  https {client} done");
+        eprintln!("  https {client} {mode} done");
     }
     report.table(
         &[
-            "client", "server", "req/s", "p50 µs", "p99 µs", "handshake p50 µs", "handshake p99 µs",
+            "client", "TLS session", "server", "req/s", "p50 µs", "p99 µs", "handshake p50 µs", "handshake p99 µs",
             "CPU µs/req client / server", "req/s vs rustls", "handshake vs rustls", "added (p50)", "notes",
         ],
         &rows,

@@ -6,7 +6,8 @@ use std::io;
 use std::net::TcpStream;
 use std::sync::Arc;
 
-use mocket_protocols::tls::{LeafCache, rejection_reason};
+use mocket_protocols::tls::{LeafCache, TlsError, rejection_reason};
+use rustls::server::{Accepted, Acceptor};
 use rustls::{ServerConnection, StreamOwned};
 use serde_json::json;
 
@@ -35,6 +36,47 @@ fn abandoned(e: &io::Error) -> bool {
     ) || super::idle::timed_out(e)
 }
 
+/// Reads until the client's whole ClientHello is in (each read bounded by the idle timeout set
+/// on `stream`), so the server config can be picked by the name it asks for.
+fn read_client_hello(stream: &mut TcpStream) -> io::Result<Accepted> {
+    let mut acceptor = Acceptor::default();
+    loop {
+        match acceptor.read_tls(stream) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+        match acceptor.accept() {
+            Ok(Some(accepted)) => return Ok(accepted),
+            Ok(None) => {}
+            Err((error, mut alert)) => {
+                let _ = alert.write_all(stream);
+                return Err(io::Error::new(io::ErrorKind::InvalidData, error));
+            }
+        }
+    }
+}
+
+/// The server session for a ClientHello, from the shared configs of `cache` (so the client can
+/// resume); `dialed` names the leaf for a hello without SNI.
+fn start_session(
+    cache: &LeafCache,
+    hello: Accepted,
+    dialed: &str,
+    stream: &mut TcpStream,
+) -> io::Result<ServerConnection> {
+    cache.accept(hello, dialed).map_err(|refusal| {
+        if let Some(mut alert) = refusal.alert {
+            let _ = alert.write_all(stream);
+        }
+        match refusal.error {
+            TlsError::Rustls(e) => io::Error::new(io::ErrorKind::InvalidData, e),
+            other => io::Error::other(other),
+        }
+    })
+}
+
 impl Engine {
     /// Serves `http` entries over plaintext or TLS, whichever the client speaks.
     pub(super) fn serve_http_or_https(&self, stream: TcpStream, claim: &Claim) {
@@ -58,7 +100,7 @@ impl Engine {
                 // Later processes under a bare LD_PRELOAD find it ready (best effort).
                 let _ = crate::trust::write_bare_bundle(&files, ca.cert_pem());
             }
-            Ok(Arc::new(LeafCache::new(ca)))
+            Ok(Arc::new(LeafCache::new(ca)?))
         });
         loaded.clone()
     }
@@ -68,35 +110,47 @@ impl Engine {
         // Each flight of the handshake may take up to the idle timeout, whatever timeout was
         // left by whoever peeked at the first byte (the record proxy peeks with 200 ms).
         self.idle_timeout.apply(&stream);
-        let session = self
-            .leaf_cache()
-            .and_then(|cache| cache.accept(&claim.dest.host).map_err(String::from));
-        let mut session = match session {
-            Ok(s) => s,
+        let cache = match self.leaf_cache() {
+            Ok(cache) => cache,
             Err(e) => {
                 self.tls_failure(claim, format!("cannot terminate TLS: {e}"));
                 return None;
             }
         };
+        let session = read_client_hello(&mut stream)
+            .and_then(|hello| start_session(&cache, hello, &claim.dest.host, &mut stream));
+        let mut session = match session {
+            Ok(session) => session,
+            Err(e) => {
+                self.handshake_failed(claim, &e);
+                return None;
+            }
+        };
         while session.is_handshaking() {
             if let Err(e) = session.complete_io(&mut stream) {
-                match rejection_reason(&e) {
-                    Some(reason) => self.tls_failure(
-                        claim,
-                        format!(
-                            "{reason}: it does not trust the mocket CA. Clients with compiled-in \
-                             roots (webpki-roots) or pinned certificates cannot be intercepted \
-                             for HTTPS: make the client use the system roots (SSL_CERT_FILE, \
-                             rustls-native-certs, OpenSSL), or point it at `mocket serve`"
-                        ),
-                    ),
-                    None if abandoned(&e) => self.handshake_abandoned(claim, &e),
-                    None => self.tls_failure(claim, format!("TLS handshake failed: {e}")),
-                }
+                self.handshake_failed(claim, &e);
                 return None;
             }
         }
         Some(StreamOwned::new(session, stream))
+    }
+
+    /// Says why a handshake failed: the client refused mocket's certificate, went away, or
+    /// spoke TLS mocket cannot serve.
+    fn handshake_failed(&self, claim: &Claim, e: &io::Error) {
+        match rejection_reason(e) {
+            Some(reason) => self.tls_failure(
+                claim,
+                format!(
+                    "{reason}: it does not trust the mocket CA. Clients with compiled-in \
+                     roots (webpki-roots) or pinned certificates cannot be intercepted \
+                     for HTTPS: make the client use the system roots (SSL_CERT_FILE, \
+                     rustls-native-certs, OpenSSL), or point it at `mocket serve`"
+                ),
+            ),
+            None if abandoned(e) => self.handshake_abandoned(claim, e),
+            None => self.tls_failure(claim, format!("TLS handshake failed: {e}")),
+        }
     }
 
     /// A client that went away mid-handshake without an alert (it exited, was killed, or gave

@@ -3,8 +3,9 @@
 //!
 //! Sans-IO: the CA is ECDSA P-256, made from PEM text or generated here; where it lives on disk
 //! and creating it there is `mocket_engine::ca_store`'s. Leaves are issued on first use for a name
-//! and kept in memory; each connection gets a server config whose resolver falls back to the
-//! name behind the fake address when the client sends no SNI.
+//! and kept in memory. The server configs are shared by every connection (one for hellos with
+//! SNI, one per dialed name for hellos without), with a session cache and a ticketer, so clients
+//! resume sessions instead of paying a full handshake per connection.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,7 +14,9 @@ use mocket_control::sync::lock;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose, SanType};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::server::{
+    Accepted, AcceptedAlert, ClientHello, ResolvesServerCert, ServerSessionMemoryCache,
+};
 use rustls::sign::CertifiedKey;
 use rustls::{ServerConfig, ServerConnection};
 
@@ -163,58 +166,162 @@ fn pem_to_der(pem: &str) -> Option<CertificateDer<'static>> {
         .map(CertificateDer::from)
 }
 
-/// Leaves issued so far, by name, and the server configs that serve them.
-pub struct LeafCache {
+/// At most this many leaves are kept: the names come from the clients' SNI, so a client that
+/// sends a new name per connection would otherwise grow the cache without end. Names past the
+/// limit still get a leaf, issued for that connection only.
+const MAX_LEAVES: usize = 1024;
+
+/// At most this many server configs for hellos without SNI are kept (one per name the client
+/// dialed); past the limit a connection gets a config of its own and cannot resume.
+const MAX_NAMELESS_CONFIGS: usize = 256;
+
+/// Sessions each server config keeps for TLS 1.2 session-ID resumption (TLS 1.3 and TLS 1.2
+/// tickets are encrypted by the ticketer and kept by the client, not here).
+const SESSION_CACHE_SIZE: usize = 1024;
+
+/// The CA, its crypto provider and the leaves issued so far, by name.
+struct Leaves {
     ca: CertificateAuthority,
     provider: Arc<CryptoProvider>,
-    leaves: Mutex<HashMap<String, Arc<CertifiedKey>>>,
+    issued: Mutex<HashMap<String, Arc<CertifiedKey>>>,
+}
+
+impl Leaves {
+    /// The leaf for `name`, issued on first use.
+    fn leaf(&self, name: &str) -> Result<Arc<CertifiedKey>, TlsError> {
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        if let Some(leaf) = lock(&self.issued).get(&name) {
+            return Ok(Arc::clone(leaf));
+        }
+        // Issued outside the lock: signing takes a while and other names need not wait.
+        let leaf = Arc::new(self.ca.issue(&name, &self.provider)?);
+        let mut issued = lock(&self.issued);
+        if let Some(raced) = issued.get(&name) {
+            return Ok(Arc::clone(raced));
+        }
+        if issued.len() < MAX_LEAVES {
+            issued.insert(name, Arc::clone(&leaf));
+        }
+        Ok(leaf)
+    }
+}
+
+/// The TLS server side of every intercepted connection: leaves from the mocket CA, issued per
+/// host name on first use, and the server configs that serve them. The configs are shared by
+/// all connections, so their session cache and ticket keys let clients resume.
+pub struct LeafCache {
+    leaves: Arc<Leaves>,
+    /// The config for every ClientHello that names its server (SNI). rustls resumes a session
+    /// only for the name it was made for, so one config serves every name.
+    by_sni: Arc<ServerConfig>,
+    /// Configs for hellos without SNI, by the name behind the address the client dialed: each
+    /// has its own session cache and ticket keys, so a session is resumed only at its host.
+    nameless: Mutex<HashMap<String, Arc<ServerConfig>>>,
+}
+
+/// Why a session could not start, and the alert for the client, if rustls made one.
+#[derive(Debug)]
+pub struct Refusal {
+    pub error: TlsError,
+    pub alert: Option<AcceptedAlert>,
 }
 
 impl LeafCache {
-    pub fn new(ca: CertificateAuthority) -> Self {
-        LeafCache {
+    pub fn new(ca: CertificateAuthority) -> Result<Self, TlsError> {
+        let leaves = Arc::new(Leaves {
             ca,
             provider: Arc::new(rustls::crypto::ring::default_provider()),
-            leaves: Mutex::default(),
-        }
+            issued: Mutex::default(),
+        });
+        let by_sni = server_config(&leaves, None)?;
+        Ok(LeafCache {
+            leaves,
+            by_sni,
+            nameless: Mutex::default(),
+        })
     }
 
     pub fn ca(&self) -> &CertificateAuthority {
-        &self.ca
+        &self.leaves.ca
     }
 
     /// The leaf for `name`, issued on first use.
     pub fn leaf(&self, name: &str) -> Result<Arc<CertifiedKey>, TlsError> {
-        let name = name.trim_end_matches('.').to_ascii_lowercase();
-        let mut leaves = lock(&self.leaves);
-        if let Some(leaf) = leaves.get(&name) {
-            return Ok(Arc::clone(leaf));
-        }
-        let leaf = Arc::new(self.ca.issue(&name, &self.provider)?);
-        leaves.insert(name, Arc::clone(&leaf));
-        Ok(leaf)
+        self.leaves.leaf(name)
     }
 
-    /// A server session for one connection; `fallback_name` is used without SNI.
-    pub fn accept(self: &Arc<Self>, fallback_name: &str) -> Result<ServerConnection, TlsError> {
-        let resolver = ConnectionResolver {
-            cache: Arc::clone(self),
-            fallback: fallback_name.to_string(),
-        };
-        let mut config = ServerConfig::builder_with_provider(Arc::clone(&self.provider))
-            .with_safe_default_protocol_versions()
-            .map_err(TlsError::Rustls)?
-            .with_no_client_auth()
-            .with_cert_resolver(Arc::new(resolver));
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        ServerConnection::new(Arc::new(config)).map_err(TlsError::Rustls)
+    /// The server config for a ClientHello that named `sni` (if any); `dialed_name` is the name
+    /// behind the address the client connected to, whose leaf serves a hello without SNI.
+    pub fn config_for(
+        &self,
+        sni: Option<&str>,
+        dialed_name: &str,
+    ) -> Result<Arc<ServerConfig>, TlsError> {
+        if sni.is_some() {
+            return Ok(Arc::clone(&self.by_sni));
+        }
+        if let Some(config) = lock(&self.nameless).get(dialed_name) {
+            return Ok(Arc::clone(config));
+        }
+        let config = server_config(&self.leaves, Some(dialed_name))?;
+        let mut nameless = lock(&self.nameless);
+        if nameless.len() < MAX_NAMELESS_CONFIGS {
+            let kept = nameless.entry(dialed_name.to_string()).or_insert(config);
+            return Ok(Arc::clone(kept));
+        }
+        Ok(config)
+    }
+
+    /// The server session for a connection whose ClientHello is in (see [`rustls::server::Acceptor`]).
+    pub fn accept(
+        &self,
+        accepted: Accepted,
+        dialed_name: &str,
+    ) -> Result<ServerConnection, Refusal> {
+        let config = self
+            .config_for(accepted.client_hello().server_name(), dialed_name)
+            .map_err(|error| Refusal { error, alert: None })?;
+        accepted
+            .into_connection(config)
+            .map_err(|(error, alert)| Refusal {
+                error: TlsError::Rustls(error),
+                alert: Some(alert),
+            })
     }
 }
 
+/// A server config whose leaves come from `leaves`: the SNI's, else `fallback`'s. Sessions are
+/// kept for TLS 1.2 session IDs and ticketed for TLS 1.3 and TLS 1.2 tickets.
+fn server_config(
+    leaves: &Arc<Leaves>,
+    fallback: Option<&str>,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let resolver = LeafResolver {
+        leaves: Arc::clone(leaves),
+        fallback: fallback.map(str::to_string),
+    };
+    let mut config = ServerConfig::builder_with_provider(Arc::clone(&leaves.provider))
+        .with_safe_default_protocol_versions()
+        .map_err(TlsError::Rustls)?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(resolver));
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE_SIZE);
+    config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(TlsError::Rustls)?;
+    Ok(Arc::new(config))
+}
+
+/// Picks the leaf for the name the client sent (SNI), else for the name it dialed.
 #[derive(Debug)]
-struct ConnectionResolver {
-    cache: Arc<LeafCache>,
-    fallback: String,
+struct LeafResolver {
+    leaves: Arc<Leaves>,
+    fallback: Option<String>,
+}
+
+impl std::fmt::Debug for Leaves {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Leaves")
+    }
 }
 
 impl std::fmt::Debug for LeafCache {
@@ -223,10 +330,10 @@ impl std::fmt::Debug for LeafCache {
     }
 }
 
-impl ResolvesServerCert for ConnectionResolver {
+impl ResolvesServerCert for LeafResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let name = hello.server_name().unwrap_or(&self.fallback);
-        self.cache.leaf(name).ok()
+        let name = hello.server_name().or(self.fallback.as_deref())?;
+        self.leaves.leaf(name).ok()
     }
 }
 
@@ -252,6 +359,8 @@ pub fn rejection_reason(error: &std::io::Error) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustls::HandshakeKind;
+    use rustls::client::{Resumption, Tls12Resumption};
     use rustls::pki_types::ServerName;
     use std::io::{Read, Write};
 
@@ -260,58 +369,104 @@ mod tests {
         CertificateAuthority::from_pem(&cert, &key).unwrap()
     }
 
-    /// Runs a full handshake in memory between a rustls client that trusts `trusted` and a
-    /// session from `cache`, then exchanges one message.
-    fn handshake(
-        cache: &Arc<LeafCache>,
-        trusted: &str,
-        sni: &str,
-    ) -> Result<Vec<u8>, rustls::Error> {
+    fn client_config(trusted: &str) -> rustls::ClientConfig {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(pem_to_der(trusted).unwrap()).unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
+        rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .unwrap()
             .with_root_certificates(roots)
-            .with_no_client_auth();
-        let mut client = rustls::ClientConnection::new(
-            Arc::new(config),
-            ServerName::try_from(sni.to_string()).unwrap(),
-        )
-        .unwrap();
-        let mut server = cache.accept("fallback.test").unwrap();
+            .with_no_client_auth()
+    }
+
+    /// Moves whatever `from` has to send into `to`.
+    fn pass(from: &mut impl FnMut(&mut Vec<u8>), to: &mut impl FnMut(&[u8])) {
+        let mut buf = Vec::new();
+        from(&mut buf);
+        to(&buf);
+    }
+
+    /// Runs a handshake in memory between a rustls client with `config`, asking for `sni`, and
+    /// a session from `cache` for a connection to `dialed`, the way the engine does (ClientHello
+    /// first, then the config for it), then sends one message. Both sides' handshake kinds.
+    fn connect(
+        cache: &LeafCache,
+        config: &Arc<rustls::ClientConfig>,
+        sni: &str,
+        dialed: &str,
+    ) -> Result<(HandshakeKind, HandshakeKind), rustls::Error> {
+        let name = ServerName::try_from(sni.to_string()).unwrap();
+        let mut client = rustls::ClientConnection::new(Arc::clone(config), name).unwrap();
+        let mut acceptor = rustls::server::Acceptor::default();
+        let accepted = loop {
+            pass(
+                &mut |b| {
+                    client.write_tls(b).unwrap();
+                },
+                &mut |b| {
+                    acceptor.read_tls(&mut &b[..]).unwrap();
+                },
+            );
+            if let Some(accepted) = acceptor.accept().map_err(|(e, _)| e)? {
+                break accepted;
+            }
+        };
+        let mut server = cache.accept(accepted, dialed).map_err(|r| match r.error {
+            TlsError::Rustls(e) => e,
+            other => panic!("{other}"),
+        })?;
         client.writer().write_all(b"ping").unwrap();
         for _ in 0..10 {
             let mut buf = Vec::new();
+            server.write_tls(&mut buf).unwrap();
+            client.read_tls(&mut buf.as_slice()).unwrap();
+            client.process_new_packets()?;
+            buf.clear();
             client.write_tls(&mut buf).unwrap();
             server.read_tls(&mut buf.as_slice()).unwrap();
             server.process_new_packets()?;
-            let mut back = Vec::new();
-            server.write_tls(&mut back).unwrap();
-            client.read_tls(&mut back.as_slice()).unwrap();
-            client.process_new_packets()?;
         }
         let mut got = [0u8; 4];
         server.reader().read_exact(&mut got).unwrap();
-        Ok(got.to_vec())
+        assert_eq!(&got, b"ping");
+        // TLS 1.3 tickets come after the handshake: let the client take them in.
+        let mut buf = Vec::new();
+        server.write_tls(&mut buf).unwrap();
+        client.read_tls(&mut buf.as_slice()).unwrap();
+        client.process_new_packets()?;
+        Ok((
+            client.handshake_kind().unwrap(),
+            server.handshake_kind().unwrap(),
+        ))
+    }
+
+    /// A full handshake by a new client that trusts `trusted`, then one message.
+    fn handshake(cache: &LeafCache, trusted: &str, sni: &str) -> Result<Vec<u8>, rustls::Error> {
+        connect(
+            cache,
+            &Arc::new(client_config(trusted)),
+            sni,
+            "fallback.test",
+        )?;
+        Ok(b"ping".to_vec())
     }
 
     #[test]
     fn a_client_that_trusts_the_ca_completes_the_handshake() {
-        let cache = Arc::new(LeafCache::new(ca()));
+        let cache = LeafCache::new(ca()).unwrap();
         let pem = cache.ca().cert_pem().to_string();
         assert_eq!(handshake(&cache, &pem, "api.example.com").unwrap(), b"ping");
         assert_eq!(
             handshake(&cache, &pem, "other.example.com").unwrap(),
             b"ping"
         );
-        assert_eq!(cache.leaves.lock().unwrap().len(), 2);
+        assert_eq!(cache.leaves.issued.lock().unwrap().len(), 2);
     }
 
     #[test]
     fn a_client_that_trusts_another_ca_fails() {
-        let cache = Arc::new(LeafCache::new(ca()));
+        let cache = LeafCache::new(ca()).unwrap();
         let other = ca();
         let err = handshake(&cache, other.cert_pem(), "api.example.com").unwrap_err();
         assert!(
@@ -348,9 +503,103 @@ mod tests {
     #[test]
     fn reloaded_ca_signs_leaves_that_verify_against_the_file() {
         let (cert, key) = CertificateAuthority::generate().unwrap();
-        let cache = Arc::new(LeafCache::new(
-            CertificateAuthority::from_pem(&cert, &key).unwrap(),
-        ));
+        let cache = LeafCache::new(CertificateAuthority::from_pem(&cert, &key).unwrap()).unwrap();
         assert_eq!(handshake(&cache, &cert, "x.test").unwrap(), b"ping");
+    }
+
+    /// A first connection from a client with `config` is a full handshake, the second resumes,
+    /// on both sides.
+    fn resumes_with(
+        ca: CertificateAuthority,
+        config: rustls::ClientConfig,
+        sni: &str,
+        dialed: &str,
+    ) {
+        let cache = LeafCache::new(ca).unwrap();
+        let config = Arc::new(config);
+        let first = connect(&cache, &config, sni, dialed).unwrap();
+        assert_eq!(first, (HandshakeKind::Full, HandshakeKind::Full));
+        let second = connect(&cache, &config, sni, dialed).unwrap();
+        assert_eq!(second, (HandshakeKind::Resumed, HandshakeKind::Resumed));
+    }
+
+    #[test]
+    fn a_tls13_client_resumes_with_a_ticket() {
+        let cache_ca = ca();
+        let config = client_config(cache_ca.cert_pem());
+        resumes_with(cache_ca, config, "api.example.com", "api.example.com");
+    }
+
+    #[test]
+    fn a_tls12_client_resumes_with_a_ticket_or_a_session_id() {
+        for mode in [
+            Tls12Resumption::SessionIdOrTickets,
+            Tls12Resumption::SessionIdOnly,
+        ] {
+            let cache_ca = ca();
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(pem_to_der(cache_ca.cert_pem()).unwrap()).unwrap();
+            let mut config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_protocol_versions(&[&rustls::version::TLS12])
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            config.resumption = Resumption::in_memory_sessions(8).tls12_resumption(mode);
+            resumes_with(cache_ca, config, "api.example.com", "api.example.com");
+        }
+    }
+
+    #[test]
+    fn a_client_without_sni_resumes_at_the_name_it_dialed_only() {
+        let cache = LeafCache::new(ca()).unwrap();
+        let mut config = client_config(cache.ca().cert_pem());
+        config.enable_sni = false;
+        let config = Arc::new(config);
+        let kinds = |dialed| connect(&cache, &config, "a.test", dialed);
+        assert_eq!(kinds("a.test").unwrap().1, HandshakeKind::Full);
+        assert_eq!(kinds("a.test").unwrap().1, HandshakeKind::Resumed);
+        // The same client session offered at another dialed name is not taken: the full
+        // handshake that follows serves b.test's leaf, which the client rejects for a.test.
+        let err = kinds("b.test").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName)
+                    | rustls::Error::InvalidCertificate(
+                        rustls::CertificateError::NotValidForNameContext { .. }
+                    )
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn one_config_serves_every_sni_and_nameless_configs_are_bounded() {
+        let cache = LeafCache::new(ca()).unwrap();
+        let a = cache.config_for(Some("a.test"), "x.test").unwrap();
+        let b = cache.config_for(Some("b.test"), "y.test").unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        let x = cache.config_for(None, "x.test").unwrap();
+        assert!(!Arc::ptr_eq(&a, &x));
+        assert!(Arc::ptr_eq(&x, &cache.config_for(None, "x.test").unwrap()));
+        for i in 0..MAX_NAMELESS_CONFIGS + 10 {
+            cache.config_for(None, &format!("n{i}.test")).unwrap();
+        }
+        assert_eq!(cache.nameless.lock().unwrap().len(), MAX_NAMELESS_CONFIGS);
+        let past = format!("n{}.test", MAX_NAMELESS_CONFIGS + 5);
+        let one = cache.config_for(None, &past).unwrap();
+        assert!(!Arc::ptr_eq(&one, &cache.config_for(None, &past).unwrap()));
+    }
+
+    #[test]
+    fn leaves_for_client_chosen_names_are_bounded() {
+        let cache = LeafCache::new(ca()).unwrap();
+        for i in 0..MAX_LEAVES + 3 {
+            cache.leaf(&format!("h{i}.test")).unwrap();
+        }
+        assert_eq!(cache.leaves.issued.lock().unwrap().len(), MAX_LEAVES);
+        let kept = cache.leaf("h0.test").unwrap();
+        assert!(Arc::ptr_eq(&kept, &cache.leaf("H0.test.").unwrap()));
     }
 }

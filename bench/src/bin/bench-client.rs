@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! bench-client http <reqwest|ureq> <keep|new> URL N [--warmup W] [--budget-ms MS] [--rss] [--no-lat]
-//! bench-client https URL N --ca BUNDLE [--warmup W] [--budget-ms MS]
+//! bench-client https URL N --ca BUNDLE [--resume] [--warmup W] [--budget-ms MS]
 //! bench-client writeloop N
 //! bench-client rss
 //! bench-client soak HOST:PORT parent|self GET_PATH UPLOAD_PATH   (phases on stdin: ../soak_client.rs)
@@ -18,7 +18,9 @@
 //! `https`: a rustls client (ring, the roots of BUNDLE only, session resumption disabled) that
 //! opens a new TCP connection and does a full TLS handshake for every request
 //! (`Connection: close`); besides the `http` figures it prints `hs_ns`, the time from the
-//! connected socket to the completed handshake of each timed request.
+//! connected socket to the completed handshake of each timed request. With `--resume` the client
+//! keeps rustls's default in-memory session cache, so every connection after the first offers
+//! to resume; it also prints `resumed`, how many of the timed handshakes did.
 
 use std::time::{Duration, Instant};
 
@@ -273,6 +275,13 @@ fn https(args: &[String]) {
         }
         _ => panic!("--ca BUNDLE is required"),
     };
+    let resume = match rest.iter().position(|a| a == "--resume") {
+        Some(i) => {
+            rest.remove(i);
+            true
+        }
+        None => false,
+    };
     let o = opts(&rest, n);
     let (host, port, path) = {
         let rest = url.strip_prefix("https://").expect("an https:// URL");
@@ -297,7 +306,9 @@ fn https(args: &[String]) {
     .expect("protocol versions")
     .with_root_certificates(roots)
     .with_no_client_auth();
-    config.resumption = rustls::client::Resumption::disabled();
+    if !resume {
+        config.resumption = rustls::client::Resumption::disabled();
+    }
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let config = std::sync::Arc::new(config);
     let name = ServerName::try_from(host.clone()).expect("server name");
@@ -306,7 +317,8 @@ fn https(args: &[String]) {
     let addr = format!("{host}:{port}");
 
     let mut hs_ns: Vec<u64> = Vec::with_capacity(o.warmup + n);
-    let one = |hs_ns: &mut Vec<u64>| -> Result<(), String> {
+    let mut resumed: Vec<bool> = Vec::with_capacity(o.warmup + n);
+    let one = |hs_ns: &mut Vec<u64>, resumed: &mut Vec<bool>| -> Result<(), String> {
         use std::io::{Read, Write};
         let mut sock = std::net::TcpStream::connect(&addr).map_err(|e| format!("connect: {e}"))?;
         let _ = sock.set_nodelay(true);
@@ -317,6 +329,7 @@ fn https(args: &[String]) {
             conn.complete_io(&mut sock).map_err(|e| format!("handshake: {e}"))?;
         }
         hs_ns.push(t.elapsed().as_nanos() as u64);
+        resumed.push(conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed));
         let mut tls = rustls::Stream::new(&mut conn, &mut sock);
         tls.write_all(&request).map_err(|e| format!("write: {e}"))?;
         let mut got = Vec::with_capacity(512);
@@ -337,9 +350,10 @@ fn https(args: &[String]) {
     };
     let mut out = drive_json(n, &o, || {
         let before = hs_ns.len();
-        let r = one(&mut hs_ns);
+        let r = one(&mut hs_ns, &mut resumed);
         if hs_ns.len() == before {
             hs_ns.push(u64::MAX); // one entry per call, so that the warm-up can be skipped
+            resumed.push(false);
         }
         match r {
             Ok(()) => true,
@@ -352,6 +366,7 @@ fn https(args: &[String]) {
     // Handshakes of the timed requests only (drive_json runs the warm-up first).
     let timed: Vec<u64> = hs_ns.iter().skip(o.warmup).copied().filter(|&v| v != u64::MAX).collect();
     out["hs_ns"] = json!(timed);
+    out["resumed"] = json!(resumed.iter().skip(o.warmup).filter(|&&r| r).count());
     println!("{out}");
 }
 
