@@ -1,6 +1,6 @@
 //! Issue 19, the server side of the Redis emulator judged by real clients: `AUTH` with an
 //! entry's `password` and `users` (redis-py in RESP2 and RESP3, `redis-cli -a`, the Rust
-//! `redis` crate), and `mocket check` on a broken `password`.
+//! `redis` crate), `mocket check` on a broken `password`, and sharded pub/sub.
 
 #![forbid(unsafe_code)]
 
@@ -173,4 +173,40 @@ fn mocket_check_names_the_line_column_and_key_of_a_bad_password() {
         "{}",
         run.stderr
     );
+}
+
+/// redis-py's sharded pub/sub: a subscriber in one process, the publisher in another.
+const SHARDED_SUBSCRIBER: &str = r#"
+import redis, subprocess, sys
+protocol = int(sys.argv[1])
+r = redis.Redis(host="open.internal", protocol=protocol)
+p = r.pubsub()
+p.ssubscribe("orders")
+print(p.get_sharded_message(timeout=5)["type"])
+publisher = "import redis; r = redis.Redis(host='open.internal'); " \
+    "print(r.spublish('orders', 'o1'), r.publish('orders', 'plain'), " \
+    "r.pubsub_shardnumsub('orders', 'none'), r.pubsub_shardchannels())"
+print(subprocess.run([sys.executable, "-c", publisher], capture_output=True, text=True, check=True).stdout.strip())
+m = p.get_sharded_message(timeout=5)
+print(m["type"], m["channel"], m["data"])
+p.sunsubscribe("orders")
+print(p.get_sharded_message(timeout=5)["type"], r.pubsub_shardchannels())
+"#;
+
+#[test]
+fn redis_py_sharded_pubsub_across_processes_in_resp2_and_resp3() {
+    let mocks = mocks_file(SECURED);
+    need_python_module("redis");
+    // Across processes needs the daemon: under a bare LD_PRELOAD each process has its own.
+    for protocol in ["2", "3"] {
+        let run = python(Placement::Daemon, &mocks, SHARDED_SUBSCRIBER, &[protocol]);
+        run.success();
+        assert_eq!(
+            run.stdout,
+            "ssubscribe\n1 0 [(b'orders', 1), (b'none', 0)] [b'orders']\n\
+             smessage b'orders' b'o1'\nsunsubscribe []\n",
+            "RESP{protocol}: {}",
+            run.stderr
+        );
+    }
 }

@@ -103,3 +103,58 @@ fn auth_with_a_password_and_users_like_redis_server() {
         panic!("{e}");
     }
 }
+
+/// Redis writes messages to a subscriber when they are published, where the emulator leaves
+/// them for the next reply; so a connection that was sent messages sends nothing more here,
+/// and deliveries are checked by `pubsub`'s unit tests. One name per (un)subscribe: the
+/// comparison reads one reply per command. Listings hold one name: Redis lists in its hash
+/// table's order, the emulator sorted.
+#[test]
+fn sharded_pubsub_and_introspection_like_redis_server() {
+    let Some(server) = real_or_skip("sharded_pubsub_and_introspection_like_redis_server") else {
+        return;
+    };
+    let lines = [
+        "pubsub channels",
+        "pubsub numpat",
+        "ssubscribe a",
+        "ssubscribe b",
+        "subscribe c",
+        "psubscribe p*",
+        "ping",
+        "sunsubscribe a",
+        "sunsubscribe b",
+        "sunsubscribe",
+        "unsubscribe c",
+        "punsubscribe p*",
+        "ssubscribe x",
+        "spublish x hi",
+        "get a",
+        "reset",
+        "spublish nobody m",
+        "ssubscribe a",
+        "1: subscribe c",
+        "1: psubscribe p*",
+        "2: pubsub shardchannels",
+        "2: pubsub shardchannels a*",
+        "2: pubsub shardnumsub a b z",
+        "2: pubsub channels",
+        "2: pubsub channels c*",
+        "2: pubsub numsub c a",
+        "2: pubsub numpat",
+        "2: pubsub numsub",
+        "2: pubsub",
+        "2: pubsub nosuch",
+        "2: pubsub numpat x",
+        "2: pubsub channels a b",
+        "2: pubsub shardchannels a b",
+        "2: ssubscribe",
+        "2: spublish x",
+        "2: spublish a one",
+        "2: spublish b two",
+        "2: publish c three",
+    ];
+    if let Err(e) = Pair::new(&server).compare(&steps(&lines)) {
+        panic!("{e}");
+    }
+}
