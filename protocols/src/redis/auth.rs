@@ -76,14 +76,6 @@ impl Credentials {
             Err(Reply::error(WRONGPASS))
         }
     }
-
-    /// Every user's name, sorted, as `ACL USERS` lists them.
-    pub fn user_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.users.iter().map(|u| u.name.clone()).collect();
-        names.push(DEFAULT_USER.to_string());
-        names.sort();
-        names
-    }
 }
 
 #[cfg(test)]
@@ -146,6 +138,5 @@ mod tests {
             Err(Reply::error(WRONGPASS)),
             "an off user cannot authenticate"
         );
-        assert_eq!(c.user_names(), ["alice", "bob", "default"]);
     }
 }
