@@ -29,8 +29,8 @@ use std::time::Duration;
 
 use mocket_protocols::field::Destination;
 use mocket_protocols::redis::{
-    Alarm, Backend, Behavior, Command, CommandIndex, Connection, Emulator, Eviction, Miss,
-    RedisEntry, Reply, Seed, Session, spec,
+    Alarm, Backend, Behavior, Command, CommandIndex, Connection, Credentials, Emulator, Eviction,
+    Miss, RedisEntry, Reply, Seed, Session, spec,
 };
 use serde_json::json;
 
@@ -75,11 +75,18 @@ impl Emulators {
         lock(&self.by_destination).retain(|(_, s), _| *s != scope);
     }
 
-    fn shared(&self, dest: &Destination, scope: u64, seed: &Seed) -> Arc<Shared> {
+    fn shared(
+        &self,
+        dest: &Destination,
+        scope: u64,
+        seed: &Seed,
+        credentials: &Credentials,
+    ) -> Arc<Shared> {
         let mut map = lock(&self.by_destination);
         let shared = map.entry((dest.clone(), scope)).or_insert_with(|| {
+            let emulator = Emulator::new(seed).with_credentials(credentials.clone());
             Arc::new(Shared {
-                emulator: Mutex::new(Emulator::new(seed)),
+                emulator: Mutex::new(emulator),
                 links: Mutex::default(),
                 changes: Mutex::default(),
                 changed: Condvar::new(),
@@ -294,12 +301,12 @@ impl Engine {
             .copied()
             .find(|i| redis_entry(&set, *i).is_emulated());
         let shared = emulated.map(|i| {
-            let Behavior::Emulate { data } = &redis_entry(&set, i).behavior else {
+            let Behavior::Emulate { data, credentials } = &redis_entry(&set, i).behavior else {
                 unreachable!("found as emulated")
             };
             // A test scope's emulator is its own, fresh, and dropped with the scope.
             let owner = set.scope_entry(i).and(set.scope()).map_or(0, |s| s.id);
-            self.redis.shared(&claim.dest, owner, data)
+            self.redis.shared(&claim.dest, owner, data, credentials)
         });
         let old = previous.and_then(|p| p.shared);
         let same = matches!((&old, &shared), (Some(a), Some(b)) if Arc::ptr_eq(a, b));
@@ -686,6 +693,19 @@ impl Backend for Answerer<'_> {
         self.emulator
             .as_deref_mut()
             .is_some_and(|e| e.unblock(id, error))
+    }
+
+    /// An emulated address checks its entry's password and users; a command entries' address
+    /// accepts any `AUTH` (DESIGN.md section 6a).
+    fn open(&mut self) -> bool {
+        self.emulator.as_deref_mut().is_none_or(Backend::open)
+    }
+
+    fn authenticate(&mut self, user: Option<&[u8]>, password: &[u8]) -> Result<String, Reply> {
+        match self.emulator.as_deref_mut() {
+            Some(emulator) => Backend::authenticate(emulator, user, password),
+            None => Ok(mocket_protocols::redis::auth::accept_any(user)),
+        }
     }
 
     fn watch_broken(&mut self, conn: &Connection) -> bool {

@@ -86,6 +86,7 @@ impl IntoEntry for CommandEntry {
 pub struct EmulatorEntry {
     address: String,
     data: Option<Value>,
+    password: Option<String>,
 }
 
 /// A stateful in-memory Redis at `address`, fresh for this scope and dropped with it.
@@ -93,6 +94,7 @@ pub fn emulate(address: impl Into<String>) -> EmulatorEntry {
     EmulatorEntry {
         address: address.into(),
         data: None,
+        password: None,
     }
 }
 
@@ -103,11 +105,21 @@ impl EmulatorEntry {
         self
     }
 
+    /// Requires `AUTH password` (the default user's password, Redis's `requirepass`) before
+    /// any other command; without it, `AUTH password` is an error as with a default Redis.
+    pub fn password(mut self, password: impl Into<String>) -> Self {
+        self.password = Some(password.into());
+        self
+    }
+
     /// The mocks-file entry.
     pub fn to_json(&self) -> Value {
         let mut entry = json!({ "redis": self.address, "emulate": true });
         if let Some(data) = &self.data {
             entry["data"] = data.clone();
+        }
+        if let Some(password) = &self.password {
+            entry["password"] = json!(password);
         }
         entry
     }
@@ -160,6 +172,10 @@ mod tests {
         assert_eq!(
             emulate("c").data(json!({"user:1": "Ada"})).to_json(),
             json!({"redis": "c", "emulate": true, "data": {"user:1": "Ada"}})
+        );
+        assert_eq!(
+            emulate("c").password("s3cret").to_json(),
+            json!({"redis": "c", "emulate": true, "password": "s3cret"})
         );
     }
 }

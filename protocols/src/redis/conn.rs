@@ -4,6 +4,7 @@
 //!
 //! Everything else goes to a [`Backend`]: command entries, the emulator, or both.
 
+use super::auth::{self, DEFAULT_USER};
 use super::command::{Command, Decoder, strict_i64};
 use super::reply::{Protocol, Reply};
 use super::spec::{self, SPECS};
@@ -46,6 +47,18 @@ pub trait Backend {
         self.call(conn, cmd)
     }
 
+    /// Whether a new connection is authenticated as `default` without `AUTH`: no password is
+    /// configured. Command entries keep no users, so their addresses are open.
+    fn open(&mut self) -> bool {
+        true
+    }
+
+    /// `AUTH [user] password` and `HELLO ... AUTH`: the user now authenticated, or the refusal.
+    /// Command entries accept any password (DESIGN.md section 6a: AUTH succeeds).
+    fn authenticate(&mut self, user: Option<&[u8]>, _password: &[u8]) -> Result<String, Reply> {
+        Ok(auth::accept_any(user))
+    }
+
     /// `CLIENT UNBLOCK id`: whether connection `id` was blocked.
     fn unblock(&mut self, _id: u64, _error: bool) -> bool {
         false
@@ -79,6 +92,11 @@ pub struct Connection {
     pub subscriptions: usize,
     multi: Option<Transaction>,
     closing: bool,
+    /// The user `AUTH` authenticated; `None` until then when a password is required.
+    user: Option<String>,
+    /// Whether `user` was set from the backend's configuration, on the first command: a
+    /// connection made while no password was required stays authenticated, as in Redis.
+    auth_settled: bool,
     /// Set by a blocking command that found nothing to take: the connection waits.
     pub(crate) blocked: Option<Blocked>,
     /// Blocking commands answer at once (inside `EXEC`).
@@ -115,6 +133,9 @@ const WHILE_SUBSCRIBED: &[&str] = &[
     "RESET",
 ];
 
+/// What a connection may send before it authenticated (Redis's `no-auth` commands).
+const NO_AUTH: &[&str] = &["AUTH", "HELLO", "QUIT", "RESET"];
+
 /// Commands the connection answers itself, without entries or emulator.
 const LOCAL: &[&str] = &[
     "HELLO", "AUTH", "CLIENT", "SELECT", "PING", "ECHO", "COMMAND", "INFO", "QUIT", "RESET",
@@ -138,11 +159,19 @@ impl Connection {
         self.multi.is_some()
     }
 
+    /// The user the connection is authenticated as, if it is.
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
     /// Runs one command and returns its reply.
     pub fn execute(&mut self, cmd: &Command, backend: &mut impl Backend) -> Reply {
         let name = cmd.name();
         let is_local = LOCAL.contains(&name.as_str());
-        if let Err(refusal) = self.admissible(cmd, &name, is_local, backend) {
+        let admitted = self
+            .admissible(cmd, &name, is_local, backend)
+            .and_then(|()| self.authorized(cmd, &name, backend));
+        if let Err(refusal) = admitted {
             if let Some(tx) = &mut self.multi {
                 tx.failed = true;
             }
@@ -185,6 +214,44 @@ impl Connection {
         }
     }
 
+    /// `NOAUTH` for what a connection sends before `AUTH` when a password is required; checked
+    /// after the command is known, as Redis does.
+    fn authorized(
+        &mut self,
+        cmd: &Command,
+        name: &str,
+        backend: &mut impl Backend,
+    ) -> Result<(), Reply> {
+        if !self.auth_settled {
+            self.auth_settled = true;
+            if backend.open() {
+                self.user = Some(DEFAULT_USER.into());
+            }
+        }
+        if self.user.is_some() || NO_AUTH.contains(&name) {
+            return Ok(());
+        }
+        let refusal = Reply::error(auth::NOAUTH);
+        backend.answered_locally(self, cmd, &refusal);
+        Err(refusal)
+    }
+
+    /// `AUTH [user] password`.
+    fn auth(&mut self, params: &[Vec<u8>], backend: &mut impl Backend) -> Reply {
+        let (user, password) = match params {
+            [password] => (None, password),
+            [user, password] => (Some(user.as_slice()), password),
+            _ => return Reply::error("ERR syntax error"),
+        };
+        match backend.authenticate(user, password) {
+            Ok(name) => {
+                self.user = Some(name);
+                Reply::ok()
+            }
+            Err(refusal) => refusal,
+        }
+    }
+
     fn refusal(&self, cmd: &Command, name: &str, is_local: bool) -> Option<Reply> {
         if is_local {
             let spec = spec::find(name).expect("local commands have specs");
@@ -209,8 +276,8 @@ impl Connection {
     fn local(&mut self, name: &str, cmd: &Command, backend: &mut impl Backend) -> Reply {
         let params = cmd.params();
         match name {
-            "HELLO" => self.hello(params),
-            "AUTH" => Reply::ok(),
+            "HELLO" => self.hello(params, backend),
+            "AUTH" => self.auth(params, backend),
             "CLIENT" => self.client(params, backend),
             "SELECT" => self.select(&params[0]),
             "PING" => self.ping(params.first()),
@@ -280,7 +347,7 @@ impl Connection {
     }
 
     /// `HELLO [protover [AUTH username password] [SETNAME clientname]]`.
-    fn hello(&mut self, params: &[Vec<u8>]) -> Reply {
+    fn hello(&mut self, params: &[Vec<u8>], backend: &mut impl Backend) -> Reply {
         let mut protocol = self.protocol;
         if let Some(version) = params.first() {
             protocol = match strict_i64(version) {
@@ -293,12 +360,16 @@ impl Connection {
             };
         }
         let mut name = None;
+        let mut credentials = None;
         let mut i = 1;
         while i < params.len() {
             let option = String::from_utf8_lossy(&params[i]);
             let left = params.len() - i - 1;
             match option.to_ascii_uppercase().as_str() {
-                "AUTH" if left >= 2 => i += 3,
+                "AUTH" if left >= 2 => {
+                    credentials = Some((&params[i + 1], &params[i + 2]));
+                    i += 3;
+                }
                 "SETNAME" if left >= 1 => {
                     if let Err(e) = valid_name(&params[i + 1]) {
                         return e;
@@ -310,6 +381,15 @@ impl Connection {
                     return Reply::error(format!("ERR Syntax error in HELLO option '{option}'"));
                 }
             }
+        }
+        if let Some((user, password)) = credentials {
+            match backend.authenticate(Some(user), password) {
+                Ok(user) => self.user = Some(user),
+                Err(refusal) => return refusal,
+            }
+        }
+        if self.user.is_none() {
+            return Reply::error(auth::HELLO_NOAUTH);
         }
         self.protocol = protocol;
         if let Some(name) = name {
@@ -371,11 +451,12 @@ impl Connection {
             .unwrap_or_default();
         format!(
             "id={} addr=127.0.0.1:0 laddr=127.0.0.1:6379 fd=8 name={name} age=0 idle=0 flags=N \
-             db={} sub={} psub=0 ssub=0 multi={} user=default redir=-1 resp={}\n",
+             db={} sub={} psub=0 ssub=0 multi={} user={} redir=-1 resp={}\n",
             self.id,
             self.db,
             self.subscriptions,
             self.multi.as_ref().map_or(-1, |t| t.queue.len() as i64),
+            self.user.as_deref().unwrap_or(DEFAULT_USER),
             self.protocol.number()
         )
     }

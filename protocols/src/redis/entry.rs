@@ -6,11 +6,14 @@
 //! { "redis": "cache.internal:6379", "command": ["SET"], "match": {"args_regex": ["session:.*", ".*"]},
 //!   "response": {"simple": "OK"} }
 //! { "redis": "sessions.internal:6379", "emulate": true, "data": {"greeting": "hi"} }
+//! { "redis": "secure.internal:6379", "emulate": true, "password": "s3cret",
+//!   "users": {"app": "app-pw", "old": {"password": "x", "enabled": false}} }
 //! ```
 
 use regex::bytes::Regex;
 use serde_json::{Map, Value};
 
+use super::auth::{Credentials, DEFAULT_USER, User};
 use super::command::Command;
 use super::reply::Reply;
 use crate::field::{self, Destination, FieldError};
@@ -32,8 +35,12 @@ pub enum Behavior {
         matcher: Matcher,
         responses: Vec<Reply>,
     },
-    /// A stateful in-memory Redis, starting with `data`.
-    Emulate { data: Seed },
+    /// A stateful in-memory Redis, starting with `data`, with the `password` and `users` that
+    /// `AUTH` checks.
+    Emulate {
+        data: Seed,
+        credentials: Credentials,
+    },
 }
 
 /// Keys an emulator starts with, in file order.
@@ -59,7 +66,12 @@ const KEYS: &[&str] = &[
     "times",
     "emulate",
     "data",
+    "password",
+    "users",
 ];
+
+/// Keys that only an emulator has, refused in a command entry.
+const EMULATOR_KEYS: &[&str] = &["data", "password", "users"];
 
 /// Keys that only a command entry has, refused next to `emulate: true`.
 const COMMAND_KEYS: &[&str] = &["command", "match", "response", "responses", "times"];
@@ -132,15 +144,90 @@ fn emulated(map: &Map<String, Value>) -> Result<Behavior, FieldError> {
         None => Vec::new(),
         Some(v) => seed(v).map_err(|e| e.in_key("data"))?,
     };
-    Ok(Behavior::Emulate { data })
+    let credentials = Credentials {
+        password: match map.get("password") {
+            None => None,
+            Some(v) => Some(password(v).map_err(|e| e.in_key("password"))?),
+        },
+        users: match map.get("users") {
+            None => Vec::new(),
+            Some(v) => users(v).map_err(|e| e.in_key("users"))?,
+        },
+    };
+    Ok(Behavior::Emulate { data, credentials })
+}
+
+/// A password: a non-empty string (Redis has no empty password; leave the key out instead).
+fn password(v: &Value) -> Result<Vec<u8>, FieldError> {
+    let text = field::string(v, "a password")?;
+    if text.is_empty() {
+        return Err(FieldError::new(
+            "a password cannot be empty; leave \"password\" out for a server that needs none",
+        ));
+    }
+    Ok(text.as_bytes().to_vec())
+}
+
+/// `users`: `{"name": "password"}` or `{"name": {"password": "...", "enabled": false}}`.
+fn users(v: &Value) -> Result<Vec<User>, FieldError> {
+    let map = field::object(v, "users")?;
+    map.iter()
+        .map(|(name, spec)| user(name, spec).map_err(|e| e.in_key(name)))
+        .collect()
+}
+
+fn user(name: &str, spec: &Value) -> Result<User, FieldError> {
+    if name == DEFAULT_USER {
+        return Err(FieldError::new(
+            "the user \"default\" is set by \"password\" next to \"users\", not in \"users\"",
+        ));
+    }
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(FieldError::new(
+            "a user name must be non-empty, without spaces or control characters",
+        ));
+    }
+    let Value::Object(fields) = spec else {
+        return Ok(User {
+            name: name.into(),
+            password: password(spec)?,
+            enabled: true,
+        });
+    };
+    field::reject_unknown_keys(fields, &["password", "enabled"])?;
+    let Some(pw) = fields.get("password") else {
+        return Err(FieldError::new(
+            "a user needs \"password\" (or write the password alone: \"name\": \"pw\")",
+        ));
+    };
+    let enabled = match fields.get("enabled") {
+        None => true,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            return Err(FieldError::new(format!(
+                "enabled must be true or false, found {}",
+                field::type_name(other)
+            ))
+            .in_key("enabled"));
+        }
+    };
+    Ok(User {
+        name: name.into(),
+        password: password(pw).map_err(|e| e.in_key("password"))?,
+        enabled,
+    })
 }
 
 fn command_entry(map: &Map<String, Value>) -> Result<Behavior, FieldError> {
-    if map.contains_key("data") {
-        return Err(
-            FieldError::new("\"data\" seeds an emulator: it needs \"emulate\": true")
-                .in_key("data"),
-        );
+    if let Some(key) = EMULATOR_KEYS.iter().find(|k| map.contains_key(**k)) {
+        let what = match *key {
+            "data" => "seeds an emulator",
+            _ => "is checked by an emulator's AUTH",
+        };
+        return Err(FieldError::new(format!(
+            "\"{key}\" {what}: it needs \"emulate\": true (a command entry's address accepts any AUTH)"
+        ))
+        .in_key(key));
     }
     let Some(words) = map.get("command") else {
         return Err(FieldError::new(
@@ -464,9 +551,14 @@ mod tests {
     fn emulator_with_seed() {
         let e = entry(json!({"redis": "s:6379", "emulate": true,
             "data": {"greeting": "hi", "n": 5, "queue": ["a", "b"], "user:1": {"name": "Ada", "age": 36}}}));
-        let Behavior::Emulate { data } = &e.behavior else {
+        let Behavior::Emulate { data, credentials } = &e.behavior else {
             panic!()
         };
+        assert_eq!(
+            credentials,
+            &Credentials::default(),
+            "no password by default"
+        );
         assert_eq!(
             data,
             &vec![
@@ -487,6 +579,33 @@ mod tests {
         );
         assert!(e.is_emulated() && e.reply(0).is_none());
         assert_eq!(e.describe(), "(emulated)");
+    }
+
+    #[test]
+    fn emulator_with_password_and_users() {
+        let e = entry(json!({"redis": "s", "emulate": true, "password": "s3cret",
+            "users": {"app": "pw", "old": {"password": "x", "enabled": false}}}));
+        let Behavior::Emulate { credentials, .. } = &e.behavior else {
+            panic!()
+        };
+        assert_eq!(
+            credentials,
+            &Credentials {
+                password: Some(b"s3cret".to_vec()),
+                users: vec![
+                    User {
+                        name: "app".into(),
+                        password: b"pw".to_vec(),
+                        enabled: true
+                    },
+                    User {
+                        name: "old".into(),
+                        password: b"x".to_vec(),
+                        enabled: false
+                    },
+                ],
+            }
+        );
     }
 
     #[test]
@@ -551,6 +670,50 @@ mod tests {
                 "times",
             ),
             (json!({"redis": "h:1", "comand": ["GET"]}), "comand"),
+            (
+                json!({"redis": "h:1", "emulate": true, "password": 5}),
+                "password",
+            ),
+            (
+                json!({"redis": "h:1", "emulate": true, "password": ""}),
+                "password",
+            ),
+            (
+                json!({"redis": "h:1", "command": ["GET"], "response": 1, "password": "x"}),
+                "password",
+            ),
+            (
+                json!({"redis": "h:1", "command": ["GET"], "response": 1, "users": {}}),
+                "users",
+            ),
+            (
+                json!({"redis": "h:1", "emulate": true, "users": ["a"]}),
+                "users",
+            ),
+            (
+                json!({"redis": "h:1", "emulate": true, "users": {"default": "x"}}),
+                "users.default",
+            ),
+            (
+                json!({"redis": "h:1", "emulate": true, "users": {"a b": "x"}}),
+                "users.a b",
+            ),
+            (
+                json!({"redis": "h:1", "emulate": true, "users": {"a": {"enabled": true}}}),
+                "users.a",
+            ),
+            (
+                json!({"redis": "h:1", "emulate": true, "users": {"a": {"password": "x", "on": true}}}),
+                "users.a.on",
+            ),
+            (
+                json!({"redis": "h:1", "emulate": true, "users": {"a": {"password": "x", "enabled": 1}}}),
+                "users.a.enabled",
+            ),
+            (
+                json!({"redis": "h:1", "emulate": true, "users": {"a": {"password": null}}}),
+                "users.a.password",
+            ),
         ];
         for (v, path) in cases {
             assert_eq!(error(v.clone()).path_text(), path, "{v}");

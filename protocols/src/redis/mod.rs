@@ -7,6 +7,7 @@
 //! itself ([`conn`]), and a [`Backend`] (the engine's entry matcher, an [`Emulator`], or both)
 //! answers the rest.
 
+pub mod auth;
 pub mod command;
 pub mod conn;
 pub mod emulator;
@@ -16,6 +17,7 @@ pub mod index;
 pub mod reply;
 pub mod spec;
 
+pub use auth::{Credentials, User};
 pub use command::{Command, Decoder, ProtocolError};
 pub use conn::{Alarm, Backend, Connection, Output, Session};
 pub use emulator::{Clock, Emulator, Eviction, ManualClock, OutputLimits, SystemClock};

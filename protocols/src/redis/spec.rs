@@ -303,6 +303,16 @@ pub static SPECS: &[Spec] = &[
         &["pubsub", "loading", "stale", "fast", "may_replicate"],
         NONE,
     ),
+    // Sharded pub/sub and introspection.
+    spec("ssubscribe", -2, PUBSUB, (1, -1, 1)),
+    spec("sunsubscribe", -1, PUBSUB, (1, -1, 1)),
+    spec(
+        "spublish",
+        3,
+        &["pubsub", "loading", "stale", "fast", "may_replicate"],
+        ONE,
+    ),
+    spec("pubsub", -2, &[], NONE),
 ];
 
 /// Every command and subcommand (`client|tracking`) of Redis 7.0.15, lower-case and sorted, as

@@ -24,6 +24,11 @@ struct RealRedis {
 
 impl RealRedis {
     fn start() -> Option<RealRedis> {
+        RealRedis::start_with(&[])
+    }
+
+    /// A server with `config` added to its command line (`--requirepass`, `--user`).
+    fn start_with(config: &[&str]) -> Option<RealRedis> {
         let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .and_then(|l| l.local_addr())
             .ok()?
@@ -31,6 +36,7 @@ impl RealRedis {
         let child = Process::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .args(config)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -137,6 +143,10 @@ struct Pair {
 
 impl Pair {
     fn new(server: &RealRedis) -> Pair {
+        Pair::with_emulator(server, Emulator::new(&Seed::new()))
+    }
+
+    fn with_emulator(server: &RealRedis, emulator: Emulator) -> Pair {
         let real = (0..CONNECTIONS)
             .map(|_| {
                 let stream = TcpStream::connect((Ipv4Addr::LOCALHOST, server.port)).unwrap();
@@ -151,7 +161,7 @@ impl Pair {
             .collect();
         let mut pair = Pair {
             real,
-            emulator: Emulator::new(&Seed::new()),
+            emulator,
             sessions: (1..=CONNECTIONS as u64).map(Session::new).collect(),
         };
         for c in 0..CONNECTIONS {
@@ -926,3 +936,5 @@ fn random_sequences_answer_byte_for_byte_like_redis_server() {
         started.elapsed()
     );
 }
+
+mod server;

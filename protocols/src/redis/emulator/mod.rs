@@ -28,6 +28,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use indexmap::{IndexMap, IndexSet};
 
+use super::auth::Credentials;
 use super::command::{Command, strict_i64};
 use super::conn::{Backend, Connection, DATABASES};
 use super::entry::{Seed, SeedValue};
@@ -141,6 +142,8 @@ pub struct Emulator {
     waiters: blocking::Waiters,
     /// xorshift state for `SPOP` and `SRANDMEMBER`.
     random: u64,
+    /// The entry's `password` and `users`.
+    credentials: Credentials,
 }
 
 impl Emulator {
@@ -160,6 +163,7 @@ impl Emulator {
             scripts: scripting::Scripts::default(),
             waiters: blocking::Waiters::default(),
             random: 0x9e37_79b9_7f4a_7c15,
+            credentials: Credentials::default(),
         };
         for (key, value) in seed {
             let value = match value {
@@ -172,6 +176,12 @@ impl Emulator {
             }
         }
         emulator
+    }
+
+    /// The emulator with `credentials` for `AUTH` instead of a passwordless default user.
+    pub fn with_credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = credentials;
+        self
     }
 
     /// Whether the emulator implements `cmd`.
@@ -438,6 +448,14 @@ impl Backend for Emulator {
 
     fn unblock(&mut self, id: u64, error: bool) -> bool {
         Emulator::unblock(self, id, error)
+    }
+
+    fn open(&mut self) -> bool {
+        self.credentials.open()
+    }
+
+    fn authenticate(&mut self, user: Option<&[u8]>, password: &[u8]) -> Result<String, Reply> {
+        self.credentials.authenticate(user, password)
     }
 }
 

@@ -1,5 +1,6 @@
-//! Pub/sub between the connections of one emulator: SUBSCRIBE, PSUBSCRIBE, their UNs, and
-//! PUBLISH. A published message is encoded for each receiver in its own protocol and left in
+//! Pub/sub between the connections of one emulator: SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE (sharded
+//! channels: one shard here, as a standalone Redis), their UNs, PUBLISH, SPUBLISH and the
+//! `PUBSUB` introspection subcommands. A published message is encoded for each receiver in its own protocol and left in
 //! that receiver's outbox; the engine writes it to the receiver's socket. An outbox is bounded
 //! as Redis bounds a subscriber's output buffer ([`OutputLimits`]): past it, the subscriber
 //! is dropped and the engine told to disconnect it ([`Eviction`]).
@@ -15,9 +16,11 @@ use crate::redis::reply::{Protocol, Reply};
 
 pub(super) fn handler(name: &str) -> Option<Handler> {
     Some(match name {
-        "SUBSCRIBE" | "PSUBSCRIBE" => subscribe,
-        "UNSUBSCRIBE" | "PUNSUBSCRIBE" => unsubscribe,
+        "SUBSCRIBE" | "PSUBSCRIBE" | "SSUBSCRIBE" => subscribe,
+        "UNSUBSCRIBE" | "PUNSUBSCRIBE" | "SUNSUBSCRIBE" => unsubscribe,
         "PUBLISH" => publish,
+        "SPUBLISH" => spublish,
+        "PUBSUB" => introspect,
         _ => return None,
     })
 }
@@ -73,11 +76,70 @@ struct Subscriber {
     protocol: Protocol,
     channels: IndexSet<Vec<u8>>,
     patterns: IndexSet<Vec<u8>>,
+    shard_channels: IndexSet<Vec<u8>>,
+}
+
+/// What a (un)subscribe command names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Channel,
+    Pattern,
+    Shard,
+}
+
+impl Kind {
+    /// The kind a command subscribes to, by its name without `UN`: `SUBSCRIBE`, `PSUBSCRIBE`...
+    fn of(command: &[u8]) -> Kind {
+        match command.to_ascii_uppercase().as_slice() {
+            b"PSUBSCRIBE" | b"PUNSUBSCRIBE" => Kind::Pattern,
+            b"SSUBSCRIBE" | b"SUNSUBSCRIBE" => Kind::Shard,
+            _ => Kind::Channel,
+        }
+    }
+
+    /// The confirmation's kind word: `ssubscribe`, `punsubscribe`...
+    fn word(self, subscribe: bool) -> String {
+        let prefix = match self {
+            Kind::Channel => "",
+            Kind::Pattern => "p",
+            Kind::Shard => "s",
+        };
+        let verb = if subscribe {
+            "subscribe"
+        } else {
+            "unsubscribe"
+        };
+        format!("{prefix}{verb}")
+    }
 }
 
 impl Subscriber {
-    fn count(&self) -> usize {
-        self.channels.len() + self.patterns.len()
+    fn names(&self, kind: Kind) -> &IndexSet<Vec<u8>> {
+        match kind {
+            Kind::Channel => &self.channels,
+            Kind::Pattern => &self.patterns,
+            Kind::Shard => &self.shard_channels,
+        }
+    }
+
+    fn names_mut(&mut self, kind: Kind) -> &mut IndexSet<Vec<u8>> {
+        match kind {
+            Kind::Channel => &mut self.channels,
+            Kind::Pattern => &mut self.patterns,
+            Kind::Shard => &mut self.shard_channels,
+        }
+    }
+
+    /// The count a confirmation carries: shard channels are counted apart, as in Redis.
+    fn count(&self, kind: Kind) -> usize {
+        match kind {
+            Kind::Shard => self.shard_channels.len(),
+            _ => self.channels.len() + self.patterns.len(),
+        }
+    }
+
+    fn total(&self) -> usize {
+        self.channels.len() + self.patterns.len() + self.shard_channels.len()
     }
 }
 
@@ -108,7 +170,7 @@ impl PubSub {
 
     /// Records the connection's new subscription count, dropping it when it reaches zero.
     fn settle(&mut self, conn: &mut Connection) {
-        let count = self.subscribers.get(&conn.id).map_or(0, Subscriber::count);
+        let count = self.subscribers.get(&conn.id).map_or(0, Subscriber::total);
         conn.subscriptions = count;
         if count == 0 {
             self.subscribers.remove(&conn.id);
@@ -166,58 +228,39 @@ fn notice(kind: &str, name: Reply, count: usize) -> Reply {
     Reply::Push(vec![Reply::bulk(kind), name, Reply::Int(count as i64)])
 }
 
-/// `SUBSCRIBE channel...` and `PSUBSCRIBE pattern...`: one confirmation per name.
+/// `SUBSCRIBE channel...`, `PSUBSCRIBE pattern...`, `SSUBSCRIBE shardchannel...`: one
+/// confirmation per name.
 fn subscribe(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
-    let patterns = args[0].eq_ignore_ascii_case(b"PSUBSCRIBE");
-    let kind = if patterns { "psubscribe" } else { "subscribe" };
+    let kind = Kind::of(&args[0]);
     let sub = em.pubsub.of(conn);
     let notices = args[1..]
         .iter()
         .map(|name| {
-            let set = if patterns {
-                &mut sub.patterns
-            } else {
-                &mut sub.channels
-            };
-            set.insert(name.clone());
-            notice(kind, Reply::bulk(name), sub.count())
+            sub.names_mut(kind).insert(name.clone());
+            notice(&kind.word(true), Reply::bulk(name), sub.count(kind))
         })
         .collect();
     em.pubsub.settle(conn);
     Reply::Several(notices)
 }
 
-/// `UNSUBSCRIBE [channel...]` and `PUNSUBSCRIBE [pattern...]`: without names, all of them;
-/// with none to drop, a single confirmation naming nil.
+/// `UNSUBSCRIBE [channel...]`, `PUNSUBSCRIBE [pattern...]`, `SUNSUBSCRIBE [shardchannel...]`:
+/// without names, all of them; with none to drop, a single confirmation naming nil.
 fn unsubscribe(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
-    let patterns = args[0].eq_ignore_ascii_case(b"PUNSUBSCRIBE");
-    let kind = if patterns {
-        "punsubscribe"
-    } else {
-        "unsubscribe"
-    };
+    let kind = Kind::of(&args[0]);
+    let word = kind.word(false);
     let sub = em.pubsub.of(conn);
-    let set = if patterns {
-        &sub.patterns
-    } else {
-        &sub.channels
-    };
     let names: Vec<Vec<u8>> = match &args[1..] {
-        [] => set.iter().cloned().collect(),
+        [] => sub.names(kind).iter().cloned().collect(),
         given => given.to_vec(),
     };
     let mut notices = Vec::new();
     for name in &names {
-        let set = if patterns {
-            &mut sub.patterns
-        } else {
-            &mut sub.channels
-        };
-        set.shift_remove(name);
-        notices.push(notice(kind, Reply::bulk(name), sub.count()));
+        sub.names_mut(kind).shift_remove(name);
+        notices.push(notice(&word, Reply::bulk(name), sub.count(kind)));
     }
     if names.is_empty() {
-        notices.push(notice(kind, Reply::Nil, sub.count()));
+        notices.push(notice(&word, Reply::Nil, sub.count(kind)));
     }
     em.pubsub.settle(conn);
     Reply::Several(notices)
@@ -254,4 +297,130 @@ fn publish(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply 
         em.pubsub.deliver(*id, conn.id, m, em.now);
     }
     Reply::Int(deliveries.len() as i64)
+}
+
+/// `SPUBLISH shardchannel message`: the number of shard subscribers it reached.
+fn spublish(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    let (channel, message) = (&args[1], &args[2]);
+    let mut ids: Vec<u64> = em
+        .pubsub
+        .subscribers
+        .iter()
+        .filter(|(_, sub)| sub.shard_channels.contains(channel))
+        .map(|(id, _)| *id)
+        .collect();
+    ids.sort_unstable();
+    let m = Reply::Push(vec![
+        Reply::bulk("smessage"),
+        Reply::bulk(channel),
+        Reply::bulk(message),
+    ]);
+    for id in &ids {
+        em.pubsub.deliver(*id, conn.id, &m, em.now);
+    }
+    Reply::Int(ids.len() as i64)
+}
+
+/// `PUBSUB CHANNELS|SHARDCHANNELS [pattern]`, `PUBSUB NUMSUB|SHARDNUMSUB [channel...]`,
+/// `PUBSUB NUMPAT`.
+fn introspect(em: &mut Emulator, _conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    let kind = if sub.starts_with("shard") {
+        Kind::Shard
+    } else {
+        Kind::Channel
+    };
+    let words = args.len();
+    match sub.as_str() {
+        "channels" | "shardchannels" if words > 3 => Reply::error(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+            String::from_utf8_lossy(&args[1])
+        )),
+        "channels" | "shardchannels" => {
+            let pattern = args.get(2);
+            let mut names: Vec<&Vec<u8>> = Vec::new();
+            for subscriber in em.pubsub.subscribers.values() {
+                for name in subscriber.names(kind).iter() {
+                    let wanted = pattern.is_none_or(|p| glob::matches(p, name));
+                    if wanted && !names.contains(&name) {
+                        names.push(name);
+                    }
+                }
+            }
+            names.sort();
+            Reply::bulks(names)
+        }
+        "numsub" | "shardnumsub" => {
+            let mut pairs = Vec::new();
+            for channel in &args[2..] {
+                let count = em
+                    .pubsub
+                    .subscribers
+                    .values()
+                    .filter(|s| s.names(kind).contains(channel))
+                    .count();
+                pairs.push(Reply::bulk(channel));
+                pairs.push(Reply::Int(count as i64));
+            }
+            Reply::Array(pairs)
+        }
+        "numpat" if words != 2 => crate::redis::spec::arity_error("pubsub|numpat"),
+        "numpat" => {
+            let mut patterns: Vec<&Vec<u8>> = em
+                .pubsub
+                .subscribers
+                .values()
+                .flat_map(|s| s.patterns.iter())
+                .collect();
+            patterns.sort();
+            patterns.dedup();
+            Reply::Int(patterns.len() as i64)
+        }
+        _ => crate::redis::conn::unknown_subcommand(&args[1], "PUBSUB"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redis::conn::Session;
+    use crate::redis::entry::Seed;
+
+    fn send(em: &mut Emulator, session: &mut Session, words: &[&str]) -> String {
+        let mut wire = format!("*{}\r\n", words.len());
+        for w in words {
+            wire.push_str(&format!("${}\r\n{w}\r\n", w.len()));
+        }
+        String::from_utf8(session.receive(wire.as_bytes(), em).bytes).unwrap()
+    }
+
+    #[test]
+    fn spublish_reaches_shard_subscribers_only_as_smessage() {
+        let mut em = Emulator::new(&Seed::new());
+        let (mut shard, mut plain, mut publisher) =
+            (Session::new(1), Session::new(2), Session::new(3));
+        send(&mut em, &mut shard, &["SSUBSCRIBE", "orders"]);
+        send(&mut em, &mut plain, &["SUBSCRIBE", "orders"]);
+        assert_eq!(
+            send(&mut em, &mut publisher, &["SPUBLISH", "orders", "o1"]),
+            ":1\r\n"
+        );
+        assert_eq!(
+            String::from_utf8(em.take_outbox(1)).unwrap(),
+            "*3\r\n$8\r\nsmessage\r\n$6\r\norders\r\n$2\r\no1\r\n"
+        );
+        assert!(
+            em.take_outbox(2).is_empty(),
+            "PUBLISH subscribers do not get SPUBLISH"
+        );
+        assert_eq!(
+            send(&mut em, &mut publisher, &["PUBLISH", "orders", "p"]),
+            ":1\r\n"
+        );
+        assert!(
+            em.take_outbox(1).is_empty(),
+            "shard subscribers do not get PUBLISH"
+        );
+        assert_eq!(em.take_wakeups(), vec![1, 2]);
+    }
 }
