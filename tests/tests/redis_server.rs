@@ -56,21 +56,15 @@ fn redis_py_authenticates_with_password_and_username_in_resp2_and_resp3() {
         let mut expected = String::new();
         for p in [2, 3] {
             // RESP3 connects with `HELLO 3`, which Redis refuses with its own NOAUTH text
-            // before authentication, and which authenticates `default` (with any password)
-            // on a server without a password, where RESP2's `AUTH password` is an error.
-            let (unauthenticated, open) = if p == 2 {
-                (
-                    "Authentication required.",
-                    "open: AUTH <password> called without any password configured for the \
-                     default user. Are you sure your configuration is correct?",
-                )
+            // before authentication.
+            // An entry without `password` or `users` accepts any AUTH (DESIGN.md 6a).
+            let open = "open accepted a password";
+            let unauthenticated = if p == 2 {
+                "Authentication required."
             } else {
-                (
-                    "HELLO must be called with the client already authenticated, otherwise \
-                     the HELLO AUTH <user> <pass> option can be used to authenticate the \
-                     client and select the RESP protocol version at the same time",
-                    "open accepted a password",
-                )
+                "HELLO must be called with the client already authenticated, otherwise \
+                 the HELLO AUTH <user> <pass> option can be used to authenticate the \
+                 client and select the RESP protocol version at the same time"
             };
             expected.push_str(&format!(
                 "{p} password b'v' default\n\

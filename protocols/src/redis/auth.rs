@@ -56,8 +56,18 @@ impl Credentials {
         self.password.is_none()
     }
 
+    /// Whether the entry declares any user: without `password` and `users`, `AUTH` succeeds
+    /// whatever it sends (DESIGN.md section 6a), so clients configured with a password for
+    /// the real server keep working against the emulator.
+    pub fn configured(&self) -> bool {
+        self.password.is_some() || !self.users.is_empty()
+    }
+
     /// `AUTH [user] password`: the user now authenticated, or Redis's error.
     pub fn authenticate(&self, user: Option<&[u8]>, password: &[u8]) -> Result<String, Reply> {
+        if !self.configured() {
+            return Ok(accept_any(user));
+        }
         let name = match user {
             None if self.open() => return Err(Reply::error(NO_PASSWORD_CONFIGURED)),
             None => DEFAULT_USER.as_bytes(),
@@ -101,8 +111,23 @@ mod tests {
     }
 
     #[test]
-    fn without_a_password_auth_is_an_error_but_auth_default_succeeds() {
+    fn an_entry_without_users_accepts_any_auth() {
         let open = Credentials::default();
+        assert!(open.open() && !open.configured());
+        assert_eq!(open.authenticate(None, b"x"), Ok("default".into()));
+        assert_eq!(open.authenticate(Some(b"app"), b"x"), Ok("app".into()));
+    }
+
+    #[test]
+    fn with_users_but_no_password_auth_is_an_error_but_auth_default_succeeds() {
+        let open = Credentials {
+            password: None,
+            users: vec![User {
+                name: "alice".into(),
+                password: b"pw".to_vec(),
+                enabled: true,
+            }],
+        };
         assert!(open.open());
         assert_eq!(
             open.authenticate(None, b"x"),
