@@ -18,6 +18,10 @@ mod sets;
 mod strings;
 mod watch;
 mod zsets;
+// Data-type commands of issue 19 (sorted-set algebra, multi-pops, strings/keys, bitmaps,
+// sort, geo).
+mod mpop;
+mod zset_algebra;
 
 pub use pubsub::{Eviction, OutputLimits};
 
@@ -484,6 +488,9 @@ fn handler(name: &str) -> Option<Handler> {
         .or_else(|| scripting::handler(name))
         .or_else(|| blocking::handler(name))
         .or_else(|| scans::handler(name))
+        // Data-type commands of issue 19.
+        .or_else(|| zset_algebra::handler(name))
+        .or_else(|| mpop::handler(name))
 }
 
 #[cfg(test)]
