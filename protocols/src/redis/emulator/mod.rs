@@ -20,7 +20,11 @@ mod watch;
 mod zsets;
 // Data-type commands of issue 19 (sorted-set algebra, multi-pops, strings/keys, bitmaps,
 // sort, geo).
+mod incr_float;
+mod keyspace;
+mod lcs;
 mod mpop;
+mod random_fields;
 mod zset_algebra;
 
 pub use pubsub::{Eviction, OutputLimits};
@@ -491,6 +495,10 @@ fn handler(name: &str) -> Option<Handler> {
         // Data-type commands of issue 19.
         .or_else(|| zset_algebra::handler(name))
         .or_else(|| mpop::handler(name))
+        .or_else(|| incr_float::handler(name))
+        .or_else(|| random_fields::handler(name))
+        .or_else(|| keyspace::handler(name))
+        .or_else(|| lcs::handler(name))
 }
 
 #[cfg(test)]

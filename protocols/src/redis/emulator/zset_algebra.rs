@@ -1,6 +1,6 @@
 //! Sorted-set algebra and the other multi-key sorted-set commands: `ZUNION`, `ZINTER`,
 //! `ZDIFF` and their `STORE` forms (with `WEIGHTS`, `AGGREGATE`, `WITHSCORES`),
-//! `ZINTERCARD`, `ZRANGESTORE` and `ZRANDMEMBER`, following Redis 7.0's `t_zset.c`.
+//! `ZINTERCARD` and `ZRANGESTORE`, following Redis 7.0's `t_zset.c`.
 
 use super::zsets::{self, By, ZSet};
 use super::{Emulator, Handler, SYNTAX, Value, WRONGTYPE, float_arg, int_arg, is};
@@ -12,7 +12,6 @@ pub(super) fn handler(name: &str) -> Option<Handler> {
         "ZUNION" | "ZINTER" | "ZDIFF" | "ZUNIONSTORE" | "ZINTERSTORE" | "ZDIFFSTORE"
         | "ZINTERCARD" => algebra,
         "ZRANGESTORE" => zrangestore,
-        "ZRANDMEMBER" => zrandmember,
         _ => return None,
     })
 }
@@ -286,58 +285,6 @@ fn zrangestore(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Re
         result.insert(&member, score);
     }
     store(em, conn.db, &args[1], result)
-}
-
-/// `ZRANDMEMBER key [count [WITHSCORES]]`: a positive count picks distinct members (all of
-/// them, in order, when it reaches the size), a negative one may repeat them.
-fn zrandmember(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
-    let count = match args.get(2).map(|a| int_arg(a)) {
-        None => None,
-        Some(Ok(i64::MIN)) => return Reply::error(super::sets::COUNT_OUT_OF_RANGE),
-        Some(Err(e)) => return e,
-        Some(Ok(n)) => Some(n),
-    };
-    if args.len() > 4 || (args.len() == 4 && !is(&args[3], "WITHSCORES")) {
-        return Reply::error(SYNTAX);
-    }
-    let withscores = args.len() == 4;
-    // Redis refuses a count whose reply (member and score) would overflow its length.
-    if withscores && count.is_some_and(|n| n < -(i64::MAX / 2)) {
-        return Reply::error("ERR value is out of range");
-    }
-    let members: Vec<(Vec<u8>, f64)> = match em.typed(conn.db, &args[1], zsets::as_zset) {
-        Ok(Some(z)) => z.ordered(false).map(|(m, s)| (m.to_vec(), s)).collect(),
-        Ok(None) if count.is_some() => return Reply::Array(vec![]),
-        Ok(None) => return Reply::Nil,
-        Err(e) => return e,
-    };
-    let Some(count) = count else {
-        let at = em.random_below(members.len());
-        return Reply::Bulk(members[at].0.clone());
-    };
-    if count.unsigned_abs() > super::sets::MAX_RANDOM_REPEATS && count < 0 {
-        return Reply::error(format!(
-            "ERR mocket: ZRANDMEMBER count {count} asks for more than {} members; ask for fewer",
-            super::sets::MAX_RANDOM_REPEATS
-        ));
-    }
-    let picks: Vec<(Vec<u8>, f64)> = if count < 0 || count == 1 {
-        (0..count.unsigned_abs())
-            .map(|_| members[em.random_below(members.len())].clone())
-            .collect()
-    } else if count as usize >= members.len() {
-        // The whole set, in the order Redis's iterator walks it: from the highest score.
-        members.into_iter().rev().collect()
-    } else {
-        let mut pool = members;
-        (0..count)
-            .map(|_| {
-                let at = em.random_below(pool.len());
-                pool.swap_remove(at)
-            })
-            .collect()
-    };
-    zsets::range_reply(picks, withscores, conn.protocol)
 }
 
 #[cfg(test)]
