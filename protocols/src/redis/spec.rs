@@ -309,6 +309,13 @@ pub static SPECS: &[Spec] = &[
     spec("swapdb", 3, W, NONE),
     spec("randomkey", 1, RS, NONE),
     spec("object", -2, &[], NONE),
+    spec("setbit", 4, WDS, ONE),
+    spec("getbit", 3, R, ONE),
+    spec("bitcount", -2, RS, ONE),
+    spec("bitpos", -3, RS, ONE),
+    spec("bitop", -4, WDS, (2, -1, 1)),
+    spec("bitfield", -2, WDS, ONE),
+    spec("bitfield_ro", -2, R, ONE),
     // Scripting.
     spec("eval", -3, SCRIPT, NONE),
     spec("eval_ro", -3, SCRIPT_RO, NONE),

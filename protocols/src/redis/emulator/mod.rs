@@ -20,6 +20,7 @@ mod watch;
 mod zsets;
 // Data-type commands of issue 19 (sorted-set algebra, multi-pops, strings/keys, bitmaps,
 // sort, geo).
+mod bitmaps;
 mod incr_float;
 mod keyspace;
 mod lcs;
@@ -499,6 +500,7 @@ fn handler(name: &str) -> Option<Handler> {
         .or_else(|| random_fields::handler(name))
         .or_else(|| keyspace::handler(name))
         .or_else(|| lcs::handler(name))
+        .or_else(|| bitmaps::handler(name))
 }
 
 #[cfg(test)]
