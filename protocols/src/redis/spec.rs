@@ -316,6 +316,8 @@ pub static SPECS: &[Spec] = &[
     spec("bitop", -4, WDS, (2, -1, 1)),
     spec("bitfield", -2, WDS, ONE),
     spec("bitfield_ro", -2, R, ONE),
+    spec("sort", -2, &["write", "denyoom", "movablekeys"], ONE),
+    spec("sort_ro", -2, &["readonly", "movablekeys"], ONE),
     // Scripting.
     spec("eval", -3, SCRIPT, NONE),
     spec("eval_ro", -3, SCRIPT_RO, NONE),

@@ -26,6 +26,7 @@ mod keyspace;
 mod lcs;
 mod mpop;
 mod random_fields;
+mod sort;
 mod zset_algebra;
 
 pub use pubsub::{Eviction, OutputLimits};
@@ -501,6 +502,7 @@ fn handler(name: &str) -> Option<Handler> {
         .or_else(|| keyspace::handler(name))
         .or_else(|| lcs::handler(name))
         .or_else(|| bitmaps::handler(name))
+        .or_else(|| sort::handler(name))
 }
 
 #[cfg(test)]
