@@ -14,7 +14,7 @@ const EMULATED: &str = r#"{
 }"#;
 
 /// One call per command family through redis-py's own methods and reply parsing.
-const FAMILIES_PROGRAM: &str = r#"
+const FAMILIES_PROGRAM: &str = r##"
 import os, redis
 host = os.environ.get("REDIS_HOST", "sessions.internal")
 port = int(os.environ.get("REDIS_PORT", "6379"))
@@ -54,11 +54,62 @@ for protocol in (2, 3):
     print("object", r.object("encoding", "n"), r.object("encoding", "only"), r.object("refcount", "n"))
     print("bitmaps", r.setbit("bm", 7, 1), r.getbit("bm", 7), r.bitcount("bm"), r.bitpos("bm", 1), r.bitop("NOT", "bn", "bm"), r.strlen("bn"))
     print("bitfield", r.bitfield("bf").incrby("u2", 0, 5).get("u4", 0).execute(), r.bitfield_ro("bf", "u4", 0))
+    r.rpush("nums", 3, 1, 2)
+    r.mset({"w_1": 30, "w_2": 20, "w_3": 10})
+    print("sort", r.sort("nums"), r.sort("nums", by="w_*", get=["#", "w_*"]), r.sort("nums", desc=True, store="sorted"), r.sort_ro("nums", alpha=True))
     r.close()
-"#;
+"##;
 
 /// What redis-server 7.0.15 made the program print.
 const FAMILIES_OUTPUT: &str = "\
+protocol 2\n\
+zunion [('x', 4.0), ('y', 22.0), ('z', 40.0)]\n\
+zinterstore 1 [('y', 10.0)]\n\
+zdiff ['x', '1']\n\
+zintercard 1\n\
+zrangestore 1 [('y', 10.0)]\n\
+zrandmember ['y', '2', 'x', '1']\n\
+zmpop ['b', [['z', '20'], ['y', '10']]] 0\n\
+bzmpop None\n\
+lmpop ['l', ['3', '2']]\n\
+blmpop ['l', ['1']]\n\
+incrbyfloat 10.5 10.6 10.6\n\
+hincrbyfloat 0.1 0.3\n\
+hrandfield ['g', '0.3']\n\
+lcs mytext 6\n\
+lcs idx ['matches', [[[4, 7], [5, 8], 4], [[2, 3], [0, 1], 2]], 'len', 6]\n\
+copy True False True\n\
+move True 0\n\
+swapdb True ['s2', 's3']\n\
+randomkey only\n\
+object int embstr 2147483647\n\
+bitmaps 0 1 1 7 1 1\n\
+bitfield [1, 4] [4]\n\
+sort ['1', '2', '3'] ['3', '10', '2', '20', '1', '30'] 3 ['1', '2', '3']\n\
+protocol 3\n\
+zunion [['x', 4.0], ['y', 22.0], ['z', 40.0]]\n\
+zinterstore 1 [['y', 10.0]]\n\
+zdiff [['x', 1.0]]\n\
+zintercard 1\n\
+zrangestore 1 [['y', 10.0]]\n\
+zrandmember [['y', 2.0], ['x', 1.0]]\n\
+zmpop ['b', [['z', 20.0], ['y', 10.0]]] 0\n\
+bzmpop None\n\
+lmpop ['l', ['3', '2']]\n\
+blmpop ['l', ['1']]\n\
+incrbyfloat 10.5 10.6 10.6\n\
+hincrbyfloat 0.1 0.3\n\
+hrandfield [['g', '0.3']]\n\
+lcs mytext 6\n\
+lcs idx {'matches': [[[4, 7], [5, 8], 4], [[2, 3], [0, 1], 2]], 'len': 6}\n\
+copy True False True\n\
+move True 0\n\
+swapdb True ['s2', 's3']\n\
+randomkey only\n\
+object int embstr 2147483647\n\
+bitmaps 0 1 1 7 1 1\n\
+bitfield [1, 4] [4]\n\
+sort ['1', '2', '3'] ['3', '10', '2', '20', '1', '30'] 3 ['1', '2', '3']\n\
 ";
 
 #[test]
