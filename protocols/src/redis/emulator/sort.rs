@@ -105,7 +105,7 @@ fn sort(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
         Err(e) => return e,
     };
     let db = conn.db;
-    let value = em.value(db, &args[1]).map(|v| v.clone());
+    let value = em.value(db, &args[1]).cloned();
     let is_set = matches!(value, Some(Value::Set(_)));
     let mut elements = match elements(value.as_ref()) {
         Ok(e) => e,
