@@ -279,7 +279,7 @@ const DATA_FAMILIES: &[(&str, &[&str])] = &[
             "select 0",
             "set t v px 100000",
             "copy t t2",
-            "pttl t2",
+            "ttl t2",
             "move a 1",
             "move a 1",
             "exists a",
