@@ -73,7 +73,7 @@ impl Waiters {
 }
 
 /// The timeout argument, in milliseconds (`None`: forever), with Redis's errors.
-fn timeout_ms(arg: &[u8], now: u64) -> Result<Option<u64>, Reply> {
+pub(super) fn timeout_ms(arg: &[u8], now: u64) -> Result<Option<u64>, Reply> {
     let Some(seconds) = float_arg(arg) else {
         return Err(Reply::error("ERR timeout is not a float or out of range"));
     };
@@ -155,7 +155,19 @@ fn pop_or_wait(
     fits: fn(&super::Value) -> bool,
     take: impl FnOnce(&mut Emulator, &Connection, Vec<u8>) -> Reply,
 ) -> Reply {
-    let timeout = match timeout_ms(&args[args.len() - 1], em.now) {
+    pop_or_wait_with(em, conn, &args[args.len() - 1], keys, fits, take)
+}
+
+/// [`pop_or_wait`] for a command whose timeout is not its last argument (`BLMPOP`, `BZMPOP`).
+pub(super) fn pop_or_wait_with(
+    em: &mut Emulator,
+    conn: &mut Connection,
+    timeout: &[u8],
+    keys: &[Vec<u8>],
+    fits: fn(&super::Value) -> bool,
+    take: impl FnOnce(&mut Emulator, &Connection, Vec<u8>) -> Reply,
+) -> Reply {
+    let timeout = match timeout_ms(timeout, em.now) {
         Ok(t) => t,
         Err(e) => return e,
     };

@@ -28,14 +28,14 @@ pub(super) fn handler(name: &str) -> Option<Handler> {
 
 type Hash = IndexMap<Vec<u8>, Vec<u8>>;
 
-fn as_hash(v: &mut Value) -> Option<&mut Hash> {
+pub(super) fn as_hash(v: &mut Value) -> Option<&mut Hash> {
     match v {
         Value::Hash(h) => Some(h),
         _ => None,
     }
 }
 
-fn empty() -> Value {
+pub(super) fn empty() -> Value {
     Value::Hash(Hash::new())
 }
 

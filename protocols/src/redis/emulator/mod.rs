@@ -18,6 +18,16 @@ mod sets;
 mod strings;
 mod watch;
 mod zsets;
+// Data-type commands of issue 19 (sorted-set algebra, multi-pops, strings/keys, bitmaps,
+// sort, geo).
+mod bitmaps;
+mod incr_float;
+mod keyspace;
+mod lcs;
+mod mpop;
+mod random_fields;
+mod sort;
+mod zset_algebra;
 
 pub use pubsub::{Eviction, OutputLimits};
 
@@ -502,6 +512,15 @@ fn handler(name: &str) -> Option<Handler> {
         .or_else(|| scripting::handler(name))
         .or_else(|| blocking::handler(name))
         .or_else(|| scans::handler(name))
+        // Data-type commands of issue 19.
+        .or_else(|| zset_algebra::handler(name))
+        .or_else(|| mpop::handler(name))
+        .or_else(|| incr_float::handler(name))
+        .or_else(|| random_fields::handler(name))
+        .or_else(|| keyspace::handler(name))
+        .or_else(|| lcs::handler(name))
+        .or_else(|| bitmaps::handler(name))
+        .or_else(|| sort::handler(name))
 }
 
 #[cfg(test)]

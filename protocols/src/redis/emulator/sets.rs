@@ -222,7 +222,11 @@ fn smove(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
 
 /// The most elements `SRANDMEMBER` with a negative count may repeat: each costs memory in the
 /// reply, and Redis's own limit (the whole `long` range) is no limit here.
-const MAX_RANDOM_REPEATS: u64 = 1_000_000;
+pub(super) const MAX_RANDOM_REPEATS: u64 = 1_000_000;
+
+/// Redis's error for a random-member count of `i64::MIN`, which has no positive counterpart.
+pub(super) const COUNT_OUT_OF_RANGE: &str =
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
 
 /// `SPOP key [count]`.
 fn spop(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
@@ -265,12 +269,7 @@ fn srandmember(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Re
     }
     let count = match args.get(2).map(|a| super::int_arg(a)) {
         None => None,
-        Some(Ok(i64::MIN)) => {
-            return Reply::error(
-                "ERR value is out of range, value must between -9223372036854775807 and \
-                 9223372036854775807",
-            );
-        }
+        Some(Ok(i64::MIN)) => return Reply::error(COUNT_OUT_OF_RANGE),
         Some(Ok(n)) if n.unsigned_abs() > MAX_RANDOM_REPEATS && n < 0 => {
             return Reply::error(format!(
                 "ERR mocket: SRANDMEMBER count {n} asks for more than {MAX_RANDOM_REPEATS} \

@@ -37,12 +37,12 @@ fn as_string(v: &mut Value) -> Option<&mut Vec<u8>> {
 
 impl Emulator {
     /// The string at `key`, WRONGTYPE for other types.
-    fn string(&mut self, db: usize, key: &[u8]) -> Result<Option<Vec<u8>>, Reply> {
+    pub(super) fn string(&mut self, db: usize, key: &[u8]) -> Result<Option<Vec<u8>>, Reply> {
         self.typed(db, key, as_string).map(|s| s.cloned())
     }
 
     /// Stores a string, keeping the expiry when `keep_ttl`.
-    fn set_string(&mut self, db: usize, key: &[u8], value: &[u8], keep_ttl: bool) {
+    pub(super) fn set_string(&mut self, db: usize, key: &[u8], value: &[u8], keep_ttl: bool) {
         let ttl = self.slot(db, key).and_then(|s| s.expires_at);
         self.put(db, key, Value::String(value.to_vec()));
         if keep_ttl {

@@ -58,21 +58,21 @@ impl ZSet {
         self.scores.is_empty()
     }
 
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.scores.len()
     }
 
-    fn score(&self, member: &[u8]) -> Option<f64> {
+    pub(super) fn score(&self, member: &[u8]) -> Option<f64> {
         self.scores.get(member).copied()
     }
 
-    fn insert(&mut self, member: &[u8], score: f64) {
+    pub(super) fn insert(&mut self, member: &[u8], score: f64) {
         self.remove(member);
         self.scores.insert(member.to_vec(), score);
         self.order.insert((Score(score), member.to_vec()));
     }
 
-    fn remove(&mut self, member: &[u8]) -> bool {
+    pub(super) fn remove(&mut self, member: &[u8]) -> bool {
         match self.scores.remove(member) {
             Some(old) => self.order.remove(&(Score(old), member.to_vec())),
             None => false,
@@ -90,7 +90,7 @@ impl ZSet {
     }
 }
 
-fn as_zset(v: &mut Value) -> Option<&mut ZSet> {
+pub(super) fn as_zset(v: &mut Value) -> Option<&mut ZSet> {
     match v {
         Value::ZSet(z) => Some(z),
         _ => None,
@@ -254,7 +254,7 @@ fn zincrby(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply 
 
 /// What a range selects by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum By {
+pub(super) enum By {
     Rank,
     Score,
     Lex,
@@ -262,15 +262,15 @@ enum By {
 
 /// A parsed `ZRANGE`-family request.
 #[derive(Debug)]
-struct RangeRequest {
-    by: By,
-    rev: bool,
+pub(super) struct RangeRequest {
+    pub(super) by: By,
+    pub(super) rev: bool,
     limit: Option<(i64, i64)>,
-    withscores: bool,
+    pub(super) withscores: bool,
 }
 
 /// Reads the options after `key min max`, starting from what the command name implies.
-fn range_options(name: &str, options: &[Vec<u8>]) -> Result<RangeRequest, Reply> {
+pub(super) fn range_options(name: &str, options: &[Vec<u8>]) -> Result<RangeRequest, Reply> {
     let (mut by, mut rev) = match name {
         "ZREVRANGE" => (Some(By::Rank), Some(true)),
         "ZRANGEBYSCORE" => (Some(By::Score), Some(false)),
@@ -392,7 +392,7 @@ fn lex_at_most(member: &[u8], max: &LexBound) -> bool {
 }
 
 /// The members a request selects, in reply order, with their scores.
-fn select(
+pub(super) fn select(
     zset: &ZSet,
     req: &RangeRequest,
     min: &[u8],
@@ -439,7 +439,11 @@ fn limited<'a>(
 
 /// Members, with their scores when asked: flat under RESP2, `[member, score]` pairs under
 /// RESP3, as Redis answers.
-fn range_reply(items: Vec<(Vec<u8>, f64)>, withscores: bool, protocol: Protocol) -> Reply {
+pub(super) fn range_reply(
+    items: Vec<(Vec<u8>, f64)>,
+    withscores: bool,
+    protocol: Protocol,
+) -> Reply {
     if !withscores {
         return Reply::bulks(items.into_iter().map(|(m, _)| m));
     }
