@@ -9,12 +9,14 @@
 
 mod blocking;
 mod hashes;
+mod hyperloglog;
 mod keys;
 mod lists;
 mod pubsub;
 mod scans;
 mod scripting;
 mod sets;
+mod streams;
 mod strings;
 mod watch;
 mod zsets;
@@ -82,6 +84,7 @@ pub(crate) enum Value {
     Hash(IndexMap<Vec<u8>, Vec<u8>>),
     Set(IndexSet<Vec<u8>>),
     ZSet(ZSet),
+    Stream(Box<streams::Stream>),
 }
 
 impl Value {
@@ -92,6 +95,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -103,6 +107,8 @@ impl Value {
             Value::Hash(h) => h.is_empty(),
             Value::Set(s) => s.is_empty(),
             Value::ZSet(z) => z.is_empty(),
+            // An emptied stream stays, with its last ID and groups.
+            Value::Stream(_) => false,
         }
     }
 }
@@ -484,6 +490,9 @@ fn handler(name: &str) -> Option<Handler> {
         .or_else(|| scripting::handler(name))
         .or_else(|| blocking::handler(name))
         .or_else(|| scans::handler(name))
+        // Streams and HyperLogLog.
+        .or_else(|| streams::handler(name))
+        .or_else(|| hyperloglog::handler(name))
 }
 
 #[cfg(test)]
