@@ -345,6 +345,31 @@ pub static SPECS: &[Spec] = &[
         ONE,
     ),
     spec("pubsub", -2, &[], NONE),
+    // Streams.
+    spec("xadd", -5, WD, ONE),
+    spec("xlen", 2, R, ONE),
+    spec("xrange", -4, RS, ONE),
+    spec("xrevrange", -4, RS, ONE),
+    spec("xdel", -3, W, ONE),
+    spec("xtrim", -4, WS, ONE),
+    spec("xsetid", -3, WD, ONE),
+    spec("xread", -4, &["readonly", "blocking", "movablekeys"], NONE),
+    spec(
+        "xreadgroup",
+        -7,
+        &["write", "blocking", "movablekeys"],
+        NONE,
+    ),
+    spec("xgroup", -2, &[], NONE),
+    spec("xack", -4, W, ONE),
+    spec("xpending", -3, RS, ONE),
+    spec("xclaim", -6, W, ONE),
+    spec("xautoclaim", -6, W, ONE),
+    spec("xinfo", -2, &[], NONE),
+    // HyperLogLog.
+    spec("pfadd", -2, WD, ONE),
+    spec("pfcount", -2, RS, ALL),
+    spec("pfmerge", -2, WDS, ALL),
 ];
 
 /// Every command and subcommand (`client|tracking`) of Redis 7.0.15, lower-case and sorted, as

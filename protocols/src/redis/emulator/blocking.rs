@@ -7,7 +7,7 @@
 //! UNBLOCK`. Waiters are served in the order they blocked, per key, as in Redis. Inside
 //! `MULTI`/`EXEC` and scripts these commands never block: they answer nil at once.
 
-use super::{Emulator, Handler, WRONGTYPE, float_arg, lists, zsets};
+use super::{Emulator, Handler, WRONGTYPE, float_arg, lists, streams, zsets};
 use crate::redis::conn::Connection;
 use crate::redis::reply::Reply;
 
@@ -34,12 +34,15 @@ pub(super) struct Waiters {
     queue: Vec<Waiter>,
     /// Connection id -> whether `CLIENT UNBLOCK` asked for an error (else a timeout).
     unblock: std::collections::HashMap<u64, bool>,
+    /// Where each blocked `XREAD`/`XREADGROUP` reads from, fixed when it blocked (`$` is the
+    /// last ID then, not at the retry).
+    stream_starts: std::collections::HashMap<u64, Vec<streams::ReadStart>>,
 }
 
 impl Waiters {
     /// Whether a connection that blocked before `id` waits for `key` of `db`: it is served
     /// first.
-    fn earlier_waiter(&self, id: u64, db: usize, key: &[u8]) -> bool {
+    pub(super) fn earlier_waiter(&self, id: u64, db: usize, key: &[u8]) -> bool {
         self.queue
             .iter()
             .take_while(|w| w.id != id)
@@ -59,6 +62,16 @@ impl Waiters {
     pub(super) fn forget(&mut self, id: u64) {
         self.queue.retain(|w| w.id != id);
         self.unblock.remove(&id);
+        self.stream_starts.remove(&id);
+    }
+
+    /// The read starts a blocked stream read fixed when it blocked.
+    pub(super) fn stream_starts(&self, id: u64) -> Option<Vec<streams::ReadStart>> {
+        self.stream_starts.get(&id).cloned()
+    }
+
+    pub(super) fn fix_stream_starts(&mut self, id: u64, starts: Vec<streams::ReadStart>) {
+        self.stream_starts.insert(id, starts);
     }
 
     /// `CLIENT UNBLOCK id`: whether `id` was blocked.
@@ -85,15 +98,31 @@ pub(super) fn timeout_ms(arg: &[u8], now: u64) -> Result<Option<u64>, Reply> {
     Ok((ms > 0.0).then(|| ms.ceil() as u64))
 }
 
+/// A timeout in whole milliseconds (`XREAD BLOCK`), with Redis's errors; 0 waits forever.
+pub(super) fn timeout_ms_integer(arg: &[u8]) -> Result<u64, Reply> {
+    match crate::redis::command::strict_i64(arg) {
+        None => Err(Reply::error(
+            "ERR timeout is not an integer or out of range",
+        )),
+        Some(ms) if ms < 0 => Err(Reply::error("ERR timeout is negative")),
+        Some(ms) => Ok(ms as u64),
+    }
+}
+
 /// Nothing to take: block (or go on blocking), time out, or answer nil when the connection
 /// may not block.
-fn wait(em: &mut Emulator, conn: &mut Connection, keys: &[Vec<u8>], timeout: Option<u64>) -> Reply {
+pub(super) fn wait(
+    em: &mut Emulator,
+    conn: &mut Connection,
+    keys: &[Vec<u8>],
+    timeout: Option<u64>,
+) -> Reply {
     if conn.no_block {
         return Reply::NilArray;
     }
     let deadline = match &conn.blocked {
         Some(blocked) => blocked.deadline,
-        None => timeout.map(|ms| em.now + ms),
+        None => timeout.map(|ms| em.now.saturating_add(ms)),
     };
     if deadline.is_some_and(|d| em.now >= d) {
         return done(em, conn, Reply::NilArray);
@@ -104,14 +133,14 @@ fn wait(em: &mut Emulator, conn: &mut Connection, keys: &[Vec<u8>], timeout: Opt
 }
 
 /// The connection stops waiting, with `reply`.
-fn done(em: &mut Emulator, conn: &mut Connection, reply: Reply) -> Reply {
+pub(super) fn done(em: &mut Emulator, conn: &mut Connection, reply: Reply) -> Reply {
     conn.blocked = None;
     em.waiters.forget(conn.id);
     reply
 }
 
 /// A `CLIENT UNBLOCK` for this blocked connection, answered as Redis answers it.
-fn unblocked(em: &mut Emulator, conn: &mut Connection) -> Option<Reply> {
+pub(super) fn unblocked(em: &mut Emulator, conn: &mut Connection) -> Option<Reply> {
     conn.blocked?;
     let error = em.waiters.unblock.remove(&conn.id)?;
     let reply = if error {

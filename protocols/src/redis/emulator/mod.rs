@@ -9,12 +9,14 @@
 
 mod blocking;
 mod hashes;
+mod hyperloglog;
 mod keys;
 mod lists;
 mod pubsub;
 mod scans;
 mod scripting;
 mod sets;
+mod streams;
 mod strings;
 mod watch;
 mod zsets;
@@ -93,6 +95,7 @@ pub(crate) enum Value {
     Hash(IndexMap<Vec<u8>, Vec<u8>>),
     Set(IndexSet<Vec<u8>>),
     ZSet(ZSet),
+    Stream(Box<streams::Stream>),
 }
 
 impl Value {
@@ -103,6 +106,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -114,6 +118,8 @@ impl Value {
             Value::Hash(h) => h.is_empty(),
             Value::Set(s) => s.is_empty(),
             Value::ZSet(z) => z.is_empty(),
+            // An emptied stream stays, with its last ID and groups.
+            Value::Stream(_) => false,
         }
     }
 }
@@ -521,6 +527,9 @@ fn handler(name: &str) -> Option<Handler> {
         .or_else(|| lcs::handler(name))
         .or_else(|| bitmaps::handler(name))
         .or_else(|| sort::handler(name))
+        // Streams and HyperLogLog.
+        .or_else(|| streams::handler(name))
+        .or_else(|| hyperloglog::handler(name))
 }
 
 #[cfg(test)]
