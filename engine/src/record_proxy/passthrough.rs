@@ -32,7 +32,7 @@ pub(crate) struct PassUpstream {
 /// How relaying one response went.
 enum Relayed {
     /// The client has the whole response.
-    Done { status: u16, upstream_closes: bool },
+    Done { upstream_closes: bool },
     /// The client got part of the response, then the client or the server left.
     Cut { status: u16, why: String },
     /// The client got nothing. `silent`: the server said nothing at all.
@@ -84,16 +84,13 @@ impl Engine {
                 upstream.reused = false;
             }
             let side = upstream.side.as_mut().expect("just opened");
-            match relay_response(side.as_mut(), client, &wire, request.is_head()) {
-                Relayed::Done {
-                    status,
-                    upstream_closes,
-                } => {
+            let mut done = |status| self.count_passthrough(request, claim, status, None);
+            match relay_response(side.as_mut(), client, &wire, request.is_head(), &mut done) {
+                Relayed::Done { upstream_closes } => {
                     upstream.reused = true;
                     if upstream_closes {
                         upstream.side = None;
                     }
-                    self.count_passthrough(request, claim, status, None);
                     return match upstream_closes || !request.keep_alive() {
                         true => Flow::Closed,
                         false => Flow::Open,
@@ -167,12 +164,15 @@ impl Engine {
     }
 }
 
-/// Sends `wire` upstream and passes the response to `client` as it arrives.
+/// Sends `wire` upstream and passes the response to `client` as it arrives. `done` gets the
+/// status of a complete response before the client can see it end (a process that exits the
+/// moment it has its answer still finds the exchange journaled and counted).
 fn relay_response<S: Connection>(
     upstream: &mut dyn Side,
     client: &mut S,
     wire: &[u8],
     head_request: bool,
+    done: &mut dyn FnMut(u16),
 ) -> Relayed {
     if let Err(e) = upstream.write_all(wire).and_then(|()| upstream.flush()) {
         let why = format!("cannot send the request: {e}");
@@ -197,11 +197,14 @@ fn relay_response<S: Connection>(
                 }
             }
             Got::Closed => {
+                // The client sees the end when mocket closes its connection, after this.
                 return match (reader.eof(), status) {
-                    (Ok(()), Some(status)) => Relayed::Done {
-                        status,
-                        upstream_closes: true,
-                    },
+                    (Ok(()), Some(status)) => {
+                        done(status);
+                        Relayed::Done {
+                            upstream_closes: true,
+                        }
+                    }
                     (Ok(()), None) => failed("the server sent no response".into(), None, silent),
                     (Err(e), _) => failed(e.message, status, silent),
                 };
@@ -215,7 +218,12 @@ fn relay_response<S: Connection>(
             status = Some(head.status);
             closes = head.closes;
         }
-        if !progress.wire.is_empty() && write(client, &progress.wire) == Flow::Closed {
+        if progress.done {
+            done(status.unwrap_or_default());
+        }
+        // A client that leaves at the very end got the whole response, already counted.
+        let sent = progress.wire.is_empty() || write(client, &progress.wire) == Flow::Open;
+        if !sent && !progress.done {
             let why = "the client closed the connection before the response ended".to_string();
             return Relayed::Cut {
                 status: status.unwrap_or_default(),
@@ -224,7 +232,6 @@ fn relay_response<S: Connection>(
         }
         if progress.done {
             return Relayed::Done {
-                status: status.unwrap_or_default(),
                 upstream_closes: closes,
             };
         }
