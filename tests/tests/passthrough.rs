@@ -331,7 +331,11 @@ fn redis_command_entries_of_the_exact_host_win_over_an_earlier_pattern() {
         let setup = Setup::new("redis-exact", mocks);
         let out = placement.run(
             &setup.dir.join("mocks.json"),
-            &["sh", "-c", "redis-cli -h a.cache.test GET k; redis-cli -h b.cache.test GET k"],
+            &[
+                "sh",
+                "-c",
+                "redis-cli -h a.cache.test GET k; redis-cli -h b.cache.test GET k",
+            ],
         );
         out.success();
         assert_eq!(

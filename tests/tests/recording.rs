@@ -7,7 +7,6 @@
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use mocket_tests::*;
 use serde_json::Value;
