@@ -305,14 +305,13 @@ impl Engine {
     /// its first request.
     fn routes(&self, set: &EntrySet) -> Arc<RouteIndex> {
         let mut routes = lock(&self.http_routes);
-        let index = routes.entry(set.dest.clone()).or_insert_with(|| {
+        crate::cached_index(&mut routes, &set.dest, crate::MAX_CACHED_INDEXES, || {
             let ids = set.config.entries_for(&set.dest);
             let entries = ids
                 .iter()
                 .filter_map(|&i| Some((i, http_entry(&set.config.entries[i])?)));
-            Arc::new(RouteIndex::new(entries))
-        });
-        Arc::clone(index)
+            RouteIndex::new(entries)
+        })
     }
 
     /// The `501` for a request no entry answers, counted so that `mocket run` fails. `note`
