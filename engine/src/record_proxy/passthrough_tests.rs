@@ -209,3 +209,50 @@ fn without_the_key_unmatched_requests_never_leave() {
     assert_eq!(e.report().passthrough, 0);
     std::fs::remove_dir_all(journal.parent().unwrap()).unwrap();
 }
+
+/// Sends one control message of `session` and returns the reply.
+fn control(e: &Arc<Engine>, session: u64, message: Value) -> Value {
+    use crate::scopes::{Handled, Placement};
+    let line = message.to_string();
+    let Handled::Reply(reply) =
+        e.control_handle(session, line.as_bytes(), Placement::Embedded, true)
+    else {
+        panic!("no reply to {line}")
+    };
+    let reply: Value = serde_json::from_str(&reply).unwrap();
+    assert_eq!(reply["ok"], true, "{reply}");
+    reply
+}
+
+#[test]
+fn a_destination_held_by_a_test_scope_answers_its_unmatched_requests_with_501() {
+    let port = real_server();
+    let journal = temp_journal("scope");
+    let e = engine_with_journal(r#"{"unmatched": "passthrough"}"#, &journal);
+    let session = e.control_open(Box::new(|_: &str| true));
+    let open = serde_json::json!({"id": 1, "op": "open_scope", "name": "t", "pid": 1});
+    let scope = control(&e, session, open)["scope"].as_u64().unwrap();
+    let entry = serde_json::json!({"http": format!("GET http://localhost:{port}/mocked"),
+                                   "response": {"body": "scoped"}});
+    control(
+        &e,
+        session,
+        serde_json::json!({"id": 2, "op": "register", "scope": scope, "entry": entry}),
+    );
+    let out = exchange(
+        &e,
+        port,
+        "GET /mocked HTTP/1.1\r\n\r\nGET /real HTTP/1.1\r\nconnection: close\r\n\r\n",
+    );
+    assert!(out.contains("\r\n\r\nscoped"), "{out}");
+    assert!(out.contains("HTTP/1.1 501 "), "{out}");
+    assert!(!out.contains("real GET"), "{out}");
+    assert_eq!(e.report().passthrough, 0);
+    let verdict = control(
+        &e,
+        session,
+        serde_json::json!({"id": 3, "op": "verify", "scope": scope}),
+    );
+    assert_eq!(verdict["passed"], false, "{verdict}");
+    std::fs::remove_dir_all(journal.parent().unwrap()).unwrap();
+}
