@@ -31,4 +31,7 @@ python3 -c 'import mocket' 2>/dev/null || python3 -m pip install --quiet mocket 
   echo "bench: cannot install Python's Mocket library (pip install mocket); its column is skipped" >&2
 python3 -c 'import kmock' 2>/dev/null || python3 -m pip install --quiet kmock || \
   echo "bench: cannot install kmock (pip install kmock); its Kubernetes row is skipped" >&2
+# Every binary of the harness: `cargo run --bin mocket-bench` alone would leave a cold
+# bench/target without bench-client, which most sections start ("missing bench-client").
+cargo build --release --manifest-path bench/Cargo.toml --bins
 exec cargo run --release --manifest-path bench/Cargo.toml --bin mocket-bench -- "$@"

@@ -47,7 +47,7 @@ impl Env {
         for p in [&env.mocket, &env.libmocket, &env.client] {
             if !p.exists() {
                 eprintln!(
-                    "missing {}: build it first (bench/run.sh does: cargo build --release -p mocket-cli -p mocket-shim -p mocket-embedded)",
+                    "missing {}: build it first (bench/run.sh does: cargo build --release -p mocket-cli -p mocket-shim -p mocket-embedded, and cargo build --release --manifest-path bench/Cargo.toml --bins)",
                     p.display()
                 );
                 std::process::exit(2);

@@ -18,6 +18,7 @@ pub mod fuzzing;
 pub mod policy;
 pub mod settings;
 pub mod spans;
+pub mod unmatched;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -28,6 +29,7 @@ use serde_json::Value;
 
 pub use entry::{Entry, EntryError, Kind};
 pub use settings::{LogLevel, Settings};
+pub use unmatched::Unmatched;
 
 use crate::policy::AllowList;
 
@@ -37,6 +39,11 @@ pub struct Config {
     pub strict: bool,
     pub allow: AllowList,
     pub entries: Vec<Entry>,
+    /// `unmatched`: what an HTTP request that matches no entry gets.
+    pub unmatched: Unmatched,
+    /// `MOCKET_UPSTREAM_CA`: more CAs trusted for TLS to real servers (recording and
+    /// passthrough); not a key of the mocks file.
+    pub upstream_ca: Option<std::path::PathBuf>,
     /// Recording and replay of everything that is neither an entry nor allowed
     /// (`MOCKET_RECORD_DIR`); not a key of the mocks file.
     pub record: Option<mocket_recordings::RecordSettings>,
@@ -85,7 +92,7 @@ impl std::error::Error for ConfigError {}
 /// path (a log, a device) can make every engine hold in memory.
 const MAX_MOCKS_FILE_BYTES: u64 = 64 << 20;
 
-const TOP_KEYS: &[&str] = &["strict", "allow", "entries"];
+const TOP_KEYS: &[&str] = &["strict", "allow", "entries", "unmatched"];
 
 impl Config {
     pub fn new(strict: bool, allow: AllowList, entries: Vec<Entry>) -> Self {
@@ -95,6 +102,8 @@ impl Config {
             strict,
             allow,
             entries,
+            unmatched: Unmatched::default(),
+            upstream_ca: None,
             record: None,
             max_body: mocket_protocols::http::DEFAULT_MAX_BODY,
         }
@@ -157,6 +166,10 @@ impl Config {
             None => AllowList::default_rules(),
             Some(v) => allow_list(v).map_err(|e| e.in_key("allow"))?,
         };
+        let unmatched = match map.get("unmatched") {
+            None => Unmatched::default(),
+            Some(v) => Unmatched::from_json(v).map_err(|e| e.in_key("unmatched"))?,
+        };
         let mut expectations = Vec::new();
         let entries = match map.get("entries") {
             None => Vec::new(),
@@ -182,6 +195,7 @@ impl Config {
         };
         let mut config = Config::new(strict, allow, entries);
         config.expectations = expectations;
+        config.unmatched = unmatched;
         Ok(config)
     }
 
@@ -356,6 +370,22 @@ mod tests {
                 .key,
             "strict"
         );
+    }
+
+    #[test]
+    fn unmatched_is_501_or_passthrough_with_a_located_error() {
+        assert_eq!(parse("{}").unwrap().unmatched, Unmatched::Answer501);
+        let c = parse(r#"{"unmatched": "passthrough"}"#).unwrap();
+        assert_eq!(c.unmatched, Unmatched::Passthrough);
+        let err = parse("{\"strict\": false,\n \"unmatched\": \"pasthrough\"}").unwrap_err();
+        assert_eq!(err.key, "unmatched");
+        assert_eq!(err.position, Some(spans::Position { line: 2, column: 2 }));
+        assert!(
+            err.to_string()
+                .starts_with("mocks.json:2:2: unmatched: unmatched must be \"501\""),
+            "{err}"
+        );
+        assert!(err.message.ends_with("found \"pasthrough\""), "{err}");
     }
 
     #[test]

@@ -103,12 +103,7 @@ impl Settings {
             .unwrap_or_else(|| mocket_recordings::DEFAULT_NAMESPACE.to_string());
         mocket_recordings::cassette_path(dir, &namespace)
             .map_err(|m| variable_error("MOCKET_NAMESPACE / --namespace", m.to_string()))?;
-        if let Some(ca) = self.upstream_ca.as_ref().filter(|p| !p.is_file()) {
-            return Err(variable_error(
-                "MOCKET_UPSTREAM_CA",
-                format!("{} is not a readable file", ca.display()),
-            ));
-        }
+        self.upstream_ca()?;
         Ok(Some(RecordSettings {
             dir: dir.clone(),
             namespace,
@@ -117,6 +112,18 @@ impl Settings {
             redactor: self.redactor(),
             matcher: self.record_match.clone().unwrap_or_default(),
         }))
+    }
+
+    /// `MOCKET_UPSTREAM_CA`, checked to be a file: the CAs trusted for TLS to real servers,
+    /// besides the system roots (recording and `"unmatched": "passthrough"`).
+    pub fn upstream_ca(&self) -> Result<Option<PathBuf>, ConfigError> {
+        if let Some(ca) = self.upstream_ca.as_ref().filter(|p| !p.is_file()) {
+            return Err(variable_error(
+                "MOCKET_UPSTREAM_CA",
+                format!("{} is not a readable file", ca.display()),
+            ));
+        }
+        Ok(self.upstream_ca.clone())
     }
 
     /// What cassettes and the journal redact: the built-in names plus `MOCKET_REDACT_HEADERS`
@@ -139,6 +146,11 @@ impl Settings {
                 .map_err(|m| variable_error("MOCKET_ALLOW / --allow", m.to_string()))?;
         }
         config.record = self.recording()?;
+        // Checked only when something reaches real servers over TLS: a CI job may set it for
+        // runs that never do.
+        if config.record.is_some() || config.unmatched == crate::Unmatched::Passthrough {
+            config.upstream_ca = self.upstream_ca()?;
+        }
         if let Some(max) = self.max_body {
             config.max_body = max;
         }
@@ -315,6 +327,32 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().starts_with("MOCKET_UPSTREAM_CA: "), "{err}");
         assert!(settings(&[("MOCKET_RECORD_MATCH", "colour")]).is_err());
+    }
+
+    #[test]
+    fn upstream_ca_is_checked_for_passthrough() {
+        let dir = std::env::temp_dir().join(format!("mocket-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mocks = dir.join("mocks.json");
+        std::fs::write(&mocks, r#"{"unmatched": "passthrough"}"#).unwrap();
+        let mocks = mocks.to_str().unwrap();
+        let missing = ("MOCKET_UPSTREAM_CA", "/nonexistent/ca.pem");
+        assert_eq!(
+            settings(&[missing]).unwrap().load().unwrap().upstream_ca,
+            None
+        );
+        let err = settings(&[("MOCKET_CONFIG", mocks), missing])
+            .unwrap()
+            .load()
+            .unwrap_err();
+        assert!(err.to_string().starts_with("MOCKET_UPSTREAM_CA: "), "{err}");
+        let ca = ("MOCKET_UPSTREAM_CA", mocks);
+        let config = settings(&[("MOCKET_CONFIG", mocks), ca])
+            .unwrap()
+            .load()
+            .unwrap();
+        assert_eq!(config.upstream_ca, Some(PathBuf::from(mocks)));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -19,6 +19,7 @@ use socket2::SockRef;
 
 use super::{Claim, Engine, lock};
 use crate::journal::{Action, Event, JOURNAL_BODY, journal_body};
+use crate::record_proxy::PassUpstream;
 use crate::scopes::session::CALL_TIMEOUT;
 use crate::scopes::{EntrySet, Scope, ScopeEntry, request_object};
 use mocket_config::{Entry, LogLevel};
@@ -61,8 +62,10 @@ impl Engine {
     pub(super) fn serve_http<S: Connection>(&self, mut stream: S, tls: bool, claim: &Claim) {
         let mut parser = RequestParser::new();
         let mut buf = vec![0u8; 64 * 1024];
+        let mut upstream = PassUpstream::default();
         loop {
-            if self.answer_parsed(&mut parser, &mut stream, tls, claim) == Flow::Closed {
+            let flow = self.answer_parsed(&mut parser, &mut stream, tls, claim, &mut upstream);
+            if flow == Flow::Closed {
                 return;
             }
             let n = match stream.read(&mut buf) {
@@ -86,6 +89,7 @@ impl Engine {
         stream: &mut S,
         tls: bool,
         claim: &Claim,
+        upstream: &mut PassUpstream,
     ) -> Flow {
         // The candidates are picked when a request's head arrives, and answer it.
         let current: RefCell<Option<EntrySet>> = RefCell::new(None);
@@ -104,10 +108,12 @@ impl Engine {
                 Ok(Some(Parsed::Request(request))) => {
                     let set = current.borrow_mut().take();
                     match set.or_else(|| self.entry_set(&claim.dest)) {
-                        Some(set) => {
-                            let steps = self.answer(&request, tls, claim, &set);
-                            perform(stream, steps)
-                        }
+                        Some(set) => match self.answer(&request, tls, claim, &set) {
+                            Answer::Plan(steps) => perform(stream, steps),
+                            Answer::PassThrough => {
+                                self.pass_through(&request, stream, tls, claim, upstream)
+                            }
+                        },
                         None => Flow::Closed,
                     }
                 }
@@ -127,8 +133,13 @@ impl Engine {
     /// refused) when an entry that could answer it matches on the body or is a responder (the
     /// test computes the response from it); up to `MOCKET_MAX_BODY` when a test scope holds
     /// the destination (the test reads its requests back; a longer body is cut, not refused);
-    /// else only what the journal shows.
+    /// else only what the journal shows. Where unmatched requests are passed through, every
+    /// body is held whole (up to `MOCKET_MAX_BODY`): whether a request matches is known only
+    /// once its body is in, and a passed-through request is forwarded whole.
     fn body_policy(&self, head: &Request, set: &EntrySet) -> BodyPolicy {
+        if passes_through(set) {
+            return BodyPolicy::whole(self.max_body());
+        }
         let needs_body = self.likely(set, head).into_iter().any(|i| {
             set.scope_entry(i).is_some_and(|e| e.responder)
                 || http_entry(set.entry(i)).is_some_and(HttpEntry::needs_body)
@@ -153,13 +164,20 @@ impl Engine {
     }
 
     /// Picks the response to `request`, journals the exchange and returns what to send.
-    fn answer(&self, request: &Request, tls: bool, claim: &Claim, set: &EntrySet) -> Vec<Step> {
+    fn answer(&self, request: &Request, tls: bool, claim: &Claim, set: &EntrySet) -> Answer {
         let likely = self.likely(set, request);
         let matching = likely.into_iter().filter(|&i| {
             http_entry(set.entry(i))
                 .is_some_and(|e| http::mismatches_on(e, request, tls, &claim.dest).is_empty())
         });
         let Some((index, used)) = self.take_entry(set, matching) else {
+            let mut refusal = None;
+            if passes_through(set) {
+                refusal = self.passthrough_refusal(claim);
+                if refusal.is_none() {
+                    return Answer::PassThrough;
+                }
+            }
             // The slow path, for the report only: why each entry of the destination missed.
             let entries: Vec<(usize, &HttpEntry)> = set
                 .ids()
@@ -170,7 +188,7 @@ impl Engine {
                 .map(|(_, e)| http::mismatches_on(e, request, tls, &claim.dest))
                 .collect();
             let misses = misses(&entries, reasons, request);
-            return self.unmatched(request, tls, claim, set, misses);
+            return Answer::Plan(self.unmatched(request, tls, claim, set, misses, refusal));
         };
         let Entry::Http(entry) = set.entry(index) else {
             unreachable!("filtered to http entries")
@@ -178,7 +196,7 @@ impl Engine {
         if let Some(scope) = set.scope() {
             let object = request_object(claim.pid, &claim.dest, tls, request, Some(index), None);
             if let Some(responder) = set.scope_entry(index).filter(|e| e.responder) {
-                return self.respond_with(request, claim, scope, responder, object);
+                return Answer::Plan(self.respond_with(request, claim, scope, responder, object));
             }
             scope.record(Some(index), object);
         }
@@ -200,7 +218,9 @@ impl Engine {
                         rendered = r;
                         &rendered
                     }
-                    Err(e) => return self.template_failed(request, claim, index, &e),
+                    Err(e) => {
+                        return Answer::Plan(self.template_failed(request, claim, index, &e));
+                    }
                 }
             }
         };
@@ -217,7 +237,7 @@ impl Engine {
                 claim.dest, request.method, request.target, response.status
             ));
         }
-        http::plan(response, request)
+        Answer::Plan(http::plan(response, request))
     }
 
     /// Asks the test that registered `responder` for the response (DESIGN.md section 8:
@@ -285,17 +305,17 @@ impl Engine {
     /// its first request.
     fn routes(&self, set: &EntrySet) -> Arc<RouteIndex> {
         let mut routes = lock(&self.http_routes);
-        let index = routes.entry(set.dest.clone()).or_insert_with(|| {
+        crate::cached_index(&mut routes, &set.dest, crate::MAX_CACHED_INDEXES, || {
             let ids = set.config.entries_for(&set.dest);
             let entries = ids
                 .iter()
                 .filter_map(|&i| Some((i, http_entry(&set.config.entries[i])?)));
-            Arc::new(RouteIndex::new(entries))
-        });
-        Arc::clone(index)
+            RouteIndex::new(entries)
+        })
     }
 
-    /// The `501` for a request no entry answers, counted so that `mocket run` fails.
+    /// The `501` for a request no entry answers, counted so that `mocket run` fails. `note`
+    /// ends the body (why it was not passed through).
     fn unmatched(
         &self,
         request: &Request,
@@ -303,11 +323,18 @@ impl Engine {
         claim: &Claim,
         set: &EntrySet,
         misses: Vec<Miss>,
+        note: Option<String>,
     ) -> Vec<Step> {
         let near = http::closest(misses);
         let origin = format!("{}://{}", http::scheme(tls), claim.dest);
-        let body = http::unmatched_body(request, &origin, &near);
-        let summary = http::unmatched_summary(request, &near);
+        let mut body = http::unmatched_body(request, &origin, &near);
+        if let Some(note) = &note {
+            body.push_str(&format!("mocket: {note}\n"));
+        }
+        let mut summary = http::unmatched_summary(request, &near);
+        if let Some(note) = &note {
+            summary = format!("{summary}; {note}");
+        }
         if let Some(scope) = set.scope() {
             let miss = body.trim_end();
             let object = request_object(claim.pid, &claim.dest, tls, request, None, Some(miss));
@@ -369,6 +396,21 @@ impl Engine {
             .with("request", request_json(request))
             .with("response", response)
     }
+}
+
+/// What a request gets.
+enum Answer {
+    /// Mocket's own response (an entry's, or a 501/500 saying why).
+    Plan(Vec<Step>),
+    /// The real server's: the request matched nothing and `"unmatched": "passthrough"` is on.
+    PassThrough,
+}
+
+/// Whether requests of `set` that match nothing are relayed to the real destination: with
+/// `"unmatched": "passthrough"`, unless a test scope holds the destination (its unmatched
+/// requests get 501 and fail the scope, DESIGN.md section 8).
+fn passes_through(set: &EntrySet) -> bool {
+    set.config.unmatched == mocket_config::Unmatched::Passthrough && set.scope().is_none()
 }
 
 /// The event with the test's name when a scope holds the destination.

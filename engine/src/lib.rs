@@ -95,7 +95,8 @@ pub struct Engine {
     /// Signalled on every claim: a connection may be accepted before its claim arrives.
     claimed: std::sync::Condvar,
     listener_port: Mutex<Option<u16>>,
-    /// Per destination, its http entries indexed by method and path, built on first use.
+    /// Per destination, its http entries indexed by method and path, built on first use
+    /// (at most [`MAX_CACHED_INDEXES`] destinations).
     http_routes: Mutex<HashMap<Destination, Arc<mocket_protocols::http::RouteIndex>>>,
     /// Threads for connections, reused and bounded.
     pool: pool::ConnectionPool,
@@ -588,6 +589,32 @@ impl Engine {
     pub fn fake_ip_of(&self, name: &str) -> Result<Ipv4Addr, FakeIpError> {
         lock(&self.fake_ips).ip_of(&normalize_host(name))
     }
+}
+
+/// The most destinations whose entry index (HTTP routes, Redis commands) is kept: a host
+/// pattern covers every name an app resolves under it, and each would otherwise stay cached
+/// for the whole run. An index dropped past the limit is built again on its next use.
+const MAX_CACHED_INDEXES: usize = 4096;
+
+/// The index cached for `dest` in `cache`, built by `build` when missing; a full cache drops
+/// one other destination's index first, so it never holds more than `limit`.
+fn cached_index<T>(
+    cache: &mut HashMap<Destination, Arc<T>>,
+    dest: &Destination,
+    limit: usize,
+    build: impl FnOnce() -> T,
+) -> Arc<T> {
+    if let Some(index) = cache.get(dest) {
+        return Arc::clone(index);
+    }
+    if cache.len() >= limit.max(1)
+        && let Some(evicted) = cache.keys().next().cloned()
+    {
+        cache.remove(&evicted);
+    }
+    let index = Arc::new(build());
+    cache.insert(dest.clone(), Arc::clone(&index));
+    index
 }
 
 /// Entry names get their addresses first, in file order, so that every engine for one mocks

@@ -48,7 +48,8 @@ pub(super) struct Emulators {
     by_destination: Mutex<HashMap<(Destination, u64), Arc<Shared>>>,
     /// What `CLIENT ID` answers, unique across the engine.
     next_client_id: AtomicU64,
-    /// Per address, its command entries indexed by their words, built on first use.
+    /// Per address, its command entries indexed by their words, built on first use (at most
+    /// `MAX_CACHED_INDEXES` addresses).
     indexes: Mutex<HashMap<Destination, Arc<CommandIndex>>>,
 }
 
@@ -56,7 +57,7 @@ impl Emulators {
     /// The mocks file's command entries of `set`'s destination, indexed.
     fn index(&self, set: &EntrySet) -> Arc<CommandIndex> {
         let mut indexes = lock(&self.indexes);
-        let index = indexes.entry(set.dest.clone()).or_insert_with(|| {
+        crate::cached_index(&mut indexes, &set.dest, crate::MAX_CACHED_INDEXES, || {
             let ids = set.config.entries_for(&set.dest);
             let matchers = ids.iter().filter_map(|&i| match &set.config.entries[i] {
                 Entry::Redis(RedisEntry {
@@ -65,9 +66,8 @@ impl Emulators {
                 }) => Some((i, matcher)),
                 _ => None,
             });
-            Arc::new(CommandIndex::new(matchers))
-        });
-        Arc::clone(index)
+            CommandIndex::new(matchers)
+        })
     }
 
     /// Drops the emulators of scope `scope`.

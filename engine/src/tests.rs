@@ -232,3 +232,32 @@ fn a_reply_the_line_cannot_carry_becomes_a_refusal() {
     assert!(line.starts_with("refuse "), "{line}");
     assert!(!line.contains('\n'));
 }
+
+#[test]
+fn index_caches_are_bounded_and_rebuild_what_they_dropped() {
+    let mut cache = HashMap::new();
+    let mut built = 0;
+    for n in 0..10 {
+        let dest = Destination::new(&format!("h{n}.example.com"), 80);
+        let index = cached_index(&mut cache, &dest, 3, || {
+            built += 1;
+            n
+        });
+        assert_eq!(*index, n);
+        assert!(cache.len() <= 3, "{} cached", cache.len());
+        assert!(cache.contains_key(&dest));
+    }
+    assert_eq!(built, 10);
+    let last = Destination::new("h9.example.com", 80);
+    assert_eq!(*cached_index(&mut cache, &last, 3, || unreachable!()), 9);
+    let dropped = (0..9)
+        .map(|n| Destination::new(&format!("h{n}.example.com"), 80))
+        .find(|d| !cache.contains_key(d))
+        .unwrap();
+    assert_eq!(
+        *cached_index(&mut cache, &dropped, 3, || 100),
+        100,
+        "rebuilt"
+    );
+    assert_eq!(cache.len(), 3);
+}

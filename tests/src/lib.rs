@@ -206,3 +206,24 @@ pub fn need_python_module(module: &str) {
         "python3 cannot import {module} (.ci/run installs it with pip)"
     );
 }
+
+/// Makes a CA of the test's own in `dir` (`test-ca.pem`, `test-ca.key`) and a server
+/// certificate it signed for `localhost` and 127.0.0.1 (`server.pem`, `server.key`): a real
+/// HTTPS upstream whose certificate mocket trusts only through `MOCKET_UPSTREAM_CA`.
+pub fn make_test_ca(dir: &Path) {
+    let script = r#"set -e
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+  -subj /CN=mocket-test-ca -keyout test-ca.key -out test-ca.pem 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+  -subj /CN=localhost -keyout server.key -out server.csr 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > san.ext
+openssl x509 -req -in server.csr -CA test-ca.pem -CAkey test-ca.key -CAcreateserial \
+  -days 2 -extfile san.ext -out server.pem 2>/dev/null
+"#;
+    let out = Command::new("sh")
+        .args(["-c", script])
+        .current_dir(dir)
+        .output()
+        .expect("run openssl");
+    assert!(out.status.success(), "{out:?}");
+}

@@ -7,7 +7,6 @@
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use mocket_tests::*;
 use serde_json::Value;
@@ -171,21 +170,7 @@ impl Setup {
 
     /// A server certificate for `localhost` and 127.0.0.1, signed by a CA of the test's own.
     fn make_test_ca(&self) {
-        let script = r#"set -e
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-  -subj /CN=mocket-test-ca -keyout test-ca.key -out test-ca.pem 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-  -subj /CN=localhost -keyout server.key -out server.csr 2>/dev/null
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > san.ext
-openssl x509 -req -in server.csr -CA test-ca.pem -CAkey test-ca.key -CAcreateserial \
-  -days 2 -extfile san.ext -out server.pem 2>/dev/null
-"#;
-        let out = Command::new("sh")
-            .args(["-c", script])
-            .current_dir(&self.dir)
-            .output()
-            .expect("run openssl");
-        assert!(out.status.success(), "{out:?}");
+        mocket_tests::make_test_ca(&self.dir);
     }
 
     /// Writes `script` and returns the `mocket run` command line that runs it with `flags`.

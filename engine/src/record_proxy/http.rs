@@ -28,7 +28,6 @@ use serde_json::json;
 
 use super::Interaction;
 use super::side::{Got, Side};
-use super::upstream;
 use crate::http::{Flow, perform, refuse, write};
 use crate::journal::Action;
 use crate::{Claim, Engine};
@@ -225,12 +224,7 @@ impl<'a> HttpProxy<'a> {
     /// The upstream connection, opened (with TLS when the client used it) on first need.
     fn open_upstream(&mut self) -> Result<(), String> {
         if self.upstream.is_none() {
-            let dest = &self.claim.dest;
-            let tcp = upstream::connect(dest).map_err(|e| format!("cannot reach {dest}: {e}"))?;
-            let side: Box<dyn Side> = match self.tls {
-                true => Box::new(self.engine.upstream_tls(tcp, &self.host, true)?),
-                false => Box::new(tcp),
-            };
+            let side = (self.engine).http_upstream(&self.claim.dest, self.tls, &self.host)?;
             self.upstream = Some(side);
             self.reused = false;
         }

@@ -9,6 +9,7 @@
 //! Replay uses the kind the cassette recorded for the destination.
 
 mod http;
+mod passthrough;
 mod relay;
 mod replay;
 mod side;
@@ -31,6 +32,7 @@ use super::{Claim, Engine};
 use crate::journal::{Action, Event};
 use http::HttpProxy;
 use mocket_config::{Config, ConfigError};
+pub(crate) use passthrough::PassUpstream;
 use relay::{First, Tap};
 use side::Side;
 use taps::{RedisTap, SaveSchedule, TcpTap};

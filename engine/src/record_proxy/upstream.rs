@@ -1,4 +1,4 @@
-//! Reaching the real destination while recording: TCP to every address of the host in turn,
+//! Reaching the real destination while recording (and for `"unmatched": "passthrough"`): TCP to every address of the host in turn,
 //! and TLS verified against the system roots plus `MOCKET_UPSTREAM_CA`.
 //!
 //! Under `mocket run` the engine lives in the `mocket` process, which is not preloaded; in the
@@ -16,6 +16,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 
+use super::side::Side;
 use crate::Engine;
 use crate::trust::SYSTEM_BUNDLES;
 
@@ -77,9 +78,10 @@ impl Engine {
     fn upstream_config(&self) -> Result<Arc<ClientConfig>, String> {
         let built = self.upstream_tls.get_or_init(|| {
             let extra = self
-                .recorder
+                .config
                 .as_ref()
-                .and_then(|r| r.settings().upstream_ca.clone());
+                .ok()
+                .and_then(|c| c.upstream_ca.clone());
             let provider = Arc::new(rustls::crypto::ring::default_provider());
             let config = ClientConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
@@ -89,6 +91,21 @@ impl Engine {
             Ok(Arc::new(config))
         });
         built.clone()
+    }
+
+    /// A connection to the real `dest` for HTTP, with TLS to the server named `host` (ALPN
+    /// `http/1.1`) when the client spoke TLS to mocket.
+    pub(super) fn http_upstream(
+        &self,
+        dest: &Destination,
+        tls: bool,
+        host: &str,
+    ) -> Result<Box<dyn Side>, String> {
+        let tcp = connect(dest).map_err(|e| format!("cannot reach {dest}: {e}"))?;
+        Ok(match tls {
+            true => Box::new(self.upstream_tls(tcp, host, true)?),
+            false => Box::new(tcp),
+        })
     }
 
     /// TLS to the real server named `host` over `tcp`, handshake done. `http` offers ALPN
