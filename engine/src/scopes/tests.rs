@@ -597,7 +597,7 @@ fn registering_defers_the_snapshot_to_the_next_request() {
     let dest = Destination::new("api.test", 80);
     assert_eq!(scopes.lease(&scope, &dest, true), Ok(true));
     let add = |path: &str| {
-        let parsed = session::parse_entry(&entry(path, "x"), false).unwrap();
+        let parsed = session::parse_entry(entry(path, "x"), false).unwrap();
         scopes.add(&scope, parsed, false);
     };
     add("/a");
