@@ -11,7 +11,7 @@ pub fn control_message(data: &[u8]) {
     let reply = match op {
         Ok(Op::Register {
             entry, responder, ..
-        }) => match crate::scopes::session::parse_entry(&entry, responder) {
+        }) => match crate::scopes::session::parse_entry(entry, responder) {
             Ok(_) => protocol::ok_reply(id, serde_json::json!({})),
             Err(e) => protocol::error_reply(id, &e),
         },

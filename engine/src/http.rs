@@ -21,7 +21,7 @@ use super::{Claim, Engine, lock};
 use crate::journal::{Action, Event, JOURNAL_BODY, journal_body};
 use crate::record_proxy::PassUpstream;
 use crate::scopes::session::CALL_TIMEOUT;
-use crate::scopes::{EntrySet, Scope, ScopeEntry, request_object};
+use crate::scopes::{EntrySet, Scope, ScopeEntry, Seen, request_object};
 use mocket_config::{Entry, LogLevel};
 use std::cell::RefCell;
 use std::path::Path;
@@ -43,6 +43,15 @@ impl Connection for TcpStream {
     fn tcp(&self) -> &TcpStream {
         self
     }
+}
+
+/// How a request goes into the log of the test scope that holds its destination.
+enum LogAs {
+    Answered(usize),
+    /// Unmatched, with the nearest-miss text.
+    Unmatched(String),
+    /// In the log already.
+    Logged,
 }
 
 /// How long a client refused mid-upload may go on sending before the connection closes.
@@ -108,9 +117,9 @@ impl Engine {
                 Ok(Some(Parsed::Request(request))) => {
                     let set = current.borrow_mut().take();
                     match set.or_else(|| self.entry_set(&claim.dest)) {
-                        Some(set) => match self.answer(&request, tls, claim, &set) {
+                        Some(set) => match self.answer(request, tls, claim, &set) {
                             Answer::Plan(steps) => perform(stream, steps),
-                            Answer::PassThrough => {
+                            Answer::PassThrough(request) => {
                                 self.pass_through(&request, stream, tls, claim, upstream)
                             }
                         },
@@ -163,8 +172,33 @@ impl Engine {
         likely
     }
 
-    /// Picks the response to `request`, journals the exchange and returns what to send.
-    fn answer(&self, request: &Request, tls: bool, claim: &Claim, set: &EntrySet) -> Answer {
+    /// Picks the response to `request`, journals the exchange, logs the request in the test
+    /// scope that holds the destination (before the client can see the response) and returns
+    /// what to send, or the request back when it goes to the real server.
+    fn answer(&self, request: Request, tls: bool, claim: &Claim, set: &EntrySet) -> Answer {
+        let Some((steps, log)) = self.choose(&request, tls, claim, set) else {
+            return Answer::PassThrough(request);
+        };
+        if let Some(scope) = set.scope() {
+            let seen = |miss| Seen::http(claim.pid, &claim.dest, tls, request, miss);
+            match log {
+                LogAs::Answered(index) => scope.record(Some(index), seen(None)),
+                LogAs::Unmatched(miss) => scope.record(None, seen(Some(&miss))),
+                LogAs::Logged => {}
+            }
+        }
+        Answer::Plan(steps)
+    }
+
+    /// What to send for `request`, and how the scope's log gets it; `None` when the request
+    /// matched nothing and is passed through to the real server.
+    fn choose(
+        &self,
+        request: &Request,
+        tls: bool,
+        claim: &Claim,
+        set: &EntrySet,
+    ) -> Option<(Vec<Step>, LogAs)> {
         let likely = self.likely(set, request);
         let matching = likely.into_iter().filter(|&i| {
             http_entry(set.entry(i))
@@ -175,7 +209,7 @@ impl Engine {
             if passes_through(set) {
                 refusal = self.passthrough_refusal(claim);
                 if refusal.is_none() {
-                    return Answer::PassThrough;
+                    return None;
                 }
             }
             // The slow path, for the report only: why each entry of the destination missed.
@@ -188,17 +222,17 @@ impl Engine {
                 .map(|(_, e)| http::mismatches_on(e, request, tls, &claim.dest))
                 .collect();
             let misses = misses(&entries, reasons, request);
-            return Answer::Plan(self.unmatched(request, tls, claim, set, misses, refusal));
+            let (steps, miss) = self.unmatched(request, tls, claim, set, misses, refusal);
+            return Some((steps, LogAs::Unmatched(miss)));
         };
         let Entry::Http(entry) = set.entry(index) else {
             unreachable!("filtered to http entries")
         };
-        if let Some(scope) = set.scope() {
-            let object = request_object(claim.pid, &claim.dest, tls, request, Some(index), None);
-            if let Some(responder) = set.scope_entry(index).filter(|e| e.responder) {
-                return Answer::Plan(self.respond_with(request, claim, scope, responder, object));
-            }
-            scope.record(Some(index), object);
+        if let Some(scope) = set.scope()
+            && let Some(responder) = set.scope_entry(index).filter(|e| e.responder)
+        {
+            let steps = self.respond_with(request, tls, claim, scope, responder);
+            return Some((steps, LogAs::Logged));
         }
         let last = entry.responses.len() - 1;
         let response = &entry.responses[usize::try_from(used).unwrap_or(last).min(last)];
@@ -219,7 +253,8 @@ impl Engine {
                         &rendered
                     }
                     Err(e) => {
-                        return Answer::Plan(self.template_failed(request, claim, index, &e));
+                        let steps = self.template_failed(request, claim, index, &e);
+                        return Some((steps, LogAs::Answered(index)));
                     }
                 }
             }
@@ -237,23 +272,27 @@ impl Engine {
                 claim.dest, request.method, request.target, response.status
             ));
         }
-        Answer::Plan(http::plan(response, request))
+        Some((http::plan(response, request), LogAs::Answered(index)))
     }
 
     /// Asks the test that registered `responder` for the response (DESIGN.md section 8:
     /// callbacks run in the test's process). A failed call answers `500` with why, and fails
     /// the scope.
+    /// The request is in the scope's log before the closure runs (it may read it).
     fn respond_with(
         &self,
         request: &Request,
+        tls: bool,
         claim: &Claim,
         scope: &Arc<Scope>,
         responder: &ScopeEntry,
-        object: Value,
     ) -> Vec<Step> {
+        let entry = Some(responder.id);
+        let object = request_object(claim.pid, &claim.dest, tls, request, entry, None);
         let call = json!({"op": "respond_with", "scope": scope.id, "entry": responder.id,
                           "request": object});
-        scope.record(Some(responder.id), object);
+        let seen = Seen::http(claim.pid, &claim.dest, tls, request.clone(), None);
+        scope.record(entry, seen);
         let answer = match self.scopes.session(scope.session) {
             Some(session) => session.call(call, CALL_TIMEOUT),
             None => Err("failed: the test's control session is closed".into()),
@@ -314,8 +353,8 @@ impl Engine {
         })
     }
 
-    /// The `501` for a request no entry answers, counted so that `mocket run` fails. `note`
-    /// ends the body (why it was not passed through).
+    /// The `501` for a request no entry answers, counted so that `mocket run` fails, and its
+    /// nearest-miss text. `note` ends the body (why it was not passed through).
     fn unmatched(
         &self,
         request: &Request,
@@ -324,27 +363,21 @@ impl Engine {
         set: &EntrySet,
         misses: Vec<Miss>,
         note: Option<String>,
-    ) -> Vec<Step> {
+    ) -> (Vec<Step>, String) {
         let near = http::closest(misses);
         let origin = format!("{}://{}", http::scheme(tls), claim.dest);
         let mut body = http::unmatched_body(request, &origin, &near);
-        if let Some(note) = &note {
-            body.push_str(&format!("mocket: {note}\n"));
-        }
         let mut summary = http::unmatched_summary(request, &near);
         if let Some(note) = &note {
+            body.push_str(&format!("mocket: {note}\n"));
             summary = format!("{summary}; {note}");
         }
-        if let Some(scope) = set.scope() {
-            let miss = body.trim_end();
-            let object = request_object(claim.pid, &claim.dest, tls, request, None, Some(miss));
-            scope.record(None, object);
-        }
+        let miss = body.trim_end().to_string();
         let event = self
             .event(claim, Action::Unmatched, request, json!({"status": 501}))
-            .with("reason", json!(body.trim_end()));
+            .with("reason", json!(miss));
         self.count_unmatched(claim, "http", summary, scoped(event, set));
-        http::plan(&http::text_response(501, body), request)
+        (http::plan(&http::text_response(501, body), request), miss)
     }
 
     /// A template that failed to render: `500` with the error, journaled and counted as
@@ -403,7 +436,7 @@ enum Answer {
     /// Mocket's own response (an entry's, or a 501/500 saying why).
     Plan(Vec<Step>),
     /// The real server's: the request matched nothing and `"unmatched": "passthrough"` is on.
-    PassThrough,
+    PassThrough(Request),
 }
 
 /// Whether requests of `set` that match nothing are relayed to the real destination: with

@@ -36,8 +36,8 @@ use serde_json::json;
 
 use super::{Claim, Engine, lock};
 use crate::journal::{Action, Event};
-use crate::scopes::EntrySet;
 use crate::scopes::log::command_object;
+use crate::scopes::{EntrySet, Seen};
 use mocket_config::Entry;
 
 /// The emulators of an engine by destination, each made on the first connection to it.
@@ -519,7 +519,8 @@ impl Answerer<'_> {
     fn log(&self, cmd: &Command, entry: Option<usize>, miss: Option<&str>) {
         if let Some(scope) = self.scope.set.scope() {
             let pid = self.scope.claim.pid;
-            scope.record(entry, command_object(pid, cmd.to_strings(), entry, miss));
+            let object = command_object(pid, cmd.to_strings(), entry, miss);
+            scope.record(entry, Seen::Object(object));
         }
     }
 

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{Claim, Engine};
 use crate::journal::Action;
-use crate::scopes::{EntrySet, log::tcp_object};
+use crate::scopes::{EntrySet, Seen, log::tcp_object};
 use mocket_config::Entry;
 
 impl Engine {
@@ -70,7 +70,12 @@ impl Engine {
                     .map(|m| format!("entry #{index}: {m}"));
                 scope.record(
                     Some(index).filter(|_| miss.is_none()),
-                    tcp_object(claim.pid, &buf[..n], Some(index), miss.as_deref()),
+                    Seen::Object(tcp_object(
+                        claim.pid,
+                        &buf[..n],
+                        Some(index),
+                        miss.as_deref(),
+                    )),
                 );
             }
             match received {

@@ -26,6 +26,7 @@
 #![forbid(unsafe_code)]
 
 mod client;
+mod daemon;
 mod error;
 pub mod http;
 mod protocol;
@@ -170,6 +171,9 @@ impl Mocket {
     #[track_caller]
     pub fn mock(&self, entry: impl IntoEntry) -> Mock {
         let EntrySpec { json, responder } = entry.into_entry();
+        if responder.is_some() {
+            or_fail(self.scope.client.expect_calls());
+        }
         let reply = self
             .scope
             .request(&Op::register(self.scope.id, json, responder.is_some()));

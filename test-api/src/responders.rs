@@ -1,8 +1,8 @@
 //! `respond_with` closures: which closure answers which entry, and the threads that run them.
 //!
-//! The engine's calls arrive on a transport thread (the daemon connection's reader, or an
-//! engine thread through `on_message`), which must stay free; each call runs on a pool thread
-//! of this crate. The pool grows when every thread is busy, so a closure that waits for
+//! The engine's calls arrive on a transport thread (whichever thread reads the daemon
+//! connection at the time, or an engine thread through `on_message`), which must stay free;
+//! each call runs on a pool thread of this crate. The pool grows when every thread is busy, so a closure that waits for
 //! another call (a closure calling a mocked service itself) cannot deadlock.
 
 use std::collections::{HashMap, HashSet, VecDeque};

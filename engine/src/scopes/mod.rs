@@ -31,7 +31,7 @@ use serde_json::Value;
 
 use crate::control::sync::lock;
 
-pub use log::{Logged, request_object};
+pub use log::{Logged, Seen, request_object};
 pub use protocol::{ErrorKind, ProtocolError};
 pub use session::{Handled, Placement, Session, Sink};
 pub use verdict::{Expectation, Failure, Verdict};
@@ -82,9 +82,8 @@ pub struct Scope {
 struct ScopeState {
     /// Every entry, in registration order.
     entries: Vec<Arc<ScopeEntry>>,
-    /// The entries of each destination; replaced (never changed) on registration, so a
-    /// request holds a consistent snapshot without holding a lock.
-    by_dest: HashMap<Destination, Arc<DestEntries>>,
+    /// The entries of each destination.
+    by_dest: HashMap<Destination, DestList>,
     /// The destinations whose lease this scope holds.
     leases: Vec<Destination>,
 }
@@ -108,7 +107,34 @@ impl ScopeEntry {
     }
 }
 
-/// A scope's entries for one destination, in registration order, with their indexes.
+/// A scope's entries for one destination as registered, and the snapshot requests use.
+#[derive(Default)]
+struct DestList {
+    entries: Vec<Arc<ScopeEntry>>,
+    /// Taken by the first request after a registration, then shared until the next one: a
+    /// registration appends in O(1), whatever the number of entries (issue 12: < 50 µs).
+    snapshot: Option<Arc<DestEntries>>,
+}
+
+impl DestList {
+    fn push(&mut self, entry: Arc<ScopeEntry>) {
+        self.entries.push(entry);
+        self.snapshot = None;
+    }
+
+    fn snapshot(&mut self) -> Arc<DestEntries> {
+        let entries = &self.entries;
+        Arc::clone(self.snapshot.get_or_insert_with(|| {
+            Arc::new(DestEntries {
+                entries: entries.clone(),
+                ..DestEntries::default()
+            })
+        }))
+    }
+}
+
+/// A scope's entries for one destination, in registration order, with their indexes: a
+/// snapshot that never changes, so a request holds consistent candidates without a lock.
 #[derive(Default)]
 pub struct DestEntries {
     pub entries: Vec<Arc<ScopeEntry>>,
@@ -310,19 +336,14 @@ impl Scopes {
         }
         let mut state = lock(&scope.state);
         state.entries.push(Arc::clone(&added));
-        let mut entries = state
-            .by_dest
-            .get(&dest)
-            .map(|d| d.entries.clone())
-            .unwrap_or_default();
-        entries.push(Arc::clone(&added));
-        state.by_dest.insert(
-            dest.clone(),
-            Arc::new(DestEntries {
-                entries,
-                ..DestEntries::default()
-            }),
-        );
+        match state.by_dest.get_mut(&dest) {
+            Some(list) => list.push(Arc::clone(&added)),
+            None => {
+                let mut list = DestList::default();
+                list.push(Arc::clone(&added));
+                state.by_dest.insert(dest.clone(), list);
+            }
+        }
         Registered {
             entry: added.id,
             destination: dest,
@@ -345,8 +366,8 @@ impl Scopes {
         let scope = Arc::clone(lock(&self.registry).leases.get(dest)?);
         let entries = lock(&scope.state)
             .by_dest
-            .get(dest)
-            .cloned()
+            .get_mut(dest)
+            .map(DestList::snapshot)
             .unwrap_or_default();
         Some((scope, entries))
     }
@@ -415,11 +436,10 @@ impl Scope {
         self.closed.load(Ordering::Acquire)
     }
 
-    /// Records what the engine saw; `fill` completes the Request object given its `seq`.
-    pub fn record(&self, entry: Option<usize>, mut object: Value) {
+    /// Records what the engine saw, answered by `entry` or unmatched.
+    pub fn record(&self, entry: Option<usize>, seen: Seen) {
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-        object["seq"] = seq.into();
-        lock(&self.log).push(Logged { entry, object });
+        lock(&self.log).push(Logged { entry, seq, seen });
     }
 
     /// The Request objects of `entry`, or all of them.
@@ -427,15 +447,15 @@ impl Scope {
         lock(&self.log)
             .iter()
             .filter(|l| entry.is_none() || l.entry == entry)
-            .map(|l| l.object.clone())
+            .map(Logged::object)
             .collect()
     }
 
     pub fn unmatched(&self) -> Vec<Value> {
         lock(&self.log)
             .iter()
-            .filter(|l| l.object["matched"] == Value::Bool(false))
-            .map(|l| l.object.clone())
+            .filter(|l| !l.matched())
+            .map(Logged::object)
             .collect()
     }
 

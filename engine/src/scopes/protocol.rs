@@ -135,10 +135,17 @@ pub fn parse(line: &[u8]) -> Incoming {
         let err = ProtocolError::bad("a request needs \"id\": an integer the client picks");
         return (None, Err(err));
     }
-    (id, op(&map))
+    (id, op(map))
 }
 
-fn op(map: &Map<String, Value>) -> Result<Op, ProtocolError> {
+/// The request `map` holds.
+fn op(map: Map<String, Value>) -> Result<Op, ProtocolError> {
+    match text(&map, "op")? {
+        "register" => return register(map),
+        "respond" => return respond(map),
+        _ => {}
+    }
+    let map = &map;
     let name = text(map, "op")?;
     let scope = || unsigned(map, "scope");
     let entry = || unsigned(map, "entry").map(|e| e as usize);
@@ -153,18 +160,6 @@ fn op(map: &Map<String, Value>) -> Result<Op, ProtocolError> {
         "open_scope" => Op::OpenScope {
             name: text(map, "name")?.to_string(),
             pid: optional_unsigned(map, "pid")?.unwrap_or(0) as u32,
-        },
-        "register" => Op::Register {
-            scope: scope()?,
-            entry: map
-                .get("entry")
-                .cloned()
-                .ok_or_else(|| missing("entry", "a mocks-file entry object"))?,
-            responder: match map.get("responder") {
-                None | Some(Value::Null) => false,
-                Some(Value::Bool(b)) => *b,
-                Some(_) => return Err(ProtocolError::bad("\"responder\" must be true or false")),
-            },
         },
         "expect" => Op::Expect {
             scope: scope()?,
@@ -182,25 +177,44 @@ fn op(map: &Map<String, Value>) -> Result<Op, ProtocolError> {
         },
         "verify" => Op::Verify { scope: scope()? },
         "close_scope" => Op::CloseScope { scope: scope()? },
-        "respond" => Op::Respond {
-            call: unsigned(map, "call")?,
-            answer: match (map.get("response"), map.get("error")) {
-                (Some(response), None) => Ok(response.clone()),
-                (None, Some(Value::String(error))) => Err(error.clone()),
-                _ => {
-                    return Err(ProtocolError::bad(
-                        "respond needs either \"response\" (a response object) or \"error\" \
-                         (text)",
-                    ));
-                }
-            },
-        },
         other => {
             return Err(ProtocolError::bad(format!(
                 "unknown op \"{other}\" (this engine speaks version {VERSION}: hello, \
                  open_scope, register, expect, hits, requests, verify, close_scope, respond)"
             )));
         }
+    })
+}
+
+/// A `register`: its entry is moved out of the message, not copied.
+fn register(mut map: Map<String, Value>) -> Result<Op, ProtocolError> {
+    Ok(Op::Register {
+        scope: unsigned(&map, "scope")?,
+        responder: match map.get("responder") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(ProtocolError::bad("\"responder\" must be true or false")),
+        },
+        entry: map
+            .remove("entry")
+            .ok_or_else(|| missing("entry", "a mocks-file entry object"))?,
+    })
+}
+
+/// A `respond`: its response is moved out of the message, not copied.
+fn respond(mut map: Map<String, Value>) -> Result<Op, ProtocolError> {
+    Ok(Op::Respond {
+        call: unsigned(&map, "call")?,
+        answer: match (map.remove("response"), map.remove("error")) {
+            (Some(response), None) => Ok(response),
+            (None, Some(Value::String(error))) => Err(error),
+            _ => {
+                return Err(ProtocolError::bad(
+                    "respond needs either \"response\" (a response object) or \"error\" \
+                     (text)",
+                ));
+            }
+        },
     })
 }
 

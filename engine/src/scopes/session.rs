@@ -193,7 +193,7 @@ impl Engine {
                 responder,
             } => {
                 let scope = scope(id)?;
-                return self.register(&scope, &entry, responder, may_wait);
+                return self.register(&scope, entry, responder, may_wait);
             }
             Op::Expect {
                 scope: id,
@@ -242,7 +242,7 @@ impl Engine {
     fn register(
         &self,
         scope: &Arc<Scope>,
-        entry: &Value,
+        entry: Value,
         responder: bool,
         may_wait: bool,
     ) -> Result<Option<Value>, ProtocolError> {
@@ -307,13 +307,12 @@ impl Engine {
 
 /// Parses a registered entry with the mocks file's parser. A responder entry is an `http`
 /// entry without responses: its responses come from the test.
-pub(crate) fn parse_entry(value: &Value, responder: bool) -> Result<Entry, ProtocolError> {
+pub(crate) fn parse_entry(mut value: Value, responder: bool) -> Result<Entry, ProtocolError> {
     let invalid = |key: String, message: String| ProtocolError {
         kind: ErrorKind::Invalid,
         message,
         key: (!key.is_empty()).then_some(key),
     };
-    let mut value = value.clone();
     if responder {
         let Value::Object(map) = &mut value else {
             return Err(invalid(

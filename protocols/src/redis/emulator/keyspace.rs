@@ -216,6 +216,7 @@ fn encoding(value: &Value) -> &'static str {
             "listpack"
         }
         Value::ZSet(_) => "skiplist",
+        Value::Stream(_) => "stream",
     }
 }
 
