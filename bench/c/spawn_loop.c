@@ -1,7 +1,9 @@
 /* Interleaved spawn timer for the preload's load cost (issue 15), without building the whole
  * benchmark: for ROUNDS rounds, posix_spawn()s ARGV once with no preload and once under each
- * library given, in turn, and times each spawn to exit. Prints, per library, the median over
- * rounds of (time with it - time without it in the same round), and the median without.
+ * library given, in turn, and times each spawn to exit (wall) and the child's CPU time (user +
+ * system, from wait4: steadier than wall time on a loaded machine). Prints, per library, the
+ * median over rounds of (time with it - time without it in the same round), and the medians
+ * without.
  *
  *   cc -O2 -o spawn_loop bench/c/spawn_loop.c
  *   ./spawn_loop ROUNDS LIB... -- ARGV...
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -50,16 +53,36 @@ static char **env_with(const char *lib) {
     return env;
 }
 
-static double spawn_once(char **argv, char **env) {
+/* Spawns once; the wall time, and the child's CPU time in *cpu. */
+static double spawn_once(char **argv, char **env, double *cpu) {
     pid_t pid;
     int status;
+    struct rusage usage;
     double start = now();
     if (posix_spawn(&pid, argv[0], NULL, NULL, argv, env) != 0) {
         perror("posix_spawn");
         exit(2);
     }
-    waitpid(pid, &status, 0);
-    return now() - start;
+    wait4(pid, &status, 0, &usage);
+    double wall = now() - start;
+    *cpu = usage.ru_utime.tv_sec + usage.ru_utime.tv_usec * 1e-6 + usage.ru_stime.tv_sec +
+           usage.ru_stime.tv_usec * 1e-6;
+    return wall;
+}
+
+/* Prints the medians of `t` (rounds per variant, variant 0 without a preload). */
+static void report(const char *what, double *t, int rounds, int libs, char **names) {
+    double *d = calloc(rounds, sizeof *d);
+    for (int r = 0; r < rounds; r++)
+        d[r] = t[r];
+    printf("%s none: median %.1f us\n", what, median(d, rounds) * 1e6);
+    for (int v = 1; v <= libs; v++) {
+        for (int r = 0; r < rounds; r++)
+            d[r] = t[v * rounds + r] - t[r];
+        printf("%s %s: added %+.1f us (median of paired differences)\n", what, names[v - 1],
+               median(d, rounds) * 1e6);
+    }
+    free(d);
 }
 
 int main(int argc, char **argv) {
@@ -75,22 +98,16 @@ int main(int argc, char **argv) {
     envs[0] = env_with(NULL);
     for (int i = 0; i < libs && i < 15; i++)
         envs[i + 1] = env_with(argv[2 + i]);
-    double *t = calloc((size_t)rounds * (libs + 1), sizeof *t);
+    double *wall = calloc((size_t)rounds * (libs + 1), sizeof *wall);
+    double *cpu = calloc((size_t)rounds * (libs + 1), sizeof *cpu);
+    double ignored;
     for (int r = 0; r < rounds / 10; r++) /* warm-up */
         for (int v = 0; v <= libs; v++)
-            spawn_once(cmd, envs[v]);
+            spawn_once(cmd, envs[v], &ignored);
     for (int r = 0; r < rounds; r++)
         for (int v = 0; v <= libs; v++)
-            t[v * rounds + r] = spawn_once(cmd, envs[v]);
-    double *d = calloc(rounds, sizeof *d);
-    for (int r = 0; r < rounds; r++)
-        d[r] = t[r];
-    printf("none: median %.1f us\n", median(d, rounds) * 1e6);
-    for (int v = 1; v <= libs; v++) {
-        for (int r = 0; r < rounds; r++)
-            d[r] = t[v * rounds + r] - t[r];
-        printf("%s: added %+.1f us (median of paired differences)\n", argv[1 + v],
-               median(d, rounds) * 1e6);
-    }
+            wall[v * rounds + r] = spawn_once(cmd, envs[v], &cpu[v * rounds + r]);
+    report("wall", wall, rounds, libs, argv + 2);
+    report("cpu", cpu, rounds, libs, argv + 2);
     return 0;
 }

@@ -93,7 +93,7 @@ static void *_Atomic libc_fns[F_COUNT];
 static _Atomic int said_unloadable;
 /* Set while this thread loads the Rust shim: its hooked calls meanwhile go to libc. */
 static __thread int loading_here __attribute__((tls_model("initial-exec")));
-static char unloadable_why[512];
+static char unloadable_why[PATH_MAX + 512];
 
 /* The next definition of `name` after this library (libc's): the Rust shim calls this for
  * its real functions, as RTLD_NEXT from inside a dlopen'ed library would not find them. */
@@ -131,11 +131,7 @@ typedef void (*init_fn)(void);
 static init_fn shim_init;
 
 static void set_unloadable(const char *path, const char *why) {
-    size_t n = strlen(path);
-    if (n > 200)
-        n = 200;
-    memcpy(unloadable_why, path, n);
-    snprintf(unloadable_why + n, sizeof unloadable_why - n, " (%s)", why ? why : "unknown error");
+    snprintf(unloadable_why, sizeof unloadable_why, "%s (%s)", path, why ? why : "unknown error");
     atomic_store_explicit(&shim_state, UNLOADABLE, memory_order_release);
 }
 
@@ -403,11 +399,29 @@ ALIAS(__res_nquerydomain, res_nquerydomain)
 ALIAS(__res_send, res_send)
 ALIAS(__res_nsend, res_nsend)
 
-/* ---- The constructor's question: does the environment need the Rust shim's adjustments? */
+/* ---- The constructor's question: does the environment need the Rust shim's adjustments?
+ * It runs in every process, so it calls nothing in libc but one stat: each first call of a
+ * libc function costs a lazy symbol binding and fresh pages (measured: printf alone doubled
+ * the stub's load cost). */
 
+extern char **environ;
+
+/* The length of `prefix` when `s` starts with it, else 0. */
+static size_t starts_with(const char *s, const char *prefix) {
+    size_t i = 0;
+    while (prefix[i] != '\0' && s[i] == prefix[i])
+        i++;
+    return prefix[i] == '\0' ? i : 0;
+}
+
+/* A variable's value; NULL when unset or empty (as mocket's Rust side treats it). */
 static const char *value_of(const char *name) {
-    const char *v = getenv(name);
-    return v != NULL && v[0] != '\0' ? v : NULL;
+    for (char **entry = environ; entry != NULL && *entry != NULL; entry++) {
+        size_t n = starts_with(*entry, name);
+        if (n > 0 && (*entry)[n] == '=')
+            return (*entry)[n + 1] != '\0' ? *entry + n + 1 : NULL;
+    }
+    return NULL;
 }
 
 static int any_relative_path(void) {
@@ -417,6 +431,19 @@ static int any_relative_path(void) {
             return 1;
     }
     return 0;
+}
+
+/* `a` then `b` into `out`; 0 when they do not fit. */
+static int join(char *out, size_t size, const char *a, const char *b) {
+    size_t n = 0;
+    for (const char *part[2] = {a, b}, **p = part; p < part + 2; p++)
+        for (const char *c = *p; *c != '\0'; c++) {
+            if (n + 1 >= size)
+                return 0;
+            out[n++] = *c;
+        }
+    out[n] = '\0';
+    return 1;
 }
 
 /* The CA certificate's path by mocket-control's rule (ca_location); 0 when there is none. */
@@ -435,7 +462,7 @@ static int ca_cert_path(char *out, size_t size) {
     } else {
         return 0;
     }
-    return snprintf(out, size, "%s%s", base, suffix) < (int)size;
+    return join(out, size, base, suffix);
 }
 
 /* Whether the Rust shim would point the CA-bundle variables at mocket's bundle: a bare
@@ -447,11 +474,14 @@ static int bundle_to_point(void) {
         return 0;
     if (stat(cert, &st) != 0 || !S_ISREG(st.st_mode))
         return 0;
-    char *slash = strrchr(cert, '/');
-    size_t dir = slash == NULL ? 0 : (size_t)(slash - cert);
+    size_t dir = 0; /* the length of the certificate's directory */
+    for (size_t i = 0; cert[i] != '\0'; i++)
+        if (cert[i] == '/')
+            dir = i;
+    cert[dir] = '\0';
     for (size_t i = 0; i < sizeof BUNDLE_VARS / sizeof BUNDLE_VARS[0]; i++) {
         const char *v = value_of(BUNDLE_VARS[i]);
-        if (v != NULL && dir > 0 && strncmp(v, cert, dir) == 0 &&
+        if (v != NULL && dir > 0 && starts_with(v, cert) == dir &&
             (v[dir] == '/' || v[dir] == '\0'))
             return 0;
     }
