@@ -1,4 +1,5 @@
-//! Embeds `libmocket.so` and `libmocket_engine.so` into `mocket`, so that `cargo install --path
+//! Embeds `libmocket.so` (the preloaded stub), `libmocket_shim.so` (the Rust shim it loads) and
+//! `libmocket_engine.so` into `mocket`, so that `cargo install --path
 //! cli` gives a `mocket` that needs nothing else (issue 18).
 //!
 //! Cargo cannot depend on a cdylib's artifact on stable (artifact dependencies are unstable), so
@@ -11,7 +12,7 @@
 //! asked and offline when the dependencies are fetched.
 //!
 //! Release builds embed (what `cargo install` uses); dev builds do not, unless `MOCKET_EMBED=1`:
-//! they would compile the engine a second time (the workspace build already puts both libraries
+//! they would compile the engine a second time (the workspace build already puts the libraries
 //! beside `target/debug/mocket`, where a binary without embedded libraries looks for them).
 //! `MOCKET_EMBED=0` turns embedding off in any profile.
 
@@ -19,8 +20,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The libraries, as the inner cargo names them and as they are written at run time.
-const LIBRARIES: [(&str, &str); 2] = [
+const LIBRARIES: [(&str, &str); 3] = [
     ("MOCKET_EMBEDDED_SHIM", "libmocket.so"),
+    ("MOCKET_EMBEDDED_RUST_SHIM", "libmocket_shim.so"),
     ("MOCKET_EMBEDDED_ENGINE", "libmocket_engine.so"),
 ];
 
@@ -66,14 +68,14 @@ fn main() {
         all.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
         all.extend_from_slice(&bytes);
     }
-    // The cache directory's name: one per pair of libraries.
+    // The cache directory's name: one per set of libraries.
     let hash = mocket_control::fnv::fnv1a_64(&all);
     println!("cargo::rustc-env=MOCKET_EMBEDDED_HASH={hash:016x}");
     println!("cargo::rustc-cfg=mocket_embedded");
     watch_sources(workspace, &built);
 }
 
-/// Runs the inner cargo and returns the directory holding the two libraries.
+/// Runs the inner cargo and returns the directory holding the libraries.
 fn build_libraries(workspace: &Path, profile: &str, target_dir: &Path) -> PathBuf {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
@@ -115,7 +117,12 @@ fn watch_sources(workspace: &Path, built: &Path) {
     );
     let mut manifests = std::collections::BTreeSet::new();
     manifests.insert(workspace.join("Cargo.toml"));
-    for dep_info in ["libmocket.d", "libmocket_engine.d"] {
+    // The stub's C source is compiled by the shim's build script: no dep-info names it.
+    println!(
+        "cargo::rerun-if-changed={}",
+        workspace.join("shim/stub/mocket_stub.c").display()
+    );
+    for dep_info in ["libmocket_shim.d", "libmocket_engine.d"] {
         let text = std::fs::read_to_string(built.join(dep_info)).unwrap_or_default();
         let Some((_, sources)) = text.split_once(": ") else {
             continue;

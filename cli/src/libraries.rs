@@ -1,5 +1,6 @@
-//! Where `mocket` finds `libmocket.so` (and, beside it, `libmocket_engine.so`, which the shim
-//! loads from its own directory under a bare `LD_PRELOAD`).
+//! Where `mocket` finds `libmocket.so` (and, beside it, `libmocket_shim.so`, which that stub
+//! loads on first use, and `libmocket_engine.so`, which the shim loads from its own directory
+//! under a bare `LD_PRELOAD`).
 //!
 //! `MOCKET_LIB` wins. Otherwise a `mocket` that carries the libraries (release builds: see
 //! `build.rs`) writes them, on first use, to `$XDG_CACHE_HOME/mocket/<hash>/` (or
@@ -21,10 +22,12 @@ pub const SHIM: &str = "libmocket.so";
 
 /// Libraries carried inside the `mocket` executable.
 pub struct Embedded {
-    /// Content hash of both libraries: the cache directory's name.
+    /// Content hash of the libraries: the cache directory's name.
     pub hash: &'static str,
-    /// `libmocket.so`'s bytes.
+    /// `libmocket.so`'s bytes (the preloaded stub).
     pub shim: &'static [u8],
+    /// `libmocket_shim.so`'s bytes (the Rust shim the stub loads beside itself).
+    pub rust_shim: &'static [u8],
     /// `libmocket_engine.so`'s bytes.
     pub engine: &'static [u8],
 }
@@ -33,11 +36,15 @@ pub struct Embedded {
 pub static EMBEDDED: Option<Embedded> = Some(Embedded {
     hash: env!("MOCKET_EMBEDDED_HASH"),
     shim: include_bytes!(env!("MOCKET_EMBEDDED_SHIM")),
+    rust_shim: include_bytes!(env!("MOCKET_EMBEDDED_RUST_SHIM")),
     engine: include_bytes!(env!("MOCKET_EMBEDDED_ENGINE")),
 });
 
 #[cfg(not(mocket_embedded))]
 pub static EMBEDDED: Option<Embedded> = None;
+
+/// The Rust shim's file name: the stub loads it from its own directory.
+const RUST_SHIM: &str = "libmocket_shim.so";
 
 /// The engine library's file name.
 const ENGINE: &str = "libmocket_engine.so";
@@ -45,10 +52,11 @@ const ENGINE: &str = "libmocket_engine.so";
 /// How much of the cached copies a start checks against the embedded bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Check {
-    /// `mocket run`: the whole of `libmocket.so` (loaded into every process) and the engine
+    /// `mocket run`: the whole of `libmocket.so` and `libmocket_shim.so` (loaded into the
+    /// processes of the tree) and the engine
     /// library's size (the daemon placement never loads it): a few hundred microseconds.
     Run,
-    /// `mocket shim`: the whole of both (a bare `LD_PRELOAD` loads the engine library).
+    /// `mocket shim`: the whole of all three (a bare `LD_PRELOAD` loads the engine library).
     Both,
 }
 
@@ -165,7 +173,7 @@ impl Places {
 }
 
 /// Makes `<cache>/<hash>/` (or, failing that, `<fallback>/<hash>/`, with one warning line) hold
-/// both libraries and returns it.
+/// the libraries and returns it.
 pub fn write_embedded(
     embedded: &Embedded,
     check: Check,
@@ -215,10 +223,11 @@ pub fn write_embedded(
     }
 }
 
-/// Makes `dir` hold both libraries as embedded, rewriting a missing, short or altered copy.
+/// Makes `dir` hold the libraries as embedded, rewriting a missing, short or altered copy.
 fn ensure(dir: &Path, embedded: &Embedded, check: Check) -> io::Result<()> {
     let files = [
         (SHIM, embedded.shim, true),
+        (RUST_SHIM, embedded.rust_shim, true),
         (ENGINE, embedded.engine, check == Check::Both),
     ];
     for (name, bytes, whole) in files {

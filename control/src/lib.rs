@@ -32,6 +32,7 @@ pub mod fnv;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod log_level;
+pub mod preload_env;
 pub mod sync;
 pub mod trust_names;
 

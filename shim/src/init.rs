@@ -1,18 +1,9 @@
-//! The constructor: it runs before `main` in every process the library is preloaded into, most
-//! of which never touch the network, so it only reads and adjusts the environment.
+//! The constructor's work: it runs before `main` in the processes whose environment needs it
+//! (the stub decides), and only reads and adjusts the environment.
 
 use std::path::PathBuf;
 
-/// Variables holding paths that children must read the same way, whatever their working
-/// directory (`cargo test` runs each test binary in its own package's directory).
-const PATH_VARS: &[&str] = &[
-    "MOCKET_CONFIG",
-    "MOCKET_JOURNAL",
-    "MOCKET_RECORD_DIR",
-    "MOCKET_CA_CERT",
-    "MOCKET_CA_KEY",
-    "MOCKET_UPSTREAM_CA",
-];
+use mocket_control::preload_env::PATH_VARS;
 
 /// Makes relative paths in [`PATH_VARS`] absolute, from this process's working directory.
 ///
@@ -36,15 +27,19 @@ unsafe fn anchor_relative_paths() {
     }
 }
 
-extern "C" fn init() {
-    // SAFETY: constructors of preloaded libraries run before `main`, on the process's only
-    // thread: nothing reads the environment meanwhile.
+/// The constructor's work, called by the stub's constructor (`shim/stub/mocket_stub.c`) when
+/// its cheap check of the environment says there is some: this library is loaded lazily, so
+/// it has no constructor of its own (loaded later, in a process with threads, changing the
+/// environment would race with them).
+///
+/// # Safety
+/// Only before `main`, on the process's only thread: nothing may read the environment
+/// meanwhile.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mocket_shim_init() {
+    // SAFETY: guaranteed by the caller.
     unsafe {
         anchor_relative_paths();
         crate::trust::point_clients_at_the_bundle();
     }
 }
-
-#[used]
-#[unsafe(link_section = ".init_array")]
-static CONSTRUCTOR: extern "C" fn() = init;

@@ -64,14 +64,10 @@ fn symbol(handle: *mut c_void, name: &CStr) -> Option<*mut c_void> {
     (!p.is_null()).then_some(p)
 }
 
-/// This library's own `SSL_CTX_new`, which a search must never take for libssl's.
-fn own_ctx_new() -> usize {
-    SSL_CTX_new as *const () as usize
-}
-
-/// This library's own `SSL_new`.
-fn own_ssl_new() -> usize {
-    SSL_new as *const () as usize
+/// Whether `p` is mocket's own hook (this library's `own`, or the stub's), which a search
+/// must never take for libssl's function.
+fn is_mocket_hook(p: *mut c_void, own: *const ()) -> bool {
+    std::ptr::eq(p.cast_const().cast(), own) || crate::real::in_stub(p)
 }
 
 /// The libssl that contains `addr` (a function or an `SSL_METHOD`), loaded once.
@@ -99,8 +95,9 @@ fn library_at(addr: *const c_void) -> Option<&'static OpenSsl> {
 
 /// Reads a library's functions; `None` when it has no `SSL_CTX_new` of its own.
 fn load(h: *mut c_void) -> Option<OpenSsl> {
-    let ctx_new = symbol(h, c"SSL_CTX_new").filter(|p| *p as usize != own_ctx_new())?;
-    let ssl_new = symbol(h, c"SSL_new").filter(|p| *p as usize != own_ssl_new())?;
+    let ctx_new =
+        symbol(h, c"SSL_CTX_new").filter(|p| !is_mocket_hook(*p, SSL_CTX_new as *const ()))?;
+    let ssl_new = symbol(h, c"SSL_new").filter(|p| !is_mocket_hook(*p, SSL_new as *const ()))?;
     // SAFETY: each symbol is OpenSSL's function with the C signature of its type alias.
     unsafe {
         Some(OpenSsl {
@@ -147,8 +144,7 @@ fn load_trust(h: *mut c_void) -> Option<Trust> {
 /// A libssl when the call itself does not tell which: the next `SSL_CTX_new` after this
 /// library, else any loaded object that defines one.
 fn any_library() -> Option<&'static OpenSsl> {
-    // SAFETY: dlsym with RTLD_NEXT and a NUL-terminated name.
-    let next = unsafe { libc::dlsym(libc::RTLD_NEXT, c"SSL_CTX_new".as_ptr()) };
+    let next = crate::real::next_symbol(c"SSL_CTX_new");
     if !next.is_null()
         && let Some(lib) = library_at(next)
     {
@@ -160,7 +156,7 @@ fn any_library() -> Option<&'static OpenSsl> {
         let found = (!h.is_null())
             .then(|| symbol(h, c"SSL_CTX_new"))
             .flatten()
-            .filter(|p| *p as usize != own_ctx_new())?;
+            .filter(|p| !is_mocket_hook(*p, SSL_CTX_new as *const ()))?;
         library_at(found)
     })
 }

@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 use mocket_control::ca_location::CaFiles;
+use mocket_control::preload_env::SOCKET_VAR;
 use mocket_control::trust_names::{BUNDLE_VARS, bundle_file_name};
 
 fn var(name: &str) -> Option<String> {
@@ -26,7 +27,7 @@ pub fn ca_cert_path() -> Option<PathBuf> {
 /// # Safety
 /// Only from the constructor: it changes the environment, which nothing may read meanwhile.
 pub unsafe fn point_clients_at_the_bundle() {
-    if var("MOCKET_SOCKET").is_some() {
+    if var(SOCKET_VAR).is_some() {
         return;
     }
     let Some(cert) = ca_cert_path().filter(|c| c.is_file()) else {

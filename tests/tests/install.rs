@@ -109,7 +109,10 @@ fn the_installed_mocket_run_serves_a_mocked_https_api_from_an_unrelated_director
     let run = run(run_curl(&elsewhere, &cache, &mocks));
     run.success();
     let (dir, files) = cached(&cache);
-    assert_eq!(files, ["libmocket.so", "libmocket_engine.so"]);
+    assert_eq!(
+        files,
+        ["libmocket.so", "libmocket_engine.so", "libmocket_shim.so"]
+    );
     let mut lines = run.stdout.lines();
     assert_eq!(
         lines.next(),
@@ -158,7 +161,7 @@ fn eight_first_starts_at_once_all_succeed_and_leave_one_copy() {
     let (_, files) = cached(&cache);
     assert_eq!(
         files,
-        ["libmocket.so", "libmocket_engine.so"],
+        ["libmocket.so", "libmocket_engine.so", "libmocket_shim.so"],
         "one copy each, no leftovers"
     );
 }

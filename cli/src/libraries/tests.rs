@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 static LIBRARIES: Embedded = Embedded {
     hash: "0123456789abcdef",
     shim: b"\x7fELF pretend shim",
+    rust_shim: b"\x7fELF pretend rust shim, a bit longer",
     engine: b"\x7fELF pretend engine, longer",
 };
 
@@ -52,12 +53,13 @@ fn inode(path: &Path) -> u64 {
 }
 
 #[test]
-fn the_first_use_writes_both_libraries_into_a_directory_named_by_their_hash() {
+fn the_first_use_writes_the_libraries_into_a_directory_named_by_their_hash() {
     let scratch = Scratch::new();
     let dir = write_embedded(&LIBRARIES, Check::Run, &scratch.places()).unwrap();
     assert_eq!(dir, scratch.0.join("cache/0123456789abcdef"));
-    assert_eq!(names(&dir), [SHIM, ENGINE]);
+    assert_eq!(names(&dir), [SHIM, ENGINE, RUST_SHIM]);
     assert_eq!(fs::read(dir.join(SHIM)).unwrap(), LIBRARIES.shim);
+    assert_eq!(fs::read(dir.join(RUST_SHIM)).unwrap(), LIBRARIES.rust_shim);
     assert_eq!(fs::read(dir.join(ENGINE)).unwrap(), LIBRARIES.engine);
     let mode = fs::metadata(&dir).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o700, "{mode:o}");
@@ -84,7 +86,11 @@ fn a_tampered_or_truncated_library_is_rewritten() {
     write_embedded(&LIBRARIES, Check::Run, &scratch.places()).unwrap();
     assert_eq!(fs::read(dir.join(SHIM)).unwrap(), LIBRARIES.shim);
     assert_eq!(fs::read(dir.join(ENGINE)).unwrap(), LIBRARIES.engine);
-    assert_eq!(names(&dir), [SHIM, ENGINE], "no temporary file is left");
+    assert_eq!(
+        names(&dir),
+        [SHIM, ENGINE, RUST_SHIM],
+        "no temporary file is left"
+    );
 }
 
 #[test]
@@ -143,7 +149,7 @@ fn starts_racing_on_an_empty_cache_all_get_whole_libraries_and_leave_one_copy() 
         starts.into_iter().map(|t| t.join().unwrap()).collect()
     });
     assert!(dirs.iter().all(|d| *d == dirs[0]));
-    assert_eq!(names(&dirs[0]), [SHIM, ENGINE]);
+    assert_eq!(names(&dirs[0]), [SHIM, ENGINE, RUST_SHIM]);
     assert_eq!(fs::read(dirs[0].join(SHIM)).unwrap(), LIBRARIES.shim);
 }
 

@@ -1,0 +1,498 @@
+/*
+ * libmocket.so: the preloaded stub. It is as small as a no-op preload so that the many
+ * processes under mocket that never resolve a name nor connect (shells, compilers, build
+ * scripts) pay what any LD_PRELOAD tool pays. It loads the Rust shim (libmocket_shim.so, beside
+ * this file) on the first hooked call that needs a decision and forwards every hook to it from
+ * then on; a call that needs no decision before that (a connect to a Unix socket, a send
+ * without a destination, getpeername) goes straight to libc.
+ *
+ * DESIGN section 2 still holds: a hook re-entered while the Rust shim loads goes to libc;
+ * errno is what the caller would see from libc; a Rust shim that cannot be loaded fails every
+ * call needing a decision, with one line on stderr, and nothing reaches the network.
+ *
+ * The constructor only reads the environment; it loads the Rust shim (and runs its
+ * environment adjustments) only when one of them has something to do: a relative path in a
+ * MOCKET_* variable, or a bare LD_PRELOAD with a mocket CA the CA-bundle variables do not
+ * point at yet. The names come from mocket-control, through the generated mocket_stub_env.h.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "mocket_stub_env.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* Only the few fields read here; the hooks pass every pointer through untouched. */
+struct sockaddr;
+struct msghdr_head {
+    void *msg_name;
+    unsigned int msg_namelen;
+};
+typedef unsigned int socklen_t_;
+
+#define AF_INET_ 2
+#define AF_INET6_ 10
+#define NO_RECOVERY_ 3
+#define EAI_FAIL_ (-4)
+#define EAI_SYSTEM_ (-11)
+
+extern int *__h_errno_location(void);
+
+/* The hooks, in the order of NAMES. */
+enum {
+    F_connect, F_getpeername, F_sendto, F_sendmsg, F_sendmmsg,
+    F_getaddrinfo, F_getnameinfo, F_gethostbyname, F_gethostbyname2, F_gethostbyname_r,
+    F_gethostbyname2_r, F_gethostbyaddr, F_gethostbyaddr_r,
+    F_res_query, F_res_search, F_res_querydomain, F_res_nquery, F_res_nsearch,
+    F_res_nquerydomain, F_res_send, F_res_nsend, F_getaddrinfo_a,
+    F_SSL_CTX_new, F_SSL_new,
+    F_mocket_control_open, F_mocket_control_send, F_mocket_control_free,
+    F_mocket_control_close,
+    F_COUNT
+};
+
+static const char *const NAMES[F_COUNT] = {
+    "connect", "getpeername", "sendto", "sendmsg", "sendmmsg",
+    "getaddrinfo", "getnameinfo", "gethostbyname", "gethostbyname2", "gethostbyname_r",
+    "gethostbyname2_r", "gethostbyaddr", "gethostbyaddr_r",
+    "res_query", "res_search", "res_querydomain", "res_nquery", "res_nsearch",
+    "res_nquerydomain", "res_send", "res_nsend", "getaddrinfo_a",
+    "SSL_CTX_new", "SSL_new",
+    "mocket_control_open", "mocket_control_send", "mocket_control_free",
+    "mocket_control_close",
+};
+
+/* glibc before 2.34 names the resolver functions __res_*. */
+static const char *const OLD_NAMES[F_COUNT] = {
+    [F_res_query] = "__res_query", [F_res_search] = "__res_search",
+    [F_res_querydomain] = "__res_querydomain", [F_res_nquery] = "__res_nquery",
+    [F_res_nsearch] = "__res_nsearch", [F_res_nquerydomain] = "__res_nquerydomain",
+    [F_res_send] = "__res_send", [F_res_nsend] = "__res_nsend",
+};
+
+#define RUST_SHIM "libmocket_shim.so"
+
+enum { NOT_LOADED, LOADED, UNLOADABLE };
+
+static _Atomic int shim_state = NOT_LOADED;
+static void *_Atomic shim_fns[F_COUNT];
+static void *_Atomic libc_fns[F_COUNT];
+static _Atomic int said_unloadable;
+/* Set while this thread loads the Rust shim: its hooked calls meanwhile go to libc. */
+static __thread int loading_here __attribute__((tls_model("initial-exec")));
+static char unloadable_why[PATH_MAX + 512];
+
+/* The next definition of `name` after this library (libc's): the Rust shim calls this for
+ * its real functions, as RTLD_NEXT from inside a dlopen'ed library would not find them. */
+static void *next_symbol(const char *name) { return dlsym(RTLD_NEXT, name); }
+
+static void say(const char *a, const char *b, const char *c) {
+    struct iovec parts[4] = {
+        {(void *)"mocket: ", 8}, {(void *)a, strlen(a)}, {(void *)b, strlen(b)},
+        {(void *)c, strlen(c)},
+    };
+    ssize_t ignored = writev(2, parts, 4);
+    (void)ignored;
+}
+
+/* The Rust shim's path: beside this library. */
+static void rust_shim_path(char *out, size_t size) {
+    Dl_info info;
+    const char *slash = NULL;
+    size_t dir = 0;
+    if (dladdr((void *)&rust_shim_path, &info) != 0 && info.dli_fname != NULL) {
+        slash = strrchr(info.dli_fname, '/');
+        if (slash != NULL)
+            dir = (size_t)(slash - info.dli_fname) + 1;
+    }
+    if (dir + sizeof RUST_SHIM > size) {
+        dir = 0;
+    }
+    if (dir > 0)
+        memcpy(out, info.dli_fname, dir);
+    memcpy(out + dir, RUST_SHIM, sizeof RUST_SHIM);
+}
+
+typedef void (*attach_fn)(void *(*)(const char *), const void *);
+typedef void (*init_fn)(void);
+static init_fn shim_init;
+
+static void set_unloadable(const char *path, const char *why) {
+    snprintf(unloadable_why, sizeof unloadable_why, "%s (%s)", path, why ? why : "unknown error");
+    atomic_store_explicit(&shim_state, UNLOADABLE, memory_order_release);
+}
+
+/* Loads the Rust shim once; racing threads each dlopen the same handle, harmlessly. */
+static int load_shim(void) {
+    int state = atomic_load_explicit(&shim_state, memory_order_acquire);
+    if (state != NOT_LOADED)
+        return state == LOADED;
+    char path[PATH_MAX];
+    rust_shim_path(path, sizeof path);
+    loading_here = 1;
+    void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (handle == NULL) {
+        set_unloadable(path, dlerror());
+        loading_here = 0;
+        return 0;
+    }
+    void *attach = dlsym(handle, "mocket_shim_attach");
+    shim_init = (init_fn)dlsym(handle, "mocket_shim_init");
+    int complete = attach != NULL && shim_init != NULL;
+    for (int i = 0; i < F_COUNT && complete; i++) {
+        void *f = dlsym(handle, NAMES[i]);
+        complete = f != NULL;
+        atomic_store_explicit(&shim_fns[i], f, memory_order_relaxed);
+    }
+    if (!complete) {
+        set_unloadable(path, "it does not export mocket's hooks: not a libmocket_shim.so of this version");
+        loading_here = 0;
+        return 0;
+    }
+    Dl_info self;
+    const void *base = dladdr((void *)&load_shim, &self) != 0 ? self.dli_fbase : NULL;
+    ((attach_fn)attach)(next_symbol, base);
+    atomic_store_explicit(&shim_state, LOADED, memory_order_release);
+    loading_here = 0;
+    return 1;
+}
+
+/* Returned by pick() when the Rust shim cannot be loaded. */
+#define UNLOADABLE_FN ((void *)1)
+
+/* The function a hook calls: the Rust shim's once loaded; when it is not, libc's (NULL
+ * here) for a call that needs no decision, else the Rust shim's after loading it. */
+static void *pick(int index, int needs_decision) {
+    if (loading_here)
+        return NULL;
+    if (atomic_load_explicit(&shim_state, memory_order_acquire) == LOADED)
+        return atomic_load_explicit(&shim_fns[index], memory_order_relaxed);
+    if (!needs_decision)
+        return NULL;
+    int saved = errno;
+    int loaded = load_shim();
+    errno = saved;
+    return loaded ? atomic_load_explicit(&shim_fns[index], memory_order_relaxed) : UNLOADABLE_FN;
+}
+
+/* libc's definition of a hooked function, looked up once. */
+static void *libc_fn(int index) {
+    void *f = atomic_load_explicit(&libc_fns[index], memory_order_acquire);
+    if (f == NULL) {
+        f = dlsym(RTLD_NEXT, NAMES[index]);
+        if (f == NULL && OLD_NAMES[index] != NULL)
+            f = dlsym(RTLD_NEXT, OLD_NAMES[index]);
+        atomic_store_explicit(&libc_fns[index], f, memory_order_release);
+    }
+    return f;
+}
+
+/* Says once per process why calls are refused. */
+static void refused(const char *hook) {
+    if (atomic_exchange(&said_unloadable, 1) == 0)
+        say("cannot load the Rust shim ", unloadable_why,
+            ": every lookup and connect is refused. Put libmocket_shim.so beside libmocket.so "
+            "(rebuild with `cargo build --workspace`, or reinstall mocket)\n");
+    (void)hook;
+}
+
+/* Copies `n` bytes of caller memory without trusting the pointer; 0 when it cannot. */
+static int peek(const void *addr, void *out, size_t n) {
+    if (addr == NULL)
+        return 0;
+    struct iovec local = {out, n}, remote = {(void *)addr, n};
+    int saved = errno;
+    long got = syscall(SYS_process_vm_readv, (long)getpid(), &local, 1L, &remote, 1L, 0L);
+    errno = saved;
+    return got == (long)n;
+}
+
+/* Whether a destination address needs a decision: an IP address, or one that cannot be
+ * read here (the Rust shim answers EFAULT or judges it). */
+static int is_ip_or_unreadable(const struct sockaddr *addr, socklen_t_ len) {
+    unsigned short family;
+    if (addr == NULL || len < sizeof family)
+        return 0;
+    if (!peek(addr, &family, sizeof family))
+        return 1;
+    return family == AF_INET_ || family == AF_INET6_;
+}
+
+static int send_needs_decision(const void *msg) {
+    struct msghdr_head head;
+    if (msg == NULL)
+        return 0;
+    if (!peek(msg, &head, sizeof head))
+        return 1;
+    return is_ip_or_unreadable(head.msg_name, head.msg_namelen);
+}
+
+/* One hook: `needs` says whether the call needs a decision; `fail_errno`/`fail_value` are
+ * what a refused call returns when the Rust shim cannot be loaded. */
+#define HOOK(ret, name, params, args, needs, fail_errno, fail_value)                     \
+    EXPORT ret name params {                                                              \
+        typedef ret(*fn_t) params;                                                        \
+        void *f = pick(F_##name, (needs));                                                \
+        if (f == UNLOADABLE_FN) {                                                         \
+            refused(#name);                                                               \
+            if (fail_errno != 0)                                                          \
+                errno = fail_errno;                                                       \
+            return fail_value;                                                            \
+        }                                                                                 \
+        if (f == NULL)                                                                    \
+            f = libc_fn(F_##name);                                                        \
+        if (f == NULL) {                                                                  \
+            errno = ENOSYS;                                                               \
+            return fail_value;                                                            \
+        }                                                                                 \
+        return ((fn_t)f) args;                                                            \
+    }
+
+/* A resolver hook also sets h_errno when refused. */
+#define LOOKUP_HOOK(ret, name, params, args, fail_value)                                  \
+    EXPORT ret name params {                                                              \
+        typedef ret(*fn_t) params;                                                        \
+        void *f = pick(F_##name, 1);                                                      \
+        if (f == UNLOADABLE_FN) {                                                         \
+            refused(#name);                                                               \
+            *__h_errno_location() = NO_RECOVERY_;                                         \
+            return fail_value;                                                            \
+        }                                                                                 \
+        if (f == NULL)                                                                    \
+            f = libc_fn(F_##name);                                                        \
+        if (f == NULL) {                                                                  \
+            errno = ENOSYS;                                                               \
+            return fail_value;                                                            \
+        }                                                                                 \
+        return ((fn_t)f) args;                                                            \
+    }
+
+HOOK(int, connect, (int fd, const struct sockaddr *addr, socklen_t_ len), (fd, addr, len),
+     is_ip_or_unreadable(addr, len), ECONNREFUSED, -1)
+HOOK(int, getpeername, (int fd, struct sockaddr *addr, socklen_t_ *len), (fd, addr, len),
+     0, 0, -1)
+HOOK(ssize_t, sendto,
+     (int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr, socklen_t_ len),
+     (fd, buf, n, flags, addr, len), is_ip_or_unreadable(addr, len), EPERM, -1)
+HOOK(ssize_t, sendmsg, (int fd, const void *msg, int flags), (fd, msg, flags),
+     send_needs_decision(msg), EPERM, -1)
+HOOK(int, sendmmsg, (int fd, void *msgvec, unsigned int vlen, int flags),
+     (fd, msgvec, vlen, flags), vlen > 0, EPERM, -1)
+HOOK(int, getaddrinfo, (const char *node, const char *service, const void *hints, void **res),
+     (node, service, hints, res), 1, 0, EAI_FAIL_)
+HOOK(int, getnameinfo,
+     (const struct sockaddr *sa, socklen_t_ salen, char *host, socklen_t_ hostlen, char *serv,
+      socklen_t_ servlen, int flags),
+     (sa, salen, host, hostlen, serv, servlen, flags), 1, 0, EAI_FAIL_)
+LOOKUP_HOOK(void *, gethostbyname, (const char *name), (name), NULL)
+LOOKUP_HOOK(void *, gethostbyname2, (const char *name, int af), (name, af), NULL)
+LOOKUP_HOOK(void *, gethostbyaddr, (const void *addr, socklen_t_ len, int type),
+            (addr, len, type), NULL)
+
+/* The reentrant lookups report through *h_errnop. */
+#define REENTRANT_HOOK(name, params, args, h_errnop, result)                              \
+    EXPORT int name params {                                                              \
+        typedef int(*fn_t) params;                                                        \
+        void *f = pick(F_##name, 1);                                                      \
+        if (f == UNLOADABLE_FN) {                                                         \
+            refused(#name);                                                               \
+            if (result != NULL)                                                           \
+                *result = NULL;                                                           \
+            if (h_errnop != NULL)                                                         \
+                *h_errnop = NO_RECOVERY_;                                                 \
+            return ECONNREFUSED;                                                          \
+        }                                                                                 \
+        if (f == NULL)                                                                    \
+            f = libc_fn(F_##name);                                                        \
+        if (f == NULL)                                                                    \
+            return ENOSYS;                                                                \
+        return ((fn_t)f) args;                                                            \
+    }
+
+REENTRANT_HOOK(gethostbyname_r,
+               (const char *name, void *ret, char *buf, size_t len, void **result, int *h_errnop),
+               (name, ret, buf, len, result, h_errnop), h_errnop, result)
+REENTRANT_HOOK(gethostbyname2_r,
+               (const char *name, int af, void *ret, char *buf, size_t len, void **result,
+                int *h_errnop),
+               (name, af, ret, buf, len, result, h_errnop), h_errnop, result)
+REENTRANT_HOOK(gethostbyaddr_r,
+               (const void *addr, socklen_t_ alen, int type, void *ret, char *buf, size_t len,
+                void **result, int *h_errnop),
+               (addr, alen, type, ret, buf, len, result, h_errnop), h_errnop, result)
+
+LOOKUP_HOOK(int, res_query,
+            (const char *name, int class, int type, unsigned char *answer, int anslen),
+            (name, class, type, answer, anslen), -1)
+LOOKUP_HOOK(int, res_search,
+            (const char *name, int class, int type, unsigned char *answer, int anslen),
+            (name, class, type, answer, anslen), -1)
+LOOKUP_HOOK(int, res_querydomain,
+            (const char *name, const char *domain, int class, int type, unsigned char *answer,
+             int anslen),
+            (name, domain, class, type, answer, anslen), -1)
+LOOKUP_HOOK(int, res_nquery,
+            (void *state, const char *name, int class, int type, unsigned char *answer,
+             int anslen),
+            (state, name, class, type, answer, anslen), -1)
+LOOKUP_HOOK(int, res_nsearch,
+            (void *state, const char *name, int class, int type, unsigned char *answer,
+             int anslen),
+            (state, name, class, type, answer, anslen), -1)
+LOOKUP_HOOK(int, res_nquerydomain,
+            (void *state, const char *name, const char *domain, int class, int type,
+             unsigned char *answer, int anslen),
+            (state, name, domain, class, type, answer, anslen), -1)
+LOOKUP_HOOK(int, res_send,
+            (const unsigned char *msg, int msglen, unsigned char *answer, int anslen),
+            (msg, msglen, answer, anslen), -1)
+LOOKUP_HOOK(int, res_nsend,
+            (void *state, const unsigned char *msg, int msglen, unsigned char *answer,
+             int anslen),
+            (state, msg, msglen, answer, anslen), -1)
+HOOK(int, getaddrinfo_a, (int mode, void *list, int count, void *notify),
+     (mode, list, count, notify), 1, 0, EAI_SYSTEM_)
+/* Trust injection: with no Rust shim the mocket CA cannot be added; no context is made. */
+HOOK(void *, SSL_CTX_new, (const void *method), (method), 1, 0, NULL)
+HOOK(void *, SSL_new, (void *ctx), (ctx), 1, 0, NULL)
+
+/* The test API's functions (shim/api finds them in the global scope). */
+HOOK(uint64_t, mocket_control_open, (void *on_message, void *ctx), (on_message, ctx), 1, 0, 0)
+HOOK(uint8_t *, mocket_control_send,
+     (uint64_t session, const uint8_t *request, size_t len, size_t *reply_len),
+     (session, request, len, reply_len), 1, 0, NULL)
+
+EXPORT void mocket_control_free(uint8_t *reply, size_t len) {
+    void *f = pick(F_mocket_control_free, 0);
+    if (f != NULL && f != UNLOADABLE_FN)
+        ((void (*)(uint8_t *, size_t))f)(reply, len);
+}
+
+EXPORT void mocket_control_close(uint64_t session) {
+    void *f = pick(F_mocket_control_close, 0);
+    if (f != NULL && f != UNLOADABLE_FN)
+        ((void (*)(uint64_t))f)(session);
+}
+
+/* glibc's other names, exported too: a caller bound to them is judged the same way. */
+#define ALIAS(name, target) EXPORT __typeof__(target) name __attribute__((alias(#target)));
+ALIAS(__connect, connect)
+ALIAS(__res_query, res_query)
+ALIAS(__res_search, res_search)
+ALIAS(__res_querydomain, res_querydomain)
+ALIAS(__res_nquery, res_nquery)
+ALIAS(__res_nsearch, res_nsearch)
+ALIAS(__res_nquerydomain, res_nquerydomain)
+ALIAS(__res_send, res_send)
+ALIAS(__res_nsend, res_nsend)
+
+/* ---- The constructor's question: does the environment need the Rust shim's adjustments?
+ * It runs in every process, so it calls nothing in libc but one stat: each first call of a
+ * libc function costs a lazy symbol binding and fresh pages (measured: printf alone doubled
+ * the stub's load cost). */
+
+extern char **environ;
+
+/* The length of `prefix` when `s` starts with it, else 0. */
+static size_t starts_with(const char *s, const char *prefix) {
+    size_t i = 0;
+    while (prefix[i] != '\0' && s[i] == prefix[i])
+        i++;
+    return prefix[i] == '\0' ? i : 0;
+}
+
+/* A variable's value; NULL when unset or empty (as mocket's Rust side treats it). */
+static const char *value_of(const char *name) {
+    for (char **entry = environ; entry != NULL && *entry != NULL; entry++) {
+        size_t n = starts_with(*entry, name);
+        if (n > 0 && (*entry)[n] == '=')
+            return (*entry)[n + 1] != '\0' ? *entry + n + 1 : NULL;
+    }
+    return NULL;
+}
+
+static int any_relative_path(void) {
+    for (size_t i = 0; i < sizeof PATH_VARS / sizeof PATH_VARS[0]; i++) {
+        const char *v = value_of(PATH_VARS[i]);
+        if (v != NULL && v[0] != '/')
+            return 1;
+    }
+    return 0;
+}
+
+/* `a` then `b` into `out`; 0 when they do not fit. */
+static int join(char *out, size_t size, const char *a, const char *b) {
+    size_t n = 0;
+    for (const char *part[2] = {a, b}, **p = part; p < part + 2; p++)
+        for (const char *c = *p; *c != '\0'; c++) {
+            if (n + 1 >= size)
+                return 0;
+            out[n++] = *c;
+        }
+    out[n] = '\0';
+    return 1;
+}
+
+/* The CA certificate's path by mocket-control's rule (ca_location); 0 when there is none. */
+static int ca_cert_path(char *out, size_t size) {
+    const char *cert = value_of(CA_CERT_VAR), *key = value_of(CA_KEY_VAR);
+    const char *base = NULL, *suffix = NULL;
+    if (cert != NULL && key != NULL) {
+        base = cert;
+        suffix = "";
+    } else if (cert != NULL || key != NULL) {
+        return 0;
+    } else if ((base = value_of("XDG_DATA_HOME")) != NULL) {
+        suffix = CA_CERT_UNDER_XDG_DATA_HOME;
+    } else if ((base = value_of("HOME")) != NULL) {
+        suffix = CA_CERT_UNDER_HOME;
+    } else {
+        return 0;
+    }
+    return join(out, size, base, suffix);
+}
+
+/* Whether the Rust shim would point the CA-bundle variables at mocket's bundle: a bare
+ * LD_PRELOAD, a CA certificate that exists, no bundle variable pointing into its directory. */
+static int bundle_to_point(void) {
+    char cert[PATH_MAX];
+    struct stat st;
+    if (value_of(SOCKET_VAR) != NULL || !ca_cert_path(cert, sizeof cert))
+        return 0;
+    if (stat(cert, &st) != 0 || !S_ISREG(st.st_mode))
+        return 0;
+    size_t dir = 0; /* the length of the certificate's directory */
+    for (size_t i = 0; cert[i] != '\0'; i++)
+        if (cert[i] == '/')
+            dir = i;
+    cert[dir] = '\0';
+    for (size_t i = 0; i < sizeof BUNDLE_VARS / sizeof BUNDLE_VARS[0]; i++) {
+        const char *v = value_of(BUNDLE_VARS[i]);
+        if (v != NULL && dir > 0 && starts_with(v, cert) == dir &&
+            (v[dir] == '/' || v[dir] == '\0'))
+            return 0;
+    }
+    return 1;
+}
+
+__attribute__((constructor)) static void mocket_stub_init(void) {
+    if (!any_relative_path() && !bundle_to_point())
+        return;
+    int saved = errno;
+    if (load_shim())
+        shim_init();
+    errno = saved;
+}
