@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use super::listener::INLINE_WAIT;
 use super::pool::Active;
 use super::{Claim, Engine, lock};
 
@@ -85,6 +86,18 @@ impl IdleTimeout {
     }
 }
 
+/// Whether the client of `stream` sent something (or closed it) within `wait`, without reading
+/// it.
+fn spoke_within(stream: &TcpStream, wait: Duration) -> bool {
+    let mut first = [0u8; 1];
+    if stream.set_read_timeout(Some(wait)).is_err() {
+        return true; // Serve it: reading will tell what is wrong.
+    }
+    let silent = matches!(stream.peek(&mut first), Err(e) if timed_out(&e));
+    let _ = stream.set_read_timeout(None);
+    !silent
+}
+
 /// Whether a read or write failed because the socket's timeout expired.
 pub(super) fn timed_out(e: &io::Error) -> bool {
     matches!(
@@ -98,6 +111,14 @@ pub(super) fn timed_out(e: &io::Error) -> bool {
 #[derive(Default)]
 pub(super) struct WaitingRoom {
     room: Mutex<Option<Arc<Room>>>,
+}
+
+impl WaitingRoom {
+    /// Whether its thread was ever started.
+    #[cfg(test)]
+    pub(super) fn is_open(&self) -> bool {
+        lock(&self.room).is_some()
+    }
 }
 
 struct Room {
@@ -118,13 +139,12 @@ struct RoomShared {
 const WAKE: Token = Token(0);
 
 impl Engine {
-    /// Serves `stream` once its client has sent something: at once if it already has, or from
-    /// the waiting room. Falls back to waiting on a thread if the waiting room cannot start.
+    /// Serves `stream` once its client has sent something: on this thread if it does within
+    /// [`INLINE_WAIT`] (clients speak right after connecting: the waiting room would cost two
+    /// more wake-ups), or from the waiting room. Falls back to waiting on a thread if the
+    /// waiting room cannot start.
     pub(super) fn serve_when_spoken(self: &Arc<Self>, stream: TcpStream, claim: Claim) {
-        let mut first = [0u8; 1];
-        let silent = stream.set_nonblocking(true).is_ok()
-            && matches!(stream.peek(&mut first), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
-        let _ = stream.set_nonblocking(false);
+        let silent = !spoke_within(&stream, INLINE_WAIT);
         match self.room() {
             Some(room) if silent => {
                 lock(&room.shared.arrivals).push((stream, claim));
