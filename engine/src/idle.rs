@@ -144,15 +144,19 @@ impl Engine {
     /// more wake-ups), or from the waiting room. Falls back to waiting on a thread if the
     /// waiting room cannot start.
     pub(super) fn serve_when_spoken(self: &Arc<Self>, stream: TcpStream, claim: Claim) {
-        let silent = !spoke_within(&stream, INLINE_WAIT);
-        match self.room() {
-            Some(room) if silent => {
+        // The waiting room starts only when a connection needs it.
+        let room = match spoke_within(&stream, INLINE_WAIT) {
+            true => None,
+            false => self.room(),
+        };
+        match room {
+            Some(room) => {
                 lock(&room.shared.arrivals).push((stream, claim));
                 if room.waker.wake().is_err() {
                     self.warn("cannot wake the waiting room of idle connections");
                 }
             }
-            _ => Arc::clone(self).serve_claimed(stream, claim),
+            None => Arc::clone(self).serve_claimed(stream, claim),
         }
     }
 
