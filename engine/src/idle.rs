@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use super::listener::INLINE_WAIT;
+use super::listener::{INLINE_WAIT, INLINE_WAITERS};
 use super::pool::Active;
 use super::{Claim, Engine, lock};
 
@@ -90,11 +90,19 @@ impl IdleTimeout {
 /// it.
 fn spoke_within(stream: &TcpStream, wait: Duration) -> bool {
     let mut first = [0u8; 1];
-    if stream.set_read_timeout(Some(wait)).is_err() {
+    // A zero timeout would mean none: a non-blocking peek instead.
+    let set = match wait.is_zero() {
+        true => stream.set_nonblocking(true),
+        false => stream.set_read_timeout(Some(wait)),
+    };
+    if set.is_err() {
         return true; // Serve it: reading will tell what is wrong.
     }
     let silent = matches!(stream.peek(&mut first), Err(e) if timed_out(&e));
-    let _ = stream.set_read_timeout(None);
+    let _ = match wait.is_zero() {
+        true => stream.set_nonblocking(false),
+        false => stream.set_read_timeout(None),
+    };
     !silent
 }
 
@@ -111,6 +119,8 @@ pub(super) fn timed_out(e: &io::Error) -> bool {
 #[derive(Default)]
 pub(super) struct WaitingRoom {
     room: Mutex<Option<Arc<Room>>>,
+    /// Threads waiting for a first byte before handing their connection here.
+    waiting_inline: std::sync::atomic::AtomicUsize,
 }
 
 impl WaitingRoom {
@@ -145,7 +155,7 @@ impl Engine {
     /// waiting room cannot start.
     pub(super) fn serve_when_spoken(self: &Arc<Self>, stream: TcpStream, claim: Claim) {
         // The waiting room starts only when a connection needs it.
-        let room = match spoke_within(&stream, INLINE_WAIT) {
+        let room = match self.spoke_soon(&stream) {
             true => None,
             false => self.room(),
         };
@@ -158,6 +168,28 @@ impl Engine {
             }
             None => Arc::clone(self).serve_claimed(stream, claim),
         }
+    }
+
+    /// Whether the client of `stream` spoke within [`INLINE_WAIT`], or at once when
+    /// [`INLINE_WAITERS`] threads wait already.
+    fn spoke_soon(&self, stream: &TcpStream) -> bool {
+        use std::sync::atomic::Ordering;
+        let waiters = &self.waiting_room.waiting_inline;
+        let admitted = waiters
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < INLINE_WAITERS).then_some(n + 1)
+            })
+            .is_ok();
+        let wait = if admitted {
+            INLINE_WAIT
+        } else {
+            Duration::ZERO
+        };
+        let spoke = spoke_within(stream, wait);
+        if admitted {
+            waiters.fetch_sub(1, Ordering::AcqRel);
+        }
+        spoke
     }
 
     /// The waiting room, started if it is not running.

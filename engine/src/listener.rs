@@ -26,6 +26,11 @@ const CLAIM_WAIT: Duration = Duration::from_secs(5);
 /// connections holds few threads (at 10 000 connections/s, 100).
 pub(super) const INLINE_WAIT: Duration = Duration::from_millis(10);
 
+/// How many threads may wait [`INLINE_WAIT`] for a claim, and how many for a first byte, at
+/// once: past that, a connection goes to the claim waiter or the waiting room at once, so that
+/// a burst of silent connections (5 000 held open by a test) holds few threads.
+pub(super) const INLINE_WAITERS: usize = 8;
+
 /// How long a claim waits for its connection. The connection is normally accepted before the
 /// claim arrives or within milliseconds after; a claim whose connection never comes (it was
 /// reset before the accept, or the accept loop waited out a burst) is dropped after this.
@@ -54,6 +59,8 @@ pub(super) struct ClaimTable {
     unclaimed: VecDeque<Unclaimed>,
     /// Whether the claim waiter runs.
     waiter: bool,
+    /// Threads waiting for a claim on the thread that accepted its connection.
+    waiting_inline: usize,
 }
 
 /// A connection accepted before its claim.
@@ -158,7 +165,9 @@ impl Engine {
         let p = listener.local_addr()?.port();
         let engine = Arc::clone(self);
         if !self.try_run_connection(move || engine.lead(listener)) {
-            return Err(io::Error::other("cannot start a thread to accept connections"));
+            return Err(io::Error::other(
+                "cannot start a thread to accept connections",
+            ));
         }
         *port = Some(p);
         Ok(p)
@@ -250,23 +259,34 @@ impl Engine {
         };
         let deadline = Instant::now() + INLINE_WAIT;
         let mut claims = lock(&self.claims);
+        let mut waiting = false;
         loop {
             let now = Instant::now();
             if let Some(claim) = claims.take(peer.port(), now) {
+                claims.waiting_inline -= usize::from(waiting);
                 drop(claims);
                 Arc::clone(self).serve(stream, claim);
                 drop(active);
                 return;
             }
-            let Some(left) = deadline.checked_duration_since(now).filter(|d| !d.is_zero()) else {
+            let left = deadline
+                .checked_duration_since(now)
+                .filter(|d| !d.is_zero());
+            let Some(left) = left.filter(|_| waiting || claims.waiting_inline < INLINE_WAITERS)
+            else {
                 break;
             };
+            if !waiting {
+                claims.waiting_inline += 1;
+                waiting = true;
+            }
             claims = self
                 .claimed
                 .wait_timeout(claims, left)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
+        claims.waiting_inline -= usize::from(waiting);
         self.await_claim(claims, stream, peer.port(), active);
     }
 
@@ -526,7 +546,10 @@ mod tests {
             assert!(response.ends_with("fine"), "{response:?}");
         }
         assert!(!lock(&engine.claims).waiter, "the claim waiter was needed");
-        assert!(!engine.waiting_room.is_open(), "the waiting room was needed");
+        assert!(
+            !engine.waiting_room.is_open(),
+            "the waiting room was needed"
+        );
         assert_eq!(engine.report().mocked, 20);
     }
 
@@ -559,7 +582,11 @@ mod tests {
             let response = client.join().unwrap();
             assert!(response.ends_with("fine"), "{response:?}");
         }
-        assert!(engine.pool.threads() <= 2, "{} threads", engine.pool.threads());
+        assert!(
+            engine.pool.threads() <= 2,
+            "{} threads",
+            engine.pool.threads()
+        );
     }
 
     #[test]

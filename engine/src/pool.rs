@@ -145,7 +145,10 @@ impl Engine {
     /// engine listener's accepting (see `Engine::lead`), which holds its thread until a
     /// connection comes: one thread beyond the limit is kept for it, so that the accepting
     /// thread never holds the last thread queued connections wait for.
-    pub(super) fn try_run_connection(self: &Arc<Self>, job: impl FnOnce() + Send + 'static) -> bool {
+    pub(super) fn try_run_connection(
+        self: &Arc<Self>,
+        job: impl FnOnce() + Send + 'static,
+    ) -> bool {
         matches!(
             self.start_job(Box::new(job), WhenBusy::Refuse),
             Ok(Started::Yes)
