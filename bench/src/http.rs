@@ -208,12 +208,17 @@ pub fn run(env: &Env, cfg: &Cfg, report: &mut Report) {
         "Same client in every column; {} timed requests per keep-alive run, {} per new-connection run, {} runs per cell interleaved across columns; req/s is the median over runs, p50/p99 over all timed requests of all runs. Ratios: req/s of the row over req/s of hyper / httpmock / wiremock (same client, same mode). CPU per request (median over runs): the client's own threads / the server side (the engine threads inside the client for the embedded placement, the `mocket` daemon, or the harness process that runs hyper, httpmock and wiremock; threads alive at the end of the run, so a thread per connection that has exited is missed; Python Mocket's serving is inside the client's figure; curl: not measured).",
         cfg.n_keep, cfg.n_new, cfg.reps
     ));
+    if let Some(cpu) = &cfg.pinned {
+        report.line(&format!(
+            "Pinned: the harness (hence hyper, httpmock and wiremock), `mocket run` and every client ran on CPU {cpu} only (`--pin {cpu}`, taskset)."
+        ));
+    }
     report.line("");
     let mut rows = Vec::new();
     let mut figures = serde_json::Map::new();
     let t0 = Instant::now();
     for client in &cfg.clients {
-        for keep in [true, false] {
+        for &keep in &cfg.modes {
             let mode = if keep { "keep-alive" } else { "new conn" };
             let n = if keep { cfg.n_keep } else { cfg.n_new };
             let is_py = client == "python";
@@ -282,6 +287,9 @@ pub fn run(env: &Env, cfg: &Cfg, report: &mut Report) {
                     );
                 }
             }
+            if !keep {
+                new_connection_targets(report, client, cfg.pinned.as_deref(), &cols, &series, hy);
+            }
             if is_py && python_ok {
                 let pm = get("Python Mocket (in-process)");
                 for placement in ["mocket daemon", "mocket embedded"] {
@@ -303,4 +311,34 @@ pub fn run(env: &Env, cfg: &Cfg, report: &mut Report) {
         &rows,
     );
     report.json.insert("http".into(), Value::Object(figures));
+}
+
+/// Issue 15's goals for a new connection per request: each placement at least hyper's rate, and
+/// a p99 within 3x its p50.
+fn new_connection_targets(
+    report: &mut Report,
+    client: &str,
+    pinned: Option<&str>,
+    cols: &[Col],
+    series: &[Series],
+    hyper_rps: f64,
+) {
+    let pin = pinned.map_or(String::new(), |cpu| format!(", pinned to CPU {cpu}"));
+    for placement in ["mocket daemon", "mocket embedded"] {
+        let Some(s) = cols.iter().position(|c| c.name == placement).map(|i| &series[i]) else {
+            continue;
+        };
+        let m = s.rps();
+        report.target(
+            &format!("{client} new conn{pin}, {placement} >= hyper"),
+            format!("{} vs {} req/s = {}", fmt(m), fmt(hyper_rps), ratio(m, hyper_rps)),
+            m >= hyper_rps,
+        );
+        let (p50, p99) = (s.p50(), s.p99());
+        report.target(
+            &format!("{client} new conn{pin}, {placement} p99 <= 3x p50"),
+            format!("p50 {} µs, p99 {} µs = {:.1}x", fmt(p50), fmt(p99), p99 / p50),
+            p99 <= 3.0 * p50,
+        );
+    }
 }

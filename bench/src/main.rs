@@ -31,6 +31,9 @@
 //!   --kube-kmock-objects N  the same for kmock (slower per create)  (500)
 //!   --kube-lists N      timed lists per Kubernetes run               (20)
 //!   --kube-trips N      create→watch-event round trips               (300)
+//!   --modes keep,new    HTTP section: which modes                      (keep,new)
+//!   --pin CPU           run everything (harness, servers, mocket, clients) on this CPU
+//!                       only, through taskset -c CPU                   (not pinned)
 //!   --quick             small sizes, for checking the harness itself
 //!
 //! Writes bench/results/latest.md and bench/results/latest.json besides printing the tables.
@@ -73,6 +76,10 @@ pub struct Cfg {
     pub kube_kmock_objects: usize,
     pub kube_lists: usize,
     pub kube_trips: usize,
+    /// HTTP section: keep-alive runs (`true`) and/or new-connection runs (`false`).
+    pub modes: Vec<bool>,
+    /// The CPU everything runs on (`--pin`), after the re-exec under `taskset`.
+    pub pinned: Option<String>,
 }
 
 impl Default for Cfg {
@@ -100,12 +107,34 @@ impl Default for Cfg {
             kube_kmock_objects: 500,
             kube_lists: 20,
             kube_trips: 300,
+            modes: vec![true, false],
+            pinned: None,
         }
     }
 }
 
+/// Set in the re-executed harness under `taskset`: it is pinned already.
+const PINNED_VAR: &str = "MOCKET_BENCH_PINNED";
+
+/// Runs this harness again, with the same arguments, under `taskset -c cpu`: every thread and
+/// child process (servers, `mocket run`, clients) inherits the affinity.
+fn pin_and_reexec(cpu: &str) -> ! {
+    let exe = std::env::current_exe().expect("current exe");
+    let status = std::process::Command::new("taskset")
+        .args(["-c", cpu])
+        .arg(exe)
+        .args(std::env::args().skip(1))
+        .env(PINNED_VAR, cpu)
+        .status()
+        .unwrap_or_else(|e| {
+            eprintln!("--pin {cpu}: cannot run taskset ({e}); install util-linux");
+            std::process::exit(2)
+        });
+    std::process::exit(status.code().unwrap_or(1))
+}
+
 fn usage() -> ! {
-    eprintln!("{}", include_str!("main.rs").lines().take(36).collect::<Vec<_>>().join("\n"));
+    eprintln!("{}", include_str!("main.rs").lines().take(39).collect::<Vec<_>>().join("\n"));
     std::process::exit(2)
 }
 
@@ -148,6 +177,25 @@ fn main() {
                     .split(',')
                     .map(String::from)
                     .collect()
+            }
+            "--modes" => {
+                cfg.modes = args
+                    .next()
+                    .unwrap_or_else(|| usage())
+                    .split(',')
+                    .map(|m| match m {
+                        "keep" => true,
+                        "new" => false,
+                        _ => usage(),
+                    })
+                    .collect()
+            }
+            "--pin" => {
+                let cpu = args.next().unwrap_or_else(|| usage());
+                if std::env::var_os(PINNED_VAR).is_none() {
+                    pin_and_reexec(&cpu);
+                }
+                cfg.pinned = Some(cpu);
             }
             "--scale" => {
                 cfg.scale_sizes = args

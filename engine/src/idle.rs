@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use super::listener::{INLINE_WAIT, INLINE_WAITERS};
 use super::pool::Active;
 use super::{Claim, Engine, lock};
 
@@ -85,6 +86,26 @@ impl IdleTimeout {
     }
 }
 
+/// Whether the client of `stream` sent something (or closed it) within `wait`, without reading
+/// it.
+fn spoke_within(stream: &TcpStream, wait: Duration) -> bool {
+    let mut first = [0u8; 1];
+    // A zero timeout would mean none: a non-blocking peek instead.
+    let set = match wait.is_zero() {
+        true => stream.set_nonblocking(true),
+        false => stream.set_read_timeout(Some(wait)),
+    };
+    if set.is_err() {
+        return true; // Serve it: reading will tell what is wrong.
+    }
+    let silent = matches!(stream.peek(&mut first), Err(e) if timed_out(&e));
+    let _ = match wait.is_zero() {
+        true => stream.set_nonblocking(false),
+        false => stream.set_read_timeout(None),
+    };
+    !silent
+}
+
 /// Whether a read or write failed because the socket's timeout expired.
 pub(super) fn timed_out(e: &io::Error) -> bool {
     matches!(
@@ -98,6 +119,16 @@ pub(super) fn timed_out(e: &io::Error) -> bool {
 #[derive(Default)]
 pub(super) struct WaitingRoom {
     room: Mutex<Option<Arc<Room>>>,
+    /// Threads waiting for a first byte before handing their connection here.
+    waiting_inline: std::sync::atomic::AtomicUsize,
+}
+
+impl WaitingRoom {
+    /// Whether its thread was ever started.
+    #[cfg(test)]
+    pub(super) fn is_open(&self) -> bool {
+        lock(&self.room).is_some()
+    }
 }
 
 struct Room {
@@ -118,22 +149,47 @@ struct RoomShared {
 const WAKE: Token = Token(0);
 
 impl Engine {
-    /// Serves `stream` once its client has sent something: at once if it already has, or from
-    /// the waiting room. Falls back to waiting on a thread if the waiting room cannot start.
+    /// Serves `stream` once its client has sent something: on this thread if it does within
+    /// [`INLINE_WAIT`] (clients speak right after connecting: the waiting room would cost two
+    /// more wake-ups), or from the waiting room. Falls back to waiting on a thread if the
+    /// waiting room cannot start.
     pub(super) fn serve_when_spoken(self: &Arc<Self>, stream: TcpStream, claim: Claim) {
-        let mut first = [0u8; 1];
-        let silent = stream.set_nonblocking(true).is_ok()
-            && matches!(stream.peek(&mut first), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
-        let _ = stream.set_nonblocking(false);
-        match self.room() {
-            Some(room) if silent => {
+        // The waiting room starts only when a connection needs it.
+        let room = match self.spoke_soon(&stream) {
+            true => None,
+            false => self.room(),
+        };
+        match room {
+            Some(room) => {
                 lock(&room.shared.arrivals).push((stream, claim));
                 if room.waker.wake().is_err() {
                     self.warn("cannot wake the waiting room of idle connections");
                 }
             }
-            _ => Arc::clone(self).serve_claimed(stream, claim),
+            None => Arc::clone(self).serve_claimed(stream, claim),
         }
+    }
+
+    /// Whether the client of `stream` spoke within [`INLINE_WAIT`], or at once when
+    /// [`INLINE_WAITERS`] threads wait already.
+    fn spoke_soon(&self, stream: &TcpStream) -> bool {
+        use std::sync::atomic::Ordering;
+        let waiters = &self.waiting_room.waiting_inline;
+        let admitted = waiters
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < INLINE_WAITERS).then_some(n + 1)
+            })
+            .is_ok();
+        let wait = if admitted {
+            INLINE_WAIT
+        } else {
+            Duration::ZERO
+        };
+        let spoke = spoke_within(stream, wait);
+        if admitted {
+            waiters.fetch_sub(1, Ordering::AcqRel);
+        }
+        spoke
     }
 
     /// The waiting room, started if it is not running.

@@ -19,6 +19,18 @@ use mocket_config::Kind;
 /// `connect` returns, so this only bounds a client that died in between.
 const CLAIM_WAIT: Duration = Duration::from_secs(5);
 
+/// How long the thread that accepted a connection waits for its claim, and then for its first
+/// byte, before handing it on (to the claim waiter, to the waiting room): the shim claims right
+/// after `connect` returns and clients speak right after, so this is normally microseconds,
+/// but a loaded host can deschedule a client for milliseconds; short, so that a burst of silent
+/// connections holds few threads (at 10 000 connections/s, 100).
+pub(super) const INLINE_WAIT: Duration = Duration::from_millis(10);
+
+/// How many threads may wait [`INLINE_WAIT`] for a claim, and how many for a first byte, at
+/// once: past that, a connection goes to the claim waiter or the waiting room at once, so that
+/// a burst of silent connections (5 000 held open by a test) holds few threads.
+pub(super) const INLINE_WAITERS: usize = 8;
+
 /// How long a claim waits for its connection. The connection is normally accepted before the
 /// claim arrives or within milliseconds after; a claim whose connection never comes (it was
 /// reset before the accept, or the accept loop waited out a burst) is dropped after this.
@@ -47,6 +59,8 @@ pub(super) struct ClaimTable {
     unclaimed: VecDeque<Unclaimed>,
     /// Whether the claim waiter runs.
     waiter: bool,
+    /// Threads waiting for a claim on the thread that accepted its connection.
+    waiting_inline: usize,
 }
 
 /// A connection accepted before its claim.
@@ -147,17 +161,39 @@ impl Engine {
         if let Some(p) = *port {
             return Ok(p);
         }
-        let listener = listen((Ipv4Addr::LOCALHOST, 0).into())?;
+        let listener = Arc::new(listen((Ipv4Addr::LOCALHOST, 0).into())?);
         let p = listener.local_addr()?.port();
         let engine = Arc::clone(self);
-        self.spawn("mocket-accept", move || {
-            let accepting = Arc::clone(&engine);
-            accepting.accept_loop(&listener, "the engine listener", |stream| {
-                engine.accepted(stream)
-            })
-        })?;
+        if !self.try_run_connection(move || engine.lead(listener)) {
+            return Err(io::Error::other(
+                "cannot start a thread to accept connections",
+            ));
+        }
         *port = Some(p);
         Ok(p)
+    }
+
+    /// The engine listener's accept loop, as leader/followers: the thread that accepts a
+    /// connection passes the accepting on to an idle (or new) pooled thread and serves the
+    /// connection itself, so a new connection changes threads only when the pool is full.
+    ///
+    /// Why (measured, BENCHMARKS.md "New connections (issue 15)"): handing each accepted
+    /// connection to a pooled thread, which then handed it to the waiting room until its first
+    /// byte, which handed it to a pooled thread again, cost three or four wake-ups per
+    /// connection where a loopback server has one or two.
+    fn lead(self: Arc<Self>, listener: Arc<TcpListener>) {
+        loop {
+            let Some(stream) = self.accept_one(&listener, "the engine listener") else {
+                continue;
+            };
+            let engine = Arc::clone(&self);
+            let next = Arc::clone(&listener);
+            if self.try_run_connection(move || engine.lead(next)) {
+                return self.serve_accepted(stream);
+            }
+            // Every thread is busy: keep accepting, the connection waits for a thread.
+            self.accepted(stream);
+        }
     }
 
     pub(super) fn spawn(
@@ -174,9 +210,7 @@ impl Engine {
         })
     }
 
-    /// Accepts connections on `listener` until the process exits. It waits while too many
-    /// connections wait for a thread, and pauses (saying why, once in a while) when out of
-    /// file descriptors instead of spinning.
+    /// Accepts connections on `listener` until the process exits.
     pub(super) fn accept_loop(
         &self,
         listener: &TcpListener,
@@ -184,19 +218,29 @@ impl Engine {
         mut handle: impl FnMut(TcpStream),
     ) {
         loop {
-            self.pool.wait_for_room();
-            match listener.accept() {
-                Ok((stream, _)) => handle(stream),
-                Err(e) if out_of_fds(&e) => {
-                    self.warn_fd_limit(name, &e);
-                    thread::sleep(FD_BACKOFF);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
-                // Anything else: not a busy loop either.
-                Err(_) => thread::sleep(FD_BACKOFF),
+            if let Some(stream) = self.accept_one(listener, name) {
+                handle(stream);
             }
         }
+    }
+
+    /// Accepts one connection on `listener`, after waiting while too many connections wait for
+    /// a thread; `None` after a failed accept, pausing (and saying why, once in a while) when
+    /// out of file descriptors instead of spinning.
+    fn accept_one(&self, listener: &TcpListener, name: &str) -> Option<TcpStream> {
+        self.pool.wait_for_room();
+        match listener.accept() {
+            Ok((stream, _)) => return Some(stream),
+            Err(e) if out_of_fds(&e) => {
+                self.warn_fd_limit(name, &e);
+                thread::sleep(FD_BACKOFF);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
+            // Anything else: not a busy loop either.
+            Err(_) => thread::sleep(FD_BACKOFF),
+        }
+        None
     }
 
     /// Says that `listener` is out of file descriptors, at most once in a while.
@@ -206,6 +250,46 @@ impl Engine {
         }
     }
 
+    /// Serves a redirected connection on this thread when its claim comes within
+    /// [`INLINE_WAIT`], else hands it to the claim waiter.
+    fn serve_accepted(self: &Arc<Self>, stream: TcpStream) {
+        let active = Active::new(self);
+        let Ok(peer) = stream.peer_addr() else {
+            return; // The client connected and reset at once: nothing to serve.
+        };
+        let deadline = Instant::now() + INLINE_WAIT;
+        let mut claims = lock(&self.claims);
+        let mut waiting = false;
+        loop {
+            let now = Instant::now();
+            if let Some(claim) = claims.take(peer.port(), now) {
+                claims.waiting_inline -= usize::from(waiting);
+                drop(claims);
+                Arc::clone(self).serve(stream, claim);
+                drop(active);
+                return;
+            }
+            let left = deadline
+                .checked_duration_since(now)
+                .filter(|d| !d.is_zero());
+            let Some(left) = left.filter(|_| waiting || claims.waiting_inline < INLINE_WAITERS)
+            else {
+                break;
+            };
+            if !waiting {
+                claims.waiting_inline += 1;
+                waiting = true;
+            }
+            claims = self
+                .claimed
+                .wait_timeout(claims, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        claims.waiting_inline -= usize::from(waiting);
+        self.await_claim(claims, stream, peer.port(), active);
+    }
+
     /// Serves a redirected connection once its claim is known: at once when the shim's claim
     /// arrived first, else from the claim waiter.
     fn accepted(self: &Arc<Self>, stream: TcpStream) {
@@ -213,16 +297,26 @@ impl Engine {
         let Ok(peer) = stream.peer_addr() else {
             return; // The client connected and reset at once: nothing to serve.
         };
-        let now = Instant::now();
         let mut claims = lock(&self.claims);
-        if let Some(claim) = claims.take(peer.port(), now) {
+        if let Some(claim) = claims.take(peer.port(), Instant::now()) {
             drop(claims);
             return self.dispatch(stream, claim, active);
         }
+        self.await_claim(claims, stream, peer.port(), active);
+    }
+
+    /// Hands a connection whose claim has not come to the claim waiter (started if needed).
+    fn await_claim(
+        self: &Arc<Self>,
+        mut claims: std::sync::MutexGuard<'_, ClaimTable>,
+        stream: TcpStream,
+        local_port: u16,
+        active: Active,
+    ) {
         claims.unclaimed.push_back(Unclaimed {
             stream,
-            local_port: peer.port(),
-            accepted: now,
+            local_port,
+            accepted: Instant::now(),
             active,
         });
         let start = !std::mem::replace(&mut claims.waiter, true);
@@ -395,6 +489,104 @@ mod tests {
         table.insert(1002, claim(3), start);
         table.insert(1003, claim(4), start + CLAIM_TTL);
         assert_eq!(table.len(), 1);
+    }
+
+    /// Resolves, routes and connects like the shim, but claims and speaks only `late` after the
+    /// connect, as a busy client does; returns the response.
+    fn get_late(engine: &Arc<Engine>, late: Duration) -> String {
+        use crate::control::{Reply, Request, Transport};
+        use std::io::{Read, Write};
+        let Reply::Fake(ip) = engine.handle(Request::Resolve {
+            pid: 1,
+            name: "a.test".into(),
+        }) else {
+            panic!("no fake address")
+        };
+        let route = Request::Route {
+            pid: 1,
+            transport: Transport::Tcp,
+            addr: ip.into(),
+            port: 80,
+        };
+        let Reply::Redirect(port) = engine.handle(route) else {
+            panic!("not redirected")
+        };
+        let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        thread::sleep(late);
+        let claim = Request::Claim {
+            pid: 1,
+            local_port: stream.local_addr().unwrap().port(),
+            addr: ip.into(),
+            port: 80,
+        };
+        assert_eq!(engine.handle(claim), Reply::Ok);
+        thread::sleep(late);
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    }
+
+    const ONE_ENTRY: &str =
+        r#"{"entries": [{"http": "GET http://a.test/", "response": {"body": "fine"}}]}"#;
+
+    /// A connection claimed and spoken on right after its connect is served by the thread that
+    /// accepted it: neither the claim waiter nor the waiting room (each one more thread
+    /// hand-off per new connection) is started.
+    #[test]
+    fn a_new_connection_is_served_where_it_was_accepted() {
+        let engine = super::super::tests::engine(ONE_ENTRY);
+        for _ in 0..20 {
+            let response = get_late(&engine, Duration::ZERO);
+            assert!(response.ends_with("fine"), "{response:?}");
+        }
+        assert!(!lock(&engine.claims).waiter, "the claim waiter was needed");
+        assert!(
+            !engine.waiting_room.is_open(),
+            "the waiting room was needed"
+        );
+        assert_eq!(engine.report().mocked, 20);
+    }
+
+    /// Past [`INLINE_WAIT`], a late claim and a late first byte still get the connection
+    /// served, through the claim waiter and the waiting room.
+    #[test]
+    fn a_late_claim_and_a_late_request_are_still_served() {
+        let engine = super::super::tests::engine(ONE_ENTRY);
+        let response = get_late(&engine, INLINE_WAIT * 20);
+        assert!(response.ends_with("fine"), "{response:?}");
+        assert!(lock(&engine.claims).waiter);
+        assert!(engine.waiting_room.is_open());
+    }
+
+    /// With one connection thread, connections are still accepted and served one after the
+    /// other: the accepting thread never holds the only thread.
+    #[test]
+    fn one_thread_is_enough() {
+        let engine = super::super::tests::engine(ONE_ENTRY);
+        let mut engine = Arc::try_unwrap(engine).ok().expect("a fresh engine");
+        engine.pool = super::super::pool::ConnectionPool::with_limit(1);
+        let engine = Arc::new(engine);
+        let clients: Vec<_> = (0..8)
+            .map(|_| {
+                let engine = Arc::clone(&engine);
+                thread::spawn(move || get_late(&engine, Duration::ZERO))
+            })
+            .collect();
+        for client in clients {
+            let response = client.join().unwrap();
+            assert!(response.ends_with("fine"), "{response:?}");
+        }
+        assert!(
+            engine.pool.threads() <= 2,
+            "{} threads",
+            engine.pool.threads()
+        );
     }
 
     #[test]

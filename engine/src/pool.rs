@@ -95,6 +95,20 @@ impl ConnectionPool {
     }
 }
 
+/// What [`Engine::start_job`] does with a job when every thread is busy.
+enum WhenBusy {
+    /// Queue it for the first thread that becomes free.
+    Queue,
+    /// Hand it back (then one thread beyond the limit may be started).
+    Refuse,
+}
+
+/// Whether a job was taken (run or queued).
+enum Started {
+    Yes,
+    No,
+}
+
 /// Counts a connection in [`Engine::wait_idle`]'s `active` for as long as it lives, even when
 /// the code serving it panics.
 pub(super) struct Active(Arc<Engine>);
@@ -123,30 +137,56 @@ impl Engine {
         self: &Arc<Self>,
         job: impl FnOnce() + Send + 'static,
     ) -> io::Result<()> {
+        self.start_job(Box::new(job), WhenBusy::Queue).map(drop)
+    }
+
+    /// Runs `job` on an idle connection thread or a new one, never queued: false when every
+    /// thread is busy or none could be started (the caller then does the work itself). For the
+    /// engine listener's accepting (see `Engine::lead`), which holds its thread until a
+    /// connection comes: one thread beyond the limit is kept for it, so that the accepting
+    /// thread never holds the last thread queued connections wait for.
+    pub(super) fn try_run_connection(
+        self: &Arc<Self>,
+        job: impl FnOnce() + Send + 'static,
+    ) -> bool {
+        matches!(
+            self.start_job(Box::new(job), WhenBusy::Refuse),
+            Ok(Started::Yes)
+        )
+    }
+
+    fn start_job(self: &Arc<Self>, job: Job, when_busy: WhenBusy) -> io::Result<Started> {
         let pool = &self.pool;
         let mut state = lock(&pool.state);
         if state.idle > 0 {
             state.idle -= 1;
-            state.handed.push_back(Box::new(job));
+            state.handed.push_back(job);
             pool.ready.notify_one();
-            return Ok(());
+            return Ok(Started::Yes);
         }
-        if state.threads >= pool.max_threads {
-            state.queued.push_back(Box::new(job));
-            return Ok(());
+        let limit = match when_busy {
+            WhenBusy::Queue => pool.max_threads,
+            WhenBusy::Refuse => pool.max_threads + 1,
+        };
+        if state.threads >= limit {
+            if matches!(when_busy, WhenBusy::Refuse) {
+                return Ok(Started::No);
+            }
+            state.queued.push_back(job);
+            return Ok(Started::Yes);
         }
         state.threads += 1;
         drop(state);
         let engine = Arc::clone(self);
         let spawned = self.spawn("mocket-conn", move || {
-            run_caught(Box::new(job));
+            run_caught(job);
             engine.wait_for_jobs();
         });
         if let Err(e) = spawned {
             lock(&pool.state).threads -= 1;
             return Err(e);
         }
-        Ok(())
+        Ok(Started::Yes)
     }
 
     /// A pooled thread's life after its first job: the next jobs, until it idles too long.

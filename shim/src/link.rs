@@ -93,6 +93,9 @@ struct Channel {
     pid: u32,
     inode: u64,
     reader: BufReader<UnixStream>,
+    /// Replies to requests sent with [`tell`], not read yet: they are read (and dropped) before
+    /// the next exchange's reply, by when they have long arrived.
+    unread: usize,
 }
 
 thread_local! {
@@ -108,6 +111,7 @@ impl Channel {
             pid: std::process::id(),
             inode,
             reader: BufReader::new(stream),
+            unread: 0,
         })
     }
 
@@ -117,7 +121,26 @@ impl Channel {
     }
 
     fn exchange(&mut self, request: &str) -> std::io::Result<String> {
-        send_all(self.reader.get_ref(), format!("{request}\n").as_bytes())?;
+        self.send(request)?;
+        while self.unread > 0 {
+            self.read_reply()?;
+            self.unread -= 1;
+        }
+        self.read_reply()
+    }
+
+    /// Sends `request` without waiting for its reply.
+    fn tell(&mut self, request: &str) -> std::io::Result<()> {
+        self.send(request)?;
+        self.unread += 1;
+        Ok(())
+    }
+
+    fn send(&mut self, request: &str) -> std::io::Result<()> {
+        send_all(self.reader.get_ref(), format!("{request}\n").as_bytes())
+    }
+
+    fn read_reply(&mut self) -> std::io::Result<String> {
         let mut reply = String::new();
         (&mut self.reader)
             .take(MAX_REPLY as u64)
@@ -166,6 +189,21 @@ fn inode(fd: std::os::fd::RawFd) -> Option<u64> {
 }
 
 fn ask_daemon(path: &Path, request: &str) -> Result<String, String> {
+    on_channel(path, |channel| channel.exchange(request))
+}
+
+/// Sends `request` to the daemon without waiting for its reply (it is read before the next
+/// exchange's). Only for requests whose reply changes nothing.
+fn tell_daemon(path: &Path, request: &str) -> Result<(), String> {
+    on_channel(path, |channel| channel.tell(request))
+}
+
+/// Runs `exchange` on this thread's channel to the daemon at `path`, opened (again) when
+/// needed.
+fn on_channel<T>(
+    path: &Path,
+    exchange: impl Fn(&mut Channel) -> std::io::Result<T>,
+) -> Result<T, String> {
     let fail =
         |e: std::io::Error| format!("cannot reach the mocket daemon at {}: {e}", path.display());
     let asked = CHANNEL.try_with(|slot| {
@@ -178,19 +216,20 @@ fn ask_daemon(path: &Path, request: &str) -> Result<String, String> {
                 std::mem::forget(channel);
             }
         }
-        if let Some(reply) = slot.as_mut().and_then(|c| c.exchange(request).ok()) {
+        if let Some(reply) = slot.as_mut().and_then(|c| exchange(c).ok()) {
             return Ok(reply);
         }
         // No channel yet, or the daemon dropped it: one fresh attempt.
         let mut channel = Channel::open(path).map_err(fail)?;
-        let reply = channel.exchange(request).map_err(fail)?;
+        let reply = exchange(&mut channel).map_err(fail)?;
         *slot = Some(channel);
         Ok(reply)
     });
-    // A thread being torn down has no thread-locals left: ask on a one-off connection.
+    // A thread being torn down has no thread-locals left: use a one-off connection (a reply
+    // told to wait is then never read, which is fine: the connection closes).
     asked.unwrap_or_else(|_| {
         Channel::open(path)
-            .and_then(|mut c| c.exchange(request))
+            .and_then(|mut c| exchange(&mut c))
             .map_err(fail)
     })
 }
@@ -334,11 +373,71 @@ pub fn route(transport: Transport, dest: std::net::SocketAddr) -> Reply {
     })
 }
 
-pub fn claim(local_port: u16, dest: std::net::SocketAddr) -> Reply {
-    request(Request::Claim {
+/// Tells the engine which destination the connection from `local_port` is for. The daemon's
+/// reply is not waited for (the connect has happened; a refusal would change nothing): that
+/// saves a round trip between processes on every new connection.
+pub fn claim(local_port: u16, dest: std::net::SocketAddr) {
+    let request = Request::Claim {
         pid: pid(),
         local_port,
         addr: dest.ip(),
         port: dest.port(),
-    })
+    };
+    let Ok(line) = request.to_line() else { return };
+    match LINK.get_or_init(open) {
+        Ok(Link::Daemon(path)) => {
+            let _ = tell_daemon(path, &line);
+        }
+        Ok(Link::Embedded(f, _)) => {
+            ask_embedded(*f, &line);
+        }
+        Err(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::time::Instant;
+
+    /// A daemon stand-in on `server` that answers each line, in order, after `delay`.
+    fn answer_lines(server: UnixStream, delay: Duration) {
+        std::thread::spawn(move || {
+            let mut writer = server.try_clone().unwrap();
+            for line in BufReader::new(server).lines() {
+                std::thread::sleep(delay);
+                let reply = format!("reply to {}\n", line.unwrap());
+                if writer.write_all(reply.as_bytes()).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+
+    fn channel(client: UnixStream) -> Channel {
+        Channel {
+            pid: std::process::id(),
+            inode: 0,
+            reader: BufReader::new(client),
+            unread: 0,
+        }
+    }
+
+    /// A claim is told, not asked: it does not wait for the daemon, and its reply is skipped
+    /// by the next exchange, which gets its own.
+    #[test]
+    fn a_told_request_does_not_wait_and_its_reply_is_skipped() {
+        let (client, server) = UnixStream::pair().unwrap();
+        let delay = Duration::from_millis(200);
+        answer_lines(server, delay);
+        let mut channel = channel(client);
+        let start = Instant::now();
+        channel.tell("claim 1").unwrap();
+        channel.tell("claim 2").unwrap();
+        assert!(start.elapsed() < delay, "told requests waited for replies");
+        assert_eq!(channel.exchange("route 3").unwrap(), "reply to route 3");
+        assert_eq!(channel.unread, 0);
+        assert_eq!(channel.exchange("route 4").unwrap(), "reply to route 4");
+    }
 }
