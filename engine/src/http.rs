@@ -207,10 +207,8 @@ impl Engine {
         let Some((index, used)) = self.take_entry(set, matching) else {
             let mut refusal = None;
             if passes_through(set) {
-                refusal = self.passthrough_refusal(claim);
-                if refusal.is_none() {
-                    return None;
-                }
+                // No refusal: the real server answers.
+                refusal = Some(self.passthrough_refusal(claim)?);
             }
             // The slow path, for the report only: why each entry of the destination missed.
             let entries: Vec<(usize, &HttpEntry)> = set

@@ -40,7 +40,15 @@ fn secured() -> (Vec<&'static str>, Credentials) {
 fn auth_without_a_password_like_redis_server() {
     // With ACL users but no `requirepass`, Redis's own errors apply; an entry with neither
     // accepts any AUTH (DESIGN.md section 6a), tested in `auth.rs`.
-    let config = ["--user", "alice", "on", ">pw", "allkeys", "allchannels", "+@all"];
+    let config = [
+        "--user",
+        "alice",
+        "on",
+        ">pw",
+        "allkeys",
+        "allchannels",
+        "+@all",
+    ];
     let Some(server) = RealRedis::start_with(&config) else {
         eprintln!("SKIPPED auth_without_a_password_like_redis_server: no redis-server");
         return;
