@@ -536,3 +536,10 @@ fn handler(name: &str) -> Option<Handler> {
 mod differential;
 #[cfg(test)]
 mod tests;
+
+/// Runs one inline command line (`"rpush l a b"`) in a unit test.
+#[cfg(test)]
+pub(crate) fn run_line(em: &mut Emulator, conn: &mut Connection, line: &str) -> Reply {
+    let args = super::command::split_args(line.as_bytes()).expect("a valid command line");
+    em.execute(conn, &Command { args })
+}

@@ -129,13 +129,9 @@ fn mpop(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::redis::command::{Command, split_args};
     use crate::redis::entry::Seed;
 
-    fn run(em: &mut Emulator, conn: &mut Connection, line: &str) -> Reply {
-        let args = split_args(line.as_bytes()).unwrap();
-        em.execute(conn, &Command { args })
-    }
+    use crate::redis::emulator::run_line as run;
 
     #[test]
     fn pops_from_the_first_non_empty_key() {

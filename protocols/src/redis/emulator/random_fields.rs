@@ -107,13 +107,9 @@ fn pairs_reply(items: Vec<(Vec<u8>, Reply)>, with_values: bool, protocol: Protoc
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::redis::command::{Command, split_args};
     use crate::redis::entry::Seed;
 
-    fn run(em: &mut Emulator, conn: &mut Connection, line: &str) -> Reply {
-        let args = split_args(line.as_bytes()).unwrap();
-        em.execute(conn, &Command { args })
-    }
+    use crate::redis::emulator::run_line as run;
 
     #[test]
     fn a_count_covering_everything_answers_in_iteration_order() {

@@ -290,16 +290,9 @@ fn zrangestore(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::redis::command::Command;
-    use crate::redis::command::split_args;
     use crate::redis::entry::Seed;
 
-    fn run(em: &mut Emulator, conn: &mut Connection, line: &str) -> Reply {
-        let cmd = Command {
-            args: split_args(line.as_bytes()).unwrap(),
-        };
-        em.execute(conn, &cmd)
-    }
+    use crate::redis::emulator::run_line as run;
 
     fn bulks(items: &[&str]) -> Reply {
         Reply::bulks(items.iter().map(|s| s.as_bytes()))
