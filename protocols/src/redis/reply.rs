@@ -75,6 +75,11 @@ impl Reply {
         Reply::Array(items.into_iter().map(Reply::bulk).collect())
     }
 
+    /// An array of simple strings: the text lines of a `HELP` subcommand.
+    pub fn simples(lines: &[&str]) -> Reply {
+        Reply::Array(lines.iter().map(|l| Reply::Simple((*l).into())).collect())
+    }
+
     pub fn is_error(&self) -> bool {
         matches!(self, Reply::Error(_))
     }

@@ -161,12 +161,7 @@ fn object(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
         return spec::arity_error(&format!("object|{sub}"));
     }
     if sub == "help" {
-        return Reply::Array(
-            OBJECT_HELP
-                .iter()
-                .map(|l| Reply::Simple(l.to_string()))
-                .collect(),
-        );
+        return Reply::simples(OBJECT_HELP);
     }
     let Some(value) = em.value(conn.db, &args[2]) else {
         return Reply::Nil;

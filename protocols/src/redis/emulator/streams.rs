@@ -1144,12 +1144,7 @@ fn xgroup(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
         Err(e) => return e,
     };
     if sub == "help" {
-        return Reply::Array(
-            XGROUP_HELP
-                .iter()
-                .map(|l| Reply::Simple((*l).into()))
-                .collect(),
-        );
+        return Reply::simples(XGROUP_HELP);
     }
     let syntax = || {
         Reply::error(format!(
@@ -1651,12 +1646,7 @@ fn xinfo(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
         Err(e) => return e,
     };
     if sub == "help" {
-        return Reply::Array(
-            XINFO_HELP
-                .iter()
-                .map(|l| Reply::Simple((*l).into()))
-                .collect(),
-        );
+        return Reply::simples(XINFO_HELP);
     }
     let now = em.now;
     let stream = match stream(em, conn, &args[2]) {
