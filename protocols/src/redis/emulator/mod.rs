@@ -30,6 +30,8 @@ mod mpop;
 mod random_fields;
 mod sort;
 mod zset_algebra;
+// Geo commands of issue 19.
+mod geo;
 
 pub use pubsub::{Eviction, OutputLimits};
 
@@ -530,6 +532,8 @@ fn handler(name: &str) -> Option<Handler> {
         // Streams and HyperLogLog.
         .or_else(|| streams::handler(name))
         .or_else(|| hyperloglog::handler(name))
+        // Geo.
+        .or_else(|| geo::handler(name))
 }
 
 #[cfg(test)]
