@@ -386,6 +386,9 @@ pub static SPECS: &[Spec] = &[
     spec("georadiusbymember_ro", -5, RS, ONE),
     spec("geosearch", -7, RS, ONE),
     spec("geosearchstore", -8, WDS, (1, 2, 1)),
+    // DUMP and RESTORE.
+    spec("dump", 2, RS, ONE),
+    spec("restore", -4, WDS, ONE),
 ];
 
 /// Every command and subcommand (`client|tracking`) of Redis 7.0.15, lower-case and sorted, as

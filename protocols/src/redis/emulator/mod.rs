@@ -32,6 +32,8 @@ mod sort;
 mod zset_algebra;
 // Geo commands of issue 19.
 mod geo;
+// DUMP and RESTORE.
+pub(crate) mod dump;
 
 pub use pubsub::{Eviction, OutputLimits};
 
@@ -534,6 +536,8 @@ fn handler(name: &str) -> Option<Handler> {
         .or_else(|| hyperloglog::handler(name))
         // Geo.
         .or_else(|| geo::handler(name))
+        // DUMP and RESTORE.
+        .or_else(|| dump::handler(name))
 }
 
 #[cfg(test)]
