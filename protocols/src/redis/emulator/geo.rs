@@ -559,7 +559,7 @@ fn points_in_box(zset: &ZSet, hash: HashBits, shape: &Shape, limit: u64, out: &m
         step: hash.step,
     };
     let max = next.align52() as f64;
-    for (member, score) in zset.from_score(min) {
+    for (member, score) in zset.scored_at_least(min) {
         if score >= max {
             break;
         }
@@ -639,7 +639,7 @@ mod tests {
         assert_eq!(distance_text(0.0), "0.0000");
         assert_eq!(distance_text(0.00001), "0.0000");
         assert_eq!(
-            coordinate_reply(13.36138933897018433),
+            coordinate_reply(13.361_389_338_970_184),
             Reply::FormattedDouble("13.36138933897018433".into())
         );
         assert_eq!(coordinate_reply(-0.0), Reply::FormattedDouble("0".into()));

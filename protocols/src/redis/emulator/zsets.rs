@@ -80,7 +80,7 @@ impl ZSet {
     }
 
     /// Members scored `min` or more, lowest first: a geo search scans score ranges.
-    pub(super) fn from_score(&self, min: f64) -> impl Iterator<Item = (&[u8], f64)> + '_ {
+    pub(super) fn scored_at_least(&self, min: f64) -> impl Iterator<Item = (&[u8], f64)> + '_ {
         self.order
             .range((Score(min), Vec::new())..)
             .map(|(s, m)| (m.as_slice(), s.0))
