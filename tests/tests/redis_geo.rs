@@ -1,6 +1,6 @@
-//! Issue 19, the geo commands judged by real clients: redis-py in RESP2 and RESP3 (its own
-//! GEO reply parsing), `redis-cli` in both protocols and the Rust `redis` crate. Every expected
-//! output below is what the same client printed against redis-server 7.0.15.
+//! Issue 19, the geo commands and DUMP/RESTORE judged by real clients: redis-py in RESP2 and
+//! RESP3 (its own GEO reply parsing), `redis-cli` in both protocols and the Rust `redis` crate.
+//! Every expected output below is what the same client printed against redis-server 7.0.15.
 
 #![forbid(unsafe_code)]
 
@@ -189,4 +189,148 @@ fn the_rust_redis_crate_reads_the_geo_replies() {
             assert_eq!(run.stdout, expected, "{placement:?} {url}: {}", run.stderr);
         }
     }
+}
+
+/// DUMP and RESTORE through redis-py: payloads real Redis 7 dumped restore, the emulator's
+/// own payloads restore (and its string payload is Redis's, byte for byte), and the errors.
+const DUMP_PROGRAM: &str = r##"
+import os, redis
+host = os.environ.get("REDIS_HOST", "places.internal")
+port = int(os.environ.get("REDIS_PORT", "6379"))
+# DUMP payloads of redis-server 7.0.15: a string, a listpack hash, a quicklist of a listpack,
+# an intset, a listpack sorted set.
+FROM_REDIS = [
+    ("s", "000568656c6c6f0a006372df766534200a"),
+    ("h", "1012120000000400816602817602816e020101ff0a00fce408f17922e016"),
+    ("l", "1201020f0f00000003008161020101816202ff0a009043a34ceb8e1b1c"),
+    ("si", "0b0e02000000030000000100020003000a00a5025ce26d6e4d1b"),
+    ("z", "1114140000000400816102010181620283322e3504ff0a00d44c6ea4f644d9d7"),
+]
+
+
+def with_footer(body):
+    """A payload of an RDB body: version 10 and Redis's CRC64 (Jones), little-endian."""
+    data = body + b"\x0a\x00"
+    crc = 0
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x95AC9329AC4BC9B5 if crc & 1 else crc >> 1
+    return data + crc.to_bytes(8, "little")
+
+for protocol in (2, 3):
+    r = redis.Redis(host=host, port=port, protocol=protocol, decode_responses=False)
+    r.flushall()
+    print("protocol", protocol)
+    for key, payload in FROM_REDIS:
+        print("restore", key, r.restore(key, 0, bytes.fromhex(payload)))
+    print("values", r.get("s"), r.hgetall("h"), r.lrange("l", 0, -1), sorted(r.smembers("si")), r.zrange("z", 0, -1, withscores=True))
+    print("dump string", r.dump("s").hex(), with_footer(b"\x00\x05hello") == r.dump("s"))
+    for key in ("h", "l", "si", "z"):
+        copy = key + ":copy"
+        r.restore(copy, 0, r.dump(key))
+        print("round trip", key, r.type(copy), r.dump(key) == r.dump(key))
+    print("copies", r.hgetall("h:copy"), r.lrange("l:copy", 0, -1), sorted(r.smembers("si:copy")), r.zrange("z:copy", 0, -1, withscores=True))
+    print("dump missing", r.dump("nope"))
+    print("restore ttl", r.restore("t", 100000, r.dump("s")), r.ttl("t"), r.restore("t", 0, r.dump("l"), replace=True), r.type("t"), r.ttl("t"))
+    print("restore absttl past", r.restore("past", 1, r.dump("s"), absttl=True), r.exists("past"))
+    print("restore idletime", r.restore("idle", 0, r.dump("s"), idletime=10), r.restore("freq", 0, r.dump("s"), frequency=5))
+    for bad in (
+        lambda: r.restore("s", 0, r.dump("s")),
+        lambda: r.restore("x", 0, b"not a payload"),
+        lambda: r.restore("x", 0, bytes.fromhex("000568656c6c6f0a006372df766534200b")),
+        lambda: r.restore("x", -1, r.dump("s")),
+        lambda: r.restore("x", 0, with_footer(b"\x63")),
+        lambda: r.restore("x", 0, with_footer(b"\x00\xc3\x01\x80\xff\xff\xff\xff\x00")),
+    ):
+        try:
+            print("unexpected", bad())
+        except redis.ResponseError as e:
+            print("error", e)
+    r.close()
+"##;
+
+/// What redis-server 7.0.15 made the program print.
+const DUMP_OUTPUT: &str = "\
+protocol 2\n\
+restore s b'OK'\n\
+restore h b'OK'\n\
+restore l b'OK'\n\
+restore si b'OK'\n\
+restore z b'OK'\n\
+values b'hello' {b'f': b'v', b'n': b'1'} [b'a', b'1', b'b'] [b'1', b'2', b'3'] [(b'a', 1.0), (b'b', 2.5)]\n\
+dump string 000568656c6c6f0a006372df766534200a True\n\
+round trip h b'hash' True\n\
+round trip l b'list' True\n\
+round trip si b'set' True\n\
+round trip z b'zset' True\n\
+copies {b'f': b'v', b'n': b'1'} [b'a', b'1', b'b'] [b'1', b'2', b'3'] [(b'a', 1.0), (b'b', 2.5)]\n\
+dump missing None\n\
+restore ttl b'OK' 100 b'OK' b'list' -1\n\
+restore absttl past b'OK' 0\n\
+restore idletime b'OK' b'OK'\n\
+error BUSYKEY Target key name already exists.\n\
+error DUMP payload version or checksum are wrong\n\
+error DUMP payload version or checksum are wrong\n\
+error Invalid TTL value, must be >= 0\n\
+error Bad data format\n\
+error Bad data format\n\
+protocol 3\n\
+restore s b'OK'\n\
+restore h b'OK'\n\
+restore l b'OK'\n\
+restore si b'OK'\n\
+restore z b'OK'\n\
+values b'hello' {b'f': b'v', b'n': b'1'} [b'a', b'1', b'b'] [b'1', b'2', b'3'] [[b'a', 1.0], [b'b', 2.5]]\n\
+dump string 000568656c6c6f0a006372df766534200a True\n\
+round trip h b'hash' True\n\
+round trip l b'list' True\n\
+round trip si b'set' True\n\
+round trip z b'zset' True\n\
+copies {b'f': b'v', b'n': b'1'} [b'a', b'1', b'b'] [b'1', b'2', b'3'] [[b'a', 1.0], [b'b', 2.5]]\n\
+dump missing None\n\
+restore ttl b'OK' 100 b'OK' b'list' -1\n\
+restore absttl past b'OK' 0\n\
+restore idletime b'OK' b'OK'\n\
+error BUSYKEY Target key name already exists.\n\
+error DUMP payload version or checksum are wrong\n\
+error DUMP payload version or checksum are wrong\n\
+error Invalid TTL value, must be >= 0\n\
+error Bad data format\n\
+error Bad data format\n\
+";
+
+#[test]
+fn redis_py_restores_payloads_of_real_redis_and_of_the_emulator() {
+    need_python_module("redis");
+    let mocks = mocks_file(EMULATED);
+    for placement in PLACEMENTS {
+        let run = python(placement, &mocks, DUMP_PROGRAM, &[]);
+        run.success();
+        assert_eq!(run.stdout, DUMP_OUTPUT, "{placement:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn redis_cli_pipes_a_dump_into_restore() {
+    assert!(
+        have("redis-cli"),
+        "redis-cli is missing (.ci/run installs redis-tools)"
+    );
+    let mocks = mocks_file(EMULATED);
+    let script = "redis-cli -h places.internal RPUSH l a 1 b; \
+                  redis-cli -h places.internal --raw DUMP l | head -c -1 > payload; \
+                  redis-cli -h places.internal -x RESTORE copy 0 < payload; \
+                  redis-cli -h places.internal LRANGE copy 0 -1; \
+                  redis-cli -h places.internal -x RESTORE copy 0 < payload; \
+                  redis-cli -h places.internal --no-raw DUMP nope; \
+                  redis-cli -h places.internal RESTORE x 0 junk";
+    let dir = scratch_dir("redis_cli_dump");
+    let cd = format!("cd {} && {script}", dir.display());
+    let run = Placement::Daemon.run(&mocks, &["sh", "-c", &cd]);
+    run.success();
+    // What the same script printed against redis-server 7.0.15.
+    let expected = "3\nOK\na\n1\nb\nBUSYKEY Target key name already exists.\n\n(nil)\n\
+                    ERR DUMP payload version or checksum are wrong\n\n";
+    assert_eq!(run.stdout, expected, "{}", run.stderr);
 }
