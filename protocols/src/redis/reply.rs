@@ -44,6 +44,9 @@ pub enum Reply {
     Set(Vec<Reply>),
     /// A bulk string in RESP2.
     Double(f64),
+    /// A double already printed in another format than `%.17g` (geo coordinates): `,text` in
+    /// RESP3, a bulk string in RESP2.
+    FormattedDouble(String),
     /// Out-of-band data (pub/sub messages): an array in RESP2.
     Push(Vec<Reply>),
     /// Text for humans (`INFO`): a bulk string in RESP2.
@@ -119,6 +122,8 @@ impl Reply {
             }
             Reply::Double(d) if resp3 => line(out, ',', &format_double(*d)),
             Reply::Double(d) => blob(out, '$', format_double(*d).as_bytes()),
+            Reply::FormattedDouble(text) if resp3 => line(out, ',', text),
+            Reply::FormattedDouble(text) => blob(out, '$', text.as_bytes()),
             Reply::Verbatim(text) if resp3 => blob(out, '=', format!("txt:{text}").as_bytes()),
             Reply::Verbatim(text) => blob(out, '$', text.as_bytes()),
             Reply::Several(replies) => replies.iter().for_each(|r| r.encode(protocol, out)),

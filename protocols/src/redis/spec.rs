@@ -370,6 +370,25 @@ pub static SPECS: &[Spec] = &[
     spec("pfadd", -2, WD, ONE),
     spec("pfcount", -2, RS, ALL),
     spec("pfmerge", -2, WDS, ALL),
+    // Geo.
+    spec("geoadd", -5, WDS, ONE),
+    spec("geodist", -4, RS, ONE),
+    spec("geohash", -2, RS, ONE),
+    spec("geopos", -2, RS, ONE),
+    spec("georadius", -6, &["write", "denyoom", "movablekeys"], ONE),
+    spec("georadius_ro", -6, RS, ONE),
+    spec(
+        "georadiusbymember",
+        -5,
+        &["write", "denyoom", "movablekeys"],
+        ONE,
+    ),
+    spec("georadiusbymember_ro", -5, RS, ONE),
+    spec("geosearch", -7, RS, ONE),
+    spec("geosearchstore", -8, WDS, (1, 2, 1)),
+    // DUMP and RESTORE.
+    spec("dump", 2, RS, ONE),
+    spec("restore", -4, WDS, ONE),
 ];
 
 /// Every command and subcommand (`client|tracking`) of Redis 7.0.15, lower-case and sorted, as

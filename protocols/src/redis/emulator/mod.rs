@@ -30,6 +30,10 @@ mod mpop;
 mod random_fields;
 mod sort;
 mod zset_algebra;
+// Geo commands of issue 19.
+mod geo;
+// DUMP and RESTORE.
+pub(crate) mod dump;
 
 pub use pubsub::{Eviction, OutputLimits};
 
@@ -530,6 +534,10 @@ fn handler(name: &str) -> Option<Handler> {
         // Streams and HyperLogLog.
         .or_else(|| streams::handler(name))
         .or_else(|| hyperloglog::handler(name))
+        // Geo.
+        .or_else(|| geo::handler(name))
+        // DUMP and RESTORE.
+        .or_else(|| dump::handler(name))
 }
 
 #[cfg(test)]

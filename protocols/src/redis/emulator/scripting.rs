@@ -550,6 +550,7 @@ fn to_lua(lua: &Lua, reply: Reply) -> mlua::Result<LuaValue> {
         Reply::Bulk(b) => LuaValue::String(lua.create_string(b)?),
         Reply::Verbatim(s) => LuaValue::String(lua.create_string(s)?),
         Reply::Double(d) => LuaValue::String(lua.create_string(format_double(d))?),
+        Reply::FormattedDouble(s) => LuaValue::String(lua.create_string(s)?),
         Reply::Nil | Reply::NilArray => LuaValue::Boolean(false),
         Reply::Array(items) | Reply::Set(items) | Reply::Push(items) | Reply::Several(items) => {
             list(items)?

@@ -79,6 +79,13 @@ impl ZSet {
         }
     }
 
+    /// Members scored `min` or more, lowest first: a geo search scans score ranges.
+    pub(super) fn scored_at_least(&self, min: f64) -> impl Iterator<Item = (&[u8], f64)> + '_ {
+        self.order
+            .range((Score(min), Vec::new())..)
+            .map(|(s, m)| (m.as_slice(), s.0))
+    }
+
     /// Members and scores, lowest first, or highest first when `rev`.
     pub(super) fn ordered(&self, rev: bool) -> Box<dyn Iterator<Item = (&[u8], f64)> + '_> {
         let items = self.order.iter().map(|(s, m)| (m.as_slice(), s.0));
