@@ -29,8 +29,8 @@ use std::time::Duration;
 
 use mocket_protocols::field::Destination;
 use mocket_protocols::redis::{
-    Alarm, Backend, Behavior, Command, CommandIndex, Connection, Credentials, Emulator, Eviction,
-    Miss, RedisEntry, Reply, Seed, Session, spec,
+    Alarm, Backend, Behavior, ClientRegistry, Command, CommandIndex, Connection, Credentials,
+    Emulator, Eviction, Miss, RedisEntry, Reply, Seed, Session, spec,
 };
 use serde_json::json;
 
@@ -730,6 +730,17 @@ impl Backend for Answerer<'_> {
         self.emulator
             .as_deref()
             .is_some_and(|e| e.watch_broken(conn.id))
+    }
+
+    fn clients(&mut self) -> Option<&mut ClientRegistry> {
+        self.emulator.as_deref_mut().and_then(Backend::clients)
+    }
+
+    fn user_names(&mut self) -> Vec<String> {
+        match self.emulator.as_deref_mut() {
+            Some(emulator) => emulator.user_names(),
+            None => vec![mocket_protocols::redis::auth::DEFAULT_USER.into()],
+        }
     }
 }
 

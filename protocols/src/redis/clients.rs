@@ -336,9 +336,9 @@ fn list_options(options: &[Vec<u8>]) -> Result<ListSelection, Reply> {
             let ids = ids
                 .iter()
                 .map(|id| {
+                    // Zero and negative ids are valid words that match no connection.
                     strict_i64(id)
-                        .filter(|&n| n > 0)
-                        .map(|n| n as u64)
+                        .map(|n| u64::try_from(n).unwrap_or(0))
                         .ok_or_else(|| Reply::error("ERR Invalid client ID"))
                 })
                 .collect::<Result<Vec<u64>, Reply>>()?;
