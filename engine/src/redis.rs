@@ -29,8 +29,8 @@ use std::time::Duration;
 
 use mocket_protocols::field::Destination;
 use mocket_protocols::redis::{
-    Alarm, Backend, Behavior, Command, CommandIndex, Connection, Credentials, Emulator, Eviction,
-    Miss, RedisEntry, Reply, Seed, Session, spec,
+    Alarm, Backend, Behavior, ClientRegistry, Command, CommandIndex, Connection, Credentials,
+    Emulator, Eviction, Miss, RedisEntry, Reply, Seed, Session, spec,
 };
 use serde_json::json;
 
@@ -214,6 +214,14 @@ impl Shared {
         }
     }
 
+    /// Closes connection `id` for `CLIENT KILL`, as Redis does, after the batch's replies: its
+    /// own thread then sees the end and cleans up.
+    fn kill(&self, id: u64) {
+        if let Some(link) = lock(&self.links).get(&id).cloned() {
+            link.close();
+        }
+    }
+
     /// Disconnects a subscriber the emulator dropped for not reading.
     fn evict(&self, engine: &Engine, eviction: &Eviction) {
         let Some(link) = lock(&self.links).get(&eviction.id).cloned() else {
@@ -318,6 +326,12 @@ impl Engine {
             // The emulated entry counts one use per command it answers (`Answerer::mocked`).
             if let Some(shared) = &shared {
                 lock(&shared.links).insert(id, Arc::clone(link));
+                let addr = link
+                    .control
+                    .peer_addr()
+                    .map_or_else(|_| "127.0.0.1:0".to_string(), |a| a.to_string());
+                let laddr = claim.dest.to_string();
+                lock(&shared.emulator).connect(id, &addr, &laddr);
             }
         }
         let mut indexes = Vec::new();
@@ -387,9 +401,9 @@ impl Engine {
         if let Some(alarm) = &output.alarm {
             self.alarm(scope.claim, alarm);
         }
-        let (wakeups, evictions) = emulator
+        let (wakeups, evictions, kills) = emulator
             .as_mut()
-            .map(|e| (e.take_wakeups(), e.take_evictions()))
+            .map(|e| (e.take_wakeups(), e.take_evictions(), e.take_kills()))
             .unwrap_or_default();
         drop(emulator);
         let written = socket.write_all(&output.bytes);
@@ -398,6 +412,9 @@ impl Engine {
             shared.note_change();
             for eviction in &evictions {
                 shared.evict(self, eviction);
+            }
+            for id in kills {
+                shared.kill(id);
             }
             for id in wakeups {
                 shared.wake(self, shared, id);
@@ -713,6 +730,17 @@ impl Backend for Answerer<'_> {
         self.emulator
             .as_deref()
             .is_some_and(|e| e.watch_broken(conn.id))
+    }
+
+    fn clients(&mut self) -> Option<&mut ClientRegistry> {
+        self.emulator.as_deref_mut().and_then(Backend::clients)
+    }
+
+    fn user_names(&mut self) -> Vec<String> {
+        match self.emulator.as_deref_mut() {
+            Some(emulator) => emulator.user_names(),
+            None => vec![mocket_protocols::redis::auth::DEFAULT_USER.into()],
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! Everything else goes to a [`Backend`]: command entries, the emulator, or both.
 
 use super::auth::{self, DEFAULT_USER};
+use super::clients::ClientRegistry;
 use super::command::{Command, Decoder, strict_i64};
 use super::reply::{Protocol, Reply};
 use super::spec::{self, SPECS};
@@ -77,6 +78,17 @@ pub trait Backend {
     fn watch_broken(&mut self, _conn: &Connection) -> bool {
         false
     }
+
+    /// The live connections of the address, for `CLIENT LIST`, `INFO` and `KILL`; `None`
+    /// without an emulator: command entries keep no state shared between connections.
+    fn clients(&mut self) -> Option<&mut ClientRegistry> {
+        None
+    }
+
+    /// The users `CLIENT KILL USER` may name: `default` and the entry's ACL users.
+    fn user_names(&mut self) -> Vec<String> {
+        vec![DEFAULT_USER.into()]
+    }
 }
 
 /// The state of one client connection.
@@ -90,6 +102,8 @@ pub struct Connection {
     /// Channels plus patterns; a RESP2 connection with any is restricted to pub/sub commands.
     /// Kept by the backend that handles `SUBSCRIBE`.
     pub subscriptions: usize,
+    /// The same, split into channels, patterns and shard channels, for `CLIENT LIST`.
+    pub(crate) subscription_kinds: [usize; 3],
     multi: Option<Transaction>,
     closing: bool,
     /// The user `AUTH` authenticated; `None` until then when a password is required.
@@ -101,6 +115,24 @@ pub struct Connection {
     pub(crate) blocked: Option<Blocked>,
     /// Blocking commands answer at once (inside `EXEC`).
     pub(crate) no_block: bool,
+    /// `CLIENT NO-EVICT on`: shown as the `e` flag (the emulator evicts no client for memory).
+    pub(crate) no_evict: bool,
+    /// `CLIENT REPLY`.
+    reply_mode: ReplyMode,
+    /// While `EXEC` runs, how many commands it runs: Redis still shows the transaction then.
+    executing: Option<usize>,
+}
+
+/// Which replies `CLIENT REPLY` lets through.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum ReplyMode {
+    #[default]
+    On,
+    Off,
+    /// `CLIENT REPLY SKIP` was just run: its own reply is not sent, nor the next command's.
+    SkipNext,
+    /// The running command's reply is not sent.
+    Skip,
 }
 
 /// A connection blocked by `BLPOP` and the like.
@@ -157,6 +189,34 @@ impl Connection {
 
     pub fn in_transaction(&self) -> bool {
         self.multi.is_some()
+    }
+
+    /// How many commands `MULTI` queued; `None` outside a transaction.
+    pub fn queued(&self) -> Option<usize> {
+        self.multi
+            .as_ref()
+            .map(|t| t.queue.len())
+            .or(self.executing)
+    }
+
+    /// Runs `cmd` as a command read from the client: `CLIENT LIST` sees it, and its reply is
+    /// `None` when `CLIENT REPLY` silences it.
+    fn run_from_client(&mut self, cmd: &Command, backend: &mut impl Backend) -> Option<Reply> {
+        if let Some(clients) = backend.clients() {
+            clients.command_started(self, cmd);
+        }
+        let skipping = self.reply_mode == ReplyMode::Skip;
+        let reply = self.execute(cmd, backend);
+        let silent = skipping || matches!(self.reply_mode, ReplyMode::Off | ReplyMode::SkipNext);
+        self.reply_mode = match self.reply_mode {
+            ReplyMode::Skip if skipping => ReplyMode::On,
+            ReplyMode::SkipNext => ReplyMode::Skip,
+            mode => mode,
+        };
+        if let Some(clients) = backend.clients() {
+            clients.refresh(self);
+        }
+        (!silent).then_some(reply)
     }
 
     /// The user the connection is authenticated as, if it is.
@@ -336,6 +396,7 @@ impl Connection {
         }
         let mut replies = Vec::with_capacity(tx.queue.len());
         self.no_block = true;
+        self.executing = Some(tx.queue.len());
         for cmd in &tx.queue {
             match self.execute(cmd, backend) {
                 Reply::Several(many) => replies.extend(many),
@@ -343,6 +404,7 @@ impl Connection {
             }
         }
         self.no_block = false;
+        self.executing = None;
         Reply::Array(replies)
     }
 
@@ -410,11 +472,11 @@ impl Connection {
     fn client(&mut self, params: &[Vec<u8>], backend: &mut impl Backend) -> Reply {
         let sub = String::from_utf8_lossy(&params[0]).to_ascii_lowercase();
         let arity = match sub.as_str() {
-            "setname" | "no-evict" | "no-touch" => 3,
-            "getname" | "id" | "info" => 2,
+            "setname" | "no-evict" | "reply" => 3,
+            "getname" | "id" | "info" | "help" => 2,
             "setinfo" => 4,
             "list" => -2,
-            "unblock" => -3,
+            "unblock" | "kill" => -3,
             _ => return unknown_subcommand(&params[0], "CLIENT"),
         };
         let words = params.len() + 1;
@@ -431,34 +493,61 @@ impl Connection {
             },
             "getname" => Reply::bulk_or_nil(self.name.as_ref()),
             "id" => Reply::Int(self.id as i64),
-            "info" | "list" => Reply::Verbatim(self.client_line()),
+            "info" => self.with_clients(backend, |clients, me| clients.info(me)),
+            "list" => self.with_clients(backend, |clients, me| clients.list(me, &params[1..])),
+            "kill" => {
+                let users = backend.user_names();
+                let exists = |u: &[u8]| users.iter().any(|n| n.as_bytes() == u);
+                self.with_clients(backend, |clients, me| {
+                    clients.kill(me.id, &params[1..], exists)
+                })
+            }
+            "reply" => self.client_reply(&params[1]),
+            "no-evict" => match on_off(&params[1]) {
+                Some(on) => {
+                    self.no_evict = on;
+                    Reply::ok()
+                }
+                None => Reply::error("ERR syntax error"),
+            },
+            "help" => Reply::simples(CLIENT_HELP),
             "setinfo" => setinfo(&params[1], &params[2]),
             "unblock" if params.len() > 3 => Reply::error(format!(
                 "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
                 String::from_utf8_lossy(&params[0])
             )),
             "unblock" => unblock(&params[1..], backend),
-            _ => on_off(&params[1]),
+            _ => unreachable!("{sub} is listed above"),
         }
     }
 
-    /// This connection as `CLIENT INFO` describes one.
-    fn client_line(&self) -> String {
-        let name = self
-            .name
-            .as_ref()
-            .map(|n| String::from_utf8_lossy(n).into_owned())
-            .unwrap_or_default();
-        format!(
-            "id={} addr=127.0.0.1:0 laddr=127.0.0.1:6379 fd=8 name={name} age=0 idle=0 flags=N \
-             db={} sub={} psub=0 ssub=0 multi={} user={} redir=-1 resp={}\n",
-            self.id,
-            self.db,
-            self.subscriptions,
-            self.multi.as_ref().map_or(-1, |t| t.queue.len() as i64),
-            self.user.as_deref().unwrap_or(DEFAULT_USER),
-            self.protocol.number()
-        )
+    /// Runs `with` on the address's connections, or, without an emulator, on a registry of
+    /// this connection alone.
+    fn with_clients(
+        &self,
+        backend: &mut impl Backend,
+        with: impl FnOnce(&mut ClientRegistry, &Connection) -> Reply,
+    ) -> Reply {
+        match backend.clients() {
+            Some(clients) => with(clients, self),
+            None => with(&mut ClientRegistry::default(), self),
+        }
+    }
+
+    /// `CLIENT REPLY ON|OFF|SKIP`: only `ON` answers.
+    fn client_reply(&mut self, mode: &[u8]) -> Reply {
+        if mode.eq_ignore_ascii_case(b"on") {
+            self.reply_mode = ReplyMode::On;
+        } else if mode.eq_ignore_ascii_case(b"off") {
+            self.reply_mode = ReplyMode::Off;
+        } else if mode.eq_ignore_ascii_case(b"skip") {
+            if self.reply_mode != ReplyMode::Off {
+                self.reply_mode = ReplyMode::SkipNext;
+            }
+        } else {
+            return Reply::error("ERR syntax error");
+        }
+        Reply::ok()
     }
 
     fn select(&mut self, index: &[u8]) -> Reply {
@@ -525,13 +614,68 @@ fn unblock(params: &[Vec<u8>], backend: &mut impl Backend) -> Reply {
     Reply::Int(unblocked.into())
 }
 
-fn on_off(value: &[u8]) -> Reply {
-    if value.eq_ignore_ascii_case(b"on") || value.eq_ignore_ascii_case(b"off") {
-        Reply::ok()
+/// `ON` or `OFF`, as `Some(true|false)`.
+fn on_off(value: &[u8]) -> Option<bool> {
+    if value.eq_ignore_ascii_case(b"on") {
+        Some(true)
+    } else if value.eq_ignore_ascii_case(b"off") {
+        Some(false)
     } else {
-        Reply::error("ERR syntax error")
+        None
     }
 }
+
+/// `CLIENT HELP` of Redis 7.0, for the subcommands the emulator answers and those it lacks.
+const CLIENT_HELP: &[&str] = &[
+    "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CACHING (YES|NO)",
+    "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+    "GETREDIR",
+    "    Return the client ID we are redirecting to when tracking is enabled.",
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are:",
+    "    * ADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made from the specified address",
+    "    * LADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made to specified local address",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Kill connections by type.",
+    "    * USER <username>",
+    "      Kill connections authenticated by <username>.",
+    "    * SKIPME (YES|NO)",
+    "      Skip killing current connection (default: yes).",
+    "LIST [options ...]",
+    "    Return information about client connections. Options:",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Return clients of specified type.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+    "         [OPTIN] [OPTOUT] [NOLOOP]",
+    "    Control server assisted client side caching.",
+    "TRACKINGINFO",
+    "    Report tracking status for the current connection.",
+    "NO-EVICT (ON|OFF)",
+    "    Protect current client connection from eviction.",
+    "HELP",
+    "    Prints this help.",
+];
 
 /// Redis's reply to a subcommand it does not have.
 pub fn unknown_subcommand(sub: &[u8], command: &str) -> Reply {
@@ -695,6 +839,9 @@ impl Session {
             self.pending = Some(cmd);
             return Output::default();
         }
+        if let Some(clients) = backend.clients() {
+            clients.refresh(&self.conn);
+        }
         let mut bytes = Vec::new();
         backend.drain_pushes(&self.conn, &mut bytes);
         reply.encode(self.conn.protocol, &mut bytes);
@@ -720,13 +867,15 @@ impl Session {
                     alarm = Some(Alarm::CrossProtocol(cmd));
                 }
                 Ok(cmd) => {
-                    let reply = self.conn.execute(&cmd, backend);
+                    let reply = self.conn.run_from_client(&cmd, backend);
                     if self.conn.blocked.is_some() {
                         self.pending = Some(cmd);
                         break;
                     }
                     backend.drain_pushes(&self.conn, &mut bytes);
-                    reply.encode(self.conn.protocol, &mut bytes);
+                    if let Some(reply) = reply {
+                        reply.encode(self.conn.protocol, &mut bytes);
+                    }
                 }
                 Err(e) => {
                     match e.reply_text() {

@@ -8,6 +8,7 @@
 //! answers the rest.
 
 pub mod auth;
+pub mod clients;
 pub mod command;
 pub mod conn;
 pub mod emulator;
@@ -18,6 +19,7 @@ pub mod reply;
 pub mod spec;
 
 pub use auth::{Credentials, User};
+pub use clients::ClientRegistry;
 pub use command::{Command, Decoder, ProtocolError};
 pub use conn::{Alarm, Backend, Connection, Output, Session};
 pub use emulator::{Clock, Emulator, Eviction, ManualClock, OutputLimits, SystemClock};

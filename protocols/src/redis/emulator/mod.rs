@@ -44,7 +44,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use indexmap::{IndexMap, IndexSet};
 
-use super::auth::Credentials;
+use super::auth::{Credentials, DEFAULT_USER};
+use super::clients::ClientRegistry;
 use super::command::{Command, strict_i64};
 use super::conn::{Backend, Connection, DATABASES};
 use super::entry::{Seed, SeedValue};
@@ -164,6 +165,8 @@ pub struct Emulator {
     random: u64,
     /// The entry's `password` and `users`.
     credentials: Credentials,
+    /// The live connections, for `CLIENT LIST`, `INFO` and `KILL`.
+    clients: ClientRegistry,
 }
 
 impl Emulator {
@@ -184,6 +187,7 @@ impl Emulator {
             waiters: blocking::Waiters::default(),
             random: 0x9e37_79b9_7f4a_7c15,
             credentials: Credentials::default(),
+            clients: ClientRegistry::default(),
         };
         for (key, value) in seed {
             let value = match value {
@@ -307,8 +311,20 @@ impl Emulator {
         self.pubsub.limits = limits;
     }
 
-    /// Forgets a closed connection's subscriptions.
+    /// A new connection from `addr` to `laddr` (`ip:port`), for `CLIENT LIST`.
+    pub fn connect(&mut self, id: u64, addr: &str, laddr: &str) {
+        self.clients.now = self.clock.now_ms();
+        self.clients.register(id, addr, laddr);
+    }
+
+    /// Connections `CLIENT KILL` chose since the last call: the driver closes them.
+    pub fn take_kills(&mut self) -> Vec<u64> {
+        self.clients.take_kills()
+    }
+
+    /// Forgets a closed connection: its subscriptions, watches, waits and registration.
     pub fn disconnect(&mut self, id: u64) {
+        self.clients.remove(id);
         self.pubsub.forget(id);
         self.watches.unwatch(id);
         self.waiters.forget(id);
@@ -476,6 +492,18 @@ impl Backend for Emulator {
 
     fn authenticate(&mut self, user: Option<&[u8]>, password: &[u8]) -> Result<String, Reply> {
         self.credentials.authenticate(user, password)
+    }
+
+    fn clients(&mut self) -> Option<&mut ClientRegistry> {
+        self.clients.now = self.clock.now_ms();
+        Some(&mut self.clients)
+    }
+
+    fn user_names(&mut self) -> Vec<String> {
+        let users = self.credentials.users.iter().map(|u| u.name.clone());
+        std::iter::once(DEFAULT_USER.to_string())
+            .chain(users)
+            .collect()
     }
 }
 

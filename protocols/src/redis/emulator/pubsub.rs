@@ -156,6 +156,13 @@ impl PubSub {
         std::mem::take(&mut self.evictions)
     }
 
+    /// Connection `id`'s channels, patterns and shard channels, for `CLIENT LIST`.
+    pub(super) fn counts(&self, id: u64) -> [usize; 3] {
+        self.subscribers.get(&id).map_or([0; 3], |s| {
+            [s.channels.len(), s.patterns.len(), s.shard_channels.len()]
+        })
+    }
+
     pub(super) fn forget(&mut self, id: u64) {
         self.subscribers.remove(&id);
         self.outbox.remove(&id);
@@ -172,6 +179,7 @@ impl PubSub {
     fn settle(&mut self, conn: &mut Connection) {
         let count = self.subscribers.get(&conn.id).map_or(0, Subscriber::total);
         conn.subscriptions = count;
+        conn.subscription_kinds = self.counts(conn.id);
         if count == 0 {
             self.subscribers.remove(&conn.id);
         }

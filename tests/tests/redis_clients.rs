@@ -1,0 +1,132 @@
+//! Issue 19, the connection commands over every connection of the shared emulator (`CLIENT
+//! LIST/INFO/KILL/REPLY`, `MONITOR`, `WAIT`, `ROLE`) and `WATCH` across connections, judged by
+//! real clients: redis-py in RESP2 and RESP3, `redis-cli` and the Rust `redis` crate. Every
+//! expected output below is what the same client printed against redis-server 7.0.15 (run the
+//! program with `REDIS_HOST`/`REDIS_PORT` set to check).
+
+#![forbid(unsafe_code)]
+
+use mocket_tests::*;
+
+const EMULATED: &str = r#"{
+  "entries": [
+    { "redis": "sessions.internal:6379", "emulate": true }
+  ]
+}"#;
+
+/// redis-py lists, inspects and kills other connections (raw sockets it can watch close):
+/// an idle one, a subscriber and one blocked in `BLPOP`.
+const CLIENTS_PROGRAM: &str = r##"
+import os, socket, time, redis
+host = os.environ.get("REDIS_HOST", "sessions.internal")
+port = int(os.environ.get("REDIS_PORT", "6379"))
+
+def raw(words):
+    out = b"*%d\r\n" % len(words)
+    for w in words:
+        w = w.encode()
+        out += b"$%d\r\n%s\r\n" % (len(w), w)
+    return out
+
+def victim(*setup):
+    s = socket.create_connection((host, port))
+    s.settimeout(5)
+    for words in setup:
+        s.sendall(raw(words))
+        s.recv(1000)
+    return s
+
+for protocol in (2, 3):
+    r = redis.Redis(host=host, port=port, protocol=protocol, decode_responses=True,
+                    single_connection_client=True)
+    r.flushall()
+    print("protocol", protocol)
+    w = victim(["CLIENT", "SETNAME", "worker"], ["SELECT", "2"], ["SET", "k", "v"])
+    p = victim(["CLIENT", "SETNAME", "listener"], ["SUBSCRIBE", "a", "b"])
+    me = r.client_info()
+    print("info", me["name"], me["flags"], me["db"], me["cmd"], me["user"], me["resp"], me["multi"])
+    clients = {c["name"]: c for c in r.client_list()}
+    print("list", sorted(clients))
+    wc = clients["worker"]
+    print("fields", " ".join(wc))
+    print("worker", wc["flags"], wc["db"], wc["cmd"], wc["sub"], wc["multi"], wc["laddr"].endswith(":%d" % port))
+    print("worker addr", wc["addr"] == "%s:%d" % w.getsockname())
+    lc = clients["listener"]
+    print("listener", lc["flags"], lc["sub"], lc["psub"], lc["cmd"])
+    print("pubsub", [c["name"] for c in r.client_list(_type="pubsub")])
+    print("by id", [c["name"] for c in r.client_list(client_id=[int(wc["id"])])])
+    try:
+        r.execute_command("CLIENT", "LIST", "TYPE", "foo")
+    except redis.ResponseError as e:
+        print("error", e)
+    print("kill pubsub", r.client_kill_filter(_type="pubsub"))
+    print("listener closed", p.recv(1000) == b"")
+    print("kill addr", r.client_kill(wc["addr"]))
+    print("worker closed", w.recv(1000) == b"")
+    b = victim()
+    b.sendall(raw(["BLPOP", "nothing", "0"]))
+    time.sleep(0.3)
+    bid = [c["id"] for c in r.client_list() if c["cmd"] == "blpop"]
+    print("blocked", [c["flags"] for c in r.client_list() if c["cmd"] == "blpop"])
+    print("kill blocked", r.client_kill_filter(_id=int(bid[0])))
+    print("blocked closed", b.recv(1000) == b"")
+    try:
+        r.client_kill("1.2.3.4:5")
+    except redis.ResponseError as e:
+        print("error", e)
+    print("left", [c["name"] for c in r.client_list()], r.ping())
+    r.close()
+"##;
+
+/// What redis-server 7.0.15 made the program print.
+const CLIENTS_OUTPUT: &str = "\
+protocol 2\n\
+info  N 0 client|info default 2 -1\n\
+list ['', 'listener', 'worker']\n\
+fields id addr laddr fd name age idle flags db sub psub ssub multi qbuf qbuf-free argv-mem multi-mem rbs rbp obl oll omem tot-mem events cmd user redir resp\n\
+worker N 2 set 0 -1 True\n\
+worker addr True\n\
+listener P 2 0 subscribe\n\
+pubsub ['listener']\n\
+by id ['worker']\n\
+error Unknown client type 'foo'\n\
+kill pubsub 1\n\
+listener closed True\n\
+kill addr True\n\
+worker closed True\n\
+blocked ['b']\n\
+kill blocked 1\n\
+blocked closed True\n\
+error No such client\n\
+left [''] True\n\
+protocol 3\n\
+info  N 0 client|info default 3 -1\n\
+list ['', 'listener', 'worker']\n\
+fields id addr laddr fd name age idle flags db sub psub ssub multi qbuf qbuf-free argv-mem multi-mem rbs rbp obl oll omem tot-mem events cmd user redir resp\n\
+worker N 2 set 0 -1 True\n\
+worker addr True\n\
+listener P 2 0 subscribe\n\
+pubsub ['listener']\n\
+by id ['worker']\n\
+error Unknown client type 'foo'\n\
+kill pubsub 1\n\
+listener closed True\n\
+kill addr True\n\
+worker closed True\n\
+blocked ['b']\n\
+kill blocked 1\n\
+blocked closed True\n\
+error No such client\n\
+left [''] True\n\
+";
+
+#[test]
+fn redis_py_lists_and_kills_other_connections_in_resp2_and_resp3() {
+    need_python_module("redis");
+    let mocks = mocks_file(EMULATED);
+    for placement in PLACEMENTS {
+        let run = python(placement, &mocks, CLIENTS_PROGRAM, &[]);
+        run.success();
+        assert_eq!(run.stdout, CLIENTS_OUTPUT, "{placement:?}: {}", run.stderr);
+    }
+}
