@@ -169,7 +169,7 @@ impl Supervisor {
             .engine
             .route_stopped_call(caller.pid, transport, dest.ip(), dest.port());
         Ok(match reply {
-            Reply::Redirect(port) => self.redirect(&socket, caller.pid, dest, port),
+            Reply::Redirect { port, .. } => self.redirect(&socket, caller.pid, dest, port),
             Reply::Pass => self.pass(n.id, socket, dest),
             Reply::PassHost(name) => {
                 self.pass_to_host(n.id, socket, name, dest);

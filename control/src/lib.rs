@@ -93,8 +93,14 @@ pub enum Reply {
     Real,
     /// Resolve for real, then send [`Request::Resolved`] with the addresses.
     RealTell,
-    /// Connect to the engine on this loopback port, then send [`Request::Claim`].
-    Redirect(u16),
+    /// Connect to the engine on this loopback `port`, then send [`Request::Claim`]. `lasting`:
+    /// every connect to this destination will be redirected there for the rest of the run (its
+    /// entries come from the mocks file, which never changes), so the shim may route the next
+    /// ones itself instead of asking again (a round trip per new connection).
+    Redirect {
+        port: u16,
+        lasting: bool,
+    },
     Pass,
     /// Connect for real to `name` on the same port (a mocked name on a port without entries,
     /// outside strict mode).
@@ -353,10 +359,15 @@ impl Reply {
                     .map_err(|_| bad("address", word))
             }
             "redirect" => {
-                let word = single("port")?;
-                word.parse()
-                    .map(Reply::Redirect)
-                    .map_err(|_| bad("port", word))
+                let mut words = words(rest)?;
+                let port = words.parse("port")?;
+                let lasting = match words.0.next() {
+                    None => false,
+                    Some("lasting") => true,
+                    Some(word) => return Err(bad("lasting", word)),
+                };
+                words.end()?;
+                Ok(Reply::Redirect { port, lasting })
             }
             "name" => Ok(Reply::Name(name_field(single("name")?)?.to_string())),
             "pass-host" => Ok(Reply::PassHost(name_field(single("name")?)?.to_string())),
@@ -377,7 +388,14 @@ impl Reply {
             Reply::Fake(ip) => format!("fake {ip}"),
             Reply::Real => "real".into(),
             Reply::RealTell => "real-tell".into(),
-            Reply::Redirect(port) => format!("redirect {port}"),
+            Reply::Redirect {
+                port,
+                lasting: false,
+            } => format!("redirect {port}"),
+            Reply::Redirect {
+                port,
+                lasting: true,
+            } => format!("redirect {port} lasting"),
             Reply::Name(name) => format!("name {}", name_field(name)?),
             Reply::Path(path) => format!("path {}", text_field(path, "path")?),
             Reply::Pass => "pass".into(),
@@ -457,7 +475,14 @@ mod tests {
             Reply::Fake("198.18.1.2".parse().unwrap()),
             Reply::Real,
             Reply::RealTell,
-            Reply::Redirect(4000),
+            Reply::Redirect {
+                port: 4000,
+                lasting: false,
+            },
+            Reply::Redirect {
+                port: 4000,
+                lasting: true,
+            },
             Reply::Name("a.test".into()),
             Reply::Path("/a b/cert.pem".into()),
             Reply::Pass,
@@ -534,6 +559,9 @@ mod tests {
         );
         assert!(Reply::parse("pass extra").is_err());
         assert!(Reply::parse("fake 198.18.0.1 x").is_err());
+        assert!(Reply::parse("redirect 4000 forever").is_err());
+        assert!(Reply::parse("redirect 4000 lasting x").is_err());
+        assert!(Reply::parse("redirect").is_err());
         assert!(Reply::parse("name a b").is_err());
         assert!(Reply::parse("refuse a\nb").is_err());
         assert_eq!(

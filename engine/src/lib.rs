@@ -422,10 +422,15 @@ impl Engine {
         let allowed =
             config.allow.allows(&host, port) || config.allow.allows(&addr.to_string(), port);
         let recorded = self.recorder.is_some() && !allowed;
-        let mocked = !config.entries_for(&dest).is_empty() || self.scopes.is_leased(&dest);
+        let in_file = !config.entries_for(&dest).is_empty();
+        let mocked = in_file || self.scopes.is_leased(&dest);
         if transport == Transport::Tcp && (mocked || recorded) {
+            // A fake address names one host for the whole run and the mocks file never
+            // changes, so this decision lasts; a scope's lease ends, and a real address may
+            // later be judged by another name.
+            let lasting = fake && (in_file || recorded);
             return match self.listener_port() {
-                Ok(engine_port) => Reply::Redirect(engine_port),
+                Ok(port) => Reply::Redirect { port, lasting },
                 Err(e) => Reply::Refuse(format!(
                     "cannot redirect {dest}: engine listener failed: {e}"
                 )),

@@ -508,7 +508,7 @@ mod tests {
             addr: ip.into(),
             port: 80,
         };
-        let Reply::Redirect(port) = engine.handle(route) else {
+        let Reply::Redirect { port, .. } = engine.handle(route) else {
             panic!("not redirected")
         };
         let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();

@@ -28,7 +28,7 @@ pub(crate) fn connect(e: &Arc<Engine>, host: &str, port: u16) -> TcpStream {
     }) else {
         panic!()
     };
-    let Reply::Redirect(eport) = route(e, &ip.to_string(), port) else {
+    let Reply::Redirect { port: eport, .. } = route(e, &ip.to_string(), port) else {
         panic!()
     };
     let stream = TcpStream::connect(("127.0.0.1", eport)).unwrap();
@@ -260,4 +260,23 @@ fn index_caches_are_bounded_and_rebuild_what_they_dropped() {
         "rebuilt"
     );
     assert_eq!(cache.len(), 3);
+}
+
+/// A redirect is lasting (the shim may reuse it without asking) only when nothing can change
+/// it for the rest of the run: mocks-file entries on a fake address.
+#[test]
+fn only_file_entries_on_fake_addresses_make_a_lasting_redirect() {
+    let e = engine(
+        r#"{"entries": [{"tcp": "a.test:1", "response": "x"}, {"tcp": "10.1.1.1:2", "response": "y"}]}"#,
+    );
+    let ip = e.fake_ip_of("a.test").unwrap().to_string();
+    assert!(matches!(
+        route(&e, &ip, 1),
+        Reply::Redirect { lasting: true, .. }
+    ));
+    // A real address may later be judged by a name (a lookup told to the engine).
+    assert!(matches!(
+        route(&e, "10.1.1.1", 2),
+        Reply::Redirect { lasting: false, .. }
+    ));
 }

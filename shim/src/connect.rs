@@ -8,6 +8,7 @@ use libc::{AF_INET6, c_int, c_void, msghdr, size_t, sockaddr, socklen_t, ssize_t
 
 use crate::addr::{self, Copied, as_v4, socket_kind};
 use crate::errno::{self, Errno};
+use crate::lasting;
 use crate::link::{self, Reply, Transport};
 use crate::user_mem::{self, Fault};
 use crate::{guard, real, warn};
@@ -126,17 +127,27 @@ fn decide(fd: c_int, dest: SocketAddr) -> Outcome {
     if kind != libc::SOCK_STREAM {
         return decide_datagram(dest);
     }
+    if let Some(engine_port) = lasting::lookup(dest) {
+        return redirect(fd, dest, engine_port);
+    }
     match link::route(Transport::Tcp, dest) {
-        Reply::Redirect(engine_port) => {
-            remember_peer(fd, dest, engine_port);
-            let engine = SocketAddr::from((Ipv4Addr::LOCALHOST, engine_port));
-            Outcome::Redirect { engine, dest }
+        Reply::Redirect { port, lasting } => {
+            if lasting {
+                lasting::remember(dest, port);
+            }
+            redirect(fd, dest, port)
         }
         Reply::Pass => Outcome::Untouched,
         Reply::PassHost(name) => pass_to_host(&name, dest.port(), family),
         Reply::Refuse(message) => refuse(&message),
         other => refuse(&format!("unexpected engine reply {other:?} for {dest}")),
     }
+}
+
+fn redirect(fd: c_int, dest: SocketAddr, engine_port: u16) -> Outcome {
+    remember_peer(fd, dest, engine_port);
+    let engine = SocketAddr::from((Ipv4Addr::LOCALHOST, engine_port));
+    Outcome::Redirect { engine, dest }
 }
 
 fn decide_datagram(dest: SocketAddr) -> Outcome {

@@ -19,6 +19,7 @@ mod errno;
 mod guard;
 mod host_entry;
 mod init;
+mod lasting;
 mod link;
 mod openssl;
 mod raw_dns;

@@ -653,3 +653,26 @@ fn http_requests_are_logged_parsed_and_read_back_as_request_objects() {
     );
     assert_eq!(scope.unmatched(), vec![requests[1].clone()]);
 }
+
+/// A destination mocked only by a scope is redirected while the scope holds it, and never as
+/// a lasting redirect: once the scope closes, connects to it are judged again (here refused).
+#[test]
+fn a_scope_lease_makes_no_lasting_redirect() {
+    use crate::control::{Reply, Request, Transport};
+    let e = engine("{}");
+    let mut client = Client::open(&e);
+    let scope = client.scope("tests::short");
+    client.register(scope, entry("/x", "one"));
+    let ip = e.fake_ip_of("api.test").unwrap();
+    let route = || {
+        e.handle(Request::Route {
+            pid: 1,
+            transport: Transport::Tcp,
+            addr: ip.into(),
+            port: 80,
+        })
+    };
+    assert!(matches!(route(), Reply::Redirect { lasting: false, .. }));
+    client.ok(json!({"op": "close_scope", "scope": scope}));
+    assert!(matches!(route(), Reply::Refuse(_)), "{:?}", route());
+}

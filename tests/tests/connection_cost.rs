@@ -1,0 +1,97 @@
+//! What a new intercepted connection costs (issue 15): a process routes a destination whose
+//! entries come from the mocks file once, then reuses that lasting redirect without asking the
+//! engine again; a forked child never reuses its parent's.
+
+use mocket_tests::*;
+
+const MOCKS: &str = r#"{
+  "entries": [
+    { "http": "GET http://api.test/ok", "response": { "body": "fine" } }
+  ]
+}"#;
+
+/// `get()` opens a new connection to the mocked host and returns what it answered.
+const GET: &str = r#"
+import os, socket, sys
+
+def get():
+    s = socket.create_connection(("api.test", 80), timeout=10)
+    s.sendall(b"GET /ok HTTP/1.1\r\nHost: api.test\r\nConnection: close\r\n\r\n")
+    data = b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return "ok" if data.startswith(b"HTTP/1.1 200") and data.endswith(b"fine") else repr(data[:60])
+"#;
+
+/// Under `mocket run`, 20 new connections to one mocked destination ask the daemon for a
+/// route once: the shim's requests are read from its `sendto` calls (strace).
+#[test]
+fn a_process_asks_the_daemon_for_a_mocked_route_once() {
+    assert!(
+        have("strace"),
+        "strace is missing: apt-get install strace (.ci/run installs it)"
+    );
+    let mocks = mocks_file(MOCKS);
+    let trace = scratch_dir("route-once").join("trace");
+    let program = format!("{GET}\nprint(' '.join(get() for _ in range(20)))");
+    let trace_arg = trace.to_str().unwrap();
+    let cmd = [
+        "strace",
+        "-f",
+        "-qq",
+        "-e",
+        "trace=sendto",
+        "-s",
+        "200",
+        "-o",
+        trace_arg,
+        "python3",
+        "-c",
+        &program,
+    ];
+    let run = mocket_run(&mocks, &[], &cmd);
+    run.success();
+    assert_eq!(
+        run.stdout.trim(),
+        vec!["ok"; 20].join(" "),
+        "stderr:\n{}",
+        run.stderr
+    );
+    let traced = std::fs::read_to_string(&trace).expect("strace output");
+    let routes = traced.lines().filter(|l| l.contains("\"route ")).count();
+    let claims = traced.lines().filter(|l| l.contains("\"claim ")).count();
+    assert_eq!(routes, 1, "route requests:\n{traced}");
+    assert_eq!(claims, 20, "claim requests:\n{traced}");
+}
+
+/// A child forked after its parent routed the host has its own engine under a bare
+/// `LD_PRELOAD` (and its own questions under `mocket run`): it must not reuse the parent's
+/// redirect, whose engine port is the parent's, where its connection would never be claimed.
+#[test]
+fn a_forked_child_does_not_reuse_its_parents_redirect() {
+    let mocks = mocks_file(MOCKS);
+    let program = format!(
+        r#"{GET}
+first = get()
+pid = os.fork()
+if pid == 0:
+    os._exit(0 if get() == "ok" else 1)
+_, status = os.waitpid(pid, 0)
+print(first, "child", os.waitstatus_to_exitcode(status), get())
+"#
+    );
+    for placement in PLACEMENTS {
+        let run = python(placement, &mocks, &program, &[]);
+        run.success();
+        assert_eq!(
+            run.stdout.trim(),
+            "ok child 0 ok",
+            "{placement:?}\nstderr:\n{}",
+            run.stderr
+        );
+    }
+}
