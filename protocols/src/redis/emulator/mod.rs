@@ -30,6 +30,8 @@ mod mpop;
 mod random_fields;
 mod sort;
 mod zset_algebra;
+// Functions (`FUNCTION`, `FCALL`) of issue 19.
+mod functions;
 
 pub use pubsub::{Eviction, OutputLimits};
 
@@ -155,6 +157,7 @@ pub struct Emulator {
     pubsub: pubsub::PubSub,
     watches: watch::Watches,
     scripts: scripting::Scripts,
+    functions: functions::Libraries,
     waiters: blocking::Waiters,
     /// xorshift state for `SPOP` and `SRANDMEMBER`.
     random: u64,
@@ -177,6 +180,7 @@ impl Emulator {
             pubsub: pubsub::PubSub::default(),
             watches: watch::Watches::default(),
             scripts: scripting::Scripts::default(),
+            functions: functions::Libraries::default(),
             waiters: blocking::Waiters::default(),
             random: 0x9e37_79b9_7f4a_7c15,
             credentials: Credentials::default(),
@@ -530,6 +534,8 @@ fn handler(name: &str) -> Option<Handler> {
         // Streams and HyperLogLog.
         .or_else(|| streams::handler(name))
         .or_else(|| hyperloglog::handler(name))
+        // Functions.
+        .or_else(|| functions::handler(name))
 }
 
 #[cfg(test)]
