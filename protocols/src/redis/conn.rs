@@ -686,6 +686,15 @@ pub fn unknown_subcommand(sub: &[u8], command: &str) -> Reply {
     ))
 }
 
+/// Redis's `addReplySubcommandSyntaxError`: a subcommand given the wrong arguments.
+pub fn subcommand_syntax_error(sub: &[u8], command: &str) -> Reply {
+    let sub = String::from_utf8_lossy(sub);
+    let sub: String = sub.chars().take(128).collect();
+    Reply::error(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {command} HELP."
+    ))
+}
+
 /// `COMMAND`, `COMMAND COUNT|INFO|DOCS|LIST`. Docs are empty: clients use them for hints only.
 fn command(params: &[Vec<u8>]) -> Reply {
     let Some(sub) = params.first() else {

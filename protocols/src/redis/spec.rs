@@ -324,6 +324,10 @@ pub static SPECS: &[Spec] = &[
     spec("evalsha", -3, SCRIPT, NONE),
     spec("evalsha_ro", -3, SCRIPT_RO, NONE),
     spec("script", -2, &["noscript"], NONE),
+    // Functions.
+    spec("fcall", -3, SCRIPT, NONE),
+    spec("fcall_ro", -3, SCRIPT_RO, NONE),
+    spec("function", -2, &["noscript"], NONE),
     // Pub/sub.
     spec("subscribe", -2, PUBSUB, NONE),
     spec("unsubscribe", -1, PUBSUB, NONE),

@@ -1266,4 +1266,5 @@ mod clients;
 mod data_families;
 mod dump;
 mod geo;
+mod functions;
 mod server;

@@ -34,6 +34,8 @@ mod zset_algebra;
 mod geo;
 // DUMP and RESTORE.
 pub(crate) mod dump;
+// Functions (`FUNCTION`, `FCALL`) of issue 19.
+mod functions;
 
 pub use pubsub::{Eviction, OutputLimits};
 
@@ -160,6 +162,7 @@ pub struct Emulator {
     pubsub: pubsub::PubSub,
     watches: watch::Watches,
     scripts: scripting::Scripts,
+    functions: functions::Libraries,
     waiters: blocking::Waiters,
     /// xorshift state for `SPOP` and `SRANDMEMBER`.
     random: u64,
@@ -184,6 +187,7 @@ impl Emulator {
             pubsub: pubsub::PubSub::default(),
             watches: watch::Watches::default(),
             scripts: scripting::Scripts::default(),
+            functions: functions::Libraries::default(),
             waiters: blocking::Waiters::default(),
             random: 0x9e37_79b9_7f4a_7c15,
             credentials: Credentials::default(),
@@ -566,6 +570,8 @@ fn handler(name: &str) -> Option<Handler> {
         .or_else(|| geo::handler(name))
         // DUMP and RESTORE.
         .or_else(|| dump::handler(name))
+        // Functions.
+        .or_else(|| functions::handler(name))
 }
 
 #[cfg(test)]

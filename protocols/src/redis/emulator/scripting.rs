@@ -21,6 +21,7 @@ use mlua::{
     Value as LuaValue, VmState,
 };
 
+use super::functions::registered_callback;
 use super::{Emulator, Handler, int_arg, is};
 use crate::redis::command::Command;
 use crate::redis::conn::{Connection, VERSION};
@@ -62,6 +63,8 @@ const MAX_REPLY_ELEMENTS: usize = 10_000_000;
 
 /// The chunk name of user scripts: errors read `user_script:1: ...`, as in Redis.
 const USER_SCRIPT: &str = "@user_script";
+/// The chunk name of libraries: errors read `user_function:2: ...`.
+const USER_FUNCTION: &str = "@user_function";
 
 impl Scripts {
     fn store(&mut self, sha: &str, body: &[u8]) -> Result<(), Reply> {
@@ -116,7 +119,8 @@ fn eval(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
     };
     let body = &args[1];
     let sha = sha1_hex(body);
-    run(em, conn, &sha, body, keys, argv, is_read_only(&args[0]))
+    let program = Program::Script { sha: &sha, body };
+    run(em, conn, program, keys, argv, is_read_only(&args[0]))
 }
 
 /// `EVALSHA sha1 numkeys [key ...] [arg ...]`.
@@ -129,7 +133,11 @@ fn evalsha(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply 
     let Some(body) = em.scripts.by_sha.get(&sha).cloned() else {
         return Reply::error("NOSCRIPT No matching script. Please use EVAL.");
     };
-    run(em, conn, &sha, &body, keys, argv, is_read_only(&args[0]))
+    let program = Program::Script {
+        sha: &sha,
+        body: &body,
+    };
+    run(em, conn, program, keys, argv, is_read_only(&args[0]))
 }
 
 /// `SCRIPT LOAD|EXISTS|FLUSH|KILL`.
@@ -182,7 +190,7 @@ fn flush(em: &mut Emulator) -> Reply {
 
 /// A fresh sandbox, or `None` when Lua cannot even start (then every script fails with a
 /// message saying so).
-fn sandbox_or_error() -> Option<Lua> {
+pub(super) fn sandbox_or_error() -> Option<Lua> {
     let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH;
     let lua = Lua::new_with(libs, LuaOptions::default()).ok()?;
     lua.set_memory_limit(MEMORY_LIMIT).ok()?;
@@ -202,13 +210,33 @@ fn sandbox_or_error() -> Option<Lua> {
 
 /// Compiles a user script as text (bytecode could escape the sandbox).
 fn compile(lua: &Option<Lua>, body: &[u8]) -> Result<Function, Reply> {
+    compile_chunk(
+        lua,
+        body,
+        USER_SCRIPT,
+        "Error compiling script (new function)",
+    )
+}
+
+/// Compiles the Lua code of a library (after its shebang line).
+pub(super) fn compile_library(lua: &Option<Lua>, body: &[u8]) -> Result<Function, Reply> {
+    compile_chunk(lua, body, USER_FUNCTION, "Error compiling function")
+}
+
+/// Compiles `body` as text named `chunk_name`; a syntax error reads `ERR <what>: <message>`.
+fn compile_chunk(
+    lua: &Option<Lua>,
+    body: &[u8],
+    chunk_name: &str,
+    what: &str,
+) -> Result<Function, Reply> {
     let Some(lua) = lua else {
         return Err(Reply::error(
             "ERR mocket: cannot start a Lua interpreter for the script (out of memory?)",
         ));
     };
     lua.load(body)
-        .set_name(USER_SCRIPT)
+        .set_name(chunk_name)
         .set_mode(ChunkMode::Text)
         .into_function()
         .map_err(|e| {
@@ -216,9 +244,7 @@ fn compile(lua: &Option<Lua>, body: &[u8]) -> Result<Function, Reply> {
                 mlua::Error::SyntaxError { message, .. } => message,
                 other => other.to_string(),
             };
-            Reply::error(format!(
-                "ERR Error compiling script (new function): {message}"
-            ))
+            Reply::error(format!("ERR {what}: {message}"))
         })
 }
 
@@ -259,25 +285,80 @@ setmetatable(_G, {
 /// Runs the script under `xpcall` with Redis's error handler.
 const RUNNER: &str = "local f, handler = ...; return xpcall(f, handler)";
 
-/// Compiles (caching on success) and runs a script.
-fn run(
+/// Runs a library's function with its keys and arguments, as `RUNNER` runs a script.
+const FUNCTION_RUNNER: &str = "local f, handler, keys, args = ...; \
+                               return xpcall(function() return f(keys, args) end, handler)";
+
+/// What a run executes: a script of `EVAL`, or a function of a library (`FCALL`).
+#[derive(Clone, Copy)]
+pub(super) enum Program<'a> {
+    Script { sha: &'a str, body: &'a [u8] },
+    Function { name: &'a str, code: &'a [u8] },
+}
+
+impl Program<'_> {
+    /// What Redis's error texts name the program by: the SHA1, or the function's name.
+    fn id(&self) -> &str {
+        match self {
+            Program::Script { sha, .. } => sha,
+            Program::Function { name, .. } => name,
+        }
+    }
+
+    /// The Lua chunk name: errors read `user_script:1:` or `user_function:1:`, as in Redis.
+    fn chunk_name(&self) -> &'static str {
+        match self {
+            Program::Script { .. } => USER_SCRIPT,
+            Program::Function { .. } => USER_FUNCTION,
+        }
+    }
+}
+
+/// Compiles (caching a script on success) and runs a script or a function.
+pub(super) fn run(
     em: &mut Emulator,
     conn: &mut Connection,
-    sha: &str,
-    body: &[u8],
+    program: Program,
     keys: &[Vec<u8>],
     argv: &[Vec<u8>],
     read_only: bool,
 ) -> Reply {
     let lua = sandbox_or_error();
-    let function = match compile(&lua, body) {
+    let compiled = match program {
+        Program::Script { body, .. } => compile(&lua, body),
+        Program::Function { code, .. } => compile_library(&lua, code),
+    };
+    let function = match compiled {
         Ok(f) => f,
         Err(e) => return e,
     };
     let lua = lua.expect("compiled, so it exists");
-    if let Err(e) = em.scripts.store(sha, body) {
+    if let Program::Script { sha, body } = program
+        && let Err(e) = em.scripts.store(sha, body)
+    {
         return e;
     }
+    let id = program.id();
+    let timed_out = limit_time(&lua);
+    let db = conn.db;
+    let outcome = execute(&lua, program, em, conn, function, keys, argv, read_only);
+    // `SELECT` in a script lasts for the script only.
+    conn.db = db;
+    if timed_out.get() {
+        return Reply::error(format!(
+            "ERR mocket: script {id} ran for more than {} ms and was stopped (Redis would \
+             answer BUSY to every client until SCRIPT KILL); make the script finish",
+            TIME_LIMIT.as_millis()
+        ));
+    }
+    match outcome {
+        Ok(reply) => reply,
+        Err(e) => Reply::error(format!("ERR Error running script {id}: {e}")),
+    }
+}
+
+/// Stops the Lua code of `lua` after [`TIME_LIMIT`]; the flag says whether it had to.
+pub(super) fn limit_time(lua: &Lua) -> Rc<Cell<bool>> {
     let timed_out = Rc::new(Cell::new(false));
     let started = Instant::now();
     let flag = Rc::clone(&timed_out);
@@ -291,27 +372,13 @@ fn run(
             Ok(VmState::Continue)
         },
     );
-    let db = conn.db;
-    let outcome = execute(&lua, sha, em, conn, function, keys, argv, read_only);
-    // `SELECT` in a script lasts for the script only.
-    conn.db = db;
-    if timed_out.get() {
-        return Reply::error(format!(
-            "ERR mocket: script {sha} ran for more than {} ms and was stopped (Redis would \
-             answer BUSY to every client until SCRIPT KILL); make the script finish",
-            TIME_LIMIT.as_millis()
-        ));
-    }
-    match outcome {
-        Ok(reply) => reply,
-        Err(e) => Reply::error(format!("ERR Error running script {sha}: {e}")),
-    }
+    timed_out
 }
 
 #[allow(clippy::too_many_arguments)]
 fn execute(
     lua: &Lua,
-    sha: &str,
+    program: Program,
     em: &mut Emulator,
     conn: &mut Connection,
     function: Function,
@@ -326,14 +393,14 @@ fn execute(
     // the reply reaches the error handler this way, and the handler raises it as Redis does.
     let failure: Rc<RefCell<Option<Reply>>> = Rc::default();
     let pending = Rc::clone(&failure);
+    let chunk_name = program.chunk_name();
     let handler = lua.create_function(move |lua, raised: LuaValue| {
         let raised = match pending.borrow_mut().take() {
             Some(reply) => to_lua(lua, reply)?,
             None => raised,
         };
-        error_handler(lua, raised)
+        error_handler(lua, raised, chunk_name)
     })?;
-    let runner = lua.load(RUNNER).set_name("=mocket").into_function()?;
     let prelude = lua.load(PRELUDE).set_name("=mocket").into_function()?;
     let state = RefCell::new((em, conn));
     let results: MultiValue = lua.scope(|scope| {
@@ -351,8 +418,23 @@ fn execute(
             to_lua(lua, redis_call(em, conn, &words, read_only).1)
         })?;
         let version_num = version_number();
-        prelude.call::<()>((call, pcall, sha1hex, keys, argv, VERSION, version_num))?;
-        runner.call::<MultiValue>((function, handler))
+        match program {
+            Program::Script { .. } => {
+                prelude.call::<()>((call, pcall, sha1hex, keys, argv, VERSION, version_num))?;
+                let runner = lua.load(RUNNER).set_name("=mocket").into_function()?;
+                runner.call::<MultiValue>((function, handler))
+            }
+            Program::Function { name, .. } => {
+                let none = LuaValue::Nil;
+                prelude.call::<()>((call, pcall, sha1hex, &none, &none, VERSION, version_num))?;
+                let callback = registered_callback(lua, function, name)?;
+                let runner = lua
+                    .load(FUNCTION_RUNNER)
+                    .set_name("=mocket")
+                    .into_function()?;
+                runner.call::<MultiValue>((callback, handler, keys, argv))
+            }
+        }
     })?;
     let mut results = results.into_iter();
     let ok = matches!(results.next(), Some(LuaValue::Boolean(true)));
@@ -361,11 +443,11 @@ fn execute(
     if ok {
         return Ok(from_lua(value, 0, &mut budget));
     }
-    Ok(raised(value, sha))
+    Ok(raised(value, program.id()))
 }
 
 /// `7.0.15` as Redis's `REDIS_VERSION_NUM`: 0x00070f.
-fn version_number() -> i64 {
+pub(super) fn version_number() -> i64 {
     VERSION
         .split('.')
         .map(|part| part.parse::<i64>().unwrap_or(0))
@@ -382,7 +464,7 @@ fn strings_table(lua: &Lua, items: &[Vec<u8>]) -> mlua::Result<Table> {
 
 /// Redis's error handler: turns what the script raised into `{err=..., source=..., line=...}`,
 /// the line being the one of the user script that raised it.
-fn error_handler(lua: &Lua, raised: LuaValue) -> mlua::Result<Table> {
+fn error_handler(lua: &Lua, raised: LuaValue, chunk_name: &str) -> mlua::Result<Table> {
     let table = match raised {
         LuaValue::Table(t) => t,
         LuaValue::String(s) => {
@@ -406,8 +488,8 @@ fn error_handler(lua: &Lua, raised: LuaValue) -> mlua::Result<Table> {
         let Some(frame) = lua.inspect_stack(level) else {
             break;
         };
-        if frame.source().source.as_deref() == Some(USER_SCRIPT) {
-            table.raw_set("source", USER_SCRIPT)?;
+        if frame.source().source.as_deref() == Some(chunk_name) {
+            table.raw_set("source", chunk_name)?;
             table.raw_set("line", frame.curr_line())?;
             break;
         }
@@ -416,18 +498,18 @@ fn error_handler(lua: &Lua, raised: LuaValue) -> mlua::Result<Table> {
 }
 
 /// The reply to a script that raised an error: its message, with where it was raised.
-fn raised(value: LuaValue, sha: &str) -> Reply {
+fn raised(value: LuaValue, id: &str) -> Reply {
     let t = match value {
         LuaValue::Table(t) => t,
         // The error handler does not run for a memory error: Lua gives its message.
         LuaValue::String(s) => {
             let text = String::from_utf8_lossy(&s.as_bytes()).into_owned();
             return Reply::error(format!(
-                "ERR Error running script {sha}: {text} (a script may use {} MB)",
+                "ERR Error running script {id}: {text} (a script may use {} MB)",
                 MEMORY_LIMIT >> 20
             ));
         }
-        LuaValue::Error(e) => return Reply::error(format!("ERR Error running script {sha}: {e}")),
+        LuaValue::Error(e) => return Reply::error(format!("ERR Error running script {id}: {e}")),
         _ => return Reply::error("ERR execution failure"),
     };
     let text = |key: &str| match t.raw_get::<LuaValue>(key) {
@@ -439,7 +521,7 @@ fn raised(value: LuaValue, sha: &str) -> Reply {
     let message = text("err").unwrap_or_else(|| "ERR execution failure".into());
     match (text("source"), text("line")) {
         (Some(source), Some(line)) => {
-            Reply::error(format!("{message} script: {sha}, on {source}:{line}."))
+            Reply::error(format!("{message} script: {id}, on {source}:{line}."))
         }
         _ => Reply::error(message),
     }
