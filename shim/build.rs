@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use mocket_control::ca_location::CaFiles;
-use mocket_control::preload_env::{PATH_VARS, SOCKET_VAR};
+use mocket_control::preload_env::{NODE_CA_VAR, PATH_VARS, SOCKET_VAR};
 use mocket_control::trust_names::BUNDLE_VARS;
 
 const LINK_FLAGS: [&str; 2] = ["-Wl,-z,pack-relative-relocs", "-Wl,-z,lazy"];
@@ -116,7 +116,8 @@ fn build_stub(out_dir: &Path, link_flags: &[&str]) {
         .unwrap_or_else(|e| panic!("cannot install {}: {e}", installed.display()));
 }
 
-/// The stub's header: the names its constructor reads, from mocket-control.
+/// The stub's header: the names its constructor reads and sets, from mocket-control (the
+/// per-user CA's place relative to the home it is under).
 fn stub_header() -> String {
     let list = |names: &[&str]| {
         names
@@ -129,7 +130,7 @@ fn stub_header() -> String {
         let files = CaFiles::locate(|k| (k == var).then(|| "/@".into()))
             .expect("the per-user CA is placed under a home");
         let cert = files.cert.display().to_string();
-        cert.strip_prefix("/@")
+        cert.strip_prefix("/@/")
             .expect("the per-user CA is under the home")
             .to_string()
     };
@@ -138,6 +139,7 @@ fn stub_header() -> String {
          static const char *const PATH_VARS[] = {{{}}};\n\
          static const char *const BUNDLE_VARS[] = {{{}}};\n\
          #define SOCKET_VAR \"{SOCKET_VAR}\"\n\
+         #define NODE_CA_VAR \"{NODE_CA_VAR}\"\n\
          #define CA_CERT_VAR \"{}\"\n\
          #define CA_KEY_VAR \"{}\"\n\
          #define CA_CERT_UNDER_XDG_DATA_HOME \"{}\"\n\

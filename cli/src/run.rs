@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use mocket_config::{LogLevel, Settings, settings};
+use mocket_control::preload_env;
 use mocket_engine::IdleTimeout;
 use mocket_engine::ca_store::{self, CaFiles};
 use mocket_engine::journal::Journal;
@@ -140,6 +141,7 @@ fn start(args: &RunArgs) -> Result<ExitCode, String> {
         mocket_engine::say(&format!("HTTPS interception is off: {e}"));
         Vec::new()
     });
+    let (trust, anchored) = anchored_env(trust);
     let program = args.command[0].to_string_lossy().into_owned();
     let mut preload = OsString::from(&shim);
     if let Some(existing) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
@@ -168,6 +170,7 @@ fn start(args: &RunArgs) -> Result<ExitCode, String> {
         .env("MOCKET_SOCKET", &socket)
         .env("MOCKET_LOG", settings.log.name())
         .envs(trust)
+        .envs(anchored)
         .spawn()
         .map_err(|e| format!("cannot run {program}: {e}"))?;
     relay_signals(child.id());
@@ -285,6 +288,25 @@ fn exit_code(status: &std::process::ExitStatus) -> u8 {
         (None, Some(signal)) => 128u8.saturating_add(signal as u8),
         (None, None) => 1,
     }
+}
+
+/// Variables holding paths, to set in the command's environment.
+type EnvPaths = Vec<(&'static str, PathBuf)>;
+
+/// The command gets only absolute paths: `trust` with relative ones joined to the working
+/// directory, and the `MOCKET_*` path variables anchored the same way
+/// (`preload_env::anchored_paths`), so the preload's constructor has nothing to do in any
+/// process of the tree. Both lists are applied in that order (they agree on the CA's files).
+fn anchored_env(trust: EnvPaths) -> (EnvPaths, EnvPaths) {
+    let Ok(cwd) = std::env::current_dir() else {
+        return (trust, Vec::new()); // the stub's constructor cannot anchor them either
+    };
+    let trust = trust
+        .into_iter()
+        .map(|(k, path)| (k, cwd.join(path)))
+        .collect();
+    let anchored = preload_env::anchored_paths(|k| std::env::var_os(k), &cwd);
+    (trust, anchored)
 }
 
 /// Loads (or creates) the mocket CA and writes the trust bundle into the run's directory: the

@@ -1,10 +1,10 @@
 //! `libmocket.so`: the hooks that an `LD_PRELOAD`ed process calls instead of libc's.
 //!
 //! Only policy lives here: name lookups and connects are asked about (see the `mocket-control`
-//! crate for the protocol) and then carried out with libc's real functions. The
-//! constructor only reads and adjusts the environment (relative paths made absolute for
-//! children in other directories; under a bare `LD_PRELOAD`, the CA-bundle variables pointed at
-//! mocket's bundle); symbols are resolved on first use, and the engine is reached
+//! crate for the protocol) and then carried out with libc's real functions. This library has
+//! no constructor: the preloaded C stub (`stub/mocket_stub.c`) adjusts the environment before
+//! `main` (`mocket_control::preload_env`) and loads it on first use; symbols are resolved on
+//! first use, and the engine is reached
 //! (or loaded, for a bare `LD_PRELOAD`) on the first lookup or connect. No read or write path
 //! is hooked: a redirected socket is a real kernel TCP socket connected to the engine.
 //!
@@ -18,7 +18,6 @@ mod control_api;
 mod errno;
 mod guard;
 mod host_entry;
-mod init;
 mod lasting;
 mod link;
 mod openssl;

@@ -10,10 +10,10 @@
  * errno is what the caller would see from libc; a Rust shim that cannot be loaded fails every
  * call needing a decision, with one line on stderr, and nothing reaches the network.
  *
- * The constructor only reads the environment; it loads the Rust shim (and runs its
- * environment adjustments) only when one of them has something to do: a relative path in a
- * MOCKET_* variable, or a bare LD_PRELOAD with a mocket CA the CA-bundle variables do not
- * point at yet. The names come from mocket-control, through the generated mocket_stub_env.h.
+ * The constructor only reads the environment and, when there is something to change, adjusts
+ * it itself (relative MOCKET_* paths made absolute; under a bare LD_PRELOAD with a mocket CA,
+ * the CA-bundle variables pointed at it): it never loads the Rust shim. The names come from
+ * mocket-control, through the generated mocket_stub_env.h.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -48,6 +48,7 @@ typedef unsigned int socklen_t_;
 #define NO_RECOVERY_ 3
 #define EAI_FAIL_ (-4)
 #define EAI_SYSTEM_ (-11)
+#define AT_FDCWD_ (-100)
 
 extern int *__h_errno_location(void);
 
@@ -127,8 +128,6 @@ static void rust_shim_path(char *out, size_t size) {
 }
 
 typedef void (*attach_fn)(void *(*)(const char *), const void *);
-typedef void (*init_fn)(void);
-static init_fn shim_init;
 
 static void set_unloadable(const char *path, const char *why) {
     snprintf(unloadable_why, sizeof unloadable_why, "%s (%s)", path, why ? why : "unknown error");
@@ -150,8 +149,7 @@ static int load_shim(void) {
         return 0;
     }
     void *attach = dlsym(handle, "mocket_shim_attach");
-    shim_init = (init_fn)dlsym(handle, "mocket_shim_init");
-    int complete = attach != NULL && shim_init != NULL;
+    int complete = attach != NULL;
     for (int i = 0; i < F_COUNT && complete; i++) {
         void *f = dlsym(handle, NAMES[i]);
         complete = f != NULL;
@@ -399,12 +397,27 @@ ALIAS(__res_nquerydomain, res_nquerydomain)
 ALIAS(__res_send, res_send)
 ALIAS(__res_nsend, res_nsend)
 
-/* ---- The constructor's question: does the environment need the Rust shim's adjustments?
- * It runs in every process, so it calls nothing in libc but one stat: each first call of a
- * libc function costs a lazy symbol binding and fresh pages (measured: printf alone doubled
- * the stub's load cost). */
+/* ---- The constructor: mocket-control's preload_env rules (`anchored_paths`,
+ * `bundle_pointing`), written again in C so that no process loads the Rust shim for them; the
+ * tests of tests/tests/preload_cost.rs check that both agree. It runs in every process, so
+ * the common cases cost one pass over environ and nothing in libc: under `mocket run` (which
+ * anchors the paths and points the bundle variables itself, MOCKET_SOCKET set) nothing else;
+ * under a bare LD_PRELOAD one stat(2) made without libc. Each first call of a libc function
+ * costs a lazy symbol binding and fresh pages (measured: printf alone doubled the stub's load
+ * cost), so libc is called only when there is something to change (getcwd, setenv). */
 
 extern char **environ;
+
+#define N_PATH_VARS (sizeof PATH_VARS / sizeof PATH_VARS[0])
+#define N_BUNDLE_VARS (sizeof BUNDLE_VARS / sizeof BUNDLE_VARS[0])
+
+/* The variables the constructor reads, from one pass over environ: NULL when unset or empty
+ * (as mocket's Rust side treats them); the first definition wins, as with getenv. */
+struct env_view {
+    const char *path[N_PATH_VARS];
+    const char *bundle[N_BUNDLE_VARS];
+    const char *socket, *ca_cert, *ca_key, *xdg_data_home, *home;
+};
 
 /* The length of `prefix` when `s` starts with it, else 0. */
 static size_t starts_with(const char *s, const char *prefix) {
@@ -414,85 +427,200 @@ static size_t starts_with(const char *s, const char *prefix) {
     return prefix[i] == '\0' ? i : 0;
 }
 
-/* A variable's value; NULL when unset or empty (as mocket's Rust side treats it). */
-static const char *value_of(const char *name) {
-    for (char **entry = environ; entry != NULL && *entry != NULL; entry++) {
-        size_t n = starts_with(*entry, name);
-        if (n > 0 && (*entry)[n] == '=')
-            return (*entry)[n + 1] != '\0' ? *entry + n + 1 : NULL;
-    }
-    return NULL;
+/* Points *slot at the value of `entry` ("NAME=value") when it defines `name` first. */
+static void take(const char *entry, const char *name, const char **slot) {
+    if (entry[0] != name[0] || *slot != NULL)
+        return;
+    size_t n = starts_with(entry, name);
+    if (n > 0 && entry[n] == '=')
+        *slot = entry + n + 1;
 }
 
-static int any_relative_path(void) {
-    for (size_t i = 0; i < sizeof PATH_VARS / sizeof PATH_VARS[0]; i++) {
-        const char *v = value_of(PATH_VARS[i]);
-        if (v != NULL && v[0] != '/')
-            return 1;
+static const char *nonempty(const char *value) {
+    return value != NULL && value[0] != '\0' ? value : NULL;
+}
+
+static void read_env(struct env_view *v) {
+    *v = (struct env_view){0};
+    for (char **e = environ; e != NULL && *e != NULL; e++) {
+        for (size_t i = 0; i < N_PATH_VARS; i++)
+            take(*e, PATH_VARS[i], &v->path[i]);
+        for (size_t i = 0; i < N_BUNDLE_VARS; i++)
+            take(*e, BUNDLE_VARS[i], &v->bundle[i]);
+        take(*e, SOCKET_VAR, &v->socket);
+        take(*e, CA_CERT_VAR, &v->ca_cert);
+        take(*e, CA_KEY_VAR, &v->ca_key);
+        take(*e, "XDG_DATA_HOME", &v->xdg_data_home);
+        take(*e, "HOME", &v->home);
     }
+    for (size_t i = 0; i < N_PATH_VARS; i++)
+        v->path[i] = nonempty(v->path[i]);
+    for (size_t i = 0; i < N_BUNDLE_VARS; i++)
+        v->bundle[i] = nonempty(v->bundle[i]);
+    v->socket = nonempty(v->socket);
+    v->ca_cert = nonempty(v->ca_cert);
+    v->ca_key = nonempty(v->ca_key);
+    v->xdg_data_home = nonempty(v->xdg_data_home);
+    v->home = nonempty(v->home);
+}
+
+static int any_relative_path(const struct env_view *v) {
+    for (size_t i = 0; i < N_PATH_VARS; i++)
+        if (v->path[i] != NULL && v->path[i][0] != '/')
+            return 1;
     return 0;
 }
 
-/* `a` then `b` into `out`; 0 when they do not fit. */
-static int join(char *out, size_t size, const char *a, const char *b) {
-    size_t n = 0;
-    for (const char *part[2] = {a, b}, **p = part; p < part + 2; p++)
-        for (const char *c = *p; *c != '\0'; c++) {
-            if (n + 1 >= size)
-                return 0;
-            out[n++] = *c;
-        }
-    out[n] = '\0';
+/* Appends `part` at out[*n]; 0 when it does not fit. */
+static int append(char *out, size_t size, size_t *n, const char *part) {
+    for (const char *c = part; *c != '\0'; c++) {
+        if (*n + 1 >= size)
+            return 0;
+        out[(*n)++] = *c;
+    }
+    out[*n] = '\0';
     return 1;
+}
+
+/* `base` joined with the relative `rel` as Rust's Path::join does it: one '/' between them,
+ * none after an empty base or one ending in '/'. 0 when the result does not fit. */
+static int join_path(char *out, size_t size, const char *base, const char *rel) {
+    size_t n = 0;
+    out[0] = '\0';
+    size_t len = strlen(base);
+    int slash = len > 0 && base[len - 1] != '/';
+    return append(out, size, &n, base) && (!slash || append(out, size, &n, "/")) &&
+           append(out, size, &n, rel);
+}
+
+/* stat(2) without libc where the architecture allows: no symbol binding, errno untouched. */
+static int stat_quietly(const char *path, struct stat *st) {
+#if defined(__x86_64__)
+    long ret;
+    register long flags __asm__("r10") = 0;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "0"((long)SYS_newfstatat), "D"((long)AT_FDCWD_), "S"(path), "d"(st),
+                       "r"(flags)
+                     : "rcx", "r11", "memory");
+    return ret == 0 ? 0 : -1;
+#elif defined(__aarch64__)
+    register long nr __asm__("x8") = SYS_newfstatat;
+    register long dirfd __asm__("x0") = AT_FDCWD_;
+    register const char *file __asm__("x1") = path;
+    register struct stat *buf __asm__("x2") = st;
+    register long flags __asm__("x3") = 0;
+    __asm__ volatile("svc 0"
+                     : "+r"(dirfd)
+                     : "r"(nr), "r"(file), "r"(buf), "r"(flags)
+                     : "memory");
+    return dirfd == 0 ? 0 : -1;
+#else
+    int saved = errno;
+    int ret = stat(path, st);
+    errno = saved;
+    return ret;
+#endif
+}
+
+static int is_file(const char *path) {
+    struct stat st;
+    return stat_quietly(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Makes relative paths in PATH_VARS absolute (Rust twin: preload_env::anchored_paths);
+ * whether any changed. A path too long to join, or no working directory, stays as it is. */
+static int anchor_relative_paths(const struct env_view *v) {
+    char cwd[PATH_MAX], joined[2 * PATH_MAX];
+    int have_cwd = 0, changed = 0;
+    for (size_t i = 0; i < N_PATH_VARS; i++) {
+        if (v->path[i] == NULL || v->path[i][0] == '/')
+            continue;
+        if (!have_cwd && getcwd(cwd, sizeof cwd) == NULL)
+            return changed;
+        have_cwd = 1;
+        if (join_path(joined, sizeof joined, cwd, v->path[i]) &&
+            setenv(PATH_VARS[i], joined, 1) == 0)
+            changed = 1;
+    }
+    return changed;
 }
 
 /* The CA certificate's path by mocket-control's rule (ca_location); 0 when there is none. */
-static int ca_cert_path(char *out, size_t size) {
-    const char *cert = value_of(CA_CERT_VAR), *key = value_of(CA_KEY_VAR);
-    const char *base = NULL, *suffix = NULL;
-    if (cert != NULL && key != NULL) {
-        base = cert;
-        suffix = "";
-    } else if (cert != NULL || key != NULL) {
+static int ca_cert_path(const struct env_view *v, char *out, size_t size) {
+    if (v->ca_cert != NULL && v->ca_key != NULL)
+        return join_path(out, size, "", v->ca_cert);
+    if (v->ca_cert != NULL || v->ca_key != NULL)
         return 0;
-    } else if ((base = value_of("XDG_DATA_HOME")) != NULL) {
-        suffix = CA_CERT_UNDER_XDG_DATA_HOME;
-    } else if ((base = value_of("HOME")) != NULL) {
-        suffix = CA_CERT_UNDER_HOME;
-    } else {
-        return 0;
-    }
-    return join(out, size, base, suffix);
+    if (v->xdg_data_home != NULL)
+        return join_path(out, size, v->xdg_data_home, CA_CERT_UNDER_XDG_DATA_HOME);
+    if (v->home != NULL)
+        return join_path(out, size, v->home, CA_CERT_UNDER_HOME);
+    return 0;
 }
 
-/* Whether the Rust shim would point the CA-bundle variables at mocket's bundle: a bare
- * LD_PRELOAD, a CA certificate that exists, no bundle variable pointing into its directory. */
-static int bundle_to_point(void) {
-    char cert[PATH_MAX];
-    struct stat st;
-    if (value_of(SOCKET_VAR) != NULL || !ca_cert_path(cert, sizeof cert))
-        return 0;
-    if (stat(cert, &st) != 0 || !S_ISREG(st.st_mode))
-        return 0;
-    size_t dir = 0; /* the length of the certificate's directory */
-    for (size_t i = 0; cert[i] != '\0'; i++)
-        if (cert[i] == '/')
-            dir = i;
-    cert[dir] = '\0';
-    for (size_t i = 0; i < sizeof BUNDLE_VARS / sizeof BUNDLE_VARS[0]; i++) {
-        const char *v = value_of(BUNDLE_VARS[i]);
-        if (v != NULL && dir > 0 && starts_with(v, cert) == dir &&
-            (v[dir] == '/' || v[dir] == '\0'))
-            return 0;
+/* Whether `path` is `dir` or under it, component-wise as Rust's Path::starts_with. */
+static int path_starts_with(const char *path, const char *dir) {
+    if (dir[0] == '\0')
+        return 1;
+    size_t n = starts_with(path, dir);
+    return n > 0 && (path[n] == '\0' || path[n] == '/' || dir[n - 1] == '/');
+}
+
+/* The bundle's file name (Rust: trust_names::bundle_file_name): FNV-1a 64 of the bundle
+ * variables' values joined by '\n', unset ones empty. */
+static void bundle_file_name(const struct env_view *v, char out[sizeof "bundle-0123456789abcdef.pem"]) {
+    uint64_t hash = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < N_BUNDLE_VARS; i++) {
+        if (i > 0)
+            hash = (hash ^ '\n') * 0x100000001b3ULL;
+        for (const char *c = v->bundle[i] ? v->bundle[i] : ""; *c != '\0'; c++)
+            hash = (hash ^ (unsigned char)*c) * 0x100000001b3ULL;
     }
-    return 1;
+    memcpy(out, "bundle-", 7);
+    for (int i = 0; i < 16; i++)
+        out[7 + i] = "0123456789abcdef"[(hash >> (60 - 4 * i)) & 0xf];
+    memcpy(out + 23, ".pem", 5);
+}
+
+/* Under a bare LD_PRELOAD, points the bundle variables at the bundle beside the mocket CA and
+ * NODE_EXTRA_CA_CERTS at the CA (Rust twin: preload_env::bundle_pointing). */
+static void point_at_the_bundle(const struct env_view *v) {
+    char cert[PATH_MAX], dir[PATH_MAX], bundle[PATH_MAX];
+    char name[sizeof "bundle-0123456789abcdef.pem"];
+    if (v->socket != NULL || !ca_cert_path(v, cert, sizeof cert) || !is_file(cert))
+        return;
+    /* The certificate's directory, as Path::parent: "/" for "/cert.pem", "" for "cert.pem". */
+    size_t last = 0;
+    int has_slash = 0;
+    for (size_t i = 0; cert[i] != '\0'; i++)
+        if (cert[i] == '/') {
+            last = i;
+            has_slash = 1;
+        }
+    size_t dir_len = !has_slash ? 0 : last == 0 ? 1 : last;
+    memcpy(dir, cert, dir_len);
+    dir[dir_len] = '\0';
+    for (size_t i = 0; i < N_BUNDLE_VARS; i++)
+        if (v->bundle[i] != NULL && path_starts_with(v->bundle[i], dir))
+            return; /* a parent already pointed them */
+    bundle_file_name(v, name);
+    int saved = errno;
+    if (join_path(bundle, sizeof bundle, dir, name) && is_file(bundle))
+        for (size_t i = 0; i < N_BUNDLE_VARS; i++)
+            setenv(BUNDLE_VARS[i], bundle, 1);
+    setenv(NODE_CA_VAR, cert, 1);
+    errno = saved;
 }
 
 __attribute__((constructor)) static void mocket_stub_init(void) {
-    if (!any_relative_path() && !bundle_to_point())
-        return;
-    int saved = errno;
-    if (load_shim())
-        shim_init();
-    errno = saved;
+    struct env_view v;
+    read_env(&v);
+    if (any_relative_path(&v)) {
+        int saved = errno;
+        if (anchor_relative_paths(&v))
+            read_env(&v);
+        errno = saved;
+    }
+    point_at_the_bundle(&v);
 }
