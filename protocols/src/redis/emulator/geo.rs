@@ -271,6 +271,31 @@ struct Options<'a> {
     by_box: bool,
 }
 
+/// For WATCH: `None` unless `name` is GEORADIUS or GEORADIUSBYMEMBER (any case), else the
+/// position of the key their STORE or STOREDIST option writes, if they have one.
+pub(super) fn radius_store_key(name: &str, args: &[Vec<u8>]) -> Option<Option<usize>> {
+    let base = if name.eq_ignore_ascii_case("georadius") {
+        6
+    } else if name.eq_ignore_ascii_case("georadiusbymember") {
+        5
+    } else {
+        return None;
+    };
+    let mut store = None;
+    let mut i = base;
+    while i < args.len() {
+        let has_value = i + 1 < args.len();
+        if has_value && (is(&args[i], "store") || is(&args[i], "storedist")) {
+            store = Some(i + 1);
+            i += 1;
+        } else if has_value && is(&args[i], "count") {
+            i += 1;
+        }
+        i += 1;
+    }
+    Some(store)
+}
+
 /// A match: the member, its score, coordinates and distance from the centre in metres.
 #[derive(Debug)]
 struct Point {
@@ -620,6 +645,59 @@ mod tests {
             "geoadd Sicily 13.361389 38.115556 Palermo 15.087269 37.502669 Catania",
         );
         (em, conn)
+    }
+
+    /// WATCH as redis-server 7.0 answers it: a store to the watched key aborts EXEC even with
+    /// the same content; the source of GEORADIUS ... STORE is not touched.
+    #[test]
+    fn geo_stores_and_restore_break_watches_on_the_key_they_write() {
+        let (mut em, mut conn) = sicily();
+        let mut other = Connection::default();
+        other.id = conn.id + 1;
+        let cases = [
+            (
+                "d",
+                "geosearchstore d Sicily fromlonlat 13 38 byradius 100 km",
+                true,
+            ),
+            ("d2", "georadius Sicily 13 38 100 km store d2", true),
+            ("Sicily", "georadius Sicily 13 38 100 km store d3", false),
+            ("d4", "georadius Sicily 13 38 100 km withdist", false),
+            ("Sicily", "geoadd Sicily 13.361389 38.115556 Palermo", false),
+            (
+                "Sicily",
+                "georadius Sicily 13 38 100 km count 1 storedist Sicily",
+                true,
+            ),
+        ];
+        for (key, line, breaks) in cases {
+            run(&mut em, &mut other, line);
+            em.watch(&conn, &[key.as_bytes().to_vec()]).unwrap();
+            run(&mut em, &mut other, line);
+            assert_eq!(em.watch_broken(conn.id), breaks, "{line}");
+            em.unwatch(conn.id);
+        }
+        let Reply::Bulk(payload) = run_line(&mut em, &mut conn, "dump d") else {
+            panic!("dump");
+        };
+        em.watch(&conn, &[b"d".to_vec()]).unwrap();
+        let args = [
+            b"restore".to_vec(),
+            b"d".to_vec(),
+            b"0".to_vec(),
+            payload,
+            b"replace".to_vec(),
+        ];
+        em.execute(
+            &mut other,
+            &crate::redis::command::Command {
+                args: args.to_vec(),
+            },
+        );
+        assert!(
+            em.watch_broken(conn.id),
+            "RESTORE REPLACE with the same value"
+        );
     }
 
     #[test]

@@ -69,6 +69,11 @@ const SIGNAL_ON_SUCCESS: &[&str] = &[
     "SINTERSTORE",
     "SUNIONSTORE",
     "SDIFFSTORE",
+    // Geo and DUMP/RESTORE (GEORADIUS signals its STORE key only, see `after`).
+    "GEOSEARCHSTORE",
+    "GEORADIUS",
+    "GEORADIUSBYMEMBER",
+    "RESTORE",
 ];
 
 /// What a watched key held before a command: `None` when it did not exist.
@@ -159,6 +164,7 @@ impl Watches {
             return Vec::new();
         }
         key_positions(spec, args.len())
+            .chain(super::geo::radius_store_key(name, args).flatten())
             .filter_map(|i| {
                 let slot = (db, args[i].clone());
                 self.watchers.contains_key(&slot).then_some(slot)
@@ -184,8 +190,12 @@ impl Watches {
         let succeeded = !failed && !refused && !same_key && !no_write;
         let signals = succeeded && SIGNAL_ON_SUCCESS.contains(&name);
         // A `*STORE` command writes its destination only, whatever its sources.
-        let written =
-            |key: &[u8]| !name.ends_with("STORE") || args.get(1).is_some_and(|d| d == key);
+        // GEORADIUS writes the key of its STORE option, if any, and no other.
+        let radius_store = super::geo::radius_store_key(name, args);
+        let written = |key: &[u8]| match radius_store {
+            Some(store) => store.is_some_and(|i| args[i] == key),
+            None => !name.ends_with("STORE") || args.get(1).is_some_and(|d| d == key),
+        };
         for (db, key, old) in before {
             let new = now(db, &key);
             if old != new || (signals && new.is_some() && written(&key)) {
