@@ -1,7 +1,8 @@
 /* Interleaved spawn timer for the preload's load cost (issue 15), without building the whole
  * benchmark: for ROUNDS rounds, posix_spawn()s ARGV once with no preload and once under each
  * library given, in turn, and times each spawn to exit (wall) and the child's CPU time (user +
- * system, from wait4: steadier than wall time on a loaded machine). Prints, per library, the
+ * system, from wait4: steadier than wall time on a loaded machine), in an order shuffled in
+ * every round. Prints, per library, the
  * median over rounds of (time with it - time without it in the same round), and the medians
  * without.
  *
@@ -104,9 +105,24 @@ int main(int argc, char **argv) {
     for (int r = 0; r < rounds / 10; r++) /* warm-up */
         for (int v = 0; v <= libs; v++)
             spawn_once(cmd, envs[v], &ignored);
-    for (int r = 0; r < rounds; r++)
+    /* The order is shuffled in every round: a spawn's place in the round, and the spawn before
+     * it, bias its time (measured: the same library +82 us and +105 us when listed twice, with
+     * a fixed or a rotating order), so no variant keeps a place or a neighbour. */
+    int order[16];
+    unsigned long long seed = 0x9e3779b97f4a7c15ULL;
+    for (int r = 0; r < rounds; r++) {
         for (int v = 0; v <= libs; v++)
+            order[v] = v;
+        for (int v = libs; v > 0; v--) {
+            seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17; /* xorshift64 */
+            int other = (int)(seed % (unsigned long long)(v + 1)), kept = order[v];
+            order[v] = order[other], order[other] = kept;
+        }
+        for (int k = 0; k <= libs; k++) {
+            int v = order[k];
             wall[v * rounds + r] = spawn_once(cmd, envs[v], &cpu[v * rounds + r]);
+        }
+    }
     report("wall", wall, rounds, libs, argv + 2);
     report("cpu", cpu, rounds, libs, argv + 2);
     return 0;

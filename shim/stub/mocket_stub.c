@@ -404,7 +404,8 @@ ALIAS(__res_nsend, res_nsend)
  * anchors the paths and points the bundle variables itself, MOCKET_SOCKET set) nothing else;
  * under a bare LD_PRELOAD one stat(2) made without libc. Each first call of a libc function
  * costs a lazy symbol binding and fresh pages (measured: printf alone doubled the stub's load
- * cost), so libc is called only when there is something to change (getcwd, setenv). */
+ * cost), and a first malloc the heap's set-up, so the changes are made in static storage and
+ * libc is called only for a relative path (getcwd). */
 
 extern char **environ;
 
@@ -471,6 +472,16 @@ static int any_relative_path(const struct env_view *v) {
     return 0;
 }
 
+/* strlen, without its lazy binding: the first call of a libc function looks its symbol up
+ * in every loaded object, touching pages of their symbol tables (build.rs also stops the
+ * compiler from turning the copy loops here into memcpy calls). */
+static size_t length(const char *s) {
+    size_t n = 0;
+    while (s[n] != '\0')
+        n++;
+    return n;
+}
+
 /* Appends `part` at out[*n]; 0 when it does not fit. */
 static int append(char *out, size_t size, size_t *n, const char *part) {
     for (const char *c = part; *c != '\0'; c++) {
@@ -487,7 +498,7 @@ static int append(char *out, size_t size, size_t *n, const char *part) {
 static int join_path(char *out, size_t size, const char *base, const char *rel) {
     size_t n = 0;
     out[0] = '\0';
-    size_t len = strlen(base);
+    size_t len = length(base);
     int slash = len > 0 && base[len - 1] != '/';
     return append(out, size, &n, base) && (!slash || append(out, size, &n, "/")) &&
            append(out, size, &n, rel);
@@ -528,22 +539,99 @@ static int is_file(const char *path) {
     return stat_quietly(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* Makes relative paths in PATH_VARS absolute (Rust twin: preload_env::anchored_paths);
- * whether any changed. A path too long to join, or no working directory, stays as it is. */
-static int anchor_relative_paths(const struct env_view *v) {
-    char cwd[PATH_MAX], joined[2 * PATH_MAX];
-    int have_cwd = 0, changed = 0;
+/* ---- The changes, made without malloc: glibc's setenv would make a process's first malloc
+ * (the heap's set-up: measured +50 us on /bin/true). Each change is a "NAME=value" string in
+ * static storage, and the new environ array is static too; glibc's setenv and putenv copy an
+ * environ they did not allocate when they need to grow it, and unsetenv edits it in place. */
+
+#define MAX_CHANGES (N_PATH_VARS + N_BUNDLE_VARS + 1)
+#define ENVIRON_SLOTS 1024
+
+static const char *changes[MAX_CHANGES];
+static size_t n_changes;
+static char change_text[MAX_CHANGES * (2 * PATH_MAX + 64)];
+static size_t change_text_used;
+static char *grown_environ[ENVIRON_SLOTS];
+
+/* Whether `entry` ("NAME=value") defines the same variable as `change`. */
+static int same_name(const char *entry, const char *change) {
+    size_t i = 0;
+    while (change[i] != '=' && entry[i] == change[i])
+        i++;
+    return change[i] == '=' && entry[i] == '=';
+}
+
+/* Records NAME=`base` joined with `rel` (join_path; `base` "" for `rel` alone); the value's
+ * place in static storage, or NULL when it does not fit (the variable then stays as it is). */
+static const char *change(const char *name, const char *base, const char *rel) {
+    char *out = change_text + change_text_used;
+    size_t size = sizeof change_text - change_text_used, n = 0;
+    if (n_changes == MAX_CHANGES || !append(out, size, &n, name) || !append(out, size, &n, "="))
+        return NULL;
+    if (!join_path(out + n, size - n, base, rel))
+        return NULL;
+    size_t i = 0;
+    while (i < n_changes && !same_name(changes[i], out))
+        i++;
+    changes[i] = out; /* a second change of a variable replaces the first */
+    n_changes += i == n_changes;
+    change_text_used += n + length(out + n) + 1;
+    return out + n;
+}
+
+/* Installs the recorded changes: environ with each changed variable replaced or appended, in
+ * static storage; putenv (which allocates) only for an environment too large for it. */
+static void apply_changes(void) {
+    size_t n = 0;
+    while (environ != NULL && environ[n] != NULL)
+        n++;
+    if (n + n_changes + 1 > ENVIRON_SLOTS) {
+        int saved = errno;
+        for (size_t i = 0; i < n_changes; i++)
+            putenv((char *)changes[i]);
+        errno = saved;
+        return;
+    }
+    size_t out = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t c = 0;
+        while (c < n_changes && !same_name(environ[i], changes[c]))
+            c++;
+        if (c == n_changes)
+            grown_environ[out++] = environ[i];
+    }
+    for (size_t c = 0; c < n_changes; c++)
+        grown_environ[out++] = (char *)changes[c];
+    grown_environ[out] = NULL;
+    environ = grown_environ;
+}
+
+/* Whether `a` and `b` are the same string. */
+static int same(const char *a, const char *b) {
+    size_t n = starts_with(a, b);
+    return a[n] == '\0' && (n > 0 || b[0] == '\0');
+}
+
+/* Makes relative paths in PATH_VARS absolute (Rust twin: preload_env::anchored_paths), in
+ * the view too. A path too long to join, or no working directory, stays as it is. */
+static void anchor_relative_paths(struct env_view *v) {
+    char cwd[PATH_MAX];
+    int have_cwd = 0;
     for (size_t i = 0; i < N_PATH_VARS; i++) {
         if (v->path[i] == NULL || v->path[i][0] == '/')
             continue;
         if (!have_cwd && getcwd(cwd, sizeof cwd) == NULL)
-            return changed;
+            return;
         have_cwd = 1;
-        if (join_path(joined, sizeof joined, cwd, v->path[i]) &&
-            setenv(PATH_VARS[i], joined, 1) == 0)
-            changed = 1;
+        const char *anchored = change(PATH_VARS[i], cwd, v->path[i]);
+        if (anchored == NULL)
+            continue;
+        if (same(PATH_VARS[i], CA_CERT_VAR))
+            v->ca_cert = anchored;
+        if (same(PATH_VARS[i], CA_KEY_VAR))
+            v->ca_key = anchored;
+        v->path[i] = anchored;
     }
-    return changed;
 }
 
 /* The CA certificate's path by mocket-control's rule (ca_location); 0 when there is none. */
@@ -577,10 +665,11 @@ static void bundle_file_name(const struct env_view *v, char out[sizeof "bundle-0
         for (const char *c = v->bundle[i] ? v->bundle[i] : ""; *c != '\0'; c++)
             hash = (hash ^ (unsigned char)*c) * 0x100000001b3ULL;
     }
-    memcpy(out, "bundle-", 7);
+    size_t n = 0;
+    append(out, sizeof "bundle-0123456789abcdef.pem", &n, "bundle-");
     for (int i = 0; i < 16; i++)
-        out[7 + i] = "0123456789abcdef"[(hash >> (60 - 4 * i)) & 0xf];
-    memcpy(out + 23, ".pem", 5);
+        out[n++] = "0123456789abcdef"[(hash >> (60 - 4 * i)) & 0xf];
+    append(out, sizeof "bundle-0123456789abcdef.pem", &n, ".pem");
 }
 
 /* Under a bare LD_PRELOAD, points the bundle variables at the bundle beside the mocket CA and
@@ -599,28 +688,28 @@ static void point_at_the_bundle(const struct env_view *v) {
             has_slash = 1;
         }
     size_t dir_len = !has_slash ? 0 : last == 0 ? 1 : last;
-    memcpy(dir, cert, dir_len);
+    for (size_t i = 0; i < dir_len; i++)
+        dir[i] = cert[i];
     dir[dir_len] = '\0';
     for (size_t i = 0; i < N_BUNDLE_VARS; i++)
         if (v->bundle[i] != NULL && path_starts_with(v->bundle[i], dir))
             return; /* a parent already pointed them */
     bundle_file_name(v, name);
-    int saved = errno;
     if (join_path(bundle, sizeof bundle, dir, name) && is_file(bundle))
         for (size_t i = 0; i < N_BUNDLE_VARS; i++)
-            setenv(BUNDLE_VARS[i], bundle, 1);
-    setenv(NODE_CA_VAR, cert, 1);
-    errno = saved;
+            change(BUNDLE_VARS[i], "", bundle);
+    change(NODE_CA_VAR, "", cert);
 }
 
 __attribute__((constructor)) static void mocket_stub_init(void) {
     struct env_view v;
     read_env(&v);
     if (any_relative_path(&v)) {
-        int saved = errno;
-        if (anchor_relative_paths(&v))
-            read_env(&v);
+        int saved = errno; /* getcwd's */
+        anchor_relative_paths(&v);
         errno = saved;
     }
     point_at_the_bundle(&v);
+    if (n_changes > 0)
+        apply_changes();
 }

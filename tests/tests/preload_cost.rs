@@ -320,3 +320,63 @@ fn mocket_run_gives_even_a_static_command_absolute_paths() {
         "{run:?}"
     );
 }
+
+#[test]
+fn a_huge_environment_is_pointed_the_same_way() {
+    // More variables than the stub's static environ holds: it falls back to putenv.
+    let data = scratch_dir("xdg-huge");
+    per_user_ca(&data, &[""; 6]);
+    let fillers: Vec<(String, String)> = (0..1100)
+        .map(|i| (format!("MOCKET_TEST_FILLER_{i}"), "x".repeat(8)))
+        .collect();
+    let mut env: Vec<(&'static str, &str)> = fillers
+        .iter()
+        .map(|(k, v)| (&*k.clone().leak(), v.as_str()))
+        .collect();
+    env.push(("XDG_DATA_HOME", data.to_str().unwrap()));
+    check_agreement("1 100 more variables", &env, &scratch_dir("cwd"));
+}
+
+#[test]
+fn the_program_can_still_change_the_environment_the_stub_changed() {
+    let data = scratch_dir("xdg-edit");
+    let cert = per_user_ca(&data, &[""; 6]);
+    let source = r#"
+#include <stdio.h>
+#include <stdlib.h>
+int main(void) {
+    if (setenv("ADDED_LATER", "yes", 1) || unsetenv("SSL_CERT_FILE") || putenv("PUT=1"))
+        return 1;
+    const char *names[] = {"ADDED_LATER", "SSL_CERT_FILE", "PUT", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"};
+    for (int i = 0; i < 5; i++) {
+        const char *v = getenv(names[i]);
+        printf("%s=%s\n", names[i], v ? v : "(unset)");
+    }
+    clearenv();
+    printf("after clearenv %s\n", getenv("CURL_CA_BUNDLE") ? "set" : "unset");
+    return 0;
+}
+"#;
+    let program = compile_c("edit_env", source, &[]);
+    let preload = format!("LD_PRELOAD={}", shim_lib().display());
+    let mut c = netns_command(&["env", &preload, program.to_str().unwrap()]);
+    for name in variables() {
+        c.env_remove(name);
+    }
+    c.env_remove("LD_PRELOAD").env("XDG_DATA_HOME", &data);
+    let run = run(c);
+    run.success();
+    let bundle = cert.with_file_name(bundle_file_name(&[""; 6]));
+    assert_eq!(
+        run.stdout.lines().collect::<Vec<_>>(),
+        [
+            "ADDED_LATER=yes".to_string(),
+            "SSL_CERT_FILE=(unset)".into(),
+            "PUT=1".into(),
+            format!("CURL_CA_BUNDLE={}", bundle.display()),
+            format!("NODE_EXTRA_CA_CERTS={}", cert.display()),
+            "after clearenv unset".into(),
+        ],
+        "{run:?}"
+    );
+}
