@@ -7,6 +7,8 @@
 //! SNI, one per dialed name for hellos without), with a session cache and a ticketer, so clients
 //! resume sessions instead of paying a full handshake per connection.
 
+mod tickets;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -307,7 +309,14 @@ fn server_config(
         .with_cert_resolver(Arc::new(resolver));
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE_SIZE);
-    config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(TlsError::Rustls)?;
+    // Each config has its own key (a session resumes only where it was made), the same in
+    // every engine with this CA.
+    let scope = match fallback {
+        None => "sni".to_string(),
+        Some(name) => format!("dialed {name}"),
+    };
+    let secret = leaves.ca.key.serialize_der();
+    config.ticketer = Arc::new(tickets::DerivedTicketer::new(&secret, &scope));
     Ok(Arc::new(config))
 }
 
@@ -521,6 +530,24 @@ mod tests {
         assert_eq!(first, (HandshakeKind::Full, HandshakeKind::Full));
         let second = connect(&cache, &config, sni, dialed).unwrap();
         assert_eq!(second, (HandshakeKind::Resumed, HandshakeKind::Resumed));
+    }
+
+    /// Two engines with the same CA (two processes of a bare-preload tree) take each other's
+    /// tickets: a client resumes at the second the session it made at the first.
+    #[test]
+    fn a_session_made_at_one_engine_resumes_at_another_with_the_same_ca() {
+        let (cert, key) = CertificateAuthority::generate().unwrap();
+        let first = LeafCache::new(CertificateAuthority::from_pem(&cert, &key).unwrap()).unwrap();
+        let second = LeafCache::new(CertificateAuthority::from_pem(&cert, &key).unwrap()).unwrap();
+        let config = Arc::new(client_config(&cert));
+        let made = connect(&first, &config, "api.example.com", "api.example.com").unwrap();
+        assert_eq!(made, (HandshakeKind::Full, HandshakeKind::Full));
+        let resumed = connect(&second, &config, "api.example.com", "api.example.com").unwrap();
+        assert_eq!(resumed, (HandshakeKind::Resumed, HandshakeKind::Resumed));
+        // Another CA's engine cannot open the ticket: a full handshake (the client then
+        // rejects that CA's leaf, which it does not trust).
+        let other = LeafCache::new(ca()).unwrap();
+        assert!(connect(&other, &config, "api.example.com", "api.example.com").is_err());
     }
 
     #[test]

@@ -20,9 +20,12 @@ enum Outcome {
     /// Call libc with this destination instead.
     To(SocketAddr),
     /// Connect to the engine at `engine` instead, then claim the connection for `dest`.
+    /// `family` is the socket's (known from deciding: asking the kernel again costs two calls
+    /// per new connection).
     Redirect {
         engine: SocketAddr,
         dest: SocketAddr,
+        family: c_int,
     },
     /// Fail with this errno.
     Fail(c_int),
@@ -73,8 +76,12 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
             // SAFETY: storage holds a valid address of `len` bytes for the socket's family.
             unsafe { real::connect(fd, (&raw const storage).cast(), len) }
         }
-        Outcome::Redirect { engine, dest } => {
-            let (storage, len) = addr::encode(engine, family_of(fd));
+        Outcome::Redirect {
+            engine,
+            dest,
+            family,
+        } => {
+            let (storage, len) = addr::encode(engine, family);
             saved.restore();
             // SAFETY: as above.
             let r = unsafe { real::connect(fd, (&raw const storage).cast(), len) };
@@ -128,14 +135,14 @@ fn decide(fd: c_int, dest: SocketAddr) -> Outcome {
         return decide_datagram(dest);
     }
     if let Some(engine_port) = lasting::lookup(dest) {
-        return redirect(fd, dest, engine_port);
+        return redirect(fd, dest, engine_port, family);
     }
     match link::route(Transport::Tcp, dest) {
         Reply::Redirect { port, lasting } => {
             if lasting {
                 lasting::remember(dest, port);
             }
-            redirect(fd, dest, port)
+            redirect(fd, dest, port, family)
         }
         Reply::Pass => Outcome::Untouched,
         Reply::PassHost(name) => pass_to_host(&name, dest.port(), family),
@@ -144,10 +151,14 @@ fn decide(fd: c_int, dest: SocketAddr) -> Outcome {
     }
 }
 
-fn redirect(fd: c_int, dest: SocketAddr, engine_port: u16) -> Outcome {
+fn redirect(fd: c_int, dest: SocketAddr, engine_port: u16, family: c_int) -> Outcome {
     remember_peer(fd, dest, engine_port);
     let engine = SocketAddr::from((Ipv4Addr::LOCALHOST, engine_port));
-    Outcome::Redirect { engine, dest }
+    Outcome::Redirect {
+        engine,
+        dest,
+        family,
+    }
 }
 
 fn decide_datagram(dest: SocketAddr) -> Outcome {
@@ -267,8 +278,12 @@ pub unsafe extern "C" fn sendto(
             // SAFETY: storage holds a valid address of `len` bytes.
             unsafe { real::sendto(fd, buf, n, flags, (&raw const storage).cast(), len) }
         }
-        Outcome::Redirect { engine, dest } => {
-            let (storage, len) = addr::encode(engine, family_of(fd));
+        Outcome::Redirect {
+            engine,
+            dest,
+            family,
+        } => {
+            let (storage, len) = addr::encode(engine, family);
             // SAFETY: as above.
             let r = unsafe { real::sendto(fd, buf, n, flags, (&raw const storage).cast(), len) };
             claim_if_connecting(fd, dest, r >= 0);
@@ -303,9 +318,13 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) ->
             // our copy of theirs, which outlives the call.
             unsafe { real::sendmsg(fd, &header, flags) }
         }
-        Outcome::To(target) => sendmsg_to(fd, header, flags, target),
-        Outcome::Redirect { engine, dest } => {
-            let r = sendmsg_to(fd, header, flags, engine);
+        Outcome::To(target) => sendmsg_to(fd, header, flags, target, family_of(fd)),
+        Outcome::Redirect {
+            engine,
+            dest,
+            family,
+        } => {
+            let r = sendmsg_to(fd, header, flags, engine, family);
             claim_if_connecting(fd, dest, r >= 0);
             r
         }
@@ -314,8 +333,14 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) ->
 }
 
 /// `sendmsg` of the caller's message (copied) to `target` instead of its own destination.
-fn sendmsg_to(fd: c_int, mut header: msghdr, flags: c_int, target: SocketAddr) -> ssize_t {
-    let (mut storage, len) = addr::encode(target, family_of(fd));
+fn sendmsg_to(
+    fd: c_int,
+    mut header: msghdr,
+    flags: c_int,
+    target: SocketAddr,
+    family: c_int,
+) -> ssize_t {
+    let (mut storage, len) = addr::encode(target, family);
     header.msg_name = (&raw mut storage).cast();
     header.msg_namelen = len;
     // SAFETY: header is the caller's msghdr with our address, which outlives the call.

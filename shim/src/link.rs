@@ -16,6 +16,10 @@ use mocket_control::log_level::LogLevel;
 /// The longest reply line read from the daemon.
 const MAX_REPLY: usize = 64 * 1024;
 
+/// How many replies to told requests a channel leaves unread at most (far below what the
+/// daemon keeps for a peer, `MAX_UNREAD_REPLIES` in the engine's control server).
+const MAX_UNREAD: usize = 64;
+
 type RequestFn = unsafe extern "C" fn(*const u8, usize, *mut u8, usize) -> isize;
 type SetHookFn = unsafe extern "C" fn(extern "C" fn());
 
@@ -129,10 +133,18 @@ impl Channel {
         self.read_reply()
     }
 
-    /// Sends `request` without waiting for its reply.
+    /// Sends `request` without waiting for its reply. A thread that only tells (its
+    /// connections all go to lasting redirects) reads the replies every [`MAX_UNREAD`] tells,
+    /// by when they have long arrived: the daemon keeps only so many unread replies.
     fn tell(&mut self, request: &str) -> std::io::Result<()> {
         self.send(request)?;
         self.unread += 1;
+        if self.unread >= MAX_UNREAD {
+            while self.unread > 0 {
+                self.read_reply()?;
+                self.unread -= 1;
+            }
+        }
         Ok(())
     }
 
@@ -439,5 +451,23 @@ mod tests {
         assert_eq!(channel.exchange("route 3").unwrap(), "reply to route 3");
         assert_eq!(channel.unread, 0);
         assert_eq!(channel.exchange("route 4").unwrap(), "reply to route 4");
+    }
+
+    /// A thread that only tells (every connection to a lasting redirect) still reads the
+    /// replies now and then: they never pile up past [`MAX_UNREAD`].
+    #[test]
+    fn replies_to_told_requests_never_pile_up() {
+        let (client, server) = UnixStream::pair().unwrap();
+        answer_lines(server, Duration::ZERO);
+        let mut channel = channel(client);
+        for i in 0..MAX_UNREAD * 10 {
+            channel.tell(&format!("claim {i}")).unwrap();
+            assert!(channel.unread < MAX_UNREAD, "{} unread", channel.unread);
+        }
+        let last = MAX_UNREAD * 10;
+        assert_eq!(
+            channel.exchange(&format!("route {last}")).unwrap(),
+            format!("reply to route {last}")
+        );
     }
 }

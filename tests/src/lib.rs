@@ -227,3 +227,18 @@ openssl x509 -req -in server.csr -CA test-ca.pem -CAkey test-ca.key -CAcreateser
         .expect("run openssl");
     assert!(out.status.success(), "{out:?}");
 }
+
+/// A private data dir with the mocket CA made in it (`mocket ca`); returns the dir and the CA's
+/// certificate file.
+pub fn data_home_with_ca() -> (PathBuf, String) {
+    let data = scratch_dir("data-home");
+    let out = Command::new(mocket_bin())
+        .arg("ca")
+        .env("XDG_DATA_HOME", &data)
+        .output()
+        .expect("run mocket ca");
+    assert!(out.status.success(), "mocket ca: {out:?}");
+    let ca = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(Path::new(&ca).exists(), "mocket ca printed {ca:?}");
+    (data, ca)
+}

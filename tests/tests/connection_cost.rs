@@ -95,3 +95,53 @@ print(first, "child", os.waitstatus_to_exitcode(status), get())
         );
     }
 }
+
+/// Under a bare preload a forked child has an engine of its own; its session tickets are
+/// sealed with a key derived from the CA's, so the child resumes the session its parent made
+/// (Python's `ssl`, `session_reused`), over TLS 1.3 and TLS 1.2 tickets.
+const PY_SSL_FORK: &str = r#"
+import os, socket, ssl, sys
+ca, version = sys.argv[1], sys.argv[2]
+context = ssl.create_default_context(cafile=ca)
+context.maximum_version = getattr(ssl.TLSVersion, version)
+
+def get(session):
+    with socket.create_connection(("api.test", 443)) as raw:
+        with context.wrap_socket(raw, server_hostname="api.test", session=session) as tls:
+            tls.sendall(b"GET /ok HTTP/1.1\r\nHost: api.test\r\nConnection: close\r\n\r\n")
+            got = b""
+            while b"fine" not in got:
+                chunk = tls.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+            return tls.session, tls.session_reused, got.endswith(b"fine")
+
+session, reused, ok = get(None)
+print("parent", reused, ok, flush=True)
+pid = os.fork()
+if pid == 0:
+    _, reused, ok = get(session)
+    print("child", reused, ok, flush=True)
+    os._exit(0)
+os.waitpid(pid, 0)
+"#;
+
+#[test]
+fn a_forked_child_resumes_its_parents_tls_session_under_a_bare_preload() {
+    let mocks = mocks_file(
+        r#"{"entries": [{ "http": "GET https://api.test/ok", "response": { "body": "fine" } }]}"#,
+    );
+    let (data, ca) = data_home_with_ca();
+    for version in ["TLSv1_3", "TLSv1_2"] {
+        let args = ["python3", "-c", PY_SSL_FORK, &ca, version];
+        let env = [("XDG_DATA_HOME", data.to_str().unwrap())];
+        let run = Placement::Embedded.run_env(&mocks, &env, &args);
+        run.success();
+        assert_eq!(
+            run.stdout, "parent False True\nchild True True\n",
+            "{version}\n{}",
+            run.stderr
+        );
+    }
+}

@@ -9,7 +9,7 @@
 
 #![forbid(unsafe_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use mocket_tests::*;
@@ -22,21 +22,6 @@ const MOCKS: &str = r#"{
 }"#;
 
 const URL: &str = "https://api.example.com/v1/users/1";
-
-/// A private data dir with the mocket CA made in it (`mocket ca`); returns the dir and the CA's
-/// certificate file.
-fn data_home_with_ca() -> (PathBuf, String) {
-    let data = scratch_dir("data-home");
-    let out = Command::new(mocket_bin())
-        .arg("ca")
-        .env("XDG_DATA_HOME", &data)
-        .output()
-        .expect("run mocket ca");
-    assert!(out.status.success(), "mocket ca: {out:?}");
-    let ca = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    assert!(Path::new(&ca).exists(), "mocket ca printed {ca:?}");
-    (data, ca)
-}
 
 fn run_with_ca(placement: Placement, mocks: &Path, data: &Path, cmd: &[&str]) -> Run {
     let run = placement.run_env(mocks, &[("XDG_DATA_HOME", data.to_str().unwrap())], cmd);
