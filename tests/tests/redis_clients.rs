@@ -130,3 +130,45 @@ fn redis_py_lists_and_kills_other_connections_in_resp2_and_resp3() {
         assert_eq!(run.stdout, CLIENTS_OUTPUT, "{placement:?}: {}", run.stderr);
     }
 }
+
+/// `WAIT` blocks the connection until its timeout when a replica is asked for (the emulator,
+/// like a standalone Redis, has none), and answers 0 at once otherwise; `ROLE` is a master.
+#[test]
+fn redis_cli_wait_blocks_until_its_timeout_and_role_is_master() {
+    assert!(
+        have("redis-cli"),
+        "redis-cli is missing (.ci/run installs redis-tools)"
+    );
+    let mocks = mocks_file(EMULATED);
+    let script = "redis-cli -h sessions.internal ROLE; s=$(date +%s%N); \
+                  redis-cli -h sessions.internal WAIT 1 300; e=$(date +%s%N); \
+                  [ $(( (e - s) / 1000000 )) -ge 290 ] && echo waited; \
+                  redis-cli -h sessions.internal WAIT 0 0";
+    for placement in PLACEMENTS {
+        let run = placement.run(&mocks, &["sh", "-c", script]);
+        run.success();
+        // What redis-server 7.0.15 made the same script print.
+        assert_eq!(
+            run.stdout, "master\n0\n\n0\nwaited\n0\n",
+            "{placement:?}: {}",
+            run.stderr
+        );
+    }
+}
+
+/// The Rust `redis` crate reads `ROLE` and `WAIT` in RESP2 and RESP3.
+#[test]
+fn the_rust_redis_crate_reads_role_and_wait() {
+    let client = env!("CARGO_BIN_EXE_mocket-redis-client");
+    let mocks = mocks_file(EMULATED);
+    // What the same client printed against redis-server 7.0.15, in both protocols.
+    let expected = "array([bulk-string('\"master\"'), int(0), array([])])\nint(0)\nint(0)\n";
+    for url in [
+        "redis://sessions.internal:6379/",
+        "redis://sessions.internal:6379/?protocol=resp3",
+    ] {
+        let run = Placement::Daemon.run(&mocks, &[client, url, "ROLE", "WAIT 0 0", "WAIT 1 50"]);
+        run.success();
+        assert_eq!(run.stdout, expected, "{url}: {}", run.stderr);
+    }
+}

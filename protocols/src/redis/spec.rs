@@ -370,6 +370,9 @@ pub static SPECS: &[Spec] = &[
     spec("pfadd", -2, WD, ONE),
     spec("pfcount", -2, RS, ALL),
     spec("pfmerge", -2, WDS, ALL),
+    // Replication introspection of a standalone server (issue 19).
+    spec("wait", 3, &["noscript"], NONE),
+    spec("role", 1, &["noscript", "loading", "stale", "fast"], NONE),
 ];
 
 /// Every command and subcommand (`client|tracking`) of Redis 7.0.15, lower-case and sorted, as

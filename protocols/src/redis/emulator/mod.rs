@@ -30,6 +30,8 @@ mod mpop;
 mod random_fields;
 mod sort;
 mod zset_algebra;
+// Connection commands of issue 19: replication introspection.
+mod replication;
 
 pub use pubsub::{Eviction, OutputLimits};
 
@@ -558,6 +560,8 @@ fn handler(name: &str) -> Option<Handler> {
         // Streams and HyperLogLog.
         .or_else(|| streams::handler(name))
         .or_else(|| hyperloglog::handler(name))
+        // Connection commands of issue 19.
+        .or_else(|| replication::handler(name))
 }
 
 #[cfg(test)]
