@@ -130,3 +130,138 @@ fn redis_py_lists_and_kills_other_connections_in_resp2_and_resp3() {
         assert_eq!(run.stdout, CLIENTS_OUTPUT, "{placement:?}: {}", run.stderr);
     }
 }
+
+/// `WAIT` blocks the connection until its timeout when a replica is asked for (the emulator,
+/// like a standalone Redis, has none), and answers 0 at once otherwise; `ROLE` is a master.
+#[test]
+fn redis_cli_wait_blocks_until_its_timeout_and_role_is_master() {
+    assert!(
+        have("redis-cli"),
+        "redis-cli is missing (.ci/run installs redis-tools)"
+    );
+    let mocks = mocks_file(EMULATED);
+    let script = "redis-cli -h sessions.internal ROLE; s=$(date +%s%N); \
+                  redis-cli -h sessions.internal WAIT 1 300; e=$(date +%s%N); \
+                  [ $(( (e - s) / 1000000 )) -ge 290 ] && echo waited; \
+                  redis-cli -h sessions.internal WAIT 0 0";
+    for placement in PLACEMENTS {
+        let run = placement.run(&mocks, &["sh", "-c", script]);
+        run.success();
+        // What redis-server 7.0.15 made the same script print.
+        assert_eq!(
+            run.stdout, "master\n0\n\n0\nwaited\n0\n",
+            "{placement:?}: {}",
+            run.stderr
+        );
+    }
+}
+
+/// The Rust `redis` crate reads `ROLE` and `WAIT` in RESP2 and RESP3.
+#[test]
+fn the_rust_redis_crate_reads_role_and_wait() {
+    let client = env!("CARGO_BIN_EXE_mocket-redis-client");
+    let mocks = mocks_file(EMULATED);
+    // What the same client printed against redis-server 7.0.15, in both protocols.
+    let expected = "array([bulk-string('\"master\"'), int(0), array([])])\nint(0)\nint(0)\n";
+    for url in [
+        "redis://sessions.internal:6379/",
+        "redis://sessions.internal:6379/?protocol=resp3",
+    ] {
+        let run = Placement::Daemon.run(&mocks, &[client, url, "ROLE", "WAIT 0 0", "WAIT 1 50"]);
+        run.success();
+        assert_eq!(run.stdout, expected, "{url}: {}", run.stderr);
+    }
+}
+
+/// redis-py's optimistic locking (`pipeline.watch` then `execute`) while another connection
+/// writes with the commands whose keys their spec does not locate, and with consumer-group
+/// commands, which Redis 7.0 never signals.
+const WATCH_PROGRAM: &str = r##"
+import os, redis
+host = os.environ.get("REDIS_HOST", "sessions.internal")
+port = int(os.environ.get("REDIS_PORT", "6379"))
+cases = [
+    ("lmpop", "l", ["LMPOP", "1", "l", "LEFT"]),
+    ("zmpop", "z", ["ZMPOP", "1", "z", "MIN"]),
+    ("sort store", "dst", ["SORT", "n", "STORE", "dst"]),
+    ("copy", "c", ["COPY", "src", "c"]),
+    ("xack", "st", ["XACK", "st", "g", "1-1"]),
+    ("xgroup", "st", ["XGROUP", "CREATECONSUMER", "st", "g", "c2"]),
+    ("swapdb", "s", ["SWAPDB", "0", "1"]),
+]
+for protocol in (2, 3):
+    r = redis.Redis(host=host, port=port, protocol=protocol, decode_responses=True)
+    other = redis.Redis(host=host, port=port, protocol=protocol, decode_responses=True)
+    r.flushall()
+    r.rpush("l", "a", "b")
+    r.zadd("z", {"a": 1})
+    r.rpush("n", 3, 1, 2)
+    r.set("s", "1")
+    r.set("src", "v")
+    r.xadd("st", {"f": "v"}, id="1-1")
+    r.xgroup_create("st", "g", id="0")
+    r.xreadgroup("g", "c", {"st": ">"})
+    for name, key, write in cases:
+        with r.pipeline() as p:
+            p.watch(key)
+            other.execute_command(*write)
+            p.multi()
+            p.ping()
+            try:
+                p.execute()
+                print(protocol, name, "committed")
+            except redis.WatchError:
+                print(protocol, name, "aborted")
+    r.close()
+    other.close()
+"##;
+
+/// What redis-server 7.0.15 made the program print.
+const WATCH_OUTPUT: &str = "\
+2 lmpop aborted\n\
+2 zmpop aborted\n\
+2 sort store aborted\n\
+2 copy aborted\n\
+2 xack committed\n\
+2 xgroup committed\n\
+2 swapdb aborted\n\
+3 lmpop aborted\n\
+3 zmpop aborted\n\
+3 sort store aborted\n\
+3 copy aborted\n\
+3 xack committed\n\
+3 xgroup committed\n\
+3 swapdb aborted\n\
+";
+
+#[test]
+fn redis_py_watch_aborts_on_the_writes_redis_signals() {
+    need_python_module("redis");
+    let mocks = mocks_file(EMULATED);
+    for placement in PLACEMENTS {
+        let run = python(placement, &mocks, WATCH_PROGRAM, &[]);
+        run.success();
+        assert_eq!(run.stdout, WATCH_OUTPUT, "{placement:?}: {}", run.stderr);
+    }
+}
+
+/// A `DEL` from another process wakes a blocked `XREADGROUP` with Redis's error.
+#[test]
+fn redis_cli_xreadgroup_block_wakes_when_another_process_deletes_the_stream() {
+    assert!(
+        have("redis-cli"),
+        "redis-cli is missing (.ci/run installs redis-tools)"
+    );
+    let mocks = mocks_file(EMULATED);
+    let script = "redis-cli -h sessions.internal XGROUP CREATE st g '$' MKSTREAM; \
+                  redis-cli -h sessions.internal XREADGROUP GROUP g c BLOCK 0 STREAMS st '>' \
+                  > woke 2>&1 & sleep 0.3; redis-cli -h sessions.internal DEL st; wait; cat woke";
+    let run = Placement::Daemon.run(&mocks, &["sh", "-c", script]);
+    run.success();
+    // What redis-server 7.0.15 made the same script print.
+    assert_eq!(
+        run.stdout, "OK\n1\nUNBLOCKED the stream key no longer exists\n\n",
+        "{}",
+        run.stderr
+    );
+}

@@ -393,6 +393,9 @@ pub static SPECS: &[Spec] = &[
     // DUMP and RESTORE.
     spec("dump", 2, RS, ONE),
     spec("restore", -4, WDS, ONE),
+    // Replication introspection of a standalone server (issue 19).
+    spec("wait", 3, &["noscript"], NONE),
+    spec("role", 1, &["noscript", "loading", "stale", "fast"], NONE),
 ];
 
 /// Every command and subcommand (`client|tracking`) of Redis 7.0.15, lower-case and sorted, as

@@ -74,6 +74,11 @@ impl Waiters {
         self.stream_starts.insert(id, starts);
     }
 
+    /// A connection blocked on no key (`WAIT`): only its deadline or `CLIENT UNBLOCK` ends it.
+    pub(super) fn register_keyless(&mut self, id: u64, db: usize) {
+        self.register(id, db, &[]);
+    }
+
     /// `CLIENT UNBLOCK id`: whether `id` was blocked.
     pub(super) fn request_unblock(&mut self, id: u64, error: bool) -> bool {
         // A connection already asked to unblock is no longer blocked for Redis.

@@ -36,6 +36,8 @@ mod geo;
 pub(crate) mod dump;
 // Functions (`FUNCTION`, `FCALL`) of issue 19.
 mod functions;
+// Connection commands of issue 19: replication introspection.
+mod replication;
 
 pub use pubsub::{Eviction, OutputLimits};
 
@@ -572,6 +574,8 @@ fn handler(name: &str) -> Option<Handler> {
         .or_else(|| dump::handler(name))
         // Functions.
         .or_else(|| functions::handler(name))
+        // Connection commands of issue 19.
+        .or_else(|| replication::handler(name))
 }
 
 #[cfg(test)]

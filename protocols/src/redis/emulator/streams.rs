@@ -882,6 +882,21 @@ fn xread(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
             matches!(start, ReadStart::New) && em.waiters.earlier_waiter(conn.id, conn.db, key);
         let reply = match stream(em, conn, key) {
             Err(e) => return blocking::done(em, conn, e),
+            // Redis wakes a blocked XREADGROUP whose stream or group was deleted meanwhile.
+            Ok(None) if is_group && conn.blocked.is_some() => {
+                let gone = "UNBLOCKED the stream key no longer exists";
+                return blocking::done(em, conn, Reply::error(gone));
+            }
+            Ok(Some(s))
+                if conn.blocked.is_some()
+                    && read
+                        .group
+                        .as_ref()
+                        .is_some_and(|(g, _)| !s.groups.contains_key(g)) =>
+            {
+                let gone = "NOGROUP the consumer group this client was blocked on no longer exists";
+                return blocking::done(em, conn, Reply::error(gone));
+            }
             Ok(None) => None,
             Ok(Some(_)) if waits_behind => None,
             Ok(Some(s)) => serve(s, &read, *start, now),

@@ -76,6 +76,23 @@ const SIGNAL_ON_SUCCESS: &[&str] = &[
     "RESTORE",
 ];
 
+/// Writers whose written keys their spec does not locate (`numkeys` lists, `STORE`/`STREAMS`
+/// options, subcommands, other databases): every watched key is compared around them.
+const KEYS_ANYWHERE: &[&str] = &[
+    "lmpop", "blmpop", "zmpop", "bzmpop", "sort", "swapdb", "copy", "move", "restore",
+];
+
+/// Writers that Redis 7.0 never signals, so they never break a `WATCH` although they change
+/// the stream: consumer-group state and the stream's last ID (checked against redis-server).
+const NEVER_SIGNALED: &[&str] = &[
+    "xgroup",
+    "xreadgroup",
+    "xclaim",
+    "xautoclaim",
+    "xack",
+    "xsetid",
+];
+
 /// What a watched key held before a command: `None` when it did not exist.
 pub(crate) type Before = Vec<(usize, Vec<u8>, Option<(Value, Option<u64>)>)>;
 
@@ -160,6 +177,12 @@ impl Watches {
                 .cloned()
                 .collect();
         }
+        if NEVER_SIGNALED.contains(&name) {
+            return Vec::new();
+        }
+        if KEYS_ANYWHERE.contains(&name) {
+            return self.watchers.keys().cloned().collect();
+        }
         if !spec.flags.contains(&"write") {
             return Vec::new();
         }
@@ -196,9 +219,18 @@ impl Watches {
             Some(store) => store.is_some_and(|i| args[i] == key),
             None => !name.ends_with("STORE") || args.get(1).is_some_and(|d| d == key),
         };
+        // `SWAPDB` signals every watched key of both databases that exists in either.
+        let swapped_db = |db: usize| {
+            name == "SWAPDB"
+                && succeeded
+                && args[1..]
+                    .iter()
+                    .any(|index| crate::redis::command::strict_i64(index) == Some(db as i64))
+        };
         for (db, key, old) in before {
             let new = now(db, &key);
-            if old != new || (signals && new.is_some() && written(&key)) {
+            let swapped = swapped_db(db) && (old.is_some() || new.is_some());
+            if old != new || swapped || (signals && new.is_some() && written(&key)) {
                 self.touch(db, &key);
             }
         }

@@ -201,3 +201,28 @@ fn idle_times_follow_the_clock_for_xpending_xclaim_and_xautoclaim() {
             .contains(":5000\r\n")
     );
 }
+
+#[test]
+fn a_blocked_xreadgroup_wakes_with_redis_errors_when_its_stream_or_group_goes() {
+    let mut b = Bench::new();
+    let (mut reader, mut writer) = (Session::new(1), Session::new(2));
+    b.on(&mut writer, &["xgroup create s g $ mkstream"]);
+    let read = "xreadgroup group g c block 0 streams s >";
+    assert_eq!(b.on(&mut reader, &[read]), "");
+    b.on(&mut writer, &["del s"]);
+    assert_eq!(
+        b.retry(&mut reader),
+        "-UNBLOCKED the stream key no longer exists\r\n"
+    );
+    b.on(&mut writer, &["xgroup create s g $ mkstream"]);
+    assert_eq!(b.on(&mut reader, &[read]), "");
+    b.on(&mut writer, &["xgroup destroy s g"]);
+    assert_eq!(
+        b.retry(&mut reader),
+        "-NOGROUP the consumer group this client was blocked on no longer exists\r\n"
+    );
+    // A plain XREAD keeps waiting for a deleted stream, as in Redis.
+    assert_eq!(b.on(&mut reader, &["xread block 0 streams s 0"]), "");
+    b.on(&mut writer, &["del s"]);
+    assert_eq!(b.retry(&mut reader), "");
+}
