@@ -1264,4 +1264,5 @@ fn random_sequences_answer_byte_for_byte_like_redis_server() {
 /// The data-type families of issue 19, kept apart so parallel work on other families merges.
 mod data_families;
 mod functions;
+mod lua_libs;
 mod server;

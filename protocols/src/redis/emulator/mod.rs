@@ -30,8 +30,9 @@ mod mpop;
 mod random_fields;
 mod sort;
 mod zset_algebra;
-// Functions (`FUNCTION`, `FCALL`) of issue 19.
+// Functions (`FUNCTION`, `FCALL`) and the Lua libraries of scripts, of issue 19.
 mod functions;
+mod lua_libs;
 
 pub use pubsub::{Eviction, OutputLimits};
 
