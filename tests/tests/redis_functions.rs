@@ -187,3 +187,32 @@ array([bulk-string('\"running_script\"'), nil, bulk-string('\"engines\"'), array
 bulk-string('\"7\"')\n\
 map([(bulk-string('\"running_script\"'), nil), (bulk-string('\"engines\"'), map([(bulk-string('\"LUA\"'), map([(bulk-string('\"libraries_count\"'), int(1)), (bulk-string('\"functions_count\"'), int(2))]))]))])\n\
 ";
+
+/// Scripts using the embedded `cjson` and `bit` libraries and `redis.error_reply`, as
+/// redis-cli prints their replies.
+#[test]
+fn redis_cli_evals_scripts_using_cjson_and_bit() {
+    assert!(
+        have("redis-cli"),
+        "redis-cli is missing (.ci/run installs redis-tools)"
+    );
+    let mocks = mocks_file(EMULATED);
+    let script = r#"H=sessions.internal
+redis-cli -h $H EVAL "return cjson.encode({a = {1, 2, 'x/y'}})" 0
+redis-cli -h $H EVAL "local t = cjson.decode(ARGV[1]) return {t[1], t[2].b == cjson.null and 'null' or 'other'}" 0 '[7, {"b": null}]'
+redis-cli -h $H EVAL "return bit.tohex(bit.bxor(0xf0, 0x0f), -4)" 0
+redis-cli -h $H EVAL "return cjson.decode('[1,')" 0
+redis-cli -h $H EVAL "return redis.error_reply('MYERR custom')" 0
+"#;
+    let run = Placement::Daemon.run(&mocks, &["sh", "-c", script]);
+    run.success();
+    // What redis-server 7.0.15 answered.
+    assert_eq!(
+        run.stdout,
+        "{\"a\":[1,2,\"x\\/y\"]}\n7\nnull\n00FF\n\
+         ERR user_script:1: Expected value but found T_END at character 4 script: \
+         ad8248c68c719abd59f0dd09dea378bb946e7d3f, on @user_script:1.\n\nMYERR custom\n\n",
+        "{}",
+        run.stderr
+    );
+}
