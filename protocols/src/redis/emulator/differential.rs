@@ -1267,4 +1267,5 @@ mod data_families;
 mod dump;
 mod geo;
 mod functions;
+mod lua_libs;
 mod server;

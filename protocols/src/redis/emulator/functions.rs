@@ -602,6 +602,10 @@ fn restore(em: &mut Emulator, params: &[Vec<u8>]) -> Reply {
             Ok(library) => library,
             Err(e) => return e,
         };
+        if policy == "APPEND" && restored.by_name.contains_key(&library.name) {
+            // Worded unlike `FUNCTION LOAD`'s, as in Redis.
+            return Reply::error(format!("ERR Library {} already exists", library.name));
+        }
         if let Err(e) = restored.add(library, policy == "REPLACE") {
             return e;
         }

@@ -34,10 +34,11 @@ mod zset_algebra;
 mod geo;
 // DUMP and RESTORE.
 pub(crate) mod dump;
-// Functions (`FUNCTION`, `FCALL`) of issue 19.
-mod functions;
 // Connection commands of issue 19: replication introspection.
 mod replication;
+// Functions (`FUNCTION`, `FCALL`) and the Lua libraries of scripts, of issue 19.
+mod functions;
+mod lua_libs;
 
 pub use pubsub::{Eviction, OutputLimits};
 

@@ -84,7 +84,7 @@ impl Scripts {
 }
 
 /// Lower-case hex SHA1, as `SCRIPT LOAD` answers and `redis.sha1hex` computes.
-fn sha1_hex(data: &[u8]) -> String {
+pub(super) fn sha1_hex(data: &[u8]) -> String {
     sha1_smol::Sha1::from(data).digest().to_string()
 }
 
@@ -188,6 +188,24 @@ fn flush(em: &mut Emulator) -> Reply {
     Reply::ok()
 }
 
+/// The error reply a Rust function of the script's libraries raised: mlua raises Rust errors
+/// as its own values, so the reply reaches the error handler this way, and the handler
+/// raises it as Redis does (a table `{err=...}`, with the script's line added).
+#[derive(Default)]
+struct Raised(RefCell<Option<Reply>>);
+
+/// Raises `reply` (an error) from a Rust function called by a script.
+pub(super) fn raise(lua: &Lua, reply: Reply) -> mlua::Error {
+    if let Some(raised) = lua.app_data_ref::<Raised>() {
+        *raised.0.borrow_mut() = Some(reply);
+    }
+    mlua::Error::runtime("mocket: raised by a Rust function")
+}
+
+fn take_raised(lua: &Lua) -> Option<Reply> {
+    lua.app_data_ref::<Raised>()?.0.borrow_mut().take()
+}
+
 /// A fresh sandbox, or `None` when Lua cannot even start (then every script fails with a
 /// message saying so).
 pub(super) fn sandbox_or_error() -> Option<Lua> {
@@ -205,6 +223,8 @@ pub(super) fn sandbox_or_error() -> Option<Lua> {
     ] {
         globals.raw_set(name, LuaValue::Nil).ok()?;
     }
+    lua.set_app_data(Raised::default());
+    super::lua_libs::register(&lua).ok()?;
     Some(lua)
 }
 
@@ -251,28 +271,56 @@ fn compile_chunk(
 /// The `redis` library and the protections Redis 7.0 puts on the globals, in Lua; `call` and
 /// `pcall` are Rust functions: a C function called in tail position (`return redis.call(...)`)
 /// keeps the script's frame, whose line Redis's error messages give.
-const PRELUDE: &str = r#"
-local call, pcall, sha1hex, keys, argv, version, version_num = ...
+const PRELUDE: &str = r##"
+local call, pcall, helpers, keys, argv, version, version_num = ...
 local redis = {}
 redis.call = call
 redis.pcall = pcall
-redis.error_reply = function(e) return {err = e} end
-redis.status_reply = function(s) return {ok = s} end
-redis.sha1hex = sha1hex
-redis.log = function() end
+local sub, find, gsub, select, type = string.sub, string.find, string.gsub, select, type
+-- Redis's luaPushErrorBuff: "-CODE msg" keeps its code, other text gets ERR.
+local function error_table(message)
+  local code, text = "ERR", message
+  if sub(message, 1, 1) == "-" then
+    local space = find(message, " ", 1, true)
+    if space then
+      code, text = sub(message, 2, space - 1), sub(message, space + 1)
+    else
+      text = sub(message, 2)
+    end
+  end
+  text = gsub(gsub(text, "^[\r\n]+", ""), "[\r\n]+$", "")
+  return {err = code .. " " .. text}
+end
+redis.error_reply = function(...)
+  local e = ...
+  if select("#", ...) ~= 1 or type(e) ~= "string" then
+    return error_table("wrong number or type of arguments")
+  end
+  if sub(e, 1, 1) ~= "-" then e = "-" .. e end
+  return error_table(e)
+end
+redis.status_reply = function(...)
+  local s = ...
+  if select("#", ...) ~= 1 or type(s) ~= "string" then
+    return error_table("wrong number or type of arguments")
+  end
+  return {ok = s}
+end
+redis.sha1hex = helpers.sha1hex
+redis.log = helpers.log
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
-redis.setresp = function() end
+redis.setresp = helpers.setresp
 redis.replicate_commands = function() return true end
-redis.set_repl = function() end
+redis.set_repl = helpers.set_repl
 redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
 redis.breakpoint = function() return false end
 redis.debug = function() end
 redis.REDIS_VERSION, redis.REDIS_VERSION_NUM = version, version_num
-rawset(_G, "redis", redis)
+local readonly = function() error("Attempt to modify a readonly table", 2) end
+-- Empty proxies, so that assigning even an existing name fails, as Redis's read-only tables.
+rawset(_G, "redis", setmetatable({}, {__index = redis, __newindex = readonly}))
 rawset(_G, "KEYS", keys)
 rawset(_G, "ARGV", argv)
-local readonly = function() error("Attempt to modify a readonly table", 2) end
-setmetatable(redis, {__newindex = readonly})
 setmetatable(_G, {
   __index = function(_, name)
     if name == "loadstring" then return nil end
@@ -280,10 +328,11 @@ setmetatable(_G, {
   end,
   __newindex = readonly,
 })
-"#;
+return setmetatable({}, {__index = _G, __newindex = readonly})
+"##;
 
 /// Runs the script under `xpcall` with Redis's error handler.
-const RUNNER: &str = "local f, handler = ...; return xpcall(f, handler)";
+const RUNNER: &str = "local f, handler, env = ...; setfenv(f, env); return xpcall(f, handler)";
 
 /// Runs a library's function with its keys and arguments, as `RUNNER` runs a script.
 const FUNCTION_RUNNER: &str = "local f, handler, keys, args = ...; \
@@ -386,16 +435,14 @@ fn execute(
     argv: &[Vec<u8>],
     read_only: bool,
 ) -> mlua::Result<Reply> {
-    let sha1hex = lua.create_function(|_, data: mlua::String| Ok(sha1_hex(&data.as_bytes())))?;
+    let helpers = super::lua_libs::redis_helpers(lua)?;
     let keys = strings_table(lua, keys)?;
     let argv = strings_table(lua, argv)?;
     // The error reply of a failed `redis.call`: mlua raises Rust errors as its own values, so
     // the reply reaches the error handler this way, and the handler raises it as Redis does.
-    let failure: Rc<RefCell<Option<Reply>>> = Rc::default();
-    let pending = Rc::clone(&failure);
     let chunk_name = program.chunk_name();
     let handler = lua.create_function(move |lua, raised: LuaValue| {
-        let raised = match pending.borrow_mut().take() {
+        let raised = match take_raised(lua) {
             Some(reply) => to_lua(lua, reply)?,
             None => raised,
         };
@@ -408,8 +455,7 @@ fn execute(
             let (em, conn) = &mut *state.borrow_mut();
             let (failed, reply) = redis_call(em, conn, &words, read_only);
             if failed {
-                *failure.borrow_mut() = Some(reply);
-                return Err(mlua::Error::runtime("redis.call failed"));
+                return Err(raise(lua, reply));
             }
             to_lua(lua, reply)
         })?;
@@ -420,13 +466,22 @@ fn execute(
         let version_num = version_number();
         match program {
             Program::Script { .. } => {
-                prelude.call::<()>((call, pcall, sha1hex, keys, argv, VERSION, version_num))?;
+                let env: Table =
+                    prelude.call((call, pcall, &helpers, keys, argv, VERSION, version_num))?;
                 let runner = lua.load(RUNNER).set_name("=mocket").into_function()?;
-                runner.call::<MultiValue>((function, handler))
+                runner.call::<MultiValue>((function, handler, env))
             }
             Program::Function { name, .. } => {
                 let none = LuaValue::Nil;
-                prelude.call::<()>((call, pcall, sha1hex, &none, &none, VERSION, version_num))?;
+                prelude.call::<Table>((
+                    call,
+                    pcall,
+                    &helpers,
+                    &none,
+                    &none,
+                    VERSION,
+                    version_num,
+                ))?;
                 let callback = registered_callback(lua, function, name)?;
                 let runner = lua
                     .load(FUNCTION_RUNNER)

@@ -142,7 +142,7 @@ fn dump_restore_delete_and_flush() {
     };
     assert_eq!(
         restore(&mut em, &mut conn, &[]),
-        Reply::error("ERR Library 'counter' already exists")
+        Reply::error("ERR Library counter already exists")
     );
     assert_eq!(restore(&mut em, &mut conn, &[b"REPLACE"]), Reply::ok());
     assert_eq!(
