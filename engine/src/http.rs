@@ -23,6 +23,7 @@ use crate::record_proxy::PassUpstream;
 use crate::scopes::session::CALL_TIMEOUT;
 use crate::scopes::{EntrySet, Scope, ScopeEntry, Seen, request_object};
 use mocket_config::{Entry, LogLevel};
+use mocket_protocols::field::Destination;
 use std::cell::RefCell;
 use std::path::Path;
 
@@ -101,13 +102,13 @@ impl Engine {
         upstream: &mut PassUpstream,
     ) -> Flow {
         // The candidates are picked when a request's head arrives, and answer it.
-        let current: RefCell<Option<EntrySet>> = RefCell::new(None);
+        let current: RefCell<Option<Picked>> = RefCell::new(None);
         let mut policy = |head: &Request| {
-            let set = self.entry_set(&claim.dest);
-            let policy = set
+            let picked = self.pick(&claim.dest, head);
+            let policy = picked
                 .as_ref()
-                .map_or(BodyPolicy::first(0), |set| self.body_policy(head, set));
-            *current.borrow_mut() = set;
+                .map_or(BodyPolicy::first(0), |picked| self.body_policy(picked));
+            *current.borrow_mut() = picked;
             policy
         };
         loop {
@@ -115,9 +116,9 @@ impl Engine {
                 Ok(None) => return Flow::Open,
                 Ok(Some(Parsed::Continue)) => write(stream, http::CONTINUE),
                 Ok(Some(Parsed::Request(request))) => {
-                    let set = current.borrow_mut().take();
-                    match set.or_else(|| self.entry_set(&claim.dest)) {
-                        Some(set) => match self.answer(request, tls, claim, &set) {
+                    let picked = current.borrow_mut().take();
+                    match picked.or_else(|| self.pick(&claim.dest, &request)) {
+                        Some(picked) => match self.answer(request, tls, claim, &picked) {
                             Answer::Plan(steps) => perform(stream, steps),
                             Answer::PassThrough(request) => {
                                 self.pass_through(&request, stream, tls, claim, upstream)
@@ -145,11 +146,12 @@ impl Engine {
     /// else only what the journal shows. Where unmatched requests are passed through, every
     /// body is held whole (up to `MOCKET_MAX_BODY`): whether a request matches is known only
     /// once its body is in, and a passed-through request is forwarded whole.
-    fn body_policy(&self, head: &Request, set: &EntrySet) -> BodyPolicy {
+    fn body_policy(&self, picked: &Picked) -> BodyPolicy {
+        let set = &picked.set;
         if passes_through(set) {
             return BodyPolicy::whole(self.max_body());
         }
-        let needs_body = self.likely(set, head).into_iter().any(|i| {
+        let needs_body = picked.likely.iter().any(|&i| {
             set.scope_entry(i).is_some_and(|e| e.responder)
                 || http_entry(set.entry(i)).is_some_and(HttpEntry::needs_body)
         });
@@ -159,6 +161,14 @@ impl Engine {
             (false, false, true) => BodyPolicy::first(JOURNAL_BODY),
             (false, false, false) => BodyPolicy::first(0),
         }
+    }
+
+    /// The candidates of a request on `dest` whose head is `head`; `None` when the mocks file
+    /// is broken (everything is refused).
+    fn pick(&self, dest: &Destination, head: &Request) -> Option<Picked> {
+        let set = self.entry_set(dest)?;
+        let likely = self.likely(&set, head);
+        Some(Picked { set, likely })
     }
 
     /// The entries of `set` that could answer `request` (same method and path), the scope's
@@ -175,8 +185,9 @@ impl Engine {
     /// Picks the response to `request`, journals the exchange, logs the request in the test
     /// scope that holds the destination (before the client can see the response) and returns
     /// what to send, or the request back when it goes to the real server.
-    fn answer(&self, request: Request, tls: bool, claim: &Claim, set: &EntrySet) -> Answer {
-        let Some((steps, log)) = self.choose(&request, tls, claim, set) else {
+    fn answer(&self, request: Request, tls: bool, claim: &Claim, picked: &Picked) -> Answer {
+        let set = &picked.set;
+        let Some((steps, log)) = self.choose(&request, tls, claim, picked) else {
             return Answer::PassThrough(request);
         };
         if let Some(scope) = set.scope() {
@@ -197,10 +208,10 @@ impl Engine {
         request: &Request,
         tls: bool,
         claim: &Claim,
-        set: &EntrySet,
+        picked: &Picked,
     ) -> Option<(Vec<Step>, LogAs)> {
-        let likely = self.likely(set, request);
-        let matching = likely.into_iter().filter(|&i| {
+        let set = &picked.set;
+        let matching = picked.likely.iter().copied().filter(|&i| {
             http_entry(set.entry(i))
                 .is_some_and(|e| http::mismatches_on(e, request, tls, &claim.dest).is_empty())
         });
@@ -427,6 +438,15 @@ impl Engine {
             .with("request", request_json(request))
             .with("response", response)
     }
+}
+
+/// A request's candidates, picked when its head arrives (they answer it even if a test scope
+/// changes meanwhile): the entry set of that moment, and those of its entries that could
+/// answer the request (same method and path), looked up once for the body policy and the
+/// answer.
+struct Picked {
+    set: EntrySet,
+    likely: Vec<usize>,
 }
 
 /// What a request gets.

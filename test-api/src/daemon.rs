@@ -4,18 +4,20 @@
 //! A request is one write, and the requesting thread reads the connection itself while no other
 //! thread does (the "reader role"): a reply then costs one wake-up of the waiting thread instead
 //! of a reader thread's wake-up plus a hand-off to the waiting one (issue 12's < 50 µs per
-//! request). Whoever holds the role routes what it reads: replies to their waiters, calls to the
+//! request), and none when the reply comes within [`REPLY_SPIN`], while the thread reads
+//! without sleeping. Whoever holds the role routes what it reads: replies to their waiters, calls to the
 //! `respond_with` closures. The engine sends calls while no test thread is waiting for a reply,
 //! so once this process registers a responder a thread of its own ([`Daemon::expect_calls`])
 //! takes the role whenever it is free.
 
 use std::collections::HashMap;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use mocket_shim_api::{Spin, read_soon};
 use serde_json::{Map, Value};
 
 use crate::error::Error;
@@ -154,7 +156,7 @@ impl Daemon {
                         .unwrap_or_else(PoisonError::into_inner)
                         .0
                 }
-                false => self.read_one(routing),
+                false => self.read_one(routing, true),
             };
         }
     }
@@ -169,17 +171,22 @@ impl Daemon {
                     .changed
                     .wait(routing)
                     .unwrap_or_else(PoisonError::into_inner),
-                false => self.read_one(routing),
+                // Calls come at any time: this thread sleeps until one does.
+                false => self.read_one(routing, false),
             };
         }
     }
 
-    /// Takes the reader role, reads one message (or one read slice's worth of nothing) and
-    /// routes it, then gives the role up.
-    fn read_one<'a>(&'a self, mut routing: MutexGuard<'a, Routing>) -> MutexGuard<'a, Routing> {
+    /// Takes the reader role, reads one message (or one read slice's worth of nothing; while a
+    /// reply is `due`, spinning first) and routes it, then gives the role up.
+    fn read_one<'a>(
+        &'a self,
+        mut routing: MutexGuard<'a, Routing>,
+        due: bool,
+    ) -> MutexGuard<'a, Routing> {
         routing.reading = true;
         drop(routing);
-        let read = lock(&self.reader).next_line();
+        let read = lock(&self.reader).next_line(due);
         let mut call = None;
         let mut routing = lock(&self.routing);
         routing.reading = false;
@@ -218,25 +225,39 @@ fn write_message(w: &mut impl Write, message: &str) -> io::Result<()> {
     w.flush()
 }
 
+/// How long a thread that waits for its reply reads without sleeping before it blocks. A
+/// reply comes within tens of µs, and on an idle machine waking a sleeping thread costs as much
+/// again (issue 12: a register over 50 µs idle, 30 µs under load); bounded, so a slow reply
+/// costs this much CPU once, then the thread sleeps.
+/// (`mocket_shim_api::Spin` turns spinning off while it does not pay: on a loaded machine.)
+pub const REPLY_SPIN: Duration = Duration::from_micros(100);
+
 /// The connection's read side, split into lines; a line cut by a read timeout is kept for the
 /// next read.
 struct LineReader {
-    reader: BufReader<UnixStream>,
-    partial: Vec<u8>,
+    stream: UnixStream,
+    lines: Lines,
+    spin: Spin,
 }
 
 impl LineReader {
     fn new(stream: UnixStream) -> LineReader {
         LineReader {
-            reader: BufReader::new(stream),
-            partial: Vec::new(),
+            stream,
+            lines: Lines::default(),
+            spin: Spin::new(REPLY_SPIN),
         }
     }
 
-    /// The next line (without its newline); `Ok(None)` when none came within a read slice;
-    /// `Err` with why when the connection ended or broke the framing.
-    fn next_line(&mut self) -> Result<Option<Vec<u8>>, String> {
-        match read_line(&mut self.reader, &mut self.partial) {
+    /// The next line (without its newline), read without sleeping for a while first when a
+    /// reply is `due`; `Ok(None)` when none came within a read slice; `Err` with why when the
+    /// connection ended or broke the framing.
+    fn next_line(&mut self, due: bool) -> Result<Option<Vec<u8>>, String> {
+        if due {
+            self.spin.arm();
+        }
+        let (stream, spin) = (&self.stream, &mut self.spin);
+        match self.lines.next(|buf| read_soon(stream, buf, spin)) {
             Ok(Some(line)) => Ok(Some(line)),
             Ok(None) => Err("mocket: the mocket daemon closed the control connection".into()),
             Err(e)
@@ -254,23 +275,58 @@ impl LineReader {
     }
 }
 
-/// One line without its newline, at most [`protocol::MAX_MESSAGE`] bytes; `None` at the end.
-/// What was read of a line before an error stays in `partial`.
-fn read_line(reader: &mut impl BufRead, partial: &mut Vec<u8>) -> io::Result<Option<Vec<u8>>> {
-    let limit = protocol::MAX_MESSAGE as u64 + 1;
-    let left = limit.saturating_sub(partial.len() as u64);
-    reader.by_ref().take(left).read_until(b'\n', partial)?;
-    match partial.last() {
-        Some(b'\n') => {
-            partial.pop();
-            Ok(Some(std::mem::take(partial)))
+/// Bytes read from the connection and not yet returned as lines.
+#[derive(Default)]
+struct Lines {
+    buf: Vec<u8>,
+    /// How much of `buf` holds no newline.
+    scanned: usize,
+    chunk: Vec<u8>,
+}
+
+impl Lines {
+    /// One line without its newline, at most [`protocol::MAX_MESSAGE`] bytes; `None` at the
+    /// end. What was read of a line before an error stays for the next call.
+    fn next(
+        &mut self,
+        mut read: impl FnMut(&mut [u8]) -> io::Result<usize>,
+    ) -> io::Result<Option<Vec<u8>>> {
+        if self.chunk.is_empty() {
+            self.chunk = vec![0; 64 * 1024];
         }
-        Some(_) if partial.len() as u64 >= limit => Err(io::Error::other(format!(
-            "a message is longer than {} bytes",
-            protocol::MAX_MESSAGE
-        ))),
-        // The end (the daemon may have ended in the middle of a line).
-        _ => Ok(None),
+        loop {
+            if let Some(line) = self.take_line()? {
+                return Ok(Some(line));
+            }
+            match read(&mut self.chunk) {
+                // The end (the daemon may have ended in the middle of a line).
+                Ok(0) => return Ok(None),
+                Ok(n) => self.buf.extend_from_slice(&self.chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The first whole line of `buf`, if there is one.
+    fn take_line(&mut self) -> io::Result<Option<Vec<u8>>> {
+        match self.buf[self.scanned..].iter().position(|&b| b == b'\n') {
+            Some(at) => {
+                let end = self.scanned + at;
+                let line = self.buf[..end].to_vec();
+                self.buf.drain(..=end);
+                self.scanned = 0;
+                Ok(Some(line))
+            }
+            None if self.buf.len() > protocol::MAX_MESSAGE => Err(io::Error::other(format!(
+                "a message is longer than {} bytes",
+                protocol::MAX_MESSAGE
+            ))),
+            None => {
+                self.scanned = self.buf.len();
+                Ok(None)
+            }
+        }
     }
 }
 
@@ -278,22 +334,22 @@ fn read_line(reader: &mut impl BufRead, partial: &mut Vec<u8>) -> io::Result<Opt
 mod tests {
     use super::*;
     use crate::protocol::Op;
-    use std::io::Cursor;
+    use std::io::{BufRead, BufReader, Cursor, Read};
+
+    fn next_of(lines: &mut Lines, source: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
+        lines.next(|buf| source.read(buf))
+    }
 
     #[test]
     fn lines_are_split_and_bounded() {
         let mut r = Cursor::new(b"{\"a\":1}\n{\"b\":2}\npartial".to_vec());
-        let mut partial = Vec::new();
-        assert_eq!(
-            read_line(&mut r, &mut partial).unwrap().unwrap(),
-            b"{\"a\":1}"
-        );
-        assert_eq!(
-            read_line(&mut r, &mut partial).unwrap().unwrap(),
-            b"{\"b\":2}"
-        );
-        assert_eq!(read_line(&mut r, &mut partial).unwrap(), None);
-        assert_eq!(read_line(&mut r, &mut partial).unwrap(), None);
+        let mut lines = Lines::default();
+        assert_eq!(next_of(&mut lines, &mut r).unwrap().unwrap(), b"{\"a\":1}");
+        assert_eq!(next_of(&mut lines, &mut r).unwrap().unwrap(), b"{\"b\":2}");
+        assert_eq!(next_of(&mut lines, &mut r).unwrap(), None);
+        assert_eq!(next_of(&mut lines, &mut r).unwrap(), None);
+        let err = next_of(&mut Lines::default(), &mut io::repeat(b'x')).unwrap_err();
+        assert!(err.to_string().contains("longer than"), "{err}");
     }
 
     /// A reader that gives each chunk whole, and fails with a timeout at each `None`, as a
@@ -317,25 +373,15 @@ mod tests {
 
     #[test]
     fn a_line_cut_by_a_read_timeout_is_completed_by_the_next_read() {
-        let mut r = BufReader::new(Chunks(vec![
-            Some(b"{\"id\":"),
-            None,
-            Some(b"1}\n{\"id\":2}\n"),
-        ]));
-        let mut partial = Vec::new();
+        let mut r = Chunks(vec![Some(b"{\"id\":"), None, Some(b"1}\n{\"id\":2}\n")]);
+        let mut lines = Lines::default();
         assert_eq!(
-            read_line(&mut r, &mut partial).unwrap_err().kind(),
+            next_of(&mut lines, &mut r).unwrap_err().kind(),
             io::ErrorKind::WouldBlock
         );
-        assert_eq!(partial, b"{\"id\":");
-        assert_eq!(
-            read_line(&mut r, &mut partial).unwrap().unwrap(),
-            b"{\"id\":1}"
-        );
-        assert_eq!(
-            read_line(&mut r, &mut partial).unwrap().unwrap(),
-            b"{\"id\":2}"
-        );
+        assert_eq!(lines.buf, b"{\"id\":");
+        assert_eq!(next_of(&mut lines, &mut r).unwrap().unwrap(), b"{\"id\":1}");
+        assert_eq!(next_of(&mut lines, &mut r).unwrap().unwrap(), b"{\"id\":2}");
     }
 
     /// Counts the writes a message takes.

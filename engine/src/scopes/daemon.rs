@@ -1,11 +1,17 @@
 //! The daemon's side of a JSON control session: one connection to `MOCKET_SOCKET`, served on a
 //! thread of its own for its whole life. Replies and responder calls share the connection,
 //! each written whole under one lock; closing the connection closes the session's scopes.
+//!
+//! After answering, the thread reads without sleeping for [`NEXT_REQUEST_SPIN`] before it
+//! blocks: a test's next request often follows at once (a register after a register), and on
+//! an idle machine waking a sleeping thread costs about as much as the request (issue 12).
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use mocket_shim_api::{Spin, read_soon};
 
 use super::protocol::{self, ErrorKind, MAX_MESSAGE, ProtocolError};
 use super::session::{Handled, Placement};
@@ -15,6 +21,11 @@ use crate::control::sync::lock;
 /// How long a write to a client that does not read may block an engine thread; after it the
 /// session is treated as gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the session's thread waits for the next request without sleeping after answering
+/// one. Bounded: a test that sends nothing more costs this much CPU once, then nothing (and
+/// [`Spin`] turns spinning off while it does not pay: on a loaded machine).
+pub const NEXT_REQUEST_SPIN: Duration = Duration::from_micros(50);
 
 /// Serves `stream` (whose first bytes, `already`, were read by the control server) on a new
 /// thread. A thread that cannot start closes the connection, which the client reads as a
@@ -47,18 +58,22 @@ fn run(engine: &Arc<Engine>, stream: UnixStream, already: Vec<u8>) -> io::Result
 /// Reads and answers messages until the client closes the connection or breaks the framing.
 fn read_messages(
     engine: &Arc<Engine>,
-    mut stream: UnixStream,
+    stream: UnixStream,
     mut input: Vec<u8>,
     session: u64,
     writer: &Arc<Mutex<UnixStream>>,
 ) -> io::Result<()> {
     let mut scanned = 0;
     let mut buf = vec![0u8; 64 * 1024];
+    let mut spin = Spin::new(NEXT_REQUEST_SPIN);
     loop {
         while let Some(end) = input[scanned..].iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = input.drain(..scanned + end + 1).collect();
             scanned = 0;
             answer(engine, session, &line[..line.len() - 1], writer)?;
+        }
+        if scanned == 0 && input.is_empty() {
+            spin.arm();
         }
         scanned = input.len();
         if input.len() > MAX_MESSAGE {
@@ -72,7 +87,7 @@ fn read_messages(
             let _ = write_line(writer, &protocol::error_reply(None, &error));
             return Ok(());
         }
-        let n = stream.read(&mut buf)?;
+        let n = read_soon(&stream, &mut buf, &mut spin)?;
         if n == 0 {
             return Ok(());
         }

@@ -3,11 +3,16 @@
 //! They are found with `dlsym(RTLD_DEFAULT)` at run time, so a test binary never links
 //! `libmocket.so`: without the preload, [`Session::open`] says the functions are absent.
 //!
-//! This crate holds the only unsafe code of the test API (the `mocket` crate forbids it).
+//! It also reads a socket spinning briefly before it sleeps ([`read_soon`]), for both ends of
+//! a daemon control connection. This crate holds the only unsafe code of the test API (the `mocket` crate forbids it).
 
 use std::ffi::{CStr, c_void};
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+
+mod spin;
+
+pub use spin::{Spin, read_soon};
 
 /// `void (*on_message)(void *ctx, const uint8_t *msg, size_t len)`.
 type OnMessage = extern "C" fn(ctx: *mut c_void, msg: *const u8, len: usize);

@@ -1,0 +1,113 @@
+//! The control connection's spin (issue 12's round-trip costs): both ends read without
+//! sleeping for a moment before they block, and stop spinning while it does not pay. Whatever
+//! the spin does, every message must arrive whole and in order: back-to-back requests (the
+//! spin catches them), requests after pauses longer than the spin (it ran out and backs off),
+//! and messages longer than one read, under both placements.
+//!
+//! As in test_api.rs, the test that uses the API is an `#[ignore]`d fixture, run by the test
+//! at the bottom as this very binary under `mocket run` or a bare `LD_PRELOAD`.
+
+#![forbid(unsafe_code)]
+
+use mocket_tests::*;
+
+mod fixture {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    use mocket::{Mocket, http};
+
+    /// One keep-alive GET with std's `TcpStream`: the body.
+    fn get(stream: &mut BufReader<TcpStream>, host: &str, path: &str) -> String {
+        write!(
+            stream.get_mut(),
+            "GET {path} HTTP/1.1\r\nhost: {host}\r\n\r\n"
+        )
+        .unwrap();
+        let mut status = String::new();
+        stream.read_line(&mut status).unwrap();
+        assert!(status.starts_with("HTTP/1.1 200"), "{path}: {status}");
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            stream.read_line(&mut line).unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0; length];
+        stream.read_exact(&mut body).unwrap();
+        String::from_utf8(body).unwrap()
+    }
+
+    #[test]
+    #[ignore]
+    fn messages_arrive_whole_across_the_spin() {
+        let m = Mocket::start();
+        let host = "spin.latency.test";
+        // Back to back: each request follows its reply at once.
+        let mocks: Vec<_> = (0..200)
+            .map(|i| {
+                let url = format!("http://{host}/e{i}");
+                m.mock(http::get(url).respond(http::status(200).body(format!("e{i}"))))
+            })
+            .collect();
+        let stream = TcpStream::connect((host, 80)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut stream = BufReader::new(stream);
+        for (i, mock) in mocks.iter().enumerate().step_by(20) {
+            assert_eq!(get(&mut stream, host, &format!("/e{i}")), format!("e{i}"));
+            assert_eq!(mock.hits(), 1);
+        }
+        // Pauses longer than any spin: the ends block, and spin less for a while.
+        for i in 0..8 {
+            std::thread::sleep(Duration::from_millis(3));
+            let path = format!("/late{i}");
+            let late = m.mock(
+                http::get(format!("http://{host}{path}")).respond(http::status(200).body("late")),
+            );
+            assert_eq!(late.hits(), 0);
+            assert_eq!(get(&mut stream, host, &path), "late");
+            assert_eq!(late.hits(), 1);
+        }
+        // A registration and a reply longer than a read (64 KiB) on each end.
+        let big: String = (0..300_000)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
+        let entry = m.mock(
+            http::get(format!("http://{host}/big")).respond(http::status(200).body(big.clone())),
+        );
+        assert_eq!(get(&mut stream, host, "/big"), big);
+        assert_eq!(entry.hits(), 1);
+        assert_eq!(m.requests().len(), 10 + 8 + 1);
+        m.verify();
+    }
+}
+
+/// Runs fixture `name` of this binary under `placement`; it must pass.
+fn run_fixture(placement: Placement, name: &str) {
+    let exe = std::env::current_exe().expect("test binary");
+    let test = format!("fixture::{name}");
+    let cmd = [exe.to_str().unwrap(), "--ignored", "--exact", &test];
+    let mocks = mocks_file(r#"{"entries": []}"#);
+    let run = placement.run_env(&mocks, &[("RUST_BACKTRACE", "0")], &cmd);
+    assert!(
+        run.stdout.contains(&format!("test {test} ... ok")),
+        "{placement:?}: {name}:\n{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+}
+
+#[test]
+fn control_messages_arrive_whole_whether_the_ends_spin_or_sleep() {
+    for placement in PLACEMENTS {
+        run_fixture(placement, "messages_arrive_whole_across_the_spin");
+    }
+}
