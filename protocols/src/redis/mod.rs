@@ -14,6 +14,7 @@ pub mod emulator;
 pub mod entry;
 pub mod glob;
 pub mod index;
+pub mod info;
 pub mod reply;
 pub mod spec;
 

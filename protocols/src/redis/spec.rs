@@ -370,6 +370,18 @@ pub static SPECS: &[Spec] = &[
     spec("pfadd", -2, WD, ONE),
     spec("pfcount", -2, RS, ALL),
     spec("pfmerge", -2, WDS, ALL),
+    // Server administration (container commands: flags are the subcommands').
+    spec("config", -2, &[], NONE),
+    spec("acl", -2, &[], NONE),
+    spec("slowlog", -2, &[], NONE),
+    spec("latency", -2, &[], NONE),
+    spec("memory", -2, &[], NONE),
+    spec(
+        "debug",
+        -2,
+        &["admin", "noscript", "loading", "stale"],
+        NONE,
+    ),
 ];
 
 /// Every command and subcommand (`client|tracking`) of Redis 7.0.15, lower-case and sorted, as

@@ -64,6 +64,11 @@ const MAX_REPLY_ELEMENTS: usize = 10_000_000;
 const USER_SCRIPT: &str = "@user_script";
 
 impl Scripts {
+    /// How many scripts are cached (`INFO memory`'s `number_of_cached_scripts`).
+    pub(super) fn count(&self) -> usize {
+        self.by_sha.len()
+    }
+
     fn store(&mut self, sha: &str, body: &[u8]) -> Result<(), Reply> {
         if self.by_sha.contains_key(sha) {
             return Ok(());
