@@ -672,7 +672,7 @@ pub(super) fn acl_command(em: &mut Emulator, conn: &mut Connection, args: &[Vec<
         }
         "setuser" => setuser(acl, &args[2], &args[3..]),
         "deluser" => deluser(acl, &args[2..]),
-        "cat" => cat(&args[2..]),
+        "cat" => cat(&args[1], &args[2..]),
         "genpass" => genpass(args.get(2)),
         "log" => log(acl, args.get(2), now),
         "dryrun" => dryrun(acl, &args[2..]),
@@ -732,8 +732,9 @@ fn deluser(acl: &mut Acl, names: &[Vec<u8>]) -> Reply {
     Reply::Int(removed as i64)
 }
 
-/// `ACL CAT [category]`: the categories, or the known commands of one.
-fn cat(params: &[Vec<u8>]) -> Reply {
+/// `ACL CAT [category]`: the categories, or the known commands of one; `word` is `CAT` as
+/// the client spelled it.
+fn cat(word: &[u8], params: &[Vec<u8>]) -> Reply {
     match params {
         [] => Reply::bulks(CATEGORIES),
         [category] => {
@@ -751,9 +752,10 @@ fn cat(params: &[Vec<u8>]) -> Reply {
                     .map(|s| s.name),
             )
         }
-        _ => Reply::error(
-            "ERR unknown subcommand or wrong number of arguments for 'CAT'. Try ACL HELP.",
-        ),
+        _ => Reply::error(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
+            String::from_utf8_lossy(word)
+        )),
     }
 }
 
@@ -762,7 +764,8 @@ fn genpass(bits: Option<&Vec<u8>>) -> Reply {
     let bits = match bits.map(|b| strict_i64(b)) {
         None => 256,
         Some(Some(n)) if (1..=4096).contains(&n) => n as usize,
-        Some(_) => {
+        Some(None) => return Reply::error(NOT_INTEGER),
+        Some(Some(_)) => {
             return Reply::error(
                 "ERR ACL GENPASS argument must be the number of bits for the output password, a \
                  positive number up to 4096",
@@ -786,9 +789,10 @@ fn log(acl: &mut Acl, arg: Option<&Vec<u8>>, now_ms: u64) -> Reply {
             acl.log.clear();
             return Reply::ok();
         }
+        // A negative count lists nothing, as in Redis.
         Some(a) => match strict_i64(a) {
-            Some(n) if n >= 0 => n as usize,
-            _ => return Reply::error(NOT_INTEGER),
+            Some(n) => usize::try_from(n).unwrap_or(0),
+            None => return Reply::error(NOT_INTEGER),
         },
     };
     Reply::Array(

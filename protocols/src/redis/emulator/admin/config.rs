@@ -159,10 +159,8 @@ impl Config {
             let refusal = match param.kind {
                 Kind::Immutable => Some("can't set immutable config"),
                 Kind::Protected => Some("can't set protected config"),
-                _ if params[..i]
-                    .iter()
-                    .any(|p| canonical(p.name) == canonical(param.name)) =>
-                {
+                // An alias and its name are two parameters here, as in Redis.
+                _ if params[..i].iter().any(|p| p.name == param.name) => {
                     Some("duplicate parameter")
                 }
                 _ => None,
@@ -419,15 +417,14 @@ mod tests {
         );
         assert_eq!(c.get("hz"), "10", "a failed CONFIG SET changes nothing");
         assert_eq!(
-            run(
-                &mut c,
-                "CONFIG SET hash-max-ziplist-entries 1 hash-max-listpack-entries 2"
-            ),
+            run(&mut c, "CONFIG SET hz 1 hz 2"),
             Reply::error(
-                "ERR CONFIG SET failed (possibly related to argument \
-                 'hash-max-listpack-entries') - duplicate parameter"
+                "ERR CONFIG SET failed (possibly related to argument 'hz') - duplicate parameter"
             )
         );
+        let aliases = "CONFIG SET hash-max-ziplist-entries 1 hash-max-listpack-entries 2";
+        assert_eq!(run(&mut c, aliases), Reply::ok());
+        assert_eq!(c.int("hash-max-ziplist-entries"), 2);
         assert_eq!(
             run(&mut c, "CONFIG SET hash-max-ziplist-entries 7"),
             Reply::ok()
