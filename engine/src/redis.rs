@@ -622,7 +622,7 @@ impl Backend for Answerer<'_> {
         if self.matching(cmd).next().is_some() {
             return Ok(());
         }
-        let Some(emulator) = self.emulator.as_deref() else {
+        let Some(emulator) = self.emulator.as_deref_mut() else {
             return Ok(());
         };
         let refusal = emulator.check(cmd);
@@ -660,7 +660,10 @@ impl Backend for Answerer<'_> {
         ))
     }
 
-    fn answered_locally(&mut self, _conn: &Connection, cmd: &Command, reply: &Reply) {
+    fn answered_locally(&mut self, conn: &Connection, cmd: &Command, reply: &Reply) {
+        if let Some(emulator) = self.emulator.as_deref_mut() {
+            Backend::answered_locally(emulator, conn, cmd, reply);
+        }
         match (reply, cmd.params().first()) {
             (Reply::Error(e), Some(sub)) if e.starts_with("ERR unknown subcommand") => {
                 self.unknown(cmd, Some(&String::from_utf8_lossy(sub)));
@@ -680,6 +683,14 @@ impl Backend for Answerer<'_> {
             .as_deref_mut()
             .map(Emulator::keyspace)
             .unwrap_or_default()
+    }
+
+    /// The emulator's statistics and configuration; an idle server's without one.
+    fn figures(&mut self) -> mocket_protocols::redis::info::Figures {
+        match self.emulator.as_deref_mut() {
+            Some(emulator) => emulator.figures(),
+            None => Default::default(),
+        }
     }
 
     fn reset(&mut self, conn: &mut Connection) {

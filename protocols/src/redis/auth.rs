@@ -19,9 +19,9 @@ pub const HELLO_NOAUTH: &str = "NOAUTH HELLO must be called with the client alre
      authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate \
      the client and select the RESP protocol version at the same time";
 
-const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
-const NO_PASSWORD_CONFIGURED: &str = "ERR AUTH <password> called without any password \
+pub const NO_PASSWORD_CONFIGURED: &str = "ERR AUTH <password> called without any password \
      configured for the default user. Are you sure your configuration is correct?";
 
 /// What an address without an emulator answers to `AUTH`: success as the user named

@@ -203,6 +203,14 @@ impl ClientRegistry {
     }
 
     /// Whether connection `id` is open (as `CLIENT TRACKING ... REDIRECT` asks).
+    pub fn len(&self) -> usize {
+        self.clients.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.clients.is_empty()
+    }
+
     pub fn contains(&self, id: u64) -> bool {
         self.clients.contains_key(&id)
     }

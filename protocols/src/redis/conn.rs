@@ -7,6 +7,7 @@
 use super::auth::{self, DEFAULT_USER};
 use super::clients::ClientRegistry;
 use super::command::{Command, Decoder, strict_i64};
+use super::info::Figures;
 use super::reply::{Protocol, Reply};
 use super::spec::{self, SPECS};
 
@@ -38,6 +39,14 @@ pub trait Backend {
     /// `INFO keyspace` lines: `db0:keys=1,expires=0,avg_ttl=0`.
     fn keyspace(&mut self) -> Vec<String> {
         Vec::new()
+    }
+
+    /// What `INFO` reports; without an emulator, an idle server's figures and the keyspace.
+    fn figures(&mut self) -> Figures {
+        Figures {
+            keyspace: self.keyspace(),
+            ..Figures::default()
+        }
     }
 
     /// `RESET`: forget the connection's subscriptions.
@@ -224,6 +233,13 @@ impl Connection {
         self.user.as_deref()
     }
 
+    /// A connection authenticated as `user`, for unit tests of the rules.
+    #[cfg(test)]
+    pub(crate) fn set_user_for_test(&mut self, user: &str) {
+        self.user = Some(user.into());
+        self.auth_settled = true;
+    }
+
     /// Runs one command and returns its reply.
     pub fn execute(&mut self, cmd: &Command, backend: &mut impl Backend) -> Reply {
         let name = cmd.name();
@@ -343,7 +359,7 @@ impl Connection {
             "PING" => self.ping(params.first()),
             "ECHO" => Reply::bulk(&params[0]),
             "COMMAND" => command(params),
-            "INFO" => info(params, backend),
+            "INFO" => super::info::info(params, &backend.figures()),
             "QUIT" => {
                 self.closing = true;
                 Reply::ok()
@@ -725,54 +741,6 @@ fn command(params: &[Vec<u8>]) -> Reply {
         "docs" => Reply::Map(Vec::new()),
         _ => Reply::bulks(SPECS.iter().map(|s| s.name)),
     }
-}
-
-/// `INFO [section ...]`: the server section, and the keyspace the backend reports.
-fn info(params: &[Vec<u8>], backend: &mut impl Backend) -> Reply {
-    let wanted: Vec<String> = params
-        .iter()
-        .map(|p| String::from_utf8_lossy(p).to_ascii_lowercase())
-        .collect();
-    let all = wanted.is_empty()
-        || wanted
-            .iter()
-            .any(|w| matches!(w.as_str(), "default" | "all" | "everything"));
-    let wants = |section: &str| all || wanted.iter().any(|w| w == section);
-    let mut sections = Vec::new();
-    if wants("server") {
-        sections.push(server_section());
-    }
-    if wants("keyspace") {
-        let mut text = String::from("# Keyspace\r\n");
-        for line in backend.keyspace() {
-            text.push_str(&line);
-            text.push_str("\r\n");
-        }
-        sections.push(text);
-    }
-    Reply::Verbatim(sections.join("\r\n"))
-}
-
-fn server_section() -> String {
-    let fields = [
-        ("redis_version", VERSION.to_string()),
-        ("redis_git_sha1", "00000000".into()),
-        ("redis_git_dirty", "0".into()),
-        ("redis_build_id", "mocket".into()),
-        ("redis_mode", "standalone".into()),
-        ("os", "mocket emulator".into()),
-        ("arch_bits", "64".into()),
-        ("process_id", std::process::id().to_string()),
-        ("run_id", "0000000000000000000000000000000000000000".into()),
-        ("uptime_in_seconds", "0".into()),
-        ("uptime_in_days", "0".into()),
-        ("hz", "10".into()),
-    ];
-    let mut text = String::from("# Server\r\n");
-    for (k, v) in fields {
-        text.push_str(&format!("{k}:{v}\r\n"));
-    }
-    text
 }
 
 /// Turns the bytes of one connection into replies, pipelined commands in order.

@@ -15,6 +15,7 @@ pub mod emulator;
 pub mod entry;
 pub mod glob;
 pub mod index;
+pub mod info;
 pub mod reply;
 pub mod spec;
 

@@ -396,6 +396,18 @@ pub static SPECS: &[Spec] = &[
     // Replication introspection of a standalone server (issue 19).
     spec("wait", 3, &["noscript"], NONE),
     spec("role", 1, &["noscript", "loading", "stale", "fast"], NONE),
+    // Server administration (container commands: flags are the subcommands').
+    spec("config", -2, &[], NONE),
+    spec("acl", -2, &[], NONE),
+    spec("slowlog", -2, &[], NONE),
+    spec("latency", -2, &[], NONE),
+    spec("memory", -2, &[], NONE),
+    spec(
+        "debug",
+        -2,
+        &["admin", "noscript", "loading", "stale"],
+        NONE,
+    ),
 ];
 
 /// Every command and subcommand (`client|tracking`) of Redis 7.0.15, lower-case and sorted, as

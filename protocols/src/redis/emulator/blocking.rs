@@ -59,6 +59,11 @@ impl Waiters {
         }
     }
 
+    /// How many connections wait (`INFO clients`' `blocked_clients`).
+    pub(super) fn blocked(&self) -> usize {
+        self.queue.len()
+    }
+
     pub(super) fn forget(&mut self, id: u64) {
         self.queue.retain(|w| w.id != id);
         self.unblock.remove(&id);

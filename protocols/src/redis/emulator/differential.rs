@@ -1261,6 +1261,8 @@ fn random_sequences_answer_byte_for_byte_like_redis_server() {
     );
 }
 
+/// Server administration: CONFIG, ACL, SLOWLOG, LATENCY, MEMORY, DEBUG, INFO's layout.
+mod admin;
 /// The data-type families of issue 19, kept apart so parallel work on other families merges.
 mod clients;
 mod data_families;

@@ -163,11 +163,12 @@ fn object(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
     if sub == "help" {
         return Reply::simples(OBJECT_HELP);
     }
+    let limits = Limits::configured(em);
     let Some(value) = em.value(conn.db, &args[2]) else {
         return Reply::Nil;
     };
     match sub.as_str() {
-        "encoding" => Reply::bulk(encoding(value)),
+        "encoding" => Reply::bulk(encoding(value, &limits)),
         "refcount" => Reply::Int(if shared_integer(value) {
             i64::from(i32::MAX)
         } else {
@@ -178,35 +179,56 @@ fn object(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
     }
 }
 
-/// Redis 7.0's default thresholds for the compact encodings.
-const LISTPACK_ENTRIES: usize = 128;
-const LISTPACK_VALUE: usize = 64;
-const INTSET_ENTRIES: usize = 512;
 const EMBSTR_LIMIT: usize = 44;
 
-/// The encoding Redis 7.0 picks for a value of this content with the default thresholds.
+/// The thresholds of the compact encodings: `CONFIG SET hash-max-listpack-entries` and the
+/// like change them.
+struct Limits {
+    hash_entries: usize,
+    hash_value: usize,
+    intset_entries: usize,
+    zset_entries: usize,
+    zset_value: usize,
+}
+
+impl Limits {
+    fn configured(em: &Emulator) -> Limits {
+        let get = |name| usize::try_from(em.admin.config.int(name)).unwrap_or(usize::MAX);
+        Limits {
+            hash_entries: get("hash-max-listpack-entries"),
+            hash_value: get("hash-max-listpack-value"),
+            intset_entries: get("set-max-intset-entries"),
+            zset_entries: get("zset-max-listpack-entries"),
+            zset_value: get("zset-max-listpack-value"),
+        }
+    }
+}
+
+/// The encoding Redis 7.0 picks for a value of this content with these thresholds.
 /// Redis never converts back to a compact encoding, and strings changed in place (`APPEND`,
 /// `SETRANGE`) are `raw` there: the emulator judges by the content alone.
-fn encoding(value: &Value) -> &'static str {
-    let short = |item: &Vec<u8>| item.len() <= LISTPACK_VALUE;
+fn encoding(value: &Value, limits: &Limits) -> &'static str {
+    let short = |item: &Vec<u8>| item.len() <= limits.hash_value;
     match value {
         Value::String(s) if s.len() <= 20 && strict_i64(s).is_some() => "int",
         Value::String(s) if s.len() <= EMBSTR_LIMIT => "embstr",
         Value::String(_) => "raw",
         Value::List(_) => "quicklist",
         Value::Hash(h)
-            if h.len() <= LISTPACK_ENTRIES && h.iter().all(|(f, v)| short(f) && short(v)) =>
+            if h.len() <= limits.hash_entries && h.iter().all(|(f, v)| short(f) && short(v)) =>
         {
             "listpack"
         }
         Value::Hash(_) => "hashtable",
-        Value::Set(s) if s.len() <= INTSET_ENTRIES && s.iter().all(|m| strict_i64(m).is_some()) => {
+        Value::Set(s)
+            if s.len() <= limits.intset_entries && s.iter().all(|m| strict_i64(m).is_some()) =>
+        {
             "intset"
         }
         Value::Set(_) => "hashtable",
         Value::ZSet(z)
-            if z.len() <= LISTPACK_ENTRIES
-                && z.ordered(false).all(|(m, _)| m.len() <= LISTPACK_VALUE) =>
+            if z.len() <= limits.zset_entries
+                && z.ordered(false).all(|(m, _)| m.len() <= limits.zset_value) =>
         {
             "listpack"
         }
@@ -224,6 +246,39 @@ fn shared_integer(value: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn default_limits() -> Limits {
+        Limits::configured(&Emulator::new(&crate::redis::Seed::new()))
+    }
+
+    fn encoding(value: &Value) -> &'static str {
+        super::encoding(value, &default_limits())
+    }
+
+    #[test]
+    fn encodings_follow_the_configured_thresholds() {
+        let limits = default_limits();
+        let fields = |n: usize| {
+            let hash = (0..n).map(|i| (i.to_string().into_bytes(), b"v".to_vec()));
+            Value::Hash(hash.collect())
+        };
+        // Redis 7.0's default: 512 fields, not 128 (zsets).
+        assert_eq!(encoding(&fields(512)), "listpack");
+        assert_eq!(encoding(&fields(513)), "hashtable");
+        let mut em = Emulator::new(&crate::redis::Seed::new());
+        let mut conn = Connection::new(1);
+        let set = "config set hash-max-listpack-entries 2";
+        assert_eq!(super::super::run_line(&mut em, &mut conn, set), Reply::ok());
+        assert_eq!(
+            super::encoding(&fields(3), &Limits::configured(&em)),
+            "hashtable"
+        );
+        assert_eq!(
+            super::encoding(&fields(2), &Limits::configured(&em)),
+            "listpack"
+        );
+        assert_eq!(limits.zset_entries, 128);
+    }
 
     #[test]
     fn encodings_follow_the_default_thresholds() {

@@ -39,17 +39,19 @@ mod replication;
 // Functions (`FUNCTION`, `FCALL`) and the Lua libraries of scripts, of issue 19.
 mod functions;
 mod lua_libs;
+// Server administration of issue 19: INFO's figures, CONFIG, ACL, SLOWLOG, LATENCY, MEMORY.
+mod admin;
 
 pub use pubsub::{Eviction, OutputLimits};
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use indexmap::{IndexMap, IndexSet};
 
-use super::auth::{Credentials, DEFAULT_USER};
+use super::auth::Credentials;
 use super::clients::ClientRegistry;
 use super::command::{Command, strict_i64};
 use super::conn::{Backend, Connection, DATABASES};
@@ -169,10 +171,10 @@ pub struct Emulator {
     waiters: blocking::Waiters,
     /// xorshift state for `SPOP` and `SRANDMEMBER`.
     random: u64,
-    /// The entry's `password` and `users`.
-    credentials: Credentials,
     /// The live connections, for `CLIENT LIST`, `INFO` and `KILL`.
     clients: ClientRegistry,
+    /// Statistics, configuration, users and the slow log.
+    admin: admin::Admin,
 }
 
 impl Emulator {
@@ -193,8 +195,8 @@ impl Emulator {
             functions: functions::Libraries::default(),
             waiters: blocking::Waiters::default(),
             random: 0x9e37_79b9_7f4a_7c15,
-            credentials: Credentials::default(),
             clients: ClientRegistry::default(),
+            admin: admin::Admin::default(),
         };
         for (key, value) in seed {
             let value = match value {
@@ -211,7 +213,9 @@ impl Emulator {
 
     /// The emulator with `credentials` for `AUTH` instead of a passwordless default user.
     pub fn with_credentials(mut self, credentials: Credentials) -> Self {
-        self.credentials = credentials;
+        self.admin.acl = admin::acl::Acl::new(&credentials);
+        let password = credentials.password.unwrap_or_default();
+        self.admin.config.set_requirepass(&password);
         self
     }
 
@@ -220,8 +224,22 @@ impl Emulator {
         handler(&cmd.name()).is_some()
     }
 
-    /// Unknown command and arity errors, worded as Redis words them.
-    pub fn check(&self, cmd: &Command) -> Result<(), Reply> {
+    /// Unknown command and arity errors, worded as Redis words them, counted in the
+    /// statistics as Redis counts rejected commands.
+    pub fn check(&mut self, cmd: &Command) -> Result<(), Reply> {
+        self.checked(cmd).map(|_| ())
+    }
+
+    /// [`Emulator::check`], with the spec of the command it accepted.
+    fn checked(&mut self, cmd: &Command) -> Result<&'static spec::Spec, Reply> {
+        let refusal = Emulator::refusal(cmd);
+        if let Err(reply) = &refusal {
+            self.admin.stats.rejected(&cmd.args, reply);
+        }
+        refusal
+    }
+
+    fn refusal(cmd: &Command) -> Result<&'static spec::Spec, Reply> {
         let name = cmd.name();
         if handler(&name).is_none() {
             return Err(spec::unknown_command(cmd));
@@ -230,15 +248,33 @@ impl Emulator {
         if !spec.arity_ok(cmd.args.len()) {
             return Err(spec::arity_error(spec.name));
         }
-        Ok(())
+        Ok(spec)
     }
 
-    /// Runs a command that [`Emulator::check`] accepted.
+    /// Runs a command that [`Emulator::check`] accepted, if the connection's user may, and
+    /// counts it in the statistics (a blocked command once, when it answers).
     pub fn execute(&mut self, conn: &mut Connection, cmd: &Command) -> Reply {
-        if let Err(refusal) = self.check(cmd) {
+        let spec = match self.checked(cmd) {
+            Ok(spec) => spec,
+            Err(refusal) => return refusal,
+        };
+        self.now = self.clock.now_ms();
+        self.admin.clock(self.now);
+        if let Err(refusal) = self.admin.acl.check(conn, &cmd.args, self.now) {
+            self.admin.stats.rejected(&cmd.args, &refusal);
             return refusal;
         }
-        self.now = self.clock.now_ms();
+        self.count_lookups(conn.db, spec, cmd);
+        let started = Instant::now();
+        let reply = self.run(conn, cmd);
+        if conn.blocked.is_none() {
+            self.admin.ran(conn, spec, cmd, &reply, started.elapsed());
+        }
+        reply
+    }
+
+    /// Runs a command, telling the watchers of the keys it changes.
+    fn run(&mut self, conn: &mut Connection, cmd: &Command) -> Reply {
         let name = cmd.name();
         let run = handler(&name).expect("checked");
         if self.watches.is_empty() {
@@ -322,6 +358,7 @@ impl Emulator {
     pub fn connect(&mut self, id: u64, addr: &str, laddr: &str) {
         self.clients.now = self.clock.now_ms();
         self.clients.register(id, addr, laddr);
+        self.admin.stats.total_connections += 1;
     }
 
     /// Connections `CLIENT KILL` chose since the last call: the driver closes them.
@@ -363,6 +400,7 @@ impl Emulator {
             .is_some_and(|s| s.expires_at.is_some_and(|t| t <= now));
         if expired {
             self.dbs[db].remove(key);
+            self.admin.stats.expired_keys += 1;
         }
         self.dbs[db].get_mut(key)
     }
@@ -422,7 +460,9 @@ impl Emulator {
     /// Deletes every expired key of `db`.
     fn purge(&mut self, db: usize) {
         let now = self.now;
+        let before = self.dbs[db].len();
         self.dbs[db].retain(|_, s| s.expires_at.is_none_or(|t| t > now));
+        self.admin.stats.expired_keys += (before - self.dbs[db].len()) as u64;
     }
 
     /// The value of `key` as the type `pick` selects: `Ok(None)` when missing, WRONGTYPE
@@ -494,11 +534,19 @@ impl Backend for Emulator {
     }
 
     fn open(&mut self) -> bool {
-        self.credentials.open()
+        self.admin.acl.open()
     }
 
     fn authenticate(&mut self, user: Option<&[u8]>, password: &[u8]) -> Result<String, Reply> {
-        self.credentials.authenticate(user, password)
+        self.admin.acl.authenticate(user, password)
+    }
+
+    fn answered_locally(&mut self, conn: &Connection, cmd: &Command, reply: &Reply) {
+        self.admin.answered_locally(conn, cmd, reply);
+    }
+
+    fn figures(&mut self) -> crate::redis::info::Figures {
+        Emulator::figures(self)
     }
 
     fn clients(&mut self) -> Option<&mut ClientRegistry> {
@@ -507,10 +555,7 @@ impl Backend for Emulator {
     }
 
     fn user_names(&mut self) -> Vec<String> {
-        let users = self.credentials.users.iter().map(|u| u.name.clone());
-        std::iter::once(DEFAULT_USER.to_string())
-            .chain(users)
-            .collect()
+        self.admin.acl.names()
     }
 }
 
@@ -577,6 +622,8 @@ fn handler(name: &str) -> Option<Handler> {
         .or_else(|| functions::handler(name))
         // Connection commands of issue 19.
         .or_else(|| replication::handler(name))
+        // Server administration.
+        .or_else(|| admin::handler(name))
 }
 
 #[cfg(test)]

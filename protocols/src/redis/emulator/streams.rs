@@ -145,7 +145,7 @@ pub(crate) struct Stream {
 }
 
 impl Stream {
-    fn len(&self) -> u64 {
+    pub(super) fn len(&self) -> u64 {
         self.entries.len() as u64
     }
 

@@ -244,7 +244,7 @@ pub(crate) fn content(slot: Option<&Slot>, now: u64) -> Option<(Value, Option<u6
 }
 
 /// The indexes of a command's keys in `words` (name first), by its spec.
-fn key_positions(spec: &Spec, words: usize) -> impl Iterator<Item = usize> {
+pub(super) fn key_positions(spec: &Spec, words: usize) -> impl Iterator<Item = usize> {
     let (first, last, step) = spec.keys;
     let last = if last < 0 {
         words as i64 + i64::from(last)
