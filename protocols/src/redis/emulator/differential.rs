@@ -1265,7 +1265,7 @@ fn random_sequences_answer_byte_for_byte_like_redis_server() {
 mod clients;
 mod data_families;
 mod dump;
-mod geo;
 mod functions;
+mod geo;
 mod lua_libs;
 mod server;
