@@ -337,6 +337,13 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_lzf_string_restores_as_redis_restores_it() {
+        // redis-server 7.0.15 answers OK to RESTORE of this body: an empty string.
+        let payload = rdb::seal(b"\x00\xc3\x00\x00".to_vec());
+        assert_eq!(decode(&payload), Ok(Value::String(Vec::new())));
+    }
+
+    #[test]
     fn corrupt_payloads_are_refused_without_allocating() {
         assert_eq!(decode(b"short"), Err(PayloadError::VersionOrChecksum));
         let mut payload = encode(&Value::String(b"x".to_vec())).unwrap();
