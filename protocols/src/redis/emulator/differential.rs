@@ -1267,7 +1267,7 @@ mod admin;
 mod clients;
 mod data_families;
 mod dump;
-mod geo;
 mod functions;
+mod geo;
 mod lua_libs;
 mod server;

@@ -1,9 +1,9 @@
-//! DUMP and RESTORE with Redis 7.0's payloads ([`rdb`]): a value dumped by a real Redis 7
+//! DUMP and RESTORE with Redis 7.0's payloads ([`object`]): a value dumped by a real Redis 7
 //! restores here and one dumped here restores in a real Redis.
 
-mod rdb;
+mod object;
 
-use rdb::PayloadError;
+use super::rdb::PayloadError;
 
 use super::{Emulator, Handler, NOT_INTEGER, SYNTAX, is};
 use crate::redis::command::strict_i64;
@@ -23,7 +23,7 @@ fn dump(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
     let Some(value) = em.value(conn.db, &args[1]) else {
         return Reply::Nil;
     };
-    match rdb::encode(value) {
+    match object::encode(value) {
         Some(payload) => Reply::Bulk(payload),
         None => Reply::error(
             "ERR mocket's Redis emulator cannot DUMP a stream; \
@@ -37,14 +37,14 @@ fn dump(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
 /// the same value.
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn check_payload(body: &[u8]) {
-    let _ = rdb::decode(body);
-    let mut payload = body.to_vec();
-    payload.extend_from_slice(&rdb::RDB_VERSION.to_le_bytes());
-    let crc = rdb::crc64(0, &payload);
-    payload.extend_from_slice(&crc.to_le_bytes());
-    if let Ok(value) = rdb::decode(&payload) {
-        let dumped = rdb::encode(&value).expect("the reader reads no streams");
-        assert_eq!(rdb::decode(&dumped), Ok(value), "a dumped value reads back");
+    let _ = object::decode(body);
+    if let Ok(value) = object::decode(&super::rdb::seal(body.to_vec())) {
+        let dumped = object::encode(&value).expect("the reader reads no streams");
+        assert_eq!(
+            object::decode(&dumped),
+            Ok(value),
+            "a dumped value reads back"
+        );
     }
 }
 
@@ -109,10 +109,10 @@ fn run_restore(em: &mut Emulator, db: usize, args: &[Vec<u8>]) -> Result<Reply, 
     if ttl < 0 {
         return Err(Reply::error("ERR Invalid TTL value, must be >= 0"));
     }
-    let value = rdb::decode(&args[3]).map_err(|e| {
+    let value = object::decode(&args[3]).map_err(|e| {
         Reply::error(match e {
             PayloadError::VersionOrChecksum => "ERR DUMP payload version or checksum are wrong",
-            PayloadError::BadFormat => "ERR Bad data format",
+            PayloadError::Malformed => "ERR Bad data format",
         })
     })?;
     if options.replace {

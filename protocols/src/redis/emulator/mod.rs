@@ -34,6 +34,8 @@ mod zset_algebra;
 mod geo;
 // DUMP and RESTORE.
 pub(crate) mod dump;
+// The RDB serialization that DUMP and FUNCTION DUMP payloads share.
+mod rdb;
 // Connection commands of issue 19: replication introspection.
 mod replication;
 // Functions (`FUNCTION`, `FCALL`) and the Lua libraries of scripts, of issue 19.
