@@ -224,8 +224,8 @@ fn redis_cli_blmove_waits_for_a_push_and_times_out_like_redis() {
         "redis-cli is missing (.ci/run installs redis-tools)"
     );
     let mocks = mocks_file(EMULATED);
-    let script = "redis-cli -h sessions.internal BLMOVE src dst LEFT RIGHT 2 > out & \
-                  sleep 0.3; redis-cli -h sessions.internal RPUSH src moved; wait; cat out; \
+    let script = "out=$(mktemp); redis-cli -h sessions.internal BLMOVE src dst LEFT RIGHT 2 > $out & \
+                  sleep 0.3; redis-cli -h sessions.internal RPUSH src moved; wait; cat $out; rm -f $out; \
                   redis-cli -h sessions.internal LRANGE dst 0 -1; \
                   redis-cli -h sessions.internal BRPOP nothing 0.1";
     for placement in PLACEMENTS {

@@ -155,8 +155,8 @@ fn redis_cli_xread_block_waits_for_xadd_and_times_out() {
     );
     let mocks = mocks_file(EMULATED);
     let script = "redis-cli -h events.internal XADD s 1-1 a 1 >/dev/null; \
-                  redis-cli -h events.internal XREAD BLOCK 3000 STREAMS s '$' > out & \
-                  sleep 0.3; redis-cli -h events.internal XADD s 2-1 b 2; wait; cat out; \
+                  out=$(mktemp); redis-cli -h events.internal XREAD BLOCK 3000 STREAMS s '$' > $out & \
+                  sleep 0.3; redis-cli -h events.internal XADD s 2-1 b 2; wait; cat $out; rm -f $out; \
                   redis-cli -h events.internal XREAD BLOCK 100 STREAMS s '$'; \
                   redis-cli -h events.internal PFADD hll x y z; \
                   redis-cli -h events.internal PFCOUNT hll";
