@@ -242,3 +242,19 @@ pub fn data_home_with_ca() -> (PathBuf, String) {
     assert!(Path::new(&ca).exists(), "mocket ca printed {ca:?}");
     (data, ca)
 }
+
+/// Runs the ignored test `fixture::<name>` of the calling test binary under `placement`, with
+/// no mocks-file entries (the fixture declares its own through the test API); it must pass.
+pub fn run_fixture(placement: Placement, name: &str) {
+    let exe = std::env::current_exe().expect("test binary");
+    let test = format!("fixture::{name}");
+    let cmd = [exe.to_str().unwrap(), "--ignored", "--exact", &test];
+    let mocks = mocks_file(r#"{"entries": []}"#);
+    let run = placement.run_env(&mocks, &[("RUST_BACKTRACE", "0")], &cmd);
+    assert!(
+        run.stdout.contains(&format!("test {test} ... ok")),
+        "{placement:?}: {name}:\n{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+}

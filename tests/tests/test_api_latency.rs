@@ -90,21 +90,6 @@ mod fixture {
     }
 }
 
-/// Runs fixture `name` of this binary under `placement`; it must pass.
-fn run_fixture(placement: Placement, name: &str) {
-    let exe = std::env::current_exe().expect("test binary");
-    let test = format!("fixture::{name}");
-    let cmd = [exe.to_str().unwrap(), "--ignored", "--exact", &test];
-    let mocks = mocks_file(r#"{"entries": []}"#);
-    let run = placement.run_env(&mocks, &[("RUST_BACKTRACE", "0")], &cmd);
-    assert!(
-        run.stdout.contains(&format!("test {test} ... ok")),
-        "{placement:?}: {name}:\n{}\n{}",
-        run.stdout,
-        run.stderr
-    );
-}
-
 #[test]
 fn control_messages_arrive_whole_whether_the_ends_spin_or_sleep() {
     for placement in PLACEMENTS {
