@@ -238,16 +238,16 @@ static int send_needs_decision(const void *msg) {
     return is_ip_or_unreadable(head.msg_name, head.msg_namelen);
 }
 
-/* One hook: `needs` says whether the call needs a decision; `fail_errno`/`fail_value` are
- * what a refused call returns when the Rust shim cannot be loaded. */
-#define HOOK(ret, name, params, args, needs, fail_errno, fail_value)                     \
+/* One hook: `needs` says whether the call needs a decision; `refuse` is the statement that
+ * sets what a refused call reports (errno, h_errno) when the Rust shim cannot be loaded, and
+ * `fail_value` what it returns. */
+#define HOOK_REFUSING(ret, name, params, args, needs, refuse, fail_value)                 \
     EXPORT ret name params {                                                              \
         typedef ret(*fn_t) params;                                                        \
         void *f = pick(F_##name, (needs));                                                \
         if (f == UNLOADABLE_FN) {                                                         \
             refused(#name);                                                               \
-            if (fail_errno != 0)                                                          \
-                errno = fail_errno;                                                       \
+            refuse;                                                                       \
             return fail_value;                                                            \
         }                                                                                 \
         if (f == NULL)                                                                    \
@@ -259,24 +259,14 @@ static int send_needs_decision(const void *msg) {
         return ((fn_t)f) args;                                                            \
     }
 
+/* A socket hook refuses with `fail_errno` (0: errno untouched). */
+#define HOOK(ret, name, params, args, needs, fail_errno, fail_value)                      \
+    HOOK_REFUSING(ret, name, params, args, needs,                                        \
+                  do { if ((fail_errno) != 0) errno = (fail_errno); } while (0), fail_value)
+
 /* A resolver hook also sets h_errno when refused. */
 #define LOOKUP_HOOK(ret, name, params, args, fail_value)                                  \
-    EXPORT ret name params {                                                              \
-        typedef ret(*fn_t) params;                                                        \
-        void *f = pick(F_##name, 1);                                                      \
-        if (f == UNLOADABLE_FN) {                                                         \
-            refused(#name);                                                               \
-            *__h_errno_location() = NO_RECOVERY_;                                         \
-            return fail_value;                                                            \
-        }                                                                                 \
-        if (f == NULL)                                                                    \
-            f = libc_fn(F_##name);                                                        \
-        if (f == NULL) {                                                                  \
-            errno = ENOSYS;                                                               \
-            return fail_value;                                                            \
-        }                                                                                 \
-        return ((fn_t)f) args;                                                            \
-    }
+    HOOK_REFUSING(ret, name, params, args, 1, *__h_errno_location() = NO_RECOVERY_, fail_value)
 
 HOOK(int, connect, (int fd, const struct sockaddr *addr, socklen_t_ len), (fd, addr, len),
      is_ip_or_unreadable(addr, len), ECONNREFUSED, -1)
