@@ -258,3 +258,46 @@ pub fn run_fixture(placement: Placement, name: &str) {
         run.stderr
     );
 }
+
+/// One GET on a keep-alive connection with std's `TcpStream`: the status line and the body
+/// (`content-length` framing).
+pub fn keep_alive_get(
+    stream: &mut std::io::BufReader<std::net::TcpStream>,
+    host: &str,
+    path: &str,
+) -> (String, String) {
+    use std::io::{BufRead, Read, Write};
+    write!(
+        stream.get_mut(),
+        "GET {path} HTTP/1.1\r\nhost: {host}\r\n\r\n"
+    )
+    .unwrap();
+    let mut status = String::new();
+    stream.read_line(&mut status).unwrap();
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        stream.read_line(&mut line).unwrap();
+        if line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).unwrap();
+    (
+        status.trim_end().to_string(),
+        String::from_utf8(body).unwrap(),
+    )
+}
+
+/// A plain connection to `host:80` with a 30 s read timeout, for [`keep_alive_get`].
+pub fn keep_alive_connect(host: &str) -> std::io::BufReader<std::net::TcpStream> {
+    let stream = std::net::TcpStream::connect((host, 80)).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    std::io::BufReader::new(stream)
+}

@@ -12,36 +12,18 @@
 use mocket_tests::*;
 
 mod fixture {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::BufReader;
     use std::net::TcpStream;
     use std::time::Duration;
 
     use mocket::{Mocket, http};
+    use mocket_tests::{keep_alive_connect, keep_alive_get};
 
-    /// One keep-alive GET with std's `TcpStream`: the body.
+    /// One keep-alive GET that must answer 200: the body.
     fn get(stream: &mut BufReader<TcpStream>, host: &str, path: &str) -> String {
-        write!(
-            stream.get_mut(),
-            "GET {path} HTTP/1.1\r\nhost: {host}\r\n\r\n"
-        )
-        .unwrap();
-        let mut status = String::new();
-        stream.read_line(&mut status).unwrap();
+        let (status, body) = keep_alive_get(stream, host, path);
         assert!(status.starts_with("HTTP/1.1 200"), "{path}: {status}");
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            stream.read_line(&mut line).unwrap();
-            if line == "\r\n" {
-                break;
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap();
-            }
-        }
-        let mut body = vec![0; length];
-        stream.read_exact(&mut body).unwrap();
-        String::from_utf8(body).unwrap()
+        body
     }
 
     #[test]
@@ -56,11 +38,7 @@ mod fixture {
                 m.mock(http::get(url).respond(http::status(200).body(format!("e{i}"))))
             })
             .collect();
-        let stream = TcpStream::connect((host, 80)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
-        let mut stream = BufReader::new(stream);
+        let mut stream = keep_alive_connect(host);
         for (i, mock) in mocks.iter().enumerate().step_by(20) {
             assert_eq!(get(&mut stream, host, &format!("/e{i}")), format!("e{i}"));
             assert_eq!(mock.hits(), 1);

@@ -12,47 +12,8 @@
 use mocket_tests::*;
 
 mod fixture {
-    use std::io::{BufRead, BufReader, Read, Write};
-    use std::net::TcpStream;
-    use std::time::Duration;
-
     use mocket::{Mocket, http};
-
-    /// One keep-alive GET with std's `TcpStream`: the status and the body.
-    fn get(stream: &mut BufReader<TcpStream>, host: &str, path: &str) -> (String, String) {
-        write!(
-            stream.get_mut(),
-            "GET {path} HTTP/1.1\r\nhost: {host}\r\n\r\n"
-        )
-        .unwrap();
-        let mut status = String::new();
-        stream.read_line(&mut status).unwrap();
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            stream.read_line(&mut line).unwrap();
-            if line == "\r\n" {
-                break;
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap();
-            }
-        }
-        let mut body = vec![0; length];
-        stream.read_exact(&mut body).unwrap();
-        (
-            status.trim_end().to_string(),
-            String::from_utf8(body).unwrap(),
-        )
-    }
-
-    fn connect(host: &str) -> BufReader<TcpStream> {
-        let stream = TcpStream::connect((host, 80)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
-        BufReader::new(stream)
-    }
+    use mocket_tests::{keep_alive_connect, keep_alive_get};
 
     /// Eight test threads, each with its own destination, send requests and read their hits
     /// at the same time through the process's one session: every thread gets its own replies
@@ -70,10 +31,10 @@ mod fixture {
                         let host = format!("w{t}.perf.test");
                         let url = format!("http://{host}/n");
                         let entry = m.mock(http::get(&url).respond(http::status(200).body("n")));
-                        let mut stream = connect(&host);
+                        let mut stream = keep_alive_connect(&host);
                         for round in 1..=50u64 {
                             for _ in 0..t {
-                                assert_eq!(get(&mut stream, &host, "/n").1, "n");
+                                assert_eq!(keep_alive_get(&mut stream, &host, "/n").1, "n");
                             }
                             assert_eq!(entry.hits(), round * t, "{host}");
                             if t == 3 && round == 25 {
@@ -82,7 +43,7 @@ mod fixture {
                                 ));
                             }
                             if t == 3 && round > 25 {
-                                let (status, body) = get(&mut stream, &host, "/echo");
+                                let (status, body) = keep_alive_get(&mut stream, &host, "/echo");
                                 assert_eq!(
                                     (status.as_str(), body.as_str()),
                                     ("HTTP/1.1 200 OK", "/echo")
@@ -116,14 +77,17 @@ mod fixture {
             let url = format!("http://many.perf.test/e{i}");
             m.mock(http::get(url).respond(http::status(200).body(format!("e{i}"))));
             // Connected once the host is registered (strict mode refuses it before).
-            let stream = stream.get_or_insert_with(|| connect("many.perf.test"));
+            let stream = stream.get_or_insert_with(|| keep_alive_connect("many.perf.test"));
             if i % 30 == 0 {
                 let path = format!("/e{i}");
-                assert_eq!(get(stream, "many.perf.test", &path).1, format!("e{i}"));
+                assert_eq!(
+                    keep_alive_get(stream, "many.perf.test", &path).1,
+                    format!("e{i}")
+                );
             }
         }
         let stream = stream.as_mut().unwrap();
-        let (status, body) = get(stream, "many.perf.test", "/e299");
+        let (status, body) = keep_alive_get(stream, "many.perf.test", "/e299");
         assert_eq!(
             (status.as_str(), body.as_str()),
             ("HTTP/1.1 200 OK", "e299")
