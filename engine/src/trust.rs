@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::ca_store::CaFiles;
+use mocket_control::preload_env::NODE_CA_VAR;
 use mocket_control::trust_names::bundle_file_name;
 
 pub use mocket_control::trust_names::BUNDLE_VARS;
@@ -61,7 +62,7 @@ pub fn child_env(bundle: &Path, ca: &CaFiles) -> Vec<(&'static str, PathBuf)> {
         .iter()
         .map(|v| (*v, bundle.to_path_buf()))
         .collect();
-    env.push(("NODE_EXTRA_CA_CERTS", ca.cert.clone()));
+    env.push((NODE_CA_VAR, ca.cert.clone()));
     env.push(("MOCKET_CA_CERT", ca.cert.clone()));
     env.push(("MOCKET_CA_KEY", ca.key.clone()));
     env
