@@ -10,7 +10,8 @@
 //!     catches them); the copy is not exported (rustc's version script for cdylibs keeps only
 //!     the hooks global);
 //!   - relative relocations are packed (DT_RELR) and symbols bound lazily, so the loader does
-//!     less work; both only where the linker supports them. The stub gets the same flags.
+//!     less work; both only where the linker supports them. The stub gets the same flags, and
+//!     [`STUB_LINK_FLAGS`].
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,6 +21,13 @@ use mocket_control::preload_env::{NODE_CA_VAR, PATH_VARS, SOCKET_VAR};
 use mocket_control::trust_names::BUNDLE_VARS;
 
 const LINK_FLAGS: [&str; 2] = ["-Wl,-z,pack-relative-relocs", "-Wl,-z,lazy"];
+
+/// The stub's headers, code and constants in one read-only mapping instead of three: each
+/// mapping is an `mmap` for the loader and at least one page fault (about 3 µs on a VM), and the
+/// kernel maps a mapping's neighbouring cached pages together on its first fault. Measured on
+/// `/bin/true`: 6 → 4 page faults of the stub, 20 µs less. The cost is that the stub's 1 KB of
+/// constants are executable, as in every library linked before binutils 2.31.
+const STUB_LINK_FLAGS: [&str; 1] = ["-Wl,-z,noseparate-code"];
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
@@ -34,7 +42,12 @@ fn main() {
         println!("cargo:rustc-cdylib-link-arg={flag}");
     }
     link_unwinder_privately();
-    build_stub(&out_dir, &accepted);
+    let stub_flags: Vec<&str> = STUB_LINK_FLAGS
+        .into_iter()
+        .filter(|flag| linker_accepts(&out_dir, flag))
+        .chain(accepted)
+        .collect();
+    build_stub(&out_dir, &stub_flags);
 }
 
 fn compiler() -> String {

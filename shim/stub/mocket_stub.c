@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -94,7 +95,9 @@ static void *_Atomic libc_fns[F_COUNT];
 static _Atomic int said_unloadable;
 /* Set while this thread loads the Rust shim: its hooked calls meanwhile go to libc. */
 static __thread int loading_here __attribute__((tls_model("initial-exec")));
-static char unloadable_why[PATH_MAX + 512];
+/* Why the Rust shim cannot be loaded (truncated): small, as the library's writable data must
+ * stay within one page (see the changes below). */
+static char unloadable_why[1024];
 
 /* The next definition of `name` after this library (libc's): the Rust shim calls this for
  * its real functions, as RTLD_NEXT from inside a dlopen'ed library would not find them. */
@@ -130,7 +133,10 @@ static void rust_shim_path(char *out, size_t size) {
 typedef void (*attach_fn)(void *(*)(const char *), const void *);
 
 static void set_unloadable(const char *path, const char *why) {
-    snprintf(unloadable_why, sizeof unloadable_why, "%s (%s)", path, why ? why : "unknown error");
+    int n = snprintf(unloadable_why, sizeof unloadable_why, "%s (%s)", path,
+                     why ? why : "unknown error");
+    if (n >= (int)sizeof unloadable_why) /* cut short: say so */
+        memcpy(unloadable_why + sizeof unloadable_why - sizeof "...)", "...)", sizeof "...)");
     atomic_store_explicit(&shim_state, UNLOADABLE, memory_order_release);
 }
 
@@ -391,11 +397,14 @@ ALIAS(__res_nsend, res_nsend)
  * `bundle_pointing`), written again in C so that no process loads the Rust shim for them; the
  * tests of tests/tests/preload_cost.rs check that both agree. It runs in every process, so
  * the common cases cost one pass over environ and nothing in libc: under `mocket run` (which
- * anchors the paths and points the bundle variables itself, MOCKET_SOCKET set) nothing else;
- * under a bare LD_PRELOAD one stat(2) made without libc. Each first call of a libc function
- * costs a lazy symbol binding and fresh pages (measured: printf alone doubled the stub's load
- * cost), and a first malloc the heap's set-up, so the changes are made in static storage and
- * libc is called only for a relative path (getcwd). */
+ * anchors the paths and points the bundle variables itself, MOCKET_SOCKET set) and in the
+ * children of a bare LD_PRELOAD tree (whose bundle variables a parent pointed) nothing else;
+ * without a per-user CA one stat(2) made without libc, and in a bare tree's first process two.
+ * Each first call of a libc function costs a lazy symbol binding and fresh pages (measured:
+ * printf alone doubled the stub's load cost), a first malloc the heap's set-up, and each page
+ * touched for the first time a fault, so the changes are made in static storage on a page
+ * already written and libc is called only for a relative path (getcwd) or a huge environment
+ * (mmap). */
 
 extern char **environ;
 
@@ -483,15 +492,19 @@ static int append(char *out, size_t size, size_t *n, const char *part) {
     return 1;
 }
 
-/* `base` joined with the relative `rel` as Rust's Path::join does it: one '/' between them,
- * none after an empty base or one ending in '/'. 0 when the result does not fit. */
-static int join_path(char *out, size_t size, const char *base, const char *rel) {
-    size_t n = 0;
-    out[0] = '\0';
-    size_t len = length(base);
-    int slash = len > 0 && base[len - 1] != '/';
-    return append(out, size, &n, base) && (!slash || append(out, size, &n, "/")) &&
-           append(out, size, &n, rel);
+/* The first `base_len` bytes of `base` joined with the relative `rel` as Rust's Path::join
+ * does it: one '/' between them, none after an empty base or one ending in '/'. 0 when the
+ * result does not fit. */
+static int join_path(char *out, size_t size, const char *base, size_t base_len,
+                     const char *rel) {
+    if (base_len + 1 > size)
+        return 0;
+    for (size_t i = 0; i < base_len; i++)
+        out[i] = base[i];
+    size_t n = base_len;
+    out[n] = '\0';
+    int slash = base_len > 0 && base[base_len - 1] != '/';
+    return (!slash || append(out, size, &n, "/")) && append(out, size, &n, rel);
 }
 
 /* stat(2) without libc where the architecture allows: no symbol binding, errno untouched. */
@@ -530,18 +543,79 @@ static int is_file(const char *path) {
 }
 
 /* ---- The changes, made without malloc: glibc's setenv would make a process's first malloc
- * (the heap's set-up: measured +50 us on /bin/true). Each change is a "NAME=value" string in
- * static storage, and the new environ array is static too; glibc's setenv and putenv copy an
- * environ they did not allocate when they need to grow it, and unsetenv edits it in place. */
+ * (the heap's set-up: measured +50 us on /bin/true). Each change is a "NAME=value" string,
+ * written with the new environ array into a small static arena. The arena is the library's
+ * last writable page, which the loader writes anyway (.got.plt, the zeroed tail of .data), so
+ * the common case costs no page fault: one costs about 3 us on a VM, as much as the rest of the
+ * constructor. shim/build.rs's link flags and the tests of tests/tests/preload_cost.rs keep the
+ * writable data within that page. Paths are drafted in place, before it is known whether they
+ * are kept, so the constructor needs no path buffer on the stack (each PATH_MAX buffer there
+ * was a fresh stack page). What does not fit goes to an anonymous mapping. glibc's setenv and
+ * putenv copy an environ they did not allocate when they need to grow it, and unsetenv edits
+ * it in place. */
 
 #define MAX_CHANGES (N_PATH_VARS + N_BUNDLE_VARS + 1)
-#define ENVIRON_SLOTS 1024
+/* The longest "NAME=value" change: a name and a joined path. */
+#define CHANGE_MAX (2 * PATH_MAX + 64)
+/* Room for a usual environment's changes and its environ array. */
+#define ARENA_SIZE 2048
 
+/* Where changes are written: `used` of `size` bytes are taken. */
+struct region {
+    char *base;
+    size_t size, used;
+};
+
+static char arena_bytes[ARENA_SIZE] __attribute__((aligned(16)));
+static struct region arena, spill;
+/* The region of the last draft. */
+static struct region *drafted;
 static const char *changes[MAX_CHANGES];
 static size_t n_changes;
-static char change_text[MAX_CHANGES * (2 * PATH_MAX + 64)];
-static size_t change_text_used;
-static char *grown_environ[ENVIRON_SLOTS];
+
+/* `size` fresh bytes from the kernel (only when the arena is too small); NULL when refused. */
+static void *map_anonymous(size_t size) {
+    int saved = errno;
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    errno = saved;
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* The arena, then the spill mapping (made on first need, with room for every change). */
+static struct region *region(int spilled) {
+    if (!spilled) {
+        arena.base = arena_bytes;
+        arena.size = ARENA_SIZE;
+        return &arena;
+    }
+    if (spill.base == NULL) {
+        spill.base = map_anonymous(MAX_CHANGES * CHANGE_MAX);
+        spill.size = spill.base != NULL ? MAX_CHANGES * CHANGE_MAX : 0;
+    }
+    return spill.base != NULL ? &spill : NULL;
+}
+
+/* Writes NAME=value, the value being the first `base_len` bytes of `base` joined with `rel`
+ * (join_path), in free space without taking it: the value, or NULL when it does not fit (the
+ * variable then stays as it is). commit() keeps it; the next draft overwrites it. */
+static char *draft(const char *name, const char *base, size_t base_len, const char *rel) {
+    if (n_changes == MAX_CHANGES)
+        return NULL;
+    for (int spilled = 0; spilled < 2; spilled++) {
+        struct region *r = region(spilled);
+        if (r == NULL)
+            return NULL;
+        char *out = r->base + r->used;
+        size_t room = r->size - r->used, n = 0;
+        room = room < CHANGE_MAX ? room : CHANGE_MAX;
+        if (append(out, room, &n, name) && append(out, room, &n, "=") &&
+            join_path(out + n, room - n, base, base_len, rel)) {
+            drafted = r;
+            return out + n;
+        }
+    }
+    return NULL;
+}
 
 /* Whether `entry` ("NAME=value") defines the same variable as `change`. */
 static int same_name(const char *entry, const char *change) {
@@ -551,31 +625,44 @@ static int same_name(const char *entry, const char *change) {
     return change[i] == '=' && entry[i] == '=';
 }
 
-/* Records NAME=`base` joined with `rel` (join_path; `base` "" for `rel` alone); the value's
- * place in static storage, or NULL when it does not fit (the variable then stays as it is). */
-static const char *change(const char *name, const char *base, const char *rel) {
-    char *out = change_text + change_text_used;
-    size_t size = sizeof change_text - change_text_used, n = 0;
-    if (n_changes == MAX_CHANGES || !append(out, size, &n, name) || !append(out, size, &n, "="))
-        return NULL;
-    if (!join_path(out + n, size - n, base, rel))
-        return NULL;
+/* Keeps the last draft, whose value is `value`; a second change of a variable replaces the
+ * first. */
+static void commit(const char *value) {
+    char *text = drafted->base + drafted->used;
     size_t i = 0;
-    while (i < n_changes && !same_name(changes[i], out))
+    while (i < n_changes && !same_name(changes[i], text))
         i++;
-    changes[i] = out; /* a second change of a variable replaces the first */
+    changes[i] = text;
     n_changes += i == n_changes;
-    change_text_used += n + length(out + n) + 1;
-    return out + n;
+    drafted->used += (size_t)(value - text) + length(value) + 1;
 }
 
-/* Installs the recorded changes: environ with each changed variable replaced or appended, in
- * static storage; putenv (which allocates) only for an environment too large for it. */
+/* Records NAME=`base` joined with `rel` (`base` "" for `rel` alone): draft, then commit. */
+static const char *change(const char *name, const char *base, const char *rel) {
+    char *value = draft(name, base, length(base), rel);
+    if (value != NULL)
+        commit(value);
+    return value;
+}
+
+/* Room for `count` pointers: in the arena when they fit, else mapped. */
+static char **pointers(size_t count) {
+    size_t at = (arena.used + sizeof(char *) - 1) & ~(sizeof(char *) - 1);
+    if (at <= ARENA_SIZE && count <= (ARENA_SIZE - at) / sizeof(char *)) {
+        arena.used = at + count * sizeof(char *);
+        return (char **)(void *)(arena_bytes + at);
+    }
+    return map_anonymous(count * sizeof(char *));
+}
+
+/* Installs the recorded changes: environ with each changed variable replaced or appended;
+ * putenv (which allocates) only when no memory can be had for it. */
 static void apply_changes(void) {
     size_t n = 0;
     while (environ != NULL && environ[n] != NULL)
         n++;
-    if (n + n_changes + 1 > ENVIRON_SLOTS) {
+    char **grown = pointers(n + n_changes + 1);
+    if (grown == NULL) {
         int saved = errno;
         for (size_t i = 0; i < n_changes; i++)
             putenv((char *)changes[i]);
@@ -588,12 +675,12 @@ static void apply_changes(void) {
         while (c < n_changes && !same_name(environ[i], changes[c]))
             c++;
         if (c == n_changes)
-            grown_environ[out++] = environ[i];
+            grown[out++] = environ[i];
     }
     for (size_t c = 0; c < n_changes; c++)
-        grown_environ[out++] = (char *)changes[c];
-    grown_environ[out] = NULL;
-    environ = grown_environ;
+        grown[out++] = (char *)changes[c];
+    grown[out] = NULL;
+    environ = grown;
 }
 
 /* Whether `a` and `b` are the same string. */
@@ -603,8 +690,9 @@ static int same(const char *a, const char *b) {
 }
 
 /* Makes relative paths in PATH_VARS absolute (Rust twin: preload_env::anchored_paths), in
- * the view too. A path too long to join, or no working directory, stays as it is. */
-static void anchor_relative_paths(struct env_view *v) {
+ * the view too. A path too long to join, or no working directory, stays as it is. Not
+ * inlined: its buffer is on the stack only when a path is relative. */
+__attribute__((noinline)) static void anchor_relative_paths(struct env_view *v) {
     char cwd[PATH_MAX];
     int have_cwd = 0;
     for (size_t i = 0; i < N_PATH_VARS; i++) {
@@ -624,25 +712,42 @@ static void anchor_relative_paths(struct env_view *v) {
     }
 }
 
-/* The CA certificate's path by mocket-control's rule (ca_location); 0 when there is none. */
-static int ca_cert_path(const struct env_view *v, char *out, size_t size) {
+/* Drafts NODE_CA_VAR set to the CA certificate's path by mocket-control's rule
+ * (ca_location): the path, or NULL when there is none. */
+static char *draft_ca_cert(const struct env_view *v) {
     if (v->ca_cert != NULL && v->ca_key != NULL)
-        return join_path(out, size, "", v->ca_cert);
+        return draft(NODE_CA_VAR, "", 0, v->ca_cert);
     if (v->ca_cert != NULL || v->ca_key != NULL)
-        return 0;
+        return NULL;
     if (v->xdg_data_home != NULL)
-        return join_path(out, size, v->xdg_data_home, CA_CERT_UNDER_XDG_DATA_HOME);
+        return draft(NODE_CA_VAR, v->xdg_data_home, length(v->xdg_data_home),
+                     CA_CERT_UNDER_XDG_DATA_HOME);
     if (v->home != NULL)
-        return join_path(out, size, v->home, CA_CERT_UNDER_HOME);
-    return 0;
+        return draft(NODE_CA_VAR, v->home, length(v->home), CA_CERT_UNDER_HOME);
+    return NULL;
 }
 
-/* Whether `path` is `dir` or under it, component-wise as Rust's Path::starts_with. */
-static int path_starts_with(const char *path, const char *dir) {
-    if (dir[0] == '\0')
+/* The length of `path`'s parent, as Path::parent: "/" for "/cert.pem", "" for "cert.pem". */
+static size_t parent_length(const char *path) {
+    size_t last = 0;
+    int has_slash = 0;
+    for (size_t i = 0; path[i] != '\0'; i++)
+        if (path[i] == '/') {
+            last = i;
+            has_slash = 1;
+        }
+    return !has_slash ? 0 : last == 0 ? 1 : last;
+}
+
+/* Whether `path` is under the first `dir_len` bytes of `dir`, component-wise as Rust's
+ * Path::starts_with. */
+static int path_starts_with(const char *path, const char *dir, size_t dir_len) {
+    if (dir_len == 0)
         return 1;
-    size_t n = starts_with(path, dir);
-    return n > 0 && (path[n] == '\0' || path[n] == '/' || dir[n - 1] == '/');
+    size_t n = 0;
+    while (n < dir_len && path[n] == dir[n])
+        n++;
+    return n == dir_len && (path[n] == '\0' || path[n] == '/' || dir[n - 1] == '/');
 }
 
 /* The bundle's file name (Rust: trust_names::bundle_file_name): FNV-1a 64 of the bundle
@@ -662,33 +767,31 @@ static void bundle_file_name(const struct env_view *v, char out[sizeof "bundle-0
     append(out, sizeof "bundle-0123456789abcdef.pem", &n, ".pem");
 }
 
-/* Under a bare LD_PRELOAD, points the bundle variables at the bundle beside the mocket CA and
- * NODE_EXTRA_CA_CERTS at the CA (Rust twin: preload_env::bundle_pointing). */
+/* Under a bare LD_PRELOAD, points NODE_EXTRA_CA_CERTS at the mocket CA and the bundle
+ * variables at the bundle beside it (Rust twin: preload_env::bundle_pointing). Whether a
+ * parent already pointed them is decided from the environment first: the children of a bare
+ * tree make no system call here. */
 static void point_at_the_bundle(const struct env_view *v) {
-    char cert[PATH_MAX], dir[PATH_MAX], bundle[PATH_MAX];
-    char name[sizeof "bundle-0123456789abcdef.pem"];
-    if (v->socket != NULL || !ca_cert_path(v, cert, sizeof cert) || !is_file(cert))
+    if (v->socket != NULL)
         return;
-    /* The certificate's directory, as Path::parent: "/" for "/cert.pem", "" for "cert.pem". */
-    size_t last = 0;
-    int has_slash = 0;
-    for (size_t i = 0; cert[i] != '\0'; i++)
-        if (cert[i] == '/') {
-            last = i;
-            has_slash = 1;
-        }
-    size_t dir_len = !has_slash ? 0 : last == 0 ? 1 : last;
-    for (size_t i = 0; i < dir_len; i++)
-        dir[i] = cert[i];
-    dir[dir_len] = '\0';
+    const char *cert = draft_ca_cert(v);
+    if (cert == NULL)
+        return;
+    size_t dir_len = parent_length(cert);
     for (size_t i = 0; i < N_BUNDLE_VARS; i++)
-        if (v->bundle[i] != NULL && path_starts_with(v->bundle[i], dir))
+        if (v->bundle[i] != NULL && path_starts_with(v->bundle[i], cert, dir_len))
             return; /* a parent already pointed them */
+    if (!is_file(cert))
+        return;
+    commit(cert);
+    char name[sizeof "bundle-0123456789abcdef.pem"];
     bundle_file_name(v, name);
-    if (join_path(bundle, sizeof bundle, dir, name) && is_file(bundle))
-        for (size_t i = 0; i < N_BUNDLE_VARS; i++)
-            change(BUNDLE_VARS[i], "", bundle);
-    change(NODE_CA_VAR, "", cert);
+    const char *bundle = draft(BUNDLE_VARS[0], cert, dir_len, name);
+    if (bundle == NULL || !is_file(bundle))
+        return;
+    commit(bundle);
+    for (size_t i = 1; i < N_BUNDLE_VARS; i++)
+        change(BUNDLE_VARS[i], "", bundle);
 }
 
 __attribute__((constructor)) static void mocket_stub_init(void) {

@@ -323,7 +323,7 @@ fn mocket_run_gives_even_a_static_command_absolute_paths() {
 
 #[test]
 fn a_huge_environment_is_pointed_the_same_way() {
-    // More variables than the stub's static environ holds: it falls back to putenv.
+    // More variables than the stub's static arena holds: it maps memory for its environ.
     let data = scratch_dir("xdg-huge");
     per_user_ca(&data, &[""; 6]);
     let fillers: Vec<(String, String)> = (0..1100)
@@ -379,4 +379,204 @@ int main(void) {
         ],
         "{run:?}"
     );
+}
+
+/// `bench/c/<name>`, the load-cost benchmark's sources.
+fn bench_c(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../bench/c")
+        .join(name)
+}
+
+/// Compiles a C file of `bench/c` with `cc` into the scratch directory.
+fn compile_bench_c(name: &str, flags: &[&str]) -> PathBuf {
+    let source = bench_c(&format!("{name}.c"));
+    let out = scratch_dir(name).join(name);
+    let built = Command::new("cc")
+        .args(flags)
+        .arg("-o")
+        .arg(&out)
+        .arg(&source)
+        .arg("-ldl")
+        .status();
+    assert!(
+        built.is_ok_and(|s| s.success()),
+        "cc cannot build {} (install gcc and libc6-dev)",
+        source.display()
+    );
+    out
+}
+
+/// The environments of the load-cost table (`bench/c/preload_cost.sh`), as variables to set
+/// on top of a clean environment: without a per-user CA, under `mocket run`, in a child of a
+/// bare tree (bundle variables already pointed) and in the tree's first process.
+fn load_cost_environments() -> Vec<(&'static str, Vec<(&'static str, String)>)> {
+    let empty_home = scratch_dir("empty-home");
+    let ca_home = scratch_dir("ca-home");
+    let cert = per_user_ca(&ca_home.join(".local/share"), &[""; 6]);
+    let bundle = cert.with_file_name(bundle_file_name(&[""; 6]));
+    let path = |p: &Path| p.display().to_string();
+    vec![
+        ("no per-user CA", vec![("HOME", path(&empty_home))]),
+        (
+            "under mocket run",
+            vec![
+                ("HOME", path(&empty_home)),
+                ("MOCKET_SOCKET", "/nonexistent/m.sock".into()),
+            ],
+        ),
+        (
+            "a child of a bare tree",
+            vec![("HOME", path(&ca_home)), ("SSL_CERT_FILE", path(&bundle))],
+        ),
+        (
+            "the first process of a bare tree",
+            vec![("HOME", path(&ca_home))],
+        ),
+    ]
+}
+
+/// A command run with only `env` (and PATH) set.
+fn with_only(cmd: &[&str], env: &[(&'static str, String)]) -> Command {
+    let mut c = netns_command(cmd);
+    c.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("MOCKET_CONFIG", "/nonexistent/mocks.json")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    c
+}
+
+/// Page faults are most of what a preload costs a short process beyond the loader's symbol
+/// work (about 3 µs each on a VM; the stub once took 13 where a no-op preload takes 7) and,
+/// unlike times, they do not vary with the machine's load: the stub may not add more than the
+/// no-op C preload of the benchmark, in any environment of the load-cost table.
+#[test]
+fn the_stub_adds_no_more_page_faults_than_a_no_op_preload() {
+    let spawn_loop = compile_bench_c("spawn_loop", &["-O2"]);
+    let noop = compile_bench_c("noop_preload", &["-O2", "-shared", "-fPIC"]);
+    let stub = shim_lib();
+    let (noop, stub) = (noop.to_str().unwrap(), stub.to_str().unwrap());
+    let added = |out: &str, lib: &str| -> f64 {
+        let prefix = format!("faults {lib}: added ");
+        let line = out.lines().find_map(|l| l.strip_prefix(&prefix));
+        let line = line.unwrap_or_else(|| panic!("no `{prefix}` line in:\n{out}"));
+        line.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    for (case, env) in load_cost_environments() {
+        let cmd = [
+            spawn_loop.to_str().unwrap(),
+            "40",
+            noop,
+            stub,
+            "--",
+            "/bin/true",
+        ];
+        let run = run(with_only(&cmd, &env));
+        run.success();
+        let (noop_faults, stub_faults) = (added(&run.stdout, noop), added(&run.stdout, stub));
+        assert!(
+            stub_faults <= noop_faults,
+            "{case}: the stub adds {stub_faults} page faults to /bin/true, the no-op preload \
+             {noop_faults}:\n{}",
+            run.stdout
+        );
+    }
+}
+
+/// In a child of a bare tree the bundle variables already point at the CA's directory: the
+/// constructor sees that in the environment and reads no file (a `stat` there cost 5-12 µs).
+#[test]
+fn a_child_of_a_bare_tree_looks_at_no_file_for_the_ca() {
+    if !have("strace") {
+        panic!("strace is missing (apt-get install strace)");
+    }
+    let envs = load_cost_environments();
+    let (_, child_env) = &envs[2];
+    let ca_dir = format!("{}/.local/share/mocket/ca", child_env[0].1);
+    let preload = format!("LD_PRELOAD={}", shim_lib().display());
+    let traced = |env: &[(&'static str, String)]| {
+        let cmd = [
+            "strace",
+            "-f",
+            "-qq",
+            "-e",
+            "trace=%file",
+            "env",
+            &preload,
+            "/bin/true",
+        ];
+        let run = run(with_only(&cmd, env));
+        run.success();
+        run.stderr.clone()
+    };
+    let trace = traced(child_env);
+    assert!(
+        !trace.contains(&ca_dir),
+        "a child of a bare tree looked at the CA's directory:\n{trace}"
+    );
+    // The tree's first process does look: the trace would show it.
+    let (_, first_env) = &envs[3];
+    assert!(traced(first_env).contains(&ca_dir));
+}
+
+/// The stub's writable data ends in the page that holds its `.got.plt`, which the loader
+/// writes anyway: every other writable page would be one more mapping or page fault in every
+/// process (its static storage for the constructor's changes lives there; see mocket_stub.c).
+/// Its code and constants are one read-only mapping.
+#[test]
+fn the_stub_maps_two_segments_and_one_writable_page_past_relro() {
+    let elf = std::fs::read(shim_lib()).unwrap();
+    let segments = program_headers(&elf);
+    let loads: Vec<&Segment> = segments.iter().filter(|s| s.kind == PT_LOAD).collect();
+    assert_eq!(
+        loads.len(),
+        2,
+        "libmocket.so should have one read-only and one writable LOAD segment: {segments:?}"
+    );
+    let writable = loads.iter().find(|s| s.flags & PF_W != 0).unwrap();
+    let relro = segments.iter().find(|s| s.kind == PT_GNU_RELRO).unwrap();
+    let page = writable.align;
+    let relro_end = relro.vaddr + relro.memsz;
+    let end = writable.vaddr + writable.memsz;
+    assert!(
+        (end - 1) / page == relro_end / page,
+        "libmocket.so's writable data ends at {end:#x}, past the page after RELRO \
+         ({relro_end:#x}): shrink its static buffers: {segments:?}"
+    );
+}
+
+const PT_LOAD: u32 = 1;
+const PT_GNU_RELRO: u32 = 0x6474_e552;
+const PF_W: u32 = 2;
+
+/// One program header of an ELF file.
+#[derive(Debug)]
+struct Segment {
+    kind: u32,
+    flags: u32,
+    vaddr: u64,
+    memsz: u64,
+    align: u64,
+}
+
+/// The program headers of a 64-bit little-endian ELF file.
+fn program_headers(elf: &[u8]) -> Vec<Segment> {
+    assert!(
+        elf.starts_with(b"\x7fELF\x02\x01"),
+        "libmocket.so is not a 64-bit little-endian ELF file"
+    );
+    let u16_at = |at: usize| u16::from_le_bytes(elf[at..at + 2].try_into().unwrap()) as usize;
+    let u32_at = |at: usize| u32::from_le_bytes(elf[at..at + 4].try_into().unwrap());
+    let u64_at = |at: usize| u64::from_le_bytes(elf[at..at + 8].try_into().unwrap());
+    let (offset, size, count) = (u64_at(0x20) as usize, u16_at(0x36), u16_at(0x38));
+    (0..count)
+        .map(|i| offset + i * size)
+        .map(|h| Segment {
+            kind: u32_at(h),
+            flags: u32_at(h + 4),
+            vaddr: u64_at(h + 16),
+            memsz: u64_at(h + 40),
+            align: u64_at(h + 48),
+        })
+        .collect()
 }
