@@ -409,7 +409,8 @@ fn compile_bench_c(name: &str, flags: &[&str]) -> PathBuf {
 
 /// The environments of the load-cost table (`bench/c/preload_cost.sh`), as variables to set
 /// on top of a clean environment: without a per-user CA, under `mocket run`, in a child of a
-/// bare tree (bundle variables already pointed) and in the tree's first process.
+/// bare tree (bundle variables already pointed), in the tree's first process, and in a first
+/// process that anchors a relative path.
 fn load_cost_environments() -> Vec<(&'static str, Vec<(&'static str, String)>)> {
     let empty_home = scratch_dir("empty-home");
     let ca_home = scratch_dir("ca-home");
@@ -432,6 +433,13 @@ fn load_cost_environments() -> Vec<(&'static str, Vec<(&'static str, String)>)> 
         (
             "the first process of a bare tree",
             vec![("HOME", path(&ca_home))],
+        ),
+        (
+            "a relative MOCKET_CONFIG",
+            vec![
+                ("HOME", path(&empty_home)),
+                ("MOCKET_CONFIG", "mocks.json".into()),
+            ],
         ),
     ]
 }
