@@ -338,6 +338,27 @@ fn a_huge_environment_is_pointed_the_same_way() {
 }
 
 #[test]
+fn changes_too_long_for_the_static_arena_are_made_the_same_way() {
+    // Nine changes of about 1 000 bytes each (two anchored paths, then the CA's): more than the
+    // stub's 2 KB arena holds, so it goes on in memory it maps.
+    let mut deep = scratch_dir("deep");
+    for i in 0..4 {
+        deep.push(format!("{i}{}", "d".repeat(240)));
+    }
+    std::fs::create_dir_all(&deep).unwrap();
+    per_user_ca(&deep, &[""; 6]);
+    check_agreement(
+        "1 000-byte paths",
+        &[
+            ("XDG_DATA_HOME", deep.to_str().unwrap()),
+            ("MOCKET_CONFIG", "mocks.json"),
+            ("MOCKET_JOURNAL", "journal.jsonl"),
+        ],
+        &deep,
+    );
+}
+
+#[test]
 fn the_program_can_still_change_the_environment_the_stub_changed() {
     let data = scratch_dir("xdg-edit");
     let cert = per_user_ca(&data, &[""; 6]);
