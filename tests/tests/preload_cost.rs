@@ -494,7 +494,7 @@ fn the_stub_adds_no_more_page_faults_than_a_no_op_preload() {
     for (case, env) in load_cost_environments() {
         let cmd = [
             spawn_loop.to_str().unwrap(),
-            "40",
+            "100",
             noop,
             stub,
             "--",
