@@ -125,6 +125,11 @@ const ENGINE_CONNECT_WAIT_MS: c_int = 2000;
 /// though the handshake is complete by then, as the application expects). A preamble that
 /// cannot be written refuses the connect (`ECONNREFUSED`) and dissolves the connection.
 ///
+/// A connect repeated on a socket whose connect is under way or done writes nothing: the kernel
+/// answers it `EALREADY` or `EISCONN`, or 0 on a non-blocking socket whose connect completed.
+/// (Left out: a socket whose non-blocking connect is repeated after it was made blocking again,
+/// which gets 0 too and would write a second preamble.)
+///
 /// [`preamble`]: mocket_control::preamble
 fn connect_to_engine(fd: c_int, engine: SocketAddr, dest: SocketAddr, family: c_int) -> c_int {
     let (storage, len) = addr::encode(engine, family);
@@ -132,6 +137,11 @@ fn connect_to_engine(fd: c_int, engine: SocketAddr, dest: SocketAddr, family: c_
     let r = unsafe { real::connect(fd, (&raw const storage).cast(), len) };
     let saved = Errno::save();
     if r != 0 && saved.get() != libc::EINPROGRESS {
+        return r;
+    }
+    if r == 0 && is_nonblocking(fd) {
+        // A first non-blocking connect returns EINPROGRESS; 0 answers a connect repeated to
+        // learn that one completed (hiredis does so), which had its preamble then.
         return r;
     }
     let written = catch_unwind(|| write_preamble(fd, dest)).unwrap_or(Err("internal error"));
@@ -191,6 +201,13 @@ fn write_preamble(fd: c_int, dest: SocketAddr) -> Result<(), &'static str> {
         }
     }
     Ok(())
+}
+
+/// Whether `fd` is in non-blocking mode.
+fn is_nonblocking(fd: c_int) -> bool {
+    // SAFETY: F_GETFL reads the file status flags of any fd; a bad fd only fails.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    flags != -1 && flags & libc::O_NONBLOCK != 0
 }
 
 /// Waits until `fd` is connected and writable, at most [`ENGINE_CONNECT_WAIT_MS`].
