@@ -110,7 +110,8 @@ fn open_files_limit() -> Option<u64> {
 impl Engine {
     /// The port of the listener, started on first use: an engine that never redirects anything
     /// starts no thread. Accepted connections inherit the listener's `TCP_NODELAY` and idle
-    /// timeout, so that no option is set per connection.
+    /// timeout, so that no option is set per connection; `TCP_DEFER_ACCEPT` wakes `accept`
+    /// once a connection's preamble has come, not at its handshake.
     pub(super) fn listener_port(self: &Arc<Self>) -> io::Result<u16> {
         let mut port = lock(&self.listener_port);
         if let Some(p) = *port {
@@ -120,6 +121,8 @@ impl Engine {
         listener.set_nodelay(true)?;
         listener.set_read_timeout(self.idle_timeout.0)?;
         listener.set_write_timeout(self.idle_timeout.0)?;
+        // Woken only once the preamble is there (a silent connection after PREAMBLE_WAIT).
+        mocket_shim_api::defer_accept(&listener, PREAMBLE_WAIT.as_secs() as u32)?;
         let listener: Arc<TcpListener> = Arc::new(listener.into());
         let p = listener.local_addr()?.port();
         let engine = Arc::clone(self);
