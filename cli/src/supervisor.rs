@@ -4,7 +4,8 @@
 //!
 //! - `connect` of a TCP socket to a mocked destination: the socket is taken with
 //!   `pidfd_getfd`, connected here to the engine listener (same kernel socket, so a
-//!   non-blocking connect gets `EINPROGRESS` exactly as the caller would), the claim filed, and
+//!   non-blocking connect gets `EINPROGRESS` exactly as the caller would), the preamble written
+//!   on it (`mocket_control::preamble`), and
 //!   the call answered with this connect's result; a refused one gets `ECONNREFUSED` (UDP:
 //!   `EPERM`); an allowed one continues in the kernel.
 //! - `connect` of a UDP socket to a nameserver of `/etc/resolv.conf` on port 53 is connected
@@ -20,8 +21,9 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use mocket_config::LogLevel;
+use mocket_control::preamble::Preamble;
 use mocket_control::sync::lock;
-use mocket_control::{Reply, Request, Transport};
+use mocket_control::{Reply, Transport};
 use mocket_engine::Engine;
 use mocket_seccomp::{
     Caller, Listener, MMSGHDR_SIZE, MSGHDR_SIZE, Notification, Response, Syscall, msghdr_name,
@@ -183,8 +185,9 @@ impl Supervisor {
         })
     }
 
-    /// Connects the caller's own socket to the engine and files the claim the engine needs to
-    /// know the original destination.
+    /// Connects the caller's own socket to the engine and writes the preamble that tells the
+    /// engine who connected and where to, before the caller can write anything. A preamble that
+    /// cannot be written refuses the connect (fail closed).
     fn redirect(&self, socket: &Socket, pid: u32, dest: SocketAddr, engine_port: u16) -> Response {
         let engine = SocketAddr::from((Ipv4Addr::LOCALHOST, engine_port));
         let target = match dest {
@@ -198,19 +201,25 @@ impl Supervisor {
             Ok(()) => true,
             Err(e) => e.raw_os_error() == Some(libc::EINPROGRESS),
         };
-        let local_port = socket
-            .local_addr()
-            .ok()
-            .and_then(|a| a.as_socket())
-            .map(|a| a.port());
-        if let (true, Some(local_port)) = (connecting, local_port) {
-            lock(&self.redirected).insert(local_port, dest);
-            let _ = self.engine.handle(Request::Claim {
-                pid,
-                local_port,
-                addr: dest.ip(),
-                port: dest.port(),
-            });
+        if !connecting {
+            return connect_result(result);
+        }
+        let preamble = Preamble {
+            pid,
+            addr: dest.ip(),
+            port: dest.port(),
+        };
+        if let Err(e) = write_preamble(socket, &preamble.encode()) {
+            return self.refuse(
+                Transport::Tcp,
+                &format!(
+                    "refused pid {pid}'s connect to {dest}: cannot write the connection's \
+                     preamble to the engine at {engine} ({e}); is the engine overloaded?"
+                ),
+            );
+        }
+        if let Some(local_port) = socket.local_addr().ok().and_then(|a| a.as_socket()) {
+            lock(&self.redirected).insert(local_port.port(), dest);
         }
         connect_result(result)
     }
@@ -390,4 +399,46 @@ fn connect_result(result: io::Result<()>) -> Response {
         Ok(()) => Response::Return(0),
         Err(e) => Response::Fail(e.raw_os_error().unwrap_or(libc::ECONNREFUSED)),
     }
+}
+
+/// How long a non-blocking connect to the engine may take to complete before the preamble is
+/// written: on loopback it completes at once; this only bounds an engine whose backlog is full.
+const ENGINE_CONNECT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Writes `bytes` on a socket whose connect to the engine returned 0 or `EINPROGRESS`, waiting
+/// at most [`ENGINE_CONNECT_WAIT`] for it to become writable.
+fn write_preamble(socket: &Socket, mut bytes: &[u8]) -> io::Result<()> {
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    let deadline = std::time::Instant::now() + ENGINE_CONNECT_WAIT;
+    while !bytes.is_empty() {
+        match socket.send_with_flags(bytes, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock
+                    || e.raw_os_error() == Some(libc::ENOTCONN) =>
+            {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    return Err(io::ErrorKind::TimedOut.into());
+                }
+                let timeout = Timespec {
+                    tv_sec: left.as_secs() as i64,
+                    tv_nsec: left.subsec_nanos().into(),
+                };
+                let mut fds = [PollFd::new(socket, PollFlags::OUT)];
+                match rustix::event::poll(&mut fds, Some(&timeout)) {
+                    Ok(0) => return Err(io::ErrorKind::TimedOut.into()),
+                    Ok(_) if fds[0].revents().intersects(PollFlags::ERR | PollFlags::HUP) => {
+                        return Err(io::ErrorKind::ConnectionRefused.into());
+                    }
+                    Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }

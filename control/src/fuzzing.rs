@@ -1,6 +1,7 @@
 //! Entry point for coverage-guided fuzzing of the control protocol (the `fuzz/` crate) and for
 //! the replay of its corpus as a unit test.
 
+use crate::preamble::Preamble;
 use crate::{Reply, Request};
 
 /// One line of the control protocol, as the engine reads a request and the shim a reply (up to
@@ -29,6 +30,19 @@ pub fn control_line(data: &[u8]) {
     }
 }
 
+/// The first bytes of a connection to the engine listener, read as a [`Preamble`]: never
+/// panics, and whatever decodes encodes back to the same bytes (an IPv4-mapped address aside,
+/// which reads back as the IPv4 address it stands for and encodes to the same bytes).
+pub fn preamble(data: &[u8]) {
+    let Some(bytes) = data.first_chunk::<{ crate::preamble::LEN }>() else {
+        assert!(Preamble::decode(data).is_err());
+        return;
+    };
+    if let Ok(read) = Preamble::decode(bytes) {
+        assert_eq!(&read.encode(), bytes, "read as {read:?}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,6 +51,11 @@ mod tests {
     #[test]
     fn control_line_corpus_replays() {
         replay_corpus("control_line", control_line);
+    }
+
+    #[test]
+    fn preamble_corpus_replays() {
+        replay_corpus("preamble", preamble);
     }
 
     /// The crash inputs the fuzzer found (`fuzz/regressions/control_line/`).

@@ -15,11 +15,15 @@
 //! resolve <pid> <name>                         -> fake <ipv4> | real | real-tell | refuse <msg>
 //! resolved <pid> <name> <ip>...                -> ok     (real addresses of an allowed name)
 //! route <pid> <tcp|udp> <ip> <port>          -> redirect <port> | pass | pass-host <name> | refuse <msg>
-//! claim <pid> <lport> <ip> <port>              -> ok     (after connecting to a redirect)
 //! query <pid> <name>                           -> real | refuse <msg>      (res_query, res_send, ...)
 //! reverse <pid> <ip>                           -> name <name> | real | refuse <msg>  (getnameinfo, gethostbyaddr)
 //! ca <pid>                                     -> path <cert.pem> | refuse <msg>   (OpenSSL trust injection)
 //! ```
+//!
+//! A connection redirected to the engine carries its own claim: right after connecting to the
+//! port of a `redirect` reply, the shim writes a fixed [`preamble`] (pid, original destination)
+//! on the socket, before the application's first byte. Nothing about a connection travels on
+//! the control channel.
 
 #![forbid(unsafe_code)]
 
@@ -32,6 +36,7 @@ pub mod fnv;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod log_level;
+pub mod preamble;
 pub mod preload_env;
 pub mod sync;
 pub mod trust_names;
@@ -69,16 +74,6 @@ pub enum Request {
         addr: IpAddr,
         port: u16,
     },
-    /// After a redirected connect: the connection from the client's `local_port` to the engine
-    /// is the one meant for `addr:port`. Sent once the kernel has given the socket its port (the
-    /// shim never binds the application's socket itself: an explicit bind could not reuse ports
-    /// in TIME-WAIT, and runs of short connections would exhaust them).
-    Claim {
-        pid: u32,
-        local_port: u16,
-        addr: IpAddr,
-        port: u16,
-    },
     /// A raw DNS query (`res_query`, `res_search`).
     Query { pid: u32, name: String },
     /// The name behind an address (`getnameinfo`, `gethostbyaddr`).
@@ -93,7 +88,7 @@ pub enum Reply {
     Real,
     /// Resolve for real, then send [`Request::Resolved`] with the addresses.
     RealTell,
-    /// Connect to the engine on this loopback `port`, then send [`Request::Claim`]. `lasting`:
+    /// Connect to the engine on this loopback `port`, then write the [`preamble`]. `lasting`:
     /// every connect to this destination will be redirected there for the rest of the run (its
     /// entries come from the mocks file, which never changes), so the shim may route the next
     /// ones itself instead of asking again (a round trip per new connection).
@@ -289,12 +284,6 @@ impl Request {
                     port: words.parse("port")?,
                 }
             }
-            "claim" => Request::Claim {
-                pid,
-                local_port: words.parse("local port")?,
-                addr: words.parse("address")?,
-                port: words.parse("port")?,
-            },
             other => return Err(LineError::UnknownVerb(other.to_string())),
         };
         words.end()?;
@@ -322,12 +311,6 @@ impl Request {
                 addr,
                 port,
             } => format!("route {pid} {} {addr} {port}", transport.name()),
-            Request::Claim {
-                pid,
-                local_port,
-                addr,
-                port,
-            } => format!("claim {pid} {local_port} {addr} {port}"),
         })
     }
 }
@@ -454,18 +437,14 @@ mod tests {
                 addr: "::1".parse().unwrap(),
                 port: 1,
             },
-            Request::Claim {
-                pid: 9,
-                local_port: 40000,
-                addr: "198.18.0.1".parse().unwrap(),
-                port: 443,
-            },
         ];
         for r in all {
             assert_eq!(Request::parse(&r.to_line().unwrap()).unwrap(), r);
         }
         assert!(Request::parse("route 1 sctp 1.2.3.4 1").is_err());
         assert!(Request::parse("bogus 1").is_err());
+        // Connections carry their own claim now (the preamble): the verb is gone.
+        assert!(Request::parse("claim 9 40000 198.18.0.1 443").is_err());
         assert!(Request::parse("resolve x a").is_err());
     }
 

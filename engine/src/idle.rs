@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use super::listener::{INLINE_WAIT, INLINE_WAITERS};
+use super::listener::{INLINE_WAIT, INLINE_WAITERS, readable_within};
 use super::pool::Active;
 use super::{Claim, Engine, lock};
 
@@ -86,26 +86,6 @@ impl IdleTimeout {
     }
 }
 
-/// Whether the client of `stream` sent something (or closed it) within `wait`, without reading
-/// it.
-fn spoke_within(stream: &TcpStream, wait: Duration) -> bool {
-    let mut first = [0u8; 1];
-    // A zero timeout would mean none: a non-blocking peek instead.
-    let set = match wait.is_zero() {
-        true => stream.set_nonblocking(true),
-        false => stream.set_read_timeout(Some(wait)),
-    };
-    if set.is_err() {
-        return true; // Serve it: reading will tell what is wrong.
-    }
-    let silent = matches!(stream.peek(&mut first), Err(e) if timed_out(&e));
-    let _ = match wait.is_zero() {
-        true => stream.set_nonblocking(false),
-        false => stream.set_read_timeout(None),
-    };
-    !silent
-}
-
 /// Whether a read or write failed because the socket's timeout expired.
 pub(super) fn timed_out(e: &io::Error) -> bool {
     matches!(
@@ -121,6 +101,8 @@ pub(super) struct WaitingRoom {
     room: Mutex<Option<Arc<Room>>>,
     /// Threads waiting for a first byte before handing their connection here.
     waiting_inline: std::sync::atomic::AtomicUsize,
+    /// Connections handed here so far.
+    handed: std::sync::atomic::AtomicU64,
 }
 
 impl WaitingRoom {
@@ -161,6 +143,7 @@ impl Engine {
         };
         match room {
             Some(room) => {
+                (self.waiting_room.handed).fetch_add(1, std::sync::atomic::Ordering::AcqRel);
                 lock(&room.shared.arrivals).push((stream, claim));
                 if room.waker.wake().is_err() {
                     self.warn("cannot wake the waiting room of idle connections");
@@ -185,7 +168,7 @@ impl Engine {
         } else {
             Duration::ZERO
         };
-        let spoke = spoke_within(stream, wait);
+        let spoke = readable_within(stream, wait);
         if admitted {
             waiters.fetch_sub(1, Ordering::AcqRel);
         }
@@ -375,6 +358,7 @@ mod tests {
     use super::*;
     use std::io::Write;
     use std::net::TcpListener;
+    use std::sync::atomic::Ordering;
 
     fn pair() -> (TcpStream, TcpStream) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -412,11 +396,10 @@ mod tests {
         );
         for round in 1..=20 {
             let mut client = super::super::tests::connect(&engine, "a.test", 80);
-            // Until the connection is accepted, claimed and parked.
+            // Until the connection is accepted and handed to the waiting room.
             let start = Instant::now();
-            while lock(&engine.claims).len() > 0
-                || engine.active.load(std::sync::atomic::Ordering::Acquire) > 0
-            {
+            let handed = || engine.waiting_room.handed.load(Ordering::Acquire);
+            while handed() < round || engine.active.load(Ordering::Acquire) > 0 {
                 assert!(start.elapsed() < Duration::from_secs(10), "never parked");
                 std::thread::sleep(Duration::from_millis(1));
             }

@@ -5,8 +5,10 @@
 //! `mocket-config`; the end-of-run report is `mocket-report`.
 //!
 //! Redirected connections all arrive on one loopback listener, started on the first redirect.
-//! The shim binds the client's socket before asking, so the engine knows each connection by the
-//! client's local port and files a [`Claim`] under it: which process, which original destination.
+//! Each starts with a preamble ([`control::preamble`]) that the shim (or the `--seccomp`
+//! supervisor) writes right after connecting: which process, which original destination. The
+//! engine reads it at accept into a [`Claim`] and serves the connection on the thread that
+//! accepted it.
 //!
 //! The engine has two placements with one implementation: inside `mocket run` as a daemon that
 //! the whole process tree talks to through [`control_server`], or inside the process under a bare
@@ -90,11 +92,9 @@ pub struct Engine {
     fake_ips: Mutex<FakeIpMap>,
     /// Real addresses of names allowed by name, so a connect to them is judged by that name.
     named_ips: Mutex<HashMap<IpAddr, String>>,
-    /// Redirected connections by the client's local port, as the shim claims them.
-    claims: Mutex<listener::ClaimTable>,
-    /// Signalled on every claim: a connection may be accepted before its claim arrives.
-    claimed: std::sync::Condvar,
     listener_port: Mutex<Option<u16>>,
+    /// Threads waiting in `accept` on the engine listener.
+    acceptors: std::sync::atomic::AtomicUsize,
     /// Per destination, its http entries indexed by method and path, built on first use
     /// (at most [`MAX_CACHED_INDEXES`] destinations).
     http_routes: Mutex<HashMap<Destination, Arc<mocket_protocols::http::RouteIndex>>>,
@@ -215,9 +215,8 @@ impl Engine {
             journal,
             fake_ips: Mutex::new(fake_ips),
             named_ips: Mutex::default(),
-            claims: Mutex::default(),
-            claimed: std::sync::Condvar::new(),
             listener_port: Mutex::new(None),
+            acceptors: std::sync::atomic::AtomicUsize::new(0),
             active: std::sync::atomic::AtomicUsize::new(0),
             pool: pool::ConnectionPool::default(),
             waiting_room: idle::WaitingRoom::default(),
@@ -298,21 +297,6 @@ impl Engine {
                 self.shim_passes.note(&reply, addr, port);
                 reply
             }
-            Request::Claim {
-                pid,
-                local_port,
-                addr,
-                port,
-            } => match self.host_of(addr) {
-                Ok((host, _)) => {
-                    let dest = Destination::new(&host, port);
-                    let claim = Claim { pid, dest };
-                    lock(&self.claims).insert(local_port, claim, std::time::Instant::now());
-                    self.claimed.notify_all();
-                    Reply::Ok
-                }
-                Err(refusal) => refusal,
-            },
         }
     }
 

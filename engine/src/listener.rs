@@ -1,40 +1,48 @@
 //! The engine's loopback listener and the dispatch of each redirected connection to the
 //! protocol of its destination's entries.
 
-use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Socket, Type};
 
+use rustix::net::RecvFlags;
+
+use super::idle::IdleTimeout;
 use super::pool::Active;
 use super::{Claim, Engine, lock};
+use crate::control::Reply;
+use crate::control::preamble::{self, Preamble, PreambleError};
 use crate::journal::Action;
 use mocket_config::Kind;
+use mocket_protocols::field::Destination;
 
-/// How long an accepted connection waits for its claim: the shim sends it right after its
-/// `connect` returns, so this only bounds a client that died in between.
-const CLAIM_WAIT: Duration = Duration::from_secs(5);
+/// How long the thread that accepted a connection waits for its preamble: the shim writes it
+/// inside `connect`, before the application can run again, so it is normally there at accept;
+/// this only bounds a client that connects to the engine's port without being mocket's (or a
+/// shim descheduled for that long), which is then closed, never served from a guess.
+const PREAMBLE_WAIT: Duration = Duration::from_secs(2);
 
-/// How long the thread that accepted a connection waits for its claim, and then for its first
-/// byte, before handing it on (to the claim waiter, to the waiting room): the shim claims right
-/// after `connect` returns and clients speak right after, so this is normally microseconds,
+/// How long the thread that accepted a connection waits for its first byte before handing it to
+/// the waiting room: clients speak right after connecting, so this is normally microseconds,
 /// but a loaded host can deschedule a client for milliseconds; short, so that a burst of silent
 /// connections holds few threads (at 10 000 connections/s, 100).
 pub(super) const INLINE_WAIT: Duration = Duration::from_millis(10);
 
-/// How many threads may wait [`INLINE_WAIT`] for a claim, and how many for a first byte, at
-/// once: past that, a connection goes to the claim waiter or the waiting room at once, so that
-/// a burst of silent connections (5 000 held open by a test) holds few threads.
+/// How many threads may wait [`INLINE_WAIT`] for a first byte at once: past that, a connection
+/// goes to the waiting room at once, so that a burst of silent connections (5 000 held open by
+/// a test) holds few threads.
 pub(super) const INLINE_WAITERS: usize = 8;
 
-/// How long a claim waits for its connection. The connection is normally accepted before the
-/// claim arrives or within milliseconds after; a claim whose connection never comes (it was
-/// reset before the accept, or the accept loop waited out a burst) is dropped after this.
-const CLAIM_TTL: Duration = Duration::from_secs(60);
+/// How many threads wait in `accept` on the engine listener at most. A thread that served the
+/// connection it accepted goes back to accepting while fewer wait, so that the next connection
+/// is taken by a waiting thread: handing the accepting role to another thread per connection
+/// cost one more wake-up per connection.
+const MAX_ACCEPTORS: usize = 2;
 
 /// The listen backlog of the engine's listener: where clients wait while the accept loop
 /// applies back-pressure (the kernel caps it at `net.core.somaxconn`).
@@ -46,60 +54,6 @@ const FD_BACKOFF: Duration = Duration::from_millis(50);
 
 /// How often the "out of file descriptors" warning may repeat.
 const FD_WARNING_INTERVAL: Duration = Duration::from_secs(30);
-
-/// Claims not yet taken by their connection, by the client's local port, and connections
-/// accepted before their claim arrived.
-#[derive(Default)]
-pub(super) struct ClaimTable {
-    by_port: HashMap<u16, (Claim, Instant)>,
-    swept: Option<Instant>,
-    /// Connections waiting for their claim, oldest first. One thread (the claim waiter) watches
-    /// them all: a burst of connects outruns the shim's claims, and a pool thread per waiting
-    /// connection made 5 000 idle connections cost hundreds of threads.
-    unclaimed: VecDeque<Unclaimed>,
-    /// Whether the claim waiter runs.
-    waiter: bool,
-    /// Threads waiting for a claim on the thread that accepted its connection.
-    waiting_inline: usize,
-}
-
-/// A connection accepted before its claim.
-struct Unclaimed {
-    stream: TcpStream,
-    local_port: u16,
-    accepted: Instant,
-    active: Active,
-}
-
-impl ClaimTable {
-    pub(super) fn insert(&mut self, local_port: u16, claim: Claim, now: Instant) {
-        self.sweep(now);
-        self.by_port.insert(local_port, (claim, now));
-    }
-
-    fn take(&mut self, local_port: u16, now: Instant) -> Option<Claim> {
-        let (claim, at) = self.by_port.remove(&local_port)?;
-        (now.duration_since(at) < CLAIM_TTL).then_some(claim)
-    }
-
-    /// Drops expired claims, at most a few times per [`CLAIM_TTL`].
-    fn sweep(&mut self, now: Instant) {
-        if self
-            .swept
-            .is_some_and(|s| now.duration_since(s) < CLAIM_TTL / 4)
-        {
-            return;
-        }
-        self.by_port
-            .retain(|_, (_, at)| now.duration_since(*at) < CLAIM_TTL);
-        self.swept = Some(now);
-    }
-
-    #[cfg(test)]
-    pub(super) fn len(&self) -> usize {
-        self.by_port.len()
-    }
-}
 
 /// Says, at most once per [`FD_WARNING_INTERVAL`], that a listener is out of file descriptors.
 pub(crate) struct FdLimitWarning {
@@ -155,13 +109,21 @@ fn open_files_limit() -> Option<u64> {
 
 impl Engine {
     /// The port of the listener, started on first use: an engine that never redirects anything
-    /// starts no thread.
+    /// starts no thread. Accepted connections inherit the listener's `TCP_NODELAY` and idle
+    /// timeout, so that no option is set per connection; `TCP_DEFER_ACCEPT` wakes `accept`
+    /// once a connection's preamble has come, not at its handshake.
     pub(super) fn listener_port(self: &Arc<Self>) -> io::Result<u16> {
         let mut port = lock(&self.listener_port);
         if let Some(p) = *port {
             return Ok(p);
         }
-        let listener = Arc::new(listen((Ipv4Addr::LOCALHOST, 0).into())?);
+        let listener = listen((Ipv4Addr::LOCALHOST, 0).into())?;
+        listener.set_nodelay(true)?;
+        listener.set_read_timeout(self.idle_timeout.0)?;
+        listener.set_write_timeout(self.idle_timeout.0)?;
+        // Woken only once the preamble is there (a silent connection after PREAMBLE_WAIT).
+        mocket_shim_api::defer_accept(&listener, PREAMBLE_WAIT.as_secs() as u32)?;
+        let listener: Arc<TcpListener> = Arc::new(listener.into());
         let p = listener.local_addr()?.port();
         let engine = Arc::clone(self);
         if !self.try_run_connection(move || engine.lead(listener)) {
@@ -173,26 +135,43 @@ impl Engine {
         Ok(p)
     }
 
-    /// The engine listener's accept loop, as leader/followers: the thread that accepts a
-    /// connection passes the accepting on to an idle (or new) pooled thread and serves the
-    /// connection itself, so a new connection changes threads only when the pool is full.
+    /// The engine listener's accept loop, run by up to [`MAX_ACCEPTORS`] pooled threads at once:
+    /// each serves the connection it accepted, then accepts again while fewer than that wait in
+    /// `accept`, else returns to the pool. A thread that takes the last waiting place first
+    /// starts another acceptor (an idle or new pooled thread), so that some thread always
+    /// accepts. A thread returns to the pool, too, when connections queue for a thread.
     ///
-    /// Why (measured, BENCHMARKS.md "New connections (issue 15)"): handing each accepted
-    /// connection to a pooled thread, which then handed it to the waiting room until its first
-    /// byte, which handed it to a pooled thread again, cost three or four wake-ups per
-    /// connection where a loopback server has one or two.
+    /// Why (measured, BENCHMARKS.md "New connections (issue 15)"): passing the accepting on per
+    /// connection, and before that handing each connection from thread to thread, cost one to
+    /// three wake-ups per connection more than a loopback server.
     fn lead(self: Arc<Self>, listener: Arc<TcpListener>) {
         loop {
-            let Some(stream) = self.accept_one(&listener, "the engine listener") else {
-                continue;
-            };
-            let engine = Arc::clone(&self);
-            let next = Arc::clone(&listener);
-            if self.try_run_connection(move || engine.lead(next)) {
-                return self.serve_accepted(stream);
+            let reserved = self
+                .acceptors
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < MAX_ACCEPTORS).then_some(n + 1)
+                });
+            if reserved.is_err() {
+                return; // Enough threads accept: this one goes back to the pool.
             }
-            // Every thread is busy: keep accepting, the connection waits for a thread.
-            self.accepted(stream);
+            let accepted = self.accept_one(&listener, "the engine listener");
+            let others = self.acceptors.fetch_sub(1, Ordering::AcqRel) - 1;
+            let Some(stream) = accepted else { continue };
+            let active = Active::new(&self);
+            if others == 0 {
+                let engine = Arc::clone(&self);
+                let next = Arc::clone(&listener);
+                if !self.try_run_connection(move || engine.lead(next)) {
+                    // Every thread is busy: keep accepting, the connection waits for a thread.
+                    self.dispatch(stream, active);
+                    continue;
+                }
+            }
+            self.serve_accepted(stream);
+            drop(active);
+            if self.pool.has_queued() {
+                return; // Connections wait for a thread: this one takes them first.
+            }
         }
     }
 
@@ -250,153 +229,52 @@ impl Engine {
         }
     }
 
-    /// Serves a redirected connection on this thread when its claim comes within
-    /// [`INLINE_WAIT`], else hands it to the claim waiter.
+    /// Serves a connection of the engine listener on this thread once its preamble says who
+    /// connected and where to; one without a whole, valid preamble is closed and logged.
     fn serve_accepted(self: &Arc<Self>, stream: TcpStream) {
-        let active = Active::new(self);
-        let Ok(peer) = stream.peer_addr() else {
-            return; // The client connected and reset at once: nothing to serve.
+        let preamble = match read_preamble(&stream) {
+            Ok(preamble) => preamble,
+            Err(PreambleRead::Closed) => return, // Connected and closed at once: nothing to serve.
+            Err(why) => return self.refuse_unintroduced(&stream, &why),
         };
-        let deadline = Instant::now() + INLINE_WAIT;
-        let mut claims = lock(&self.claims);
-        let mut waiting = false;
-        loop {
-            let now = Instant::now();
-            if let Some(claim) = claims.take(peer.port(), now) {
-                claims.waiting_inline -= usize::from(waiting);
-                drop(claims);
+        match self.host_of(preamble.addr) {
+            Ok((host, _)) => {
+                let dest = Destination::new(&host, preamble.port);
+                let claim = Claim {
+                    pid: preamble.pid,
+                    dest,
+                };
                 Arc::clone(self).serve(stream, claim);
-                drop(active);
-                return;
             }
-            let left = deadline
-                .checked_duration_since(now)
-                .filter(|d| !d.is_zero());
-            let Some(left) = left.filter(|_| waiting || claims.waiting_inline < INLINE_WAITERS)
-            else {
-                break;
-            };
-            if !waiting {
-                claims.waiting_inline += 1;
-                waiting = true;
+            Err(Reply::Refuse(why)) => {
+                self.refuse_unintroduced(&stream, &PreambleRead::Refused(why))
             }
-            claims = self
-                .claimed
-                .wait_timeout(claims, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-        claims.waiting_inline -= usize::from(waiting);
-        self.await_claim(claims, stream, peer.port(), active);
-    }
-
-    /// Serves a redirected connection once its claim is known: at once when the shim's claim
-    /// arrived first, else from the claim waiter.
-    fn accepted(self: &Arc<Self>, stream: TcpStream) {
-        let active = Active::new(self);
-        let Ok(peer) = stream.peer_addr() else {
-            return; // The client connected and reset at once: nothing to serve.
-        };
-        let mut claims = lock(&self.claims);
-        if let Some(claim) = claims.take(peer.port(), Instant::now()) {
-            drop(claims);
-            return self.dispatch(stream, claim, active);
-        }
-        self.await_claim(claims, stream, peer.port(), active);
-    }
-
-    /// Hands a connection whose claim has not come to the claim waiter (started if needed).
-    fn await_claim(
-        self: &Arc<Self>,
-        mut claims: std::sync::MutexGuard<'_, ClaimTable>,
-        stream: TcpStream,
-        local_port: u16,
-        active: Active,
-    ) {
-        claims.unclaimed.push_back(Unclaimed {
-            stream,
-            local_port,
-            accepted: Instant::now(),
-            active,
-        });
-        let start = !std::mem::replace(&mut claims.waiter, true);
-        drop(claims);
-        self.claimed.notify_all();
-        if start {
-            let engine = Arc::clone(self);
-            if let Err(e) = self.spawn("mocket-claims", move || engine.wait_for_claims()) {
-                lock(&self.claims).waiter = false;
-                self.warn(&format!(
-                    "cannot start the thread that waits for claims: {e}"
-                ));
+            Err(other) => {
+                self.refuse_unintroduced(&stream, &PreambleRead::Refused(format!("{other:?}")))
             }
         }
     }
 
-    /// Serves a claimed connection on a connection thread.
-    fn dispatch(self: &Arc<Self>, stream: TcpStream, claim: Claim, active: Active) {
+    /// Says why a connection to the engine listener is closed without being served.
+    fn refuse_unintroduced(&self, stream: &TcpStream, why: &PreambleRead) {
+        self.warn(&format!(
+            "closed a connection to the engine from {} without serving it: {why}",
+            stream
+                .peer_addr()
+                .map_or("an unknown port".into(), |a| a.to_string()),
+        ));
+    }
+
+    /// Serves an accepted connection on a pooled thread (queued when all are busy).
+    fn dispatch(self: &Arc<Self>, stream: TcpStream, active: Active) {
         let spawned = self.run_connection(move || {
             let engine = Arc::clone(active.engine());
-            engine.serve(stream, claim);
+            engine.serve_accepted(stream);
+            drop(active);
         });
         if let Err(e) = spawned {
             self.warn(&format!("cannot start a connection thread: {e}"));
         }
-    }
-
-    /// The claim waiter: hands each waiting connection on as its claim arrives (every claim
-    /// signals `claimed`), and gives up on those nobody claimed within [`CLAIM_WAIT`].
-    fn wait_for_claims(self: Arc<Self>) {
-        let mut claims = lock(&self.claims);
-        loop {
-            let now = Instant::now();
-            let mut claimed = Vec::new();
-            let mut expired = Vec::new();
-            for waiting in std::mem::take(&mut claims.unclaimed) {
-                if let Some(claim) = claims.take(waiting.local_port, now) {
-                    claimed.push((waiting, claim));
-                } else if now.duration_since(waiting.accepted) >= CLAIM_WAIT {
-                    expired.push(waiting);
-                } else {
-                    claims.unclaimed.push_back(waiting);
-                }
-            }
-            if !claimed.is_empty() || !expired.is_empty() {
-                drop(claims);
-                for (waiting, claim) in claimed {
-                    self.dispatch(waiting.stream, claim, waiting.active);
-                }
-                for waiting in expired {
-                    self.never_claimed(&waiting.stream);
-                }
-                claims = lock(&self.claims);
-                continue;
-            }
-            let wait = match claims.unclaimed.front() {
-                Some(oldest) => (oldest.accepted + CLAIM_WAIT).saturating_duration_since(now),
-                None => CLAIM_TTL,
-            };
-            claims = self
-                .claimed
-                .wait_timeout(claims, wait)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-    }
-
-    /// Says that a connection nobody claimed is dropped, unless its client is gone anyway.
-    fn never_claimed(&self, stream: &TcpStream) {
-        if is_closed(stream) {
-            return;
-        }
-        self.warn(&format!(
-            "dropped a connection to the engine from {} that no process claimed within {} s \
-             (did something connect to the engine's port directly?)",
-            stream
-                .peer_addr()
-                .map_or("an unknown port".into(), |a| a.to_string()),
-            CLAIM_WAIT.as_secs()
-        ));
     }
 
     /// Serves a claimed connection: protocols whose client speaks first wait for it in the
@@ -419,15 +297,18 @@ impl Engine {
 
     /// Serves a claimed connection on this thread. Its protocol is that of the first
     /// candidate entry when it starts; HTTP picks its candidates again for each request.
+    ///
+    /// The connection already has `TCP_NODELAY` and the idle timeout: inherited from the engine
+    /// listener, set by `mocket serve`'s accept loop.
     pub(super) fn serve_claimed(self: Arc<Self>, stream: TcpStream, claim: Claim) {
-        let _ = stream.set_nodelay(true);
         let Some(set) = self.entry_set(&claim.dest) else {
             return;
         };
         if set.is_empty() && self.recorder.is_some() {
+            // The record proxy keeps its own timeouts.
+            IdleTimeout(None).apply(&stream);
             return self.serve_recorded(stream, &claim);
         }
-        self.idle_timeout.apply(&stream);
         self.info(&format!("pid {} connected to {}", claim.pid, claim.dest));
         let kind = set.ids().next().map(|i| set.entry(i).kind());
         match kind {
@@ -443,59 +324,109 @@ impl Engine {
     }
 }
 
-pub(super) fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+fn listen(addr: SocketAddr) -> io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     socket.set_reuse_address(true)?;
     socket.bind(&addr.into())?;
     socket.listen(LISTEN_BACKLOG)?;
-    Ok(socket.into())
+    Ok(socket)
 }
 
-/// Whether the client has closed or reset `stream` (without reading what it sent).
-fn is_closed(stream: &TcpStream) -> bool {
-    let mut byte = [0u8; 1];
-    if stream.set_nonblocking(true).is_err() {
-        return true;
+/// Why no preamble was read from a connection.
+#[derive(Debug)]
+enum PreambleRead {
+    /// The client closed the connection before sending anything.
+    Closed,
+    /// Fewer bytes than a preamble within [`PREAMBLE_WAIT`], or a read error.
+    Missing { got: usize, why: String },
+    /// The bytes are not a preamble.
+    Garbled(PreambleError),
+    /// The preamble names an address the engine cannot serve.
+    Refused(String),
+}
+
+impl std::fmt::Display for PreambleRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PreambleRead::Closed => write!(f, "the client closed it at once"),
+            PreambleRead::Missing { got, why } => write!(
+                f,
+                "{why} after {got} of the {} bytes of mocket's preamble (only connections \
+                 redirected by libmocket.so or `mocket run --seccomp` may connect to the \
+                 engine's port)",
+                preamble::LEN
+            ),
+            PreambleRead::Garbled(e) => write!(f, "{e}"),
+            PreambleRead::Refused(why) => write!(f, "{why}"),
+        }
     }
-    let closed = match stream.peek(&mut byte) {
-        Ok(n) => n == 0,
-        Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+}
+
+/// Reads exactly the [`preamble::LEN`] bytes of a connection's preamble, waiting at most
+/// [`PREAMBLE_WAIT`]; never a byte of what follows. Normally one `recvfrom`: the shim wrote
+/// the preamble before its `connect` returned.
+fn read_preamble(stream: &TcpStream) -> Result<Preamble, PreambleRead> {
+    let mut buf = [0u8; preamble::LEN];
+    let mut got = 0;
+    let deadline = Instant::now() + PREAMBLE_WAIT;
+    while got < buf.len() {
+        match rustix::net::recv(stream, &mut buf[got..], RecvFlags::DONTWAIT) {
+            Ok((_, 0)) if got == 0 => return Err(PreambleRead::Closed),
+            Ok((_, 0)) => {
+                let why = "the client closed the connection".into();
+                return Err(PreambleRead::Missing { got, why });
+            }
+            Ok((_, n)) => got += n,
+            Err(rustix::io::Errno::AGAIN) => {
+                if !readable_within(stream, deadline.saturating_duration_since(Instant::now())) {
+                    let why = format!("nothing more came within {} s", PREAMBLE_WAIT.as_secs());
+                    return Err(PreambleRead::Missing { got, why });
+                }
+            }
+            Err(rustix::io::Errno::INTR) => {}
+            Err(rustix::io::Errno::CONNRESET) if got == 0 => return Err(PreambleRead::Closed),
+            Err(e) => {
+                let why = format!("reading failed ({e})");
+                return Err(PreambleRead::Missing { got, why });
+            }
+        }
+    }
+    Preamble::decode(&buf).map_err(PreambleRead::Garbled)
+}
+
+/// Whether `stream` has something to read (or was closed) within `wait`: one `poll`, no socket
+/// option changed.
+pub(super) fn readable_within(stream: &TcpStream, wait: Duration) -> bool {
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    let timeout = Timespec {
+        tv_sec: wait.as_secs().try_into().unwrap_or(i64::MAX),
+        tv_nsec: wait.subsec_nanos().into(),
     };
-    let _ = stream.set_nonblocking(false);
-    closed
+    let mut fds = [PollFd::new(stream, PollFlags::IN)];
+    loop {
+        match rustix::event::poll(&mut fds, Some(&timeout)) {
+            Ok(n) => return n > 0,
+            Err(rustix::io::Errno::INTR) => {}
+            // Serve it: reading will tell what is wrong.
+            Err(_) => return true,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mocket_protocols::field::Destination;
+    use std::io::{Read, Write};
 
-    fn claim(pid: u32) -> Claim {
-        Claim {
-            pid,
-            dest: Destination::new("a.example", 80),
-        }
-    }
-
-    #[test]
-    fn claims_expire() {
-        let mut table = ClaimTable::default();
-        let start = Instant::now();
-        table.insert(1000, claim(1), start);
-        table.insert(1001, claim(2), start);
-        assert_eq!(table.take(1000, start).map(|c| c.pid), Some(1));
-        // A claim past its time is not handed out, and is swept by a later insert.
-        assert!(table.take(1001, start + CLAIM_TTL).is_none());
-        table.insert(1002, claim(3), start);
-        table.insert(1003, claim(4), start + CLAIM_TTL);
-        assert_eq!(table.len(), 1);
-    }
-
-    /// Resolves, routes and connects like the shim, but claims and speaks only `late` after the
-    /// connect, as a busy client does; returns the response.
-    fn get_late(engine: &Arc<Engine>, late: Duration) -> String {
-        use crate::control::{Reply, Request, Transport};
-        use std::io::{Read, Write};
+    /// Resolves and routes like the shim, connects, and writes `preamble` (what it gets for the
+    /// routed destination; `late` after the connect, as a busy client may), then a request;
+    /// returns the response.
+    fn get_with(
+        engine: &Arc<Engine>,
+        late: Duration,
+        preamble: impl FnOnce(Preamble) -> Vec<u8>,
+    ) -> String {
+        use crate::control::{Request, Transport};
         let Reply::Fake(ip) = engine.handle(Request::Resolve {
             pid: 1,
             name: "a.test".into(),
@@ -516,28 +447,28 @@ mod tests {
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
         thread::sleep(late);
-        let claim = Request::Claim {
-            pid: 1,
-            local_port: stream.local_addr().unwrap().port(),
+        let bytes = preamble(Preamble {
+            pid: 4242,
             addr: ip.into(),
             port: 80,
-        };
-        assert_eq!(engine.handle(claim), Reply::Ok);
+        });
+        stream.write_all(&bytes).unwrap();
         thread::sleep(late);
-        stream
-            .write_all(b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
-            .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        response
+        let _ = stream.write_all(b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n");
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response);
+        String::from_utf8_lossy(&response).into_owned()
+    }
+
+    fn get_late(engine: &Arc<Engine>, late: Duration) -> String {
+        get_with(engine, late, |p| p.encode().to_vec())
     }
 
     const ONE_ENTRY: &str =
         r#"{"entries": [{"http": "GET http://a.test/", "response": {"body": "fine"}}]}"#;
 
-    /// A connection claimed and spoken on right after its connect is served by the thread that
-    /// accepted it: neither the claim waiter nor the waiting room (each one more thread
-    /// hand-off per new connection) is started.
+    /// A connection whose preamble and request come right after its connect is served by the
+    /// thread that accepted it: the waiting room (one more thread hand-off) is not started.
     #[test]
     fn a_new_connection_is_served_where_it_was_accepted() {
         let engine = super::super::tests::engine(ONE_ENTRY);
@@ -545,23 +476,122 @@ mod tests {
             let response = get_late(&engine, Duration::ZERO);
             assert!(response.ends_with("fine"), "{response:?}");
         }
-        assert!(!lock(&engine.claims).waiter, "the claim waiter was needed");
         assert!(
             !engine.waiting_room.is_open(),
             "the waiting room was needed"
         );
         assert_eq!(engine.report().mocked, 20);
+        // At most the acceptors and the thread of the last connection.
+        assert!(
+            engine.pool.threads() <= MAX_ACCEPTORS + 1,
+            "{} threads",
+            engine.pool.threads()
+        );
     }
 
-    /// Past [`INLINE_WAIT`], a late claim and a late first byte still get the connection
-    /// served, through the claim waiter and the waiting room.
+    /// Past [`INLINE_WAIT`], a late preamble and a late first byte still get the connection
+    /// served, the latter through the waiting room.
     #[test]
-    fn a_late_claim_and_a_late_request_are_still_served() {
+    fn a_late_preamble_and_a_late_request_are_still_served() {
         let engine = super::super::tests::engine(ONE_ENTRY);
         let response = get_late(&engine, INLINE_WAIT * 20);
         assert!(response.ends_with("fine"), "{response:?}");
-        assert!(lock(&engine.claims).waiter);
         assert!(engine.waiting_room.is_open());
+    }
+
+    /// The journal and report name the pid and destination of the preamble.
+    #[test]
+    fn the_preamble_names_the_process_and_destination() {
+        let journal_file = std::env::temp_dir().join(format!(
+            "mocket-preamble-journal-{}.jsonl",
+            std::process::id()
+        ));
+        let journal = crate::journal::Journal::open(Some(&journal_file)).unwrap();
+        let config = mocket_config::Config::parse(ONE_ENTRY, "m.json", ".".as_ref()).map(Arc::new);
+        let engine = Engine::with_config(config, mocket_config::LogLevel::Error, journal, None);
+        let response = get_late(&engine, Duration::ZERO);
+        assert!(response.ends_with("fine"), "{response:?}");
+        engine.wait_idle(Duration::from_secs(5));
+        let written = std::fs::read_to_string(&journal_file).unwrap();
+        let _ = std::fs::remove_file(&journal_file);
+        assert!(written.contains(r#""pid":4242"#), "{written}");
+        assert!(written.contains(r#""host":"a.test""#), "{written}");
+    }
+
+    /// A connection whose first bytes are not a whole, valid preamble is closed unanswered,
+    /// never served from a guess; the next connection is served.
+    #[test]
+    fn a_missing_or_garbled_preamble_is_refused() {
+        let engine = super::super::tests::engine(ONE_ENTRY);
+        let garbled: [fn(Preamble) -> Vec<u8>; 4] = [
+            |_| Vec::new(),
+            |p| p.encode()[..10].to_vec(),
+            |p| {
+                let mut b = p.encode();
+                b[0] = b'G';
+                b.to_vec()
+            },
+            |p| {
+                let mut b = p.encode();
+                b[4] = 9;
+                b.to_vec()
+            },
+        ];
+        for preamble in garbled {
+            let response = get_with(&engine, Duration::ZERO, preamble);
+            assert_eq!(response, "", "served without a preamble");
+        }
+        // An address the engine never handed out.
+        let response = get_with(&engine, Duration::ZERO, |p| {
+            Preamble {
+                addr: "198.18.255.254".parse().unwrap(),
+                ..p
+            }
+            .encode()
+            .to_vec()
+        });
+        assert_eq!(response, "");
+        assert_eq!(engine.report().mocked, 0);
+        let response = get_late(&engine, Duration::ZERO);
+        assert!(response.ends_with("fine"), "{response:?}");
+    }
+
+    #[test]
+    fn a_preamble_is_read_exactly_and_in_time() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let sent = Preamble {
+            pid: 9,
+            addr: "::1".parse().unwrap(),
+            port: 443,
+        };
+        // Split in two writes, followed by the application's bytes: exactly the preamble is read.
+        let bytes = sent.encode();
+        client.write_all(&bytes[..5]).unwrap();
+        thread::sleep(Duration::from_millis(20));
+        client.write_all(&bytes[5..]).unwrap();
+        client.write_all(b"GET").unwrap();
+        assert_eq!(read_preamble(&server).unwrap(), sent);
+        let mut rest = [0u8; 3];
+        (&server).read_exact(&mut rest).unwrap();
+        assert_eq!(&rest, b"GET");
+        // A client that closes at once is told apart from a missing preamble.
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        drop(client);
+        assert!(matches!(read_preamble(&server), Err(PreambleRead::Closed)));
+        client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        client.write_all(b"MKT").unwrap();
+        let start = Instant::now();
+        let read = read_preamble(&server);
+        assert!(
+            matches!(read, Err(PreambleRead::Missing { got: 3, .. })),
+            "{read:?}"
+        );
+        assert!(start.elapsed() >= PREAMBLE_WAIT);
+        assert!(start.elapsed() < PREAMBLE_WAIT * 3);
     }
 
     /// With one connection thread, connections are still accepted and served one after the
@@ -603,19 +633,5 @@ mod tests {
             warning.due("the engine listener", &e).is_none(),
             "rate-limited"
         );
-    }
-
-    #[test]
-    fn a_reset_connection_is_closed() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        assert!(!is_closed(&server));
-        socket2::SockRef::from(&client)
-            .set_linger(Some(Duration::ZERO))
-            .unwrap();
-        drop(client);
-        thread::sleep(Duration::from_millis(50));
-        assert!(is_closed(&server));
     }
 }

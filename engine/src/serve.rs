@@ -33,6 +33,8 @@ impl Engine {
         self.spawn("mocket-serve", move || {
             let name = format!("the listener for {dest}");
             engine.accept_loop(&listener, &name, |stream| {
+                let _ = stream.set_nodelay(true);
+                engine.idle_timeout.apply(&stream);
                 let claim = Claim {
                     pid: 0,
                     dest: dest.clone(),

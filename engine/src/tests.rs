@@ -20,7 +20,7 @@ fn route(e: &Arc<Engine>, addr: &str, port: u16) -> Reply {
     })
 }
 
-/// Connects like the shim does: ask, connect to where the engine says, claim the connection.
+/// Connects like the shim does: ask, connect to where the engine says, write the preamble.
 pub(crate) fn connect(e: &Arc<Engine>, host: &str, port: u16) -> TcpStream {
     let Reply::Fake(ip) = e.handle(Request::Resolve {
         pid: 1,
@@ -31,15 +31,13 @@ pub(crate) fn connect(e: &Arc<Engine>, host: &str, port: u16) -> TcpStream {
     let Reply::Redirect { port: eport, .. } = route(e, &ip.to_string(), port) else {
         panic!()
     };
-    let stream = TcpStream::connect(("127.0.0.1", eport)).unwrap();
-    let local_port = stream.local_addr().unwrap().port();
-    let claim = Request::Claim {
+    let mut stream = TcpStream::connect(("127.0.0.1", eport)).unwrap();
+    let preamble = crate::control::preamble::Preamble {
         pid: 1,
-        local_port,
         addr: ip.into(),
         port,
     };
-    assert_eq!(e.handle(claim), Reply::Ok);
+    stream.write_all(&preamble.encode()).unwrap();
     stream
 }
 

@@ -12,6 +12,7 @@ use crate::lasting;
 use crate::link::{self, Reply, Transport};
 use crate::user_mem::{self, Fault};
 use crate::{guard, real, warn};
+use mocket_control::preamble::Preamble;
 
 /// What a hook does after asking.
 enum Outcome {
@@ -19,7 +20,7 @@ enum Outcome {
     Untouched,
     /// Call libc with this destination instead.
     To(SocketAddr),
-    /// Connect to the engine at `engine` instead, then claim the connection for `dest`.
+    /// Connect to the engine at `engine` instead, then write the preamble naming `dest`.
     /// `family` is the socket's (known from deciding: asking the kernel again costs two calls
     /// per new connection).
     Redirect {
@@ -81,12 +82,8 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
             dest,
             family,
         } => {
-            let (storage, len) = addr::encode(engine, family);
             saved.restore();
-            // SAFETY: as above.
-            let r = unsafe { real::connect(fd, (&raw const storage).cast(), len) };
-            claim_if_connecting(fd, dest, r == 0);
-            r
+            connect_to_engine(fd, engine, dest, family)
         }
         Outcome::Fail(code) => fail(code),
     }
@@ -103,6 +100,10 @@ pub unsafe extern "C" fn __connect(fd: c_int, addr: *const sockaddr, len: sockle
     unsafe { connect(fd, addr, len) }
 }
 
+fn errno_now() -> c_int {
+    Errno::save().get()
+}
+
 /// Fails a hooked call with `code`, as libc does: -1 and errno.
 fn fail<T: From<i8>>(code: c_int) -> T {
     errno::set(code);
@@ -113,16 +114,131 @@ fn family_of(fd: c_int) -> c_int {
     socket_kind(fd).map_or(libc::AF_INET, |k| k.0)
 }
 
-/// After a redirected connect (or Fast Open send): tells the engine which destination the
-/// connection from this socket's port is for. The kernel gives the socket its port inside
-/// `connect`, also when that returns `EINPROGRESS`; errno is left as the call set it.
-fn claim_if_connecting(fd: c_int, dest: SocketAddr, succeeded: bool) {
+/// How long a non-blocking connect to the engine may take to complete before the shim writes
+/// the preamble: on loopback the handshake completes inside `connect`, so this only bounds an
+/// engine whose listen backlog is full. Past it the connect is refused (fail closed).
+const ENGINE_CONNECT_WAIT_MS: c_int = 2000;
+
+/// Connects `fd` to the engine at `engine` and writes the [`preamble`] (pid, original `dest`)
+/// before the application can write anything; returns what the application's `connect`
+/// returns: 0, or -1 with the kernel's errno (`EINPROGRESS` for a non-blocking socket, even
+/// though the handshake is complete by then, as the application expects). A preamble that
+/// cannot be written refuses the connect (`ECONNREFUSED`) and dissolves the connection.
+///
+/// A connect repeated on a socket whose connect is under way or done writes nothing: the kernel
+/// answers it `EALREADY` or `EISCONN`, or 0 on a non-blocking socket whose connect completed.
+/// (Left out: a socket whose non-blocking connect is repeated after it was made blocking again,
+/// which gets 0 too and would write a second preamble.)
+///
+/// [`preamble`]: mocket_control::preamble
+fn connect_to_engine(fd: c_int, engine: SocketAddr, dest: SocketAddr, family: c_int) -> c_int {
+    let (storage, len) = addr::encode(engine, family);
+    // SAFETY: storage holds a valid address of `len` bytes for the socket's family.
+    let r = unsafe { real::connect(fd, (&raw const storage).cast(), len) };
     let saved = Errno::save();
-    let connecting = succeeded || saved.get() == libc::EINPROGRESS;
-    if let Some(port) = local_port(fd).filter(|_| connecting) {
-        let _ = catch_unwind(|| link::claim(port, dest));
+    if r != 0 && saved.get() != libc::EINPROGRESS {
+        return r;
     }
-    saved.restore();
+    if r == 0 && is_nonblocking(fd) {
+        // A first non-blocking connect returns EINPROGRESS; 0 answers a connect repeated to
+        // learn that one completed (hiredis does so), which had its preamble then.
+        return r;
+    }
+    let written = catch_unwind(|| write_preamble(fd, dest)).unwrap_or(Err("internal error"));
+    match written {
+        Ok(()) => {
+            saved.restore();
+            r
+        }
+        Err(why) => {
+            warn(&format!(
+                "refused a connect to {dest}: cannot write the connection's preamble to the \
+                 engine at {engine} ({why}); is the engine overloaded or gone?"
+            ));
+            dissolve(fd);
+            fail(libc::ECONNREFUSED)
+        }
+    }
+}
+
+/// Writes the preamble on a socket whose connect to the engine returned 0 or `EINPROGRESS`,
+/// with the real `sendto` (no read or write path is hooked), waiting at most
+/// [`ENGINE_CONNECT_WAIT_MS`] for the socket to become writable.
+fn write_preamble(fd: c_int, dest: SocketAddr) -> Result<(), &'static str> {
+    let preamble = Preamble {
+        pid: std::process::id(),
+        addr: dest.ip(),
+        port: dest.port(),
+    }
+    .encode();
+    let mut rest: &[u8] = &preamble;
+    let mut waited = false;
+    while !rest.is_empty() {
+        let flags = libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT;
+        // SAFETY: rest is valid for reads of its length; no address is passed.
+        let n = unsafe {
+            real::sendto(
+                fd,
+                rest.as_ptr().cast(),
+                rest.len(),
+                flags,
+                std::ptr::null(),
+                0,
+            )
+        };
+        if n > 0 {
+            rest = &rest[n as usize..];
+            continue;
+        }
+        match Errno::save().get() {
+            libc::EINTR => {}
+            libc::EAGAIN | libc::ENOTCONN if !waited => {
+                waited = true;
+                wait_writable(fd)?;
+            }
+            libc::EAGAIN | libc::ENOTCONN => return Err("the connection did not complete in time"),
+            _ => return Err("the engine closed the connection"),
+        }
+    }
+    Ok(())
+}
+
+/// Whether `fd` is in non-blocking mode.
+fn is_nonblocking(fd: c_int) -> bool {
+    // SAFETY: F_GETFL reads the file status flags of any fd; a bad fd only fails.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    flags != -1 && flags & libc::O_NONBLOCK != 0
+}
+
+/// Waits until `fd` is connected and writable, at most [`ENGINE_CONNECT_WAIT_MS`].
+fn wait_writable(fd: c_int) -> Result<(), &'static str> {
+    let mut poll = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one valid pollfd.
+        match unsafe { libc::poll(&mut poll, 1, ENGINE_CONNECT_WAIT_MS) } {
+            1 if poll.revents & (libc::POLLERR | libc::POLLHUP) != 0 => {
+                return Err("the engine refused the connection");
+            }
+            1 => return Ok(()),
+            0 => return Err("the connection did not complete in time"),
+            _ if Errno::save().get() == libc::EINTR => {}
+            _ => return Err("poll failed"),
+        }
+    }
+}
+
+/// Ends the association of a socket whose preamble could not be written, so nothing the
+/// application writes later reaches the engine without one (`connect` to `AF_UNSPEC`).
+fn dissolve(fd: c_int) {
+    // SAFETY: all-zero is a valid sockaddr; AF_UNSPEC is 0.
+    let unspec: libc::sockaddr = unsafe { std::mem::zeroed() };
+    let len = size_of::<libc::sockaddr>() as socklen_t;
+    // SAFETY: a valid address of `len` bytes.
+    unsafe { real::connect(fd, &unspec, len) };
 }
 
 /// Asks the engine about a connect (or datagram) from `fd` to `dest`.
@@ -175,18 +291,6 @@ fn decide_datagram(dest: SocketAddr) -> Outcome {
 fn refuse(message: &str) -> Outcome {
     warn(message);
     Outcome::Fail(libc::ECONNREFUSED)
-}
-
-fn local_port(fd: c_int) -> Option<u16> {
-    // SAFETY: all-zero is a valid sockaddr_storage.
-    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let mut len = size_of::<libc::sockaddr_storage>() as socklen_t;
-    // SAFETY: storage and len are valid for writes of the sizes given.
-    if unsafe { libc::getsockname(fd, (&raw mut storage).cast(), &mut len) } != 0 {
-        return None;
-    }
-    // SAFETY: the kernel wrote `len` bytes of address into storage.
-    unsafe { addr::read((&raw const storage).cast(), len) }.map(|a| a.port())
 }
 
 fn remember_peer(fd: c_int, dest: SocketAddr, engine_port: u16) {
@@ -283,11 +387,14 @@ pub unsafe extern "C" fn sendto(
             dest,
             family,
         } => {
-            let (storage, len) = addr::encode(engine, family);
-            // SAFETY: as above.
-            let r = unsafe { real::sendto(fd, buf, n, flags, (&raw const storage).cast(), len) };
-            claim_if_connecting(fd, dest, r >= 0);
-            r
+            // A Fast Open connect: the preamble must come first, so connect, then send.
+            if connect_to_engine(fd, engine, dest, family) != 0 && errno_now() != libc::EINPROGRESS
+            {
+                return -1;
+            }
+            let flags = flags & !libc::MSG_FASTOPEN;
+            // SAFETY: the caller's buffer, on the now connected socket, without an address.
+            unsafe { real::sendto(fd, buf, n, flags, std::ptr::null(), 0) }
         }
         Outcome::Fail(code) => fail(code),
     }
@@ -324,9 +431,16 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) ->
             dest,
             family,
         } => {
-            let r = sendmsg_to(fd, header, flags, engine, family);
-            claim_if_connecting(fd, dest, r >= 0);
-            r
+            // A Fast Open connect: the preamble must come first, so connect, then send.
+            if connect_to_engine(fd, engine, dest, family) != 0 && errno_now() != libc::EINPROGRESS
+            {
+                return -1;
+            }
+            let mut header = header;
+            header.msg_name = std::ptr::null_mut();
+            header.msg_namelen = 0;
+            // SAFETY: the caller's msghdr without its address, on the now connected socket.
+            unsafe { real::sendmsg(fd, &header, flags & !libc::MSG_FASTOPEN) }
         }
         Outcome::Fail(code) => fail(code),
     }

@@ -16,10 +16,6 @@ use mocket_control::log_level::LogLevel;
 /// The longest reply line read from the daemon.
 const MAX_REPLY: usize = 64 * 1024;
 
-/// How many replies to told requests a channel leaves unread at most (far below what the
-/// daemon keeps for a peer, `MAX_UNREAD_REPLIES` in the engine's control server).
-const MAX_UNREAD: usize = 64;
-
 type RequestFn = unsafe extern "C" fn(*const u8, usize, *mut u8, usize) -> isize;
 type SetHookFn = unsafe extern "C" fn(extern "C" fn());
 
@@ -97,9 +93,6 @@ struct Channel {
     pid: u32,
     inode: u64,
     reader: BufReader<UnixStream>,
-    /// Replies to requests sent with [`tell`], not read yet: they are read (and dropped) before
-    /// the next exchange's reply, by when they have long arrived.
-    unread: usize,
 }
 
 thread_local! {
@@ -115,7 +108,6 @@ impl Channel {
             pid: std::process::id(),
             inode,
             reader: BufReader::new(stream),
-            unread: 0,
         })
     }
 
@@ -126,26 +118,7 @@ impl Channel {
 
     fn exchange(&mut self, request: &str) -> std::io::Result<String> {
         self.send(request)?;
-        while self.unread > 0 {
-            self.read_reply()?;
-            self.unread -= 1;
-        }
         self.read_reply()
-    }
-
-    /// Sends `request` without waiting for its reply. A thread that only tells (its
-    /// connections all go to lasting redirects) reads the replies every [`MAX_UNREAD`] tells,
-    /// by when they have long arrived: the daemon keeps only so many unread replies.
-    fn tell(&mut self, request: &str) -> std::io::Result<()> {
-        self.send(request)?;
-        self.unread += 1;
-        if self.unread >= MAX_UNREAD {
-            while self.unread > 0 {
-                self.read_reply()?;
-                self.unread -= 1;
-            }
-        }
-        Ok(())
     }
 
     fn send(&mut self, request: &str) -> std::io::Result<()> {
@@ -204,12 +177,6 @@ fn ask_daemon(path: &Path, request: &str) -> Result<String, String> {
     on_channel(path, |channel| channel.exchange(request))
 }
 
-/// Sends `request` to the daemon without waiting for its reply (it is read before the next
-/// exchange's). Only for requests whose reply changes nothing.
-fn tell_daemon(path: &Path, request: &str) -> Result<(), String> {
-    on_channel(path, |channel| channel.tell(request))
-}
-
 /// Runs `exchange` on this thread's channel to the daemon at `path`, opened (again) when
 /// needed.
 fn on_channel<T>(
@@ -237,8 +204,7 @@ fn on_channel<T>(
         *slot = Some(channel);
         Ok(reply)
     });
-    // A thread being torn down has no thread-locals left: use a one-off connection (a reply
-    // told to wait is then never read, which is fine: the connection closes).
+    // A thread being torn down has no thread-locals left: use a one-off connection.
     asked.unwrap_or_else(|_| {
         Channel::open(path)
             .and_then(|mut c| exchange(&mut c))
@@ -383,91 +349,4 @@ pub fn route(transport: Transport, dest: std::net::SocketAddr) -> Reply {
         addr: dest.ip(),
         port: dest.port(),
     })
-}
-
-/// Tells the engine which destination the connection from `local_port` is for. The daemon's
-/// reply is not waited for (the connect has happened; a refusal would change nothing): that
-/// saves a round trip between processes on every new connection.
-pub fn claim(local_port: u16, dest: std::net::SocketAddr) {
-    let request = Request::Claim {
-        pid: pid(),
-        local_port,
-        addr: dest.ip(),
-        port: dest.port(),
-    };
-    let Ok(line) = request.to_line() else { return };
-    match LINK.get_or_init(open) {
-        Ok(Link::Daemon(path)) => {
-            let _ = tell_daemon(path, &line);
-        }
-        Ok(Link::Embedded(f, _)) => {
-            ask_embedded(*f, &line);
-        }
-        Err(_) => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Write;
-    use std::time::Instant;
-
-    /// A daemon stand-in on `server` that answers each line, in order, after `delay`.
-    fn answer_lines(server: UnixStream, delay: Duration) {
-        std::thread::spawn(move || {
-            let mut writer = server.try_clone().unwrap();
-            for line in BufReader::new(server).lines() {
-                std::thread::sleep(delay);
-                let reply = format!("reply to {}\n", line.unwrap());
-                if writer.write_all(reply.as_bytes()).is_err() {
-                    return;
-                }
-            }
-        });
-    }
-
-    fn channel(client: UnixStream) -> Channel {
-        Channel {
-            pid: std::process::id(),
-            inode: 0,
-            reader: BufReader::new(client),
-            unread: 0,
-        }
-    }
-
-    /// A claim is told, not asked: it does not wait for the daemon, and its reply is skipped
-    /// by the next exchange, which gets its own.
-    #[test]
-    fn a_told_request_does_not_wait_and_its_reply_is_skipped() {
-        let (client, server) = UnixStream::pair().unwrap();
-        let delay = Duration::from_millis(200);
-        answer_lines(server, delay);
-        let mut channel = channel(client);
-        let start = Instant::now();
-        channel.tell("claim 1").unwrap();
-        channel.tell("claim 2").unwrap();
-        assert!(start.elapsed() < delay, "told requests waited for replies");
-        assert_eq!(channel.exchange("route 3").unwrap(), "reply to route 3");
-        assert_eq!(channel.unread, 0);
-        assert_eq!(channel.exchange("route 4").unwrap(), "reply to route 4");
-    }
-
-    /// A thread that only tells (every connection to a lasting redirect) still reads the
-    /// replies now and then: they never pile up past [`MAX_UNREAD`].
-    #[test]
-    fn replies_to_told_requests_never_pile_up() {
-        let (client, server) = UnixStream::pair().unwrap();
-        answer_lines(server, Duration::ZERO);
-        let mut channel = channel(client);
-        for i in 0..MAX_UNREAD * 10 {
-            channel.tell(&format!("claim {i}")).unwrap();
-            assert!(channel.unread < MAX_UNREAD, "{} unread", channel.unread);
-        }
-        let last = MAX_UNREAD * 10;
-        assert_eq!(
-            channel.exchange(&format!("route {last}")).unwrap(),
-            format!("reply to route {last}")
-        );
-    }
 }

@@ -28,7 +28,8 @@ def get():
 "#;
 
 /// Under `mocket run`, 20 new connections to one mocked destination ask the daemon for a
-/// route once: the shim's requests are read from its `sendto` calls (strace).
+/// route once and nothing else: the shim's requests and preambles are read from its `sendto`
+/// calls (strace).
 #[test]
 fn a_process_asks_the_daemon_for_a_mocked_route_once() {
     assert!(
@@ -64,13 +65,16 @@ fn a_process_asks_the_daemon_for_a_mocked_route_once() {
     let traced = std::fs::read_to_string(&trace).expect("strace output");
     let routes = traced.lines().filter(|l| l.contains("\"route ")).count();
     let claims = traced.lines().filter(|l| l.contains("\"claim ")).count();
+    // Each connection carries its claim: a preamble written on it, no control request.
+    let preambles = traced.lines().filter(|l| l.contains("\"MKT\\0\\1")).count();
     assert_eq!(routes, 1, "route requests:\n{traced}");
-    assert_eq!(claims, 20, "claim requests:\n{traced}");
+    assert_eq!(claims, 0, "claim requests:\n{traced}");
+    assert_eq!(preambles, 20, "preambles:\n{traced}");
 }
 
 /// A child forked after its parent routed the host has its own engine under a bare
 /// `LD_PRELOAD` (and its own questions under `mocket run`): it must not reuse the parent's
-/// redirect, whose engine port is the parent's, where its connection would never be claimed.
+/// redirect, whose engine port is the parent's, where its connection would name the parent's engine.
 #[test]
 fn a_forked_child_does_not_reuse_its_parents_redirect() {
     let mocks = mocks_file(MOCKS);

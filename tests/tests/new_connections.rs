@@ -1,7 +1,7 @@
-//! New connections (issue 15), with real clients in both placements: each connection is served
-//! by the engine thread that accepted it when its claim and first byte come at once, and by the
-//! claim waiter and the waiting room when they come late; under `mocket run` the shim no longer
-//! waits for the daemon's reply to a claim, and reads it before the next reply it needs.
+//! New connections (issue 15), with real clients in both placements: each connection carries
+//! its own claim (the preamble the shim writes right after connecting) and is served by the
+//! engine thread that accepted it when its first byte comes at once, and through the waiting
+//! room when it comes late.
 
 use mocket_tests::*;
 
@@ -13,8 +13,7 @@ const MOCKS: &str = r#"{
 
 /// Four threads, each opening 150 connections to a mocked host (every fifth one silent for
 /// longer than the engine waits on its accepting thread), with a connect to a real local
-/// listener (allowed by default) after every tenth: its route reply comes right after a claim
-/// whose reply the shim did not wait for, and must still be read as a pass.
+/// listener (allowed by default) after every tenth: a pass, which never gets a preamble.
 const MANY_CONNECTIONS: &str = r#"
 import socket, sys, threading, time
 

@@ -4,14 +4,17 @@
 //! `libmocket.so`: without the preload, [`Session::open`] says the functions are absent.
 //!
 //! It also reads a socket spinning briefly before it sleeps ([`read_soon`]), for both ends of
-//! a daemon control connection. This crate holds the only unsafe code of the test API (the `mocket` crate forbids it).
+//! a daemon control connection, and sets `TCP_DEFER_ACCEPT` on the engine listener
+//! ([`defer_accept`]). This crate holds the only unsafe code of the test API (the `mocket` crate forbids it).
 
 use std::ffi::{CStr, c_void};
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+mod sockopt;
 mod spin;
 
+pub use sockopt::defer_accept;
 pub use spin::{Spin, read_soon};
 
 /// `void (*on_message)(void *ctx, const uint8_t *msg, size_t len)`.
