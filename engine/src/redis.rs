@@ -747,6 +747,19 @@ impl Backend for Answerer<'_> {
         self.emulator.as_deref_mut().and_then(Backend::clients)
     }
 
+    fn client_tracking(&mut self, conn: &mut Connection, params: &[Vec<u8>]) -> Reply {
+        match self.emulator.as_deref_mut() {
+            Some(emulator) => emulator.client_tracking(conn, params),
+            None => mocket_protocols::redis::conn::tracking_needs_emulator(&params[0]),
+        }
+    }
+
+    fn after_reply(&mut self, conn: &Connection, out: &mut Vec<u8>) {
+        if let Some(emulator) = self.emulator.as_deref_mut() {
+            emulator.after_reply(conn.id, out);
+        }
+    }
+
     fn user_names(&mut self) -> Vec<String> {
         match self.emulator.as_deref_mut() {
             Some(emulator) => emulator.user_names(),
