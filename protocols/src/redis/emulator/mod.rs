@@ -571,9 +571,7 @@ impl Backend for Emulator {
     }
 
     fn figures(&mut self) -> crate::redis::info::Figures {
-        let mut figures = Emulator::figures(self);
-        self.tracking_figures(&mut figures);
-        figures
+        Emulator::figures(self)
     }
 
     fn clients(&mut self) -> Option<&mut ClientRegistry> {
