@@ -8,8 +8,9 @@
 
 use super::*;
 
-/// How long the real server's connections must stay silent before a step counts as done.
-const SETTLE: Duration = Duration::from_millis(40);
+/// How long the real server's connections must stay silent before a step counts as done:
+/// Redis writes the pushes of a command in the event-loop iteration that writes its reply.
+const SETTLE: Duration = Duration::from_millis(10);
 
 /// Replies that carry a connection id, which differs by server: the id is masked after them.
 const ID_MARKERS: &[&[u8]] = &[b"tracking-redir-broken\r\n:", b"$8\r\nredirect\r\n:"];
@@ -247,6 +248,71 @@ const TRACKING_SCRIPTS: &[(&str, &[&str])] = &[
             "1: set k 2",
             "client trackinginfo",
             "client getredir",
+        ],
+    ),
+    (
+        "resp3 writers of every kind, across databases",
+        &[
+            "hello 3",
+            "client tracking on",
+            "mget a b c d",
+            "1: select 1",
+            "1: set a 1",
+            "1: select 0",
+            "1: set src v",
+            "1: copy src b",
+            "1: move src 1",
+            "1: rpush l 3 1 2",
+            "1: sort l store c",
+            "get c",
+            "1: sort l",
+            "1: lmpop 1 l left",
+            "lrange l 0 -1",
+            "1: lmpop 1 l left count 5",
+            "get d",
+            "1: swapdb 0 1",
+            "get a",
+            "1: swapdb 0 1",
+            "1: set n 5",
+            "get n",
+            "1: getdel n",
+            "zrange z 0 -1",
+            "1: zadd z 1 m",
+            "1: zadd z 1 m",
+            "zrange z 0 -1",
+            "1: zadd z 2 m",
+            "xlen s",
+            "1: xadd s 1-1 f v",
+            "xlen s",
+            "1: xgroup create s g 0",
+            "1: xtrim s maxlen 0",
+            "get gone",
+            "1: expire gone 10",
+            "1: set gone 1 nx",
+            "1: set gone 2 nx",
+            "get gone",
+            "1: set gone 3 xx get",
+            "get gone",
+            "1: pexpire gone -1",
+            "hget h f",
+            "1: hset h f 1",
+            "hget h f",
+            "1: hdel h nope",
+            "1: hdel h f",
+            "get e",
+            "1: set e 1",
+            "get e",
+            "1: rename e e",
+            "1: object encoding e",
+            "1: getex e px 100000",
+            "get e",
+            "1: getex e persist",
+            "scard s2",
+            "1: sadd s1 a",
+            "1: sunionstore s2 s1",
+            "get ro",
+            "1: eval_ro \"return redis.call('get', KEYS[1])\" 1 ro",
+            "1: set ro 1",
         ],
     ),
     (
