@@ -665,7 +665,10 @@ impl Backend for Answerer<'_> {
             Backend::answered_locally(emulator, conn, cmd, reply);
         }
         match (reply, cmd.params().first()) {
-            (Reply::Error(e), Some(sub)) if e.starts_with("ERR unknown subcommand") => {
+            (Reply::Error(e), Some(sub))
+                if e.starts_with("ERR unknown subcommand")
+                    || e.starts_with(mocket_protocols::redis::conn::TRACKING_NEEDS_EMULATOR) =>
+            {
                 self.unknown(cmd, Some(&String::from_utf8_lossy(sub)));
             }
             _ => self.mocked(cmd, self.scope.emulated),

@@ -175,3 +175,36 @@ fn the_rust_redis_crate_receives_invalidation_pushes() {
         assert_eq!(run.stdout, expected, "{placement:?}: {}", run.stderr);
     }
 }
+
+/// Command entries keep no data to invalidate: `CLIENT TRACKING` is refused, saying how to fix
+/// it, and counted as unmatched (Redis has it), so the run fails.
+#[test]
+fn tracking_on_an_address_without_emulator_is_refused_and_fails_the_run() {
+    assert!(
+        have("redis-cli"),
+        "redis-cli is missing (.ci/run installs redis-tools)"
+    );
+    let mocks = mocks_file(
+        r#"{ "entries": [ { "redis": "cache.internal:6379", "command": ["GET", "k"], "response": "v" } ] }"#,
+    );
+    let run = Placement::Daemon.run(
+        &mocks,
+        &[
+            "redis-cli",
+            "-h",
+            "cache.internal",
+            "CLIENT",
+            "TRACKING",
+            "on",
+        ],
+    );
+    run.expect_code(1);
+    assert!(
+        run.stdout
+            .contains("client-side caching needs an emulated address: CLIENT TRACKING"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("emulate: true"), "{}", run.stdout);
+    assert!(run.stderr.contains("1 unmatched"), "{}", run.stderr);
+}

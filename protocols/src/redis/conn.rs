@@ -612,11 +612,16 @@ impl Connection {
     }
 }
 
+/// How the refusal of client-side caching on an address without emulator starts: the driver
+/// counts such a command as unmatched, since Redis has it.
+pub const TRACKING_NEEDS_EMULATOR: &str =
+    "ERR mocket: client-side caching needs an emulated address";
+
 /// The refusal of `CLIENT TRACKING` and its companions (`sub`) where no emulator keeps data.
 pub fn tracking_needs_emulator(sub: &[u8]) -> Reply {
     Reply::error(format!(
-        "ERR mocket: CLIENT {} needs an emulated address (client-side caching invalidates keys \
-         the emulator stores); set `emulate: true` on this address's redis entry",
+        "{TRACKING_NEEDS_EMULATOR}: CLIENT {} invalidates keys the emulator stores; set \
+         `emulate: true` on this address's redis entry",
         String::from_utf8_lossy(sub).to_ascii_uppercase()
     ))
 }
