@@ -188,11 +188,15 @@ impl Emulator {
         if !is(&params[0], "on") {
             return Reply::error(super::SYNTAX);
         }
-        if let Err(refusal) = self.check_enable(conn.id, &options) {
-            return refusal;
-        }
+        let quirk = match self.check_enable(conn.id, &options) {
+            Ok(quirk) => quirk,
+            Err(refusal) => return refusal,
+        };
         self.enable_tracking(conn.id, options);
-        Reply::ok()
+        match quirk {
+            Some(error) => Reply::Several(vec![error, Reply::ok()]),
+            None => Reply::ok(),
+        }
     }
 
     fn tracking_options(&self, words: &[Vec<u8>]) -> Result<TrackingOptions, Reply> {
@@ -233,8 +237,9 @@ impl Emulator {
         Ok(options)
     }
 
-    /// Whether `options` may turn tracking on for connection `id` in its current state.
-    fn check_enable(&self, id: u64, options: &TrackingOptions) -> Result<(), Reply> {
+    /// Whether `options` may turn tracking on for connection `id` in its current state;
+    /// `Ok(Some(error))` when Redis 7.0 replies the error and turns tracking on all the same.
+    fn check_enable(&self, id: u64, options: &TrackingOptions) -> Result<Option<Reply>, Reply> {
         let current = self.tracking.trackers.get(&id);
         if !options.bcast && !options.prefixes.is_empty() {
             return Err(Reply::error(
@@ -263,9 +268,10 @@ impl Emulator {
                  client, and then re-enabling it with a different mode.",
             ));
         }
+        let mut quirk = None;
         if options.bcast {
             let existing = current.map(|t| &t.prefixes);
-            check_prefix_collisions(existing, &options.prefixes)?;
+            quirk = check_prefix_collisions(existing, &options.prefixes)?;
             let total = existing.map_or(0, BTreeSet::len) + options.prefixes.len().max(1);
             if total > MAX_PREFIXES_PER_CONNECTION {
                 return Err(Reply::error(format!(
@@ -275,7 +281,7 @@ impl Emulator {
                 )));
             }
         }
-        Ok(())
+        Ok(quirk)
     }
 
     /// Redis's `enableTracking`: the mode flags and the redirect are replaced, prefixes added.
@@ -590,7 +596,7 @@ impl Emulator {
         if !reads || tracker.bcast || !wanted {
             return;
         }
-        for i in key_positions(spec, cmd.args.len()) {
+        for i in read_key_positions(spec, &cmd.args) {
             self.tracking.remember(&cmd.args[i], conn.id);
         }
     }
@@ -660,12 +666,37 @@ impl Emulator {
     }
 }
 
+/// The indexes of the keys a read-only command reads: by its spec, or, for the commands whose
+/// keys move (`numkeys`, `STREAMS`), by their arguments as Redis's key specs find them.
+fn read_key_positions(spec: &Spec, args: &[Vec<u8>]) -> Vec<usize> {
+    match spec.name {
+        "zunion" | "zinter" | "zdiff" | "zintercard" | "sintercard" => {
+            // A count past the arguments is an error, and Redis finds no keys then.
+            let count = strict_i64(&args[1]).and_then(|n| usize::try_from(n).ok());
+            match count.map(|n| 2usize.saturating_add(n)) {
+                Some(end) if end <= args.len() => (2..end).collect(),
+                _ => Vec::new(),
+            }
+        }
+        "xread" => match args.iter().position(|w| is(w, "streams")) {
+            Some(at) => {
+                let names = (args.len() - at - 1) / 2;
+                (at + 1..at + 1 + names).collect()
+            }
+            None => Vec::new(),
+        },
+        _ => key_positions(spec, args.len()).collect(),
+    }
+}
+
 /// Redis's `checkPrefixCollisionsOrReply`: no new prefix may be a prefix of another, given or
-/// registered before.
+/// registered before. Redis 7.0 returns the index of the prefix when two given prefixes
+/// overlap, which its caller takes for success unless it is the first: then the error is
+/// `Ok(Some(error))`, replied before the `OK` of tracking turned on with every prefix.
 fn check_prefix_collisions(
     existing: Option<&BTreeSet<Vec<u8>>>,
     given: &[Vec<u8>],
-) -> Result<(), Reply> {
+) -> Result<Option<Reply>, Reply> {
     let overlap = |a: &[u8], b: &[u8]| a.starts_with(b) || b.starts_with(a);
     let text = |p: &[u8]| String::from_utf8_lossy(p).into_owned();
     for (i, prefix) in given.iter().enumerate() {
@@ -682,15 +713,16 @@ fn check_prefix_collisions(
             )));
         }
         if let Some(other) = given[i + 1..].iter().find(|other| overlap(prefix, other)) {
-            return Err(Reply::error(format!(
+            let error = Reply::error(format!(
                 "ERR Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a \
                  single client must not overlap.",
                 text(prefix),
                 text(other)
-            )));
+            ));
+            return if i == 0 { Err(error) } else { Ok(Some(error)) };
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 #[cfg(test)]

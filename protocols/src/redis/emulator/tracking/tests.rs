@@ -391,6 +391,17 @@ fn tracking_options_are_checked_in_redis_order() {
             "{all:?}: {reply}"
         );
     }
+    let twice = send(
+        &mut em,
+        &mut a,
+        &[
+            "CLIENT", "TRACKING", "on", "PREFIX", "a", "PREFIX", "b", "PREFIX", "bc",
+        ],
+    );
+    assert!(
+        twice.starts_with("-ERR PREFIX option requires BCAST"),
+        "{twice}"
+    );
     let overlap = check_prefix_collisions(None, &[b"ab".to_vec(), b"a".to_vec()]);
     assert_eq!(
         overlap.unwrap_err(),
@@ -398,5 +409,41 @@ fn tracking_options_are_checked_in_redis_order() {
             "ERR Prefix 'ab' overlaps with another provided prefix 'a'. Prefixes for a single \
              client must not overlap."
         )
+    );
+}
+
+#[test]
+fn overlapping_given_prefixes_after_the_first_error_then_turn_tracking_on_as_in_redis_7_0() {
+    let mut em = Emulator::new(&Seed::new());
+    let mut a = Session::new(1);
+    assert_eq!(
+        send(
+            &mut em,
+            &mut a,
+            &[
+                "CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "a", "PREFIX", "b", "PREFIX", "bc"
+            ]
+        ),
+        "-ERR Prefix 'b' overlaps with another provided prefix 'bc'. Prefixes for a single \
+         client must not overlap.\r\n+OK\r\n"
+    );
+    assert_eq!(send(&mut em, &mut a, &["CLIENT", "GETREDIR"]), ":0\r\n");
+}
+
+#[test]
+fn reads_of_commands_with_moving_keys_are_tracked() {
+    let (mut em, mut a, mut b) = tracking_pair(&[]);
+    send(&mut em, &mut a, &["ZUNION", "2", "z1", "z2"]);
+    send(&mut em, &mut a, &["SINTERCARD", "1", "s1"]);
+    send(&mut em, &mut a, &["XREAD", "STREAMS", "x1", "0"]);
+    send(&mut em, &mut a, &["ZINTER", "99", "zz"]);
+    send(&mut em, &mut b, &["ZADD", "z2", "1", "a"]);
+    send(&mut em, &mut b, &["SADD", "s1", "a"]);
+    send(&mut em, &mut b, &["XADD", "x1", "1-1", "f", "v"]);
+    assert_eq!(
+        outbox(&mut em, 1),
+        ">2\r\n$10\r\ninvalidate\r\n*1\r\n$2\r\nz2\r\n\
+         >2\r\n$10\r\ninvalidate\r\n*1\r\n$2\r\ns1\r\n\
+         >2\r\n$10\r\ninvalidate\r\n*1\r\n$2\r\nx1\r\n"
     );
 }
