@@ -665,7 +665,10 @@ impl Backend for Answerer<'_> {
             Backend::answered_locally(emulator, conn, cmd, reply);
         }
         match (reply, cmd.params().first()) {
-            (Reply::Error(e), Some(sub)) if e.starts_with("ERR unknown subcommand") => {
+            (Reply::Error(e), Some(sub))
+                if e.starts_with("ERR unknown subcommand")
+                    || e.starts_with(mocket_protocols::redis::conn::TRACKING_NEEDS_EMULATOR) =>
+            {
                 self.unknown(cmd, Some(&String::from_utf8_lossy(sub)));
             }
             _ => self.mocked(cmd, self.scope.emulated),
@@ -745,6 +748,19 @@ impl Backend for Answerer<'_> {
 
     fn clients(&mut self) -> Option<&mut ClientRegistry> {
         self.emulator.as_deref_mut().and_then(Backend::clients)
+    }
+
+    fn client_tracking(&mut self, conn: &mut Connection, params: &[Vec<u8>]) -> Reply {
+        match self.emulator.as_deref_mut() {
+            Some(emulator) => emulator.client_tracking(conn, params),
+            None => mocket_protocols::redis::conn::tracking_needs_emulator(&params[0]),
+        }
+    }
+
+    fn after_reply(&mut self, conn: &Connection, out: &mut Vec<u8>) {
+        if let Some(emulator) = self.emulator.as_deref_mut() {
+            emulator.after_reply(conn.id, out);
+        }
     }
 
     fn user_names(&mut self) -> Vec<String> {

@@ -280,7 +280,7 @@ fn unknown_commands_get_redis_errors_and_are_reported() {
             "FOO",
             "EXEC",
             "MIGRATE h 1 k 0 0",
-            "CLIENT TRACKING on",
+            "COMMAND GETKEYSANDFLAGS set k v",
             "CLIENT NOSUCH",
         ],
         "-ERR unknown command 'FOO', with args beginning with: 'a' 'b' \r\n\
@@ -288,7 +288,7 @@ fn unknown_commands_get_redis_errors_and_are_reported() {
          -ERR unknown command 'FOO', with args beginning with: \r\n\
          -EXECABORT Transaction discarded because of previous errors.\r\n\
          -ERR unknown command 'MIGRATE', with args beginning with: 'h' '1' 'k' '0' '0' \r\n\
-         -ERR unknown subcommand 'TRACKING'. Try CLIENT HELP.\r\n\
+         -ERR unknown subcommand 'GETKEYSANDFLAGS'. Try COMMAND HELP.\r\n\
          -ERR unknown subcommand 'NOSUCH'. Try CLIENT HELP.\r\n",
     );
     // Redis has no FOO and no CLIENT NOSUCH either: only what Redis has and the emulator
@@ -296,7 +296,7 @@ fn unknown_commands_get_redis_errors_and_are_reported() {
     let report = e.report();
     assert_eq!(report.unmatched_count, 2, "{:?}", report.unmatched);
     assert!(report.unmatched[0].contains("MIGRATE h 1 k 0 0: unknown command"));
-    assert!(report.unmatched[1].contains("CLIENT TRACKING on: unknown command"));
+    assert!(report.unmatched[1].contains("COMMAND GETKEYSANDFLAGS set k v: unknown command"));
 }
 
 #[test]

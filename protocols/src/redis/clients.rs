@@ -41,6 +41,26 @@ struct ClientRecord {
     no_evict: bool,
     user: String,
     resp: i64,
+    /// Client-side caching: the `t`, `R` and `B` flags and `redir=`, set by the emulator.
+    tracking: TrackingView,
+}
+
+/// What `CLIENT LIST` shows of a connection's `CLIENT TRACKING`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackingView {
+    /// The flag letters, in Redis's order (`t`, `R`, `B`); empty while tracking is off.
+    pub flags: String,
+    /// The connection invalidations are redirected to, 0 for none, -1 while tracking is off.
+    pub redir: i64,
+}
+
+impl Default for TrackingView {
+    fn default() -> Self {
+        TrackingView {
+            flags: String::new(),
+            redir: -1,
+        }
+    }
 }
 
 impl ClientRecord {
@@ -59,6 +79,7 @@ impl ClientRecord {
             no_evict: false,
             user: DEFAULT_USER.into(),
             resp: 2,
+            tracking: TrackingView::default(),
         }
     }
 
@@ -78,6 +99,9 @@ impl ClientRecord {
             if set {
                 flags.push(letter);
             }
+            if letter == 'b' {
+                flags.push_str(&self.tracking.flags);
+            }
         }
         if flags.is_empty() {
             flags.push('N');
@@ -91,7 +115,7 @@ impl ClientRecord {
         format!(
             "id={id} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} \
              ssub={} multi={} qbuf=0 qbuf-free=20474 argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 \
-             obl=0 oll=0 omem=0 tot-mem=37658 events=r cmd={} user={} redir=-1 resp={}\n",
+             obl=0 oll=0 omem=0 tot-mem=37658 events=r cmd={} user={} redir={} resp={}\n",
             self.addr,
             self.laddr,
             id + 7,
@@ -106,6 +130,7 @@ impl ClientRecord {
             self.multi,
             self.cmd,
             self.user,
+            self.tracking.redir,
             self.resp,
         )
     }
@@ -213,6 +238,19 @@ impl ClientRegistry {
 
     pub fn contains(&self, id: u64) -> bool {
         self.clients.contains_key(&id)
+    }
+
+    /// Sets what `CLIENT LIST` shows of connection `id`'s client-side caching.
+    pub fn set_tracking(&mut self, id: u64, view: TrackingView) {
+        if let Some(record) = self.record(id) {
+            record.tracking = view;
+        }
+    }
+
+    /// The protocol version (2 or 3) of connection `id`, and whether it is subscribed to
+    /// anything: how an invalidation reaches it. `None` for a connection that is gone.
+    pub fn delivery(&self, id: u64) -> Option<(i64, bool)> {
+        self.clients.get(&id).map(|r| (r.resp, r.is_pubsub()))
     }
 
     /// The connections `CLIENT KILL` chose since the last call: the driver closes them, after

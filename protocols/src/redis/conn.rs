@@ -98,6 +98,17 @@ pub trait Backend {
     fn user_names(&mut self) -> Vec<String> {
         vec![DEFAULT_USER.into()]
     }
+
+    /// `CLIENT TRACKING|CACHING|GETREDIR|TRACKINGINFO` (client-side caching). Command entries
+    /// keep no data that could change, so only an emulator tracks keys.
+    fn client_tracking(&mut self, _conn: &mut Connection, params: &[Vec<u8>]) -> Reply {
+        tracking_needs_emulator(&params[0])
+    }
+
+    /// Appends what must follow a command's reply on this connection: the invalidations of
+    /// keys it changed itself and the `BCAST` invalidations of the command (Redis sends both
+    /// after the reply). Called even when `CLIENT REPLY` silences the reply.
+    fn after_reply(&mut self, _conn: &Connection, _out: &mut Vec<u8>) {}
 }
 
 /// The state of one client connection.
@@ -128,6 +139,9 @@ pub struct Connection {
     pub(crate) no_evict: bool,
     /// `CLIENT REPLY`.
     reply_mode: ReplyMode,
+    /// `CLIENT CACHING yes|no` was given for the next command (client-side caching's OPTIN
+    /// and OPTOUT modes); cleared after a command other than `CLIENT`, outside `MULTI`.
+    pub(crate) tracking_caching: bool,
     /// While `EXEC` runs, how many commands it runs: Redis still shows the transaction then.
     executing: Option<usize>,
 }
@@ -216,6 +230,9 @@ impl Connection {
         }
         let skipping = self.reply_mode == ReplyMode::Skip;
         let reply = self.execute(cmd, backend);
+        if !self.in_transaction() && !cmd.args[0].eq_ignore_ascii_case(b"CLIENT") {
+            self.tracking_caching = false;
+        }
         let silent = skipping || matches!(self.reply_mode, ReplyMode::Off | ReplyMode::SkipNext);
         self.reply_mode = match self.reply_mode {
             ReplyMode::Skip if skipping => ReplyMode::On,
@@ -490,6 +507,10 @@ impl Connection {
         let arity = match sub.as_str() {
             "setname" | "no-evict" | "reply" => 3,
             "getname" | "id" | "info" | "help" => 2,
+            // Client-side caching (emulator/tracking.rs).
+            "caching" => 3,
+            "getredir" | "trackinginfo" => 2,
+            "tracking" => -3,
             "setinfo" => 4,
             "list" => -2,
             "unblock" | "kill" => -3,
@@ -533,6 +554,9 @@ impl Connection {
                 String::from_utf8_lossy(&params[0])
             )),
             "unblock" => unblock(&params[1..], backend),
+            "tracking" | "caching" | "getredir" | "trackinginfo" => {
+                backend.client_tracking(self, params)
+            }
             _ => unreachable!("{sub} is listed above"),
         }
     }
@@ -586,6 +610,20 @@ impl Connection {
         }
         message.map_or(Reply::Simple("PONG".into()), Reply::bulk)
     }
+}
+
+/// How the refusal of client-side caching on an address without emulator starts: the driver
+/// counts such a command as unmatched, since Redis has it.
+pub const TRACKING_NEEDS_EMULATOR: &str =
+    "ERR mocket: client-side caching needs an emulated address";
+
+/// The refusal of `CLIENT TRACKING` and its companions (`sub`) where no emulator keeps data.
+pub fn tracking_needs_emulator(sub: &[u8]) -> Reply {
+    Reply::error(format!(
+        "{TRACKING_NEEDS_EMULATOR}: CLIENT {} invalidates keys the emulator stores; set \
+         `emulate: true` on this address's redis entry",
+        String::from_utf8_lossy(sub).to_ascii_uppercase()
+    ))
 }
 
 /// Client names and library names: printable, no spaces.
@@ -822,6 +860,7 @@ impl Session {
         let mut bytes = Vec::new();
         backend.drain_pushes(&self.conn, &mut bytes);
         reply.encode(self.conn.protocol, &mut bytes);
+        backend.after_reply(&self.conn, &mut bytes);
         let mut rest = self.receive(&[], backend);
         bytes.append(&mut rest.bytes);
         rest.bytes = bytes;
@@ -853,6 +892,7 @@ impl Session {
                     if let Some(reply) = reply {
                         reply.encode(self.conn.protocol, &mut bytes);
                     }
+                    backend.after_reply(&self.conn, &mut bytes);
                 }
                 Err(e) => {
                     match e.reply_text() {

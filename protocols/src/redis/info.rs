@@ -26,6 +26,12 @@ pub struct Figures {
     pub pubsub_channels: usize,
     pub pubsub_patterns: usize,
     pub pubsubshard_channels: usize,
+    /// Client-side caching: connections with tracking on, keys in the tracking table, their
+    /// connections in all, and distinct `BCAST` prefixes.
+    pub tracking_clients: usize,
+    pub tracking_total_keys: usize,
+    pub tracking_total_items: usize,
+    pub tracking_total_prefixes: usize,
     /// `cmdstat_get:calls=...` lines.
     pub commandstats: Vec<String>,
     /// `errorstat_ERR:count=...` lines.
@@ -57,6 +63,10 @@ impl Default for Figures {
             pubsub_channels: 0,
             pubsub_patterns: 0,
             pubsubshard_channels: 0,
+            tracking_clients: 0,
+            tracking_total_keys: 0,
+            tracking_total_items: 0,
+            tracking_total_prefixes: 0,
             commandstats: Vec::new(),
             errorstats: Vec::new(),
             keyspace: Vec::new(),
@@ -174,7 +184,7 @@ fn clients(f: &Figures) -> Vec<Field> {
         ("client_recent_max_input_buffer", s("0")),
         ("client_recent_max_output_buffer", s("0")),
         ("blocked_clients", f.blocked_clients.to_string()),
-        ("tracking_clients", s("0")),
+        ("tracking_clients", f.tracking_clients.to_string()),
         ("clients_in_timeout_table", f.blocked_clients.to_string()),
     ]
 }
@@ -356,11 +366,16 @@ fn stats(f: &Figures) -> Vec<Field> {
         "active_defrag_key_misses",
         "total_active_defrag_time",
         "current_active_defrag_time",
-        "tracking_total_keys",
-        "tracking_total_items",
-        "tracking_total_prefixes",
-        "unexpected_error_replies",
     ]));
+    out.extend([
+        ("tracking_total_keys", f.tracking_total_keys.to_string()),
+        ("tracking_total_items", f.tracking_total_items.to_string()),
+        (
+            "tracking_total_prefixes",
+            f.tracking_total_prefixes.to_string(),
+        ),
+    ]);
+    out.extend(zeros(&["unexpected_error_replies"]));
     out.push(("total_error_replies", f.total_error_replies.to_string()));
     out.extend(zeros(&["dump_payload_sanitizations"]));
     out.extend([

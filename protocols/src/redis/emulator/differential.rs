@@ -1271,3 +1271,5 @@ mod functions;
 mod geo;
 mod lua_libs;
 mod server;
+/// Client-side caching: every connection's bytes compared, pushes included.
+mod tracking;

@@ -43,6 +43,8 @@ mod functions;
 mod lua_libs;
 // Server administration of issue 19: INFO's figures, CONFIG, ACL, SLOWLOG, LATENCY, MEMORY.
 mod admin;
+// Client-side caching: CLIENT TRACKING and its invalidation messages.
+mod tracking;
 
 pub use pubsub::{Eviction, OutputLimits};
 
@@ -177,6 +179,8 @@ pub struct Emulator {
     clients: ClientRegistry,
     /// Statistics, configuration, users and the slow log.
     admin: admin::Admin,
+    /// Client-side caching: who tracks which keys, and the invalidations to send.
+    tracking: tracking::Tracking,
 }
 
 impl Emulator {
@@ -199,6 +203,7 @@ impl Emulator {
             random: 0x9e37_79b9_7f4a_7c15,
             clients: ClientRegistry::default(),
             admin: admin::Admin::default(),
+            tracking: tracking::Tracking::default(),
         };
         for (key, value) in seed {
             let value = match value {
@@ -267,6 +272,7 @@ impl Emulator {
             return refusal;
         }
         self.count_lookups(conn.db, spec, cmd);
+        self.tracking_before_command(conn.id);
         let started = Instant::now();
         let reply = self.run(conn, cmd);
         if conn.blocked.is_none() {
@@ -275,18 +281,28 @@ impl Emulator {
         reply
     }
 
-    /// Runs a command, telling the watchers of the keys it changes.
+    /// Runs a command, telling the watchers and the tracking connections of the keys it
+    /// changes, and remembering the keys it reads for a tracking connection.
     fn run(&mut self, conn: &mut Connection, cmd: &Command) -> Reply {
+        let reply = self.run_and_signal(conn, cmd);
+        self.tracking_after_command(conn, cmd, &reply);
+        reply
+    }
+
+    fn run_and_signal(&mut self, conn: &mut Connection, cmd: &Command) -> Reply {
         let name = cmd.name();
         let run = handler(&name).expect("checked");
-        if self.watches.is_empty() {
+        let tracking = self.tracking.is_active();
+        if self.watches.is_empty() && !tracking {
             return run(self, conn, &cmd.args);
         }
         let spec = spec::find(&name).expect("every handled command has a spec");
         let now = self.now;
-        let before: watch::Before = self
-            .watches
-            .keys_of(spec, &cmd.args, conn.db)
+        let mut candidates = self.watches.keys_of(spec, &cmd.args, conn.db);
+        if tracking {
+            candidates.extend(self.tracking_candidates(spec, &cmd.args, conn.db));
+        }
+        let before: watch::Before = candidates
             .into_iter()
             .map(|(db, key)| {
                 let content = watch::content(self.dbs[db].get(&key), now);
@@ -296,10 +312,15 @@ impl Emulator {
         let reply = run(self, conn, &cmd.args);
         if !before.is_empty() {
             let dbs = &self.dbs;
-            self.watches
-                .after(&cmd.args, &name, &reply, before, |db, key| {
-                    watch::content(dbs[db].get(key), now)
-                });
+            let signaled = watch::signaled_keys(&cmd.args, &name, &reply, before, |db, key| {
+                watch::content(dbs[db].get(key), now)
+            });
+            for (db, key) in &signaled {
+                self.watches.touch(*db, key);
+            }
+            if tracking {
+                self.invalidate_signaled(signaled, conn.id);
+            }
         }
         reply
     }
@@ -374,6 +395,7 @@ impl Emulator {
         self.pubsub.forget(id);
         self.watches.unwatch(id);
         self.waiters.forget(id);
+        self.disable_tracking(id);
     }
 
     /// `INFO keyspace` lines for the databases that hold keys.
@@ -403,6 +425,7 @@ impl Emulator {
         if expired {
             self.dbs[db].remove(key);
             self.admin.stats.expired_keys += 1;
+            self.tracking.expired(key);
         }
         self.dbs[db].get_mut(key)
     }
@@ -558,6 +581,14 @@ impl Backend for Emulator {
 
     fn user_names(&mut self) -> Vec<String> {
         self.admin.acl.names()
+    }
+
+    fn client_tracking(&mut self, conn: &mut Connection, params: &[Vec<u8>]) -> Reply {
+        Emulator::client_tracking(self, conn, params)
+    }
+
+    fn after_reply(&mut self, conn: &Connection, out: &mut Vec<u8>) {
+        Emulator::after_reply(self, conn.id, out);
     }
 }
 

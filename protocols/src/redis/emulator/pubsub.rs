@@ -191,8 +191,23 @@ impl PubSub {
         let Some(sub) = self.subscribers.get(&to) else {
             return;
         };
+        let protocol = sub.protocol;
+        self.push_to(to, from, protocol, message, now);
+    }
+
+    /// Leaves `message`, encoded in `protocol`, in `to`'s outbox at `now` (ms), whether or not
+    /// `to` subscribes: client-side caching's invalidations reach plain connections too.
+    /// `from` is the connection running the command: its own session drains its outbox.
+    pub(super) fn push_to(
+        &mut self,
+        to: u64,
+        from: u64,
+        protocol: Protocol,
+        message: &Reply,
+        now: u64,
+    ) {
         let outbox = self.outbox.entry(to).or_default();
-        message.encode(sub.protocol, &mut outbox.bytes);
+        message.encode(protocol, &mut outbox.bytes);
         let waiting = outbox.bytes.len();
         let limits = self.limits;
         let over_soft_since = match waiting > limits.soft {
@@ -218,8 +233,8 @@ impl PubSub {
             self.evictions.push(Eviction {
                 id: to,
                 reason: format!(
-                    "subscriber connection {to} stopped reading: {limit} of pub/sub messages \
-                     waited for it (Redis's client-output-buffer-limit pubsub 32mb 8mb 60); \
+                    "subscriber connection {to} stopped reading: {limit} of pub/sub or \
+                     invalidation messages waited for it (Redis's client-output-buffer-limit pubsub 32mb 8mb 60); \
                      disconnected it as Redis does"
                 ),
             });

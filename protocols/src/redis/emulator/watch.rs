@@ -177,64 +177,84 @@ impl Watches {
                 .cloned()
                 .collect();
         }
-        if NEVER_SIGNALED.contains(&name) {
-            return Vec::new();
-        }
-        if KEYS_ANYWHERE.contains(&name) {
-            return self.watchers.keys().cloned().collect();
-        }
-        if !spec.flags.contains(&"write") {
-            return Vec::new();
-        }
-        key_positions(spec, args.len())
-            .chain(super::geo::radius_store_key(name, args).flatten())
-            .filter_map(|i| {
-                let slot = (db, args[i].clone());
-                self.watchers.contains_key(&slot).then_some(slot)
-            })
-            .collect()
+        written_candidates(
+            spec,
+            args,
+            db,
+            |slot| self.watchers.contains_key(slot),
+            || self.watchers.keys().cloned().collect(),
+        )
     }
+}
 
-    /// Touches the keys of `before` that the command changed, or that it signals anyway.
-    pub(crate) fn after(
-        &mut self,
-        args: &[Vec<u8>],
-        name: &str,
-        reply: &Reply,
-        before: Before,
-        now: impl Fn(usize, &[u8]) -> Option<(Value, Option<u64>)>,
-    ) {
-        let failed = matches!(reply, Reply::Error(_) | Reply::Nil | Reply::NilArray);
-        let refused = (name.contains("EXPIRE") || name == "RENAMENX") && *reply == Reply::Int(0);
-        // Renaming a key to itself changes nothing and signals nothing.
-        let same_key = name.starts_with("RENAME") && args.get(1) == args.get(2);
-        // `SETRANGE key offset ""` writes nothing and signals nothing.
-        let no_write = name == "SETRANGE" && args.get(3).is_some_and(|v| v.is_empty());
-        let succeeded = !failed && !refused && !same_key && !no_write;
-        let signals = succeeded && SIGNAL_ON_SUCCESS.contains(&name);
-        // A `*STORE` command writes its destination only, whatever its sources.
-        // GEORADIUS writes the key of its STORE option, if any, and no other.
-        let radius_store = super::geo::radius_store_key(name, args);
-        let written = |key: &[u8]| match radius_store {
-            Some(store) => store.is_some_and(|i| args[i] == key),
-            None => !name.ends_with("STORE") || args.get(1).is_some_and(|d| d == key),
-        };
-        // `SWAPDB` signals every watched key of both databases that exists in either.
-        let swapped_db = |db: usize| {
-            name == "SWAPDB"
-                && succeeded
-                && args[1..]
-                    .iter()
-                    .any(|index| crate::redis::command::strict_i64(index) == Some(db as i64))
-        };
-        for (db, key, old) in before {
-            let new = now(db, &key);
-            let swapped = swapped_db(db) && (old.is_some() || new.is_some());
-            if old != new || swapped || (signals && new.is_some() && written(&key)) {
-                self.touch(db, &key);
-            }
+/// The keys a write command may change that `interested` selects: its keys by `spec` in `db`;
+/// for writers whose keys the spec does not locate, `everything` the caller is interested in.
+/// Flushes are left to the caller.
+pub(crate) fn written_candidates(
+    spec: &Spec,
+    args: &[Vec<u8>],
+    db: usize,
+    interested: impl Fn(&(usize, Vec<u8>)) -> bool,
+    everything: impl FnOnce() -> Vec<(usize, Vec<u8>)>,
+) -> Vec<(usize, Vec<u8>)> {
+    let name = spec.name;
+    if NEVER_SIGNALED.contains(&name) {
+        return Vec::new();
+    }
+    if KEYS_ANYWHERE.contains(&name) {
+        return everything();
+    }
+    if !spec.flags.contains(&"write") {
+        return Vec::new();
+    }
+    key_positions(spec, args.len())
+        .chain(super::geo::radius_store_key(name, args).flatten())
+        .map(|i| (db, args[i].clone()))
+        .filter(|slot| interested(slot))
+        .collect()
+}
+
+/// The keys of `before` that the command changed, or that Redis signals as modified anyway
+/// (its `signalModifiedKey`), in the order of `before`.
+pub(crate) fn signaled_keys(
+    args: &[Vec<u8>],
+    name: &str,
+    reply: &Reply,
+    before: Before,
+    now: impl Fn(usize, &[u8]) -> Option<(Value, Option<u64>)>,
+) -> Vec<(usize, Vec<u8>)> {
+    let failed = matches!(reply, Reply::Error(_) | Reply::Nil | Reply::NilArray);
+    let refused = (name.contains("EXPIRE") || name == "RENAMENX") && *reply == Reply::Int(0);
+    // Renaming a key to itself changes nothing and signals nothing.
+    let same_key = name.starts_with("RENAME") && args.get(1) == args.get(2);
+    // `SETRANGE key offset ""` writes nothing and signals nothing.
+    let no_write = name == "SETRANGE" && args.get(3).is_some_and(|v| v.is_empty());
+    let succeeded = !failed && !refused && !same_key && !no_write;
+    let signals = succeeded && SIGNAL_ON_SUCCESS.contains(&name);
+    // A `*STORE` command writes its destination only, whatever its sources.
+    // GEORADIUS writes the key of its STORE option, if any, and no other.
+    let radius_store = super::geo::radius_store_key(name, args);
+    let written = |key: &[u8]| match radius_store {
+        Some(store) => store.is_some_and(|i| args[i] == key),
+        None => !name.ends_with("STORE") || args.get(1).is_some_and(|d| d == key),
+    };
+    // `SWAPDB` signals every watched key of both databases that exists in either.
+    let swapped_db = |db: usize| {
+        name == "SWAPDB"
+            && succeeded
+            && args[1..]
+                .iter()
+                .any(|index| crate::redis::command::strict_i64(index) == Some(db as i64))
+    };
+    let mut signaled = Vec::new();
+    for (db, key, old) in before {
+        let new = now(db, &key);
+        let swapped = swapped_db(db) && (old.is_some() || new.is_some());
+        if old != new || swapped || (signals && new.is_some() && written(&key)) {
+            signaled.push((db, key));
         }
     }
+    signaled
 }
 
 /// The live content of a slot, as the comparison sees it.

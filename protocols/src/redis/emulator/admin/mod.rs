@@ -114,7 +114,7 @@ impl Emulator {
                 .sum::<u64>();
         let admin = &self.admin;
         let stats = &admin.stats;
-        Figures {
+        let mut figures = Figures {
             uptime_seconds: admin.uptime_seconds(self.clock.now_ms()),
             hz: admin.config.int("hz"),
             connected_clients: self.clients.len().max(1),
@@ -133,7 +133,10 @@ impl Emulator {
             errorstats: stats.error_lines(),
             keyspace,
             ..Figures::default()
-        }
+        };
+        // Client-side caching (tracking.rs).
+        self.tracking_figures(&mut figures);
+        figures
     }
 
     /// Counts `keyspace_hits` and `keyspace_misses` for a read-only command about to run, by
