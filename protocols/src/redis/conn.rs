@@ -528,10 +528,7 @@ impl Connection {
             },
             "help" => Reply::simples(CLIENT_HELP),
             "setinfo" => setinfo(&params[1], &params[2]),
-            "unblock" if params.len() > 3 => Reply::error(format!(
-                "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
-                String::from_utf8_lossy(&params[0])
-            )),
+            "unblock" if params.len() > 3 => subcommand_syntax_error(&params[0], "CLIENT"),
             "unblock" => unblock(&params[1..], backend),
             _ => unreachable!("{sub} is listed above"),
         }
@@ -695,20 +692,25 @@ const CLIENT_HELP: &[&str] = &[
 
 /// Redis's reply to a subcommand it does not have.
 pub fn unknown_subcommand(sub: &[u8], command: &str) -> Reply {
-    let sub = String::from_utf8_lossy(sub);
-    let sub: String = sub.chars().take(128).collect();
+    let sub = quoted_subcommand(sub);
     Reply::error(format!(
         "ERR unknown subcommand '{sub}'. Try {command} HELP."
     ))
 }
 
-/// Redis's `addReplySubcommandSyntaxError`: a subcommand given the wrong arguments.
+/// Redis's `addReplySubcommandSyntaxError`: a subcommand given the wrong arguments. The one
+/// place this text is built; every container command (CLIENT, ACL, PUBSUB, XINFO, ...) uses it.
 pub fn subcommand_syntax_error(sub: &[u8], command: &str) -> Reply {
-    let sub = String::from_utf8_lossy(sub);
-    let sub: String = sub.chars().take(128).collect();
+    let sub = quoted_subcommand(sub);
     Reply::error(format!(
         "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {command} HELP."
     ))
+}
+
+/// A subcommand as Redis's `%.128s` prints it: up to a NUL, at most 128 bytes.
+fn quoted_subcommand(sub: &[u8]) -> String {
+    let text = sub.split(|b| *b == 0).next().unwrap_or_default();
+    String::from_utf8_lossy(&text[..text.len().min(128)]).into_owned()
 }
 
 /// `COMMAND`, `COMMAND COUNT|INFO|DOCS|LIST`. Docs are empty: clients use them for hints only.

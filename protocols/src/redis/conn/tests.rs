@@ -333,3 +333,23 @@ fn pipelines_split_at_every_boundary_answer_the_same() {
         }
     }
 }
+
+#[test]
+fn subcommand_errors_quote_at_most_128_bytes_up_to_a_nul() {
+    let text = |r: Reply| match r {
+        Reply::Error(e) => e,
+        other => panic!("{other:?}"),
+    };
+    let long = "é".repeat(100);
+    assert_eq!(
+        text(unknown_subcommand(long.as_bytes(), "OBJECT")),
+        format!(
+            "ERR unknown subcommand '{}'. Try OBJECT HELP.",
+            "é".repeat(64)
+        )
+    );
+    assert_eq!(
+        text(subcommand_syntax_error(b"get\0more", "SLOWLOG")),
+        "ERR unknown subcommand or wrong number of arguments for 'get'. Try SLOWLOG HELP."
+    );
+}

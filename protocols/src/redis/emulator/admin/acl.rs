@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, VecDeque};
 use super::super::{Emulator, NOT_INTEGER};
 use crate::redis::auth::{self, Credentials, DEFAULT_USER};
 use crate::redis::command::{Command, strict_i64};
-use crate::redis::conn::{Connection, unknown_subcommand};
+use crate::redis::conn::{Connection, subcommand_syntax_error, unknown_subcommand};
 use crate::redis::glob;
 use crate::redis::reply::Reply;
 use crate::redis::spec::{self, SPECS, Spec};
@@ -757,10 +757,7 @@ fn cat(word: &[u8], params: &[Vec<u8>]) -> Reply {
                     .map(|s| s.name),
             )
         }
-        _ => Reply::error(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
-            String::from_utf8_lossy(word)
-        )),
+        _ => subcommand_syntax_error(word, "ACL"),
     }
 }
 
