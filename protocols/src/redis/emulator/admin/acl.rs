@@ -127,7 +127,8 @@ impl AclUser {
 
     /// Whether every key the command names matches one of the user's patterns.
     fn may_access(&self, spec: &Spec, args: &[Vec<u8>]) -> bool {
-        super::super::watch::key_positions(spec, args.len())
+        super::super::watch::key_positions(spec, args)
+            .into_iter()
             .all(|i| self.keys.iter().any(|p| glob::matches(p, &args[i])))
     }
 
@@ -554,7 +555,8 @@ impl Acl {
             if user.may_access(spec, args) {
                 return Ok(());
             }
-            let key = super::super::watch::key_positions(spec, args.len())
+            let key = super::super::watch::key_positions(spec, args)
+                .into_iter()
                 .find(|i| !user.keys.iter().any(|p| glob::matches(p, &args[*i])))
                 .map(|i| String::from_utf8_lossy(&args[i]).into_owned())
                 .unwrap_or_default();
@@ -847,7 +849,8 @@ fn dryrun(acl: &Acl, params: &[Vec<u8>]) -> Reply {
         ));
     }
     if !user.may_access(spec, &command.args) {
-        let key = super::super::watch::key_positions(spec, command.args.len())
+        let key = super::super::watch::key_positions(spec, &command.args)
+            .into_iter()
             .find(|i| {
                 !user
                     .keys

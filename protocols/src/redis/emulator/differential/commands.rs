@@ -1,0 +1,153 @@
+//! Differential scripts for `COMMAND`: `INFO` of every command the emulator answers (Redis lists
+//! a container's subcommands in its hash table's random order, so containers are compared by
+//! subcommand), `GETKEYS`/`GETKEYSANDFLAGS` over every kind of key spec and their errors, and
+//! `LIST FILTERBY` with filters whose answer has one order.
+
+use super::{Pair, real_or_skip, steps};
+use crate::redis::command_meta;
+use crate::redis::spec::SPECS;
+
+const GETKEYS: &[&str] = &[
+    "command getkeys get a",
+    "command getkeys GET a",
+    "command getkeys mset a 1 b 2",
+    "command getkeys del a b c",
+    "command getkeys rename a b",
+    "command getkeys lmove a b left right",
+    "command getkeys blpop a b 0",
+    "command getkeys zunionstore d 2 a b weights 1 2",
+    "command getkeys zunion 2 a b withscores",
+    "command getkeys zinter 1 a",
+    "command getkeys zdiffstore d 1 a",
+    "command getkeys zintercard 2 a b limit 1",
+    "command getkeys sintercard 2 a b",
+    "command getkeys lmpop 2 a b left count 2",
+    "command getkeys blmpop 0 1 a left",
+    "command getkeys zmpop 1 a min",
+    "command getkeys bzmpop 0 2 a b max",
+    "command getkeys eval x 2 a b c",
+    "command getkeys eval x 0",
+    "command getkeys eval x 5 a",
+    "command getkeys eval x -1",
+    "command getkeys eval x abc",
+    "command getkeys evalsha_ro x 1 a",
+    "command getkeys fcall f 1 a b",
+    "command getkeys xread count 2 streams a b 0 0",
+    "command getkeys xread streams a b c",
+    "command getkeys xread count 1 streams",
+    "command getkeys xreadgroup group g c streams a 0",
+    "command getkeys sort k by w get x store d",
+    "command getkeys sort k store",
+    "command getkeys sort_ro k",
+    "command getkeys georadius k 1 2 3 m store d storedist e",
+    "command getkeys georadius k 1 2 3 m store",
+    "command getkeys georadiusbymember k m 3 km store d",
+    "command getkeys geosearchstore d s fromlonlat 1 2 byradius 1 m",
+    "command getkeys object encoding k",
+    "command getkeys object freq k",
+    "command getkeys xinfo stream s full",
+    "command getkeys xgroup create s g $",
+    "command getkeys memory usage k",
+    "command getkeys bitop and d a b",
+    "command getkeys copy a b db 1",
+    "command getkeys lcs a b len",
+    "command getkeys watch a b",
+    "command getkeys pfcount a b",
+    "command getkeys restore k 0 x",
+    "command getkeys zunionstore d 0 a",
+    "command getkeys zunionstore d -1 a",
+    "command getkeys zunionstore d 2 a",
+    "command getkeys zunionstore d 99999999999999999999 a",
+    "command getkeys sintercard 3 a",
+    "command getkeys get a b",
+    "command getkeys object encoding",
+    "command getkeys ping a",
+    "command getkeys spublish c m",
+    "command getkeys ssubscribe a b",
+    "command getkeys client list",
+    "command getkeys config get x",
+    "command getkeys nosuch a",
+    "command getkeys client nosuch",
+    "command getkeys get",
+    "command getkeys",
+    "command getkeys ping",
+    "command getkeysandflags get a",
+    "command getkeysandflags set k v",
+    "command getkeysandflags set k v get",
+    "command getkeysandflags set k v nx GET",
+    "command getkeysandflags bitfield k get u8 0",
+    "command getkeysandflags bitfield k get u8 0 overflow wrap",
+    "command getkeysandflags bitfield k set u8 0 1",
+    "command getkeysandflags bitfield k get u8",
+    "command getkeysandflags bitfield_ro k get u8 0",
+    "command getkeysandflags lmove a b left right",
+    "command getkeysandflags zunionstore d 2 a b",
+    "command getkeysandflags eval x 1 a",
+    "command getkeysandflags eval x 3 a",
+    "command getkeysandflags sort k store d get x",
+    "command getkeysandflags georadius k 1 2 3 m store d",
+    "command getkeysandflags xread streams a 0",
+    "command getkeysandflags del a b",
+    "command getkeysandflags getdel a",
+    "command getkeysandflags ping x",
+    "command getkeysandflags",
+];
+
+const LIST: &[&str] = &[
+    "command list filterby pattern get",
+    "command list filterby pattern GETDE*",
+    "command list filterby pattern x[a]d*",
+    "command list filterby pattern client|setn*",
+    "command list filterby pattern nosuch*",
+    "command list filterby aclcat nosuch",
+    "command list filterby aclcat @read",
+    "command list filterby module x",
+    "command list filterby",
+    "command list foo",
+    "command list filterby nosuch x",
+    "command list filterby pattern a b",
+    "command help",
+    "command help x",
+    "command count x",
+    "command info nosuch",
+    "command info get nosuch set",
+    "command info client|list",
+    "command info CLIENT|LIST config|nosuch nosuch|x",
+    "command nosuch",
+];
+
+#[test]
+fn command_introspection_answers_byte_for_byte_like_redis_server() {
+    let Some(server) =
+        real_or_skip("command_introspection_answers_byte_for_byte_like_redis_server")
+    else {
+        return;
+    };
+    // `COMMAND INFO` of every command the emulator answers, subcommands for containers.
+    let names: Vec<String> = SPECS
+        .iter()
+        .filter_map(|s| command_meta::find(s.name))
+        .flat_map(|m| {
+            let subs = m.subcommands.iter().map(|s| s.name.to_string());
+            let own = m.subcommands.is_empty().then(|| m.name.to_string());
+            own.into_iter().chain(subs)
+        })
+        .collect();
+    let info: Vec<String> = names.iter().map(|n| format!("command info {n}")).collect();
+    let info: Vec<&str> = info.iter().map(String::as_str).collect();
+    let mut compared = 0;
+    for (family, lines) in [("info", &info[..]), ("getkeys", GETKEYS), ("list", LIST)] {
+        let mut pair = Pair::new(&server);
+        let mut all = lines.to_vec();
+        all.push("hello 3");
+        all.extend_from_slice(lines);
+        match pair.compare(&steps(&all)) {
+            Ok(n) => compared += n,
+            Err(e) => panic!("family {family}: {e}"),
+        }
+    }
+    eprintln!(
+        "COMMAND: {compared} commands compared, {} command entries",
+        names.len()
+    );
+}
