@@ -116,6 +116,50 @@ const LIST: &[&str] = &[
     "command nosuch",
 ];
 
+/// `OBJECT IDLETIME|FREQ` where they do not depend on the clock: the LFU counter of a new key
+/// and after one access (certain), which commands touch, and the policy errors.
+const OBJECT_ACCESS: &[&str] = &[
+    "set k v",
+    "object idletime nosuch",
+    "object freq nosuch",
+    "object freq k",
+    "config set maxmemory-policy allkeys-lfu",
+    "set m abc",
+    "object freq m",
+    "type m",
+    "ttl m",
+    "exists m",
+    "object encoding m",
+    "object freq m",
+    "get m",
+    "object freq m",
+    "rpush l a",
+    "object freq l",
+    "lrange l 0 -1",
+    "object freq l",
+    "object idletime l",
+    "object freq nosuch",
+    "config set maxmemory-policy noeviction",
+    "object freq m",
+];
+
+#[test]
+fn object_idletime_and_freq_answer_byte_for_byte_like_redis_server() {
+    let Some(server) =
+        real_or_skip("object_idletime_and_freq_answer_byte_for_byte_like_redis_server")
+    else {
+        return;
+    };
+    let mut pair = Pair::new(&server);
+    let mut all = OBJECT_ACCESS.to_vec();
+    all.push("hello 3");
+    all.push("flushall");
+    all.extend_from_slice(OBJECT_ACCESS);
+    if let Err(e) = pair.compare(&steps(&all)) {
+        panic!("{e}");
+    }
+}
+
 #[test]
 fn command_introspection_answers_byte_for_byte_like_redis_server() {
     let Some(server) =
