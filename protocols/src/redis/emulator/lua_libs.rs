@@ -12,7 +12,7 @@ mod cjson;
 use mlua::{Lua, MultiValue, Table, Value as LuaValue};
 
 use super::scripting::{raise, sha1_hex};
-use crate::redis::reply::Reply;
+use crate::redis::reply::{Protocol, Reply};
 
 /// `luaL_error`: the message after the calling Lua function's `source:line: `.
 fn lua_error(lua: &Lua, message: &str) -> mlua::Error {
@@ -171,9 +171,12 @@ pub(super) fn redis_helpers(lua: &Lua) -> mlua::Result<Table> {
             return Err(fail(lua, "redis.setresp() requires one argument."));
         }
         let resp = lua.coerce_number(args[0].clone())?.unwrap_or(0.0).trunc();
-        if resp != 2.0 && resp != 3.0 {
-            return Err(fail(lua, "RESP version must be 2 or 3."));
-        }
+        let protocol = match resp {
+            2.0 => Protocol::Resp2,
+            3.0 => Protocol::Resp3,
+            _ => return Err(fail(lua, "RESP version must be 2 or 3.")),
+        };
+        super::lua_resp::set_script_protocol(lua, protocol);
         Ok(())
     })?;
     let set_repl = lua.create_function(move |lua, args: MultiValue| {

@@ -45,6 +45,8 @@ mod lua_libs;
 mod admin;
 // OBJECT IDLETIME and FREQ (issue 19).
 mod access;
+// Scripts' RESP3 conversions (`redis.setresp(3)`).
+mod lua_resp;
 
 pub use pubsub::{Eviction, OutputLimits};
 

@@ -160,6 +160,67 @@ fn object_idletime_and_freq_answer_byte_for_byte_like_redis_server() {
     }
 }
 
+/// Scripts' RESP3 (`redis.setresp(3)`): what `redis.call` gives the script, and what the
+/// script's tables and booleans become, for RESP2 and RESP3 callers.
+const LUA_RESP3: &[&str] = &[
+    "hset h a 1",
+    "sadd s x",
+    "zadd z 1.5 m",
+    "set str abc",
+    "eval \"redis.setresp(3) local r = redis.call('hgetall', 'h') return {type(r.map), r.map.a}\" 0",
+    "eval \"redis.setresp(3) return redis.call('hgetall', 'h')\" 0",
+    "eval \"redis.setresp(3) local r = redis.call('smembers', 's') return {type(r.set), tostring(r.set.x)}\" 0",
+    "eval \"redis.setresp(3) return redis.call('smembers', 's')\" 0",
+    "eval \"redis.setresp(3) local r = redis.call('zscore', 'z', 'm') return {type(r), tostring(r.double)}\" 0",
+    "eval \"redis.setresp(3) return redis.call('zscore', 'z', 'm')\" 0",
+    "eval \"redis.setresp(3) return redis.call('zrange', 'z', 0, -1, 'withscores')\" 0",
+    "eval \"return redis.call('zrange', 'z', 0, -1, 'withscores')\" 0",
+    "eval \"return redis.call('hgetall', 'h')\" 0",
+    "eval \"return redis.call('zscore', 'z', 'm')\" 0",
+    "eval \"redis.setresp(3) return redis.call('get', 'nosuch') == nil\" 0",
+    "eval \"return redis.call('get', 'nosuch') == false\" 0",
+    "eval \"redis.setresp(3) return {redis.call('get', 'nosuch'), 1}\" 0",
+    "eval \"redis.setresp(3) return redis.call('exists', 'h')\" 0",
+    "eval \"redis.setresp(3) local e = redis.pcall('incr', 'str') return e.err\" 0",
+    "eval \"redis.setresp(3) redis.setresp(2) return redis.call('hgetall', 'h')\" 0",
+    "eval \"redis.setresp(3) return true\" 0",
+    "eval \"redis.setresp(3) return false\" 0",
+    "eval \"redis.setresp(3) return {true, false, 1}\" 0",
+    "eval \"return {true, false, 1}\" 0",
+    "eval \"return false\" 0",
+    "eval \"return {double = 3.5}\" 0",
+    "eval \"return {double = 1/0}\" 0",
+    "eval \"return {double = 'x'}\" 0",
+    "eval \"return {big_number = '123456789012345678901234567890'}\" 0",
+    "eval \"return {big_number = 'a\\r\\nb'}\" 0",
+    "eval \"return {big_number = 5}\" 0",
+    "eval \"return {map = {a = 1}}\" 0",
+    "eval \"return {map = {}}\" 0",
+    "eval \"return {map = 1}\" 0",
+    "eval \"return {set = {a = true}}\" 0",
+    "eval \"return {set = {}}\" 0",
+    "eval \"return {verbatim_string = {format = 'txt', string = 'hi'}}\" 0",
+    "eval \"return {verbatim_string = {string = 'hi'}}\" 0",
+    "eval \"return {err = 'x', double = 1}\" 0",
+    "eval \"return {map = {a = {double = 0.5}}, set = {b = true}}\" 0",
+    "eval \"return {{map = {k = {set = {v = true}}}}, {double = -0.0}}\" 0",
+];
+
+#[test]
+fn lua_resp3_conversions_answer_byte_for_byte_like_redis_server() {
+    let Some(server) = real_or_skip("lua_resp3_conversions_answer_byte_for_byte_like_redis_server")
+    else {
+        return;
+    };
+    let mut pair = Pair::new(&server);
+    let mut all = LUA_RESP3.to_vec();
+    all.push("hello 3");
+    all.extend_from_slice(LUA_RESP3);
+    if let Err(e) = pair.compare(&steps(&all)) {
+        panic!("{e}");
+    }
+}
+
 #[test]
 fn command_introspection_answers_byte_for_byte_like_redis_server() {
     let Some(server) =
