@@ -109,7 +109,7 @@ fn json_encode(lua: &Lua, args: MultiValue) -> mlua::Result<mlua::String> {
     if args.len() != 1 {
         return Err(bad_argument(lua, 1, "encode", "expected 1 argument"));
     }
-    match cjson::encode(&args[0]) {
+    match cjson::encode(lua, &args[0]) {
         Ok(text) => lua.create_string(text),
         Err(message) => Err(lua_error(lua, &message)),
     }

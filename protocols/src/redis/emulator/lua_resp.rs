@@ -10,7 +10,7 @@
 //! Bounded: a reply nests at most [`MAX_REPLY_DEPTH`] deep and holds at most
 //! [`MAX_REPLY_ELEMENTS`] values (a table may contain itself).
 
-use mlua::{Lua, Table, Value as LuaValue};
+use mlua::{IntoLua, Lua, Table, Value as LuaValue};
 
 use crate::redis::reply::{Protocol, Reply, format_double};
 
@@ -140,8 +140,8 @@ fn one_line(bytes: &[u8]) -> String {
 }
 
 /// Whether `t[key]` is the number -0, which mlua reads as the integer 0 (no sign of zero).
-pub(super) fn is_negative_zero(lua: &Lua, t: &Table, key: &str) -> bool {
-    if !matches!(t.raw_get::<LuaValue>(key), Ok(LuaValue::Integer(0))) {
+pub(super) fn is_negative_zero(lua: &Lua, t: &Table, key: impl IntoLua + Clone) -> bool {
+    if !matches!(t.raw_get::<LuaValue>(key.clone()), Ok(LuaValue::Integer(0))) {
         return false;
     }
     lua.load("local t, k = ... return 1 / t[k] < 0")

@@ -204,6 +204,8 @@ const LUA_RESP3: &[&str] = &[
     "eval \"return {err = 'x', double = 1}\" 0",
     "eval \"return {map = {a = {double = 0.5}}, set = {b = true}}\" 0",
     "eval \"return {{map = {k = {set = {v = true}}}}, {double = -0.0}}\" 0",
+    "eval \"return cjson.encode({-0.0, 0, 1.5})\" 0",
+    "eval \"return cjson.encode({a = -0.0})\" 0",
 ];
 
 #[test]
