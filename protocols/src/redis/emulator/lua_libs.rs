@@ -8,6 +8,8 @@
 //! for that line, as Redis's C functions do.
 
 mod cjson;
+// lua-cmsgpack (issue 19).
+mod cmsgpack;
 
 use mlua::{Lua, MultiValue, Table, Value as LuaValue};
 
@@ -102,6 +104,7 @@ pub(super) fn register(lua: &Lua) -> mlua::Result<()> {
     let globals = lua.globals();
     globals.raw_set("bit", bit)?;
     globals.raw_set("cjson", cjson)?;
+    cmsgpack::register(lua)?;
     Ok(())
 }
 

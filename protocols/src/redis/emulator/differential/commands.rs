@@ -208,6 +208,56 @@ const LUA_RESP3: &[&str] = &[
     "eval \"return cjson.encode({a = -0.0})\" 0",
 ];
 
+/// `cmsgpack`: encodings, round trips, the stream functions and their errors.
+const CMSGPACK: &[&str] = &[
+    "eval \"return cmsgpack.pack({1, 2, {a = 1}}, 'x', 1.5, -1, 2^40, 0.1, true, false, nil)\" 0",
+    "eval \"return cmsgpack.pack(0, 127, 128, 255, 256, 65535, 65536, 2^32, -32, -33, -128, -129, -32768, -32769, -2^31, -2^31 - 1, 2^53)\" 0",
+    "eval \"return cmsgpack.pack(string.rep('a', 31), string.rep('b', 32), string.rep('c', 256), string.rep('d', 65536))\" 0",
+    "eval \"return cmsgpack.pack({}, {[2] = 1}, {[1] = 1, [3] = 3}, {1.5}, {[1.5] = 1}, {x = {y = {z = {}}}})\" 0",
+    "eval \"local t = {} for i = 1, 20 do t[i] = i end return cmsgpack.pack(t)\" 0",
+    "eval \"local t = {} t[1] = t return cmsgpack.pack(t)\" 0",
+    "eval \"return cmsgpack.pack(1/0, -1/0, 2^64, -2^63, 1e300, 3.25)\" 0",
+    "eval \"return cmsgpack.pack(cjson.null)\" 0",
+    "eval \"return cmsgpack.pack()\" 0",
+    "eval \"return {cmsgpack.unpack(cmsgpack.pack({1, 2, {3, 'x'}}, 'y', true, 7.5))}\" 0",
+    "eval \"local a, b = cmsgpack.unpack(cmsgpack.pack({k = 'v'}, -5)) return {a.k, b}\" 0",
+    "eval \"return {cmsgpack.unpack(cmsgpack.pack(2^40, -2^40, 0.25, 1e300))}\" 0",
+    "eval \"return cmsgpack.unpack('')\" 0",
+    "eval \"return cmsgpack.unpack()\" 0",
+    "eval \"return cmsgpack.unpack({})\" 0",
+    "eval \"return cmsgpack.unpack(12)\" 0",
+    "eval \"return cmsgpack.unpack('\\\\193')\" 0",
+    "eval \"return cmsgpack.unpack(string.char(0xc1))\" 0",
+    "eval \"return cmsgpack.unpack(string.char(0xdd, 255, 255, 255, 255, 1))\" 0",
+    "eval \"return cmsgpack.unpack(string.char(0xa5, 65))\" 0",
+    "eval \"return cmsgpack.unpack(string.char(0xc4, 2, 65, 66, 0xd9, 1, 67))\" 0",
+    "eval \"return {cmsgpack.unpack(string.char(0xd0, 0x80, 0xd1, 0x80, 0, 0xcc, 200, 0xe0, 0xff))}\" 0",
+    "eval \"local t = cmsgpack.unpack(string.rep(string.char(0x91), 300) .. string.char(1)) local d = 0 while type(t) == 'table' do t = t[1] d = d + 1 end return d\" 0",
+    "eval \"return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3))}\" 0",
+    "eval \"return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 2)}\" 0",
+    "eval \"return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 5)}\" 0",
+    "eval \"return {cmsgpack.unpack_one(cmsgpack.pack(1), -1)}\" 0",
+    "eval \"return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2)}\" 0",
+    "eval \"return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2), 0, 1)}\" 0",
+    "eval \"return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2), 5, 1)}\" 0",
+    "eval \"return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2))}\" 0",
+    "eval \"return {cmsgpack._NAME, cmsgpack._VERSION, cmsgpack._COPYRIGHT, cmsgpack._DESCRIPTION}\" 0",
+];
+
+#[test]
+fn cmsgpack_answers_byte_for_byte_like_redis_server() {
+    let Some(server) = real_or_skip("cmsgpack_answers_byte_for_byte_like_redis_server") else {
+        return;
+    };
+    let mut pair = Pair::new(&server);
+    let mut all = CMSGPACK.to_vec();
+    all.push("hello 3");
+    all.extend_from_slice(CMSGPACK);
+    if let Err(e) = pair.compare(&steps(&all)) {
+        panic!("{e}");
+    }
+}
+
 #[test]
 fn lua_resp3_conversions_answer_byte_for_byte_like_redis_server() {
     let Some(server) = real_or_skip("lua_resp3_conversions_answer_byte_for_byte_like_redis_server")
