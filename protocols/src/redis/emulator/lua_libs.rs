@@ -8,8 +8,9 @@
 //! for that line, as Redis's C functions do.
 
 mod cjson;
-// lua-cmsgpack (issue 19).
+// lua-cmsgpack and lua_struct (issue 19).
 mod cmsgpack;
+mod struct_lib;
 
 use mlua::{Lua, MultiValue, Table, Value as LuaValue};
 
@@ -105,6 +106,7 @@ pub(super) fn register(lua: &Lua) -> mlua::Result<()> {
     globals.raw_set("bit", bit)?;
     globals.raw_set("cjson", cjson)?;
     cmsgpack::register(lua)?;
+    struct_lib::register(lua)?;
     Ok(())
 }
 

@@ -244,6 +244,66 @@ const CMSGPACK: &[&str] = &[
     "eval \"return {cmsgpack._NAME, cmsgpack._VERSION, cmsgpack._COPYRIGHT, cmsgpack._DESCRIPTION}\" 0",
 ];
 
+/// `struct`: formats, byte orders, alignment, strings, positions and the errors.
+const STRUCT: &[&str] = &[
+    "eval \"return struct.pack('>i<hbB', 1, -2, -3, 250)\" 0",
+    "eval \"return struct.pack('lLT', -1, 2^40, 7)\" 0",
+    "eval \"return struct.pack('>I3i10', 65536 * 3 + 2, -1)\" 0",
+    "eval \"return struct.pack('<fd>fd', 1.5, 0.1, -2.25, 1e300)\" 0",
+    "eval \"return struct.pack('!4 b d !2 b h x c3 s c0', 1, 2.5, 3, 4, 'abcdef', 'zz', 'rest')\" 0",
+    "eval \"return struct.pack('i', '12')\" 0",
+    "eval \"return {struct.unpack('>i<hbB', struct.pack('>i<hbB', 1, -2, -3, 250))}\" 0",
+    "eval \"return {struct.unpack('lLT', struct.pack('lLT', -1, 2^40, 7))}\" 0",
+    "eval \"return {struct.unpack('>I3i10', struct.pack('>I3i10', 65536 * 3 + 2, -1))}\" 0",
+    "eval \"local a, b, c = struct.unpack('<fd', struct.pack('<fd', 1.5, 0.25)) return {tostring(a), tostring(b), c}\" 0",
+    "eval \"return {struct.unpack('!4 b d !2 b h x c3 s', struct.pack('!4 b d !2 b h x c3 s', 1, 2.5, 3, 4, 'abc', 'zz'))}\" 0",
+    "eval \"return {struct.unpack('>I2 c0', struct.pack('>I2 c0', 3, 'abc'))}\" 0",
+    "eval \"return {struct.unpack('<i', 'abcdefgh', 5)}\" 0",
+    "eval \"return {struct.unpack('<i', 'abcd', 1.5)}\" 0",
+    "eval \"return {struct.unpack('<i', 'abcd', 2)}\" 0",
+    "eval \"return {struct.unpack('<b', 'abcd', -1)}\" 0",
+    "eval \"return {struct.unpack('b', 'a', 0)}\" 0",
+    "eval \"return {struct.unpack('i', 'ab')}\" 0",
+    "eval \"return {struct.unpack('s', 'ab')}\" 0",
+    "eval \"return {struct.unpack('c0', 'ab')}\" 0",
+    "eval \"return {struct.unpack('b c0', string.char(9) .. 'ab')}\" 0",
+    "eval \"return {struct.unpack('z', 'ab')}\" 0",
+    "eval \"return {struct.size('>i!4bhd'), struct.size('z'), struct.size(''), struct.size('c10 x !8 d')}\" 0",
+    "eval \"return struct.size('s')\" 0",
+    "eval \"return struct.size('c0')\" 0",
+    "eval \"return struct.size('!3')\" 0",
+    "eval \"return struct.pack('z', 1)\" 0",
+    "eval \"return struct.pack('!3i', 1)\" 0",
+    "eval \"return struct.pack('c5', 'ab')\" 0",
+    "eval \"return struct.pack('bc5', 1, 'ab')\" 0",
+    "eval \"return struct.pack('i40', 1)\" 0",
+    "eval \"return struct.pack('i99999999999', 1)\" 0",
+    "eval \"return struct.pack()\" 0",
+    "eval \"return struct.pack('i')\" 0",
+    "eval \"return struct.pack('i', 'x')\" 0",
+    "eval \"return struct.pack('i', {})\" 0",
+    "eval \"return struct.pack('s')\" 0",
+    "eval \"return struct.pack(12)\" 0",
+    "eval \"return struct.unpack()\" 0",
+    "eval \"return struct.unpack('i')\" 0",
+    "eval \"return struct.size()\" 0",
+    "eval \"return struct.size({})\" 0",
+];
+
+#[test]
+fn struct_answers_byte_for_byte_like_redis_server() {
+    let Some(server) = real_or_skip("struct_answers_byte_for_byte_like_redis_server") else {
+        return;
+    };
+    let mut pair = Pair::new(&server);
+    let mut all = STRUCT.to_vec();
+    all.push("hello 3");
+    all.extend_from_slice(STRUCT);
+    if let Err(e) = pair.compare(&steps(&all)) {
+        panic!("{e}");
+    }
+}
+
 #[test]
 fn cmsgpack_answers_byte_for_byte_like_redis_server() {
     let Some(server) = real_or_skip("cmsgpack_answers_byte_for_byte_like_redis_server") else {
