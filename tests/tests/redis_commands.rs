@@ -1,7 +1,7 @@
 //! Issue 19, the `COMMAND` introspection, scripts' RESP3 (`redis.setresp(3)` and typed result
-//! tables) and `OBJECT IDLETIME`, judged by real clients: redis-py in RESP2 and RESP3,
-//! `redis-cli` and the Rust `redis` crate's `Script`. Every expected output below is what the
-//! same client printed against redis-server 7.0.15.
+//! tables), the `cmsgpack` and `struct` libraries and `OBJECT IDLETIME`, judged by real
+//! clients: redis-py in RESP2 and RESP3, `redis-cli` and the Rust `redis` crate's `Script`.
+//! Every expected output below is what the same client printed against redis-server 7.0.15.
 
 #![forbid(unsafe_code)]
 
@@ -13,7 +13,8 @@ const EMULATED: &str = r#"{
   ]
 }"#;
 
-/// redis-py's own `command_*` helpers and reply parsing, and `eval` of RESP3 scripts.
+/// redis-py's own `command_*` helpers and reply parsing, and `eval` of RESP3 scripts and of
+/// scripts using `cmsgpack` and `struct` (binary results printed in hex by the script).
 const PROGRAM: &str = r##"
 import os, redis
 host = os.environ.get("REDIS_HOST", "sessions.internal")
@@ -40,6 +41,8 @@ for protocol in (2, 3):
     print("setresp double", r.eval("redis.setresp(3) return redis.call('zscore', KEYS[1], 'm')", 1, "z"))
     print("setresp bool", r.eval("redis.setresp(3) return {true, false}", 0))
     print("typed results", r.eval("return {map = {k = 'v'}}", 0), r.eval("return {set = {x = true}}", 0), r.eval("return {double = 0.25}", 0))
+    print("cmsgpack", r.eval("return (cmsgpack.pack({1, 2, {a = 'x'}}, 1.5, -200):gsub('.', function(c) return string.format('%02x', c:byte()) end))", 0), r.eval("return cmsgpack.unpack(ARGV[1])[2]", 0, b"\x92\x01\xa3two"))
+    print("struct", r.eval("return (struct.pack('>I2 c0 d', 3, 'abc', 0.5):gsub('.', function(c) return string.format('%02x', c:byte()) end))", 0), r.eval("return {struct.unpack('<i s', ARGV[1])}", 0, b"\x05\x00\x00\x00hi\x00"), r.eval("return struct.size('!4 b d')", 0))
     r.set("k", "v")
     print("object", r.object("idletime", "k"), r.object("idletime", "nosuch"))
     r.close()
@@ -60,6 +63,8 @@ setresp passthrough ['a', '1']\n\
 setresp double 1.5\n\
 setresp bool [1, 0]\n\
 typed results ['k', 'v'] ['x'] 0.25\n\
+cmsgpack 93010281a161a178ca3fc00000d1ff38 two\n\
+struct 00036162633fe0000000000000 [5, 'hi', 8] 12\n\
 object 0 None\n\
 protocol 3\n\
 getkeys ['a', 'b'] ['d', 'x', 'y']\n\
@@ -74,6 +79,8 @@ setresp passthrough {'a': '1'}\n\
 setresp double 1.5\n\
 setresp bool [True, False]\n\
 typed results {'k': 'v'} ['x'] 0.25\n\
+cmsgpack 93010281a161a178ca3fc00000d1ff38 two\n\
+struct 00036162633fe0000000000000 [5, 'hi', 8] 12\n\
 object 0 None\n\
 ";
 
@@ -140,10 +147,10 @@ fn redis_cli_gets_keys_and_idle_times() {
     );
 }
 
-/// The Rust `redis` crate's `Script` on RESP3 scripts, in RESP2 and RESP3.
+/// The Rust `redis` crate's `Script` on RESP3 scripts and the libraries, in RESP2 and RESP3.
 #[test]
-fn the_rust_redis_crate_runs_resp3_scripts() {
-    let client = env!("CARGO_BIN_EXE_mocket-redis-script-resp3");
+fn the_rust_redis_crate_runs_resp3_and_library_scripts() {
+    let client = env!("CARGO_BIN_EXE_mocket-redis-script-types");
     let mocks = mocks_file(EMULATED);
     let resp2 = "\
 array([bulk-string('\"table\"'), bulk-string('\"v\"')])\n\
@@ -153,6 +160,10 @@ array([int(1), int(0), int(1)])\n\
 bulk-string('\"0.25\"')\n\
 array([bulk-string('\"only\"'), bulk-string('\"h\"')])\n\
 bulk-string('\"123456789012345678901234567890\"')\n\
+binary-data([147, 1, 2, 129, 161, 97, 161, 104, 202, 63, 192, 0, 0, 209, 255, 56])\n\
+array([bulk-string('\"h\"'), int(7)])\n\
+binary-data([0, 3, 104, 120, 121, 63, 224, 0, 0, 0, 0, 0, 0])\n\
+array([bulk-string('\"ok\"'), int(5)])\n\
 ";
     let resp3 = "\
 array([bulk-string('\"table\"'), bulk-string('\"v\"')])\n\
@@ -162,6 +173,10 @@ array([boolean(true), boolean(false), boolean(true)])\n\
 double(0.25)\n\
 map([(bulk-string('\"only\"'), bulk-string('\"h\"'))])\n\
 big-number([49, 50, 51, 52, 53, 54, 55, 56, 57, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 48])\n\
+binary-data([147, 1, 2, 129, 161, 97, 161, 104, 202, 63, 192, 0, 0, 209, 255, 56])\n\
+array([bulk-string('\"h\"'), int(7)])\n\
+binary-data([0, 3, 104, 120, 121, 63, 224, 0, 0, 0, 0, 0, 0])\n\
+array([bulk-string('\"ok\"'), int(5)])\n\
 ";
     for placement in PLACEMENTS {
         for (url, expected) in [
