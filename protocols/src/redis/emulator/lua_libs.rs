@@ -9,7 +9,7 @@
 
 mod cjson;
 // lua-cmsgpack and lua_struct (issue 19).
-mod cmsgpack;
+pub(crate) mod cmsgpack;
 mod struct_lib;
 
 use mlua::{Lua, MultiValue, Table, Value as LuaValue};

@@ -40,7 +40,7 @@ mod rdb;
 mod replication;
 // Functions (`FUNCTION`, `FCALL`) and the Lua libraries of scripts, of issue 19.
 mod functions;
-mod lua_libs;
+pub(crate) mod lua_libs;
 // Server administration of issue 19: INFO's figures, CONFIG, ACL, SLOWLOG, LATENCY, MEMORY.
 mod admin;
 // OBJECT IDLETIME and FREQ (issue 19).

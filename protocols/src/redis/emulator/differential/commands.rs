@@ -242,6 +242,9 @@ const CMSGPACK: &[&str] = &[
     "eval \"return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2), 5, 1)}\" 0",
     "eval \"return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2))}\" 0",
     "eval \"return {cmsgpack._NAME, cmsgpack._VERSION, cmsgpack._COPYRIGHT, cmsgpack._DESCRIPTION}\" 0",
+    "eval \"return cmsgpack.unpack(string.char(0x81, 0xc0, 1))\" 0",
+    "eval \"return cmsgpack.unpack(string.char(0x81, 0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0, 1))\" 0",
+    "eval \"return cmsgpack.unpack(string.char(0x81, 0x01, 0xc0))\" 0",
 ];
 
 /// `struct`: formats, byte orders, alignment, strings, positions and the errors.

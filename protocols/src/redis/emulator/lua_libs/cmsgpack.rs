@@ -279,6 +279,10 @@ fn unpack_from(
                 );
                 return Err(lua_error(lua, &message));
             }
+            Err(Malformed::Index(what)) => {
+                let text = format!("ERR table index is {what}");
+                return Err(super::raise(lua, crate::redis::reply::Reply::error(text)));
+            }
             Err(Malformed::Lua(e)) => return Err(e),
         }
     }
@@ -297,6 +301,8 @@ enum Malformed {
     Eof,
     Format,
     TooDeep,
+    /// A map key Lua refuses (`nil`, `NaN`): Lua's own error, without a script line.
+    Index(&'static str),
     Lua(mlua::Error),
 }
 
@@ -445,12 +451,47 @@ impl Open {
             self.table.raw_set(self.next, value)?;
             self.next += 1;
         } else if let Some(key) = self.key.take() {
-            self.table.raw_set(key, value)?;
+            match key {
+                LuaValue::Nil => return Err(Malformed::Index("nil")),
+                LuaValue::Number(n) if n.is_nan() => return Err(Malformed::Index("NaN")),
+                key => self.table.raw_set(key, value)?,
+            }
         } else {
             self.key = Some(value);
         }
         Ok(())
     }
+}
+
+/// The fuzz target's property (`fuzzing::lua_cmsgpack`): decoding any bytes never panics nor
+/// allocates from a count; what decodes packs again, and that decodes to as many values.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn check_unpack(data: &[u8]) {
+    let lua = Lua::new();
+    let decode_all = |bytes: &[u8]| -> Result<Vec<LuaValue>, Malformed> {
+        let mut cursor = Cursor { data: bytes, at: 0 };
+        let mut values = Vec::new();
+        while cursor.at < bytes.len() {
+            values.push(cursor.decode(&lua)?);
+        }
+        Ok(values)
+    };
+    let Ok(values) = decode_all(data) else {
+        return;
+    };
+    let mut packer = Packer {
+        out: Vec::new(),
+        values: 0,
+    };
+    for value in &values {
+        packer.encode(&lua, value, 0).expect("decoded values pack");
+    }
+    let again = decode_all(&packer.out).unwrap_or_else(|_| panic!("packed values decode"));
+    assert_eq!(
+        again.len(),
+        values.len(),
+        "as many values after a round trip"
+    );
 }
 
 #[cfg(test)]
