@@ -116,6 +116,28 @@ const LIST: &[&str] = &[
     "command nosuch",
 ];
 
+/// ACL category rules by Redis's command table, subcommands by their own categories.
+const ACL_CATEGORIES: &[&str] = &[
+    "acl setuser cat-user on nopass ~* +@admin",
+    "acl dryrun cat-user client list",
+    "acl dryrun cat-user client id",
+    "acl dryrun cat-user config get x",
+    "acl dryrun cat-user get k",
+    "acl setuser cat-user -@all +@read +@write -@dangerous",
+    "acl dryrun cat-user sort k",
+    "acl dryrun cat-user sort_ro k",
+    "acl dryrun cat-user get k",
+    "acl dryrun cat-user keys *",
+    "acl dryrun cat-user object encoding k",
+    "acl dryrun cat-user georadius k 1 2 3 m",
+    "acl setuser cat-user -@all +@scripting +@geo",
+    "acl dryrun cat-user eval x 0",
+    "acl dryrun cat-user fcall f 0",
+    "acl dryrun cat-user geoadd k 1 2 m",
+    "acl dryrun cat-user script load x",
+    "acl deluser cat-user",
+];
+
 /// `OBJECT IDLETIME|FREQ` where they do not depend on the clock: the LFU counter of a new key
 /// and after one access (certain), which commands touch, and the policy errors.
 const OBJECT_ACCESS: &[&str] = &[
@@ -356,7 +378,13 @@ fn command_introspection_answers_byte_for_byte_like_redis_server() {
     let info: Vec<String> = names.iter().map(|n| format!("command info {n}")).collect();
     let info: Vec<&str> = info.iter().map(String::as_str).collect();
     let mut compared = 0;
-    for (family, lines) in [("info", &info[..]), ("getkeys", GETKEYS), ("list", LIST)] {
+    let families = [
+        ("info", &info[..]),
+        ("getkeys", GETKEYS),
+        ("list", LIST),
+        ("acl categories", ACL_CATEGORIES),
+    ];
+    for (family, lines) in families {
         let mut pair = Pair::new(&server);
         let mut all = lines.to_vec();
         all.push("hello 3");
