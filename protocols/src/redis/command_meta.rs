@@ -88,13 +88,16 @@ impl KeysError {
 
 /// The entry of `name` (`container|sub` for a subcommand), case-insensitively.
 pub fn find(name: &str) -> Option<&'static Meta> {
-    let lower = name.to_ascii_lowercase();
-    let (base, sub) = match lower.split_once('|') {
+    let (base, sub) = match name.split_once('|') {
         Some((base, sub)) => (base, Some(sub)),
-        None => (lower.as_str(), None),
+        None => (name, None),
     };
+    // Without lowering a copy: this runs for every command that reads keys.
     let meta = table::COMMANDS
-        .binary_search_by(|m| m.name.cmp(base))
+        .binary_search_by(|m| {
+            let lower = base.bytes().map(|b| b.to_ascii_lowercase());
+            m.name.bytes().cmp(lower)
+        })
         .ok()
         .map(|i| &table::COMMANDS[i])?;
     match sub {
@@ -103,10 +106,13 @@ pub fn find(name: &str) -> Option<&'static Meta> {
     }
 }
 
+/// The subcommand `sub` (any case) of a container.
 fn subcommand(meta: &'static Meta, sub: &str) -> Option<&'static Meta> {
-    meta.subcommands
-        .iter()
-        .find(|s| s.name.split_once('|').is_some_and(|(_, n)| n == sub))
+    meta.subcommands.iter().find(|s| {
+        s.name
+            .split_once('|')
+            .is_some_and(|(_, n)| n.eq_ignore_ascii_case(sub))
+    })
 }
 
 /// The entry a command line runs: the subcommand's for a container given one, as Redis's
@@ -119,7 +125,7 @@ pub fn resolve(words: &[Vec<u8>]) -> Option<&'static Meta> {
     let meta = find(&name)?;
     match words.get(1) {
         Some(sub) if !meta.subcommands.is_empty() => {
-            subcommand(meta, &String::from_utf8_lossy(sub).to_ascii_lowercase())
+            subcommand(meta, &String::from_utf8_lossy(sub))
         }
         _ => Some(meta),
     }
