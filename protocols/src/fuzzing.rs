@@ -174,6 +174,12 @@ pub fn redis_dump_payload(body: &[u8]) {
     crate::redis::emulator::dump::check_payload(body);
 }
 
+/// The `cmsgpack.unpack` of scripts on any bytes: never panics nor allocates from a claimed
+/// count; what decodes packs and decodes again to as many values.
+pub fn lua_cmsgpack(data: &[u8]) {
+    crate::redis::emulator::lua_libs::cmsgpack::check_unpack(data);
+}
+
 /// 1 to 16 bytes per read: small reads are where reassembly bugs hide.
 fn read_size(cut: u8) -> usize {
     usize::from(cut % 16) + 1
@@ -182,6 +188,11 @@ fn read_size(cut: u8) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lua_cmsgpack_corpus_replays() {
+        replay_corpus("lua_cmsgpack", lua_cmsgpack);
+    }
 
     #[test]
     fn http_request_corpus_replays() {

@@ -7,6 +7,7 @@
 use super::auth::{self, DEFAULT_USER};
 use super::clients::ClientRegistry;
 use super::command::{Command, Decoder, strict_i64};
+use super::command_meta;
 use super::info::Figures;
 use super::reply::{Protocol, Reply};
 use super::spec::{self, SPECS};
@@ -549,10 +550,7 @@ impl Connection {
             },
             "help" => Reply::simples(CLIENT_HELP),
             "setinfo" => setinfo(&params[1], &params[2]),
-            "unblock" if params.len() > 3 => Reply::error(format!(
-                "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
-                String::from_utf8_lossy(&params[0])
-            )),
+            "unblock" if params.len() > 3 => subcommand_syntax_error(&params[0], "CLIENT"),
             "unblock" => unblock(&params[1..], backend),
             "tracking" | "caching" | "getredir" | "trackinginfo" => {
                 backend.client_tracking(self, params)
@@ -733,23 +731,30 @@ const CLIENT_HELP: &[&str] = &[
 
 /// Redis's reply to a subcommand it does not have.
 pub fn unknown_subcommand(sub: &[u8], command: &str) -> Reply {
-    let sub = String::from_utf8_lossy(sub);
-    let sub: String = sub.chars().take(128).collect();
+    let sub = quoted_subcommand(sub);
     Reply::error(format!(
         "ERR unknown subcommand '{sub}'. Try {command} HELP."
     ))
 }
 
-/// Redis's `addReplySubcommandSyntaxError`: a subcommand given the wrong arguments.
+/// Redis's `addReplySubcommandSyntaxError`: a subcommand given the wrong arguments. The one
+/// place this text is built; every container command (CLIENT, ACL, PUBSUB, XINFO, ...) uses it.
 pub fn subcommand_syntax_error(sub: &[u8], command: &str) -> Reply {
-    let sub = String::from_utf8_lossy(sub);
-    let sub: String = sub.chars().take(128).collect();
+    let sub = quoted_subcommand(sub);
     Reply::error(format!(
         "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {command} HELP."
     ))
 }
 
-/// `COMMAND`, `COMMAND COUNT|INFO|DOCS|LIST`. Docs are empty: clients use them for hints only.
+/// A subcommand as Redis's `%.128s` prints it: up to a NUL, at most 128 bytes.
+fn quoted_subcommand(sub: &[u8]) -> String {
+    let text = sub.split(|b| *b == 0).next().unwrap_or_default();
+    String::from_utf8_lossy(&text[..text.len().min(128)]).into_owned()
+}
+
+/// `COMMAND`, `COMMAND COUNT|INFO|DOCS|LIST|GETKEYS|GETKEYSANDFLAGS|HELP`, over the commands
+/// mocket answers ([`SPECS`]) with Redis's metadata ([`command_meta`]). `DOCS` answers an
+/// empty map: Redis's docs are its documentation text, which clients use for hints only.
 fn command(params: &[Vec<u8>]) -> Reply {
     let Some(sub) = params.first() else {
         return Reply::Array(SPECS.iter().map(|s| s.info()).collect());
@@ -757,8 +762,9 @@ fn command(params: &[Vec<u8>]) -> Reply {
     let lower = String::from_utf8_lossy(sub).to_ascii_lowercase();
     let words = params.len() + 1;
     let arity_ok = match lower.as_str() {
-        "count" => words == 2,
+        "count" | "help" => words == 2,
         "info" | "docs" | "list" => true,
+        "getkeys" | "getkeysandflags" => words >= 4,
         _ => return unknown_subcommand(sub, "COMMAND"),
     };
     if !arity_ok {
@@ -766,20 +772,82 @@ fn command(params: &[Vec<u8>]) -> Reply {
     }
     match lower.as_str() {
         "count" => Reply::Int(SPECS.len() as i64),
+        "help" => Reply::simples(COMMAND_HELP),
         "info" if params.len() == 1 => Reply::Array(SPECS.iter().map(|s| s.info()).collect()),
         "info" => Reply::Array(
             params[1..]
                 .iter()
-                .map(|n| {
-                    let name = String::from_utf8_lossy(n);
-                    spec::find(&name).map_or(Reply::Nil, |s| s.info())
-                })
+                .map(|n| command_info(&String::from_utf8_lossy(n)))
                 .collect(),
         ),
         "docs" => Reply::Map(Vec::new()),
-        _ => Reply::bulks(SPECS.iter().map(|s| s.name)),
+        "list" => command_meta::list(
+            &SPECS.iter().map(|s| s.name).collect::<Vec<_>>(),
+            &params[1..],
+        ),
+        _ => getkeys(&params[1..], lower == "getkeysandflags"),
     }
 }
+
+/// The `COMMAND INFO` entry of a command mocket answers (`container|sub` for a subcommand).
+fn command_info(name: &str) -> Reply {
+    let base = name.split('|').next().unwrap_or_default();
+    if spec::find(base).is_none() {
+        return Reply::Nil;
+    }
+    match spec::find(name) {
+        Some(spec) => spec.info(),
+        None => command_meta::find(name).map_or(Reply::Nil, command_meta::Meta::info),
+    }
+}
+
+/// `COMMAND GETKEYS|GETKEYSANDFLAGS command arg...`: the keys, by Redis's key specs.
+fn getkeys(words: &[Vec<u8>], with_flags: bool) -> Reply {
+    let known = spec::find(&String::from_utf8_lossy(&words[0])).is_some();
+    let Some(meta) = command_meta::resolve(words).filter(|_| known) else {
+        return Reply::error("ERR Invalid command specified");
+    };
+    match meta.getkeys(words) {
+        Err(e) => e.reply(),
+        Ok(keys) => Reply::Array(
+            keys.iter()
+                .map(|k| {
+                    let key = Reply::bulk(&words[k.index]);
+                    if !with_flags {
+                        return key;
+                    }
+                    let flags = k.flags.iter().map(|f| Reply::Simple(f.to_string()));
+                    Reply::Array(vec![key, Reply::Set(flags.collect())])
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// `COMMAND HELP` of Redis 7.0.
+const COMMAND_HELP: &[&str] = &[
+    "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "(no subcommand)",
+    "    Return details about all Redis commands.",
+    "COUNT",
+    "    Return the total number of commands in this Redis server.",
+    "LIST",
+    "    Return a list of all commands in this Redis server.",
+    "INFO [<command-name> ...]",
+    "    Return details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "DOCS [<command-name> ...]",
+    "    Return documentation details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "GETKEYS <full-command>",
+    "    Return the keys from a full Redis command.",
+    "GETKEYSANDFLAGS <full-command>",
+    "    Return the keys and the access flags from a full Redis command.",
+    "HELP",
+    "    Prints this help.",
+];
 
 /// Turns the bytes of one connection into replies, pipelined commands in order.
 #[derive(Debug, Default)]

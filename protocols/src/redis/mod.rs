@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod clients;
 pub mod command;
+pub mod command_meta;
 pub mod conn;
 pub mod emulator;
 pub mod entry;

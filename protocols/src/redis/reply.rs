@@ -53,6 +53,10 @@ pub enum Reply {
     Verbatim(String),
     /// Several replies in a row: `SUBSCRIBE a b` answers once per channel.
     Several(Vec<Reply>),
+    /// A RESP3 boolean (`#t`): `:1` or `:0` in RESP2. Scripts after `redis.setresp(3)`.
+    Bool(bool),
+    /// A RESP3 big number (`(digits`): a bulk string in RESP2. Scripts' `{big_number = s}`.
+    BigNumber(String),
 }
 
 impl Reply {
@@ -127,6 +131,10 @@ impl Reply {
             Reply::Verbatim(text) if resp3 => blob(out, '=', format!("txt:{text}").as_bytes()),
             Reply::Verbatim(text) => blob(out, '$', text.as_bytes()),
             Reply::Several(replies) => replies.iter().for_each(|r| r.encode(protocol, out)),
+            Reply::Bool(b) if resp3 => line(out, '#', if *b { "t" } else { "f" }),
+            Reply::Bool(b) => line(out, ':', if *b { "1" } else { "0" }),
+            Reply::BigNumber(digits) if resp3 => line(out, '(', &one_line(digits)),
+            Reply::BigNumber(digits) => blob(out, '$', digits.as_bytes()),
         }
     }
 }
@@ -247,6 +255,15 @@ mod tests {
             both(&Reply::Verbatim("a\r\n".into())),
             ("$3\r\na\r\n\r\n".into(), "=7\r\ntxt:a\r\n\r\n".into())
         );
+        assert_eq!(both(&Reply::Bool(true)), (":1\r\n".into(), "#t\r\n".into()));
+        assert_eq!(
+            both(&Reply::Bool(false)),
+            (":0\r\n".into(), "#f\r\n".into())
+        );
+        assert_eq!(
+            both(&Reply::BigNumber("123".into())),
+            ("$3\r\n123\r\n".into(), "(123\r\n".into())
+        );
     }
 
     #[test]
@@ -286,6 +303,8 @@ mod tests {
             Reply::Set(vec![Reply::bulk("s")]),
             Reply::Push(vec![Reply::bulk("p")]),
             Reply::Verbatim("# Server\r\n".into()),
+            Reply::Bool(false),
+            Reply::BigNumber("-12345678901234567890".into()),
             Reply::Array(vec![]),
         ]);
         let resp2 = reply.to_bytes(Protocol::Resp2);

@@ -2,6 +2,7 @@
 //! arity errors and of the `COMMAND` reply.
 
 use super::command::Command;
+use super::command_meta;
 use super::reply::Reply;
 
 /// One command as `COMMAND INFO` describes it.
@@ -28,8 +29,12 @@ impl Spec {
         }
     }
 
-    /// The `COMMAND INFO` entry (Redis 7 shape, without ACL categories, tips and key specs).
+    /// The `COMMAND INFO` entry: Redis's own (categories, tips, key specs, subcommands), or
+    /// for a command Redis lacks, its arity, flags and key range alone.
     pub fn info(&self) -> Reply {
+        if let Some(meta) = command_meta::find(self.name) {
+            return meta.info();
+        }
         let (first, last, step) = self.keys;
         Reply::Array(vec![
             Reply::bulk(self.name),
@@ -48,6 +53,23 @@ impl Spec {
             Reply::Array(vec![]),
             Reply::Array(vec![]),
         ])
+    }
+}
+
+impl Spec {
+    /// The indexes of the keys of `args` (name first), as Redis's key specs locate them for
+    /// the command or its subcommand: what WATCH, ACL key rules and `COMMAND GETKEYS` use.
+    /// Empty when they cannot be located (the command then answers a syntax error).
+    pub fn key_indexes(&self, args: &[Vec<u8>]) -> Vec<usize> {
+        let Some(meta) = command_meta::resolve(args) else {
+            return Vec::new();
+        };
+        if !meta.has_keys() {
+            return Vec::new();
+        }
+        meta.keys(args)
+            .map(|keys| keys.iter().map(|k| k.index).collect())
+            .unwrap_or_default()
     }
 }
 
@@ -94,7 +116,14 @@ const W: &[&str] = &["write", "fast"];
 const WS: &[&str] = &["write"];
 const WD: &[&str] = &["write", "denyoom", "fast"];
 const WDS: &[&str] = &["write", "denyoom"];
-const CONN: &[&str] = &["noscript", "loading", "stale", "fast"];
+const CONN: &[&str] = &[
+    "noscript",
+    "loading",
+    "stale",
+    "fast",
+    "no_auth",
+    "allow_busy",
+];
 const PUBSUB: &[&str] = &["pubsub", "noscript", "loading", "stale"];
 const BLOCKING: &[&str] = &["write", "noscript", "blocking"];
 const BLOCKING_DENYOOM: &[&str] = &["write", "denyoom", "noscript", "blocking"];
@@ -142,16 +171,11 @@ pub static SPECS: &[Spec] = &[
     spec("client", -2, &[], NONE),
     spec("select", 2, &["loading", "stale", "fast"], NONE),
     spec("ping", -1, &["fast"], NONE),
-    spec("echo", 2, &["fast"], NONE),
+    spec("echo", 2, &["loading", "stale", "fast"], NONE),
     spec("command", -1, &["loading", "stale"], NONE),
     spec("info", -1, &["loading", "stale"], NONE),
-    spec(
-        "quit",
-        -1,
-        &["allow_busy", "noscript", "loading", "stale", "fast"],
-        NONE,
-    ),
-    spec("reset", 1, &["noscript", "loading", "stale", "fast"], NONE),
+    spec("quit", -1, CONN, NONE),
+    spec("reset", 1, CONN, NONE),
     spec("time", 1, &["loading", "stale", "fast"], NONE),
     // Transactions.
     spec("multi", 1, TX, NONE),
@@ -256,7 +280,7 @@ pub static SPECS: &[Spec] = &[
     spec("sinterstore", -3, WDS, ALL),
     spec("sunionstore", -3, WDS, ALL),
     spec("sdiffstore", -3, WDS, ALL),
-    spec("sintercard", -3, RS, NONE),
+    spec("sintercard", -3, &["readonly", "movablekeys"], NONE),
     spec("smove", 4, W, (1, 2, 1)),
     spec("sscan", -3, RS, ONE),
     spec("spop", -2, W, ONE),
@@ -333,21 +357,11 @@ pub static SPECS: &[Spec] = &[
     spec("unsubscribe", -1, PUBSUB, NONE),
     spec("psubscribe", -2, PUBSUB, NONE),
     spec("punsubscribe", -1, PUBSUB, NONE),
-    spec(
-        "publish",
-        3,
-        &["pubsub", "loading", "stale", "fast", "may_replicate"],
-        NONE,
-    ),
+    spec("publish", 3, &["pubsub", "loading", "stale", "fast"], NONE),
     // Sharded pub/sub and introspection.
     spec("ssubscribe", -2, PUBSUB, (1, -1, 1)),
     spec("sunsubscribe", -1, PUBSUB, (1, -1, 1)),
-    spec(
-        "spublish",
-        3,
-        &["pubsub", "loading", "stale", "fast", "may_replicate"],
-        ONE,
-    ),
+    spec("spublish", 3, &["pubsub", "loading", "stale", "fast"], ONE),
     spec("pubsub", -2, &[], NONE),
     // Streams.
     spec("xadd", -5, WD, ONE),

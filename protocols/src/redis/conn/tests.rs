@@ -136,7 +136,11 @@ fn command_and_info() {
     assert_eq!(
         one(&["command info get nosuch"]),
         "*2\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n\
-         *0\r\n*0\r\n*0\r\n*0\r\n$-1\r\n"
+         *3\r\n+@read\r\n+@string\r\n+@fast\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+RO\r\n\
+         +access\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n\
+         *2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n\
+         $4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n\
+         :0\r\n*0\r\n$-1\r\n"
     );
     assert_eq!(
         one(&["command foo", "command count x"]),
@@ -332,4 +336,24 @@ fn pipelines_split_at_every_boundary_answer_the_same() {
             assert_eq!(got, whole, "cuts {cut} {cut2}");
         }
     }
+}
+
+#[test]
+fn subcommand_errors_quote_at_most_128_bytes_up_to_a_nul() {
+    let text = |r: Reply| match r {
+        Reply::Error(e) => e,
+        other => panic!("{other:?}"),
+    };
+    let long = "é".repeat(100);
+    assert_eq!(
+        text(unknown_subcommand(long.as_bytes(), "OBJECT")),
+        format!(
+            "ERR unknown subcommand '{}'. Try OBJECT HELP.",
+            "é".repeat(64)
+        )
+    );
+    assert_eq!(
+        text(subcommand_syntax_error(b"get\0more", "SLOWLOG")),
+        "ERR unknown subcommand or wrong number of arguments for 'get'. Try SLOWLOG HELP."
+    );
 }

@@ -1265,6 +1265,7 @@ fn random_sequences_answer_byte_for_byte_like_redis_server() {
 mod admin;
 /// The data-type families of issue 19, kept apart so parallel work on other families merges.
 mod clients;
+mod commands;
 mod data_families;
 mod dump;
 mod functions;

@@ -148,8 +148,12 @@ const NO_LFU: &str = "ERR An LFU maxmemory policy is not selected, access freque
     tracked. Please note that when switching between policies at runtime LRU and LFU data \
     will take some time to adjust.";
 
-/// `OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ key` and `OBJECT HELP`. The idle time is always 0:
-/// the emulator does not track accesses.
+const LFU_SELECTED: &str = "ERR An LFU maxmemory policy is selected, idle time not tracked. \
+    Please note that when switching between policies at runtime LRU and LFU data will take \
+    some time to adjust.";
+
+/// `OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ key` and `OBJECT HELP`; the idle time and the
+/// frequency are read from the key's access field ([`super::access`]), without touching it.
 fn object(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
     let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
     let arity = match sub.as_str() {
@@ -164,9 +168,11 @@ fn object(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
         return Reply::simples(OBJECT_HELP);
     }
     let limits = Limits::configured(em);
-    let Some(value) = em.value(conn.db, &args[2]) else {
+    let access = em.access;
+    let Some(slot) = em.slot(conn.db, &args[2]) else {
         return Reply::Nil;
     };
+    let (value, lru) = (&slot.value, slot.lru);
     match sub.as_str() {
         "encoding" => Reply::bulk(encoding(value, &limits)),
         "refcount" => Reply::Int(if shared_integer(value) {
@@ -174,8 +180,10 @@ fn object(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
         } else {
             1
         }),
-        "idletime" => Reply::Int(0),
-        _ => Reply::error(NO_LFU),
+        "idletime" if access.is_lfu() => Reply::error(LFU_SELECTED),
+        "idletime" => Reply::Int(access.idle_seconds(lru) as i64),
+        _ if !access.is_lfu() => Reply::error(NO_LFU),
+        _ => Reply::Int(access.frequency(lru).into()),
     }
 }
 

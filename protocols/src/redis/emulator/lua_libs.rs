@@ -8,11 +8,14 @@
 //! for that line, as Redis's C functions do.
 
 mod cjson;
+// lua-cmsgpack and lua_struct (issue 19).
+pub(crate) mod cmsgpack;
+mod struct_lib;
 
 use mlua::{Lua, MultiValue, Table, Value as LuaValue};
 
 use super::scripting::{raise, sha1_hex};
-use crate::redis::reply::Reply;
+use crate::redis::reply::{Protocol, Reply};
 
 /// `luaL_error`: the message after the calling Lua function's `source:line: `.
 fn lua_error(lua: &Lua, message: &str) -> mlua::Error {
@@ -102,6 +105,8 @@ pub(super) fn register(lua: &Lua) -> mlua::Result<()> {
     let globals = lua.globals();
     globals.raw_set("bit", bit)?;
     globals.raw_set("cjson", cjson)?;
+    cmsgpack::register(lua)?;
+    struct_lib::register(lua)?;
     Ok(())
 }
 
@@ -109,7 +114,7 @@ fn json_encode(lua: &Lua, args: MultiValue) -> mlua::Result<mlua::String> {
     if args.len() != 1 {
         return Err(bad_argument(lua, 1, "encode", "expected 1 argument"));
     }
-    match cjson::encode(&args[0]) {
+    match cjson::encode(lua, &args[0]) {
         Ok(text) => lua.create_string(text),
         Err(message) => Err(lua_error(lua, &message)),
     }
@@ -171,9 +176,12 @@ pub(super) fn redis_helpers(lua: &Lua) -> mlua::Result<Table> {
             return Err(fail(lua, "redis.setresp() requires one argument."));
         }
         let resp = lua.coerce_number(args[0].clone())?.unwrap_or(0.0).trunc();
-        if resp != 2.0 && resp != 3.0 {
-            return Err(fail(lua, "RESP version must be 2 or 3."));
-        }
+        let protocol = match resp {
+            2.0 => Protocol::Resp2,
+            3.0 => Protocol::Resp3,
+            _ => return Err(fail(lua, "RESP version must be 2 or 3.")),
+        };
+        super::lua_resp::set_script_protocol(lua, protocol);
         Ok(())
     })?;
     let set_repl = lua.create_function(move |lua, args: MultiValue| {

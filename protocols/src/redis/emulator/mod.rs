@@ -40,11 +40,15 @@ mod rdb;
 mod replication;
 // Functions (`FUNCTION`, `FCALL`) and the Lua libraries of scripts, of issue 19.
 mod functions;
-mod lua_libs;
+pub(crate) mod lua_libs;
 // Server administration of issue 19: INFO's figures, CONFIG, ACL, SLOWLOG, LATENCY, MEMORY.
 mod admin;
 // Client-side caching: CLIENT TRACKING and its invalidation messages.
 mod tracking;
+// OBJECT IDLETIME and FREQ (issue 19).
+mod access;
+// Scripts' RESP3 conversions (`redis.setresp(3)`).
+mod lua_resp;
 
 pub use pubsub::{Eviction, OutputLimits};
 
@@ -148,6 +152,10 @@ struct Slot {
     expires_at: Option<u64>,
     /// Creation order: `SCAN` cursors are built on it, so a key that stays is never missed.
     seq: u64,
+    /// Redis's `lru` field: last access, or LFU counter and minutes ([`access`]).
+    lru: u32,
+    /// The low bits of the last command that touched the key: one touch per command.
+    touched_by: u32,
 }
 
 type Db = HashMap<Vec<u8>, Slot>;
@@ -181,6 +189,10 @@ pub struct Emulator {
     admin: admin::Admin,
     /// Client-side caching: who tracks which keys, and the invalidations to send.
     tracking: tracking::Tracking,
+    /// How the running command ages the keys it looks up.
+    access: access::Access,
+    /// Counts commands, so that a key is touched once per command.
+    commands_run: u32,
 }
 
 impl Emulator {
@@ -204,7 +216,11 @@ impl Emulator {
             clients: ClientRegistry::default(),
             admin: admin::Admin::default(),
             tracking: tracking::Tracking::default(),
+            access: access::Access::default(),
+            commands_run: 0,
         };
+        // Seeded keys are new at start-up.
+        emulator.begin_access("DEBUG");
         for (key, value) in seed {
             let value = match value {
                 SeedValue::String(s) => Value::String(s.clone()),
@@ -271,10 +287,12 @@ impl Emulator {
             self.admin.stats.rejected(&cmd.args, &refusal);
             return refusal;
         }
+        self.begin_access(&cmd.name());
         self.count_lookups(conn.db, spec, cmd);
         self.tracking_before_command(conn.id);
         let started = Instant::now();
         let reply = self.run(conn, cmd);
+        self.access.touch = false;
         if conn.blocked.is_none() {
             self.admin.ran(conn, spec, cmd, &reply, started.elapsed());
         }
@@ -427,7 +445,14 @@ impl Emulator {
             self.admin.stats.expired_keys += 1;
             self.tracking.expired(key);
         }
-        self.dbs[db].get_mut(key)
+        let (access, command) = (self.access, self.commands_run);
+        let slot = self.dbs[db].get_mut(key)?;
+        if access.touch && slot.touched_by != command {
+            let random = &mut self.random;
+            slot.lru = access.touched(slot.lru, || xorshift(random) as f64 / u64::MAX as f64);
+            slot.touched_by = command;
+        }
+        Some(slot)
     }
 
     fn value(&mut self, db: usize, key: &[u8]) -> Option<&mut Value> {
@@ -440,9 +465,12 @@ impl Emulator {
 
     /// Stores `value` under `key` with no expiry; a key that existed keeps its place in `SCAN`.
     fn put(&mut self, db: usize, key: &[u8], value: Value) {
-        let seq = match self.slot(db, key) {
-            Some(slot) => slot.seq,
-            None => self.new_seq(),
+        // An overwritten key keeps its LFU counter, as Redis's `dbOverwrite` does.
+        let (lfu, created) = (self.access.is_lfu(), self.access.created());
+        let (seq, lru) = match self.slot(db, key) {
+            Some(slot) if lfu => (slot.seq, slot.lru),
+            Some(slot) => (slot.seq, created),
+            None => (self.new_seq(), created),
         };
         self.dbs[db].insert(
             key.to_vec(),
@@ -450,16 +478,15 @@ impl Emulator {
                 value,
                 expires_at: None,
                 seq,
+                lru,
+                touched_by: self.commands_run,
             },
         );
     }
 
     /// A pseudo-random number below `n` (`n` > 0).
     fn random_below(&mut self, n: usize) -> usize {
-        self.random ^= self.random << 13;
-        self.random ^= self.random >> 7;
-        self.random ^= self.random << 17;
-        (self.random % n as u64) as usize
+        (xorshift(&mut self.random) % n as u64) as usize
     }
 
     fn new_seq(&mut self) -> u64 {
@@ -657,6 +684,14 @@ fn handler(name: &str) -> Option<Handler> {
         .or_else(|| replication::handler(name))
         // Server administration.
         .or_else(|| admin::handler(name))
+}
+
+/// The next state of an xorshift generator, which is also its output.
+fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
 }
 
 #[cfg(test)]

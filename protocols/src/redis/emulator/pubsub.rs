@@ -355,10 +355,9 @@ fn introspect(em: &mut Emulator, _conn: &mut Connection, args: &[Vec<u8>]) -> Re
     };
     let words = args.len();
     match sub.as_str() {
-        "channels" | "shardchannels" if words > 3 => Reply::error(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
-            String::from_utf8_lossy(&args[1])
-        )),
+        "channels" | "shardchannels" if words > 3 => {
+            crate::redis::conn::subcommand_syntax_error(&args[1], "PUBSUB")
+        }
         "channels" | "shardchannels" => {
             let pattern = args.get(2);
             let mut names: Vec<&Vec<u8>> = Vec::new();

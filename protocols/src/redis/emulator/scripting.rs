@@ -22,10 +22,11 @@ use mlua::{
 };
 
 use super::functions::registered_callback;
+use super::lua_resp::{script_protocol, script_result, set_script_protocol, to_lua};
 use super::{Emulator, Handler, int_arg, is};
 use crate::redis::command::Command;
 use crate::redis::conn::{Connection, VERSION};
-use crate::redis::reply::{Reply, format_double};
+use crate::redis::reply::{Protocol, Reply};
 use crate::redis::spec;
 
 pub(super) fn handler(name: &str) -> Option<Handler> {
@@ -58,10 +59,6 @@ const TIME_LIMIT: Duration = if cfg!(test) {
 } else {
     Duration::from_secs(5)
 };
-/// Nesting of a script's reply past which Redis answers "reached lua stack limit".
-const MAX_REPLY_DEPTH: usize = 1_000;
-/// Elements of a script's reply: a table that contains itself would otherwise be endless.
-const MAX_REPLY_ELEMENTS: usize = 10_000_000;
 
 /// The chunk name of user scripts: errors read `user_script:1: ...`, as in Redis.
 const USER_SCRIPT: &str = "@user_script";
@@ -443,6 +440,7 @@ fn execute(
     read_only: bool,
 ) -> mlua::Result<Reply> {
     let helpers = super::lua_libs::redis_helpers(lua)?;
+    set_script_protocol(lua, Protocol::Resp2);
     let keys = strings_table(lua, keys)?;
     let argv = strings_table(lua, argv)?;
     // The error reply of a failed `redis.call`: mlua raises Rust errors as its own values, so
@@ -460,7 +458,7 @@ fn execute(
     let results: MultiValue = lua.scope(|scope| {
         let call = scope.create_function(|lua, words: MultiValue| {
             let (em, conn) = &mut *state.borrow_mut();
-            let (failed, reply) = redis_call(em, conn, &words, read_only);
+            let (failed, reply) = redis_call(lua, em, conn, &words, read_only);
             if failed {
                 return Err(raise(lua, reply));
             }
@@ -468,7 +466,7 @@ fn execute(
         })?;
         let pcall = scope.create_function(|lua, words: MultiValue| {
             let (em, conn) = &mut *state.borrow_mut();
-            to_lua(lua, redis_call(em, conn, &words, read_only).1)
+            to_lua(lua, redis_call(lua, em, conn, &words, read_only).1)
         })?;
         let version_num = version_number();
         match program {
@@ -501,9 +499,8 @@ fn execute(
     let mut results = results.into_iter();
     let ok = matches!(results.next(), Some(LuaValue::Boolean(true)));
     let value = results.next().unwrap_or(LuaValue::Nil);
-    let mut budget = MAX_REPLY_ELEMENTS;
     if ok {
-        return Ok(from_lua(value, 0, &mut budget));
+        return Ok(script_result(lua, value));
     }
     Ok(raised(value, program.id()))
 }
@@ -591,6 +588,7 @@ fn raised(value: LuaValue, id: &str) -> Reply {
 
 /// `redis.call` and `redis.pcall`: whether the command failed, and its reply.
 fn redis_call(
+    lua: &Lua,
     em: &mut Emulator,
     conn: &mut Connection,
     words: &MultiValue,
@@ -611,6 +609,7 @@ fn redis_call(
     }
     let cmd = Command { args };
     let name = cmd.name();
+    let protocol = script_protocol(lua);
     match name.as_str() {
         "PING" => return (false, Reply::Simple("PONG".into())),
         "ECHO" if cmd.args.len() == 2 => return (false, Reply::bulk(&cmd.args[1])),
@@ -636,7 +635,10 @@ fn redis_call(
     if read_only && found.flags.contains(&"write") {
         return fail("ERR Write commands are not allowed from read-only scripts.");
     }
+    // The script's client speaks the script's protocol, not its caller's.
+    let caller = std::mem::replace(&mut conn.protocol, protocol);
     let reply = em.execute(conn, &cmd);
+    conn.protocol = caller;
     (reply.is_error(), reply)
 }
 
@@ -671,90 +673,6 @@ fn lua_number_text(n: f64) -> String {
     let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
     let sign = if exponent < 0 { '-' } else { '+' };
     format!("{mantissa}e{sign}{:02}", exponent.abs())
-}
-
-/// A command's reply as Lua sees it (Redis's RESP2 conversion).
-fn to_lua(lua: &Lua, reply: Reply) -> mlua::Result<LuaValue> {
-    let one_field = |key: &str, text: String| -> mlua::Result<LuaValue> {
-        let t = lua.create_table()?;
-        t.raw_set(key, text)?;
-        Ok(LuaValue::Table(t))
-    };
-    let list = |items: Vec<Reply>| -> mlua::Result<LuaValue> {
-        let t = lua.create_table_with_capacity(items.len(), 0)?;
-        for (i, item) in items.into_iter().enumerate() {
-            t.raw_set(i + 1, to_lua(lua, item)?)?;
-        }
-        Ok(LuaValue::Table(t))
-    };
-    Ok(match reply {
-        Reply::Simple(s) => one_field("ok", s)?,
-        Reply::Error(s) => one_field("err", s)?,
-        Reply::Int(i) => LuaValue::Number(i as f64),
-        Reply::Bulk(b) => LuaValue::String(lua.create_string(b)?),
-        Reply::Verbatim(s) => LuaValue::String(lua.create_string(s)?),
-        Reply::Double(d) => LuaValue::String(lua.create_string(format_double(d))?),
-        Reply::FormattedDouble(s) => LuaValue::String(lua.create_string(s)?),
-        Reply::Nil | Reply::NilArray => LuaValue::Boolean(false),
-        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) | Reply::Several(items) => {
-            list(items)?
-        }
-        Reply::Map(pairs) => list(pairs.into_iter().flat_map(|(k, v)| [k, v]).collect())?,
-    })
-}
-
-/// A script's result as a reply (Redis's conversion of Lua values).
-fn from_lua(value: LuaValue, depth: usize, budget: &mut usize) -> Reply {
-    if depth > MAX_REPLY_DEPTH || *budget == 0 {
-        return Reply::error("ERR reached lua stack limit");
-    }
-    *budget -= 1;
-    match value {
-        LuaValue::String(s) => Reply::Bulk(s.as_bytes().to_vec()),
-        LuaValue::Boolean(true) => Reply::Int(1),
-        LuaValue::Integer(n) => Reply::Int(n),
-        LuaValue::Number(n) => Reply::Int(c_cast(n)),
-        LuaValue::Table(t) => table_reply(t, depth, budget),
-        _ => Reply::Nil,
-    }
-}
-
-/// C's `(long long)` of a double as x86-64 computes it: out of range (and NaN) gives the
-/// smallest integer, which is what Redis answers for `return 2^63`.
-fn c_cast(n: f64) -> i64 {
-    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
-    if n.is_nan() || !(-LIMIT..LIMIT).contains(&n) {
-        i64::MIN
-    } else {
-        n as i64
-    }
-}
-
-fn table_reply(t: Table, depth: usize, budget: &mut usize) -> Reply {
-    if let Ok(LuaValue::String(err)) = t.raw_get::<LuaValue>("err") {
-        // Redis writes an error reply on one line.
-        let text = String::from_utf8_lossy(&err.as_bytes()).replace(['\r', '\n'], " ");
-        return Reply::Error(text);
-    }
-    if let Ok(LuaValue::String(ok)) = t.raw_get::<LuaValue>("ok") {
-        let text = String::from_utf8_lossy(&ok.as_bytes()).replace(['\r', '\n'], " ");
-        return Reply::Simple(text);
-    }
-    let mut items = Vec::new();
-    for i in 1.. {
-        match t.raw_get::<LuaValue>(i) {
-            Ok(LuaValue::Nil) | Err(_) => break,
-            Ok(item) => {
-                let reply = from_lua(item, depth + 1, budget);
-                let stop = matches!(&reply, Reply::Error(e) if e == "ERR reached lua stack limit");
-                items.push(reply);
-                if stop {
-                    break;
-                }
-            }
-        }
-    }
-    Reply::Array(items)
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Emulator, Handler, NOT_INTEGER, SYNTAX, Value, blocking, is};
 use crate::redis::command::strict_i64;
-use crate::redis::conn::{Connection, unknown_subcommand};
+use crate::redis::conn::{Connection, subcommand_syntax_error, unknown_subcommand};
 use crate::redis::reply::{Protocol, Reply};
 use crate::redis::spec;
 
@@ -1161,12 +1161,7 @@ fn xgroup(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
     if sub == "help" {
         return Reply::simples(XGROUP_HELP);
     }
-    let syntax = || {
-        Reply::error(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try XGROUP HELP.",
-            String::from_utf8_lossy(&args[1])
-        ))
-    };
+    let syntax = || subcommand_syntax_error(&args[1], "XGROUP");
     let mut mkstream = false;
     let mut entries_read: Option<u64> = None;
     if sub == "create" || sub == "setid" {
@@ -1699,12 +1694,8 @@ fn xinfo(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
                     .collect(),
             )
         }
-        _ => stream_info(stream, &args[3..], now).unwrap_or_else(|| {
-            Reply::error(format!(
-                "ERR unknown subcommand or wrong number of arguments for '{}'. Try XINFO HELP.",
-                String::from_utf8_lossy(&args[1])
-            ))
-        }),
+        _ => stream_info(stream, &args[3..], now)
+            .unwrap_or_else(|| subcommand_syntax_error(&args[1], "XINFO")),
     }
 }
 

@@ -596,7 +596,7 @@ impl Emulator {
         if !reads || tracker.bcast || !wanted {
             return;
         }
-        for i in read_key_positions(spec, &cmd.args) {
+        for i in key_positions(spec, &cmd.args) {
             self.tracking.remember(&cmd.args[i], conn.id);
         }
     }
@@ -663,29 +663,6 @@ impl Emulator {
         figures.tracking_total_keys = self.tracking.table.len();
         figures.tracking_total_items = self.tracking.items;
         figures.tracking_total_prefixes = self.tracking.prefix_count();
-    }
-}
-
-/// The indexes of the keys a read-only command reads: by its spec, or, for the commands whose
-/// keys move (`numkeys`, `STREAMS`), by their arguments as Redis's key specs find them.
-fn read_key_positions(spec: &Spec, args: &[Vec<u8>]) -> Vec<usize> {
-    match spec.name {
-        "zunion" | "zinter" | "zdiff" | "zintercard" | "sintercard" => {
-            // A count past the arguments is an error, and Redis finds no keys then.
-            let count = strict_i64(&args[1]).and_then(|n| usize::try_from(n).ok());
-            match count.map(|n| 2usize.saturating_add(n)) {
-                Some(end) if end <= args.len() => (2..end).collect(),
-                _ => Vec::new(),
-            }
-        }
-        "xread" => match args.iter().position(|w| is(w, "streams")) {
-            Some(at) => {
-                let names = (args.len() - at - 1) / 2;
-                (at + 1..at + 1 + names).collect()
-            }
-            None => Vec::new(),
-        },
-        _ => key_positions(spec, args.len()).collect(),
     }
 }
 

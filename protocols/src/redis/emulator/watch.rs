@@ -207,8 +207,8 @@ pub(crate) fn written_candidates(
     if !spec.flags.contains(&"write") {
         return Vec::new();
     }
-    key_positions(spec, args.len())
-        .chain(super::geo::radius_store_key(name, args).flatten())
+    key_positions(spec, args)
+        .into_iter()
         .map(|i| (db, args[i].clone()))
         .filter(|slot| interested(slot))
         .collect()
@@ -263,18 +263,7 @@ pub(crate) fn content(slot: Option<&Slot>, now: u64) -> Option<(Value, Option<u6
         .map(|s| (s.value.clone(), s.expires_at))
 }
 
-/// The indexes of a command's keys in `words` (name first), by its spec.
-pub(super) fn key_positions(spec: &Spec, words: usize) -> impl Iterator<Item = usize> {
-    let (first, last, step) = spec.keys;
-    let last = if last < 0 {
-        words as i64 + i64::from(last)
-    } else {
-        i64::from(last).min(words as i64 - 1)
-    };
-    let (first, step) = (i64::from(first), i64::from(step.max(1)));
-    let valid = first > 0;
-    (first..=last)
-        .step_by(step as usize)
-        .filter(move |_| valid)
-        .map(|i| i as usize)
+/// The indexes of a command's keys in `args` (name first), by Redis's key specs.
+pub(super) fn key_positions(spec: &Spec, args: &[Vec<u8>]) -> Vec<usize> {
+    spec.key_indexes(args)
 }

@@ -19,7 +19,8 @@ use std::collections::{BTreeMap, VecDeque};
 use super::super::{Emulator, NOT_INTEGER};
 use crate::redis::auth::{self, Credentials, DEFAULT_USER};
 use crate::redis::command::{Command, strict_i64};
-use crate::redis::conn::{Connection, unknown_subcommand};
+use crate::redis::command_meta;
+use crate::redis::conn::{Connection, subcommand_syntax_error, unknown_subcommand};
 use crate::redis::glob;
 use crate::redis::reply::Reply;
 use crate::redis::spec::{self, SPECS, Spec};
@@ -112,7 +113,7 @@ impl AclUser {
         for rule in &self.rules {
             let (allow, target) = rule.split_at(1);
             let matches = match target.strip_prefix('@') {
-                Some(category) => spec.is_some_and(|s| in_category(s, category)),
+                Some(category) => spec.is_some() && in_category(name, sub, category),
                 None => match target.split_once('|') {
                     Some((cmd, s)) => cmd == name && sub == Some(s),
                     None => target == name,
@@ -127,7 +128,8 @@ impl AclUser {
 
     /// Whether every key the command names matches one of the user's patterns.
     fn may_access(&self, spec: &Spec, args: &[Vec<u8>]) -> bool {
-        super::super::watch::key_positions(spec, args.len())
+        super::super::watch::key_positions(spec, args)
+            .into_iter()
             .all(|i| self.keys.iter().any(|p| glob::matches(p, &args[i])))
     }
 
@@ -293,140 +295,16 @@ impl AclUser {
     }
 }
 
-/// Whether a command belongs to a category, by its flags and its family.
-fn in_category(spec: &Spec, category: &str) -> bool {
-    let name = spec.name;
-    let has = |flag: &str| spec.flags.contains(&flag);
-    let named = |names: &[&str]| names.contains(&name);
-    match category {
-        "all" => true,
-        "read" => has("readonly"),
-        "write" => has("write"),
-        "fast" => has("fast"),
-        "slow" => !has("fast"),
-        "blocking" => has("blocking") || named(&["xread", "xreadgroup"]),
-        "pubsub" => has("pubsub") || named(&["pubsub"]),
-        "scripting" => named(&["eval", "eval_ro", "evalsha", "evalsha_ro", "script"]),
-        "transaction" => named(&["multi", "exec", "discard", "watch", "unwatch"]),
-        "connection" => named(&[
-            "hello", "auth", "client", "select", "ping", "echo", "quit", "reset", "command",
-        ]),
-        "admin" => named(&["acl", "config", "slowlog", "latency", "debug", "monitor"]),
-        "dangerous" => named(&[
-            "keys", "flushdb", "flushall", "sort", "sort_ro", "swapdb", "acl", "config", "slowlog",
-            "latency", "debug", "info", "client", "migrate",
-        ]),
-        "keyspace" => named(&[
-            "del",
-            "unlink",
-            "exists",
-            "expire",
-            "pexpire",
-            "expireat",
-            "pexpireat",
-            "expiretime",
-            "pexpiretime",
-            "ttl",
-            "pttl",
-            "persist",
-            "keys",
-            "scan",
-            "type",
-            "rename",
-            "renamenx",
-            "flushdb",
-            "flushall",
-            "dbsize",
-            "touch",
-            "copy",
-            "move",
-            "swapdb",
-            "randomkey",
-            "object",
-        ]),
-        family => data_family(name) == Some(family),
+/// Whether the command `name` (its subcommand `sub`, when Redis has it) is in the ACL
+/// `category`, by Redis's own command table ([`command_meta`]).
+fn in_category(name: &str, sub: Option<&str>, category: &str) -> bool {
+    if category == "all" {
+        return true;
     }
-}
-
-/// The data-type category of a command, by Redis's naming of its families.
-fn data_family(name: &str) -> Option<&'static str> {
-    const STRINGS: &[&str] = &[
-        "get",
-        "set",
-        "setnx",
-        "setex",
-        "psetex",
-        "getset",
-        "getdel",
-        "mget",
-        "mset",
-        "msetnx",
-        "incr",
-        "decr",
-        "incrby",
-        "decrby",
-        "append",
-        "strlen",
-        "getrange",
-        "substr",
-        "setrange",
-        "getex",
-        "incrbyfloat",
-        "lcs",
-    ];
-    const LISTS: &[&str] = &[
-        "rpoplpush",
-        "blpop",
-        "brpop",
-        "blmove",
-        "brpoplpush",
-        "blmpop",
-    ];
-    const SETS: &[&str] = &[
-        "sadd",
-        "srem",
-        "smembers",
-        "sismember",
-        "smismember",
-        "scard",
-    ];
-    if STRINGS.contains(&name) {
-        return Some("string");
-    }
-    if LISTS.contains(&name) || (name.starts_with('l') && !name.starts_with("latency")) {
-        return Some("list").filter(|_| name != "lcs");
-    }
-    if name.starts_with("geo") {
-        return Some("geo");
-    }
-    if name.starts_with("pf") {
-        return Some("hyperloglog");
-    }
-    if name.starts_with("bit") || name == "setbit" || name == "getbit" {
-        return Some("bitmap");
-    }
-    if name.starts_with('x') {
-        return Some("stream");
-    }
-    if name.starts_with('z') || name.starts_with("bz") {
-        return Some("sortedset");
-    }
-    if name.starts_with('h') && name != "hello" {
-        return Some("hash");
-    }
-    let set_family = SETS.contains(&name)
-        || [
-            "sinter",
-            "sunion",
-            "sdiff",
-            "smove",
-            "sscan",
-            "spop",
-            "srandmember",
-        ]
-        .iter()
-        .any(|p| name.starts_with(p));
-    set_family.then_some("set")
+    let meta = sub
+        .and_then(|sub| command_meta::find(&format!("{name}|{sub}")))
+        .or_else(|| command_meta::find(name));
+    meta.is_some_and(|m| m.acl.iter().any(|c| c.strip_prefix('@') == Some(category)))
 }
 
 fn sha256_hex(password: &[u8]) -> String {
@@ -554,7 +432,8 @@ impl Acl {
             if user.may_access(spec, args) {
                 return Ok(());
             }
-            let key = super::super::watch::key_positions(spec, args.len())
+            let key = super::super::watch::key_positions(spec, args)
+                .into_iter()
                 .find(|i| !user.keys.iter().any(|p| glob::matches(p, &args[*i])))
                 .map(|i| String::from_utf8_lossy(&args[i]).into_owned())
                 .unwrap_or_default();
@@ -750,17 +629,12 @@ fn cat(word: &[u8], params: &[Vec<u8>]) -> Reply {
                     String::from_utf8_lossy(category)
                 ));
             }
-            Reply::bulks(
-                SPECS
-                    .iter()
-                    .filter(|s| in_category(s, &name))
-                    .map(|s| s.name),
-            )
+            // The commands mocket answers and their subcommands, as `COMMAND LIST` filters.
+            let names: Vec<&str> = SPECS.iter().map(|s| s.name).collect();
+            let filter = [b"filterby".to_vec(), b"aclcat".to_vec(), name.into_bytes()];
+            command_meta::list(&names, &filter)
         }
-        _ => Reply::error(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
-            String::from_utf8_lossy(word)
-        )),
+        _ => subcommand_syntax_error(word, "ACL"),
     }
 }
 
@@ -845,12 +719,17 @@ fn dryrun(acl: &Acl, params: &[Vec<u8>]) -> Reply {
         .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
         .filter(|s| spec::redis_has(&cmd_name, Some(s)));
     if !user.may_run(&cmd_name, sub.as_deref()) {
+        let shown = match &sub {
+            Some(sub) => format!("{cmd_name}|{sub}"),
+            None => cmd_name,
+        };
         return Reply::bulk(format!(
-            "This user has no permissions to run the '{cmd_name}' command"
+            "This user has no permissions to run the '{shown}' command"
         ));
     }
     if !user.may_access(spec, &command.args) {
-        let key = super::super::watch::key_positions(spec, command.args.len())
+        let key = super::super::watch::key_positions(spec, &command.args)
+            .into_iter()
             .find(|i| {
                 !user
                     .keys
@@ -1013,12 +892,16 @@ mod tests {
 
     #[test]
     fn categories_follow_flags_and_families() {
-        let cat = |name: &str, category: &str| in_category(spec::find(name).unwrap(), category);
+        let cat = |name: &str, category: &str| in_category(name, None, category);
         assert!(cat("get", "read") && cat("get", "string") && cat("get", "fast"));
         assert!(cat("hset", "hash") && !cat("hello", "hash"));
         assert!(cat("zadd", "sortedset") && cat("lpush", "list") && cat("sadd", "set"));
         assert!(cat("blpop", "blocking") && cat("xadd", "stream") && cat("pfadd", "hyperloglog"));
         assert!(!cat("lcs", "list") && cat("lcs", "string"));
+        // Subcommands have their own categories, as in Redis's table.
+        assert!(in_category("client", Some("list"), "admin"));
+        assert!(!in_category("client", Some("id"), "admin") && !cat("client", "admin"));
+        assert!(cat("georadius", "geo") && cat("sort_ro", "dangerous") && !cat("get", "dangerous"));
         assert_eq!(
             genpass(None)
                 .to_bytes(crate::redis::reply::Protocol::Resp2)

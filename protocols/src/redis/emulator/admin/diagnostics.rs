@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::super::{Emulator, NOT_INTEGER, SYNTAX, Value, is};
 use crate::redis::command::{Command, strict_i64};
-use crate::redis::conn::{Connection, unknown_subcommand};
+use crate::redis::conn::{Connection, subcommand_syntax_error, unknown_subcommand};
 use crate::redis::info::STARTUP_MEMORY;
 use crate::redis::reply::Reply;
 use crate::redis::spec;
@@ -146,9 +146,7 @@ pub(super) fn slowlog(em: &mut Emulator, _conn: &mut Connection, args: &[Vec<u8>
         .to_ascii_lowercase()
         .as_str()
     {
-        "get" if args.len() > 3 => Reply::error(
-            "ERR unknown subcommand or wrong number of arguments for 'get'. Try SLOWLOG HELP.",
-        ),
+        "get" if args.len() > 3 => subcommand_syntax_error(&args[1], "SLOWLOG"),
         "get" => {
             let count = match args.get(2).map(|a| strict_i64(a)) {
                 None => 10,

@@ -140,12 +140,13 @@ impl Emulator {
     }
 
     /// Counts `keyspace_hits` and `keyspace_misses` for a read-only command about to run, by
-    /// the keys its spec names (commands with movable keys are not counted).
+    /// the keys its key specs name (a script's declared keys are not counted: it may not
+    /// read them).
     pub(super) fn count_lookups(&mut self, db: usize, spec: &Spec, cmd: &Command) {
-        if !spec.flags.contains(&"readonly") {
+        if !spec.flags.contains(&"readonly") || spec.flags.contains(&"no_mandatory_keys") {
             return;
         }
-        for i in super::watch::key_positions(spec, cmd.args.len()) {
+        for i in super::watch::key_positions(spec, &cmd.args) {
             if self.exists(db, &cmd.args[i]) {
                 self.admin.stats.keyspace_hits += 1;
             } else {

@@ -12,9 +12,9 @@ const SPARSE_RATIO: f64 = 2.0;
 const SPARSE_SAFE: f64 = 10.0;
 
 /// The JSON text of `value`, or lua-cjson's error.
-pub(super) fn encode(value: &LuaValue) -> Result<Vec<u8>, String> {
+pub(super) fn encode(lua: &Lua, value: &LuaValue) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
-    encode_value(value, 0, &mut out)?;
+    encode_value(lua, value, 0, &mut out)?;
     Ok(out)
 }
 
@@ -36,7 +36,12 @@ fn exception(value: &LuaValue, reason: &str) -> String {
     format!("Cannot serialise {}: {reason}", type_name(value))
 }
 
-fn encode_value(value: &LuaValue, depth: usize, out: &mut Vec<u8>) -> Result<(), String> {
+fn encode_value(
+    lua: &Lua,
+    value: &LuaValue,
+    depth: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
     if out.len() > MAX_OUTPUT {
         return Err(format!(
             "Cannot serialise: mocket: the JSON text would exceed {} MB",
@@ -56,8 +61,8 @@ fn encode_value(value: &LuaValue, depth: usize, out: &mut Vec<u8>) -> Result<(),
                 return Err(format!("Cannot serialise, excessive nesting ({depth})"));
             }
             match array_length(value, t)? {
-                Some(len) if len > 0 => encode_array(t, len, depth, out)?,
-                _ => encode_object(t, depth, out)?,
+                Some(len) if len > 0 => encode_array(lua, t, len, depth, out)?,
+                _ => encode_object(lua, t, depth, out)?,
             }
         }
         other => return Err(exception(other, "type not supported")),
@@ -71,6 +76,24 @@ fn encode_number(value: &LuaValue, n: f64, out: &mut Vec<u8>) -> Result<(), Stri
     }
     out.extend_from_slice(format_g(n, 14).as_bytes());
     Ok(())
+}
+
+/// `t[key]`, `item`, encoded: -0 as `-0`, as lua-cjson prints it (mlua reads -0 as the
+/// integer 0, so the table is asked).
+fn encode_item(
+    lua: &Lua,
+    t: &Table,
+    key: impl mlua::IntoLua + Clone,
+    item: &LuaValue,
+    depth: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    if matches!(item, LuaValue::Integer(0)) && super::super::lua_resp::is_negative_zero(lua, t, key)
+    {
+        out.extend_from_slice(b"-0");
+        return Ok(());
+    }
+    encode_value(lua, item, depth, out)
 }
 
 /// C's `%.<precision>g`.
@@ -141,20 +164,26 @@ fn array_length(value: &LuaValue, t: &Table) -> Result<Option<usize>, String> {
     Ok(Some(max as usize))
 }
 
-fn encode_array(t: &Table, len: usize, depth: usize, out: &mut Vec<u8>) -> Result<(), String> {
+fn encode_array(
+    lua: &Lua,
+    t: &Table,
+    len: usize,
+    depth: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
     out.push(b'[');
     for i in 1..=len {
         if i > 1 {
             out.push(b',');
         }
         let item: LuaValue = t.raw_get(i).map_err(|e| e.to_string())?;
-        encode_value(&item, depth, out)?;
+        encode_item(lua, t, i, &item, depth, out)?;
     }
     out.push(b']');
     Ok(())
 }
 
-fn encode_object(t: &Table, depth: usize, out: &mut Vec<u8>) -> Result<(), String> {
+fn encode_object(lua: &Lua, t: &Table, depth: usize, out: &mut Vec<u8>) -> Result<(), String> {
     out.push(b'{');
     let mut first = true;
     for pair in t.clone().pairs::<LuaValue, LuaValue>() {
@@ -180,7 +209,7 @@ fn encode_object(t: &Table, depth: usize, out: &mut Vec<u8>) -> Result<(), Strin
             }
             other => return Err(exception(other, "table key must be a number or string")),
         }
-        encode_value(&item, depth, out)?;
+        encode_item(lua, t, key.clone(), &item, depth, out)?;
     }
     out.push(b'}');
     Ok(())
@@ -642,8 +671,15 @@ mod tests {
         let t = lua.create_table().unwrap();
         t.raw_set(1, &t).unwrap();
         assert_eq!(
-            encode(&LuaValue::Table(t)),
+            encode(&lua, &LuaValue::Table(t)),
             Err("Cannot serialise, excessive nesting (1001)".into())
         );
+    }
+
+    #[test]
+    fn negative_zero_in_a_table_is_minus_0() {
+        let lua = Lua::new();
+        let t: LuaValue = lua.load("return {-0.0, 0.5, {k = -0.0}}").eval().unwrap();
+        assert_eq!(encode(&lua, &t), Ok(b"[-0,0.5,{\"k\":-0}]".to_vec()));
     }
 }
