@@ -8,7 +8,8 @@
 //! `MOCKET_DIFF_SEED=S` replays one seed.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
 use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,10 +17,13 @@ use super::*;
 use crate::redis::command::split_args;
 use crate::redis::conn::Session;
 
-/// A `redis-server` for one test, stopped when dropped.
+/// A `redis-server` for one test, stopped when dropped. It listens on a unix socket in a
+/// directory of its own, never on a TCP port: a port picked as free can be taken by another
+/// process's server before ours binds it, and the test would then compare against that one.
 struct RealRedis {
     child: Child,
-    port: u16,
+    dir: PathBuf,
+    socket: PathBuf,
 }
 
 impl RealRedis {
@@ -29,21 +33,21 @@ impl RealRedis {
 
     /// A server with `config` added to its command line (`--requirepass`, `--user`).
     fn start_with(config: &[&str]) -> Option<RealRedis> {
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|l| l.local_addr())
-            .ok()?
-            .port();
+        let dir = private_dir()?;
+        let socket = dir.join("redis.sock");
         let child = Process::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
+            .args(["--port", "0", "--unixsocket"])
+            .arg(&socket)
+            .args(["--save", "", "--appendonly", "no", "--dir"])
+            .arg(&dir)
             .args(config)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .ok()?;
-        let server = RealRedis { child, port };
+        let server = RealRedis { child, dir, socket };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
+        while UnixStream::connect(&server.socket).is_err() {
             if Instant::now() > deadline {
                 return None;
             }
@@ -51,12 +55,32 @@ impl RealRedis {
         }
         Some(server)
     }
+
+    /// A new connection to this server.
+    fn connect(&self) -> UnixStream {
+        let stream = UnixStream::connect(&self.socket).expect("redis-server accepts");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("a timeout");
+        stream
+    }
+}
+
+/// A new empty directory under the temp dir, named by process and a counter.
+fn private_dir() -> Option<PathBuf> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("mocket-diff-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir(&dir).ok()?;
+    Some(dir)
 }
 
 impl Drop for RealRedis {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -104,7 +128,7 @@ fn encode(words: &[Vec<u8>]) -> Vec<u8> {
 
 /// One connection to the real server.
 struct RealConn {
-    stream: TcpStream,
+    stream: UnixStream,
     pending: Vec<u8>,
 }
 
@@ -148,15 +172,9 @@ impl Pair {
 
     fn with_emulator(server: &RealRedis, emulator: Emulator) -> Pair {
         let real = (0..CONNECTIONS)
-            .map(|_| {
-                let stream = TcpStream::connect((Ipv4Addr::LOCALHOST, server.port)).unwrap();
-                stream
-                    .set_read_timeout(Some(Duration::from_secs(10)))
-                    .unwrap();
-                RealConn {
-                    stream,
-                    pending: Vec::new(),
-                }
+            .map(|_| RealConn {
+                stream: server.connect(),
+                pending: Vec::new(),
             })
             .collect();
         let mut pair = Pair {
