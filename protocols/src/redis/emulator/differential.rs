@@ -1289,3 +1289,4 @@ mod functions;
 mod geo;
 mod lua_libs;
 mod server;
+mod streams_dump;

@@ -106,6 +106,12 @@ struct Node {
     live: u64,
     /// The last ID appended (deleted or not): MINID trimming compares it.
     last: StreamId,
+    /// The field names of the node's first entry: Redis's master entry, which entries with the
+    /// same fields share in its RDB encoding ([`payload`]).
+    master_fields: Vec<Vec<u8>>,
+    /// Deleted entries, which Redis keeps flagged in their node until the node goes: a DUMP
+    /// writes them as Redis does.
+    tombstones: BTreeMap<StreamId, Vec<Vec<u8>>>,
 }
 
 /// A delivered, not yet acknowledged entry of a group.
@@ -158,6 +164,9 @@ impl Stream {
             Some(node) if node.get().appended < NODE_MAX_ENTRIES => node.into_mut(),
             _ => self.nodes.entry(id).or_default(),
         };
+        if node.appended == 0 {
+            node.master_fields = fields.iter().step_by(2).cloned().collect();
+        }
         node.appended += 1;
         node.live += 1;
         node.last = id;
@@ -168,15 +177,16 @@ impl Stream {
 
     /// Deletes one entry; a node left with no live entry goes, as in Redis.
     fn delete(&mut self, id: StreamId) -> bool {
-        if self.entries.remove(&id).is_none() {
+        let Some(fields) = self.entries.remove(&id) else {
             return false;
-        }
+        };
         let (&master, node) = self
             .nodes
             .range_mut(..=id)
             .next_back()
             .expect("every entry is in a node");
         node.live -= 1;
+        node.tombstones.insert(id, fields);
         if node.live == 0 {
             self.nodes.remove(&master);
         }
@@ -1833,5 +1843,7 @@ fn full_group_info(stream: &Stream, name: &[u8], group: &Group, limit: usize, no
     ])
 }
 
+/// Redis 7.0's RDB encoding of a stream, for DUMP and RESTORE.
+pub(super) mod payload;
 #[cfg(test)]
 mod tests;
