@@ -1208,6 +1208,11 @@ fn random_command(rng: &mut Rng) -> String {
 /// A random sequence: commands on three connections, transactions with `WATCH`, and keys
 /// that expire during the sequence.
 fn random_sequence(seed: u64, length: usize) -> Vec<Step> {
+    random_sequence_of(seed, length, random_command)
+}
+
+/// A random sequence of `command`'s commands, shaped as [`random_sequence`]'s.
+fn random_sequence_of(seed: u64, length: usize, command: fn(&mut Rng) -> String) -> Vec<Step> {
     let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let mut steps = Vec::new();
     while steps.len() < length {
@@ -1218,11 +1223,11 @@ fn random_sequence(seed: u64, length: usize) -> Vec<Step> {
                 steps.push(Step::Send(c, format!("watch {k}")));
                 let other = (c + 1) % CONNECTIONS;
                 for _ in 0..rng.below(3) {
-                    steps.push(Step::Send(other, random_command(&mut rng)));
+                    steps.push(Step::Send(other, command(&mut rng)));
                 }
                 steps.push(Step::Send(c, "multi".into()));
                 for _ in 0..rng.below(4) {
-                    steps.push(Step::Send(c, random_command(&mut rng)));
+                    steps.push(Step::Send(c, command(&mut rng)));
                 }
                 let end = rng.pick(&["exec", "exec", "discard"]);
                 steps.push(Step::Send(c, end.into()));
@@ -1232,7 +1237,7 @@ fn random_sequence(seed: u64, length: usize) -> Vec<Step> {
                 steps.push(Step::Send(c, format!("pexpire {k} 5")));
                 steps.push(Step::Sleep(15));
             }
-            _ => steps.push(Step::Send(c, random_command(&mut rng))),
+            _ => steps.push(Step::Send(c, command(&mut rng))),
         }
     }
     steps
@@ -1240,13 +1245,23 @@ fn random_sequence(seed: u64, length: usize) -> Vec<Step> {
 
 /// Runs sequences `seeds` and returns (sequences, commands) compared.
 fn run_random(server: &RealRedis, seeds: impl Iterator<Item = u64>, length: usize) -> (u64, usize) {
+    run_random_of(server, seeds, length, random_sequence)
+}
+
+/// As [`run_random`], with the sequences `sequence` makes from a seed and a length.
+fn run_random_of(
+    server: &RealRedis,
+    seeds: impl Iterator<Item = u64>,
+    length: usize,
+    sequence: fn(u64, usize) -> Vec<Step>,
+) -> (u64, usize) {
     let (mut sequences, mut commands) = (0, 0);
     for seed in seeds {
         let mut pair = Pair::new(server);
-        match pair.compare(&random_sequence(seed, length)) {
+        match pair.compare(&sequence(seed, length)) {
             Ok(n) => commands += n,
             Err(e) => {
-                let steps = random_sequence(seed, length);
+                let steps = sequence(seed, length);
                 let shown: Vec<String> = steps.iter().map(|s| format!("{s:?}")).collect();
                 panic!(
                     "seed {seed} (replay: MOCKET_DIFF_SEED={seed}): {e}\nsteps:\n{}",
@@ -1288,5 +1303,7 @@ mod dump;
 mod functions;
 mod geo;
 mod lua_libs;
+/// The seeded random sequences over the families added since the first generator.
+mod random_families;
 mod server;
 mod streams_dump;

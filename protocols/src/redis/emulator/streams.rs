@@ -666,15 +666,17 @@ fn xrange(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
 }
 
 /// `XDEL key id [id ...]`
+/// `XDEL key id...`: as in Redis, a missing key answers 0 and a wrong type WRONGTYPE before
+/// the IDs are parsed.
 fn xdel(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
-    let ids = match strict_ids(&args[2..]) {
-        Ok(ids) => ids,
-        Err(e) => return e,
-    };
     let stream = match stream(em, conn, &args[1]) {
         Err(e) => return e,
         Ok(None) => return Reply::Int(0),
         Ok(Some(s)) => s,
+    };
+    let ids = match strict_ids(&args[2..]) {
+        Ok(ids) => ids,
+        Err(e) => return e,
     };
     let mut deleted = 0;
     for id in ids {
@@ -1318,17 +1320,19 @@ fn group_create(
 }
 
 /// `XACK key group id [id ...]`
+/// `XACK key group id...`: as in Redis, a missing key or group answers 0 before the IDs are
+/// parsed; then one invalid ID fails the whole command.
 fn xack(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
-    let ids = match strict_ids(&args[3..]) {
-        Ok(ids) => ids,
-        Err(e) => return e,
-    };
     let stream = match stream(em, conn, &args[1]) {
         Err(e) => return e,
         Ok(s) => s,
     };
     let Some(group) = stream.and_then(|s| s.groups.get_mut(&args[2])) else {
         return Reply::Int(0);
+    };
+    let ids = match strict_ids(&args[3..]) {
+        Ok(ids) => ids,
+        Err(e) => return e,
     };
     let mut acked = 0;
     for id in ids {

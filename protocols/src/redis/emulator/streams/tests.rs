@@ -226,3 +226,35 @@ fn a_blocked_xreadgroup_wakes_with_redis_errors_when_its_stream_or_group_goes() 
     b.on(&mut writer, &["del s"]);
     assert_eq!(b.retry(&mut reader), "");
 }
+
+#[test]
+fn xack_answers_0_for_a_missing_group_before_reading_ids() {
+    // Found by the random family sequences: Redis looks the group up first.
+    let mut em = Emulator::new(&Seed::new());
+    let mut conn = Connection::default();
+    let run =
+        |em: &mut Emulator, conn: &mut Connection, line| super::super::run_line(em, conn, line);
+    assert_eq!(run(&mut em, &mut conn, "xack nokey g 2-*"), Reply::Int(0));
+    run(&mut em, &mut conn, "xadd s 1-1 a b");
+    assert_eq!(run(&mut em, &mut conn, "xack s g 2-*"), Reply::Int(0));
+    run(&mut em, &mut conn, "xgroup create s g 0");
+    assert_eq!(
+        run(&mut em, &mut conn, "xack s g 1-1 2-*"),
+        Reply::error(INVALID_ID)
+    );
+}
+
+#[test]
+fn xdel_checks_the_key_before_its_ids() {
+    // Found by the random family sequences; what redis-server 7.0.15 answers.
+    let mut em = Emulator::new(&Seed::new());
+    let mut conn = Connection::default();
+    let run =
+        |em: &mut Emulator, conn: &mut Connection, line| super::super::run_line(em, conn, line);
+    assert_eq!(run(&mut em, &mut conn, "xdel nokey 2-*"), Reply::Int(0));
+    run(&mut em, &mut conn, "set s v");
+    assert_eq!(
+        run(&mut em, &mut conn, "xdel s 2-*"),
+        Reply::error(super::super::WRONGTYPE)
+    );
+}
