@@ -45,6 +45,9 @@ mod lua_libs;
 mod admin;
 
 pub use pubsub::{Eviction, OutputLimits};
+/// MIGRATE between emulated addresses.
+mod migrate;
+pub use migrate::{MigrationTargets, TargetUnreachable};
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -177,6 +180,8 @@ pub struct Emulator {
     clients: ClientRegistry,
     /// Statistics, configuration, users and the slow log.
     admin: admin::Admin,
+    /// The other emulated addresses MIGRATE reaches.
+    migration: migrate::Targets,
 }
 
 impl Emulator {
@@ -199,6 +204,7 @@ impl Emulator {
             random: 0x9e37_79b9_7f4a_7c15,
             clients: ClientRegistry::default(),
             admin: admin::Admin::default(),
+            migration: migrate::Targets::default(),
         };
         for (key, value) in seed {
             let value = match value {
@@ -626,6 +632,8 @@ fn handler(name: &str) -> Option<Handler> {
         .or_else(|| replication::handler(name))
         // Server administration.
         .or_else(|| admin::handler(name))
+        // MIGRATE between emulated addresses.
+        .or_else(|| migrate::handler(name))
 }
 
 #[cfg(test)]
