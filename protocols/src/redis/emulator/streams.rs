@@ -737,11 +737,8 @@ fn xsetid(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
             );
         }
     }
-    if id < stream.max_deleted {
-        return Reply::error(
-            "ERR The ID specified in XSETID is smaller than current max_deleted_entry_id",
-        );
-    }
+    // Redis 7.0 compares the ID with the stream's current greatest deleted ID nowhere (later
+    // versions do).
     stream.last_id = id;
     if let Some(n) = added {
         stream.entries_added = n;

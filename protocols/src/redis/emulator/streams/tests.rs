@@ -258,3 +258,19 @@ fn xdel_checks_the_key_before_its_ids() {
         Reply::error(super::super::WRONGTYPE)
     );
 }
+
+#[test]
+fn xsetid_may_go_below_the_greatest_deleted_id_as_in_redis_7_0() {
+    // Found by the random family sequences; redis-server 7.0.15 answers OK to both.
+    let mut em = Emulator::new(&Seed::new());
+    let mut conn = Connection::default();
+    let run =
+        |em: &mut Emulator, conn: &mut Connection, line| super::super::run_line(em, conn, line);
+    run(&mut em, &mut conn, "xadd e 2-0 a b");
+    run(&mut em, &mut conn, "xdel e 2-0");
+    assert_eq!(run(&mut em, &mut conn, "xsetid e 0-1"), Reply::ok());
+    run(&mut em, &mut conn, "xadd s 2-0 a b");
+    run(&mut em, &mut conn, "xadd s 3-0 a b");
+    run(&mut em, &mut conn, "xdel s 3-0");
+    assert_eq!(run(&mut em, &mut conn, "xsetid s 2-5"), Reply::ok());
+}
