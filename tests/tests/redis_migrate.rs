@@ -46,3 +46,69 @@ fn rust_crate_stream_api_runs_a_consumer_group_and_copies_the_stream() {
         }
     }
 }
+
+/// Two emulated addresses, the second with a password.
+const TWO_ADDRESSES: &str = r#"{
+  "entries": [
+    { "redis": "queue.internal:6379", "emulate": true },
+    { "redis": "archive.internal:6380", "emulate": true, "password": "pw" }
+  ]
+}"#;
+
+#[test]
+fn redis_cli_migrates_keys_between_two_emulated_addresses() {
+    assert!(
+        have("redis-cli"),
+        "redis-cli is missing (.ci/run installs redis-tools)"
+    );
+    let mocks = mocks_file(TWO_ADDRESSES);
+    let script = "\
+        q='redis-cli -h queue.internal'; a='redis-cli --no-auth-warning -h archive.internal -p 6380 -a pw'; \
+        $q SET job 1; $q PEXPIRE job 100000; $q RPUSH list x y; \
+        $q MIGRATE archive.internal 6380 job 0 1000; \
+        $q MIGRATE archive.internal 6380 job 0 1000 AUTH wrong; \
+        $q MIGRATE archive.internal 6380 job 0 1000 AUTH pw; \
+        $q EXISTS job; $a GET job; $a PTTL job | cut -c1-2; \
+        $q SET job 2; $q MIGRATE archive.internal 6380 job 0 1000 AUTH2 default pw; \
+        $q MIGRATE archive.internal 6380 job 0 1000 AUTH pw REPLACE COPY; $a GET job; $q GET job; \
+        $q MIGRATE archive.internal 6380 '' 2 1000 AUTH pw KEYS list nothing; $q EXISTS list; \
+        $a -n 2 LRANGE list 0 -1; \
+        $q MIGRATE archive.internal 6380 nothing 0 1000; \
+        $q MIGRATE elsewhere.internal 6379 job 0 1000; \
+        $q MIGRATE queue.internal 6379 job 0 1000";
+    let run = Placement::Daemon.run(&mocks, &["sh", "-c", script]);
+    run.success();
+    assert_eq!(run.stdout, CLI_MIGRATE_OUTPUT, "{}", run.stderr);
+}
+
+/// What redis-cli printed against two redis-servers 7.0.15 (the second with `requirepass
+/// pw`): an unknown host cannot be connected to, and a server migrating to itself times out
+/// (Redis after the timeout, the emulator at once).
+const CLI_MIGRATE_OUTPUT: &str = "\
+OK
+1
+2
+ERR Target instance replied with error: NOAUTH Authentication required.
+
+ERR Target instance replied with error: WRONGPASS invalid username-password pair or user is disabled.
+
+OK
+0
+1
+99
+OK
+ERR Target instance replied with error: BUSYKEY Target key name already exists.
+
+OK
+2
+2
+OK
+0
+x
+y
+NOKEY
+IOERR error or timeout connecting to the client
+
+IOERR error or timeout reading to target instance
+
+";

@@ -27,14 +27,16 @@ pub(super) fn handler(name: &str) -> Option<Handler> {
 
 /// Redis's reply when it cannot connect to the target.
 pub const UNREACHABLE: &str = "IOERR error or timeout connecting to the client";
+/// Redis's reply when the target does not answer within the timeout (as when an address
+/// migrates to itself).
+pub const TIMED_OUT: &str = "IOERR error or timeout reading to target instance";
 /// The client id of the migration connection in the target's emulator.
 const MIGRATION_CLIENT_ID: u64 = u64::MAX;
 
 /// The other emulated addresses MIGRATE can reach.
 pub trait MigrationTargets: Send + Sync {
     /// Runs `migrate` with the emulator of the emulated address `host:port`, waiting at most
-    /// `timeout` for it to be free; `Err` when `host:port` is not an emulated address or the
-    /// wait timed out.
+    /// `timeout` for it to be free.
     fn with_target(
         &self,
         host: &str,
@@ -44,9 +46,14 @@ pub trait MigrationTargets: Send + Sync {
     ) -> Result<(), TargetUnreachable>;
 }
 
-/// MIGRATE's target is not an emulated address, or stayed busy past the timeout.
+/// Why MIGRATE could not reach its target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TargetUnreachable;
+pub enum TargetUnreachable {
+    /// `host:port` is not an emulated address: nothing is connected to.
+    NotEmulated,
+    /// The target stayed busy past the timeout, or is the source itself.
+    TimedOut,
+}
 
 /// The emulator's [`MigrationTargets`], if its driver gave it some.
 #[derive(Default, Clone)]
@@ -163,8 +170,10 @@ fn migrate(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply 
     let sent = targets.with_target(&host, request.port, request.timeout, &mut |target| {
         lines = run_on_target(target, &request, &outgoing);
     });
-    if sent.is_err() {
-        return Reply::error(UNREACHABLE);
+    match sent {
+        Ok(()) => {}
+        Err(TargetUnreachable::NotEmulated) => return Reply::error(UNREACHABLE),
+        Err(TargetUnreachable::TimedOut) => return Reply::error(TIMED_OUT),
     }
     conclude(em, conn.db, &request, &outgoing, &lines)
 }
@@ -288,7 +297,7 @@ mod tests {
             migrate: &mut dyn FnMut(&mut Emulator),
         ) -> Result<(), TargetUnreachable> {
             if (host, port) != ("target.internal", 6379) {
-                return Err(TargetUnreachable);
+                return Err(TargetUnreachable::NotEmulated);
             }
             migrate(&mut self.0.lock().unwrap());
             Ok(())
