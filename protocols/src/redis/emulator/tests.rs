@@ -593,3 +593,29 @@ fn spop_and_srandmember_pick_distinct_members_and_bound_repeats() {
             .starts_with("-ERR mocket: SRANDMEMBER count")
     );
 }
+
+#[test]
+fn bitop_storing_an_equal_value_breaks_a_watch_on_its_destination_only() {
+    // Found by the random family sequences (seed 517); replies of redis-server 7.0.15.
+    let mut h = Harness::new();
+    let replies = across(
+        &mut h,
+        &[
+            (0, "set k v"),
+            (0, "watch k"),
+            (1, "bitop and k k"),
+            (0, "multi"),
+            (0, "exec"),
+            (0, "watch k"),
+            (1, "bitop or other k"),
+            (1, "bitop or gone missing"),
+            (0, "multi"),
+            (0, "exec"),
+        ],
+    );
+    assert_eq!(
+        replies.concat(),
+        "+OK\r\n+OK\r\n:1\r\n+OK\r\n*-1\r\n\
+         +OK\r\n:1\r\n:0\r\n+OK\r\n*0\r\n"
+    );
+}

@@ -211,12 +211,15 @@ impl Watches {
         // `SETRANGE key offset ""` writes nothing and signals nothing.
         let no_write = name == "SETRANGE" && args.get(3).is_some_and(|v| v.is_empty());
         let succeeded = !failed && !refused && !same_key && !no_write;
-        let signals = succeeded && SIGNAL_ON_SUCCESS.contains(&name);
+        // BITOP stores a non-empty result with a signal, whatever the destination held.
+        let bitop_stored = name == "BITOP" && !matches!(reply, Reply::Int(0));
+        let signals = succeeded && (SIGNAL_ON_SUCCESS.contains(&name) || bitop_stored);
         // A `*STORE` command writes its destination only, whatever its sources.
         // GEORADIUS writes the key of its STORE option, if any, and no other.
         let radius_store = super::geo::radius_store_key(name, args);
         let written = |key: &[u8]| match radius_store {
             Some(store) => store.is_some_and(|i| args[i] == key),
+            None if name == "BITOP" => args.get(2).is_some_and(|d| d == key),
             None => !name.ends_with("STORE") || args.get(1).is_some_and(|d| d == key),
         };
         // `SWAPDB` signals every watched key of both databases that exists in either.
