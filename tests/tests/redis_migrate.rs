@@ -112,3 +112,58 @@ IOERR error or timeout connecting to the client
 IOERR error or timeout reading to target instance
 
 ";
+
+/// redis-py's `migrate` (one key, several keys with `KEYS`, `COPY`, `REPLACE`, `AUTH`) between
+/// two emulated addresses, in RESP2 and RESP3.
+const PY_MIGRATE: &str = r#"
+import redis
+for protocol in (2, 3):
+    queue = redis.Redis(host="queue.internal", protocol=protocol, decode_responses=True)
+    archive = redis.Redis(host="archive.internal", port=6380, password="pw", protocol=protocol,
+                          decode_responses=True)
+    queue.flushall()
+    archive.flushall()
+    queue.hset("order", mapping={"id": "7", "state": "paid"})
+    queue.xadd("events", {"n": "1"}, id="1-0")
+    queue.sadd("tags", "a", "b")
+    print(queue.migrate("archive.internal", 6380, "order", 0, 1000, auth="pw"))
+    print(queue.exists("order"), archive.hgetall("order"))
+    print(queue.migrate("archive.internal", 6380, ["events", "tags", "none"], 0, 1000,
+                        copy=True, auth="pw"))
+    print(queue.exists("events", "tags"), archive.xrange("events"), sorted(archive.smembers("tags")))
+    try:
+        queue.migrate("archive.internal", 6380, "tags", 0, 1000, auth="pw")
+    except redis.ResponseError as e:
+        print("error:", e)
+    print(queue.migrate("archive.internal", 6380, "tags", 0, 1000, replace=True, auth="pw"))
+    print(queue.migrate("archive.internal", 6380, "tags", 0, 1000, auth="pw"))
+    try:
+        queue.migrate("cache.internal", 6379, "events", 0, 1000)
+    except redis.ResponseError as e:
+        print("error:", e)
+"#;
+
+/// What [`PY_MIGRATE`] printed against two redis-servers 7.0.15 (with the names of the hosts
+/// replaced by their addresses, and `cache.internal` a name that does not resolve).
+const PY_MIGRATE_OUTPUT: &str = "\
+OK
+0 {'id': '7', 'state': 'paid'}
+OK
+2 [('1-0', {'n': '1'})] ['a', 'b']
+error: Target instance replied with error: BUSYKEY Target key name already exists.
+OK
+NOKEY
+error: IOERR error or timeout connecting to the client
+";
+
+#[test]
+fn redis_py_migrates_keys_between_two_emulated_addresses_in_resp2_and_resp3() {
+    need_python_module("redis");
+    let mocks = mocks_file(TWO_ADDRESSES);
+    let expected = PY_MIGRATE_OUTPUT.repeat(2);
+    for placement in PLACEMENTS {
+        let run = python(placement, &mocks, PY_MIGRATE, &[]);
+        run.success();
+        assert_eq!(run.stdout, expected, "{placement:?}: {}", run.stderr);
+    }
+}
