@@ -76,6 +76,31 @@ fn private_dir() -> Option<PathBuf> {
     Some(dir)
 }
 
+#[test]
+fn each_real_server_listens_on_a_socket_of_its_own() {
+    let (Some(first), Some(second)) = (RealRedis::start(), RealRedis::start()) else {
+        eprintln!("SKIPPED each_real_server_listens_on_a_socket_of_its_own: no redis-server");
+        return;
+    };
+    assert_ne!(first.socket, second.socket);
+    let mut conn = RealConn {
+        stream: first.connect(),
+        pending: Vec::new(),
+    };
+    conn.ask(&[b"SET".to_vec(), b"only-here".to_vec(), b"1".to_vec()]);
+    let mut other = RealConn {
+        stream: second.connect(),
+        pending: Vec::new(),
+    };
+    assert_eq!(
+        other.ask(&[b"EXISTS".to_vec(), b"only-here".to_vec()]),
+        b":0\r\n"
+    );
+    let dir = first.dir.clone();
+    drop(first);
+    assert!(!dir.exists(), "the socket's directory goes with the server");
+}
+
 impl Drop for RealRedis {
     fn drop(&mut self) {
         let _ = self.child.kill();
