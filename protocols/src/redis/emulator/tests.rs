@@ -619,3 +619,26 @@ fn bitop_storing_an_equal_value_breaks_a_watch_on_its_destination_only() {
          +OK\r\n:1\r\n:0\r\n+OK\r\n*0\r\n"
     );
 }
+
+#[test]
+fn xgroup_create_mkstream_breaks_a_watch_only_when_it_creates_the_stream() {
+    // Found by the random family sequences (seed 997); replies of redis-server 7.0.15.
+    let mut h = Harness::new();
+    let replies = across(
+        &mut h,
+        &[
+            (0, "watch s"),
+            (1, "xgroup create s g 0 mkstream"),
+            (0, "multi"),
+            (0, "exec"),
+            (0, "watch s"),
+            (1, "xgroup create s g2 0 mkstream"),
+            (0, "multi"),
+            (0, "exec"),
+        ],
+    );
+    assert_eq!(
+        replies.concat(),
+        "+OK\r\n+OK\r\n+OK\r\n*-1\r\n+OK\r\n+OK\r\n+OK\r\n*0\r\n"
+    );
+}

@@ -178,7 +178,20 @@ impl Watches {
                 .collect();
         }
         if NEVER_SIGNALED.contains(&name) {
-            return Vec::new();
+            // `XGROUP CREATE key group id MKSTREAM` signals the stream it creates (`after`
+            // touches the key only when it did not exist).
+            let creates = name == "xgroup"
+                && args
+                    .get(1)
+                    .is_some_and(|s| s.eq_ignore_ascii_case(b"create"))
+                && args[2..]
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(b"mkstream"));
+            let slot = (db, args.get(2).cloned().unwrap_or_default());
+            return (creates && self.watchers.contains_key(&slot))
+                .then_some(slot)
+                .into_iter()
+                .collect();
         }
         if KEYS_ANYWHERE.contains(&name) {
             return self.watchers.keys().cloned().collect();
@@ -232,6 +245,12 @@ impl Watches {
         };
         for (db, key, old) in before {
             let new = now(db, &key);
+            if name == "XGROUP" {
+                if old.is_none() && new.is_some() {
+                    self.touch(db, &key);
+                }
+                continue;
+            }
             let swapped = swapped_db(db) && (old.is_some() || new.is_some());
             if old != new || swapped || (signals && new.is_some() && written(&key)) {
                 self.touch(db, &key);
