@@ -8,7 +8,8 @@
 //!
 //! Replies that are random or clock-dependent by design are left out rather than masked: `XADD
 //! *` (explicit IDs and `ms-*` are used), `XPENDING`'s extended form and `XINFO CONSUMERS`
-//! (idle times), `XINFO STREAM FULL` (delivery times), `HRANDFIELD`/`SRANDMEMBER`/`SPOP`, and
+//! (idle times), `XINFO STREAM FULL` (delivery times), the members `HRANDFIELD`/`SRANDMEMBER`/
+//! `ZRANDMEMBER`/`SPOP` pick (only how many they return is compared, in a script), and
 //! replies listing a hashtable set (`SMEMBERS`, `SINTER`...; their `STORE` and `CARD` forms
 //! are used instead), `*BYLEX` on sorted sets of differing scores (see [`LEX_KEYS`]) and
 //! `OBJECT ENCODING` of strings (see [`keys_command`]). HyperLogLogs are kept on keys of their own ([`HLL_KEYS`]): their bytes
@@ -198,8 +199,16 @@ fn bits_and_strings_command(rng: &mut Rng) -> String {
 fn keys_command(rng: &mut Rng) -> String {
     let k = rng.pick(KEYS);
     let k2 = rng.pick(KEYS);
-    match rng.below(6) {
+    match rng.below(8) {
         0 => format!("copy {k} {k2} {}", rng.pick(&["", "replace"])),
+        // Random picks compared by how many they return, which Redis fixes.
+        6 => format!(
+            "eval \"return #redis.call(ARGV[1], KEYS[1], ARGV[2])\" 1 {k} {} {}",
+            rng.pick(&["hrandfield", "srandmember", "zrandmember"]),
+            rng.pick(&["-5", "3", "0", "1"])
+        ),
+        // SPOP of more members than the set has empties it: the same state on both sides.
+        7 => format!("eval \"return #redis.call('spop', KEYS[1], ARGV[1])\" 1 {k} 100"),
         // Redis turns a string modified in place (APPEND, SETRANGE, SETBIT...) into `raw`
         // whatever its length; the emulator keeps no such history, so strings are left out.
         1 => format!(
