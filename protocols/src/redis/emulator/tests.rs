@@ -642,3 +642,40 @@ fn xgroup_create_mkstream_breaks_a_watch_only_when_it_creates_the_stream() {
         "+OK\r\n+OK\r\n+OK\r\n*-1\r\n+OK\r\n+OK\r\n+OK\r\n*0\r\n"
     );
 }
+
+#[test]
+fn zset_stores_and_copy_break_a_watch_even_when_the_value_is_equal() {
+    // Found by the random family sequences (seed 1042); replies of redis-server 7.0.15.
+    let mut h = Harness::new();
+    let replies = across(
+        &mut h,
+        &[
+            (0, "zadd z 1 a"),
+            (0, "watch z"),
+            (1, "zunionstore z 1 z"),
+            (0, "multi"),
+            (0, "exec"),
+            (0, "watch z"),
+            (1, "zrangestore z z 0 -1"),
+            (0, "multi"),
+            (0, "exec"),
+            (0, "watch z"),
+            (1, "zinterstore other 2 z missing"),
+            (0, "multi"),
+            (0, "exec"),
+            (0, "set a v"),
+            (0, "set b v"),
+            (0, "watch b"),
+            (1, "copy a b replace"),
+            (0, "multi"),
+            (0, "exec"),
+        ],
+    );
+    assert_eq!(
+        replies.concat(),
+        ":1\r\n+OK\r\n:1\r\n+OK\r\n*-1\r\n\
+         +OK\r\n:1\r\n+OK\r\n*-1\r\n\
+         +OK\r\n:0\r\n+OK\r\n*0\r\n\
+         +OK\r\n+OK\r\n+OK\r\n:1\r\n+OK\r\n*-1\r\n"
+    );
+}

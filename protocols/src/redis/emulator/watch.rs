@@ -69,6 +69,11 @@ const SIGNAL_ON_SUCCESS: &[&str] = &[
     "SINTERSTORE",
     "SUNIONSTORE",
     "SDIFFSTORE",
+    // Sorted-set stores signal a non-empty result (checked against redis-server 7.0.15).
+    "ZUNIONSTORE",
+    "ZINTERSTORE",
+    "ZDIFFSTORE",
+    "ZRANGESTORE",
     // Geo and DUMP/RESTORE (GEORADIUS signals its STORE key only, see `after`).
     "GEOSEARCHSTORE",
     "GEORADIUS",
@@ -226,13 +231,15 @@ impl Watches {
         let succeeded = !failed && !refused && !same_key && !no_write;
         // BITOP stores a non-empty result with a signal, whatever the destination held.
         let bitop_stored = name == "BITOP" && !matches!(reply, Reply::Int(0));
-        let signals = succeeded && (SIGNAL_ON_SUCCESS.contains(&name) || bitop_stored);
+        // COPY signals its destination whenever it copies.
+        let copied = name == "COPY" && *reply == Reply::Int(1);
+        let signals = succeeded && (SIGNAL_ON_SUCCESS.contains(&name) || bitop_stored || copied);
         // A `*STORE` command writes its destination only, whatever its sources.
         // GEORADIUS writes the key of its STORE option, if any, and no other.
         let radius_store = super::geo::radius_store_key(name, args);
         let written = |key: &[u8]| match radius_store {
             Some(store) => store.is_some_and(|i| args[i] == key),
-            None if name == "BITOP" => args.get(2).is_some_and(|d| d == key),
+            None if name == "BITOP" || name == "COPY" => args.get(2).is_some_and(|d| d == key),
             None => !name.ends_with("STORE") || args.get(1).is_some_and(|d| d == key),
         };
         // `SWAPDB` signals every watched key of both databases that exists in either.
