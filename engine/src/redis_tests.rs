@@ -279,7 +279,7 @@ fn unknown_commands_get_redis_errors_and_are_reported() {
             "MULTI",
             "FOO",
             "EXEC",
-            "MIGRATE h 1 k 0 0",
+            "FAILOVER ABORT",
             "CLIENT TRACKING on",
             "CLIENT NOSUCH",
         ],
@@ -287,7 +287,7 @@ fn unknown_commands_get_redis_errors_and_are_reported() {
          -ERR wrong number of arguments for 'get' command\r\n+OK\r\n\
          -ERR unknown command 'FOO', with args beginning with: \r\n\
          -EXECABORT Transaction discarded because of previous errors.\r\n\
-         -ERR unknown command 'MIGRATE', with args beginning with: 'h' '1' 'k' '0' '0' \r\n\
+         -ERR unknown command 'FAILOVER', with args beginning with: 'ABORT' \r\n\
          -ERR unknown subcommand 'TRACKING'. Try CLIENT HELP.\r\n\
          -ERR unknown subcommand 'NOSUCH'. Try CLIENT HELP.\r\n",
     );
@@ -295,7 +295,7 @@ fn unknown_commands_get_redis_errors_and_are_reported() {
     // lacks fails the run.
     let report = e.report();
     assert_eq!(report.unmatched_count, 2, "{:?}", report.unmatched);
-    assert!(report.unmatched[0].contains("MIGRATE h 1 k 0 0: unknown command"));
+    assert!(report.unmatched[0].contains("FAILOVER ABORT: unknown command"));
     assert!(report.unmatched[1].contains("CLIENT TRACKING on: unknown command"));
 }
 
