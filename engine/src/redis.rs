@@ -40,12 +40,19 @@ use crate::scopes::log::command_object;
 use crate::scopes::{EntrySet, Seen};
 use mocket_config::Entry;
 
+/// MIGRATE between emulated addresses.
+#[path = "redis_migrate.rs"]
+mod migrate;
+
+/// The emulators by destination and scope id; shared with MIGRATE's targets.
+type EmulatorMap = Mutex<HashMap<(Destination, u64), Arc<Shared>>>;
+
 /// The emulators of an engine by destination, each made on the first connection to it.
 #[derive(Default)]
 pub(super) struct Emulators {
     /// By destination and scope id (0: the mocks file's emulator): a test scope's emulator
     /// starts fresh and is dropped with the scope.
-    by_destination: Mutex<HashMap<(Destination, u64), Arc<Shared>>>,
+    by_destination: Arc<EmulatorMap>,
     /// What `CLIENT ID` answers, unique across the engine.
     next_client_id: AtomicU64,
     /// Per address, its command entries indexed by their words, built on first use (at most
@@ -77,23 +84,34 @@ impl Emulators {
 
     fn shared(
         &self,
+        config: &Arc<mocket_config::Config>,
         dest: &Destination,
         scope: u64,
         seed: &Seed,
         credentials: &Credentials,
     ) -> Arc<Shared> {
-        let mut map = lock(&self.by_destination);
-        let shared = map.entry((dest.clone(), scope)).or_insert_with(|| {
-            let emulator = Emulator::new(seed).with_credentials(credentials.clone());
-            Arc::new(Shared {
-                emulator: Mutex::new(emulator),
-                links: Mutex::default(),
-                changes: Mutex::default(),
-                changed: Condvar::new(),
-            })
-        });
-        Arc::clone(shared)
+        shared_in(&self.by_destination, config, dest, scope, seed, credentials)
     }
+}
+
+/// The emulator of `dest` in `scope` from `map`, made on first use (with MIGRATE's targets).
+fn shared_in(
+    map: &Arc<EmulatorMap>,
+    config: &Arc<mocket_config::Config>,
+    dest: &Destination,
+    scope: u64,
+    seed: &Seed,
+    credentials: &Credentials,
+) -> Arc<Shared> {
+    let mut emulators = lock(map);
+    let shared = emulators.entry((dest.clone(), scope)).or_insert_with(|| {
+        let targets = migrate::Targets::new(dest, map, config);
+        let emulator = Emulator::new(seed)
+            .with_credentials(credentials.clone())
+            .with_migration_targets(Arc::new(targets));
+        migrate::new_shared(emulator)
+    });
+    Arc::clone(shared)
 }
 
 /// One emulated address: its data, and the write side of each of its connections.
@@ -314,7 +332,8 @@ impl Engine {
             };
             // A test scope's emulator is its own, fresh, and dropped with the scope.
             let owner = set.scope_entry(i).and(set.scope()).map_or(0, |s| s.id);
-            self.redis.shared(&claim.dest, owner, data, credentials)
+            self.redis
+                .shared(&set.config, &claim.dest, owner, data, credentials)
         });
         let old = previous.and_then(|p| p.shared);
         let same = matches!((&old, &shared), (Some(a), Some(b)) if Arc::ptr_eq(a, b));

@@ -95,22 +95,12 @@ fn a_run_that_only_probes_commands_redis_lacks_exits_0() {
     let gap = mocket_run(
         &mocks,
         &[],
-        &[
-            "redis-cli",
-            "-h",
-            "sessions.internal",
-            "MIGRATE",
-            "h",
-            "1",
-            "k",
-            "0",
-            "0",
-        ],
+        &["redis-cli", "-h", "sessions.internal", "FAILOVER", "ABORT"],
     );
     assert_eq!(gap.code, Some(1), "{gap:?}");
     assert!(
         gap.stderr
-            .contains("MIGRATE h 1 k 0 0: unknown command: the emulator does not implement it"),
+            .contains("FAILOVER ABORT: unknown command: the emulator does not implement it"),
         "{}",
         gap.stderr
     );

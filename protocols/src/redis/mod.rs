@@ -25,6 +25,7 @@ pub use clients::ClientRegistry;
 pub use command::{Command, Decoder, ProtocolError};
 pub use conn::{Alarm, Backend, Connection, Output, Session};
 pub use emulator::{Clock, Emulator, Eviction, ManualClock, OutputLimits, SystemClock};
+pub use emulator::{MigrationTargets, TargetUnreachable};
 pub use entry::{Behavior, Matcher, Miss, RedisEntry, Seed, SeedValue};
 pub use index::CommandIndex;
 pub use reply::{Protocol, Reply};

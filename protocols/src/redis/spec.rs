@@ -407,6 +407,8 @@ pub static SPECS: &[Spec] = &[
     // DUMP and RESTORE.
     spec("dump", 2, RS, ONE),
     spec("restore", -4, WDS, ONE),
+    // MIGRATE between emulated addresses.
+    spec("migrate", -6, &["write", "movablekeys"], (3, 3, 1)),
     // Replication introspection of a standalone server (issue 19).
     spec("wait", 3, &["noscript"], NONE),
     spec("role", 1, &["noscript", "loading", "stale", "fast"], NONE),

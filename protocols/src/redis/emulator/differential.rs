@@ -8,7 +8,8 @@
 //! `MOCKET_DIFF_SEED=S` replays one seed.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
 use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,10 +17,13 @@ use super::*;
 use crate::redis::command::split_args;
 use crate::redis::conn::Session;
 
-/// A `redis-server` for one test, stopped when dropped.
+/// A `redis-server` for one test, stopped when dropped. It listens on a unix socket in a
+/// directory of its own, never on a TCP port: a port picked as free can be taken by another
+/// process's server before ours binds it, and the test would then compare against that one.
 struct RealRedis {
     child: Child,
-    port: u16,
+    dir: PathBuf,
+    socket: PathBuf,
 }
 
 impl RealRedis {
@@ -29,21 +33,21 @@ impl RealRedis {
 
     /// A server with `config` added to its command line (`--requirepass`, `--user`).
     fn start_with(config: &[&str]) -> Option<RealRedis> {
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|l| l.local_addr())
-            .ok()?
-            .port();
+        let dir = private_dir()?;
+        let socket = dir.join("redis.sock");
         let child = Process::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
+            .args(["--port", "0", "--unixsocket"])
+            .arg(&socket)
+            .args(["--save", "", "--appendonly", "no", "--dir"])
+            .arg(&dir)
             .args(config)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .ok()?;
-        let server = RealRedis { child, port };
+        let server = RealRedis { child, dir, socket };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
+        while UnixStream::connect(&server.socket).is_err() {
             if Instant::now() > deadline {
                 return None;
             }
@@ -51,12 +55,57 @@ impl RealRedis {
         }
         Some(server)
     }
+
+    /// A new connection to this server.
+    fn connect(&self) -> UnixStream {
+        let stream = UnixStream::connect(&self.socket).expect("redis-server accepts");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("a timeout");
+        stream
+    }
+}
+
+/// A new empty directory under the temp dir, named by process and a counter.
+fn private_dir() -> Option<PathBuf> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("mocket-diff-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir(&dir).ok()?;
+    Some(dir)
+}
+
+#[test]
+fn each_real_server_listens_on_a_socket_of_its_own() {
+    let (Some(first), Some(second)) = (RealRedis::start(), RealRedis::start()) else {
+        eprintln!("SKIPPED each_real_server_listens_on_a_socket_of_its_own: no redis-server");
+        return;
+    };
+    assert_ne!(first.socket, second.socket);
+    let mut conn = RealConn {
+        stream: first.connect(),
+        pending: Vec::new(),
+    };
+    conn.ask(&[b"SET".to_vec(), b"only-here".to_vec(), b"1".to_vec()]);
+    let mut other = RealConn {
+        stream: second.connect(),
+        pending: Vec::new(),
+    };
+    assert_eq!(
+        other.ask(&[b"EXISTS".to_vec(), b"only-here".to_vec()]),
+        b":0\r\n"
+    );
+    let dir = first.dir.clone();
+    drop(first);
+    assert!(!dir.exists(), "the socket's directory goes with the server");
 }
 
 impl Drop for RealRedis {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -104,7 +153,7 @@ fn encode(words: &[Vec<u8>]) -> Vec<u8> {
 
 /// One connection to the real server.
 struct RealConn {
-    stream: TcpStream,
+    stream: UnixStream,
     pending: Vec<u8>,
 }
 
@@ -148,15 +197,9 @@ impl Pair {
 
     fn with_emulator(server: &RealRedis, emulator: Emulator) -> Pair {
         let real = (0..CONNECTIONS)
-            .map(|_| {
-                let stream = TcpStream::connect((Ipv4Addr::LOCALHOST, server.port)).unwrap();
-                stream
-                    .set_read_timeout(Some(Duration::from_secs(10)))
-                    .unwrap();
-                RealConn {
-                    stream,
-                    pending: Vec::new(),
-                }
+            .map(|_| RealConn {
+                stream: server.connect(),
+                pending: Vec::new(),
             })
             .collect();
         let mut pair = Pair {
@@ -1190,6 +1233,11 @@ fn random_command(rng: &mut Rng) -> String {
 /// A random sequence: commands on three connections, transactions with `WATCH`, and keys
 /// that expire during the sequence.
 fn random_sequence(seed: u64, length: usize) -> Vec<Step> {
+    random_sequence_of(seed, length, random_command)
+}
+
+/// A random sequence of `command`'s commands, shaped as [`random_sequence`]'s.
+fn random_sequence_of(seed: u64, length: usize, command: fn(&mut Rng) -> String) -> Vec<Step> {
     let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let mut steps = Vec::new();
     while steps.len() < length {
@@ -1200,11 +1248,11 @@ fn random_sequence(seed: u64, length: usize) -> Vec<Step> {
                 steps.push(Step::Send(c, format!("watch {k}")));
                 let other = (c + 1) % CONNECTIONS;
                 for _ in 0..rng.below(3) {
-                    steps.push(Step::Send(other, random_command(&mut rng)));
+                    steps.push(Step::Send(other, command(&mut rng)));
                 }
                 steps.push(Step::Send(c, "multi".into()));
                 for _ in 0..rng.below(4) {
-                    steps.push(Step::Send(c, random_command(&mut rng)));
+                    steps.push(Step::Send(c, command(&mut rng)));
                 }
                 let end = rng.pick(&["exec", "exec", "discard"]);
                 steps.push(Step::Send(c, end.into()));
@@ -1214,7 +1262,7 @@ fn random_sequence(seed: u64, length: usize) -> Vec<Step> {
                 steps.push(Step::Send(c, format!("pexpire {k} 5")));
                 steps.push(Step::Sleep(15));
             }
-            _ => steps.push(Step::Send(c, random_command(&mut rng))),
+            _ => steps.push(Step::Send(c, command(&mut rng))),
         }
     }
     steps
@@ -1222,13 +1270,23 @@ fn random_sequence(seed: u64, length: usize) -> Vec<Step> {
 
 /// Runs sequences `seeds` and returns (sequences, commands) compared.
 fn run_random(server: &RealRedis, seeds: impl Iterator<Item = u64>, length: usize) -> (u64, usize) {
+    run_random_of(server, seeds, length, random_sequence)
+}
+
+/// As [`run_random`], with the sequences `sequence` makes from a seed and a length.
+fn run_random_of(
+    server: &RealRedis,
+    seeds: impl Iterator<Item = u64>,
+    length: usize,
+    sequence: fn(u64, usize) -> Vec<Step>,
+) -> (u64, usize) {
     let (mut sequences, mut commands) = (0, 0);
     for seed in seeds {
         let mut pair = Pair::new(server);
-        match pair.compare(&random_sequence(seed, length)) {
+        match pair.compare(&sequence(seed, length)) {
             Ok(n) => commands += n,
             Err(e) => {
-                let steps = random_sequence(seed, length);
+                let steps = sequence(seed, length);
                 let shown: Vec<String> = steps.iter().map(|s| format!("{s:?}")).collect();
                 panic!(
                     "seed {seed} (replay: MOCKET_DIFF_SEED={seed}): {e}\nsteps:\n{}",
@@ -1271,6 +1329,9 @@ mod dump;
 mod functions;
 mod geo;
 mod lua_libs;
+/// The seeded random sequences over the families added since the first generator.
+mod random_families;
 mod server;
 /// Client-side caching: every connection's bytes compared, pushes included.
 mod tracking;
+mod streams_dump;

@@ -51,6 +51,9 @@ mod access;
 mod lua_resp;
 
 pub use pubsub::{Eviction, OutputLimits};
+/// MIGRATE between emulated addresses.
+mod migrate;
+pub use migrate::{MigrationTargets, TargetUnreachable};
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -193,6 +196,8 @@ pub struct Emulator {
     access: access::Access,
     /// Counts commands, so that a key is touched once per command.
     commands_run: u32,
+    /// The other emulated addresses MIGRATE reaches.
+    migration: migrate::Targets,
 }
 
 impl Emulator {
@@ -218,6 +223,7 @@ impl Emulator {
             tracking: tracking::Tracking::default(),
             access: access::Access::default(),
             commands_run: 0,
+            migration: migrate::Targets::default(),
         };
         // Seeded keys are new at start-up.
         emulator.begin_access("DEBUG");
@@ -684,6 +690,8 @@ fn handler(name: &str) -> Option<Handler> {
         .or_else(|| replication::handler(name))
         // Server administration.
         .or_else(|| admin::handler(name))
+        // MIGRATE between emulated addresses.
+        .or_else(|| migrate::handler(name))
 }
 
 /// The next state of an xorshift generator, which is also its output.

@@ -106,6 +106,12 @@ struct Node {
     live: u64,
     /// The last ID appended (deleted or not): MINID trimming compares it.
     last: StreamId,
+    /// The field names of the node's first entry: Redis's master entry, which entries with the
+    /// same fields share in its RDB encoding ([`payload`]).
+    master_fields: Vec<Vec<u8>>,
+    /// Deleted entries, which Redis keeps flagged in their node until the node goes: a DUMP
+    /// writes them as Redis does.
+    tombstones: BTreeMap<StreamId, Vec<Vec<u8>>>,
 }
 
 /// A delivered, not yet acknowledged entry of a group.
@@ -158,6 +164,9 @@ impl Stream {
             Some(node) if node.get().appended < NODE_MAX_ENTRIES => node.into_mut(),
             _ => self.nodes.entry(id).or_default(),
         };
+        if node.appended == 0 {
+            node.master_fields = fields.iter().step_by(2).cloned().collect();
+        }
         node.appended += 1;
         node.live += 1;
         node.last = id;
@@ -168,15 +177,16 @@ impl Stream {
 
     /// Deletes one entry; a node left with no live entry goes, as in Redis.
     fn delete(&mut self, id: StreamId) -> bool {
-        if self.entries.remove(&id).is_none() {
+        let Some(fields) = self.entries.remove(&id) else {
             return false;
-        }
+        };
         let (&master, node) = self
             .nodes
             .range_mut(..=id)
             .next_back()
             .expect("every entry is in a node");
         node.live -= 1;
+        node.tombstones.insert(id, fields);
         if node.live == 0 {
             self.nodes.remove(&master);
         }
@@ -656,15 +666,17 @@ fn xrange(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
 }
 
 /// `XDEL key id [id ...]`
+/// `XDEL key id...`: as in Redis, a missing key answers 0 and a wrong type WRONGTYPE before
+/// the IDs are parsed.
 fn xdel(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
-    let ids = match strict_ids(&args[2..]) {
-        Ok(ids) => ids,
-        Err(e) => return e,
-    };
     let stream = match stream(em, conn, &args[1]) {
         Err(e) => return e,
         Ok(None) => return Reply::Int(0),
         Ok(Some(s)) => s,
+    };
+    let ids = match strict_ids(&args[2..]) {
+        Ok(ids) => ids,
+        Err(e) => return e,
     };
     let mut deleted = 0;
     for id in ids {
@@ -725,11 +737,8 @@ fn xsetid(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
             );
         }
     }
-    if id < stream.max_deleted {
-        return Reply::error(
-            "ERR The ID specified in XSETID is smaller than current max_deleted_entry_id",
-        );
-    }
+    // Redis 7.0 compares the ID with the stream's current greatest deleted ID nowhere (later
+    // versions do).
     stream.last_id = id;
     if let Some(n) = added {
         stream.entries_added = n;
@@ -1303,17 +1312,19 @@ fn group_create(
 }
 
 /// `XACK key group id [id ...]`
+/// `XACK key group id...`: as in Redis, a missing key or group answers 0 before the IDs are
+/// parsed; then one invalid ID fails the whole command.
 fn xack(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
-    let ids = match strict_ids(&args[3..]) {
-        Ok(ids) => ids,
-        Err(e) => return e,
-    };
     let stream = match stream(em, conn, &args[1]) {
         Err(e) => return e,
         Ok(s) => s,
     };
     let Some(group) = stream.and_then(|s| s.groups.get_mut(&args[2])) else {
         return Reply::Int(0);
+    };
+    let ids = match strict_ids(&args[3..]) {
+        Ok(ids) => ids,
+        Err(e) => return e,
     };
     let mut acked = 0;
     for id in ids {
@@ -1824,5 +1835,7 @@ fn full_group_info(stream: &Stream, name: &[u8], group: &Group, limit: usize, no
     ])
 }
 
+/// Redis 7.0's RDB encoding of a stream, for DUMP and RESTORE.
+pub(super) mod payload;
 #[cfg(test)]
 mod tests;

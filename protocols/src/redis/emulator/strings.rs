@@ -368,15 +368,16 @@ fn getex(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
             _ => return Reply::error(SYNTAX),
         }
     }
-    let at = match expire.map(|(unit, arg)| expire_at(em.now, unit, arg, "getex")) {
-        None => None,
-        Some(Ok(at)) => Some(at),
-        Some(Err(e)) => return e,
-    };
+    // As Redis: a missing key or a wrong type answers before the expire time is checked.
     let value = match em.string(conn.db, &args[1]) {
         Ok(Some(v)) => v,
         Ok(None) => return Reply::Nil,
         Err(e) => return e,
+    };
+    let at = match expire.map(|(unit, arg)| expire_at(em.now, unit, arg, "getex")) {
+        None => None,
+        Some(Ok(at)) => Some(at),
+        Some(Err(e)) => return e,
     };
     let now = em.now;
     if at.is_some_and(|t| t <= now) {
@@ -387,4 +388,33 @@ fn getex(em: &mut Emulator, conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
         slot.expires_at = at;
     }
     Reply::bulk(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::redis::conn::Connection;
+    use crate::redis::emulator::{Emulator, run_line};
+    use crate::redis::entry::Seed;
+    use crate::redis::reply::Reply;
+
+    #[test]
+    fn getex_checks_the_key_before_its_expire_time() {
+        // Found by the random family sequences; what redis-server 7.0.15 answers.
+        let mut em = Emulator::new(&Seed::new());
+        let mut conn = Connection::default();
+        assert_eq!(
+            run_line(&mut em, &mut conn, "getex missing ex abc"),
+            Reply::Nil
+        );
+        run_line(&mut em, &mut conn, "rpush l a");
+        assert_eq!(
+            run_line(&mut em, &mut conn, "getex l ex 0"),
+            Reply::error(crate::redis::emulator::WRONGTYPE)
+        );
+        run_line(&mut em, &mut conn, "set s v");
+        assert_eq!(
+            run_line(&mut em, &mut conn, "getex s ex 0"),
+            Reply::error("ERR invalid expire time in 'getex' command")
+        );
+    }
 }

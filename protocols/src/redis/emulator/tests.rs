@@ -593,3 +593,89 @@ fn spop_and_srandmember_pick_distinct_members_and_bound_repeats() {
             .starts_with("-ERR mocket: SRANDMEMBER count")
     );
 }
+
+#[test]
+fn bitop_storing_an_equal_value_breaks_a_watch_on_its_destination_only() {
+    // Found by the random family sequences (seed 517); replies of redis-server 7.0.15.
+    let mut h = Harness::new();
+    let replies = across(
+        &mut h,
+        &[
+            (0, "set k v"),
+            (0, "watch k"),
+            (1, "bitop and k k"),
+            (0, "multi"),
+            (0, "exec"),
+            (0, "watch k"),
+            (1, "bitop or other k"),
+            (1, "bitop or gone missing"),
+            (0, "multi"),
+            (0, "exec"),
+        ],
+    );
+    assert_eq!(
+        replies.concat(),
+        "+OK\r\n+OK\r\n:1\r\n+OK\r\n*-1\r\n\
+         +OK\r\n:1\r\n:0\r\n+OK\r\n*0\r\n"
+    );
+}
+
+#[test]
+fn xgroup_create_mkstream_breaks_a_watch_only_when_it_creates_the_stream() {
+    // Found by the random family sequences (seed 997); replies of redis-server 7.0.15.
+    let mut h = Harness::new();
+    let replies = across(
+        &mut h,
+        &[
+            (0, "watch s"),
+            (1, "xgroup create s g 0 mkstream"),
+            (0, "multi"),
+            (0, "exec"),
+            (0, "watch s"),
+            (1, "xgroup create s g2 0 mkstream"),
+            (0, "multi"),
+            (0, "exec"),
+        ],
+    );
+    assert_eq!(
+        replies.concat(),
+        "+OK\r\n+OK\r\n+OK\r\n*-1\r\n+OK\r\n+OK\r\n+OK\r\n*0\r\n"
+    );
+}
+
+#[test]
+fn zset_stores_and_copy_break_a_watch_even_when_the_value_is_equal() {
+    // Found by the random family sequences (seed 1042); replies of redis-server 7.0.15.
+    let mut h = Harness::new();
+    let replies = across(
+        &mut h,
+        &[
+            (0, "zadd z 1 a"),
+            (0, "watch z"),
+            (1, "zunionstore z 1 z"),
+            (0, "multi"),
+            (0, "exec"),
+            (0, "watch z"),
+            (1, "zrangestore z z 0 -1"),
+            (0, "multi"),
+            (0, "exec"),
+            (0, "watch z"),
+            (1, "zinterstore other 2 z missing"),
+            (0, "multi"),
+            (0, "exec"),
+            (0, "set a v"),
+            (0, "set b v"),
+            (0, "watch b"),
+            (1, "copy a b replace"),
+            (0, "multi"),
+            (0, "exec"),
+        ],
+    );
+    assert_eq!(
+        replies.concat(),
+        ":1\r\n+OK\r\n:1\r\n+OK\r\n*-1\r\n\
+         +OK\r\n:1\r\n+OK\r\n*-1\r\n\
+         +OK\r\n:0\r\n+OK\r\n*0\r\n\
+         +OK\r\n+OK\r\n+OK\r\n:1\r\n+OK\r\n*-1\r\n"
+    );
+}

@@ -69,6 +69,11 @@ const SIGNAL_ON_SUCCESS: &[&str] = &[
     "SINTERSTORE",
     "SUNIONSTORE",
     "SDIFFSTORE",
+    // Sorted-set stores signal a non-empty result (checked against redis-server 7.0.15).
+    "ZUNIONSTORE",
+    "ZINTERSTORE",
+    "ZDIFFSTORE",
+    "ZRANGESTORE",
     // Geo and DUMP/RESTORE (GEORADIUS signals its STORE key only, see `after`).
     "GEOSEARCHSTORE",
     "GEORADIUS",
@@ -199,7 +204,20 @@ pub(crate) fn written_candidates(
 ) -> Vec<(usize, Vec<u8>)> {
     let name = spec.name;
     if NEVER_SIGNALED.contains(&name) {
-        return Vec::new();
+        // `XGROUP CREATE key group id MKSTREAM` signals the stream it creates (`signaled_keys`
+        // reports the key only when it did not exist).
+        let creates = name == "xgroup"
+            && args
+                .get(1)
+                .is_some_and(|s| s.eq_ignore_ascii_case(b"create"))
+            && args[2..]
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(b"mkstream"));
+        let slot = (db, args.get(2).cloned().unwrap_or_default());
+        return (creates && interested(&slot))
+            .then_some(slot)
+            .into_iter()
+            .collect();
     }
     if KEYS_ANYWHERE.contains(&name) {
         return everything();
@@ -230,12 +248,17 @@ pub(crate) fn signaled_keys(
     // `SETRANGE key offset ""` writes nothing and signals nothing.
     let no_write = name == "SETRANGE" && args.get(3).is_some_and(|v| v.is_empty());
     let succeeded = !failed && !refused && !same_key && !no_write;
-    let signals = succeeded && SIGNAL_ON_SUCCESS.contains(&name);
+    // BITOP stores a non-empty result with a signal, whatever the destination held.
+    let bitop_stored = name == "BITOP" && !matches!(reply, Reply::Int(0));
+    // COPY signals its destination whenever it copies.
+    let copied = name == "COPY" && *reply == Reply::Int(1);
+    let signals = succeeded && (SIGNAL_ON_SUCCESS.contains(&name) || bitop_stored || copied);
     // A `*STORE` command writes its destination only, whatever its sources.
     // GEORADIUS writes the key of its STORE option, if any, and no other.
     let radius_store = super::geo::radius_store_key(name, args);
     let written = |key: &[u8]| match radius_store {
         Some(store) => store.is_some_and(|i| args[i] == key),
+        None if name == "BITOP" || name == "COPY" => args.get(2).is_some_and(|d| d == key),
         None => !name.ends_with("STORE") || args.get(1).is_some_and(|d| d == key),
     };
     // `SWAPDB` signals every watched key of both databases that exists in either.
@@ -249,6 +272,12 @@ pub(crate) fn signaled_keys(
     let mut signaled = Vec::new();
     for (db, key, old) in before {
         let new = now(db, &key);
+        if name == "XGROUP" {
+            if old.is_none() && new.is_some() {
+                signaled.push((db, key));
+            }
+            continue;
+        }
         let swapped = swapped_db(db) && (old.is_some() || new.is_some());
         if old != new || swapped || (signals && new.is_some() && written(&key)) {
             signaled.push((db, key));

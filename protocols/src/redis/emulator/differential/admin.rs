@@ -4,7 +4,6 @@
 //! `INFO`'s layout is checked against the real server's field names in `info_fields_...`.
 
 use super::{Pair, RealConn, real_or_skip, steps};
-use std::net::{Ipv4Addr, TcpStream};
 
 /// Scripts per family; each leaves the server's settings and users as it found them.
 const ADMIN_FAMILIES: &[(&str, &[&str])] = &[
@@ -197,7 +196,7 @@ fn info_fields_are_redis_servers_in_its_order() {
     let Some(server) = real_or_skip("info_fields_are_redis_servers_in_its_order") else {
         return;
     };
-    let stream = TcpStream::connect((Ipv4Addr::LOCALHOST, server.port)).unwrap();
+    let stream = server.connect();
     let mut real = RealConn {
         stream,
         pending: Vec::new(),

@@ -59,7 +59,7 @@ const KEYS: &[&str] = &[
 ];
 
 /// The bytes of a RESP2 bulk string reply.
-fn bulk(reply: &[u8]) -> Vec<u8> {
+pub(super) fn bulk(reply: &[u8]) -> Vec<u8> {
     let end = reply
         .windows(2)
         .position(|w| w == b"\r\n")
@@ -74,13 +74,13 @@ fn bulk(reply: &[u8]) -> Vec<u8> {
 }
 
 /// The emulator's RESP2 answer to `words` on connection 0.
-fn emulator_answer(pair: &mut Pair, words: &[Vec<u8>]) -> Vec<u8> {
+pub(super) fn emulator_answer(pair: &mut Pair, words: &[Vec<u8>]) -> Vec<u8> {
     pair.sessions[0]
         .receive(&encode(words), &mut pair.emulator)
         .bytes
 }
 
-fn words(line: &str) -> Vec<Vec<u8>> {
+pub(super) fn words(line: &str) -> Vec<Vec<u8>> {
     split_args(line.as_bytes()).expect("a valid line")
 }
 

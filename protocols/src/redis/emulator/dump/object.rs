@@ -3,8 +3,8 @@
 //!
 //! The reader takes every encoding Redis 7.0 writes (plain, integer and LZF strings; lists as
 //! quicklists of listpacks or plain nodes; intset and hashtable sets; listpack and hashtable
-//! hashes; listpack and skiplist sorted sets) and the older plain ones; it refuses ziplist
-//! encodings and streams. Nothing is allocated from a length the payload claims: collections
+//! hashes; listpack and skiplist sorted sets; Redis 7.0's streams, [`streams::payload`]) and
+//! the older plain ones; it refuses ziplist encodings. Nothing is allocated from a length the payload claims: collections
 //! grow element by element and an LZF string is bounded by the emulator's string limit.
 
 use indexmap::{IndexMap, IndexSet};
@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 
 use super::super::Value;
 use super::super::rdb::{self, PayloadError, Reader, write_len, write_string};
+use super::super::streams::{self, payload::TYPE_STREAM_LISTPACKS_2};
 use super::super::strings::MAX_STRING;
 use super::super::zsets::ZSet;
 
@@ -72,6 +73,7 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Value, PayloadError> {
             Value::ZSet(zset)
         }
         TYPE_LIST_QUICKLIST_2 => Value::List(quicklist(&mut reader)?),
+        TYPE_STREAM_LISTPACKS_2 => Value::Stream(Box::new(streams::payload::decode(&mut reader)?)),
         _ => return Err(PayloadError::Malformed),
     };
     // Redis refuses empty aggregates ("empty keys").
@@ -185,7 +187,7 @@ fn intset(blob: &[u8]) -> Result<Vec<Vec<u8>>, PayloadError> {
 
 /// The entries of a listpack: a 6-byte header (total bytes, count), the entries (each with
 /// its encoding, data and back-length), and 0xFF.
-fn listpack(blob: &[u8]) -> Result<Vec<Vec<u8>>, PayloadError> {
+pub(in crate::redis::emulator) fn listpack(blob: &[u8]) -> Result<Vec<Vec<u8>>, PayloadError> {
     if blob.len() < 7
         || u32::from_le_bytes(blob[0..4].try_into().expect("4")) as usize != blob.len()
         || blob[blob.len() - 1] != 0xff
@@ -259,13 +261,13 @@ fn listpack_score(text: &[u8]) -> Result<f64, PayloadError> {
     Ok(score + 0.0)
 }
 
-/// A DUMP payload of `value`; `None` for a stream, which the emulator does not serialize.
+/// A DUMP payload of `value`.
 ///
 /// Strings are encoded as Redis encodes them (small integers as integers; no LZF, so a
 /// compressible string over 20 bytes differs from Redis's bytes); aggregates use the plain
 /// RDB encodings every Redis loads (a list of strings, a set, a hash, a sorted set with binary
-/// scores) rather than Redis 7.0's listpacks.
-pub(crate) fn encode(value: &Value) -> Option<Vec<u8>> {
+/// scores) rather than Redis 7.0's listpacks. Streams are written as Redis 7.0 writes them.
+pub(crate) fn encode(value: &Value) -> Vec<u8> {
     let mut out = Vec::new();
     match value {
         Value::String(s) => {
@@ -299,9 +301,12 @@ pub(crate) fn encode(value: &Value) -> Option<Vec<u8>> {
                 out.extend_from_slice(&score.to_le_bytes());
             }
         }
-        Value::Stream(_) => return None,
+        Value::Stream(stream) => {
+            out.push(TYPE_STREAM_LISTPACKS_2);
+            streams::payload::encode(stream, &mut out);
+        }
     }
-    Some(rdb::seal(out))
+    rdb::seal(out)
 }
 
 #[cfg(test)]
@@ -324,7 +329,7 @@ mod tests {
             Value::ZSet(zset),
         ];
         for value in values {
-            let payload = encode(&value).unwrap();
+            let payload = encode(&value);
             assert_eq!(decode(&payload), Ok(value));
         }
     }
@@ -346,7 +351,7 @@ mod tests {
     #[test]
     fn corrupt_payloads_are_refused_without_allocating() {
         assert_eq!(decode(b"short"), Err(PayloadError::VersionOrChecksum));
-        let mut payload = encode(&Value::String(b"x".to_vec())).unwrap();
+        let mut payload = encode(&Value::String(b"x".to_vec()));
         let last = payload.len() - 1;
         payload[last] ^= 1;
         assert_eq!(decode(&payload), Err(PayloadError::VersionOrChecksum));

@@ -226,3 +226,51 @@ fn a_blocked_xreadgroup_wakes_with_redis_errors_when_its_stream_or_group_goes() 
     b.on(&mut writer, &["del s"]);
     assert_eq!(b.retry(&mut reader), "");
 }
+
+#[test]
+fn xack_answers_0_for_a_missing_group_before_reading_ids() {
+    // Found by the random family sequences: Redis looks the group up first.
+    let mut em = Emulator::new(&Seed::new());
+    let mut conn = Connection::default();
+    let run =
+        |em: &mut Emulator, conn: &mut Connection, line| super::super::run_line(em, conn, line);
+    assert_eq!(run(&mut em, &mut conn, "xack nokey g 2-*"), Reply::Int(0));
+    run(&mut em, &mut conn, "xadd s 1-1 a b");
+    assert_eq!(run(&mut em, &mut conn, "xack s g 2-*"), Reply::Int(0));
+    run(&mut em, &mut conn, "xgroup create s g 0");
+    assert_eq!(
+        run(&mut em, &mut conn, "xack s g 1-1 2-*"),
+        Reply::error(INVALID_ID)
+    );
+}
+
+#[test]
+fn xdel_checks_the_key_before_its_ids() {
+    // Found by the random family sequences; what redis-server 7.0.15 answers.
+    let mut em = Emulator::new(&Seed::new());
+    let mut conn = Connection::default();
+    let run =
+        |em: &mut Emulator, conn: &mut Connection, line| super::super::run_line(em, conn, line);
+    assert_eq!(run(&mut em, &mut conn, "xdel nokey 2-*"), Reply::Int(0));
+    run(&mut em, &mut conn, "set s v");
+    assert_eq!(
+        run(&mut em, &mut conn, "xdel s 2-*"),
+        Reply::error(super::super::WRONGTYPE)
+    );
+}
+
+#[test]
+fn xsetid_may_go_below_the_greatest_deleted_id_as_in_redis_7_0() {
+    // Found by the random family sequences; redis-server 7.0.15 answers OK to both.
+    let mut em = Emulator::new(&Seed::new());
+    let mut conn = Connection::default();
+    let run =
+        |em: &mut Emulator, conn: &mut Connection, line| super::super::run_line(em, conn, line);
+    run(&mut em, &mut conn, "xadd e 2-0 a b");
+    run(&mut em, &mut conn, "xdel e 2-0");
+    assert_eq!(run(&mut em, &mut conn, "xsetid e 0-1"), Reply::ok());
+    run(&mut em, &mut conn, "xadd s 2-0 a b");
+    run(&mut em, &mut conn, "xadd s 3-0 a b");
+    run(&mut em, &mut conn, "xdel s 3-0");
+    assert_eq!(run(&mut em, &mut conn, "xsetid s 2-5"), Reply::ok());
+}
