@@ -9,7 +9,7 @@
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
@@ -58,12 +58,17 @@ impl RealRedis {
 
     /// A new connection to this server.
     fn connect(&self) -> UnixStream {
-        let stream = UnixStream::connect(&self.socket).expect("redis-server accepts");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("a timeout");
-        stream
+        connect_to(&self.socket)
     }
+}
+
+/// A new connection to the real server listening on `socket`.
+fn connect_to(socket: &Path) -> UnixStream {
+    let stream = UnixStream::connect(socket).expect("redis-server accepts");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("a timeout");
+    stream
 }
 
 /// A new empty directory under the temp dir, named by process and a counter.

@@ -91,7 +91,7 @@ struct TrackingPair {
     real_ids: Vec<String>,
     emulator_ids: Vec<u64>,
     next_emulator_id: u64,
-    port: u16,
+    socket: PathBuf,
 }
 
 impl TrackingPair {
@@ -113,7 +113,7 @@ impl TrackingPair {
             real_ids,
             emulator_ids: (1..=CONNECTIONS as u64).collect(),
             next_emulator_id: CONNECTIONS as u64 + 1,
-            port: server.port,
+            socket: server.socket.clone(),
         }
     }
 
@@ -127,7 +127,7 @@ impl TrackingPair {
     }
 
     fn close(&mut self, c: usize) {
-        let stream = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).unwrap();
+        let stream = connect_to(&self.socket);
         let old = std::mem::replace(
             &mut self.pair.real[c],
             RealConn {
