@@ -1337,6 +1337,6 @@ mod lua_libs;
 /// The seeded random sequences over the families added since the first generator.
 mod random_families;
 mod server;
+mod streams_dump;
 /// Client-side caching: every connection's bytes compared, pushes included.
 mod tracking;
-mod streams_dump;
