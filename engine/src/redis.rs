@@ -255,7 +255,7 @@ impl Engine {
         loop {
             let n = match stream.read(&mut buf) {
                 // A subscriber waits for messages as long as it likes, as with Redis.
-                Err(e) if super::idle::timed_out(&e) && session.conn.subscriptions > 0 => continue,
+                Err(e) if super::idle::timed_out(&e) && session.conn.waits_for_pushes() => continue,
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
@@ -751,6 +751,18 @@ impl Backend for Answerer<'_> {
         match self.emulator.as_deref_mut() {
             Some(emulator) => emulator.user_names(),
             None => vec![mocket_protocols::redis::auth::DEFAULT_USER.into()],
+        }
+    }
+
+    fn monitor(&mut self, conn: &Connection, cmd: &Command, ran: bool) {
+        if let Some(emulator) = self.emulator.as_deref_mut() {
+            Backend::monitor(emulator, conn, cmd, ran);
+        }
+    }
+
+    fn drain_after_reply(&mut self, conn: &Connection, out: &mut Vec<u8>) {
+        if let Some(emulator) = self.emulator.as_deref_mut() {
+            out.extend(emulator.take_own_lines(conn.id));
         }
     }
 }

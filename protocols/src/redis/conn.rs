@@ -98,6 +98,14 @@ pub trait Backend {
     fn user_names(&mut self) -> Vec<String> {
         vec![DEFAULT_USER.into()]
     }
+
+    /// Told of a command `conn` is about to run (`ran` false) and once it ran, for `MONITOR`;
+    /// never of one refused before running or queued by `MULTI`.
+    fn monitor(&mut self, _conn: &Connection, _cmd: &Command, _ran: bool) {}
+
+    /// Appends what must follow this connection's reply: the `MONITOR` lines of its own
+    /// command.
+    fn drain_after_reply(&mut self, _conn: &Connection, _out: &mut Vec<u8>) {}
 }
 
 /// The state of one client connection.
@@ -128,6 +136,8 @@ pub struct Connection {
     pub(crate) no_evict: bool,
     /// `CLIENT REPLY`.
     reply_mode: ReplyMode,
+    /// `MONITOR` ran: the connection is shown every command, and may not touch the keyspace.
+    pub(crate) monitoring: bool,
     /// While `EXEC` runs, how many commands it runs: Redis still shows the transaction then.
     executing: Option<usize>,
 }
@@ -196,6 +206,12 @@ impl Connection {
         self.closing
     }
 
+    /// Whether the connection waits for what other connections cause (pub/sub messages,
+    /// `MONITOR` lines) however long its client stays silent.
+    pub fn waits_for_pushes(&self) -> bool {
+        self.subscriptions > 0 || self.monitoring
+    }
+
     pub fn in_transaction(&self) -> bool {
         self.multi.is_some()
     }
@@ -259,11 +275,15 @@ impl Connection {
             tx.queue.push(cmd.clone());
             return Reply::Simple("QUEUED".into());
         }
-        if !is_local {
-            return backend.call(self, cmd);
-        }
-        let reply = self.local(&name, cmd, backend);
-        backend.answered_locally(self, cmd, &reply);
+        backend.monitor(self, cmd, false);
+        let reply = if is_local {
+            let reply = self.local(&name, cmd, backend);
+            backend.answered_locally(self, cmd, &reply);
+            reply
+        } else {
+            backend.call(self, cmd)
+        };
+        backend.monitor(self, cmd, true);
         reply
     }
 
@@ -335,6 +355,11 @@ impl Connection {
             if !spec.arity_ok(cmd.args.len()) || too_many_pings {
                 return Some(spec::arity_error(spec.name));
             }
+        }
+        if self.monitoring
+            && let Some(refusal) = super::emulator::refused_to_monitor(cmd)
+        {
+            return Some(refusal);
         }
         if self.protocol == Protocol::Resp2
             && self.subscriptions > 0
@@ -822,6 +847,7 @@ impl Session {
         let mut bytes = Vec::new();
         backend.drain_pushes(&self.conn, &mut bytes);
         reply.encode(self.conn.protocol, &mut bytes);
+        backend.drain_after_reply(&self.conn, &mut bytes);
         let mut rest = self.receive(&[], backend);
         bytes.append(&mut rest.bytes);
         rest.bytes = bytes;
@@ -853,6 +879,7 @@ impl Session {
                     if let Some(reply) = reply {
                         reply.encode(self.conn.protocol, &mut bytes);
                     }
+                    backend.drain_after_reply(&self.conn, &mut bytes);
                 }
                 Err(e) => {
                     match e.reply_text() {

@@ -1270,4 +1270,5 @@ mod dump;
 mod functions;
 mod geo;
 mod lua_libs;
+mod monitor;
 mod server;

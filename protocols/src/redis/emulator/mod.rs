@@ -43,7 +43,10 @@ mod functions;
 mod lua_libs;
 // Server administration of issue 19: INFO's figures, CONFIG, ACL, SLOWLOG, LATENCY, MEMORY.
 mod admin;
+// MONITOR (issue 19).
+mod monitor;
 
+pub(crate) use monitor::refused_to_monitor;
 pub use pubsub::{Eviction, OutputLimits};
 
 use std::collections::{HashMap, VecDeque};
@@ -66,6 +69,11 @@ use zsets::ZSet;
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// Milliseconds since the Unix epoch.
     fn now_ms(&self) -> u64;
+
+    /// Microseconds since the Unix epoch, for `MONITOR` lines.
+    fn now_us(&self) -> u64 {
+        self.now_ms().saturating_mul(1000)
+    }
 }
 
 /// The system's clock.
@@ -77,6 +85,12 @@ impl Clock for SystemClock {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64)
+    }
+
+    fn now_us(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64)
     }
 }
 
@@ -177,6 +191,8 @@ pub struct Emulator {
     clients: ClientRegistry,
     /// Statistics, configuration, users and the slow log.
     admin: admin::Admin,
+    /// `MONITOR` connections.
+    monitors: monitor::Monitors,
 }
 
 impl Emulator {
@@ -199,6 +215,7 @@ impl Emulator {
             random: 0x9e37_79b9_7f4a_7c15,
             clients: ClientRegistry::default(),
             admin: admin::Admin::default(),
+            monitors: monitor::Monitors::default(),
         };
         for (key, value) in seed {
             let value = match value {
@@ -374,6 +391,7 @@ impl Emulator {
         self.pubsub.forget(id);
         self.watches.unwatch(id);
         self.waiters.forget(id);
+        self.monitors.forget(id);
     }
 
     /// `INFO keyspace` lines for the databases that hold keys.
@@ -559,6 +577,14 @@ impl Backend for Emulator {
     fn user_names(&mut self) -> Vec<String> {
         self.admin.acl.names()
     }
+
+    fn monitor(&mut self, conn: &Connection, cmd: &Command, ran: bool) {
+        self.monitor_command(conn, cmd, ran);
+    }
+
+    fn drain_after_reply(&mut self, conn: &Connection, out: &mut Vec<u8>) {
+        out.extend(self.take_own_lines(conn.id));
+    }
 }
 
 /// An integer argument, with Redis's error when it is not one.
@@ -626,6 +652,8 @@ fn handler(name: &str) -> Option<Handler> {
         .or_else(|| replication::handler(name))
         // Server administration.
         .or_else(|| admin::handler(name))
+        // MONITOR.
+        .or_else(|| monitor::handler(name))
 }
 
 #[cfg(test)]
