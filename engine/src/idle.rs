@@ -386,6 +386,7 @@ mod tests {
         Claim {
             pid: 1,
             dest: mocket_protocols::field::Destination::new("a.example", 80),
+            local: None,
         }
     }
 

@@ -64,6 +64,9 @@ pub(crate) use listener::out_of_fds as listener_out_of_fds;
 pub struct Claim {
     pub pid: u32,
     pub dest: Destination,
+    /// The address the client connected to (a fake address, or the listener's own), which
+    /// Redis's `CLIENT LIST` shows as `laddr`; `None` when unknown.
+    pub local: Option<std::net::SocketAddr>,
 }
 
 impl Claim {
@@ -306,7 +309,8 @@ impl Engine {
             } => match self.host_of(addr) {
                 Ok((host, _)) => {
                     let dest = Destination::new(&host, port);
-                    let claim = Claim { pid, dest };
+                    let local = Some(std::net::SocketAddr::new(addr, port));
+                    let claim = Claim { pid, dest, local };
                     lock(&self.claims).insert(local_port, claim, std::time::Instant::now());
                     self.claimed.notify_all();
                     Reply::Ok

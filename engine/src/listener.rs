@@ -474,6 +474,7 @@ mod tests {
         Claim {
             pid,
             dest: Destination::new("a.example", 80),
+            local: None,
         }
     }
 

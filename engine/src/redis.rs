@@ -330,7 +330,10 @@ impl Engine {
                     .control
                     .peer_addr()
                     .map_or_else(|_| "127.0.0.1:0".to_string(), |a| a.to_string());
-                let laddr = claim.dest.to_string();
+                // Redis's `laddr`: the address the client connected to.
+                let laddr = claim
+                    .local
+                    .map_or_else(|| claim.dest.to_string(), |a| a.to_string());
                 lock(&shared.emulator).connect(id, &addr, &laddr);
             }
         }
@@ -764,6 +767,29 @@ impl Backend for Answerer<'_> {
         if let Some(emulator) = self.emulator.as_deref_mut() {
             out.extend(emulator.take_own_lines(conn.id));
         }
+    }
+
+    fn pause(&mut self, timeout_ms: u64, all: bool) {
+        if let Some(emulator) = self.emulator.as_deref_mut() {
+            emulator.pause_clients(timeout_ms, all);
+        }
+    }
+
+    fn unpause(&mut self) {
+        if let Some(emulator) = self.emulator.as_deref_mut() {
+            emulator.unpause_clients();
+        }
+    }
+
+    fn paused_until(
+        &mut self,
+        conn: &Connection,
+        cmd: &Command,
+        queued: &[Command],
+    ) -> Option<u64> {
+        self.emulator
+            .as_deref_mut()
+            .and_then(|e| e.paused_until(conn, cmd, queued))
     }
 }
 

@@ -106,6 +106,24 @@ pub trait Backend {
     /// Appends what must follow this connection's reply: the `MONITOR` lines of its own
     /// command.
     fn drain_after_reply(&mut self, _conn: &Connection, _out: &mut Vec<u8>) {}
+
+    /// `CLIENT PAUSE`: command entries keep no state shared between connections, so without
+    /// an emulator nothing is paused.
+    fn pause(&mut self, _timeout_ms: u64, _all: bool) {}
+
+    /// `CLIENT UNPAUSE`.
+    fn unpause(&mut self) {}
+
+    /// Until when (unix ms) a running `CLIENT PAUSE` holds `cmd` (`queued`: what `EXEC` would
+    /// run); `None` runs it now.
+    fn paused_until(
+        &mut self,
+        _conn: &Connection,
+        _cmd: &Command,
+        _queued: &[Command],
+    ) -> Option<u64> {
+        None
+    }
 }
 
 /// The state of one client connection.
@@ -138,6 +156,8 @@ pub struct Connection {
     reply_mode: ReplyMode,
     /// `MONITOR` ran: the connection is shown every command, and may not touch the keyspace.
     pub(crate) monitoring: bool,
+    /// `CLIENT PAUSE` holds the blocked command: it runs again from the start.
+    paused: bool,
     /// While `EXEC` runs, how many commands it runs: Redis still shows the transaction then.
     executing: Option<usize>,
 }
@@ -269,6 +289,10 @@ impl Connection {
             }
             return refusal;
         }
+        if self.held_by_pause(cmd, &name, backend) {
+            // Not sent: the session holds the command until the pause ends.
+            return Reply::NilArray;
+        }
         if let Some(tx) = &mut self.multi
             && !TX_CONTROL.contains(&name.as_str())
         {
@@ -308,6 +332,26 @@ impl Connection {
             }
             None => Ok(()),
         }
+    }
+
+    /// Whether `CLIENT PAUSE` holds `cmd`, checked before `MULTI` queues it as Redis does (not
+    /// inside `EXEC`): the connection then blocks until the pause's end.
+    fn held_by_pause(&mut self, cmd: &Command, name: &str, backend: &mut impl Backend) -> bool {
+        if self.executing.is_some() {
+            return false;
+        }
+        let queued = match (&self.multi, name) {
+            (Some(tx), "EXEC") => tx.queue.as_slice(),
+            _ => &[],
+        };
+        let Some(end) = backend.paused_until(self, cmd, queued) else {
+            return false;
+        };
+        self.blocked = Some(Blocked {
+            deadline: Some(end),
+        });
+        self.paused = true;
+        true
     }
 
     /// `NOAUTH` for what a connection sends before `AUTH` when a password is required; checked
@@ -518,6 +562,9 @@ impl Connection {
             "setinfo" => 4,
             "list" => -2,
             "unblock" | "kill" => -3,
+            // CLIENT PAUSE/UNPAUSE.
+            "pause" => -3,
+            "unpause" => 2,
             _ => return unknown_subcommand(&params[0], "CLIENT"),
         };
         let words = params.len() + 1;
@@ -558,6 +605,19 @@ impl Connection {
                 String::from_utf8_lossy(&params[0])
             )),
             "unblock" => unblock(&params[1..], backend),
+            // CLIENT PAUSE/UNPAUSE.
+            "pause" if params.len() > 3 => subcommand_syntax_error(&params[0], "CLIENT"),
+            "pause" => match super::emulator::pause_arguments(&params[1..]) {
+                Ok((timeout_ms, all)) => {
+                    backend.pause(timeout_ms, all);
+                    Reply::ok()
+                }
+                Err(refusal) => refusal,
+            },
+            "unpause" => {
+                backend.unpause();
+                Reply::ok()
+            }
             _ => unreachable!("{sub} is listed above"),
         }
     }
@@ -836,7 +896,14 @@ impl Session {
         let Some(cmd) = self.pending.take() else {
             return Output::default();
         };
-        let reply = backend.retry(&mut self.conn, &cmd);
+        let reply = if self.conn.paused {
+            // A command held by `CLIENT PAUSE` never started: it runs from the start.
+            self.conn.paused = false;
+            self.conn.blocked = None;
+            self.conn.run_from_client(&cmd, backend)
+        } else {
+            Some(backend.retry(&mut self.conn, &cmd))
+        };
         if self.conn.blocked.is_some() {
             self.pending = Some(cmd);
             return Output::default();
@@ -846,7 +913,9 @@ impl Session {
         }
         let mut bytes = Vec::new();
         backend.drain_pushes(&self.conn, &mut bytes);
-        reply.encode(self.conn.protocol, &mut bytes);
+        if let Some(reply) = reply {
+            reply.encode(self.conn.protocol, &mut bytes);
+        }
         backend.drain_after_reply(&self.conn, &mut bytes);
         let mut rest = self.receive(&[], backend);
         bytes.append(&mut rest.bytes);

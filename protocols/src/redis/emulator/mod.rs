@@ -43,10 +43,12 @@ mod functions;
 mod lua_libs;
 // Server administration of issue 19: INFO's figures, CONFIG, ACL, SLOWLOG, LATENCY, MEMORY.
 mod admin;
-// MONITOR (issue 19).
+// MONITOR, CLIENT PAUSE/UNPAUSE (issue 19).
 mod monitor;
+mod pause;
 
 pub(crate) use monitor::refused_to_monitor;
+pub(crate) use pause::pause_arguments;
 pub use pubsub::{Eviction, OutputLimits};
 
 use std::collections::{HashMap, VecDeque};
@@ -193,6 +195,8 @@ pub struct Emulator {
     admin: admin::Admin,
     /// `MONITOR` connections.
     monitors: monitor::Monitors,
+    /// `CLIENT PAUSE`.
+    pause: pause::Pause,
 }
 
 impl Emulator {
@@ -216,6 +220,7 @@ impl Emulator {
             clients: ClientRegistry::default(),
             admin: admin::Admin::default(),
             monitors: monitor::Monitors::default(),
+            pause: pause::Pause::default(),
         };
         for (key, value) in seed {
             let value = match value {
@@ -392,6 +397,7 @@ impl Emulator {
         self.watches.unwatch(id);
         self.waiters.forget(id);
         self.monitors.forget(id);
+        self.pause.forget(id);
     }
 
     /// `INFO keyspace` lines for the databases that hold keys.
@@ -418,6 +424,10 @@ impl Emulator {
         let expired = self.dbs[db]
             .get(key)
             .is_some_and(|s| s.expires_at.is_some_and(|t| t <= now));
+        if expired && self.expiry_paused() {
+            // A pause keeps expired keys, which read as missing.
+            return None;
+        }
         if expired {
             self.dbs[db].remove(key);
             self.admin.stats.expired_keys += 1;
@@ -479,6 +489,9 @@ impl Emulator {
 
     /// Deletes every expired key of `db`.
     fn purge(&mut self, db: usize) {
+        if self.expiry_paused() {
+            return;
+        }
         let now = self.now;
         let before = self.dbs[db].len();
         self.dbs[db].retain(|_, s| s.expires_at.is_none_or(|t| t > now));
@@ -584,6 +597,23 @@ impl Backend for Emulator {
 
     fn drain_after_reply(&mut self, conn: &Connection, out: &mut Vec<u8>) {
         out.extend(self.take_own_lines(conn.id));
+    }
+
+    fn pause(&mut self, timeout_ms: u64, all: bool) {
+        self.pause_clients(timeout_ms, all);
+    }
+
+    fn unpause(&mut self) {
+        self.unpause_clients();
+    }
+
+    fn paused_until(
+        &mut self,
+        conn: &Connection,
+        cmd: &Command,
+        queued: &[Command],
+    ) -> Option<u64> {
+        Emulator::paused_until(self, conn, cmd, queued)
     }
 }
 

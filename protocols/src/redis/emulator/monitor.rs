@@ -204,17 +204,12 @@ const HIDDEN: &[&str] = &[
     "sync",
 ];
 
-/// Commands Redis 7.0 flags `may_replicate` (it does not list the flag in `COMMAND`): with
-/// `readonly` and `write` ones, what a monitor may not run.
-const MAY_REPLICATE: &[&str] = &["eval", "evalsha", "fcall", "publish", "spublish", "pfcount"];
-
-/// Whether a monitoring connection is refused `cmd`: Redis refuses keyspace commands to
-/// replicas, and a monitor is one for Redis.
+/// Whether a monitoring connection is refused `cmd`: Redis refuses keyspace commands
+/// (`readonly`, `write` or may replicate) to replicas, and a monitor is one for Redis.
 pub(crate) fn refused_to_monitor(cmd: &Command) -> Option<Reply> {
     let name = cmd.name().to_ascii_lowercase();
-    let flags = spec::find(&name).map_or(&[][..], |s| s.flags);
-    let keyspace = flags.iter().any(|f| matches!(*f, "readonly" | "write"))
-        || MAY_REPLICATE.contains(&name.as_str());
+    let read = spec::find(&name).is_some_and(|s| s.flags.contains(&"readonly"));
+    let keyspace = read || super::pause::may_replicate(cmd);
     keyspace.then(|| Reply::error("ERR Replica can't interact with the keyspace"))
 }
 
