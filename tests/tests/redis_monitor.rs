@@ -153,3 +153,101 @@ fn redis_cli_and_redis_py_monitor_another_process_commands() {
         .collect();
     assert_eq!(run.stdout, same_process, "{}", run.stderr);
 }
+
+/// `CLIENT PAUSE WRITE` from this process holds another process's `SET` (the Rust `redis`
+/// crate, then redis-py in RESP3) but not its `GET`, until `CLIENT UNPAUSE` or the pause's
+/// end. Bounds are generous: a process starts in well under a second.
+const PAUSE_PROGRAM: &str = r##"
+import os, subprocess, sys, time, redis
+host = os.environ.get("REDIS_HOST", "sessions.internal")
+port = int(os.environ.get("REDIS_PORT", "6379"))
+rust_client = sys.argv[1]
+url = "redis://%s:%d" % (host, port)
+PY_CHILD = """
+import sys, redis
+r = redis.Redis(host=sys.argv[1], port=int(sys.argv[2]), protocol=3, decode_responses=True)
+print(r.execute_command(*sys.argv[3:]))
+"""
+
+def start(client, *words):
+    if client == "rust":
+        cmd = [rust_client, url, " ".join(words)]
+    else:
+        cmd = [sys.executable, "-c", PY_CHILD, host, str(port), *words]
+    return time.time(), subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+
+def finish(started):
+    t, child = started
+    out, _ = child.communicate(timeout=30)
+    return time.time() - t, out.strip()
+
+admin = redis.Redis(host=host, port=port, decode_responses=True, single_connection_client=True)
+admin.flushall()
+for client in ("rust", "py"):
+    print(client, "pause", admin.client_pause(5000, all=False))
+    took, out = finish(start(client, "GET", "k"))
+    print(client, "get runs", out, took < 2.5)
+    setter = start(client, "SET", "k", client)
+    time.sleep(1.0)
+    print(client, "set held", setter[1].poll() is None, admin.get("k"))
+    print(client, "unpause", admin.client_unpause())
+    took, out = finish(setter)
+    print(client, "set released", out, 1.0 <= took < 4.5, admin.get("k"))
+    admin.client_pause(1200, all=False)
+    took, out = finish(start(client, "INCR", "n"))
+    print(client, "incr held until the end", out, 1.0 <= took < 4.5)
+"##;
+
+/// What redis-server 7.0.15 made the program print.
+const PAUSE_OUTPUT: &str = "\
+rust pause True\n\
+rust get runs nil True\n\
+rust set held True None\n\
+rust unpause OK\n\
+rust set released ok True rust\n\
+rust incr held until the end int(1) True\n\
+py pause True\n\
+py get runs rust True\n\
+py set held True rust\n\
+py unpause OK\n\
+py set released True True py\n\
+py incr held until the end 2 True\n\
+";
+
+#[test]
+fn client_pause_write_holds_another_process_set_but_not_its_get() {
+    need_python_module("redis");
+    let mocks = mocks_file(EMULATED);
+    let client = env!("CARGO_BIN_EXE_mocket-redis-client");
+    let run = python(Placement::Daemon, &mocks, PAUSE_PROGRAM, &[client]);
+    run.success();
+    assert_eq!(run.stdout, PAUSE_OUTPUT, "{}", run.stderr);
+}
+
+/// A monitor waits for lines however long its client stays silent, past the idle timeout
+/// (as a subscriber does).
+const MONITOR_IDLE_PROGRAM: &str = r##"
+import time, redis
+r = redis.Redis(host="sessions.internal", port=6379, decode_responses=True)
+m = redis.Redis(host="sessions.internal", port=6379, decode_responses=True, socket_timeout=10)
+with m.monitor() as mon:
+    time.sleep(1.0)
+    r.set("late", "1")
+    while True:
+        command = mon.next_command()["command"]
+        if command.startswith("SET"):
+            print(command)
+            break
+"##;
+
+#[test]
+fn a_monitor_outlives_the_idle_timeout() {
+    need_python_module("redis");
+    let mocks = mocks_file(EMULATED);
+    for placement in PLACEMENTS {
+        let idle = [("MOCKET_IDLE_TIMEOUT_MS", "300")];
+        let run = placement.run_env(&mocks, &idle, &["python3", "-c", MONITOR_IDLE_PROGRAM]);
+        run.success();
+        assert_eq!(run.stdout, "SET late 1\n", "{placement:?}: {}", run.stderr);
+    }
+}

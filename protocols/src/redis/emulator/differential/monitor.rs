@@ -239,3 +239,66 @@ fn monitor_streams_match_redis_server_in_resp2_and_resp3() {
     }
     eprintln!("monitor differential: {total} replies and monitor streams compared");
 }
+
+/// `CLIENT PAUSE`/`UNPAUSE`: their errors, a write held until a short pause ends while reads
+/// run, a write inside `EXEC` never held, and expiry suspended during a pause. Connection 1
+/// waits as long on both servers (the emulator's session is retried until it answers).
+const PAUSE_SCRIPT: &[&str] = &[
+    "client pause",
+    "client pause abc",
+    "client pause 1.5",
+    "client pause -1",
+    "client pause abc foo",
+    "client pause 10 foo",
+    "client pause 10 write x",
+    "client unpause x",
+    "client pause 0",
+    "client pause 9223372036854775807",
+    "set free 1",
+    "client unpause",
+    "client pause 80 write",
+    "1: get free",
+    "1: ping",
+    "1: set held 1",
+    "1: get held",
+    "client pause 80 write",
+    "1: multi",
+    "1: get free",
+    "1: incr held",
+    "1: exec",
+    "multi",
+    "client pause 80 write",
+    "set inside 1",
+    "exec",
+    "client unpause",
+    "set k v px 30",
+    "client pause 300 write",
+    "sleep 60",
+    "get k",
+    "exists k",
+    "ttl k",
+    "dbsize",
+    "client unpause",
+];
+
+#[test]
+fn client_pause_answers_like_redis_server_in_resp2_and_resp3() {
+    let Some(server) = real_or_skip("client_pause_answers_like_redis_server_in_resp2_and_resp3")
+    else {
+        return;
+    };
+    let mut total = 0;
+    for resp3 in [false, true] {
+        let mut pair = Pair::new(&server);
+        let mut lines: Vec<&str> = Vec::new();
+        if resp3 {
+            lines.extend(["hello 3", "1: hello 3"]);
+        }
+        lines.extend(PAUSE_SCRIPT);
+        match pair.compare(&steps(&lines)) {
+            Ok(n) => total += n,
+            Err(diff) => panic!("CLIENT PAUSE (resp3: {resp3}):\n{diff}"),
+        }
+    }
+    eprintln!("client pause differential: {total} replies compared");
+}
