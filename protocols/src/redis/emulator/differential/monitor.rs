@@ -63,6 +63,7 @@ const MONITOR_SCRIPT: &[&str] = &[
     "1: hset h f v",
     "1: del l h 12345678901234567890 -7",
     "1: exists a",
+    "2: quit",
 ];
 
 /// The port the emulator's connection `n` comes from.
