@@ -393,6 +393,13 @@ impl Emulator {
     /// Forgets a closed connection: its subscriptions, watches, waits and registration.
     pub fn disconnect(&mut self, id: u64) {
         self.clients.remove(id);
+        self.forget_state(id);
+    }
+
+    /// Forgets what connection `id` set up: subscriptions, watches, waits, monitoring, and
+    /// its hold by a pause. `RESET` does this and keeps the connection listed, with its
+    /// address.
+    fn forget_state(&mut self, id: u64) {
         self.pubsub.forget(id);
         self.watches.unwatch(id);
         self.waiters.forget(id);
@@ -546,7 +553,7 @@ impl Backend for Emulator {
     }
 
     fn reset(&mut self, conn: &mut Connection) {
-        self.disconnect(conn.id);
+        self.forget_state(conn.id);
         conn.subscriptions = 0;
     }
 

@@ -95,8 +95,8 @@ impl Emulator {
             let kept = if id == conn.id {
                 let own = self.monitors.own_lines.entry(id).or_default();
                 own.extend_from_slice(&line);
-                // The monitor's own outbox is empty while it runs a command: its lines count
-                // against the same hard limit.
+                // Lines of the monitor's own commands wait for its reply; past the hard
+                // limit they go through the outbox's check, which drops the monitor.
                 own.len() <= self.pubsub.limits.hard
                     || self.pubsub.enqueue(id, id, own, now, OutputClass::Monitor)
             } else {

@@ -207,3 +207,17 @@ fn a_monitor_that_does_not_read_is_disconnected_past_the_limit() {
     assert!(em.take_outbox(1).is_empty(), "its output is dropped");
     assert_eq!(em.monitors.len(), 0, "and it no longer monitors");
 }
+
+#[test]
+fn a_connection_keeps_its_address_after_reset() {
+    let (mut em, _monitor, mut client) = monitored();
+    say(&mut em, &mut client, "RESET");
+    say(&mut em, &mut client, "PING");
+    assert_eq!(
+        outbox(&mut em, 1),
+        format!(
+            "{AT} [0 127.0.0.1:40002] \"RESET\"\r\n\
+             {AT} [0 127.0.0.1:40002] \"PING\"\r\n"
+        )
+    );
+}
