@@ -4,8 +4,8 @@
 //! The idle timeout (`MOCKET_IDLE_TIMEOUT_MS`, default [`DEFAULT_IDLE_TIMEOUT`]) closes a
 //! connection whose client sends nothing for that long: before its first byte (here), and on a
 //! thread as the read and write timeout of its socket, so every blocking read or write a peer
-//! controls ends. A subscribed Redis client is exempt (Redis has no idle timeout by default and
-//! a subscriber legitimately waits for messages); recorded connections keep the record proxy's
+//! controls ends. A subscribed or monitoring Redis client is exempt (Redis has no idle timeout by
+//! default, and a subscriber or `MONITOR` legitimately waits for what others do); recorded connections keep the record proxy's
 //! own timeouts.
 
 use std::collections::{BTreeSet, HashMap};
@@ -370,6 +370,7 @@ mod tests {
         Claim {
             pid: 1,
             dest: mocket_protocols::field::Destination::new("a.example", 80),
+            local: None,
         }
     }
 

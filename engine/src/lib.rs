@@ -66,6 +66,9 @@ pub(crate) use listener::out_of_fds as listener_out_of_fds;
 pub struct Claim {
     pub pid: u32,
     pub dest: Destination,
+    /// The address the client connected to (a fake address, or the listener's own), which
+    /// Redis's `CLIENT LIST` shows as `laddr`; `None` when unknown.
+    pub local: Option<std::net::SocketAddr>,
 }
 
 impl Claim {

@@ -243,6 +243,7 @@ impl Engine {
                 let claim = Claim {
                     pid: preamble.pid,
                     dest,
+                    local: Some(std::net::SocketAddr::new(preamble.addr, preamble.port)),
                 };
                 Arc::clone(self).serve(stream, claim);
             }

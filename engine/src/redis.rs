@@ -273,7 +273,7 @@ impl Engine {
         loop {
             let n = match stream.read(&mut buf) {
                 // A subscriber waits for messages as long as it likes, as with Redis.
-                Err(e) if super::idle::timed_out(&e) && session.conn.subscriptions > 0 => continue,
+                Err(e) if super::idle::timed_out(&e) && session.conn.waits_for_pushes() => continue,
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
@@ -349,7 +349,10 @@ impl Engine {
                     .control
                     .peer_addr()
                     .map_or_else(|_| "127.0.0.1:0".to_string(), |a| a.to_string());
-                let laddr = claim.dest.to_string();
+                // Redis's `laddr`: the address the client connected to.
+                let laddr = claim
+                    .local
+                    .map_or_else(|| claim.dest.to_string(), |a| a.to_string());
                 lock(&shared.emulator).connect(id, &addr, &laddr);
             }
         }
@@ -778,7 +781,7 @@ impl Backend for Answerer<'_> {
 
     fn after_reply(&mut self, conn: &Connection, out: &mut Vec<u8>) {
         if let Some(emulator) = self.emulator.as_deref_mut() {
-            emulator.after_reply(conn.id, out);
+            Backend::after_reply(emulator, conn, out);
         }
     }
 
@@ -787,6 +790,35 @@ impl Backend for Answerer<'_> {
             Some(emulator) => emulator.user_names(),
             None => vec![mocket_protocols::redis::auth::DEFAULT_USER.into()],
         }
+    }
+
+    fn monitor(&mut self, conn: &Connection, cmd: &Command, ran: bool) {
+        if let Some(emulator) = self.emulator.as_deref_mut() {
+            Backend::monitor(emulator, conn, cmd, ran);
+        }
+    }
+
+    fn pause(&mut self, timeout_ms: u64, all: bool) {
+        if let Some(emulator) = self.emulator.as_deref_mut() {
+            emulator.pause_clients(timeout_ms, all);
+        }
+    }
+
+    fn unpause(&mut self) {
+        if let Some(emulator) = self.emulator.as_deref_mut() {
+            emulator.unpause_clients();
+        }
+    }
+
+    fn paused_until(
+        &mut self,
+        conn: &Connection,
+        cmd: &Command,
+        queued: &[Command],
+    ) -> Option<u64> {
+        self.emulator
+            .as_deref_mut()
+            .and_then(|e| e.paused_until(conn, cmd, queued))
     }
 }
 

@@ -38,6 +38,7 @@ impl Engine {
                 let claim = Claim {
                     pid: 0,
                     dest: dest.clone(),
+                    local: stream.local_addr().ok(),
                 };
                 let conn = Arc::clone(&engine);
                 if let Err(e) = engine.run_connection(move || conn.serve(stream, claim)) {

@@ -39,6 +39,8 @@ struct ClientRecord {
     multi: i64,
     blocked: bool,
     no_evict: bool,
+    /// Ran `MONITOR`: flag `O`.
+    monitor: bool,
     user: String,
     resp: i64,
     /// Client-side caching: the `t`, `R` and `B` flags and `redir=`, set by the emulator.
@@ -77,6 +79,7 @@ impl ClientRecord {
             multi: -1,
             blocked: false,
             no_evict: false,
+            monitor: false,
             user: DEFAULT_USER.into(),
             resp: 2,
             tracking: TrackingView::default(),
@@ -91,6 +94,7 @@ impl ClientRecord {
     fn flags(&self) -> String {
         let mut flags = String::new();
         for (set, letter) in [
+            (self.monitor, 'O'),
             (self.is_pubsub(), 'P'),
             (self.multi >= 0, 'x'),
             (self.blocked, 'b'),
@@ -288,6 +292,12 @@ impl ClientRegistry {
         record.resp = conn.protocol.number();
         record.no_evict = conn.no_evict;
         record.subs = conn.subscription_kinds;
+        record.monitor = conn.monitoring;
+    }
+
+    /// The `ip:port` connection `id` comes from, as `MONITOR` lines show it.
+    pub fn addr(&self, id: u64) -> Option<&str> {
+        self.clients.get(&id).map(|r| r.addr.as_str())
     }
 
     /// The record of `id`, registered with unknown addresses if the driver did not.

@@ -108,8 +108,31 @@ pub trait Backend {
 
     /// Appends what must follow a command's reply on this connection: the invalidations of
     /// keys it changed itself and the `BCAST` invalidations of the command (Redis sends both
-    /// after the reply). Called even when `CLIENT REPLY` silences the reply.
+    /// after the reply), and the `MONITOR` lines of its own command. Called even when
+    /// `CLIENT REPLY` silences the reply.
     fn after_reply(&mut self, _conn: &Connection, _out: &mut Vec<u8>) {}
+
+    /// Told of a command `conn` is about to run (`ran` false) and once it ran, for `MONITOR`;
+    /// never of one refused before running or queued by `MULTI`.
+    fn monitor(&mut self, _conn: &Connection, _cmd: &Command, _ran: bool) {}
+
+    /// `CLIENT PAUSE`: command entries keep no state shared between connections, so without
+    /// an emulator nothing is paused.
+    fn pause(&mut self, _timeout_ms: u64, _all: bool) {}
+
+    /// `CLIENT UNPAUSE`.
+    fn unpause(&mut self) {}
+
+    /// Until when (unix ms) a running `CLIENT PAUSE` holds `cmd` (`queued`: what `EXEC` would
+    /// run); `None` runs it now.
+    fn paused_until(
+        &mut self,
+        _conn: &Connection,
+        _cmd: &Command,
+        _queued: &[Command],
+    ) -> Option<u64> {
+        None
+    }
 }
 
 /// The state of one client connection.
@@ -143,6 +166,10 @@ pub struct Connection {
     /// `CLIENT CACHING yes|no` was given for the next command (client-side caching's OPTIN
     /// and OPTOUT modes); cleared after a command other than `CLIENT`, outside `MULTI`.
     pub(crate) tracking_caching: bool,
+    /// `MONITOR` ran: the connection is shown every command, and may not touch the keyspace.
+    pub(crate) monitoring: bool,
+    /// `CLIENT PAUSE` holds the blocked command: it runs again from the start.
+    paused: bool,
     /// While `EXEC` runs, how many commands it runs: Redis still shows the transaction then.
     executing: Option<usize>,
 }
@@ -211,6 +238,12 @@ impl Connection {
         self.closing
     }
 
+    /// Whether the connection waits for what other connections cause (pub/sub messages,
+    /// `MONITOR` lines) however long its client stays silent.
+    pub fn waits_for_pushes(&self) -> bool {
+        self.subscriptions > 0 || self.monitoring
+    }
+
     pub fn in_transaction(&self) -> bool {
         self.multi.is_some()
     }
@@ -271,17 +304,25 @@ impl Connection {
             }
             return refusal;
         }
+        if self.held_by_pause(cmd, &name, backend) {
+            // Not sent: the session holds the command until the pause ends.
+            return Reply::NilArray;
+        }
         if let Some(tx) = &mut self.multi
             && !TX_CONTROL.contains(&name.as_str())
         {
             tx.queue.push(cmd.clone());
             return Reply::Simple("QUEUED".into());
         }
-        if !is_local {
-            return backend.call(self, cmd);
-        }
-        let reply = self.local(&name, cmd, backend);
-        backend.answered_locally(self, cmd, &reply);
+        backend.monitor(self, cmd, false);
+        let reply = if is_local {
+            let reply = self.local(&name, cmd, backend);
+            backend.answered_locally(self, cmd, &reply);
+            reply
+        } else {
+            backend.call(self, cmd)
+        };
+        backend.monitor(self, cmd, true);
         reply
     }
 
@@ -306,6 +347,26 @@ impl Connection {
             }
             None => Ok(()),
         }
+    }
+
+    /// Whether `CLIENT PAUSE` holds `cmd`, checked before `MULTI` queues it as Redis does (not
+    /// inside `EXEC`): the connection then blocks until the pause's end.
+    fn held_by_pause(&mut self, cmd: &Command, name: &str, backend: &mut impl Backend) -> bool {
+        if self.executing.is_some() {
+            return false;
+        }
+        let queued = match (&self.multi, name) {
+            (Some(tx), "EXEC") => tx.queue.as_slice(),
+            _ => &[],
+        };
+        let Some(end) = backend.paused_until(self, cmd, queued) else {
+            return false;
+        };
+        self.blocked = Some(Blocked {
+            deadline: Some(end),
+        });
+        self.paused = true;
+        true
     }
 
     /// `NOAUTH` for what a connection sends before `AUTH` when a password is required; checked
@@ -353,6 +414,11 @@ impl Connection {
             if !spec.arity_ok(cmd.args.len()) || too_many_pings {
                 return Some(spec::arity_error(spec.name));
             }
+        }
+        if self.monitoring
+            && let Some(refusal) = super::emulator::refused_to_monitor(cmd)
+        {
+            return Some(refusal);
         }
         if self.protocol == Protocol::Resp2
             && self.subscriptions > 0
@@ -515,6 +581,9 @@ impl Connection {
             "setinfo" => 4,
             "list" => -2,
             "unblock" | "kill" => -3,
+            // CLIENT PAUSE/UNPAUSE.
+            "pause" => -3,
+            "unpause" => 2,
             _ => return unknown_subcommand(&params[0], "CLIENT"),
         };
         let words = params.len() + 1;
@@ -554,6 +623,19 @@ impl Connection {
             "unblock" => unblock(&params[1..], backend),
             "tracking" | "caching" | "getredir" | "trackinginfo" => {
                 backend.client_tracking(self, params)
+            }
+            // CLIENT PAUSE/UNPAUSE.
+            "pause" if params.len() > 3 => subcommand_syntax_error(&params[0], "CLIENT"),
+            "pause" => match super::emulator::pause_arguments(&params[1..]) {
+                Ok((timeout_ms, all)) => {
+                    backend.pause(timeout_ms, all);
+                    Reply::ok()
+                }
+                Err(refusal) => refusal,
+            },
+            "unpause" => {
+                backend.unpause();
+                Reply::ok()
             }
             _ => unreachable!("{sub} is listed above"),
         }
@@ -917,7 +999,14 @@ impl Session {
         let Some(cmd) = self.pending.take() else {
             return Output::default();
         };
-        let reply = backend.retry(&mut self.conn, &cmd);
+        let reply = if self.conn.paused {
+            // A command held by `CLIENT PAUSE` never started: it runs from the start.
+            self.conn.paused = false;
+            self.conn.blocked = None;
+            self.conn.run_from_client(&cmd, backend)
+        } else {
+            Some(backend.retry(&mut self.conn, &cmd))
+        };
         if self.conn.blocked.is_some() {
             self.pending = Some(cmd);
             return Output::default();
@@ -927,7 +1016,9 @@ impl Session {
         }
         let mut bytes = Vec::new();
         backend.drain_pushes(&self.conn, &mut bytes);
-        reply.encode(self.conn.protocol, &mut bytes);
+        if let Some(reply) = reply {
+            reply.encode(self.conn.protocol, &mut bytes);
+        }
         backend.after_reply(&self.conn, &mut bytes);
         let mut rest = self.receive(&[], backend);
         bytes.append(&mut rest.bytes);

@@ -424,6 +424,13 @@ pub static SPECS: &[Spec] = &[
         &["admin", "noscript", "loading", "stale"],
         NONE,
     ),
+    // MONITOR (issue 19).
+    spec(
+        "monitor",
+        1,
+        &["admin", "noscript", "loading", "stale"],
+        NONE,
+    ),
 ];
 
 /// Every command and subcommand (`client|tracking`) of Redis 7.0.15, lower-case and sorted, as

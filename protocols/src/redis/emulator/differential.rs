@@ -1334,6 +1334,7 @@ mod dump;
 mod functions;
 mod geo;
 mod lua_libs;
+mod monitor;
 /// The seeded random sequences over the families added since the first generator.
 mod random_families;
 mod server;

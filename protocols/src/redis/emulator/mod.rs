@@ -49,7 +49,12 @@ mod tracking;
 mod access;
 // Scripts' RESP3 conversions (`redis.setresp(3)`).
 mod lua_resp;
+// MONITOR, CLIENT PAUSE/UNPAUSE (issue 19).
+mod monitor;
+mod pause;
 
+pub(crate) use monitor::refused_to_monitor;
+pub(crate) use pause::pause_arguments;
 pub use pubsub::{Eviction, OutputLimits};
 /// MIGRATE between emulated addresses.
 mod migrate;
@@ -75,6 +80,11 @@ use zsets::ZSet;
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// Milliseconds since the Unix epoch.
     fn now_ms(&self) -> u64;
+
+    /// Microseconds since the Unix epoch, for `MONITOR` lines.
+    fn now_us(&self) -> u64 {
+        self.now_ms().saturating_mul(1000)
+    }
 }
 
 /// The system's clock.
@@ -86,6 +96,12 @@ impl Clock for SystemClock {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64)
+    }
+
+    fn now_us(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64)
     }
 }
 
@@ -198,6 +214,10 @@ pub struct Emulator {
     commands_run: u32,
     /// The other emulated addresses MIGRATE reaches.
     migration: migrate::Targets,
+    /// `MONITOR` connections.
+    monitors: monitor::Monitors,
+    /// `CLIENT PAUSE`.
+    pause: pause::Pause,
 }
 
 impl Emulator {
@@ -224,6 +244,8 @@ impl Emulator {
             access: access::Access::default(),
             commands_run: 0,
             migration: migrate::Targets::default(),
+            monitors: monitor::Monitors::default(),
+            pause: pause::Pause::default(),
         };
         // Seeded keys are new at start-up.
         emulator.begin_access("DEBUG");
@@ -416,10 +438,19 @@ impl Emulator {
     /// Forgets a closed connection: its subscriptions, watches, waits and registration.
     pub fn disconnect(&mut self, id: u64) {
         self.clients.remove(id);
+        self.forget_state(id);
+    }
+
+    /// Forgets what connection `id` set up: subscriptions, watches, waits, monitoring, and
+    /// its hold by a pause. `RESET` does this and keeps the connection listed, with its
+    /// address.
+    fn forget_state(&mut self, id: u64) {
         self.pubsub.forget(id);
         self.watches.unwatch(id);
         self.waiters.forget(id);
         self.disable_tracking(id);
+        self.monitors.forget(id);
+        self.pause.forget(id);
     }
 
     /// `INFO keyspace` lines for the databases that hold keys.
@@ -446,6 +477,10 @@ impl Emulator {
         let expired = self.dbs[db]
             .get(key)
             .is_some_and(|s| s.expires_at.is_some_and(|t| t <= now));
+        if expired && self.expiry_paused() {
+            // A pause keeps expired keys, which read as missing.
+            return None;
+        }
         if expired {
             self.dbs[db].remove(key);
             self.admin.stats.expired_keys += 1;
@@ -517,6 +552,9 @@ impl Emulator {
 
     /// Deletes every expired key of `db`.
     fn purge(&mut self, db: usize) {
+        if self.expiry_paused() {
+            return;
+        }
         let now = self.now;
         let before = self.dbs[db].len();
         self.dbs[db].retain(|_, s| s.expires_at.is_none_or(|t| t > now));
@@ -571,7 +609,7 @@ impl Backend for Emulator {
     }
 
     fn reset(&mut self, conn: &mut Connection) {
-        self.disconnect(conn.id);
+        self.forget_state(conn.id);
         conn.subscriptions = 0;
     }
 
@@ -622,6 +660,28 @@ impl Backend for Emulator {
 
     fn after_reply(&mut self, conn: &Connection, out: &mut Vec<u8>) {
         Emulator::after_reply(self, conn.id, out);
+        out.extend(self.take_own_lines(conn.id));
+    }
+
+    fn monitor(&mut self, conn: &Connection, cmd: &Command, ran: bool) {
+        self.monitor_command(conn, cmd, ran);
+    }
+
+    fn pause(&mut self, timeout_ms: u64, all: bool) {
+        self.pause_clients(timeout_ms, all);
+    }
+
+    fn unpause(&mut self) {
+        self.unpause_clients();
+    }
+
+    fn paused_until(
+        &mut self,
+        conn: &Connection,
+        cmd: &Command,
+        queued: &[Command],
+    ) -> Option<u64> {
+        Emulator::paused_until(self, conn, cmd, queued)
     }
 }
 
@@ -692,6 +752,8 @@ fn handler(name: &str) -> Option<Handler> {
         .or_else(|| admin::handler(name))
         // MIGRATE between emulated addresses.
         .or_else(|| migrate::handler(name))
+        // MONITOR.
+        .or_else(|| monitor::handler(name))
 }
 
 /// The next state of an xorshift generator, which is also its output.

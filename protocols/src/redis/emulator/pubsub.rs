@@ -206,8 +206,23 @@ impl PubSub {
         message: &Reply,
         now: u64,
     ) {
+        let mut bytes = Vec::new();
+        message.encode(protocol, &mut bytes);
+        self.enqueue(to, from, &bytes, now, OutputClass::Pubsub);
+    }
+
+    /// Appends `bytes` to `to`'s outbox at `now` (ms) and wakes `to`'s pusher; `false` when
+    /// the outbox went past its limits and `to` was dropped for the driver to disconnect.
+    pub(super) fn enqueue(
+        &mut self,
+        to: u64,
+        from: u64,
+        bytes: &[u8],
+        now: u64,
+        class: OutputClass,
+    ) -> bool {
         let outbox = self.outbox.entry(to).or_default();
-        message.encode(protocol, &mut outbox.bytes);
+        outbox.bytes.extend_from_slice(bytes);
         let waiting = outbox.bytes.len();
         let limits = self.limits;
         let over_soft_since = match waiting > limits.soft {
@@ -232,16 +247,40 @@ impl PubSub {
             self.forget(to);
             self.evictions.push(Eviction {
                 id: to,
-                reason: format!(
-                    "subscriber connection {to} stopped reading: {limit} of pub/sub or \
-                     invalidation messages waited for it (Redis's client-output-buffer-limit pubsub 32mb 8mb 60); \
-                     disconnected it as Redis does"
-                ),
+                reason: class.eviction(to, &limit),
             });
-            return;
+            return false;
         }
         if to != from && !self.wakeups.contains(&to) {
             self.wakeups.push(to);
+        }
+        true
+    }
+}
+
+/// Whose output waits in an outbox: it names the limit in the eviction notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum OutputClass {
+    Pubsub,
+    /// A `MONITOR` connection: Redis counts it in the `normal` class, which has no limit by
+    /// default; mocket applies the pub/sub limits so a monitor that stops reading cannot grow
+    /// the engine's memory without bound.
+    Monitor,
+}
+
+impl OutputClass {
+    fn eviction(self, to: u64, limit: &str) -> String {
+        match self {
+            OutputClass::Pubsub => format!(
+                "connection {to} stopped reading: {limit} of pub/sub or invalidation messages \
+                 waited for it (Redis's client-output-buffer-limit pubsub 32mb 8mb 60); \
+                 disconnected it as Redis does"
+            ),
+            OutputClass::Monitor => format!(
+                "MONITOR connection {to} stopped reading: {limit} of monitor output waited for \
+                 it (mocket caps a monitor like Redis's client-output-buffer-limit pubsub \
+                 32mb 8mb 60; Redis's normal class has no limit); disconnected it"
+            ),
         }
     }
 }

@@ -610,14 +610,15 @@ fn redis_call(
     let cmd = Command { args };
     let name = cmd.name();
     let protocol = script_protocol(lua);
-    match name.as_str() {
-        "PING" => return (false, Reply::Simple("PONG".into())),
-        "ECHO" if cmd.args.len() == 2 => return (false, Reply::bulk(&cmd.args[1])),
-        "SELECT" if cmd.args.len() == 2 => {
-            let reply = select(conn, &cmd.args[1]);
-            return (reply.is_error(), reply);
-        }
-        _ => {}
+    let shortcut = match name.as_str() {
+        "PING" => Some(Reply::Simple("PONG".into())),
+        "ECHO" if cmd.args.len() == 2 => Some(Reply::bulk(&cmd.args[1])),
+        "SELECT" if cmd.args.len() == 2 => Some(select(conn, &cmd.args[1])),
+        _ => None,
+    };
+    if let Some(reply) = shortcut {
+        em.feed_monitors(conn, &cmd, super::monitor::Origin::Script);
+        return (reply.is_error(), reply);
     }
     let Some(found) = spec::find(&name) else {
         return fail("ERR Unknown Redis command called from script");
@@ -639,6 +640,7 @@ fn redis_call(
     let caller = std::mem::replace(&mut conn.protocol, protocol);
     let reply = em.execute(conn, &cmd);
     conn.protocol = caller;
+    em.feed_monitors(conn, &cmd, super::monitor::Origin::Script);
     (reply.is_error(), reply)
 }
 

@@ -118,7 +118,7 @@ impl Emulator {
             uptime_seconds: admin.uptime_seconds(self.clock.now_ms()),
             hz: admin.config.int("hz"),
             connected_clients: self.clients.len().max(1),
-            blocked_clients: self.waiters.blocked(),
+            blocked_clients: self.waiters.blocked() + self.pause.held(),
             total_connections_received: stats.total_connections.max(1),
             total_commands_processed: stats.total_commands,
             total_error_replies: stats.total_errors,
