@@ -412,6 +412,11 @@ pub static SPECS: &[Spec] = &[
     // Replication introspection of a standalone server (issue 19).
     spec("wait", 3, &["noscript"], NONE),
     spec("role", 1, &["noscript", "loading", "stale", "fast"], NONE),
+    // Cluster commands, which a standalone server refuses.
+    spec("cluster", -2, &[], NONE),
+    spec("readonly", 1, &["loading", "stale", "fast"], NONE),
+    spec("readwrite", 1, &["loading", "stale", "fast"], NONE),
+    spec("asking", 1, &["fast"], NONE),
     // Server administration (container commands: flags are the subcommands').
     spec("config", -2, &[], NONE),
     spec("acl", -2, &[], NONE),

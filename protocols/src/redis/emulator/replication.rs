@@ -1,4 +1,6 @@
-//! `WAIT` and `ROLE` of a standalone Redis, which the emulator is: a master without replicas.
+//! `WAIT` and `ROLE` of a standalone Redis, which the emulator is: a master without replicas;
+//! and the cluster commands, which a standalone Redis refuses (clients send them to find out
+//! whether they talk to a cluster, so they must not count as commands the emulator lacks).
 //!
 //! `WAIT numreplicas timeout` answers how many replicas acknowledged: with none, it answers 0
 //! at once when no replica is asked for (or inside `MULTI`/scripts), and otherwise blocks the
@@ -6,13 +8,15 @@
 //! Redis does; `CLIENT UNBLOCK` ends the wait early with the same 0.
 
 use super::{Emulator, Handler, blocking, int_arg};
-use crate::redis::conn::{Blocked, Connection};
+use crate::redis::conn::{Blocked, Connection, unknown_subcommand};
 use crate::redis::reply::Reply;
+use crate::redis::{command_meta, spec};
 
 pub(super) fn handler(name: &str) -> Option<Handler> {
     Some(match name {
         "WAIT" => wait,
         "ROLE" => role,
+        "CLUSTER" | "READONLY" | "READWRITE" | "ASKING" => cluster_disabled,
         _ => return None,
     })
 }
@@ -24,6 +28,21 @@ fn role(_em: &mut Emulator, _conn: &mut Connection, _args: &[Vec<u8>]) -> Reply 
         Reply::Int(0),
         Reply::Array(vec![]),
     ])
+}
+
+/// `CLUSTER ...`, `READONLY`, `READWRITE`, `ASKING`: Redis's answer when `cluster-enabled` is
+/// off (arity and unknown subcommands are checked before, as Redis checks them).
+fn cluster_disabled(_em: &mut Emulator, _conn: &mut Connection, args: &[Vec<u8>]) -> Reply {
+    if args[0].eq_ignore_ascii_case(b"cluster") {
+        match command_meta::resolve(args) {
+            Some(sub) if sub.name.contains('|') && !sub.arity_ok(args.len()) => {
+                return spec::arity_error(sub.name);
+            }
+            Some(sub) if sub.name.contains('|') => {}
+            _ => return unknown_subcommand(&args[1], "CLUSTER"),
+        }
+    }
+    Reply::error("ERR This instance has cluster support disabled")
 }
 
 /// `WAIT numreplicas timeout` (milliseconds, 0: forever).
