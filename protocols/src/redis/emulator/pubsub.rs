@@ -272,8 +272,8 @@ impl OutputClass {
     fn eviction(self, to: u64, limit: &str) -> String {
         match self {
             OutputClass::Pubsub => format!(
-                "connection {to} stopped reading: {limit} of pub/sub or invalidation messages \
-                 waited for it (Redis's client-output-buffer-limit pubsub 32mb 8mb 60); \
+                "subscriber connection {to} stopped reading: {limit} of pub/sub or invalidation \
+                 messages waited for it (Redis's client-output-buffer-limit pubsub 32mb 8mb 60); \
                  disconnected it as Redis does"
             ),
             OutputClass::Monitor => format!(
