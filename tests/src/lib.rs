@@ -301,3 +301,25 @@ pub fn keep_alive_connect(host: &str) -> std::io::BufReader<std::net::TcpStream>
         .unwrap();
     std::io::BufReader::new(stream)
 }
+
+/// Compiles the C program `tests/c/<name>.c` with `cc`, linking `libs`, into a scratch dir.
+pub fn compile_test_c(name: &str, libs: &[&str]) -> PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("c")
+        .join(format!("{name}.c"));
+    let exe = scratch_dir(name).join(name);
+    let out = Command::new("cc")
+        .arg(&source)
+        .arg("-o")
+        .arg(&exe)
+        .args(libs)
+        .output()
+        .expect("run cc");
+    assert!(
+        out.status.success(),
+        "cc {}: {}",
+        source.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    exe
+}

@@ -4,9 +4,6 @@
 //! whole, valid preamble is closed and logged, never served; non-blocking connects, Fast Open
 //! and forked children work as before.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use mocket_tests::*;
 
 const MOCKS: &str = r#"{
@@ -97,34 +94,13 @@ fn a_connection_without_a_valid_preamble_is_closed_and_logged() {
     }
 }
 
-/// Compiles `tests/c/<name>.c` with `cc`.
-fn compile(name: &str) -> PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("c")
-        .join(format!("{name}.c"));
-    let exe = scratch_dir(name).join(name);
-    let out = Command::new("cc")
-        .arg(&source)
-        .arg("-o")
-        .arg(&exe)
-        .output()
-        .expect("run cc");
-    assert!(
-        out.status.success(),
-        "cc {}: {}",
-        source.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    exe
-}
-
 /// A non-blocking connect from C gets `EINPROGRESS` (or 0) as without mocket, then a writable
 /// socket with no error; a connect repeated to learn that it completed (as hiredis does) says
 /// so and writes no second preamble; the request is served.
 #[test]
 fn a_nonblocking_connect_from_c_is_served() {
     let mocks = mocks_file(MOCKS);
-    let exe = compile("nonblocking_connect");
+    let exe = compile_test_c("nonblocking_connect", &[]);
     for placement in PLACEMENTS {
         let run = placement.run(&mocks, &[exe.to_str().unwrap()]);
         run.success();
@@ -151,7 +127,7 @@ fn a_nonblocking_connect_from_c_is_served() {
 #[test]
 fn a_fast_open_connect_sends_the_preamble_first() {
     let mocks = mocks_file(MOCKS);
-    let exe = compile("nonblocking_connect");
+    let exe = compile_test_c("nonblocking_connect", &[]);
     for placement in PLACEMENTS {
         let run = placement.run(&mocks, &[exe.to_str().unwrap(), "fastopen"]);
         run.success();

@@ -14,28 +14,6 @@ const MOCKS: &str = r#"{
   ]
 }"#;
 
-/// Compiles one of the C programs in `tests/c/` with `cc`.
-fn compile(name: &str, libs: &[&str]) -> PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("c")
-        .join(format!("{name}.c"));
-    let exe = scratch_dir(name).join(name);
-    let out = Command::new("cc")
-        .arg(&source)
-        .arg("-o")
-        .arg(&exe)
-        .args(libs)
-        .output()
-        .expect("run cc");
-    assert!(
-        out.status.success(),
-        "cc {}: {}",
-        source.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    exe
-}
-
 /// `mocket run FLAGS -- CMD` in a fresh network and mount namespace whose /etc/resolv.conf
 /// names only 127.0.0.1 (one try, one second), where the test's fake nameserver listens.
 fn mocket_run_with_local_nameserver(mocks: &Path, flags: &[&str], cmd: &[&str]) -> Run {
@@ -66,7 +44,7 @@ fn mocket_run_with_local_nameserver(mocks: &Path, flags: &[&str], cmd: &[&str]) 
 #[test]
 fn no_resolver_entry_point_reaches_a_nameserver_in_strict_mode() {
     let mocks = mocks_file(MOCKS);
-    let program = compile("hardening_shim_dns", &["-lresolv", "-lanl"]);
+    let program = compile_test_c("hardening_shim_dns", &["-lresolv", "-lanl"]);
     let journal = scratch_dir("dns-escapes").join("journal.jsonl");
     let run = mocket_run_with_local_nameserver(
         &mocks,
@@ -108,7 +86,7 @@ queries 0
 #[test]
 fn an_allowed_reverse_lookup_still_reaches_the_resolver() {
     let mocks = mocks_file(MOCKS);
-    let program = compile("hardening_shim_dns", &["-lresolv", "-lanl"]);
+    let program = compile_test_c("hardening_shim_dns", &["-lresolv", "-lanl"]);
     let run = mocket_run_with_local_nameserver(
         &mocks,
         &["--allow", "8.8.8.8", "--allow", "example.org"],
@@ -127,7 +105,7 @@ fn an_allowed_reverse_lookup_still_reaches_the_resolver() {
 #[test]
 fn sendmmsg_and_glibc_connect_alias_are_judged() {
     let mocks = mocks_file(MOCKS);
-    let program = compile("hardening_shim_send", &[]);
+    let program = compile_test_c("hardening_shim_send", &[]);
     let run = mocket_run(
         &mocks,
         &["--allow", "127.0.0.1:7101"],
@@ -147,7 +125,7 @@ __connect -1 Connection refused
 #[test]
 fn invalid_pointers_get_efault_and_the_process_lives() {
     let mocks = mocks_file(MOCKS);
-    let program = compile("hardening_shim_pointers", &[]);
+    let program = compile_test_c("hardening_shim_pointers", &[]);
     for placement in PLACEMENTS {
         let run = placement.run(&mocks, &[program.to_str().unwrap()]);
         let expected = "\
@@ -351,7 +329,7 @@ while True:
 
 #[test]
 fn a_daemon_that_went_away_is_no_sigpipe() {
-    let program = compile("hardening_shim_sigpipe", &[]);
+    let program = compile_test_c("hardening_shim_sigpipe", &[]);
     let dir = scratch_dir("sigpipe");
     let socket = dir.join("control.sock");
     let mut daemon = Command::new("python3")
