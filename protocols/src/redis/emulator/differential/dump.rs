@@ -80,6 +80,16 @@ pub(super) fn emulator_answer(pair: &mut Pair, words: &[Vec<u8>]) -> Vec<u8> {
         .bytes
 }
 
+/// `RESTORE key 0 payload`, as words.
+pub(super) fn restore(key: &str, payload: &[u8]) -> Vec<Vec<u8>> {
+    vec![
+        b"RESTORE".to_vec(),
+        key.as_bytes().to_vec(),
+        b"0".to_vec(),
+        payload.to_vec(),
+    ]
+}
+
 pub(super) fn words(line: &str) -> Vec<Vec<u8>> {
     split_args(line.as_bytes()).expect("a valid line")
 }
@@ -95,14 +105,6 @@ fn payloads_cross_between_redis_server_and_the_emulator() {
     let lines: Vec<&str> = setup.iter().map(String::as_str).collect();
     pair.compare(&steps(&lines))
         .expect("the setup answers alike");
-    let restore = |key: &str, payload: &[u8]| {
-        vec![
-            b"RESTORE".to_vec(),
-            key.as_bytes().to_vec(),
-            b"0".to_vec(),
-            payload.to_vec(),
-        ]
-    };
     for key in KEYS {
         // Redis -> emulator.
         let from_redis = bulk(&pair.real[0].ask(&[b"DUMP".to_vec(), key.as_bytes().to_vec()]));

@@ -4,7 +4,7 @@
 //! pending entries with their delivery times and counts, consumers, deleted entries) and whose
 //! nodes grow alike afterwards (`XINFO STREAM`'s radix-tree fields).
 
-use super::dump::{bulk, emulator_answer, words};
+use super::dump::{bulk, emulator_answer, restore, words};
 use super::{Pair, real_or_skip, steps};
 
 /// Streams of every shape; the ones in [`IDENTICAL`] involve no clock and their listpacks are
@@ -81,11 +81,6 @@ fn stream_payloads_cross_between_redis_server_and_the_emulator() {
     let lines: Vec<&str> = setup.iter().map(String::as_str).collect();
     pair.compare(&steps(&lines))
         .expect("the setup answers alike");
-    let restore = |key: &str, payload: &[u8]| {
-        let mut words = words(&format!("restore {key} 0 payload"));
-        words[3] = payload.to_vec();
-        words
-    };
     for key in KEYS {
         let from_redis = bulk(&pair.real[0].ask(&words(&format!("dump {key}"))));
         let from_emulator = bulk(&emulator_answer(&mut pair, &words(&format!("dump {key}"))));
