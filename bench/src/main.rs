@@ -4,6 +4,9 @@
 //! cargo run --release --manifest-path bench/Cargo.toml -- [all|http|limits|load|scale|memory|redis|https|soak|kubernetes]... [options]
 //! ```
 //!
+//! `mocket-bench serve` starts only the comparison servers (hyper, httpmock, wiremock), prints
+//! their ports and serves until stdin closes: for profiling a client against them by hand.
+//!
 //! Options (defaults keep `all` to a few minutes on 2 cores):
 //!   --n-keep N          timed requests per keep-alive run            (2000)
 //!   --n-new N           timed requests per new-connection run        (500)
@@ -138,6 +141,15 @@ fn usage() -> ! {
     std::process::exit(2)
 }
 
+/// `mocket-bench serve`: only the comparison servers, for profiling a client against them by
+/// hand (`perf record`, `strace -c`); prints their ports and serves until stdin closes.
+fn serve_only() -> ! {
+    let servers = servers::Servers::start();
+    println!("hyper {}\nhttpmock {}\nwiremock {}", servers.hyper, servers.httpmock, servers.wiremock);
+    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
+    std::process::exit(0)
+}
+
 fn main() {
     let mut cfg = Cfg::default();
     let mut sections: Vec<String> = Vec::new();
@@ -229,6 +241,7 @@ fn main() {
             "all" | "http" | "limits" | "load" | "scale" | "memory" | "redis" | "https" | "soak" | "kubernetes" => {
                 sections.push(a)
             }
+            "serve" => serve_only(),
             "-h" | "--help" => usage(),
             _ => usage(),
         }
