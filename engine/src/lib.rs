@@ -38,6 +38,7 @@ mod redis;
 pub mod scopes;
 mod seccomp;
 mod serve;
+mod source_tags;
 mod tcp;
 mod tls;
 pub mod trust;
@@ -45,7 +46,7 @@ pub mod trust;
 pub use mocket_control as control;
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -130,6 +131,8 @@ pub struct Engine {
     upstream_tls: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
     /// Under `--seccomp`: the shim's passed connects, which the filter then sees again.
     shim_passes: seccomp::ShimPasses,
+    /// The source tags handed out with redirects, and whom each stands for.
+    source_tags: source_tags::SourceTags,
     /// The test scopes of the control protocol, their leases and sessions.
     scopes: scopes::Scopes,
 }
@@ -236,6 +239,7 @@ impl Engine {
             recorder,
             upstream_tls: std::sync::OnceLock::new(),
             shim_passes: seccomp::ShimPasses::default(),
+            source_tags: source_tags::SourceTags::default(),
             scopes: scopes::Scopes::new(file_entries, lease_timeout),
         })
     }
@@ -416,8 +420,18 @@ impl Engine {
             // changes, so this decision lasts; a scope's lease ends, and a real address may
             // later be judged by another name.
             let lasting = fake && (in_file || recorded);
+            // Only a client that speaks first may be introduced by its address: the listener
+            // accepts a connection once its first bytes arrive.
+            let from = match self.client_speaks_first(&dest) {
+                true => self.source_tags.tag(pid, SocketAddr::new(addr, port)),
+                false => None,
+            };
             return match self.listener_port() {
-                Ok(port) => Reply::Redirect { port, lasting },
+                Ok(port) => Reply::Redirect {
+                    port,
+                    lasting,
+                    from,
+                },
                 Err(e) => Reply::Refuse(format!(
                     "cannot redirect {dest}: engine listener failed: {e}"
                 )),

@@ -14,6 +14,7 @@ use rustix::net::RecvFlags;
 
 use super::idle::IdleTimeout;
 use super::pool::Active;
+use super::source_tags::{SourceTags, Tagged};
 use super::{Claim, Engine, lock};
 use crate::control::Reply;
 use crate::control::preamble::{self, Preamble, PreambleError};
@@ -156,7 +157,9 @@ impl Engine {
             }
             let accepted = self.accept_one(&listener, "the engine listener");
             let others = self.acceptors.fetch_sub(1, Ordering::AcqRel) - 1;
-            let Some(stream) = accepted else { continue };
+            let Some((stream, peer)) = accepted else {
+                continue;
+            };
             let active = Active::new(&self);
             if others == 0 {
                 let engine = Arc::clone(&self);
@@ -166,12 +169,12 @@ impl Engine {
                     // then accept again (the listen backlog holds new clients meanwhile).
                     // Queuing it would leave it to a free thread, and with every thread busy
                     // the only one that could come free is this one, which would be accepting.
-                    self.serve_accepted(stream);
+                    self.serve_accepted(stream, peer);
                     drop(active);
                     continue;
                 }
             }
-            self.serve_accepted(stream);
+            self.serve_accepted(stream, peer);
             drop(active);
             if self.pool.has_queued() {
                 return; // Connections wait for a thread: this one takes them first.
@@ -201,7 +204,7 @@ impl Engine {
         mut handle: impl FnMut(TcpStream),
     ) {
         loop {
-            if let Some(stream) = self.accept_one(listener, name) {
+            if let Some((stream, _)) = self.accept_one(listener, name) {
                 handle(stream);
             }
         }
@@ -210,10 +213,10 @@ impl Engine {
     /// Accepts one connection on `listener`, after waiting while too many connections wait for
     /// a thread; `None` after a failed accept, pausing (and saying why, once in a while) when
     /// out of file descriptors instead of spinning.
-    fn accept_one(&self, listener: &TcpListener, name: &str) -> Option<TcpStream> {
+    fn accept_one(&self, listener: &TcpListener, name: &str) -> Option<(TcpStream, SocketAddr)> {
         self.pool.wait_for_room();
         match listener.accept() {
-            Ok((stream, _)) => return Some(stream),
+            Ok(accepted) => return Some(accepted),
             Err(e) if out_of_fds(&e) => {
                 self.warn_fd_limit(name, &e);
                 thread::sleep(FD_BACKOFF);
@@ -233,35 +236,46 @@ impl Engine {
         }
     }
 
-    /// Serves a connection of the engine listener on this thread once its preamble says who
-    /// connected and where to; one without a whole, valid preamble is closed and logged.
-    fn serve_accepted(self: &Arc<Self>, stream: TcpStream) {
-        let preamble = match read_preamble(&stream) {
-            Ok(preamble) => preamble,
-            Err(PreambleRead::Closed) => return, // Connected and closed at once: nothing to serve.
+    /// Serves a connection of the engine listener on this thread once its source tag (from
+    /// `peer`) or its preamble says who connected and where to; one with neither a tag this
+    /// engine issued nor a whole, valid preamble is closed and logged.
+    fn serve_accepted(self: &Arc<Self>, stream: TcpStream, peer: SocketAddr) {
+        let introduced = match SourceTags::is_tag_address(peer.ip()) {
+            true => self
+                .source_tags
+                .tagged(peer.ip())
+                .ok_or(Unintroduced::UnknownTag),
+            false => read_preamble(&stream).map(|p| Tagged {
+                pid: p.pid,
+                dest: SocketAddr::new(p.addr, p.port),
+            }),
+        };
+        let who = match introduced {
+            Ok(who) => who,
+            Err(Unintroduced::Closed) => return, // Connected and closed at once: nothing to serve.
             Err(why) => return self.refuse_unintroduced(&stream, &why),
         };
-        match self.host_of(preamble.addr) {
+        match self.host_of(who.dest.ip()) {
             Ok((host, _)) => {
-                let dest = Destination::new(&host, preamble.port);
+                let dest = Destination::new(&host, who.dest.port());
                 let claim = Claim {
-                    pid: preamble.pid,
+                    pid: who.pid,
                     dest,
-                    local: Some(std::net::SocketAddr::new(preamble.addr, preamble.port)),
+                    local: Some(who.dest),
                 };
                 Arc::clone(self).serve(stream, claim);
             }
             Err(Reply::Refuse(why)) => {
-                self.refuse_unintroduced(&stream, &PreambleRead::Refused(why))
+                self.refuse_unintroduced(&stream, &Unintroduced::Refused(why))
             }
             Err(other) => {
-                self.refuse_unintroduced(&stream, &PreambleRead::Refused(format!("{other:?}")))
+                self.refuse_unintroduced(&stream, &Unintroduced::Refused(format!("{other:?}")))
             }
         }
     }
 
     /// Says why a connection to the engine listener is closed without being served.
-    fn refuse_unintroduced(&self, stream: &TcpStream, why: &PreambleRead) {
+    fn refuse_unintroduced(&self, stream: &TcpStream, why: &Unintroduced) {
         self.warn(&format!(
             "closed a connection to the engine from {} without serving it: {why}",
             stream
@@ -273,19 +287,24 @@ impl Engine {
     /// Serves a claimed connection: protocols whose client speaks first wait for it in the
     /// waiting room (no thread), the others are served at once.
     pub(super) fn serve(self: Arc<Self>, stream: TcpStream, claim: Claim) {
-        let client_first = self.entry_set(&claim.dest).is_some_and(|set| {
+        if self.client_speaks_first(&claim.dest) {
+            self.serve_when_spoken(stream, claim);
+        } else {
+            self.serve_claimed(stream, claim);
+        }
+    }
+
+    /// Whether the protocol at `dest` is one whose client speaks first (that of its first
+    /// candidate entry: HTTP, TLS, Redis, the Kubernetes API).
+    pub(super) fn client_speaks_first(&self, dest: &Destination) -> bool {
+        self.entry_set(dest).is_some_and(|set| {
             set.ids().next().is_some_and(|i| {
                 matches!(
                     set.entry(i).kind(),
                     Kind::Http | Kind::Redis | Kind::Kubernetes
                 )
             })
-        });
-        if client_first {
-            self.serve_when_spoken(stream, claim);
-        } else {
-            self.serve_claimed(stream, claim);
-        }
+        })
     }
 
     /// Serves a claimed connection on this thread. Its protocol is that of the first
@@ -327,7 +346,7 @@ fn listen(addr: SocketAddr) -> io::Result<Socket> {
 
 /// Why no preamble was read from a connection.
 #[derive(Debug)]
-enum PreambleRead {
+enum Unintroduced {
     /// The client closed the connection before sending anything.
     Closed,
     /// Fewer bytes than a preamble within [`PREAMBLE_WAIT`], or a read error.
@@ -336,21 +355,28 @@ enum PreambleRead {
     Garbled(PreambleError),
     /// The preamble names an address the engine cannot serve.
     Refused(String),
+    /// The connection comes from a source tag's address this engine never issued.
+    UnknownTag,
 }
 
-impl std::fmt::Display for PreambleRead {
+impl std::fmt::Display for Unintroduced {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            PreambleRead::Closed => write!(f, "the client closed it at once"),
-            PreambleRead::Missing { got, why } => write!(
+            Unintroduced::Closed => write!(f, "the client closed it at once"),
+            Unintroduced::Missing { got, why } => write!(
                 f,
                 "{why} after {got} of the {} bytes of mocket's preamble (only connections \
                  redirected by libmocket.so or `mocket run --seccomp` may connect to the \
                  engine's port)",
                 preamble::LEN
             ),
-            PreambleRead::Garbled(e) => write!(f, "{e}"),
-            PreambleRead::Refused(why) => write!(f, "{why}"),
+            Unintroduced::Garbled(e) => write!(f, "{e}"),
+            Unintroduced::Refused(why) => write!(f, "{why}"),
+            Unintroduced::UnknownTag => write!(
+                f,
+                "it comes from a source-tag address this engine never handed out (only \
+                 connections redirected by libmocket.so may connect to the engine's port)"
+            ),
         }
     }
 }
@@ -358,33 +384,33 @@ impl std::fmt::Display for PreambleRead {
 /// Reads exactly the [`preamble::LEN`] bytes of a connection's preamble, waiting at most
 /// [`PREAMBLE_WAIT`]; never a byte of what follows. Normally one `recvfrom`: the shim wrote
 /// the preamble before its `connect` returned.
-fn read_preamble(stream: &TcpStream) -> Result<Preamble, PreambleRead> {
+fn read_preamble(stream: &TcpStream) -> Result<Preamble, Unintroduced> {
     let mut buf = [0u8; preamble::LEN];
     let mut got = 0;
     let deadline = Instant::now() + PREAMBLE_WAIT;
     while got < buf.len() {
         match rustix::net::recv(stream, &mut buf[got..], RecvFlags::DONTWAIT) {
-            Ok((_, 0)) if got == 0 => return Err(PreambleRead::Closed),
+            Ok((_, 0)) if got == 0 => return Err(Unintroduced::Closed),
             Ok((_, 0)) => {
                 let why = "the client closed the connection".into();
-                return Err(PreambleRead::Missing { got, why });
+                return Err(Unintroduced::Missing { got, why });
             }
             Ok((_, n)) => got += n,
             Err(rustix::io::Errno::AGAIN) => {
                 if !readable_within(stream, deadline.saturating_duration_since(Instant::now())) {
                     let why = format!("nothing more came within {} s", PREAMBLE_WAIT.as_secs());
-                    return Err(PreambleRead::Missing { got, why });
+                    return Err(Unintroduced::Missing { got, why });
                 }
             }
             Err(rustix::io::Errno::INTR) => {}
-            Err(rustix::io::Errno::CONNRESET) if got == 0 => return Err(PreambleRead::Closed),
+            Err(rustix::io::Errno::CONNRESET) if got == 0 => return Err(Unintroduced::Closed),
             Err(e) => {
                 let why = format!("reading failed ({e})");
-                return Err(PreambleRead::Missing { got, why });
+                return Err(Unintroduced::Missing { got, why });
             }
         }
     }
-    Preamble::decode(&buf).map_err(PreambleRead::Garbled)
+    Preamble::decode(&buf).map_err(Unintroduced::Garbled)
 }
 
 /// Whether `stream` has something to read (or was closed) within `wait`: one `poll`, no socket
@@ -575,14 +601,14 @@ mod tests {
         let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
         drop(client);
-        assert!(matches!(read_preamble(&server), Err(PreambleRead::Closed)));
+        assert!(matches!(read_preamble(&server), Err(Unintroduced::Closed)));
         client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
         client.write_all(b"MKT").unwrap();
         let start = Instant::now();
         let read = read_preamble(&server);
         assert!(
-            matches!(read, Err(PreambleRead::Missing { got: 3, .. })),
+            matches!(read, Err(Unintroduced::Missing { got: 3, .. })),
             "{read:?}"
         );
         assert!(start.elapsed() >= PREAMBLE_WAIT);

@@ -8,11 +8,12 @@ use libc::{AF_INET6, c_int, c_void, msghdr, size_t, sockaddr, socklen_t, ssize_t
 
 use crate::addr::{self, Copied, as_v4, socket_kind};
 use crate::errno::{self, Errno};
-use crate::lasting;
+use crate::lasting::{self, Lasting};
 use crate::link::{self, Reply, Transport};
 use crate::user_mem::{self, Fault};
 use crate::{guard, real, warn};
 use mocket_control::preamble::Preamble;
+use mocket_control::source_tag::SourceTag;
 
 /// What a hook does after asking.
 enum Outcome {
@@ -20,16 +21,24 @@ enum Outcome {
     Untouched,
     /// Call libc with this destination instead.
     To(SocketAddr),
-    /// Connect to the engine at `engine` instead, then write the preamble naming `dest`.
-    /// `family` is the socket's (known from deciding: asking the kernel again costs two calls
-    /// per new connection).
-    Redirect {
-        engine: SocketAddr,
-        dest: SocketAddr,
-        family: c_int,
-    },
+    /// Connect to the engine instead.
+    Redirect(EngineRoute),
     /// Fail with this errno.
     Fail(c_int),
+}
+
+/// Where a redirected socket connects, and how the engine learns who it is.
+struct EngineRoute {
+    /// The engine listener's address.
+    engine: SocketAddr,
+    /// Where the application meant to connect.
+    dest: SocketAddr,
+    /// The socket's family (known from deciding: asking the kernel again costs two calls per
+    /// new connection).
+    family: c_int,
+    /// The source tag to connect from; without one (or when the socket cannot be bound to
+    /// it) the preamble naming `dest` is written after connecting.
+    from: Option<SourceTag>,
 }
 
 /// Original destinations of redirected sockets, by fd, so `getpeername` can answer with them:
@@ -77,13 +86,9 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
             // SAFETY: storage holds a valid address of `len` bytes for the socket's family.
             unsafe { real::connect(fd, (&raw const storage).cast(), len) }
         }
-        Outcome::Redirect {
-            engine,
-            dest,
-            family,
-        } => {
+        Outcome::Redirect(route) => {
             saved.restore();
-            connect_to_engine(fd, engine, dest, family)
+            connect_to_engine(fd, &route)
         }
         Outcome::Fail(code) => fail(code),
     }
@@ -119,11 +124,12 @@ fn family_of(fd: c_int) -> c_int {
 /// engine whose listen backlog is full. Past it the connect is refused (fail closed).
 const ENGINE_CONNECT_WAIT_MS: c_int = 2000;
 
-/// Connects `fd` to the engine at `engine` and writes the [`preamble`] (pid, original `dest`)
-/// before the application can write anything; returns what the application's `connect`
-/// returns: 0, or -1 with the kernel's errno (`EINPROGRESS` for a non-blocking socket, even
-/// though the handshake is complete by then, as the application expects). A preamble that
-/// cannot be written refuses the connect (`ECONNREFUSED`) and dissolves the connection.
+/// Connects `fd` to the engine and introduces it: from the route's source tag (bound before
+/// connecting), or else by writing the [`preamble`] (pid, original `dest`) before the
+/// application can write anything. Returns what the application's `connect` returns: 0, or -1
+/// with the kernel's errno (`EINPROGRESS` for a non-blocking socket, even though the handshake
+/// is complete by then, as the application expects). A preamble that cannot be written refuses
+/// the connect (`ECONNREFUSED`) and dissolves the connection.
 ///
 /// A connect repeated on a socket whose connect is under way or done writes nothing: the kernel
 /// answers it `EALREADY` or `EISCONN`, or 0 on a non-blocking socket whose connect completed.
@@ -131,12 +137,19 @@ const ENGINE_CONNECT_WAIT_MS: c_int = 2000;
 /// which gets 0 too and would write a second preamble.)
 ///
 /// [`preamble`]: mocket_control::preamble
-fn connect_to_engine(fd: c_int, engine: SocketAddr, dest: SocketAddr, family: c_int) -> c_int {
+fn connect_to_engine(fd: c_int, route: &EngineRoute) -> c_int {
+    let &EngineRoute {
+        engine,
+        dest,
+        family,
+        from,
+    } = route;
+    let tagged = from.is_some_and(|tag| tag_source(fd, tag, family));
     let (storage, len) = addr::encode(engine, family);
     // SAFETY: storage holds a valid address of `len` bytes for the socket's family.
     let r = unsafe { real::connect(fd, (&raw const storage).cast(), len) };
     let saved = Errno::save();
-    if r != 0 && saved.get() != libc::EINPROGRESS {
+    if tagged || (r != 0 && saved.get() != libc::EINPROGRESS) {
         return r;
     }
     if r == 0 && is_nonblocking(fd) {
@@ -159,6 +172,46 @@ fn connect_to_engine(fd: c_int, engine: SocketAddr, dest: SocketAddr, family: c_
             fail(libc::ECONNREFUSED)
         }
     }
+}
+
+/// Binds `fd` to `tag`'s address (its port chosen at connect: `IP_BIND_ADDRESS_NO_PORT`, so
+/// tags do not use up ports); whether the socket now connects from that tag, which is also the
+/// case when a connect repeated on the socket bound it before. A socket the application bound
+/// itself keeps its address and gets a preamble. Leaves errno as it found it.
+fn tag_source(fd: c_int, tag: SourceTag, family: c_int) -> bool {
+    let saved = Errno::save();
+    let one: c_int = 1;
+    let (storage, len) = addr::encode(SocketAddr::from((tag.address(), 0)), family);
+    // SAFETY: an int option of its size; a socket option the kernel may not know only fails.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&raw const one).cast(),
+            size_of::<c_int>() as socklen_t,
+        )
+    };
+    // SAFETY: storage holds a valid address of `len` bytes for the socket's family.
+    let bound =
+        unsafe { libc::bind(fd, (&raw const storage).cast(), len) } == 0 || local_tag(fd).is_some();
+    saved.restore();
+    bound
+}
+
+/// The source tag `fd` is bound to, if any.
+fn local_tag(fd: c_int) -> Option<SourceTag> {
+    // SAFETY: all-zero is a valid sockaddr_storage; getsockname writes at most `len` bytes.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = size_of::<libc::sockaddr_storage>() as socklen_t;
+    // SAFETY: as above.
+    let r = unsafe { libc::getsockname(fd, (&raw mut storage).cast(), &mut len) };
+    if r != 0 {
+        return None;
+    }
+    // SAFETY: the kernel wrote a valid address of `len` bytes.
+    let local = unsafe { addr::read((&raw const storage).cast(), len) }?;
+    SourceTag::of_address(as_v4(local.ip())?)
 }
 
 /// Writes the preamble on a socket whose connect to the engine returned 0 or `EINPROGRESS`,
@@ -250,15 +303,20 @@ fn decide(fd: c_int, dest: SocketAddr) -> Outcome {
     if kind != libc::SOCK_STREAM {
         return decide_datagram(dest);
     }
-    if let Some(engine_port) = lasting::lookup(dest) {
-        return redirect(fd, dest, engine_port, family);
+    if let Some(known) = lasting::lookup(dest) {
+        return redirect(fd, dest, known, family);
     }
     match link::route(Transport::Tcp, dest) {
-        Reply::Redirect { port, lasting } => {
+        Reply::Redirect {
+            port,
+            lasting,
+            from,
+        } => {
+            let route = Lasting { port, from };
             if lasting {
-                lasting::remember(dest, port);
+                lasting::remember(dest, route);
             }
-            redirect(fd, dest, port, family)
+            redirect(fd, dest, route, family)
         }
         Reply::Pass => Outcome::Untouched,
         Reply::PassHost(name) => pass_to_host(&name, dest.port(), family),
@@ -267,14 +325,14 @@ fn decide(fd: c_int, dest: SocketAddr) -> Outcome {
     }
 }
 
-fn redirect(fd: c_int, dest: SocketAddr, engine_port: u16, family: c_int) -> Outcome {
-    remember_peer(fd, dest, engine_port);
-    let engine = SocketAddr::from((Ipv4Addr::LOCALHOST, engine_port));
-    Outcome::Redirect {
-        engine,
+fn redirect(fd: c_int, dest: SocketAddr, to: Lasting, family: c_int) -> Outcome {
+    remember_peer(fd, dest, to.port);
+    Outcome::Redirect(EngineRoute {
+        engine: SocketAddr::from((Ipv4Addr::LOCALHOST, to.port)),
         dest,
         family,
-    }
+        from: to.from,
+    })
 }
 
 fn decide_datagram(dest: SocketAddr) -> Outcome {
@@ -382,14 +440,9 @@ pub unsafe extern "C" fn sendto(
             // SAFETY: storage holds a valid address of `len` bytes.
             unsafe { real::sendto(fd, buf, n, flags, (&raw const storage).cast(), len) }
         }
-        Outcome::Redirect {
-            engine,
-            dest,
-            family,
-        } => {
+        Outcome::Redirect(route) => {
             // A Fast Open connect: the preamble must come first, so connect, then send.
-            if connect_to_engine(fd, engine, dest, family) != 0 && errno_now() != libc::EINPROGRESS
-            {
+            if connect_to_engine(fd, &route) != 0 && errno_now() != libc::EINPROGRESS {
                 return -1;
             }
             let flags = flags & !libc::MSG_FASTOPEN;
@@ -426,14 +479,9 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) ->
             unsafe { real::sendmsg(fd, &header, flags) }
         }
         Outcome::To(target) => sendmsg_to(fd, header, flags, target, family_of(fd)),
-        Outcome::Redirect {
-            engine,
-            dest,
-            family,
-        } => {
+        Outcome::Redirect(route) => {
             // A Fast Open connect: the preamble must come first, so connect, then send.
-            if connect_to_engine(fd, engine, dest, family) != 0 && errno_now() != libc::EINPROGRESS
-            {
+            if connect_to_engine(fd, &route) != 0 && errno_now() != libc::EINPROGRESS {
                 return -1;
             }
             let mut header = header;
@@ -507,7 +555,7 @@ fn judge_messages(fd: c_int, messages: &[libc::mmsghdr]) -> Result<(), c_int> {
         match policy_for_send(fd, copied) {
             Outcome::Untouched => judged.extend(dest),
             Outcome::Fail(code) => return Err(code),
-            Outcome::To(_) | Outcome::Redirect { .. } => {
+            Outcome::To(_) | Outcome::Redirect(_) => {
                 warn("sendmmsg to a mocked TCP destination (Fast Open) is not supported; refused");
                 return Err(libc::ECONNREFUSED);
             }

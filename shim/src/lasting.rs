@@ -13,7 +13,15 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use mocket_control::fake_range::{as_v4, is_fake};
+use mocket_control::fake_range::{self, as_v4, is_fake};
+use mocket_control::source_tag::SourceTag;
+
+/// A lasting redirect: the engine's port, and the source tag to connect from, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lasting {
+    pub port: u16,
+    pub from: Option<SourceTag>,
+}
 
 /// How many destinations are remembered: a slot holds the last destination hashed to it, so
 /// more destinations than slots only cost some questions.
@@ -22,33 +30,61 @@ const SLOTS: usize = 1024;
 /// Fake IPv4 address, port and engine port, packed; 0 when empty (no fake address is 0).
 static TABLE: [AtomicU64; SLOTS] = [const { AtomicU64::new(0) }; SLOTS];
 
+/// Beside each slot of [`TABLE`]: [`TAGGED`], the destination's offset in the fake range and
+/// port (33 bits) and its source tag (24 bits), packed; 0 without a tag. Written before its
+/// slot and checked against it when read, so a slot rewritten meanwhile gives no tag (the
+/// connection then carries a preamble: slower, never wrong).
+static TAGS: [AtomicU64; SLOTS] = [const { AtomicU64::new(0) }; SLOTS];
+
+/// Marks a [`TAGS`] entry as holding a tag.
+const TAGGED: u64 = 1 << 63;
+
 /// The process the table's entries were given to.
 static OWNER: AtomicU32 = AtomicU32::new(0);
 
-/// The engine port of a lasting redirect of `dest` given to this process.
-pub fn lookup(dest: SocketAddr) -> Option<u16> {
+/// The lasting redirect of `dest` given to this process.
+pub fn lookup(dest: SocketAddr) -> Option<Lasting> {
     let (key, slot) = key_and_slot(dest)?;
     if OWNER.load(Ordering::SeqCst) != std::process::id() {
         return None;
     }
     let packed = TABLE[slot].load(Ordering::SeqCst);
-    (packed >> 16 == key).then_some(packed as u16)
+    if packed >> 16 != key {
+        return None;
+    }
+    let tagged = TAGS[slot].load(Ordering::SeqCst);
+    let from = (tagged & !TAGGED) >> 24 == short_key(key) && tagged & TAGGED != 0;
+    Some(Lasting {
+        port: packed as u16,
+        from: from
+            .then(|| SourceTag::new(tagged as u32 & 0xff_ffff))
+            .flatten(),
+    })
 }
 
-/// Remembers that connects to `dest` go to the engine's `engine_port` for the rest of the run.
-pub fn remember(dest: SocketAddr, engine_port: u16) {
+/// Remembers that connects to `dest` go to `lasting` for the rest of the run.
+pub fn remember(dest: SocketAddr, lasting: Lasting) {
     let Some((key, slot)) = key_and_slot(dest) else {
         return;
     };
     let pid = std::process::id();
     if OWNER.load(Ordering::SeqCst) != pid {
         // Another process's entries (we were forked): forget them all before owning the table.
-        for entry in &TABLE {
+        for entry in TABLE.iter().chain(&TAGS) {
             entry.store(0, Ordering::SeqCst);
         }
         OWNER.store(pid, Ordering::SeqCst);
     }
-    TABLE[slot].store((key << 16) | u64::from(engine_port), Ordering::SeqCst);
+    let tagged = lasting.from.map_or(0, |tag| {
+        TAGGED | (short_key(key) << 24) | u64::from(tag.get())
+    });
+    TAGS[slot].store(tagged, Ordering::SeqCst);
+    TABLE[slot].store((key << 16) | u64::from(lasting.port), Ordering::SeqCst);
+}
+
+/// A key of [`key_and_slot`] in 33 bits: the address's offset in the fake range, and the port.
+fn short_key(key: u64) -> u64 {
+    ((key >> 16) - u64::from(fake_range::BASE)) << 16 | (key & 0xffff)
 }
 
 /// The fake address and port of `dest` as one key, and its slot; `None` for a real address.
@@ -76,9 +112,9 @@ mod tests {
         let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let dest = addr("198.18.7.9:8080");
         assert_eq!(lookup(dest), None);
-        remember(dest, 40001);
-        assert_eq!(lookup(dest), Some(40001));
-        assert_eq!(lookup(addr("[::ffff:198.18.7.9]:8080")), Some(40001));
+        remember(dest, at(40001));
+        assert_eq!(lookup(dest), Some(at(40001)));
+        assert_eq!(lookup(addr("[::ffff:198.18.7.9]:8080")), Some(at(40001)));
         assert_eq!(lookup(addr("198.18.7.9:8081")), None);
         assert_eq!(lookup(addr("198.18.7.10:8080")), None);
     }
@@ -86,7 +122,7 @@ mod tests {
     #[test]
     fn never_remembers_a_real_address() {
         let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-        remember(addr("10.1.2.3:80"), 40002);
+        remember(addr("10.1.2.3:80"), at(40002));
         assert_eq!(lookup(addr("10.1.2.3:80")), None);
     }
 
@@ -94,15 +130,54 @@ mod tests {
     fn another_process_entries_are_not_used() {
         let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let dest = addr("198.18.9.1:443");
-        remember(dest, 40003);
+        remember(dest, at(40003));
         OWNER.store(std::process::id() + 1, Ordering::SeqCst);
         assert_eq!(
             lookup(dest),
             None,
             "an entry of the parent process was used"
         );
-        remember(addr("198.18.9.2:443"), 40004);
+        remember(addr("198.18.9.2:443"), at(40004));
         assert_eq!(lookup(dest), None, "the parent's entries survived");
-        assert_eq!(lookup(addr("198.18.9.2:443")), Some(40004));
+        assert_eq!(lookup(addr("198.18.9.2:443")), Some(at(40004)));
+    }
+
+    fn at(port: u16) -> Lasting {
+        Lasting { port, from: None }
+    }
+
+    #[test]
+    fn remembers_the_source_tag_with_the_port() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        for (dest, n) in [
+            ("198.19.255.255:65535", SourceTag::LIMIT - 1),
+            ("198.18.0.1:1", 0),
+            ("198.18.3.4:80", 70000),
+        ] {
+            let lasting = Lasting {
+                port: 40005,
+                from: SourceTag::new(n),
+            };
+            remember(addr(dest), lasting);
+            assert_eq!(lookup(addr(dest)), Some(lasting), "{dest}");
+        }
+        // Replaced by a redirect without a tag: none is left behind.
+        remember(addr("198.18.3.4:80"), at(40006));
+        assert_eq!(lookup(addr("198.18.3.4:80")), Some(at(40006)));
+    }
+
+    #[test]
+    fn a_tag_written_for_another_destination_is_not_used() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let dest = addr("198.18.5.6:80");
+        let tagged = Lasting {
+            port: 40007,
+            from: SourceTag::new(9),
+        };
+        remember(dest, tagged);
+        let (key, slot) = key_and_slot(dest).unwrap();
+        // As if another destination's remember had written its tag and not yet its slot.
+        TAGS[slot].store(TAGGED | ((short_key(key) + 1) << 24) | 9, Ordering::SeqCst);
+        assert_eq!(lookup(dest), Some(at(40007)));
     }
 }
