@@ -1,6 +1,7 @@
-//! The preamble: the first bytes of every connection redirected to the engine listener, written
-//! by whoever redirected it (the shim right after its real `connect`, the `--seccomp`
-//! supervisor on the caller's socket) before the application's first byte.
+//! The preamble: the first bytes of every connection redirected to the engine listener that is
+//! not introduced by a [`source_tag`](crate::source_tag), written by whoever redirected it (the
+//! shim right after its real `connect`, the `--seccomp` supervisor on the caller's socket)
+//! before the application's first byte.
 //!
 //! Why (issue 15, measured): with the destination in the connection itself, the engine knows
 //! who connected and where to at accept, so the thread that accepts a connection serves it:
