@@ -539,6 +539,69 @@ mod tests {
         assert!(written.contains(r#""host":"a.test""#), "{written}");
     }
 
+    /// A connection from the source tag its route named is served with no preamble, in the
+    /// name of the process that asked for the route; a raw TCP destination (its server may
+    /// greet first) gets no tag.
+    #[test]
+    fn a_tagged_connection_needs_no_preamble() {
+        use crate::control::{Request, Transport};
+        let journal_file =
+            std::env::temp_dir().join(format!("mocket-tag-journal-{}.jsonl", std::process::id()));
+        let journal = crate::journal::Journal::open(Some(&journal_file)).unwrap();
+        let mocks = r#"{"entries": [
+            {"http": "GET http://a.test/", "response": {"body": "fine"}},
+            {"tcp": "b.test:9000", "greeting": "hi\r\n", "response": "ok"}
+        ]}"#;
+        let config = mocket_config::Config::parse(mocks, "m.json", ".".as_ref()).map(Arc::new);
+        let engine = Engine::with_config(config, mocket_config::LogLevel::Error, journal, None);
+        let route = |name: &str, port| {
+            let Reply::Fake(ip) = engine.handle(Request::Resolve {
+                pid: 77,
+                name: name.into(),
+            }) else {
+                panic!("no fake address")
+            };
+            engine.handle(Request::Route {
+                pid: 77,
+                transport: Transport::Tcp,
+                addr: ip.into(),
+                port,
+            })
+        };
+        let Reply::Redirect { from: None, .. } = route("b.test", 9000) else {
+            panic!("a raw TCP destination was tagged")
+        };
+        let Reply::Redirect {
+            port,
+            from: Some(tag),
+            ..
+        } = route("a.test", 80)
+        else {
+            panic!("not redirected with a tag")
+        };
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        socket
+            .bind(&SocketAddr::from((tag.address(), 0)).into())
+            .unwrap();
+        socket
+            .connect(&SocketAddr::from((Ipv4Addr::LOCALHOST, port)).into())
+            .unwrap();
+        let mut stream = TcpStream::from(socket);
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        assert!(response.ends_with("fine"), "{response:?}");
+        engine.wait_idle(Duration::from_secs(5));
+        let written = std::fs::read_to_string(&journal_file).unwrap();
+        let _ = std::fs::remove_file(&journal_file);
+        assert!(written.contains(r#""pid":77"#), "{written}");
+    }
+
     /// A connection whose first bytes are not a whole, valid preamble is closed unanswered,
     /// never served from a guess; the next connection is served.
     #[test]
