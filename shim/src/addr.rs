@@ -141,6 +141,8 @@ pub use mocket_control::fake_range::{as_v4, is_fake_ip as is_fake};
 /// The socket's family and type, or `None` when `fd` is not a socket.
 pub fn socket_kind(fd: c_int) -> Option<(c_int, c_int)> {
     let get = |opt| {
+        #[cfg(test)]
+        crate::counted::add(&crate::counted::SOCKET_QUERIES);
         let mut value: c_int = 0;
         let mut len = size_of::<c_int>() as socklen_t;
         // SAFETY: value and len are valid for writes of the sizes given.

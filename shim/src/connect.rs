@@ -4,7 +4,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::panic::catch_unwind;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use libc::{AF_INET6, c_int, c_void, msghdr, size_t, sockaddr, socklen_t, ssize_t};
+use libc::{AF_INET, AF_INET6, c_int, c_void, msghdr, size_t, sockaddr, socklen_t, ssize_t};
 
 use crate::addr::{self, Copied, as_v4, socket_kind};
 use crate::errno::{self, Errno};
@@ -314,34 +314,37 @@ fn pass_to_host(name: &str, port: u16, family: c_int) -> Outcome {
     }
 }
 
+/// The original destination of a socket the shim redirected; a socket whose slot is empty (most
+/// sockets: the application's own, the allowed ones) is forwarded to libc with no system call
+/// more than the application's.
+///
 /// # Safety
 /// The arguments are those of libc's `getpeername`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn getpeername(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
+    let slot = usize::try_from(fd).ok().and_then(|i| PEERS.get(i));
+    let Some(slot) = slot.filter(|slot| slot.load(Ordering::Relaxed) != 0) else {
+        // SAFETY: forwarding the caller's arguments unchanged.
+        return unsafe { real::getpeername(fd, addr, len) };
+    };
     // An unreadable `len` is the kernel's to refuse (EFAULT).
     let capacity = user_mem::read(len).unwrap_or(0);
     // SAFETY: forwarding the caller's arguments unchanged.
     let r = unsafe { real::getpeername(fd, addr, len) };
-    if r != 0 || capacity == 0 {
-        return r;
-    }
-    let slot = usize::try_from(fd).ok().and_then(|i| PEERS.get(i));
-    let (0, Some(slot)) = (r, slot) else { return r };
     let packed = slot.load(Ordering::Relaxed);
-    if packed == 0 {
+    if r != 0 || capacity == 0 || packed == 0 {
         return r;
     }
     let (orig, engine_port) = unpack(packed);
     // SAFETY: the kernel wrote min(capacity, *len) bytes of the peer's address.
     let peer = unsafe { addr::read(addr, capacity.min(*len)) };
-    let talks_to_engine = peer.is_some_and(|p| {
-        as_v4(p.ip()).is_some_and(|ip| ip.is_loopback()) && p.port() == engine_port
-    });
-    if !talks_to_engine {
+    let Some(peer) = peer.filter(|peer| is_engine(*peer, engine_port)) else {
+        // The fd was closed and reused for a socket that does not talk to our engine.
         slot.store(0, Ordering::Relaxed);
         return r;
-    }
-    let family = socket_kind(fd).map_or(libc::AF_INET, |k| k.0);
+    };
+    // The kernel's answer is in the socket's family: ours must be too.
+    let family = if peer.is_ipv6() { AF_INET6 } else { AF_INET };
     let (storage, full) = addr::encode(orig, family);
     // SAFETY: copying at most `capacity` bytes into the caller's buffer, as the kernel does.
     unsafe {
@@ -353,6 +356,11 @@ pub unsafe extern "C" fn getpeername(fd: c_int, addr: *mut sockaddr, len: *mut s
         *len = full;
     }
     0
+}
+
+/// Whether `peer` is the engine listening on loopback at `engine_port`.
+fn is_engine(peer: SocketAddr, engine_port: u16) -> bool {
+    as_v4(peer.ip()).is_some_and(|ip| ip.is_loopback()) && peer.port() == engine_port
 }
 
 /// `sendto` with a destination: a datagram (UDP policy) or a TCP Fast Open connect. Without a
@@ -529,4 +537,103 @@ fn policy_for_send(fd: c_int, copied: Option<Copied>) -> Outcome {
     });
     saved.restore();
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::counted::{self, Calls};
+    use std::net::TcpListener;
+
+    /// A socket of `family` connected (with libc's own connect, not the hook) to `port` on
+    /// loopback, and the listener it talks to.
+    fn connected(family: c_int) -> (c_int, TcpListener) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // SAFETY: plain socket creation.
+        let fd = unsafe { libc::socket(family, libc::SOCK_STREAM, 0) };
+        assert!(fd >= 0);
+        let (storage, len) = addr::encode(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), family);
+        // SAFETY: a valid address of `len` bytes.
+        let r = unsafe { real::connect(fd, (&raw const storage).cast(), len) };
+        assert_eq!(r, 0, "connect to the test listener");
+        PEERS[fd as usize].store(0, Ordering::Relaxed);
+        (fd, listener)
+    }
+
+    /// The hook's answer for `fd` with a buffer of `capacity` bytes.
+    fn peer_of(fd: c_int, capacity: socklen_t) -> (c_int, Option<SocketAddr>, socklen_t) {
+        // SAFETY: all-zero is a valid sockaddr_storage.
+        let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut len = capacity;
+        // SAFETY: storage holds `capacity` (at most its size) writable bytes.
+        let r = unsafe { getpeername(fd, (&raw mut storage).cast(), &mut len) };
+        // SAFETY: storage is ours and initialised.
+        let peer = unsafe { addr::read((&raw const storage).cast(), capacity.min(len)) };
+        (r, peer, len)
+    }
+
+    fn close(fd: c_int) {
+        PEERS[fd as usize].store(0, Ordering::Relaxed);
+        // SAFETY: closing the test's own socket.
+        unsafe { libc::close(fd) };
+    }
+
+    const FULL: socklen_t = size_of::<libc::sockaddr_storage>() as socklen_t;
+
+    /// The calls of no fast path at all.
+    const NONE: Calls = Calls {
+        checked_reads: 0,
+        socket_queries: 0,
+    };
+
+    #[test]
+    fn a_socket_never_redirected_costs_getpeername_no_call_more() {
+        let (fd, listener) = connected(AF_INET);
+        let (answer, calls) = counted::during(|| peer_of(fd, FULL));
+        let expected = listener.local_addr().unwrap();
+        assert_eq!(
+            answer,
+            (
+                0,
+                Some(expected),
+                size_of::<libc::sockaddr_in>() as socklen_t
+            )
+        );
+        assert_eq!(calls, NONE);
+        close(fd);
+    }
+
+    #[test]
+    fn a_redirected_socket_answers_its_destination_in_the_sockets_family() {
+        let dest: SocketAddr = "198.18.0.9:443".parse().unwrap();
+        for (family, size) in [
+            (AF_INET, size_of::<libc::sockaddr_in>()),
+            (AF_INET6, size_of::<libc::sockaddr_in6>()),
+        ] {
+            let (fd, listener) = connected(family);
+            remember_peer(fd, dest, listener.local_addr().unwrap().port());
+            let ((r, peer, len), calls) = counted::during(|| peer_of(fd, FULL));
+            assert_eq!((r, len), (0, size as socklen_t), "family {family}");
+            let peer = peer.unwrap();
+            assert_eq!(peer.is_ipv6(), family == AF_INET6);
+            assert_eq!((as_v4(peer.ip()), peer.port()), (as_v4(dest.ip()), 443));
+            assert_eq!(
+                calls.socket_queries, 0,
+                "the family comes from the kernel's answer"
+            );
+            close(fd);
+        }
+    }
+
+    #[test]
+    fn a_stale_slot_is_forgotten_and_the_real_peer_answered() {
+        let (fd, listener) = connected(AF_INET);
+        let port = listener.local_addr().unwrap().port();
+        remember_peer(fd, "198.18.0.10:80".parse().unwrap(), port.wrapping_add(1));
+        let (r, peer, _) = peer_of(fd, FULL);
+        assert_eq!((r, peer), (0, Some(listener.local_addr().unwrap())));
+        assert_eq!(PEERS[fd as usize].load(Ordering::Relaxed), 0);
+        close(fd);
+    }
 }

@@ -15,6 +15,8 @@ mod addr;
 mod async_lookup;
 mod connect;
 mod control_api;
+#[cfg(test)]
+mod counted;
 mod errno;
 mod guard;
 mod host_entry;

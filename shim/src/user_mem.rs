@@ -43,6 +43,8 @@ pub fn copy_bytes(addr: *const c_void, out: &mut [u8]) -> Result<(), Fault> {
         iov_base: addr.cast_mut(),
         iov_len: out.len(),
     };
+    #[cfg(test)]
+    crate::counted::add(&crate::counted::CHECKED_READS);
     // SAFETY: `local` describes `out`, which we own; the kernel checks `remote` and fails
     // with EFAULT instead of touching unreadable memory.
     let n = unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) };
