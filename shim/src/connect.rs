@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use libc::{AF_INET, AF_INET6, c_int, c_void, msghdr, size_t, sockaddr, socklen_t, ssize_t};
 
-use crate::addr::{self, Copied, as_v4, socket_kind};
+use crate::addr::{self, Copied, as_v4, socket_type};
 use crate::errno::{self, Errno};
 use crate::lasting;
 use crate::link::{self, Reply, Transport};
@@ -18,11 +18,10 @@ use mocket_control::preamble::Preamble;
 enum Outcome {
     /// Call libc with the caller's own arguments.
     Untouched,
-    /// Call libc with this destination instead.
-    To(SocketAddr),
+    /// Call libc with this destination instead, encoded for a socket of `family`.
+    To { target: SocketAddr, family: c_int },
     /// Connect to the engine at `engine` instead, then write the preamble naming `dest`.
-    /// `family` is the socket's (known from deciding: asking the kernel again costs two calls
-    /// per new connection).
+    /// `family` is the one to encode addresses in ([`family_for`]).
     Redirect {
         engine: SocketAddr,
         dest: SocketAddr,
@@ -71,8 +70,8 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
             // SAFETY: our copy of the caller's address, of its length.
             unsafe { real::connect(fd, copied.as_ptr(), copied.len()) }
         }
-        Outcome::To(target) => {
-            let (storage, len) = addr::encode(target, family_of(fd));
+        Outcome::To { target, family } => {
+            let (storage, len) = addr::encode(target, family);
             saved.restore();
             // SAFETY: storage holds a valid address of `len` bytes for the socket's family.
             unsafe { real::connect(fd, (&raw const storage).cast(), len) }
@@ -110,8 +109,19 @@ fn fail<T: From<i8>>(code: c_int) -> T {
     T::from(-1)
 }
 
-fn family_of(fd: c_int) -> c_int {
-    socket_kind(fd).map_or(libc::AF_INET, |k| k.0)
+/// The family to encode a replacement for the caller's destination `dest` in: its own.
+///
+/// Why the caller's family is enough (no `getsockopt(SO_DOMAIN)`): a stream socket refuses an
+/// address of another family before looking at it (an `AF_INET` address on an `AF_INET6`
+/// socket with `EINVAL`, as it is shorter than an IPv6 one; an `AF_INET6` address on an
+/// `AF_INET` socket with `EAFNOSUPPORT`), and so refuses a replacement of the same family with
+/// the same errno: the application sees what it would see without mocket. A datagram's
+/// destination is never replaced (an `AF_INET6` UDP socket takes an `AF_INET` address, and
+/// gets it untouched). Left out: an `AF_INET` address passed with a length of 24 bytes or
+/// more to an `AF_INET6` socket, which the kernel refuses with `EAFNOSUPPORT` and the
+/// replacement (16 bytes) with `EINVAL`.
+fn family_for(dest: SocketAddr) -> c_int {
+    if dest.is_ipv4() { AF_INET } else { AF_INET6 }
 }
 
 /// How long a non-blocking connect to the engine may take to complete before the shim writes
@@ -244,9 +254,10 @@ fn dissolve(fd: c_int) {
 /// Asks the engine about a connect (or datagram) from `fd` to `dest`.
 fn decide(fd: c_int, dest: SocketAddr) -> Outcome {
     crate::failpoint("connect");
-    let Some((family, kind)) = socket_kind(fd) else {
+    let Some(kind) = socket_type(fd) else {
         return Outcome::Untouched;
     };
+    let family = family_for(dest);
     if kind != libc::SOCK_STREAM {
         return decide_datagram(dest);
     }
@@ -307,7 +318,7 @@ fn pass_to_host(name: &str, port: u16, family: c_int) -> Outcome {
         .ok()
         .and_then(|mut it| it.find(|a| family == AF_INET6 || a.is_ipv4()));
     match found {
-        Some(addr) => Outcome::To(addr),
+        Some(target) => Outcome::To { target, family },
         None => refuse(&format!(
             "cannot resolve {name} for a pass-through connection"
         )),
@@ -385,8 +396,8 @@ pub unsafe extern "C" fn sendto(
     match policy_for_send(fd, copied) {
         // SAFETY: the caller's arguments, the address being our copy of theirs.
         Outcome::Untouched => unsafe { real::sendto(fd, buf, n, flags, target, target_len) },
-        Outcome::To(target) => {
-            let (storage, len) = addr::encode(target, family_of(fd));
+        Outcome::To { target, family } => {
+            let (storage, len) = addr::encode(target, family);
             // SAFETY: storage holds a valid address of `len` bytes.
             unsafe { real::sendto(fd, buf, n, flags, (&raw const storage).cast(), len) }
         }
@@ -433,7 +444,7 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) ->
             // our copy of theirs, which outlives the call.
             unsafe { real::sendmsg(fd, &header, flags) }
         }
-        Outcome::To(target) => sendmsg_to(fd, header, flags, target, family_of(fd)),
+        Outcome::To { target, family } => sendmsg_to(fd, header, flags, target, family),
         Outcome::Redirect {
             engine,
             dest,
@@ -515,7 +526,7 @@ fn judge_messages(fd: c_int, messages: &[libc::mmsghdr]) -> Result<(), c_int> {
         match policy_for_send(fd, copied) {
             Outcome::Untouched => judged.extend(dest),
             Outcome::Fail(code) => return Err(code),
-            Outcome::To(_) | Outcome::Redirect { .. } => {
+            Outcome::To { .. } | Outcome::Redirect { .. } => {
                 warn("sendmmsg to a mocked TCP destination (Fast Open) is not supported; refused");
                 return Err(libc::ECONNREFUSED);
             }
