@@ -647,4 +647,59 @@ mod tests {
         assert_eq!(PEERS[fd as usize].load(Ordering::Relaxed), 0);
         close(fd);
     }
+
+    /// libc's connect of a fresh non-blocking stream socket of `family` to `addr` encoded in
+    /// `addr_family`: 0 or the errno.
+    fn connect_errno(family: c_int, addr: SocketAddr, addr_family: c_int) -> c_int {
+        // SAFETY: plain socket creation.
+        let fd = unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0) };
+        assert!(fd >= 0);
+        let (storage, len) = addr::encode(addr, addr_family);
+        // SAFETY: a valid address of `len` bytes.
+        let r = unsafe { real::connect(fd, (&raw const storage).cast(), len) };
+        let errno = if r == 0 { 0 } else { errno_now() };
+        close(fd);
+        errno
+    }
+
+    /// The claim [`family_for`] rests on: the kernel refuses a destination in another family
+    /// than the socket's whatever its address, so the engine's address encoded in the caller's
+    /// family is refused with the very errno the caller's own address gets.
+    #[test]
+    fn a_replacement_in_the_callers_family_fails_as_the_callers_address_does() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let engine = listener.local_addr().unwrap();
+        let fake: SocketAddr = "198.18.0.12:80".parse().unwrap();
+        for (socket, dest, expected) in [
+            (AF_INET6, fake, libc::EINVAL),
+            (
+                AF_INET,
+                "[::ffff:198.18.0.12]:80".parse().unwrap(),
+                libc::EAFNOSUPPORT,
+            ),
+            (
+                AF_INET,
+                "[2001:db8::1]:80".parse().unwrap(),
+                libc::EAFNOSUPPORT,
+            ),
+        ] {
+            let family = family_for(dest);
+            let callers = connect_errno(socket, dest, family);
+            let ours = connect_errno(socket, engine, family);
+            assert_eq!(
+                (callers, ours),
+                (expected, expected),
+                "socket family {socket}, destination {dest}"
+            );
+        }
+        // In the socket's own family, the replacement connects.
+        let mapped: SocketAddr = "[::ffff:198.18.0.12]:80".parse().unwrap();
+        for (socket, dest) in [(AF_INET, fake), (AF_INET6, mapped)] {
+            let errno = connect_errno(socket, engine, family_for(dest));
+            assert!(
+                matches!(errno, 0 | libc::EINPROGRESS),
+                "{dest}: errno {errno}"
+            );
+        }
+    }
 }
