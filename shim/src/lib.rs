@@ -26,6 +26,7 @@ mod openssl;
 mod raw_dns;
 mod real;
 mod resolver;
+mod stack;
 mod trust;
 mod user_mem;
 
