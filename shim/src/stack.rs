@@ -84,10 +84,10 @@ pub fn count_checked_copy() {
         return;
     };
     match state {
-        n if n + 1 < LEARN_AFTER => {
+        n if n < LEARN_AFTER - 1 => {
             let _ = STATE.try_with(|s| s.set(n + 1));
         }
-        n if n < LEARN_AFTER => learn(),
+        n if n == LEARN_AFTER - 1 => learn(),
         _ => {}
     }
 }
@@ -189,5 +189,18 @@ mod tests {
                 assert!(!holds(addr, local.len()));
             });
         });
+    }
+
+    #[test]
+    fn learned_or_unavailable_bounds_are_never_learned_again() {
+        std::thread::spawn(|| {
+            for state in [LEARNING, KNOWN, UNAVAILABLE] {
+                STATE.with(|s| s.set(state));
+                count_checked_copy();
+                assert_eq!(STATE.with(Cell::get), state);
+            }
+        })
+        .join()
+        .unwrap();
     }
 }
