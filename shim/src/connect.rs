@@ -556,8 +556,8 @@ mod tests {
     use crate::counted::{self, Calls};
     use std::net::TcpListener;
 
-    /// A socket of `family` connected (with libc's own connect, not the hook) to `port` on
-    /// loopback, and the listener it talks to.
+    /// A socket of `family` connected (with libc's own connect, not the hook) to a fresh
+    /// listener on loopback, and that listener.
     fn connected(family: c_int) -> (c_int, TcpListener) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -592,7 +592,7 @@ mod tests {
 
     const FULL: socklen_t = size_of::<libc::sockaddr_storage>() as socklen_t;
 
-    /// The calls of no fast path at all.
+    /// No call at all.
     const NONE: Calls = Calls {
         checked_reads: 0,
         socket_queries: 0,
