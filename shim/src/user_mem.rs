@@ -38,9 +38,10 @@ pub fn copy_bytes(addr: *const c_void, out: &mut [u8]) -> Result<(), Fault> {
     }
     if crate::stack::holds(addr as usize, out.len()) {
         // SAFETY: the bytes lie between a frame of this call and the top of the stack the
-        // thread runs on: live frames, mapped and readable; `out` is ours and does not overlap
-        // them (the caller's memory is not this call's).
-        unsafe { std::ptr::copy_nonoverlapping(addr.cast::<u8>(), out.as_mut_ptr(), out.len()) };
+        // thread runs on: live frames, mapped and readable. `copy`, not `copy_nonoverlapping`:
+        // a pointer below the application's own frame may point into the shim's, `out`
+        // included.
+        unsafe { std::ptr::copy(addr.cast::<u8>(), out.as_mut_ptr(), out.len()) };
         return Ok(());
     }
     crate::stack::count_checked_copy();
