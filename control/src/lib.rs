@@ -14,7 +14,7 @@
 //! ```text
 //! resolve <pid> <name>                         -> fake <ipv4> | real | real-tell | refuse <msg>
 //! resolved <pid> <name> <ip>...                -> ok     (real addresses of an allowed name)
-//! route <pid> <tcp|udp> <ip> <port>          -> redirect <port> | pass | pass-host <name> | refuse <msg>
+//! route <pid> <tcp|udp> <ip> <port>          -> redirect <port> [lasting] [client-first] | pass | pass-host <name> | refuse <msg>
 //! query <pid> <name>                           -> real | refuse <msg>      (res_query, res_send, ...)
 //! reverse <pid> <ip>                           -> name <name> | real | refuse <msg>  (getnameinfo, gethostbyaddr)
 //! ca <pid>                                     -> path <cert.pem> | refuse <msg>   (OpenSSL trust injection)
@@ -91,10 +91,14 @@ pub enum Reply {
     /// Connect to the engine on this loopback `port`, then write the [`preamble`]. `lasting`:
     /// every connect to this destination will be redirected there for the rest of the run (its
     /// entries come from the mocks file, which never changes), so the shim may route the next
-    /// ones itself instead of asking again (a round trip per new connection).
+    /// ones itself instead of asking again (a round trip per new connection). `client_first`:
+    /// every entry at this destination is of a protocol whose client speaks first (HTTP, TLS,
+    /// Redis), so the engine never greets, and the shim may hold the preamble back until the
+    /// application's first bytes, to travel in the same segment (issue 15).
     Redirect {
         port: u16,
         lasting: bool,
+        client_first: bool,
     },
     Pass,
     /// Connect for real to `name` on the same port (a mocked name on a port without entries,
@@ -344,13 +348,26 @@ impl Reply {
             "redirect" => {
                 let mut words = words(rest)?;
                 let port = words.parse("port")?;
-                let lasting = match words.0.next() {
-                    None => false,
-                    Some("lasting") => true,
-                    Some(word) => return Err(bad("lasting", word)),
+                // Optional flags, each at most once and in this order.
+                let mut next = words.0.next();
+                let mut flag = |name: &str| {
+                    let set = next == Some(name);
+                    if set {
+                        next = words.0.next();
+                    }
+                    set
                 };
+                let lasting = flag("lasting");
+                let client_first = flag("client-first");
+                if let Some(word) = next {
+                    return Err(bad("redirect flag", word));
+                }
                 words.end()?;
-                Ok(Reply::Redirect { port, lasting })
+                Ok(Reply::Redirect {
+                    port,
+                    lasting,
+                    client_first,
+                })
             }
             "name" => Ok(Reply::Name(name_field(single("name")?)?.to_string())),
             "pass-host" => Ok(Reply::PassHost(name_field(single("name")?)?.to_string())),
@@ -373,12 +390,13 @@ impl Reply {
             Reply::RealTell => "real-tell".into(),
             Reply::Redirect {
                 port,
-                lasting: false,
-            } => format!("redirect {port}"),
-            Reply::Redirect {
-                port,
-                lasting: true,
-            } => format!("redirect {port} lasting"),
+                lasting,
+                client_first,
+            } => {
+                let lasting = if *lasting { " lasting" } else { "" };
+                let client_first = if *client_first { " client-first" } else { "" };
+                format!("redirect {port}{lasting}{client_first}")
+            }
             Reply::Name(name) => format!("name {}", name_field(name)?),
             Reply::Path(path) => format!("path {}", text_field(path, "path")?),
             Reply::Pass => "pass".into(),
@@ -457,10 +475,22 @@ mod tests {
             Reply::Redirect {
                 port: 4000,
                 lasting: false,
+                client_first: false,
             },
             Reply::Redirect {
                 port: 4000,
                 lasting: true,
+                client_first: false,
+            },
+            Reply::Redirect {
+                port: 4000,
+                lasting: false,
+                client_first: true,
+            },
+            Reply::Redirect {
+                port: 4000,
+                lasting: true,
+                client_first: true,
             },
             Reply::Name("a.test".into()),
             Reply::Path("/a b/cert.pem".into()),
@@ -475,6 +505,23 @@ mod tests {
         assert_eq!(
             Reply::Refuse("a\nb\rc".into()).to_line().unwrap(),
             "refuse a b c"
+        );
+        let both = Reply::Redirect {
+            port: 4000,
+            lasting: true,
+            client_first: true,
+        };
+        assert_eq!(
+            both.to_line().unwrap(),
+            "redirect 4000 lasting client-first"
+        );
+        assert_eq!(
+            Reply::parse("redirect 4000 client-first"),
+            Ok(Reply::Redirect {
+                port: 4000,
+                lasting: false,
+                client_first: true,
+            })
         );
     }
 
@@ -540,6 +587,12 @@ mod tests {
         assert!(Reply::parse("fake 198.18.0.1 x").is_err());
         assert!(Reply::parse("redirect 4000 forever").is_err());
         assert!(Reply::parse("redirect 4000 lasting x").is_err());
+        assert!(Reply::parse("redirect 4000 client-first lasting").is_err());
+        assert!(Reply::parse("redirect 4000 lasting lasting").is_err());
+        assert!(Reply::parse("redirect 4000 client-first client-first").is_err());
+        assert!(Reply::parse("redirect 4000 lasting client-first x").is_err());
+        assert!(Reply::parse("redirect 4000  client-first").is_err());
+        assert!(Reply::parse("redirect 4000 client-first ").is_err());
         assert!(Reply::parse("redirect").is_err());
         assert!(Reply::parse("name a b").is_err());
         assert!(Reply::parse("refuse a\nb").is_err());

@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use super::listener::{INLINE_WAIT, INLINE_WAITERS, readable_within};
+use super::listener::{ClientFirst, INLINE_WAIT, INLINE_WAITERS, read_ready, readable_within};
 use super::pool::Active;
+use super::scopes::EntrySet;
 use super::{Claim, Engine, lock};
 
 /// The variable that sets the idle timeout, in milliseconds (`0`: no timeout).
@@ -135,7 +136,21 @@ impl Engine {
     /// [`INLINE_WAIT`] (clients speak right after connecting: the waiting room would cost two
     /// more wake-ups), or from the waiting room. Falls back to waiting on a thread if the
     /// waiting room cannot start.
-    pub(super) fn serve_when_spoken(self: &Arc<Self>, stream: TcpStream, claim: Claim) {
+    ///
+    /// A client whose first bytes came with the preamble (the shim holds the preamble back for
+    /// them when the destination's protocols all have the client speak first) is served at once
+    /// with those bytes, read without waiting: no `poll`, no peek (issue 15).
+    pub(super) fn serve_when_spoken(
+        self: &Arc<Self>,
+        stream: TcpStream,
+        claim: Claim,
+        set: EntrySet,
+        protocol: ClientFirst,
+    ) {
+        if let Some(first) = read_ready(&stream) {
+            self.connected(&claim);
+            return self.serve_spoken(stream, &claim, set, protocol, first);
+        }
         // The waiting room starts only when a connection needs it.
         let room = match self.spoke_soon(&stream) {
             true => None,

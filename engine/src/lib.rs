@@ -416,8 +416,18 @@ impl Engine {
             // changes, so this decision lasts; a scope's lease ends, and a real address may
             // later be judged by another name.
             let lasting = fake && (in_file || recorded);
+            // A scope's entries may change later; what the client then gets is at most a
+            // greeting that waits for its first bytes (or the kernel's 200 ms).
+            let client_first = mocked
+                && self
+                    .entry_set(&dest)
+                    .is_some_and(|set| listener::ClientFirst::throughout(&set));
             return match self.listener_port() {
-                Ok(port) => Reply::Redirect { port, lasting },
+                Ok(port) => Reply::Redirect {
+                    port,
+                    lasting,
+                    client_first,
+                },
                 Err(e) => Reply::Refuse(format!(
                     "cannot redirect {dest}: engine listener failed: {e}"
                 )),

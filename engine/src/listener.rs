@@ -18,6 +18,7 @@ use super::{Claim, Engine, lock};
 use crate::control::Reply;
 use crate::control::preamble::{self, Preamble, PreambleError};
 use crate::journal::Action;
+use crate::scopes::EntrySet;
 use mocket_config::Kind;
 use mocket_protocols::field::Destination;
 
@@ -273,18 +274,12 @@ impl Engine {
     /// Serves a claimed connection: protocols whose client speaks first wait for it in the
     /// waiting room (no thread), the others are served at once.
     pub(super) fn serve(self: Arc<Self>, stream: TcpStream, claim: Claim) {
-        let client_first = self.entry_set(&claim.dest).is_some_and(|set| {
-            set.ids().next().is_some_and(|i| {
-                matches!(
-                    set.entry(i).kind(),
-                    Kind::Http | Kind::Redis | Kind::Kubernetes
-                )
-            })
-        });
-        if client_first {
-            self.serve_when_spoken(stream, claim);
-        } else {
-            self.serve_claimed(stream, claim);
+        let spoken = self
+            .entry_set(&claim.dest)
+            .and_then(|set| ClientFirst::serving(&set).map(|protocol| (set, protocol)));
+        match spoken {
+            Some((set, protocol)) => self.serve_when_spoken(stream, claim, set, protocol),
+            None => self.serve_claimed(stream, claim),
         }
     }
 
@@ -302,17 +297,103 @@ impl Engine {
             IdleTimeout(None).apply(&stream);
             return self.serve_recorded(stream, &claim);
         }
+        self.connected(&claim);
+        let Some(kind) = set.ids().next().map(|i| set.entry(i).kind()) else {
+            let event = claim.event("tcp", Action::Unmatched);
+            return self.count_unmatched(&claim, "tcp", "no entry".into(), event);
+        };
+        match ClientFirst::of(kind) {
+            Some(protocol) => self.serve_spoken(stream, &claim, set, protocol, Vec::new()),
+            None => self.serve_tcp(stream, &claim, &set),
+        }
+    }
+
+    /// Says (at level info) that a claimed connection is served.
+    pub(super) fn connected(&self, claim: &Claim) {
         self.info(&format!("pid {} connected to {}", claim.pid, claim.dest));
-        let kind = set.ids().next().map(|i| set.entry(i).kind());
+    }
+
+    /// Serves a connection of a protocol whose client speaks first with the driver of
+    /// `protocol`, `first` being what the client sent that was read already (or nothing).
+    pub(super) fn serve_spoken(
+        &self,
+        stream: TcpStream,
+        claim: &Claim,
+        set: EntrySet,
+        protocol: ClientFirst,
+        first: Vec<u8>,
+    ) {
+        match protocol {
+            ClientFirst::Http => self.serve_http_or_https(stream, claim, first),
+            ClientFirst::Redis => self.serve_redis(stream, claim, set, first),
+            ClientFirst::Kubernetes => self.serve_kubernetes(stream, claim, &set, first),
+        }
+    }
+}
+
+/// A protocol whose client speaks first: the engine reads before it writes anything. Knowing
+/// it lets the shim hold a connection's preamble back until the client's first bytes, so that
+/// both travel in one segment (`Reply::Redirect`'s `client_first`, issue 15), and lets the
+/// thread that accepted a connection read those bytes before it picks the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ClientFirst {
+    /// HTTP, or HTTPS: a TLS client speaks first too (its ClientHello).
+    Http,
+    Redis,
+    /// An HTTP or HTTPS API server.
+    Kubernetes,
+}
+
+impl ClientFirst {
+    /// The protocol of `kind` when its client speaks first; `None` for raw TCP, whose entries
+    /// may greet the client before it says anything.
+    pub(super) fn of(kind: Kind) -> Option<ClientFirst> {
         match kind {
-            Some(Kind::Http) => self.serve_http_or_https(stream, &claim),
-            Some(Kind::Redis) => self.serve_redis(stream, &claim, set),
-            Some(Kind::Tcp) => self.serve_tcp(stream, &claim, &set),
-            Some(Kind::Kubernetes) => self.serve_kubernetes(stream, &claim, &set),
-            None => {
-                let event = claim.event("tcp", Action::Unmatched);
-                self.count_unmatched(&claim, "tcp", "no entry".into(), event);
+            Kind::Http => Some(ClientFirst::Http),
+            Kind::Redis => Some(ClientFirst::Redis),
+            Kind::Kubernetes => Some(ClientFirst::Kubernetes),
+            Kind::Tcp => None,
+        }
+    }
+
+    /// The protocol a connection to `set` is served with now (that of its first candidate),
+    /// when its client speaks first.
+    pub(super) fn serving(set: &EntrySet) -> Option<ClientFirst> {
+        let first = set.ids().next()?;
+        ClientFirst::of(set.entry(first).kind())
+    }
+
+    /// Whether every candidate of `set` is of a protocol whose client speaks first (and there
+    /// is one): then whichever serves a connection, the engine never writes first, even after
+    /// some entries are used up. A destination without entries is recorded or refused, where
+    /// the real server may greet.
+    pub(super) fn throughout(set: &EntrySet) -> bool {
+        !set.is_empty()
+            && set
+                .ids()
+                .all(|i| ClientFirst::of(set.entry(i).kind()).is_some())
+    }
+}
+
+/// How many bytes the thread that accepted a connection reads at once of a client that spoke
+/// first (the drivers' read size).
+pub(super) const FIRST_READ: usize = 64 * 1024;
+
+/// What the client of `stream` has sent already, read without waiting (one `recvfrom`): a
+/// request that came with the preamble (one segment) needs no `poll` and no peek before it is
+/// served. `None` when nothing is there yet, and at the end of the stream or an error (which the
+/// driver's own read meets again).
+pub(super) fn read_ready(stream: &TcpStream) -> Option<Vec<u8>> {
+    let mut first = vec![0u8; FIRST_READ];
+    loop {
+        match rustix::net::recv(stream, &mut first, RecvFlags::DONTWAIT) {
+            Ok((_, 0)) => return None,
+            Ok((_, n)) => {
+                first.truncate(n);
+                return Some(first);
             }
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return None,
         }
     }
 }
@@ -612,6 +693,95 @@ mod tests {
             "{} threads",
             engine.pool.threads()
         );
+    }
+
+    /// Connects like the shim to a destination whose client speaks first: the preamble and
+    /// the client's `first` bytes in one write (one segment), as `MSG_MORE` sends them.
+    fn coalesced(engine: &Arc<Engine>, host: &str, port: u16, first: &[u8]) -> TcpStream {
+        use crate::control::{Request, Transport};
+        let ip = engine.fake_ip_of(host).unwrap();
+        let route = Request::Route {
+            pid: 1,
+            transport: Transport::Tcp,
+            addr: ip.into(),
+            port,
+        };
+        let Reply::Redirect {
+            port: engine_port,
+            client_first: true,
+            ..
+        } = engine.handle(route)
+        else {
+            panic!("not a client-first redirect")
+        };
+        let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, engine_port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let preamble = Preamble {
+            pid: 7,
+            addr: ip.into(),
+            port,
+        };
+        let mut bytes = preamble.encode().to_vec();
+        bytes.extend_from_slice(first);
+        stream.write_all(&bytes).unwrap();
+        stream
+    }
+
+    /// First bytes that came with the preamble are read by the accepting thread and handed to
+    /// the driver, none lost or read twice: HTTP (two pipelined requests, the second cut in
+    /// half) and Redis.
+    #[test]
+    fn first_bytes_that_came_with_the_preamble_are_served() {
+        let engine = super::super::tests::engine(
+            r#"{"entries": [
+                {"http": "GET http://a.test/", "response": {"body": "fine"}},
+                {"redis": "r.test:6379", "command": ["GET", "k"], "response": "v"}]}"#,
+        );
+        let mut http = coalesced(
+            &engine,
+            "a.test",
+            80,
+            b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\nGET / HTTP/1.1\r\nHost: a.t",
+        );
+        thread::sleep(Duration::from_millis(20));
+        http.write_all(b"est\r\nConnection: close\r\n\r\n").unwrap();
+        let mut response = String::new();
+        http.read_to_string(&mut response).unwrap();
+        assert_eq!(response.matches("fine").count(), 2, "{response:?}");
+        let mut redis = coalesced(&engine, "r.test", 6379, b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
+        let mut reply = [0u8; 7];
+        redis.read_exact(&mut reply).unwrap();
+        assert_eq!(&reply, b"$1\r\nv\r\n");
+        assert!(
+            !engine.waiting_room.is_open(),
+            "the waiting room was needed"
+        );
+    }
+
+    /// The accepting thread's read never waits: what is there, or nothing at once.
+    #[test]
+    fn first_bytes_are_read_without_waiting() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let start = Instant::now();
+        assert_eq!(read_ready(&server), None);
+        assert!(start.elapsed() < Duration::from_secs(1), "it waited");
+        client.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+        thread::sleep(Duration::from_millis(20));
+        assert_eq!(
+            read_ready(&server).as_deref(),
+            Some(&b"GET / HTTP/1.1\r\n"[..])
+        );
+        assert_eq!(read_ready(&server), None);
+        drop(client);
+        thread::sleep(Duration::from_millis(20));
+        assert_eq!(read_ready(&server), None, "the end of the stream");
     }
 
     #[test]

@@ -37,11 +37,14 @@ fn abandoned(e: &io::Error) -> bool {
 }
 
 /// Reads until the client's whole ClientHello is in (each read bounded by the idle timeout set
-/// on `stream`), so the server config can be picked by the name it asks for.
-fn read_client_hello(stream: &mut TcpStream) -> io::Result<Accepted> {
+/// on `stream`), starting with `first`, bytes of the client already read, so the server config
+/// can be picked by the name it asks for.
+fn read_client_hello(stream: &TcpStream, first: &[u8]) -> io::Result<Accepted> {
     let mut acceptor = Acceptor::default();
+    let mut alerts = stream;
+    let mut source = io::Read::chain(first, stream);
     loop {
-        match acceptor.read_tls(stream) {
+        match acceptor.read_tls(&mut source) {
             Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -51,10 +54,23 @@ fn read_client_hello(stream: &mut TcpStream) -> io::Result<Accepted> {
             Ok(Some(accepted)) => return Ok(accepted),
             Ok(None) => {}
             Err((error, mut alert)) => {
-                let _ = alert.write_all(stream);
+                let _ = alert.write_all(&mut alerts);
                 return Err(io::Error::new(io::ErrorKind::InvalidData, error));
             }
         }
+    }
+}
+
+/// Whether a client speaks TLS, from its first byte: the first of `first` (bytes already read),
+/// else one peeked at; `None` when the client closed or failed before sending any.
+pub(super) fn speaks_tls(stream: &TcpStream, first: &[u8]) -> Option<bool> {
+    if let Some(&byte) = first.first() {
+        return Some(byte == TLS_HANDSHAKE);
+    }
+    let mut peeked = [0u8; 1];
+    match stream.peek(&mut peeked) {
+        Ok(1) => Some(peeked[0] == TLS_HANDSHAKE),
+        _ => None,
     }
 }
 
@@ -78,17 +94,17 @@ fn start_session(
 }
 
 impl Engine {
-    /// Serves `http` entries over plaintext or TLS, whichever the client speaks.
-    pub(super) fn serve_http_or_https(&self, stream: TcpStream, claim: &Claim) {
-        let mut first = [0u8; 1];
-        match stream.peek(&mut first) {
-            Ok(1) if first[0] == TLS_HANDSHAKE => {
-                if let Some(tls) = self.terminate_tls(stream, claim) {
-                    self.serve_http(tls, true, claim);
+    /// Serves `http` entries over plaintext or TLS, whichever the client speaks; `first`: what
+    /// the client sent that was read already.
+    pub(super) fn serve_http_or_https(&self, stream: TcpStream, claim: &Claim, first: Vec<u8>) {
+        match speaks_tls(&stream, &first) {
+            Some(true) => {
+                if let Some(tls) = self.terminate_tls(stream, claim, &first) {
+                    self.serve_http(tls, true, claim, Vec::new());
                 }
             }
-            Ok(1) => self.serve_http(stream, false, claim),
-            _ => {}
+            Some(false) => self.serve_http(stream, false, claim, first),
+            None => {}
         }
     }
 
@@ -105,8 +121,14 @@ impl Engine {
         loaded.clone()
     }
 
-    /// Completes the handshake; `None` (after saying why) when it fails.
-    pub(super) fn terminate_tls(&self, mut stream: TcpStream, claim: &Claim) -> Option<TlsStream> {
+    /// Completes the handshake, `first` being the client's bytes already read (or none); `None`
+    /// (after saying why) when it fails.
+    pub(super) fn terminate_tls(
+        &self,
+        mut stream: TcpStream,
+        claim: &Claim,
+        first: &[u8],
+    ) -> Option<TlsStream> {
         // Each flight of the handshake may take up to the idle timeout, whatever timeout was
         // left by whoever peeked at the first byte (the record proxy peeks with 200 ms).
         self.idle_timeout.apply(&stream);
@@ -117,7 +139,7 @@ impl Engine {
                 return None;
             }
         };
-        let session = read_client_hello(&mut stream)
+        let session = read_client_hello(&stream, first)
             .and_then(|hello| start_session(&cache, hello, &claim.dest.host, &mut stream));
         let mut session = match session {
             Ok(session) => session,

@@ -8,7 +8,7 @@ use libc::{AF_INET6, c_int, c_void, msghdr, size_t, sockaddr, socklen_t, ssize_t
 
 use crate::addr::{self, Copied, as_v4, socket_kind};
 use crate::errno::{self, Errno};
-use crate::lasting;
+use crate::lasting::{self, Lasting};
 use crate::link::{self, Reply, Transport};
 use crate::user_mem::{self, Fault};
 use crate::{guard, real, warn};
@@ -22,11 +22,13 @@ enum Outcome {
     To(SocketAddr),
     /// Connect to the engine at `engine` instead, then write the preamble naming `dest`.
     /// `family` is the socket's (known from deciding: asking the kernel again costs two calls
-    /// per new connection).
+    /// per new connection). `client_first`: the preamble may wait for the application's first
+    /// bytes (`Reply::Redirect`'s flag).
     Redirect {
         engine: SocketAddr,
         dest: SocketAddr,
         family: c_int,
+        client_first: bool,
     },
     /// Fail with this errno.
     Fail(c_int),
@@ -81,9 +83,10 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
             engine,
             dest,
             family,
+            client_first,
         } => {
             saved.restore();
-            connect_to_engine(fd, engine, dest, family)
+            connect_to_engine(fd, engine, dest, family, client_first)
         }
         Outcome::Fail(code) => fail(code),
     }
@@ -131,7 +134,13 @@ const ENGINE_CONNECT_WAIT_MS: c_int = 2000;
 /// which gets 0 too and would write a second preamble.)
 ///
 /// [`preamble`]: mocket_control::preamble
-fn connect_to_engine(fd: c_int, engine: SocketAddr, dest: SocketAddr, family: c_int) -> c_int {
+fn connect_to_engine(
+    fd: c_int,
+    engine: SocketAddr,
+    dest: SocketAddr,
+    family: c_int,
+    client_first: bool,
+) -> c_int {
     let (storage, len) = addr::encode(engine, family);
     // SAFETY: storage holds a valid address of `len` bytes for the socket's family.
     let r = unsafe { real::connect(fd, (&raw const storage).cast(), len) };
@@ -144,7 +153,8 @@ fn connect_to_engine(fd: c_int, engine: SocketAddr, dest: SocketAddr, family: c_
         // learn that one completed (hiredis does so), which had its preamble then.
         return r;
     }
-    let written = catch_unwind(|| write_preamble(fd, dest)).unwrap_or(Err("internal error"));
+    let written =
+        catch_unwind(|| write_preamble(fd, dest, client_first)).unwrap_or(Err("internal error"));
     match written {
         Ok(()) => {
             saved.restore();
@@ -164,7 +174,14 @@ fn connect_to_engine(fd: c_int, engine: SocketAddr, dest: SocketAddr, family: c_
 /// Writes the preamble on a socket whose connect to the engine returned 0 or `EINPROGRESS`,
 /// with the real `sendto` (no read or write path is hooked), waiting at most
 /// [`ENGINE_CONNECT_WAIT_MS`] for the socket to become writable.
-fn write_preamble(fd: c_int, dest: SocketAddr) -> Result<(), &'static str> {
+///
+/// `client_first` (every protocol at the destination has the client speak first): sent with
+/// `MSG_MORE`, so the kernel holds the preamble until the application's first write and sends
+/// both in one segment: the engine wakes once, with the request, instead of once for the
+/// preamble and again for the request (issue 15). An application that never writes gets its
+/// preamble sent by the kernel's probe timer (about 200 ms), or at once by setting
+/// `TCP_NODELAY`; a protocol where the server may speak first never waits.
+fn write_preamble(fd: c_int, dest: SocketAddr, client_first: bool) -> Result<(), &'static str> {
     let preamble = Preamble {
         pid: std::process::id(),
         addr: dest.ip(),
@@ -174,7 +191,8 @@ fn write_preamble(fd: c_int, dest: SocketAddr) -> Result<(), &'static str> {
     let mut rest: &[u8] = &preamble;
     let mut waited = false;
     while !rest.is_empty() {
-        let flags = libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT;
+        let more = if client_first { libc::MSG_MORE } else { 0 };
+        let flags = libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT | more;
         // SAFETY: rest is valid for reads of its length; no address is passed.
         let n = unsafe {
             real::sendto(
@@ -250,15 +268,23 @@ fn decide(fd: c_int, dest: SocketAddr) -> Outcome {
     if kind != libc::SOCK_STREAM {
         return decide_datagram(dest);
     }
-    if let Some(engine_port) = lasting::lookup(dest) {
-        return redirect(fd, dest, engine_port, family);
+    if let Some(lasting) = lasting::lookup(dest) {
+        return redirect(fd, dest, lasting, family);
     }
     match link::route(Transport::Tcp, dest) {
-        Reply::Redirect { port, lasting } => {
+        Reply::Redirect {
+            port,
+            lasting,
+            client_first,
+        } => {
+            let to = Lasting {
+                engine_port: port,
+                client_first,
+            };
             if lasting {
-                lasting::remember(dest, port);
+                lasting::remember(dest, to);
             }
-            redirect(fd, dest, port, family)
+            redirect(fd, dest, to, family)
         }
         Reply::Pass => Outcome::Untouched,
         Reply::PassHost(name) => pass_to_host(&name, dest.port(), family),
@@ -267,13 +293,14 @@ fn decide(fd: c_int, dest: SocketAddr) -> Outcome {
     }
 }
 
-fn redirect(fd: c_int, dest: SocketAddr, engine_port: u16, family: c_int) -> Outcome {
-    remember_peer(fd, dest, engine_port);
-    let engine = SocketAddr::from((Ipv4Addr::LOCALHOST, engine_port));
+fn redirect(fd: c_int, dest: SocketAddr, to: Lasting, family: c_int) -> Outcome {
+    remember_peer(fd, dest, to.engine_port);
+    let engine = SocketAddr::from((Ipv4Addr::LOCALHOST, to.engine_port));
     Outcome::Redirect {
         engine,
         dest,
         family,
+        client_first: to.client_first,
     }
 }
 
@@ -386,9 +413,11 @@ pub unsafe extern "C" fn sendto(
             engine,
             dest,
             family,
+            client_first,
         } => {
             // A Fast Open connect: the preamble must come first, so connect, then send.
-            if connect_to_engine(fd, engine, dest, family) != 0 && errno_now() != libc::EINPROGRESS
+            if connect_to_engine(fd, engine, dest, family, client_first) != 0
+                && errno_now() != libc::EINPROGRESS
             {
                 return -1;
             }
@@ -430,9 +459,11 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) ->
             engine,
             dest,
             family,
+            client_first,
         } => {
             // A Fast Open connect: the preamble must come first, so connect, then send.
-            if connect_to_engine(fd, engine, dest, family) != 0 && errno_now() != libc::EINPROGRESS
+            if connect_to_engine(fd, engine, dest, family, client_first) != 0
+                && errno_now() != libc::EINPROGRESS
             {
                 return -1;
             }
