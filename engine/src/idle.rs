@@ -139,7 +139,8 @@ impl Engine {
     ///
     /// A client whose first bytes came with the preamble (the shim holds the preamble back for
     /// them when the destination's protocols all have the client speak first) is served at once
-    /// with those bytes, read without waiting: no `poll`, no peek (issue 15).
+    /// with those bytes, read without waiting: no `poll`, no peek (issue 15). Bytes that come
+    /// within [`INLINE_WAIT`] are read once too, and handed to the driver instead of peeked at.
     pub(super) fn serve_when_spoken(
         self: &Arc<Self>,
         stream: TcpStream,
@@ -164,7 +165,12 @@ impl Engine {
                     self.warn("cannot wake the waiting room of idle connections");
                 }
             }
-            None => Arc::clone(self).serve_claimed(stream, claim),
+            None => {
+                // It spoke (or the waiting room could not start: the driver's reads then wait).
+                let first = read_ready(&stream).unwrap_or_default();
+                self.connected(&claim);
+                self.serve_spoken(stream, &claim, set, protocol, first);
+            }
         }
     }
 
