@@ -38,8 +38,9 @@ fn abandoned(e: &io::Error) -> bool {
 
 /// Reads until the client's whole ClientHello is in (each read bounded by the idle timeout set
 /// on `stream`), starting with `first`, bytes of the client already read, so the server config
-/// can be picked by the name it asks for.
-fn read_client_hello(stream: &TcpStream, first: &[u8]) -> io::Result<Accepted> {
+/// can be picked by the name it asks for. Returns the hello and what is left of `first` (the
+/// acceptor reads 4 KB at a time: a client may have sent more before the hello was whole).
+fn read_client_hello<'a>(stream: &TcpStream, first: &'a [u8]) -> io::Result<(Accepted, &'a [u8])> {
     let mut acceptor = Acceptor::default();
     let mut alerts = stream;
     let mut source = io::Read::chain(first, stream);
@@ -51,7 +52,7 @@ fn read_client_hello(stream: &TcpStream, first: &[u8]) -> io::Result<Accepted> {
             Err(e) => return Err(e),
         }
         match acceptor.accept() {
-            Ok(Some(accepted)) => return Ok(accepted),
+            Ok(Some(accepted)) => return Ok((accepted, source.into_inner().0)),
             Ok(None) => {}
             Err((error, mut alert)) => {
                 let _ = alert.write_all(&mut alerts);
@@ -72,6 +73,18 @@ pub(super) fn speaks_tls(stream: &TcpStream, first: &[u8]) -> Option<bool> {
         Ok(1) => Some(peeked[0] == TLS_HANDSHAKE),
         _ => None,
     }
+}
+
+/// Hands `rest`, bytes of the client already read after its ClientHello, to `session`, as if
+/// read from the socket.
+fn feed(session: &mut ServerConnection, mut rest: &[u8]) -> io::Result<()> {
+    while !rest.is_empty() {
+        session.read_tls(&mut rest)?;
+        session
+            .process_new_packets()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    }
+    Ok(())
 }
 
 /// The server session for a ClientHello, from the shared configs of `cache` (so the client can
@@ -139,8 +152,11 @@ impl Engine {
                 return None;
             }
         };
-        let session = read_client_hello(&stream, first)
-            .and_then(|hello| start_session(&cache, hello, &claim.dest.host, &mut stream));
+        let session = read_client_hello(&stream, first).and_then(|(hello, rest)| {
+            let mut session = start_session(&cache, hello, &claim.dest.host, &mut stream)?;
+            feed(&mut session, rest)?;
+            Ok(session)
+        });
         let mut session = match session {
             Ok(session) => session,
             Err(e) => {
