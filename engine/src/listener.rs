@@ -167,12 +167,12 @@ impl Engine {
                     // then accept again (the listen backlog holds new clients meanwhile).
                     // Queuing it would leave it to a free thread, and with every thread busy
                     // the only one that could come free is this one, which would be accepting.
-                    self.serve_accepted(stream);
+                    self.serve_accepted(stream, false);
                     drop(active);
                     continue;
                 }
             }
-            self.serve_accepted(stream);
+            self.serve_accepted(stream, false);
             drop(active);
             if self.pool.has_queued() {
                 return; // Connections wait for a thread: this one takes them first.
@@ -235,11 +235,15 @@ impl Engine {
     }
 
     /// Serves a connection of the engine listener on this thread once its preamble says who
-    /// connected and where to; one without a whole, valid preamble is closed and logged.
-    fn serve_accepted(self: &Arc<Self>, stream: TcpStream) {
-        let preamble = match read_preamble(&stream) {
+    /// connected and where to; one without a whole, valid preamble is closed and logged. One
+    /// with no byte of it yet goes to the waiting room, unless `waited` (it comes from there):
+    /// `TCP_DEFER_ACCEPT` let it be accepted without data, so its preamble is held by the
+    /// kernel until the application writes (a client-first redirect, issue 15).
+    pub(super) fn serve_accepted(self: &Arc<Self>, stream: TcpStream, waited: bool) {
+        let preamble = match read_preamble(&stream, waited) {
             Ok(preamble) => preamble,
             Err(PreambleRead::Closed) => return, // Connected and closed at once: nothing to serve.
+            Err(PreambleRead::NotYet) => return self.serve_when_introduced(stream),
             Err(why) => return self.refuse_unintroduced(&stream, &why),
         };
         match self.host_of(preamble.addr) {
@@ -411,6 +415,8 @@ fn listen(addr: SocketAddr) -> io::Result<Socket> {
 enum PreambleRead {
     /// The client closed the connection before sending anything.
     Closed,
+    /// Nothing has come yet, and the caller does not wait for the first byte.
+    NotYet,
     /// Fewer bytes than a preamble within [`PREAMBLE_WAIT`], or a read error.
     Missing { got: usize, why: String },
     /// The bytes are not a preamble.
@@ -423,6 +429,7 @@ impl std::fmt::Display for PreambleRead {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             PreambleRead::Closed => write!(f, "the client closed it at once"),
+            PreambleRead::NotYet => write!(f, "nothing came yet"),
             PreambleRead::Missing { got, why } => write!(
                 f,
                 "{why} after {got} of the {} bytes of mocket's preamble (only connections \
@@ -438,8 +445,10 @@ impl std::fmt::Display for PreambleRead {
 
 /// Reads exactly the [`preamble::LEN`] bytes of a connection's preamble, waiting at most
 /// [`PREAMBLE_WAIT`]; never a byte of what follows. Normally one `recvfrom`: the shim wrote
-/// the preamble before its `connect` returned.
-fn read_preamble(stream: &TcpStream) -> Result<Preamble, PreambleRead> {
+/// the preamble before its `connect` returned (and `TCP_DEFER_ACCEPT` wakes `accept` once
+/// bytes came). Without `wait_for_first`, a connection with nothing to read yet is
+/// [`PreambleRead::NotYet`] at once.
+fn read_preamble(stream: &TcpStream, wait_for_first: bool) -> Result<Preamble, PreambleRead> {
     let mut buf = [0u8; preamble::LEN];
     let mut got = 0;
     let deadline = Instant::now() + PREAMBLE_WAIT;
@@ -451,6 +460,9 @@ fn read_preamble(stream: &TcpStream) -> Result<Preamble, PreambleRead> {
                 return Err(PreambleRead::Missing { got, why });
             }
             Ok((_, n)) => got += n,
+            Err(rustix::io::Errno::AGAIN) if got == 0 && !wait_for_first => {
+                return Err(PreambleRead::NotYet);
+            }
             Err(rustix::io::Errno::AGAIN) => {
                 if !readable_within(stream, deadline.saturating_duration_since(Instant::now())) {
                     let why = format!("nothing more came within {} s", PREAMBLE_WAIT.as_secs());
@@ -648,7 +660,7 @@ mod tests {
         thread::sleep(Duration::from_millis(20));
         client.write_all(&bytes[5..]).unwrap();
         client.write_all(b"GET").unwrap();
-        assert_eq!(read_preamble(&server).unwrap(), sent);
+        assert_eq!(read_preamble(&server, true).unwrap(), sent);
         let mut rest = [0u8; 3];
         (&server).read_exact(&mut rest).unwrap();
         assert_eq!(&rest, b"GET");
@@ -656,12 +668,15 @@ mod tests {
         let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
         drop(client);
-        assert!(matches!(read_preamble(&server), Err(PreambleRead::Closed)));
+        assert!(matches!(
+            read_preamble(&server, true),
+            Err(PreambleRead::Closed)
+        ));
         client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
         client.write_all(b"MKT").unwrap();
         let start = Instant::now();
-        let read = read_preamble(&server);
+        let read = read_preamble(&server, true);
         assert!(
             matches!(read, Err(PreambleRead::Missing { got: 3, .. })),
             "{read:?}"
@@ -758,6 +773,22 @@ mod tests {
             !engine.waiting_room.is_open(),
             "the waiting room was needed"
         );
+    }
+
+    /// A client-first connection whose preamble the kernel holds for seconds (until the
+    /// application writes, or its probe timer fires late) is accepted without data once
+    /// `TCP_DEFER_ACCEPT` expires: it waits in the waiting room for its preamble, as a
+    /// connection whose preamble came at once waits there for its request, instead of being
+    /// closed [`PREAMBLE_WAIT`] after the accept.
+    #[test]
+    fn a_preamble_held_past_the_deferred_accept_is_still_served() {
+        let engine = super::super::tests::engine(ONE_ENTRY);
+        let response = get_with(&engine, Duration::ZERO, |p| {
+            thread::sleep(PREAMBLE_WAIT * 3);
+            p.encode().to_vec()
+        });
+        assert!(response.ends_with("fine"), "{response:?}");
+        assert!(engine.waiting_room.is_open(), "served without waiting");
     }
 
     /// The accepting thread's read never waits: what is there, or nothing at once.
