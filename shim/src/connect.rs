@@ -178,9 +178,10 @@ fn connect_to_engine(
 /// `client_first` (every protocol at the destination has the client speak first): sent with
 /// `MSG_MORE`, so the kernel holds the preamble until the application's first write and sends
 /// both in one segment: the engine wakes once, with the request, instead of once for the
-/// preamble and again for the request (issue 15). An application that never writes gets its
-/// preamble sent by the kernel's probe timer (about 200 ms), or at once by setting
-/// `TCP_NODELAY`; a protocol where the server may speak first never waits.
+/// preamble and again for the request (issue 15). An application that stays silent gets its
+/// preamble sent by the kernel's probe timer (from 200 ms; seconds once the cached round-trip
+/// time of loopback grew, and the engine waits for it), or at once by setting `TCP_NODELAY`;
+/// a protocol where the server may speak first never waits.
 fn write_preamble(fd: c_int, dest: SocketAddr, client_first: bool) -> Result<(), &'static str> {
     let preamble = Preamble {
         pid: std::process::id(),

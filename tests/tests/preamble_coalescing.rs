@@ -41,10 +41,11 @@ for nodelay in (False, True, False):
 print("greeting after ms", round(slowest, 1))
 "#;
 
-/// Connects to `argv[1]:argv[2]` and prints how many bytes wait in the socket's send queue
-/// right after the connect (`SIOCOUTQ`: written and not yet acknowledged, held bytes included;
-/// loopback acknowledges sent bytes at once), then, for HTTP, the same after half a second of
-/// silence (the kernel's probe timer sends a held preamble), and whether a request is answered.
+/// Connects to `argv[1]:argv[2]` twice (the second connect uses the lasting redirect the
+/// first one got) and prints how many bytes wait in the socket's send queue right after each
+/// connect (`SIOCOUTQ`: written and not yet acknowledged, held bytes included; loopback
+/// acknowledges sent bytes at once), then, for HTTP, the same after half a second of silence
+/// (the kernel's probe timer sends a held preamble), and whether a request is answered.
 const SEND_QUEUE: &str = r#"
 import fcntl, socket, struct, sys, termios, time
 
@@ -53,6 +54,9 @@ def queued(s):
     return struct.unpack("i", fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
 
 host, port = sys.argv[1], int(sys.argv[2])
+first = socket.create_connection((host, port), timeout=10)
+print("queued at connect", queued(first))
+first.close()
 s = socket.create_connection((host, port), timeout=10)
 print("queued at connect", queued(s))
 if port == 80:
@@ -117,14 +121,15 @@ fn the_preamble_waits_for_the_first_bytes_only_where_the_client_speaks_first() {
         let run = python(placement, &mocks, SEND_QUEUE, &["api.test", "80"]);
         run.success();
         assert_eq!(
-            run.stdout, "queued at connect 28\nqueued after silence 0\nanswered True\n",
+            run.stdout,
+            "queued at connect 28\nqueued at connect 28\nqueued after silence 0\nanswered True\n",
             "{placement:?}: {}",
             run.stderr
         );
         let run = python(placement, &mocks, SEND_QUEUE, &["legacy.test", "9000"]);
         run.success();
         assert_eq!(
-            run.stdout, "queued at connect 0\n",
+            run.stdout, "queued at connect 0\nqueued at connect 0\n",
             "{placement:?}: {}",
             run.stderr
         );
