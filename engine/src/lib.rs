@@ -420,9 +420,15 @@ impl Engine {
             // changes, so this decision lasts; a scope's lease ends, and a real address may
             // later be judged by another name.
             let lasting = fake && (in_file || recorded);
-            // Only a client that speaks first may be introduced by its address: the listener
+            // A scope's entries may change later; what the client then gets is at most a
+            // greeting that waits for its first bytes (or the kernel's 200 ms). Only a client
+            // that speaks first is introduced by its address (a source tag): the listener
             // accepts a connection once its first bytes arrive.
-            let from = match self.client_speaks_first(&dest) {
+            let client_first = mocked
+                && self
+                    .entry_set(&dest)
+                    .is_some_and(|set| listener::ClientFirst::throughout(&set));
+            let from = match client_first {
                 true => self.source_tags.tag(pid, SocketAddr::new(addr, port)),
                 false => None,
             };
@@ -430,6 +436,7 @@ impl Engine {
                 Ok(port) => Reply::Redirect {
                     port,
                     lasting,
+                    client_first,
                     from,
                 },
                 Err(e) => Reply::Refuse(format!(

@@ -35,6 +35,9 @@ struct EngineRoute {
     dest: SocketAddr,
     /// The family to encode addresses in ([`family_for`]).
     family: c_int,
+    /// `Reply::Redirect`'s `client_first`: a preamble may wait for the application's first
+    /// bytes, to travel in their segment.
+    client_first: bool,
     /// The source tag to connect from; without one (or when the socket cannot be bound to
     /// it) the preamble naming `dest` is written after connecting.
     from: Option<SourceTag>,
@@ -152,6 +155,7 @@ fn connect_to_engine(fd: c_int, route: &EngineRoute) -> c_int {
         engine,
         dest,
         family,
+        client_first,
         from,
     } = route;
     let tagged = from.is_some_and(|tag| tag_source(fd, tag, family));
@@ -167,7 +171,8 @@ fn connect_to_engine(fd: c_int, route: &EngineRoute) -> c_int {
         // learn that one completed (hiredis does so), which had its preamble then.
         return r;
     }
-    let written = catch_unwind(|| write_preamble(fd, dest)).unwrap_or(Err("internal error"));
+    let written =
+        catch_unwind(|| write_preamble(fd, dest, client_first)).unwrap_or(Err("internal error"));
     match written {
         Ok(()) => {
             saved.restore();
@@ -227,7 +232,15 @@ fn local_tag(fd: c_int) -> Option<SourceTag> {
 /// Writes the preamble on a socket whose connect to the engine returned 0 or `EINPROGRESS`,
 /// with the real `sendto` (no read or write path is hooked), waiting at most
 /// [`ENGINE_CONNECT_WAIT_MS`] for the socket to become writable.
-fn write_preamble(fd: c_int, dest: SocketAddr) -> Result<(), &'static str> {
+///
+/// `client_first` (every protocol at the destination has the client speak first): sent with
+/// `MSG_MORE`, so the kernel holds the preamble until the application's first write and sends
+/// both in one segment: the engine wakes once, with the request, instead of once for the
+/// preamble and again for the request (issue 15). An application that stays silent gets its
+/// preamble sent by the kernel's probe timer (from 200 ms; seconds once the cached round-trip
+/// time of loopback grew, and the engine waits for it), or at once by setting `TCP_NODELAY`;
+/// a protocol where the server may speak first never waits.
+fn write_preamble(fd: c_int, dest: SocketAddr, client_first: bool) -> Result<(), &'static str> {
     let preamble = Preamble {
         pid: std::process::id(),
         addr: dest.ip(),
@@ -237,7 +250,8 @@ fn write_preamble(fd: c_int, dest: SocketAddr) -> Result<(), &'static str> {
     let mut rest: &[u8] = &preamble;
     let mut waited = false;
     while !rest.is_empty() {
-        let flags = libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT;
+        let more = if client_first { libc::MSG_MORE } else { 0 };
+        let flags = libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT | more;
         // SAFETY: rest is valid for reads of its length; no address is passed.
         let n = unsafe {
             real::sendto(
@@ -321,13 +335,18 @@ fn decide(fd: c_int, dest: SocketAddr) -> Outcome {
         Reply::Redirect {
             port,
             lasting,
+            client_first,
             from,
         } => {
-            let route = Lasting { port, from };
+            let to = Lasting {
+                engine_port: port,
+                client_first,
+                from,
+            };
             if lasting {
-                lasting::remember(dest, route);
+                lasting::remember(dest, to);
             }
-            redirect(fd, dest, route, family)
+            redirect(fd, dest, to, family)
         }
         Reply::Pass => Outcome::Untouched,
         Reply::PassHost(name) => pass_to_host(&name, dest.port(), family),
@@ -337,11 +356,12 @@ fn decide(fd: c_int, dest: SocketAddr) -> Outcome {
 }
 
 fn redirect(fd: c_int, dest: SocketAddr, to: Lasting, family: c_int) -> Outcome {
-    remember_peer(fd, dest, to.port);
+    remember_peer(fd, dest, to.engine_port);
     Outcome::Redirect(EngineRoute {
-        engine: SocketAddr::from((Ipv4Addr::LOCALHOST, to.port)),
+        engine: SocketAddr::from((Ipv4Addr::LOCALHOST, to.engine_port)),
         dest,
         family,
+        client_first: to.client_first,
         from: to.from,
     })
 }
