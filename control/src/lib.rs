@@ -14,20 +14,24 @@
 //! ```text
 //! resolve <pid> <name>                         -> fake <ipv4> | real | real-tell | refuse <msg>
 //! resolved <pid> <name> <ip>...                -> ok     (real addresses of an allowed name)
-//! route <pid> <tcp|udp> <ip> <port>          -> redirect <port> | pass | pass-host <name> | refuse <msg>
+//! route <pid> <tcp|udp> <ip> <port>          -> redirect <port> [lasting] [client-first] [from <127.a.b.c>] | pass | pass-host <name> | refuse <msg>
 //! query <pid> <name>                           -> real | refuse <msg>      (res_query, res_send, ...)
 //! reverse <pid> <ip>                           -> name <name> | real | refuse <msg>  (getnameinfo, gethostbyaddr)
 //! ca <pid>                                     -> path <cert.pem> | refuse <msg>   (OpenSSL trust injection)
 //! ```
 //!
-//! A connection redirected to the engine carries its own claim: right after connecting to the
-//! port of a `redirect` reply, the shim writes a fixed [`preamble`] (pid, original destination)
-//! on the socket, before the application's first byte. Nothing about a connection travels on
-//! the control channel.
+//! A connection redirected to the engine carries its own claim: when the `redirect` reply names
+//! a [`source_tag`] address (`from`), the shim binds the socket to it before connecting, and the
+//! address the engine accepts from says who connected and where to; otherwise, right after
+//! connecting, the shim writes a fixed [`preamble`] (pid, original destination) on the socket,
+//! before the application's first byte. Nothing about a connection travels on the control
+//! channel.
 
 #![forbid(unsafe_code)]
 
 use std::net::{IpAddr, Ipv4Addr};
+
+use source_tag::SourceTag;
 
 pub mod ca_location;
 pub mod fake_range;
@@ -38,6 +42,7 @@ pub mod fuzzing;
 pub mod log_level;
 pub mod preamble;
 pub mod preload_env;
+pub mod source_tag;
 pub mod sync;
 pub mod trust_names;
 
@@ -91,10 +96,17 @@ pub enum Reply {
     /// Connect to the engine on this loopback `port`, then write the [`preamble`]. `lasting`:
     /// every connect to this destination will be redirected there for the rest of the run (its
     /// entries come from the mocks file, which never changes), so the shim may route the next
-    /// ones itself instead of asking again (a round trip per new connection).
+    /// ones itself instead of asking again (a round trip per new connection). `client_first`:
+    /// every entry at this destination is of a protocol whose client speaks first (HTTP, TLS,
+    /// Redis), so the engine never greets, and the shim may hold the preamble back until the
+    /// application's first bytes, to travel in the same segment (issue 15). `from`: bind the
+    /// socket to this tag's address before connecting, and write no preamble (see
+    /// [`source_tag`]); when the socket cannot be bound, the preamble introduces it as usual.
     Redirect {
         port: u16,
         lasting: bool,
+        client_first: bool,
+        from: Option<SourceTag>,
     },
     Pass,
     /// Connect for real to `name` on the same port (a mocked name on a port without entries,
@@ -344,13 +356,33 @@ impl Reply {
             "redirect" => {
                 let mut words = words(rest)?;
                 let port = words.parse("port")?;
-                let lasting = match words.0.next() {
-                    None => false,
-                    Some("lasting") => true,
-                    Some(word) => return Err(bad("lasting", word)),
+                // Optional flags, each at most once and in this order.
+                let mut next = words.0.next();
+                let mut flag = |name: &str| {
+                    let set = next == Some(name);
+                    if set {
+                        next = words.0.next();
+                    }
+                    set
+                };
+                let lasting = flag("lasting");
+                let client_first = flag("client-first");
+                let from = match next {
+                    None => None,
+                    Some("from") => {
+                        let word = words.next("from")?;
+                        let tag = word.parse().ok().and_then(SourceTag::of_address);
+                        Some(tag.ok_or_else(|| bad("from", word))?)
+                    }
+                    Some(word) => return Err(bad("redirect flag", word)),
                 };
                 words.end()?;
-                Ok(Reply::Redirect { port, lasting })
+                Ok(Reply::Redirect {
+                    port,
+                    lasting,
+                    client_first,
+                    from,
+                })
             }
             "name" => Ok(Reply::Name(name_field(single("name")?)?.to_string())),
             "pass-host" => Ok(Reply::PassHost(name_field(single("name")?)?.to_string())),
@@ -373,12 +405,15 @@ impl Reply {
             Reply::RealTell => "real-tell".into(),
             Reply::Redirect {
                 port,
-                lasting: false,
-            } => format!("redirect {port}"),
-            Reply::Redirect {
-                port,
-                lasting: true,
-            } => format!("redirect {port} lasting"),
+                lasting,
+                client_first,
+                from,
+            } => {
+                let lasting = if *lasting { " lasting" } else { "" };
+                let client_first = if *client_first { " client-first" } else { "" };
+                let from = from.map_or(String::new(), |tag| format!(" from {}", tag.address()));
+                format!("redirect {port}{lasting}{client_first}{from}")
+            }
             Reply::Name(name) => format!("name {}", name_field(name)?),
             Reply::Path(path) => format!("path {}", text_field(path, "path")?),
             Reply::Pass => "pass".into(),
@@ -457,10 +492,38 @@ mod tests {
             Reply::Redirect {
                 port: 4000,
                 lasting: false,
+                client_first: false,
+                from: None,
             },
             Reply::Redirect {
                 port: 4000,
                 lasting: true,
+                client_first: false,
+                from: None,
+            },
+            Reply::Redirect {
+                port: 4000,
+                lasting: false,
+                client_first: true,
+                from: None,
+            },
+            Reply::Redirect {
+                port: 4000,
+                lasting: true,
+                client_first: true,
+                from: None,
+            },
+            Reply::Redirect {
+                port: 4000,
+                lasting: true,
+                client_first: true,
+                from: SourceTag::new(70000),
+            },
+            Reply::Redirect {
+                port: 4000,
+                lasting: false,
+                client_first: true,
+                from: SourceTag::new(0),
             },
             Reply::Name("a.test".into()),
             Reply::Path("/a b/cert.pem".into()),
@@ -475,6 +538,25 @@ mod tests {
         assert_eq!(
             Reply::Refuse("a\nb\rc".into()).to_line().unwrap(),
             "refuse a b c"
+        );
+        let both = Reply::Redirect {
+            port: 4000,
+            lasting: true,
+            client_first: true,
+            from: None,
+        };
+        assert_eq!(
+            both.to_line().unwrap(),
+            "redirect 4000 lasting client-first"
+        );
+        assert_eq!(
+            Reply::parse("redirect 4000 client-first"),
+            Ok(Reply::Redirect {
+                port: 4000,
+                lasting: false,
+                client_first: true,
+                from: None,
+            })
         );
     }
 
@@ -540,6 +622,27 @@ mod tests {
         assert!(Reply::parse("fake 198.18.0.1 x").is_err());
         assert!(Reply::parse("redirect 4000 forever").is_err());
         assert!(Reply::parse("redirect 4000 lasting x").is_err());
+        assert!(Reply::parse("redirect 4000 client-first lasting").is_err());
+        assert!(Reply::parse("redirect 4000 lasting lasting").is_err());
+        assert!(Reply::parse("redirect 4000 client-first client-first").is_err());
+        assert!(Reply::parse("redirect 4000 lasting client-first x").is_err());
+        // A `from` must be a tag's address, and come last.
+        assert!(Reply::parse("redirect 4000 from 127.0.0.1").is_err());
+        assert!(Reply::parse("redirect 4000 from 10.1.0.0").is_err());
+        assert!(Reply::parse("redirect 4000 from").is_err());
+        assert!(Reply::parse("redirect 4000 from 127.1.0.1 lasting").is_err());
+        assert!(Reply::parse("redirect 4000 from 127.1.0.1 x").is_err());
+        assert_eq!(
+            Reply::parse("redirect 4000 client-first from 127.1.0.1"),
+            Ok(Reply::Redirect {
+                port: 4000,
+                lasting: false,
+                client_first: true,
+                from: SourceTag::new(1),
+            })
+        );
+        assert!(Reply::parse("redirect 4000  client-first").is_err());
+        assert!(Reply::parse("redirect 4000 client-first ").is_err());
         assert!(Reply::parse("redirect").is_err());
         assert!(Reply::parse("name a b").is_err());
         assert!(Reply::parse("refuse a\nb").is_err());

@@ -1,11 +1,19 @@
-//! The preamble: the first bytes of every connection redirected to the engine listener, written
-//! by whoever redirected it (the shim right after its real `connect`, the `--seccomp`
-//! supervisor on the caller's socket) before the application's first byte.
+//! The preamble: the first bytes of every connection redirected to the engine listener that is
+//! not introduced by a [`source_tag`](crate::source_tag), written by whoever redirected it (the
+//! shim right after its real `connect`, the `--seccomp` supervisor on the caller's socket)
+//! before the application's first byte.
 //!
 //! Why (issue 15, measured): with the destination in the connection itself, the engine knows
 //! who connected and where to at accept, so the thread that accepts a connection serves it:
 //! no claim over the control channel, no table of claims by local port, no thread waiting for
 //! a claim that comes after the accept.
+//!
+//! Where every protocol at the destination has the client speak first (`Reply::Redirect`'s
+//! `client_first`), the shim sends the preamble with `MSG_MORE`: the kernel holds it until the
+//! application's first write and sends both in one segment, so the engine wakes once, with the
+//! request. An application that stays silent gets its preamble sent by the kernel's probe timer
+//! (from 200 ms, longer as the cached round-trip time grows); the engine waits for such a late
+//! preamble in its waiting room.
 //!
 //! Layout, [`LEN`] bytes, integers big-endian:
 //!

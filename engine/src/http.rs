@@ -17,6 +17,7 @@ use mocket_protocols::http::{
 use serde_json::{Map, Value, json};
 use socket2::SockRef;
 
+use super::listener::FIRST_READ;
 use super::{Claim, Engine, lock};
 use crate::journal::{Action, Event, JOURNAL_BODY, journal_body};
 use crate::record_proxy::PassUpstream;
@@ -69,9 +70,19 @@ impl Engine {
     /// Serves one connection to `claim.dest`. `tls` is the scheme of the connection
     /// (`https` entries match only on TLS connections). Each request gets the candidates of
     /// its own moment ([`Engine::entry_set`]): a keep-alive connection outlives test scopes.
-    pub(super) fn serve_http<S: Connection>(&self, mut stream: S, tls: bool, claim: &Claim) {
+    ///
+    /// `first`: what the client sent that was read already (by the accepting thread).
+    pub(super) fn serve_http<S: Connection>(
+        &self,
+        mut stream: S,
+        tls: bool,
+        claim: &Claim,
+        first: Vec<u8>,
+    ) {
         let mut parser = RequestParser::new();
-        let mut buf = vec![0u8; 64 * 1024];
+        parser.feed(&first);
+        let mut buf = first;
+        buf.resize(FIRST_READ, 0);
         let mut upstream = PassUpstream::default();
         loop {
             let flow = self.answer_parsed(&mut parser, &mut stream, tls, claim, &mut upstream);

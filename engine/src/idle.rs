@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use super::listener::{INLINE_WAIT, INLINE_WAITERS, readable_within};
+use super::listener::{ClientFirst, INLINE_WAIT, INLINE_WAITERS, read_ready, readable_within};
 use super::pool::Active;
+use super::scopes::EntrySet;
 use super::{Claim, Engine, lock};
 
 /// The variable that sets the idle timeout, in milliseconds (`0`: no timeout).
@@ -122,10 +123,22 @@ struct Room {
 #[derive(Default)]
 struct RoomShared {
     /// Connections handed to the waiting room, not yet watched.
-    arrivals: Mutex<Vec<(TcpStream, Claim)>>,
+    arrivals: Mutex<Vec<(TcpStream, Waiting)>>,
     /// How many times the loop has handled what `poll` returned.
     rounds: Mutex<u64>,
     round_done: Condvar,
+}
+
+/// What a connection in the waiting room waits for.
+pub(super) enum Waiting {
+    /// Its first byte: its preamble said who connected and where to.
+    Spoken(Claim),
+    /// Its preamble: the shim holds a client-first connection's preamble back until the
+    /// application writes (issue 15), and the kernel sends it alone only when its probe timer
+    /// fires, which can take seconds; the engine accepts it without data after
+    /// `TCP_DEFER_ACCEPT`. A connection that could have got its preamble at once is never
+    /// closed sooner than one that did.
+    Preamble,
 }
 
 const WAKE: Token = Token(0);
@@ -135,21 +148,54 @@ impl Engine {
     /// [`INLINE_WAIT`] (clients speak right after connecting: the waiting room would cost two
     /// more wake-ups), or from the waiting room. Falls back to waiting on a thread if the
     /// waiting room cannot start.
-    pub(super) fn serve_when_spoken(self: &Arc<Self>, stream: TcpStream, claim: Claim) {
+    ///
+    /// A client whose first bytes came with the preamble (the shim holds the preamble back for
+    /// them when the destination's protocols all have the client speak first) is served at once
+    /// with those bytes, read without waiting: no `poll`, no peek (issue 15). Bytes that come
+    /// within [`INLINE_WAIT`] are read once too, and handed to the driver instead of peeked at.
+    pub(super) fn serve_when_spoken(
+        self: &Arc<Self>,
+        stream: TcpStream,
+        claim: Claim,
+        set: EntrySet,
+        protocol: ClientFirst,
+    ) {
+        if let Some(first) = read_ready(&stream) {
+            self.connected(&claim);
+            return self.serve_spoken(stream, &claim, set, protocol, first);
+        }
         // The waiting room starts only when a connection needs it.
         let room = match self.spoke_soon(&stream) {
             true => None,
             false => self.room(),
         };
         match room {
-            Some(room) => {
-                (self.waiting_room.handed).fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-                lock(&room.shared.arrivals).push((stream, claim));
-                if room.waker.wake().is_err() {
-                    self.warn("cannot wake the waiting room of idle connections");
-                }
+            Some(room) => self.hand_over(&room, stream, Waiting::Spoken(claim)),
+            None => {
+                // It spoke (or the waiting room could not start: the driver's reads then wait).
+                let first = read_ready(&stream).unwrap_or_default();
+                self.connected(&claim);
+                self.serve_spoken(stream, &claim, set, protocol, first);
             }
-            None => Arc::clone(self).serve_claimed(stream, claim),
+        }
+    }
+
+    /// Watches a connection accepted before its preamble came (see [`Waiting::Preamble`]) in the
+    /// waiting room until it does, for at most the idle timeout; without a waiting room, this
+    /// thread waits for it as long as for any late preamble.
+    pub(super) fn serve_when_introduced(self: &Arc<Self>, stream: TcpStream) {
+        match self.room() {
+            Some(room) => self.hand_over(&room, stream, Waiting::Preamble),
+            None => self.serve_after_preamble(stream, true),
+        }
+    }
+
+    /// Hands `stream` to the waiting room, which watches it for what it waits for.
+    fn hand_over(&self, room: &Room, stream: TcpStream, waiting: Waiting) {
+        (self.waiting_room.handed).fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        lock(&room.shared.arrivals).push((stream, waiting));
+        if room.waker.wake().is_err() {
+            self.warn("cannot wake the waiting room of idle connections");
         }
     }
 
@@ -226,10 +272,14 @@ impl Engine {
                 match event.token() {
                     WAKE => self.admit(&poll, &mut parked, &shared.arrivals),
                     token => {
-                        if let Some((stream, claim)) = parked.take(&poll, token) {
+                        if let Some((stream, waiting)) = parked.take(&poll, token) {
                             let active = Active::new(&self);
                             let dispatched = self.run_connection(move || {
-                                Arc::clone(active.engine()).serve_claimed(stream, claim)
+                                let engine = Arc::clone(active.engine());
+                                match waiting {
+                                    Waiting::Spoken(claim) => engine.serve_claimed(stream, claim),
+                                    Waiting::Preamble => engine.serve_after_preamble(stream, true),
+                                }
                             });
                             if let Err(e) = dispatched {
                                 self.warn(&format!("cannot start a connection thread: {e}"));
@@ -238,11 +288,14 @@ impl Engine {
                     }
                 }
             }
-            for (stream, claim) in parked.expire(&poll, Instant::now()) {
+            for (stream, waiting) in parked.expire(&poll, Instant::now()) {
+                let who = match waiting {
+                    Waiting::Spoken(claim) => format!("to {} from pid {}", claim.dest, claim.pid),
+                    Waiting::Preamble => "to the engine, before its preamble,".into(),
+                };
                 self.info(&format!(
-                    "closed a connection to {} from pid {}: it sent nothing for the idle \
-                     timeout ({IDLE_TIMEOUT_VAR})",
-                    claim.dest, claim.pid
+                    "closed a connection {who}: it sent nothing for the idle timeout \
+                     ({IDLE_TIMEOUT_VAR})"
                 ));
                 drop(stream);
             }
@@ -281,11 +334,11 @@ impl Engine {
     }
 
     /// Registers the connections handed to the waiting room since its last wake-up.
-    fn admit(&self, poll: &Poll, parked: &mut Parked, arrivals: &Mutex<Vec<(TcpStream, Claim)>>) {
+    fn admit(&self, poll: &Poll, parked: &mut Parked, arrivals: &Mutex<Vec<(TcpStream, Waiting)>>) {
         let arrivals = std::mem::take(&mut *lock(arrivals));
         let deadline = self.idle_timeout.0.map(|t| Instant::now() + t);
-        for (stream, claim) in arrivals {
-            if let Err(e) = parked.add(poll, stream, claim, deadline) {
+        for (stream, waiting) in arrivals {
+            if let Err(e) = parked.add(poll, stream, waiting, deadline) {
                 self.warn(&format!("cannot watch an idle connection: {e}"));
             }
         }
@@ -295,7 +348,7 @@ impl Engine {
 /// The connections in the waiting room, by token and by deadline.
 #[derive(Default)]
 struct Parked {
-    by_token: HashMap<Token, (TcpStream, Claim, Option<Instant>)>,
+    by_token: HashMap<Token, (TcpStream, Waiting, Option<Instant>)>,
     deadlines: BTreeSet<(Instant, Token)>,
     next_token: usize,
 }
@@ -305,7 +358,7 @@ impl Parked {
         &mut self,
         poll: &Poll,
         stream: TcpStream,
-        claim: Claim,
+        waiting: Waiting,
         deadline: Option<Instant>,
     ) -> io::Result<()> {
         self.next_token = self.next_token.wrapping_add(1).max(1);
@@ -316,19 +369,19 @@ impl Parked {
         if let Some(deadline) = deadline {
             self.deadlines.insert((deadline, token));
         }
-        self.by_token.insert(token, (stream, claim, deadline));
+        self.by_token.insert(token, (stream, waiting, deadline));
         Ok(())
     }
 
-    fn take(&mut self, poll: &Poll, token: Token) -> Option<(TcpStream, Claim)> {
-        let (stream, claim, deadline) = self.by_token.remove(&token)?;
+    fn take(&mut self, poll: &Poll, token: Token) -> Option<(TcpStream, Waiting)> {
+        let (stream, waiting, deadline) = self.by_token.remove(&token)?;
         let _ = poll
             .registry()
             .deregister(&mut SourceFd(&stream.as_raw_fd()));
         if let Some(deadline) = deadline {
             self.deadlines.remove(&(deadline, token));
         }
-        Some((stream, claim))
+        Some((stream, waiting))
     }
 
     fn next_deadline(&self) -> Option<Instant> {
@@ -336,7 +389,7 @@ impl Parked {
     }
 
     /// Takes the connections whose deadline is past.
-    fn expire(&mut self, poll: &Poll, now: Instant) -> Vec<(TcpStream, Claim)> {
+    fn expire(&mut self, poll: &Poll, now: Instant) -> Vec<(TcpStream, Waiting)> {
         let mut expired = Vec::new();
         while let Some(&(deadline, token)) = self.deadlines.first() {
             if deadline > now {
@@ -424,12 +477,12 @@ mod tests {
             .add(
                 &poll,
                 talker_server,
-                claim(),
+                Waiting::Spoken(claim()),
                 Some(now + Duration::from_secs(60)),
             )
             .unwrap();
         parked
-            .add(&poll, silent_server, claim(), Some(soon))
+            .add(&poll, silent_server, Waiting::Spoken(claim()), Some(soon))
             .unwrap();
         assert_eq!(parked.next_deadline(), Some(soon));
         assert!(parked.expire(&poll, now).is_empty());

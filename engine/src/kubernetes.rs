@@ -27,8 +27,9 @@ use mocket_protocols::kubernetes::{
 use serde_json::json;
 
 use super::http::{Connection, Flow, perform, refuse, request_json, write};
+use super::listener::FIRST_READ;
 use super::scopes::EntrySet;
-use super::tls::TLS_HANDSHAKE;
+use super::tls::speaks_tls;
 use super::{Claim, Engine, lock};
 use crate::journal::Action;
 use mocket_config::Entry;
@@ -90,23 +91,28 @@ fn unix_now() -> u64 {
 
 impl Engine {
     /// Serves a connection to a `kubernetes` destination, over TLS or plaintext, whichever the
-    /// client speaks.
-    pub(super) fn serve_kubernetes(&self, stream: TcpStream, claim: &Claim, set: &EntrySet) {
+    /// client speaks; `first`: what the client sent that was read already.
+    pub(super) fn serve_kubernetes(
+        &self,
+        stream: TcpStream,
+        claim: &Claim,
+        set: &EntrySet,
+        first: Vec<u8>,
+    ) {
         let Some(index) = set
             .ids()
             .find(|&i| matches!(set.entry(i), Entry::Kubernetes(_)))
         else {
             return;
         };
-        let mut first = [0u8; 1];
-        match stream.peek(&mut first) {
-            Ok(1) if first[0] == TLS_HANDSHAKE => {
-                if let Some(tls) = self.terminate_tls(stream, claim) {
-                    self.serve_api(tls, claim, set, index);
+        match speaks_tls(&stream, &first) {
+            Some(true) => {
+                if let Some(tls) = self.terminate_tls(stream, claim, &first) {
+                    self.serve_api(tls, claim, set, index, Vec::new());
                 }
             }
-            Ok(1) => self.serve_api(stream, claim, set, index),
-            _ => {}
+            Some(false) => self.serve_api(stream, claim, set, index, first),
+            None => {}
         }
     }
 
@@ -118,12 +124,21 @@ impl Engine {
     }
 
     /// Answers the requests of one connection in order.
-    fn serve_api<S: Connection>(&self, mut stream: S, claim: &Claim, set: &EntrySet, index: usize) {
+    fn serve_api<S: Connection>(
+        &self,
+        mut stream: S,
+        claim: &Claim,
+        set: &EntrySet,
+        index: usize,
+        first: Vec<u8>,
+    ) {
         let server = self
             .kubernetes
             .server(&claim.dest, Self::kubernetes_entry(set, index));
         let mut parser = RequestParser::new();
-        let mut buf = vec![0u8; 64 * 1024];
+        parser.feed(&first);
+        let mut buf = first;
+        buf.resize(FIRST_READ, 0);
         let max_body = self.max_body();
         loop {
             loop {

@@ -38,6 +38,7 @@ mod redis;
 pub mod scopes;
 mod seccomp;
 mod serve;
+mod source_tags;
 mod tcp;
 mod tls;
 pub mod trust;
@@ -45,7 +46,7 @@ pub mod trust;
 pub use mocket_control as control;
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -130,6 +131,8 @@ pub struct Engine {
     upstream_tls: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
     /// Under `--seccomp`: the shim's passed connects, which the filter then sees again.
     shim_passes: seccomp::ShimPasses,
+    /// The source tags handed out with redirects, and whom each stands for.
+    source_tags: source_tags::SourceTags,
     /// The test scopes of the control protocol, their leases and sessions.
     scopes: scopes::Scopes,
 }
@@ -236,6 +239,7 @@ impl Engine {
             recorder,
             upstream_tls: std::sync::OnceLock::new(),
             shim_passes: seccomp::ShimPasses::default(),
+            source_tags: source_tags::SourceTags::default(),
             scopes: scopes::Scopes::new(file_entries, lease_timeout),
         })
     }
@@ -416,8 +420,25 @@ impl Engine {
             // changes, so this decision lasts; a scope's lease ends, and a real address may
             // later be judged by another name.
             let lasting = fake && (in_file || recorded);
+            // A scope's entries may change later; what the client then gets is at most a
+            // greeting that waits for its first bytes (or the kernel's 200 ms). Only a client
+            // that speaks first is introduced by its address (a source tag): the listener
+            // accepts a connection once its first bytes arrive.
+            let client_first = mocked
+                && self
+                    .entry_set(&dest)
+                    .is_some_and(|set| listener::ClientFirst::throughout(&set));
+            let from = match client_first {
+                true => self.source_tags.tag(pid, SocketAddr::new(addr, port)),
+                false => None,
+            };
             return match self.listener_port() {
-                Ok(port) => Reply::Redirect { port, lasting },
+                Ok(port) => Reply::Redirect {
+                    port,
+                    lasting,
+                    client_first,
+                    from,
+                },
                 Err(e) => Reply::Refuse(format!(
                     "cannot redirect {dest}: engine listener failed: {e}"
                 )),

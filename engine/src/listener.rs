@@ -14,10 +14,12 @@ use rustix::net::RecvFlags;
 
 use super::idle::IdleTimeout;
 use super::pool::Active;
+use super::source_tags::SourceTags;
 use super::{Claim, Engine, lock};
 use crate::control::Reply;
 use crate::control::preamble::{self, Preamble, PreambleError};
 use crate::journal::Action;
+use crate::scopes::EntrySet;
 use mocket_config::Kind;
 use mocket_protocols::field::Destination;
 
@@ -156,7 +158,9 @@ impl Engine {
             }
             let accepted = self.accept_one(&listener, "the engine listener");
             let others = self.acceptors.fetch_sub(1, Ordering::AcqRel) - 1;
-            let Some(stream) = accepted else { continue };
+            let Some((stream, peer)) = accepted else {
+                continue;
+            };
             let active = Active::new(&self);
             if others == 0 {
                 let engine = Arc::clone(&self);
@@ -166,12 +170,12 @@ impl Engine {
                     // then accept again (the listen backlog holds new clients meanwhile).
                     // Queuing it would leave it to a free thread, and with every thread busy
                     // the only one that could come free is this one, which would be accepting.
-                    self.serve_accepted(stream);
+                    self.serve_accepted(stream, peer);
                     drop(active);
                     continue;
                 }
             }
-            self.serve_accepted(stream);
+            self.serve_accepted(stream, peer);
             drop(active);
             if self.pool.has_queued() {
                 return; // Connections wait for a thread: this one takes them first.
@@ -201,7 +205,7 @@ impl Engine {
         mut handle: impl FnMut(TcpStream),
     ) {
         loop {
-            if let Some(stream) = self.accept_one(listener, name) {
+            if let Some((stream, _)) = self.accept_one(listener, name) {
                 handle(stream);
             }
         }
@@ -210,10 +214,10 @@ impl Engine {
     /// Accepts one connection on `listener`, after waiting while too many connections wait for
     /// a thread; `None` after a failed accept, pausing (and saying why, once in a while) when
     /// out of file descriptors instead of spinning.
-    fn accept_one(&self, listener: &TcpListener, name: &str) -> Option<TcpStream> {
+    fn accept_one(&self, listener: &TcpListener, name: &str) -> Option<(TcpStream, SocketAddr)> {
         self.pool.wait_for_room();
         match listener.accept() {
-            Ok((stream, _)) => return Some(stream),
+            Ok(accepted) => return Some(accepted),
             Err(e) if out_of_fds(&e) => {
                 self.warn_fd_limit(name, &e);
                 thread::sleep(FD_BACKOFF);
@@ -233,35 +237,58 @@ impl Engine {
         }
     }
 
-    /// Serves a connection of the engine listener on this thread once its preamble says who
-    /// connected and where to; one without a whole, valid preamble is closed and logged.
-    fn serve_accepted(self: &Arc<Self>, stream: TcpStream) {
-        let preamble = match read_preamble(&stream) {
+    /// Serves a connection of the engine listener on this thread once its source tag (from
+    /// `peer`) or its preamble says who connected and where to; one with neither a tag this
+    /// engine issued nor a whole, valid preamble is closed and logged.
+    fn serve_accepted(self: &Arc<Self>, stream: TcpStream, peer: SocketAddr) {
+        if !SourceTags::is_tag_address(peer.ip()) {
+            return self.serve_after_preamble(stream, false);
+        }
+        match self.source_tags.tagged(peer.ip()) {
+            Some(who) => self.serve_introduced(stream, who.pid, who.dest),
+            None => self.refuse_unintroduced(&stream, &Unintroduced::UnknownTag),
+        }
+    }
+
+    /// Serves a connection without a source tag once its preamble says who connected and
+    /// where to; one without a whole, valid preamble is closed and logged. One with no byte of
+    /// it yet goes to the waiting room, unless `waited` (it comes from there):
+    /// `TCP_DEFER_ACCEPT` let it be accepted without data, so its preamble is held by the
+    /// kernel until the application writes (a client-first redirect, issue 15).
+    pub(super) fn serve_after_preamble(self: &Arc<Self>, stream: TcpStream, waited: bool) {
+        let preamble = match read_preamble(&stream, waited) {
             Ok(preamble) => preamble,
-            Err(PreambleRead::Closed) => return, // Connected and closed at once: nothing to serve.
+            Err(Unintroduced::Closed) => return, // Connected and closed at once: nothing to serve.
+            Err(Unintroduced::NotYet) => return self.serve_when_introduced(stream),
             Err(why) => return self.refuse_unintroduced(&stream, &why),
         };
-        match self.host_of(preamble.addr) {
+        let dest = SocketAddr::new(preamble.addr, preamble.port);
+        self.serve_introduced(stream, preamble.pid, dest);
+    }
+
+    /// Serves a connection from process `pid`, which meant to connect to `to`.
+    fn serve_introduced(self: &Arc<Self>, stream: TcpStream, pid: u32, to: SocketAddr) {
+        match self.host_of(to.ip()) {
             Ok((host, _)) => {
-                let dest = Destination::new(&host, preamble.port);
+                let dest = Destination::new(&host, to.port());
                 let claim = Claim {
-                    pid: preamble.pid,
+                    pid,
                     dest,
-                    local: Some(std::net::SocketAddr::new(preamble.addr, preamble.port)),
+                    local: Some(to),
                 };
                 Arc::clone(self).serve(stream, claim);
             }
             Err(Reply::Refuse(why)) => {
-                self.refuse_unintroduced(&stream, &PreambleRead::Refused(why))
+                self.refuse_unintroduced(&stream, &Unintroduced::Refused(why))
             }
             Err(other) => {
-                self.refuse_unintroduced(&stream, &PreambleRead::Refused(format!("{other:?}")))
+                self.refuse_unintroduced(&stream, &Unintroduced::Refused(format!("{other:?}")))
             }
         }
     }
 
     /// Says why a connection to the engine listener is closed without being served.
-    fn refuse_unintroduced(&self, stream: &TcpStream, why: &PreambleRead) {
+    fn refuse_unintroduced(&self, stream: &TcpStream, why: &Unintroduced) {
         self.warn(&format!(
             "closed a connection to the engine from {} without serving it: {why}",
             stream
@@ -273,18 +300,12 @@ impl Engine {
     /// Serves a claimed connection: protocols whose client speaks first wait for it in the
     /// waiting room (no thread), the others are served at once.
     pub(super) fn serve(self: Arc<Self>, stream: TcpStream, claim: Claim) {
-        let client_first = self.entry_set(&claim.dest).is_some_and(|set| {
-            set.ids().next().is_some_and(|i| {
-                matches!(
-                    set.entry(i).kind(),
-                    Kind::Http | Kind::Redis | Kind::Kubernetes
-                )
-            })
-        });
-        if client_first {
-            self.serve_when_spoken(stream, claim);
-        } else {
-            self.serve_claimed(stream, claim);
+        let spoken = self
+            .entry_set(&claim.dest)
+            .and_then(|set| ClientFirst::serving(&set).map(|protocol| (set, protocol)));
+        match spoken {
+            Some((set, protocol)) => self.serve_when_spoken(stream, claim, set, protocol),
+            None => self.serve_claimed(stream, claim),
         }
     }
 
@@ -302,17 +323,103 @@ impl Engine {
             IdleTimeout(None).apply(&stream);
             return self.serve_recorded(stream, &claim);
         }
+        self.connected(&claim);
+        let Some(kind) = set.ids().next().map(|i| set.entry(i).kind()) else {
+            let event = claim.event("tcp", Action::Unmatched);
+            return self.count_unmatched(&claim, "tcp", "no entry".into(), event);
+        };
+        match ClientFirst::of(kind) {
+            Some(protocol) => self.serve_spoken(stream, &claim, set, protocol, Vec::new()),
+            None => self.serve_tcp(stream, &claim, &set),
+        }
+    }
+
+    /// Says (at level info) that a claimed connection is served.
+    pub(super) fn connected(&self, claim: &Claim) {
         self.info(&format!("pid {} connected to {}", claim.pid, claim.dest));
-        let kind = set.ids().next().map(|i| set.entry(i).kind());
+    }
+
+    /// Serves a connection of a protocol whose client speaks first with the driver of
+    /// `protocol`, `first` being what the client sent that was read already (or nothing).
+    pub(super) fn serve_spoken(
+        &self,
+        stream: TcpStream,
+        claim: &Claim,
+        set: EntrySet,
+        protocol: ClientFirst,
+        first: Vec<u8>,
+    ) {
+        match protocol {
+            ClientFirst::Http => self.serve_http_or_https(stream, claim, first),
+            ClientFirst::Redis => self.serve_redis(stream, claim, set, first),
+            ClientFirst::Kubernetes => self.serve_kubernetes(stream, claim, &set, first),
+        }
+    }
+}
+
+/// A protocol whose client speaks first: the engine reads before it writes anything. Knowing
+/// it lets the shim hold a connection's preamble back until the client's first bytes, so that
+/// both travel in one segment (`Reply::Redirect`'s `client_first`, issue 15), and lets the
+/// thread that accepted a connection read those bytes before it picks the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ClientFirst {
+    /// HTTP, or HTTPS: a TLS client speaks first too (its ClientHello).
+    Http,
+    Redis,
+    /// An HTTP or HTTPS API server.
+    Kubernetes,
+}
+
+impl ClientFirst {
+    /// The protocol of `kind` when its client speaks first; `None` for raw TCP, whose entries
+    /// may greet the client before it says anything.
+    pub(super) fn of(kind: Kind) -> Option<ClientFirst> {
         match kind {
-            Some(Kind::Http) => self.serve_http_or_https(stream, &claim),
-            Some(Kind::Redis) => self.serve_redis(stream, &claim, set),
-            Some(Kind::Tcp) => self.serve_tcp(stream, &claim, &set),
-            Some(Kind::Kubernetes) => self.serve_kubernetes(stream, &claim, &set),
-            None => {
-                let event = claim.event("tcp", Action::Unmatched);
-                self.count_unmatched(&claim, "tcp", "no entry".into(), event);
+            Kind::Http => Some(ClientFirst::Http),
+            Kind::Redis => Some(ClientFirst::Redis),
+            Kind::Kubernetes => Some(ClientFirst::Kubernetes),
+            Kind::Tcp => None,
+        }
+    }
+
+    /// The protocol a connection to `set` is served with now (that of its first candidate),
+    /// when its client speaks first.
+    pub(super) fn serving(set: &EntrySet) -> Option<ClientFirst> {
+        let first = set.ids().next()?;
+        ClientFirst::of(set.entry(first).kind())
+    }
+
+    /// Whether every candidate of `set` is of a protocol whose client speaks first (and there
+    /// is one): then whichever serves a connection, the engine never writes first, even after
+    /// some entries are used up. A destination without entries is recorded or refused, where
+    /// the real server may greet.
+    pub(super) fn throughout(set: &EntrySet) -> bool {
+        !set.is_empty()
+            && set
+                .ids()
+                .all(|i| ClientFirst::of(set.entry(i).kind()).is_some())
+    }
+}
+
+/// How many bytes the thread that accepted a connection reads at once of a client that spoke
+/// first (the drivers' read size).
+pub(super) const FIRST_READ: usize = 64 * 1024;
+
+/// What the client of `stream` has sent already, read without waiting (one `recvfrom`): a
+/// request that came with the preamble (one segment) needs no `poll` and no peek before it is
+/// served. `None` when nothing is there yet, and at the end of the stream or an error (which the
+/// driver's own read meets again).
+pub(super) fn read_ready(stream: &TcpStream) -> Option<Vec<u8>> {
+    let mut first = vec![0u8; FIRST_READ];
+    loop {
+        match rustix::net::recv(stream, &mut first, RecvFlags::DONTWAIT) {
+            Ok((_, 0)) => return None,
+            Ok((_, n)) => {
+                first.truncate(n);
+                return Some(first);
             }
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return None,
         }
     }
 }
@@ -327,64 +434,79 @@ fn listen(addr: SocketAddr) -> io::Result<Socket> {
 
 /// Why no preamble was read from a connection.
 #[derive(Debug)]
-enum PreambleRead {
+enum Unintroduced {
     /// The client closed the connection before sending anything.
     Closed,
+    /// Nothing has come yet, and the caller does not wait for the first byte.
+    NotYet,
     /// Fewer bytes than a preamble within [`PREAMBLE_WAIT`], or a read error.
     Missing { got: usize, why: String },
     /// The bytes are not a preamble.
     Garbled(PreambleError),
     /// The preamble names an address the engine cannot serve.
     Refused(String),
+    /// The connection comes from a source tag's address this engine never issued.
+    UnknownTag,
 }
 
-impl std::fmt::Display for PreambleRead {
+impl std::fmt::Display for Unintroduced {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            PreambleRead::Closed => write!(f, "the client closed it at once"),
-            PreambleRead::Missing { got, why } => write!(
+            Unintroduced::Closed => write!(f, "the client closed it at once"),
+            Unintroduced::NotYet => write!(f, "nothing came yet"),
+            Unintroduced::Missing { got, why } => write!(
                 f,
                 "{why} after {got} of the {} bytes of mocket's preamble (only connections \
                  redirected by libmocket.so or `mocket run --seccomp` may connect to the \
                  engine's port)",
                 preamble::LEN
             ),
-            PreambleRead::Garbled(e) => write!(f, "{e}"),
-            PreambleRead::Refused(why) => write!(f, "{why}"),
+            Unintroduced::Garbled(e) => write!(f, "{e}"),
+            Unintroduced::Refused(why) => write!(f, "{why}"),
+            Unintroduced::UnknownTag => write!(
+                f,
+                "it comes from a source-tag address this engine never handed out (only \
+                 connections redirected by libmocket.so may connect to the engine's port)"
+            ),
         }
     }
 }
 
 /// Reads exactly the [`preamble::LEN`] bytes of a connection's preamble, waiting at most
 /// [`PREAMBLE_WAIT`]; never a byte of what follows. Normally one `recvfrom`: the shim wrote
-/// the preamble before its `connect` returned.
-fn read_preamble(stream: &TcpStream) -> Result<Preamble, PreambleRead> {
+/// the preamble before its `connect` returned (and `TCP_DEFER_ACCEPT` wakes `accept` once
+/// bytes came). Without `wait_for_first`, a connection with nothing to read yet is
+/// [`Unintroduced::NotYet`] at once.
+fn read_preamble(stream: &TcpStream, wait_for_first: bool) -> Result<Preamble, Unintroduced> {
     let mut buf = [0u8; preamble::LEN];
     let mut got = 0;
     let deadline = Instant::now() + PREAMBLE_WAIT;
     while got < buf.len() {
         match rustix::net::recv(stream, &mut buf[got..], RecvFlags::DONTWAIT) {
-            Ok((_, 0)) if got == 0 => return Err(PreambleRead::Closed),
+            Ok((_, 0)) if got == 0 => return Err(Unintroduced::Closed),
             Ok((_, 0)) => {
                 let why = "the client closed the connection".into();
-                return Err(PreambleRead::Missing { got, why });
+                return Err(Unintroduced::Missing { got, why });
             }
             Ok((_, n)) => got += n,
+            Err(rustix::io::Errno::AGAIN) if got == 0 && !wait_for_first => {
+                return Err(Unintroduced::NotYet);
+            }
             Err(rustix::io::Errno::AGAIN) => {
                 if !readable_within(stream, deadline.saturating_duration_since(Instant::now())) {
                     let why = format!("nothing more came within {} s", PREAMBLE_WAIT.as_secs());
-                    return Err(PreambleRead::Missing { got, why });
+                    return Err(Unintroduced::Missing { got, why });
                 }
             }
             Err(rustix::io::Errno::INTR) => {}
-            Err(rustix::io::Errno::CONNRESET) if got == 0 => return Err(PreambleRead::Closed),
+            Err(rustix::io::Errno::CONNRESET) if got == 0 => return Err(Unintroduced::Closed),
             Err(e) => {
                 let why = format!("reading failed ({e})");
-                return Err(PreambleRead::Missing { got, why });
+                return Err(Unintroduced::Missing { got, why });
             }
         }
     }
-    Preamble::decode(&buf).map_err(PreambleRead::Garbled)
+    Preamble::decode(&buf).map_err(Unintroduced::Garbled)
 }
 
 /// Whether `stream` has something to read (or was closed) within `wait`: one `poll`, no socket
@@ -513,6 +635,69 @@ mod tests {
         assert!(written.contains(r#""host":"a.test""#), "{written}");
     }
 
+    /// A connection from the source tag its route named is served with no preamble, in the
+    /// name of the process that asked for the route; a raw TCP destination (its server may
+    /// greet first) gets no tag.
+    #[test]
+    fn a_tagged_connection_needs_no_preamble() {
+        use crate::control::{Request, Transport};
+        let journal_file =
+            std::env::temp_dir().join(format!("mocket-tag-journal-{}.jsonl", std::process::id()));
+        let journal = crate::journal::Journal::open(Some(&journal_file)).unwrap();
+        let mocks = r#"{"entries": [
+            {"http": "GET http://a.test/", "response": {"body": "fine"}},
+            {"tcp": "b.test:9000", "greeting": "hi\r\n", "response": "ok"}
+        ]}"#;
+        let config = mocket_config::Config::parse(mocks, "m.json", ".".as_ref()).map(Arc::new);
+        let engine = Engine::with_config(config, mocket_config::LogLevel::Error, journal, None);
+        let route = |name: &str, port| {
+            let Reply::Fake(ip) = engine.handle(Request::Resolve {
+                pid: 77,
+                name: name.into(),
+            }) else {
+                panic!("no fake address")
+            };
+            engine.handle(Request::Route {
+                pid: 77,
+                transport: Transport::Tcp,
+                addr: ip.into(),
+                port,
+            })
+        };
+        let Reply::Redirect { from: None, .. } = route("b.test", 9000) else {
+            panic!("a raw TCP destination was tagged")
+        };
+        let Reply::Redirect {
+            port,
+            from: Some(tag),
+            ..
+        } = route("a.test", 80)
+        else {
+            panic!("not redirected with a tag")
+        };
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        socket
+            .bind(&SocketAddr::from((tag.address(), 0)).into())
+            .unwrap();
+        socket
+            .connect(&SocketAddr::from((Ipv4Addr::LOCALHOST, port)).into())
+            .unwrap();
+        let mut stream = TcpStream::from(socket);
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        assert!(response.ends_with("fine"), "{response:?}");
+        engine.wait_idle(Duration::from_secs(5));
+        let written = std::fs::read_to_string(&journal_file).unwrap();
+        let _ = std::fs::remove_file(&journal_file);
+        assert!(written.contains(r#""pid":77"#), "{written}");
+    }
+
     /// A connection whose first bytes are not a whole, valid preamble is closed unanswered,
     /// never served from a guess; the next connection is served.
     #[test]
@@ -567,7 +752,7 @@ mod tests {
         thread::sleep(Duration::from_millis(20));
         client.write_all(&bytes[5..]).unwrap();
         client.write_all(b"GET").unwrap();
-        assert_eq!(read_preamble(&server).unwrap(), sent);
+        assert_eq!(read_preamble(&server, true).unwrap(), sent);
         let mut rest = [0u8; 3];
         (&server).read_exact(&mut rest).unwrap();
         assert_eq!(&rest, b"GET");
@@ -575,14 +760,17 @@ mod tests {
         let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
         drop(client);
-        assert!(matches!(read_preamble(&server), Err(PreambleRead::Closed)));
+        assert!(matches!(
+            read_preamble(&server, true),
+            Err(Unintroduced::Closed)
+        ));
         client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
         client.write_all(b"MKT").unwrap();
         let start = Instant::now();
-        let read = read_preamble(&server);
+        let read = read_preamble(&server, true);
         assert!(
-            matches!(read, Err(PreambleRead::Missing { got: 3, .. })),
+            matches!(read, Err(Unintroduced::Missing { got: 3, .. })),
             "{read:?}"
         );
         assert!(start.elapsed() >= PREAMBLE_WAIT);
@@ -612,6 +800,111 @@ mod tests {
             "{} threads",
             engine.pool.threads()
         );
+    }
+
+    /// Connects like the shim to a destination whose client speaks first: the preamble and
+    /// the client's `first` bytes in one write (one segment), as `MSG_MORE` sends them.
+    fn coalesced(engine: &Arc<Engine>, host: &str, port: u16, first: &[u8]) -> TcpStream {
+        use crate::control::{Request, Transport};
+        let ip = engine.fake_ip_of(host).unwrap();
+        let route = Request::Route {
+            pid: 1,
+            transport: Transport::Tcp,
+            addr: ip.into(),
+            port,
+        };
+        let Reply::Redirect {
+            port: engine_port,
+            client_first: true,
+            ..
+        } = engine.handle(route)
+        else {
+            panic!("not a client-first redirect")
+        };
+        let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, engine_port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let preamble = Preamble {
+            pid: 7,
+            addr: ip.into(),
+            port,
+        };
+        let mut bytes = preamble.encode().to_vec();
+        bytes.extend_from_slice(first);
+        stream.write_all(&bytes).unwrap();
+        stream
+    }
+
+    /// First bytes that came with the preamble are read by the accepting thread and handed to
+    /// the driver, none lost or read twice: HTTP (two pipelined requests, the second cut in
+    /// half) and Redis.
+    #[test]
+    fn first_bytes_that_came_with_the_preamble_are_served() {
+        let engine = super::super::tests::engine(
+            r#"{"entries": [
+                {"http": "GET http://a.test/", "response": {"body": "fine"}},
+                {"redis": "r.test:6379", "command": ["GET", "k"], "response": "v"}]}"#,
+        );
+        let mut http = coalesced(
+            &engine,
+            "a.test",
+            80,
+            b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\nGET / HTTP/1.1\r\nHost: a.t",
+        );
+        thread::sleep(Duration::from_millis(20));
+        http.write_all(b"est\r\nConnection: close\r\n\r\n").unwrap();
+        let mut response = String::new();
+        http.read_to_string(&mut response).unwrap();
+        assert_eq!(response.matches("fine").count(), 2, "{response:?}");
+        let mut redis = coalesced(&engine, "r.test", 6379, b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
+        let mut reply = [0u8; 7];
+        redis.read_exact(&mut reply).unwrap();
+        assert_eq!(&reply, b"$1\r\nv\r\n");
+        assert!(
+            !engine.waiting_room.is_open(),
+            "the waiting room was needed"
+        );
+    }
+
+    /// A client-first connection whose preamble the kernel holds for seconds (until the
+    /// application writes, or its probe timer fires late) is accepted without data once
+    /// `TCP_DEFER_ACCEPT` expires: it waits in the waiting room for its preamble, as a
+    /// connection whose preamble came at once waits there for its request, instead of being
+    /// closed [`PREAMBLE_WAIT`] after the accept.
+    #[test]
+    fn a_preamble_held_past_the_deferred_accept_is_still_served() {
+        let engine = super::super::tests::engine(ONE_ENTRY);
+        let response = get_with(&engine, Duration::ZERO, |p| {
+            thread::sleep(PREAMBLE_WAIT * 3);
+            p.encode().to_vec()
+        });
+        assert!(response.ends_with("fine"), "{response:?}");
+        assert!(engine.waiting_room.is_open(), "served without waiting");
+    }
+
+    /// The accepting thread's read never waits: what is there, or nothing at once.
+    #[test]
+    fn first_bytes_are_read_without_waiting() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let start = Instant::now();
+        assert_eq!(read_ready(&server), None);
+        assert!(start.elapsed() < Duration::from_secs(1), "it waited");
+        client.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+        thread::sleep(Duration::from_millis(20));
+        assert_eq!(
+            read_ready(&server).as_deref(),
+            Some(&b"GET / HTTP/1.1\r\n"[..])
+        );
+        assert_eq!(read_ready(&server), None);
+        drop(client);
+        thread::sleep(Duration::from_millis(20));
+        assert_eq!(read_ready(&server), None, "the end of the stream");
     }
 
     #[test]

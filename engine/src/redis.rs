@@ -34,6 +34,7 @@ use mocket_protocols::redis::{
 };
 use serde_json::json;
 
+use super::listener::FIRST_READ;
 use super::{Claim, Engine, lock};
 use crate::journal::{Action, Event};
 use crate::scopes::log::command_object;
@@ -261,7 +262,14 @@ impl Engine {
     /// Serves one connection with the redis entries of `set`, picked again before each batch
     /// of commands when the candidates changed (another test scope holds the destination, or
     /// the holder registered more entries): a pooled connection outlives test scopes.
-    pub(super) fn serve_redis(&self, mut stream: TcpStream, claim: &Claim, set: EntrySet) {
+    /// `first`: what the client sent that was read already (by the accepting thread).
+    pub(super) fn serve_redis(
+        &self,
+        mut stream: TcpStream,
+        claim: &Claim,
+        set: EntrySet,
+        first: Vec<u8>,
+    ) {
         let Ok(link) = Link::new(&stream, claim) else {
             return;
         };
@@ -269,9 +277,15 @@ impl Engine {
         let id = self.redis.next_client_id.fetch_add(1, Ordering::Relaxed) + 1;
         let mut binding = self.bind_redis(set, claim, id, &link, None);
         let mut session = Session::new(id);
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut ready = first.len();
+        let mut buf = first;
+        buf.resize(FIRST_READ.max(ready), 0);
         loop {
-            let n = match stream.read(&mut buf) {
+            let read = match std::mem::take(&mut ready) {
+                0 => stream.read(&mut buf),
+                n => Ok(n),
+            };
+            let n = match read {
                 // A subscriber waits for messages as long as it likes, as with Redis.
                 Err(e) if super::idle::timed_out(&e) && session.conn.waits_for_pushes() => continue,
                 Ok(0) | Err(_) => break,

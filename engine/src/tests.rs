@@ -278,3 +278,94 @@ fn only_file_entries_on_fake_addresses_make_a_lasting_redirect() {
         Reply::Redirect { lasting: false, .. }
     ));
 }
+
+/// Whether `route` told the shim that the client speaks first at a destination.
+fn client_first(reply: Reply) -> bool {
+    match reply {
+        Reply::Redirect { client_first, .. } => client_first,
+        other => panic!("not redirected: {other:?}"),
+    }
+}
+
+/// A redirect says the client speaks first (the shim may hold the preamble back for the
+/// application's first bytes) only when every entry at the destination is HTTP(S), Redis or
+/// Kubernetes: never where a raw TCP entry may greet, alone or among others.
+#[test]
+fn only_protocols_whose_client_speaks_first_make_a_client_first_redirect() {
+    let e = engine(
+        r#"{"entries": [
+            {"http": "GET http://web.test/", "response": {}},
+            {"http": "GET https://secure.test/", "response": {}},
+            {"redis": "cache.test:6379", "emulate": true},
+            {"kubernetes": "https://kube.test:6443"},
+            {"tcp": "smtp.test:25", "greeting": "220 ready\r\n", "response": "250 ok\r\n"},
+            {"tcp": "echo.test:7", "response": "x"},
+            {"http": "GET http://mixed.test:8000/", "response": {}},
+            {"tcp": "mixed.test:8000", "greeting": "hello\r\n", "response": "x"},
+            {"http": "GET http://10.1.1.1:2/", "response": {}}]}"#,
+    );
+    let at = |host: &str, port| route(&e, &e.fake_ip_of(host).unwrap().to_string(), port);
+    assert!(client_first(at("web.test", 80)));
+    assert!(client_first(at("secure.test", 443)));
+    assert!(client_first(at("cache.test", 6379)));
+    assert!(client_first(at("kube.test", 6443)));
+    assert!(!client_first(at("smtp.test", 25)));
+    assert!(!client_first(at("echo.test", 7)));
+    assert!(!client_first(at("mixed.test", 8000)));
+    // A real address: not lasting, but its protocol is known as well.
+    assert!(matches!(
+        route(&e, "10.1.1.1", 2),
+        Reply::Redirect {
+            lasting: false,
+            client_first: true,
+            ..
+        }
+    ));
+    assert!(matches!(
+        at("web.test", 80),
+        Reply::Redirect {
+            lasting: true,
+            client_first: true,
+            ..
+        }
+    ));
+}
+
+/// A recorded destination (no entries) never makes a client-first redirect: the real server
+/// behind the record proxy may greet (SMTP, MySQL).
+#[test]
+fn a_recorded_destination_is_not_client_first() {
+    let dir = std::env::temp_dir().join(format!("mocket-client-first-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut config = Config::parse(
+        r#"{"entries": [{"http": "GET http://web.test/", "response": {}}]}"#,
+        "m.json",
+        Path::new("."),
+    )
+    .unwrap();
+    config.record = Some(mocket_recordings::RecordSettings {
+        dir: dir.clone(),
+        namespace: "default".into(),
+        mode: mocket_recordings::Mode::default(),
+        upstream_ca: None,
+        redactor: mocket_recordings::Redactor::default(),
+        matcher: Default::default(),
+    });
+    let e = Engine::with_config(
+        Ok(Arc::new(config)),
+        LogLevel::Error,
+        Journal::default(),
+        None,
+    );
+    assert!(e.recorder.is_some(), "not recording");
+    let Reply::Fake(ip) = e.handle(Request::Resolve {
+        pid: 1,
+        name: "db.example.com".into(),
+    }) else {
+        panic!("no fake address")
+    };
+    assert!(!client_first(route(&e, &ip.to_string(), 3306)));
+    let web = e.fake_ip_of("web.test").unwrap().to_string();
+    assert!(client_first(route(&e, &web, 80)));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -37,25 +37,54 @@ fn abandoned(e: &io::Error) -> bool {
 }
 
 /// Reads until the client's whole ClientHello is in (each read bounded by the idle timeout set
-/// on `stream`), so the server config can be picked by the name it asks for.
-fn read_client_hello(stream: &mut TcpStream) -> io::Result<Accepted> {
+/// on `stream`), starting with `first`, bytes of the client already read, so the server config
+/// can be picked by the name it asks for. Returns the hello and what is left of `first` (the
+/// acceptor reads 4 KB at a time: a client may have sent more before the hello was whole).
+fn read_client_hello<'a>(stream: &TcpStream, first: &'a [u8]) -> io::Result<(Accepted, &'a [u8])> {
     let mut acceptor = Acceptor::default();
+    let mut alerts = stream;
+    let mut source = io::Read::chain(first, stream);
     loop {
-        match acceptor.read_tls(stream) {
+        match acceptor.read_tls(&mut source) {
             Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
         match acceptor.accept() {
-            Ok(Some(accepted)) => return Ok(accepted),
+            Ok(Some(accepted)) => return Ok((accepted, source.into_inner().0)),
             Ok(None) => {}
             Err((error, mut alert)) => {
-                let _ = alert.write_all(stream);
+                let _ = alert.write_all(&mut alerts);
                 return Err(io::Error::new(io::ErrorKind::InvalidData, error));
             }
         }
     }
+}
+
+/// Whether a client speaks TLS, from its first byte: the first of `first` (bytes already read),
+/// else one peeked at; `None` when the client closed or failed before sending any.
+pub(super) fn speaks_tls(stream: &TcpStream, first: &[u8]) -> Option<bool> {
+    if let Some(&byte) = first.first() {
+        return Some(byte == TLS_HANDSHAKE);
+    }
+    let mut peeked = [0u8; 1];
+    match stream.peek(&mut peeked) {
+        Ok(1) => Some(peeked[0] == TLS_HANDSHAKE),
+        _ => None,
+    }
+}
+
+/// Hands `rest`, bytes of the client already read after its ClientHello, to `session`, as if
+/// read from the socket.
+fn feed(session: &mut ServerConnection, mut rest: &[u8]) -> io::Result<()> {
+    while !rest.is_empty() {
+        session.read_tls(&mut rest)?;
+        session
+            .process_new_packets()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    }
+    Ok(())
 }
 
 /// The server session for a ClientHello, from the shared configs of `cache` (so the client can
@@ -78,17 +107,17 @@ fn start_session(
 }
 
 impl Engine {
-    /// Serves `http` entries over plaintext or TLS, whichever the client speaks.
-    pub(super) fn serve_http_or_https(&self, stream: TcpStream, claim: &Claim) {
-        let mut first = [0u8; 1];
-        match stream.peek(&mut first) {
-            Ok(1) if first[0] == TLS_HANDSHAKE => {
-                if let Some(tls) = self.terminate_tls(stream, claim) {
-                    self.serve_http(tls, true, claim);
+    /// Serves `http` entries over plaintext or TLS, whichever the client speaks; `first`: what
+    /// the client sent that was read already.
+    pub(super) fn serve_http_or_https(&self, stream: TcpStream, claim: &Claim, first: Vec<u8>) {
+        match speaks_tls(&stream, &first) {
+            Some(true) => {
+                if let Some(tls) = self.terminate_tls(stream, claim, &first) {
+                    self.serve_http(tls, true, claim, Vec::new());
                 }
             }
-            Ok(1) => self.serve_http(stream, false, claim),
-            _ => {}
+            Some(false) => self.serve_http(stream, false, claim, first),
+            None => {}
         }
     }
 
@@ -105,8 +134,14 @@ impl Engine {
         loaded.clone()
     }
 
-    /// Completes the handshake; `None` (after saying why) when it fails.
-    pub(super) fn terminate_tls(&self, mut stream: TcpStream, claim: &Claim) -> Option<TlsStream> {
+    /// Completes the handshake, `first` being the client's bytes already read (or none); `None`
+    /// (after saying why) when it fails.
+    pub(super) fn terminate_tls(
+        &self,
+        mut stream: TcpStream,
+        claim: &Claim,
+        first: &[u8],
+    ) -> Option<TlsStream> {
         // Each flight of the handshake may take up to the idle timeout, whatever timeout was
         // left by whoever peeked at the first byte (the record proxy peeks with 200 ms).
         self.idle_timeout.apply(&stream);
@@ -117,8 +152,11 @@ impl Engine {
                 return None;
             }
         };
-        let session = read_client_hello(&mut stream)
-            .and_then(|hello| start_session(&cache, hello, &claim.dest.host, &mut stream));
+        let session = read_client_hello(&stream, first).and_then(|(hello, rest)| {
+            let mut session = start_session(&cache, hello, &claim.dest.host, &mut stream)?;
+            feed(&mut session, rest)?;
+            Ok(session)
+        });
         let mut session = match session {
             Ok(session) => session,
             Err(e) => {

@@ -138,18 +138,28 @@ pub fn encode(addr: SocketAddr, family: c_int) -> (sockaddr_storage, socklen_t) 
 
 pub use mocket_control::fake_range::{as_v4, is_fake_ip as is_fake};
 
-/// The socket's family and type, or `None` when `fd` is not a socket.
-pub fn socket_kind(fd: c_int) -> Option<(c_int, c_int)> {
-    let get = |opt| {
-        let mut value: c_int = 0;
-        let mut len = size_of::<c_int>() as socklen_t;
-        // SAFETY: value and len are valid for writes of the sizes given.
-        let r = unsafe {
-            libc::getsockopt(fd, libc::SOL_SOCKET, opt, (&raw mut value).cast(), &mut len)
-        };
-        (r == 0).then_some(value)
+/// The socket's type (`SO_TYPE`: stream, datagram, ...), or `None` when `fd` is not a socket.
+pub fn socket_type(fd: c_int) -> Option<c_int> {
+    socket_option(fd, libc::SO_TYPE)
+}
+
+/// An integer socket option at `SOL_SOCKET` level.
+fn socket_option(fd: c_int, option: c_int) -> Option<c_int> {
+    #[cfg(test)]
+    crate::counted::add(&crate::counted::SOCKET_QUERIES);
+    let mut value: c_int = 0;
+    let mut len = size_of::<c_int>() as socklen_t;
+    // SAFETY: value and len are valid for writes of the sizes given.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            option,
+            (&raw mut value).cast(),
+            &mut len,
+        )
     };
-    Some((get(libc::SO_DOMAIN)?, get(libc::SO_TYPE)?))
+    (r == 0).then_some(value)
 }
 
 #[cfg(test)]

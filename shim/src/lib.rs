@@ -15,6 +15,8 @@ mod addr;
 mod async_lookup;
 mod connect;
 mod control_api;
+#[cfg(test)]
+mod counted;
 mod errno;
 mod guard;
 mod host_entry;
@@ -24,6 +26,7 @@ mod openssl;
 mod raw_dns;
 mod real;
 mod resolver;
+mod stack;
 mod trust;
 mod user_mem;
 

@@ -192,6 +192,15 @@ static void *pick(int index, int needs_decision) {
     return loaded ? atomic_load_explicit(&shim_fns[index], memory_order_relaxed) : UNLOADABLE_FN;
 }
 
+/* The Rust shim's hook `index` when it is loaded (and this thread is not loading it), else
+ * what pick() says. A hook's `needs` test (for connect and the sends, a copy of the caller's
+ * memory: a system call) is made only before the Rust shim is loaded: once it is, the Rust
+ * shim judges every call itself. */
+#define PICK(index, needs)                                                                \
+    (!loading_here && atomic_load_explicit(&shim_state, memory_order_acquire) == LOADED   \
+         ? atomic_load_explicit(&shim_fns[index], memory_order_relaxed)                   \
+         : pick(index, (needs)))
+
 /* libc's definition of a hooked function, looked up once. */
 static void *libc_fn(int index) {
     void *f = atomic_load_explicit(&libc_fns[index], memory_order_acquire);
@@ -250,7 +259,7 @@ static int send_needs_decision(const void *msg) {
 #define HOOK_REFUSING(ret, name, params, args, needs, refuse, fail_value)                 \
     EXPORT ret name params {                                                              \
         typedef ret(*fn_t) params;                                                        \
-        void *f = pick(F_##name, (needs));                                                \
+        void *f = PICK(F_##name, needs);                                                  \
         if (f == UNLOADABLE_FN) {                                                         \
             refused(#name);                                                               \
             refuse;                                                                       \

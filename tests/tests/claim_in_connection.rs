@@ -122,10 +122,10 @@ fn a_nonblocking_connect_from_c_is_served() {
     }
 }
 
-/// A Fast Open connect (`sendto(MSG_FASTOPEN)` to a mocked host) sends the preamble before the
-/// data that rides on it.
+/// A Fast Open connect (`sendto(MSG_FASTOPEN)` to a mocked host) introduces the connection (its
+/// source tag, or else the preamble) before the data that rides on it.
 #[test]
-fn a_fast_open_connect_sends_the_preamble_first() {
+fn a_fast_open_connect_is_introduced_before_its_data() {
     let mocks = mocks_file(MOCKS);
     let exe = compile_test_c("nonblocking_connect", &[]);
     for placement in PLACEMENTS {

@@ -28,8 +28,8 @@ def get():
 "#;
 
 /// Under `mocket run`, 20 new connections to one mocked destination ask the daemon for a
-/// route once and nothing else: the shim's requests and preambles are read from its `sendto`
-/// calls (strace).
+/// route once and nothing else: the shim's requests are read from its `sendto` calls, and each
+/// connection is bound to the route's source tag, with no preamble (strace).
 #[test]
 fn a_process_asks_the_daemon_for_a_mocked_route_once() {
     assert!(
@@ -45,7 +45,7 @@ fn a_process_asks_the_daemon_for_a_mocked_route_once() {
         "-f",
         "-qq",
         "-e",
-        "trace=sendto",
+        "trace=sendto,bind",
         "-s",
         "200",
         "-o",
@@ -65,11 +65,19 @@ fn a_process_asks_the_daemon_for_a_mocked_route_once() {
     let traced = std::fs::read_to_string(&trace).expect("strace output");
     let routes = traced.lines().filter(|l| l.contains("\"route ")).count();
     let claims = traced.lines().filter(|l| l.contains("\"claim ")).count();
-    // Each connection carries its claim: a preamble written on it, no control request.
+    // Each connection carries its claim: the source address it is bound to, no preamble, no
+    // control request.
     let preambles = traced.lines().filter(|l| l.contains("\"MKT\\0\\1")).count();
+    let tagged = traced
+        .lines()
+        .filter(|l| {
+            l.contains("bind(") && l.contains("inet_addr(\"127.") && !l.contains("\"127.0.")
+        })
+        .count();
     assert_eq!(routes, 1, "route requests:\n{traced}");
     assert_eq!(claims, 0, "claim requests:\n{traced}");
-    assert_eq!(preambles, 20, "preambles:\n{traced}");
+    assert_eq!(preambles, 0, "preambles:\n{traced}");
+    assert_eq!(tagged, 20, "binds to a source tag:\n{traced}");
 }
 
 /// A child forked after its parent routed the host has its own engine under a bare

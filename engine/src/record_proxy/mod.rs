@@ -103,7 +103,7 @@ impl Engine {
                 self.record_sides(rec, Box::new(client), Box::new(upstream), false, claim)
             }
             Race::ClientTls => {
-                let Some(client) = self.terminate_tls(client, claim) else {
+                let Some(client) = self.terminate_tls(client, claim, &[]) else {
                     return;
                 };
                 let http = client.conn.alpn_protocol() == Some(b"http/1.1");

@@ -77,7 +77,7 @@ impl Engine {
         match stream.peek(&mut first) {
             Ok(1) if first[0] == TLS_HANDSHAKE => {
                 let _ = stream.set_read_timeout(None);
-                let tls = self.terminate_tls(stream, claim)?;
+                let tls = self.terminate_tls(stream, claim, &[])?;
                 // The name the client asked for is the one to verify upstream, should the
                 // mode record a request the cassette lacks.
                 let host = tls

@@ -672,7 +672,14 @@ fn a_scope_lease_makes_no_lasting_redirect() {
             port: 80,
         })
     };
-    assert!(matches!(route(), Reply::Redirect { lasting: false, .. }));
+    assert!(matches!(
+        route(),
+        Reply::Redirect {
+            lasting: false,
+            client_first: true,
+            ..
+        }
+    ));
     client.ok(json!({"op": "close_scope", "scope": scope}));
     assert!(matches!(route(), Reply::Refuse(_)), "{:?}", route());
 }
