@@ -323,3 +323,30 @@ pub fn compile_test_c(name: &str, libs: &[&str]) -> PathBuf {
     );
     exe
 }
+
+/// Python helpers for tests that connect to the engine's port directly (as a process that is
+/// not mocket's would): `engine_port(host, port)` finds it from a redirected socket's peer in
+/// `/proc/net/tcp` (`getpeername` answers with the original destination); `read_all(sock)`
+/// returns what came before the engine closed or reset the connection.
+pub const ENGINE_PORT_PY: &str = r#"
+import socket
+
+def engine_port(host, port):
+    s = socket.create_connection((host, port), timeout=10)
+    local = s.getsockname()[1]
+    for line in open("/proc/net/tcp").read().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == local:
+            s.close()
+            return int(fields[2].split(":")[1], 16)
+    raise SystemExit("redirected socket not found")
+
+def read_all(sock):
+    data = b""
+    try:
+        while chunk := sock.recv(4096):
+            data += chunk
+    except OSError:
+        pass
+    return data
+"#;

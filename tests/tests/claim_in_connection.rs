@@ -12,34 +12,19 @@ const MOCKS: &str = r#"{
   ]
 }"#;
 
-/// Finds the engine's port from a redirected socket (its peer in `/proc/net/tcp`: `getpeername`
-/// answers with the original destination), then connects to it directly (a loopback address,
-/// passed untouched by the shim, so no preamble) and sends what argv[1] names; prints what came
-/// back before the engine closed the connection.
+/// Connects to the engine's port directly (a loopback address, passed untouched by the shim,
+/// so no preamble) and sends what argv[1] names; prints what came back before the engine closed
+/// the connection.
 const RAW_CLIENT: &str = r#"
-import socket, sys, time
-
-def engine_port():
-    s = socket.create_connection(("api.test", 80), timeout=10)
-    local = s.getsockname()[1]
-    for line in open("/proc/net/tcp").read().splitlines()[1:]:
-        fields = line.split()
-        lport = int(fields[1].split(":")[1], 16)
-        if lport == local:
-            port = int(fields[2].split(":")[1], 16)
-            s.close()
-            return port
-    raise SystemExit("redirected socket not found")
+import sys, time
 
 def get_ok():
     s = socket.create_connection(("api.test", 80), timeout=10)
     s.sendall(b"GET /ok HTTP/1.1\r\nHost: api.test\r\nConnection: close\r\n\r\n")
-    data = b""
-    while chunk := s.recv(4096):
-        data += chunk
+    data = read_all(s)
     return "fine" if data.endswith(b"fine") else repr(data[:60])
 
-port = engine_port()
+port = engine_port("api.test", 80)
 raw = socket.create_connection(("127.0.0.1", port), timeout=10)
 what = sys.argv[1]
 if what == "garbled":
@@ -55,13 +40,7 @@ elif what == "slow":
         raw.sendall(b"GET /ok HTTP/1.1\r\nHost: api.test\r\nConnection: close\r\n\r\n")
     except OSError:
         pass
-data = b""
-try:
-    while chunk := raw.recv(4096):
-        data += chunk
-except OSError:
-    pass
-print("raw got", repr(data), "then", get_ok())
+print("raw got", repr(read_all(raw)), "then", get_ok())
 "#;
 
 #[test]
@@ -76,7 +55,8 @@ fn a_connection_without_a_valid_preamble_is_closed_and_logged() {
         ),
     ] {
         for placement in PLACEMENTS {
-            let run = python(placement, &mocks, RAW_CLIENT, &[what]);
+            let program = format!("{ENGINE_PORT_PY}{RAW_CLIENT}");
+            let run = python(placement, &mocks, &program, &[what]);
             run.success();
             assert_eq!(
                 run.stdout, "raw got b'' then fine\n",

@@ -118,33 +118,19 @@ print("bound", s.getsockname()[0], http(s))
 #[test]
 fn a_tag_the_engine_never_issued_is_refused() {
     let mocks = mocks_file(MOCKS);
-    let program = r#"
-import socket
-
-s = socket.create_connection(("api.test", 80), timeout=10)
-local = s.getsockname()
-port = None
-for line in open("/proc/net/tcp").read().splitlines()[1:]:
-    fields = line.split()
-    if int(fields[1].split(":")[1], 16) == local[1]:
-        port = int(fields[2].split(":")[1], 16)
-s.close()
-
+    let program = format!(
+        "{ENGINE_PORT_PY}{}",
+        r#"
 raw = socket.socket()
 raw.bind(("127.200.0.1", 0))
 raw.settimeout(10)
-raw.connect(("127.0.0.1", port))
+raw.connect(("127.0.0.1", engine_port("api.test", 80)))
 raw.sendall(b"GET /ok HTTP/1.1\r\nHost: api.test\r\nConnection: close\r\n\r\n")
-data = b""
-try:
-    while chunk := raw.recv(4096):
-        data += chunk
-except OSError:
-    pass
-print("raw got", repr(data))
-"#;
+print("raw got", repr(read_all(raw)))
+"#
+    );
     for placement in PLACEMENTS {
-        let run = python(placement, &mocks, program, &[]);
+        let run = python(placement, &mocks, &program, &[]);
         run.success();
         assert_eq!(run.stdout, "raw got b''\n", "{placement:?}: {}", run.stderr);
         assert!(
