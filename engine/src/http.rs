@@ -17,7 +17,7 @@ use mocket_protocols::http::{
 use serde_json::{Map, Value, json};
 use socket2::SockRef;
 
-use super::listener::FIRST_READ;
+use super::listener::{grow_if_filled, read_buffer};
 use super::{Claim, Engine, lock};
 use crate::journal::{Action, Event, JOURNAL_BODY, journal_body};
 use crate::record_proxy::PassUpstream;
@@ -81,8 +81,7 @@ impl Engine {
     ) {
         let mut parser = RequestParser::new();
         parser.feed(&first);
-        let mut buf = first;
-        buf.resize(FIRST_READ, 0);
+        let mut buf = read_buffer(first);
         let mut upstream = PassUpstream::default();
         loop {
             let flow = self.answer_parsed(&mut parser, &mut stream, tls, claim, &mut upstream);
@@ -94,6 +93,7 @@ impl Engine {
                 Ok(n) => n,
             };
             parser.feed(&buf[..n]);
+            grow_if_filled(&mut buf, n);
         }
         if parser.is_mid_request() {
             self.info(&format!(

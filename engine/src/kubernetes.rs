@@ -27,7 +27,7 @@ use mocket_protocols::kubernetes::{
 use serde_json::json;
 
 use super::http::{Connection, Flow, perform, refuse, request_json, write};
-use super::listener::FIRST_READ;
+use super::listener::{grow_if_filled, read_buffer};
 use super::scopes::EntrySet;
 use super::tls::speaks_tls;
 use super::{Claim, Engine, lock};
@@ -137,8 +137,7 @@ impl Engine {
             .server(&claim.dest, Self::kubernetes_entry(set, index));
         let mut parser = RequestParser::new();
         parser.feed(&first);
-        let mut buf = first;
-        buf.resize(FIRST_READ, 0);
+        let mut buf = read_buffer(first);
         let max_body = self.max_body();
         loop {
             loop {
@@ -165,7 +164,10 @@ impl Engine {
             }
             match stream.read(&mut buf) {
                 Ok(0) | Err(_) => return,
-                Ok(n) => parser.feed(&buf[..n]),
+                Ok(n) => {
+                    parser.feed(&buf[..n]);
+                    grow_if_filled(&mut buf, n);
+                }
             }
         }
     }

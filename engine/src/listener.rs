@@ -401,23 +401,39 @@ impl ClientFirst {
     }
 }
 
-/// How many bytes the thread that accepted a connection reads at once of a client that spoke
-/// first (the drivers' read size).
+/// The most a driver reads at once.
 pub(super) const FIRST_READ: usize = 64 * 1024;
+
+/// How much the thread that accepted a connection reads at once of a client that spoke first,
+/// and the size a driver's read buffer starts at (it doubles, up to [`FIRST_READ`], while reads
+/// fill it). Small: zeroing 64 KB buffers per connection cost about 30 µs per HTTPS connection
+/// on the benchmark host (BENCHMARKS.md, issue 15); a request that came in one segment fits.
+pub(super) const READ_START: usize = 8 * 1024;
+
+/// A driver's read buffer, starting with the bytes `first` already read.
+pub(super) fn read_buffer(first: Vec<u8>) -> Vec<u8> {
+    let mut buf = first;
+    buf.resize(READ_START.max(buf.len()), 0);
+    buf
+}
+
+/// Grows `buf` (up to [`FIRST_READ`]) when a read of `n` bytes filled it.
+pub(super) fn grow_if_filled(buf: &mut Vec<u8>, n: usize) {
+    if n == buf.len() && buf.len() < FIRST_READ {
+        buf.resize((buf.len() * 2).min(FIRST_READ), 0);
+    }
+}
 
 /// What the client of `stream` has sent already, read without waiting (one `recvfrom`): a
 /// request that came with the preamble (one segment) needs no `poll` and no peek before it is
 /// served. `None` when nothing is there yet, and at the end of the stream or an error (which the
 /// driver's own read meets again).
 pub(super) fn read_ready(stream: &TcpStream) -> Option<Vec<u8>> {
-    let mut first = vec![0u8; FIRST_READ];
+    let mut first = [0u8; READ_START];
     loop {
         match rustix::net::recv(stream, &mut first, RecvFlags::DONTWAIT) {
             Ok((_, 0)) => return None,
-            Ok((_, n)) => {
-                first.truncate(n);
-                return Some(first);
-            }
+            Ok((_, n)) => return Some(first[..n].to_vec()),
             Err(rustix::io::Errno::INTR) => {}
             Err(_) => return None,
         }
@@ -633,6 +649,24 @@ mod tests {
         let _ = std::fs::remove_file(&journal_file);
         assert!(written.contains(r#""pid":4242"#), "{written}");
         assert!(written.contains(r#""host":"a.test""#), "{written}");
+    }
+
+    /// A driver's read buffer starts small with the bytes already read, and doubles up to
+    /// [`FIRST_READ`] only while reads fill it.
+    #[test]
+    fn a_read_buffer_grows_only_when_reads_fill_it() {
+        let mut buf = read_buffer(b"GET".to_vec());
+        assert_eq!((&buf[..3], buf.len()), (&b"GET"[..], READ_START));
+        grow_if_filled(&mut buf, 100);
+        assert_eq!(buf.len(), READ_START);
+        grow_if_filled(&mut buf, READ_START);
+        assert_eq!((&buf[..3], buf.len()), (&b"GET"[..], 2 * READ_START));
+        for _ in 0..10 {
+            let n = buf.len();
+            grow_if_filled(&mut buf, n);
+        }
+        assert_eq!(buf.len(), FIRST_READ);
+        assert_eq!(read_buffer(vec![7; FIRST_READ]).len(), FIRST_READ);
     }
 
     /// A connection from the source tag its route named is served with no preamble, in the

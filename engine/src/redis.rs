@@ -34,7 +34,7 @@ use mocket_protocols::redis::{
 };
 use serde_json::json;
 
-use super::listener::FIRST_READ;
+use super::listener::{grow_if_filled, read_buffer};
 use super::{Claim, Engine, lock};
 use crate::journal::{Action, Event};
 use crate::scopes::log::command_object;
@@ -278,8 +278,7 @@ impl Engine {
         let mut binding = self.bind_redis(set, claim, id, &link, None);
         let mut session = Session::new(id);
         let mut ready = first.len();
-        let mut buf = first;
-        buf.resize(FIRST_READ.max(ready), 0);
+        let mut buf = read_buffer(first);
         loop {
             let read = match std::mem::take(&mut ready) {
                 0 => stream.read(&mut buf),
@@ -291,6 +290,7 @@ impl Engine {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
+            grow_if_filled(&mut buf, n);
             if let Some(now) = self.entry_set(&claim.dest)
                 && !now.same_candidates(&binding.set)
             {
