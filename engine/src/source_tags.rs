@@ -56,16 +56,19 @@ impl SourceTags {
 
     /// Who a connection from `peer` is, when `peer` is a tag's address this engine issued.
     pub fn tagged(&self, peer: IpAddr) -> Option<Tagged> {
-        let v4 = mocket_control::fake_range::as_v4(peer)?;
-        let tag = SourceTag::of_address(v4)?;
+        let tag = tag_of(peer)?;
         lock(&self.inner).issued.get(tag.get() as usize).copied()
     }
 
     /// Whether `peer` carries a tag (issued or not): such a connection has no preamble.
     pub fn is_tag_address(peer: IpAddr) -> bool {
-        mocket_control::fake_range::as_v4(peer)
-            .is_some_and(|v4| SourceTag::of_address(v4).is_some())
+        tag_of(peer).is_some()
     }
+}
+
+/// The tag of a connection from `peer` (an IPv4 or IPv4-mapped address), issued or not.
+fn tag_of(peer: IpAddr) -> Option<SourceTag> {
+    SourceTag::of_address(mocket_control::fake_range::as_v4(peer)?)
 }
 
 #[cfg(test)]
