@@ -31,7 +31,7 @@ use crate::servers::{BODY, PATH};
 
 pub const MOCKED_URL: &str = "https://api.example.com/v1/users/1";
 
-struct TlsServer {
+pub struct TlsServer {
     port: u16,
     ca_pem: String,
     _rt: tokio::runtime::Runtime,
@@ -64,7 +64,7 @@ fn certificates() -> (String, Vec<rustls::pki_types::CertificateDer<'static>>, r
 }
 
 impl TlsServer {
-    fn start() -> TlsServer {
+    pub fn start() -> TlsServer {
         let (ca_pem, chain, key) = certificates();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
@@ -115,6 +115,15 @@ async fn serve(listener: tokio::net::TcpListener, acceptor: tokio_rustls::TlsAcc
                 .await;
         });
     }
+}
+
+/// The rustls server alone, for profiling by hand (`mocket-bench serve`): its port, and its CA
+/// written to `ca_path`. The server runs as long as the returned value lives.
+pub fn serve_rustls(ca_path: &Path) -> (TlsServer, u16) {
+    let server = TlsServer::start();
+    std::fs::write(ca_path, &server.ca_pem).expect("write the rustls server's CA");
+    let port = server.port;
+    (server, port)
 }
 
 /// The mocket CA's certificate, from `mocket ca` (created on first use).

@@ -4,8 +4,8 @@
 //! cargo run --release --manifest-path bench/Cargo.toml -- [all|http|limits|load|scale|memory|redis|https|soak|kubernetes]... [options]
 //! ```
 //!
-//! `mocket-bench serve` starts only the comparison servers (hyper, httpmock, wiremock), prints
-//! their ports and serves until stdin closes: for profiling a client against them by hand.
+//! `mocket-bench serve` starts only the comparison servers (hyper, httpmock, wiremock, the
+//! HTTPS section's rustls server, with the path of its CA), prints their ports and serves until stdin closes: for profiling a client against them by hand.
 //!
 //! Options (defaults keep `all` to a few minutes on 2 cores):
 //!   --n-keep N          timed requests per keep-alive run            (2000)
@@ -145,7 +145,10 @@ fn usage() -> ! {
 /// hand (`perf record`, `strace -c`); prints their ports and serves until stdin closes.
 fn serve_only() -> ! {
     let servers = servers::Servers::start();
+    let ca = std::env::temp_dir().join(format!("mocket-bench-rustls-{}.pem", std::process::id()));
+    let (_tls, tls_port) = https::serve_rustls(&ca);
     println!("hyper {}\nhttpmock {}\nwiremock {}", servers.hyper, servers.httpmock, servers.wiremock);
+    println!("rustls {tls_port} {}", ca.display());
     let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
     std::process::exit(0)
 }
