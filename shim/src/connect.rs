@@ -216,17 +216,22 @@ fn tag_source(fd: c_int, tag: SourceTag, family: c_int) -> bool {
 
 /// The source tag `fd` is bound to, if any.
 fn local_tag(fd: c_int) -> Option<SourceTag> {
-    // SAFETY: all-zero is a valid sockaddr_storage; getsockname writes at most `len` bytes.
+    // SAFETY: getsockname writes at most `len` bytes at `addr`, both ours.
+    let local = address_of(|addr, len| unsafe { libc::getsockname(fd, addr, len) })?;
+    SourceTag::of_address(as_v4(local.ip())?)
+}
+
+/// The address `query` (`getsockname` or the real `getpeername` of a socket) writes, read into
+/// a whole buffer of our own, whatever the application's buffer can hold.
+fn address_of(query: impl FnOnce(*mut sockaddr, *mut socklen_t) -> c_int) -> Option<SocketAddr> {
+    // SAFETY: all-zero is a valid sockaddr_storage.
     let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let mut len = size_of::<libc::sockaddr_storage>() as socklen_t;
-    // SAFETY: as above.
-    let r = unsafe { libc::getsockname(fd, (&raw mut storage).cast(), &mut len) };
-    if r != 0 {
+    if query((&raw mut storage).cast(), &mut len) != 0 {
         return None;
     }
     // SAFETY: the kernel wrote a valid address of `len` bytes.
-    let local = unsafe { addr::read((&raw const storage).cast(), len) }?;
-    SourceTag::of_address(as_v4(local.ip())?)
+    unsafe { addr::read((&raw const storage).cast(), len) }
 }
 
 /// Writes the preamble on a socket whose connect to the engine returned 0 or `EINPROGRESS`,
@@ -425,8 +430,10 @@ pub unsafe extern "C" fn getpeername(fd: c_int, addr: *mut sockaddr, len: *mut s
         return r;
     }
     let (orig, engine_port) = unpack(packed);
-    // SAFETY: the kernel wrote min(capacity, *len) bytes of the peer's address.
-    let peer = unsafe { addr::read(addr, capacity.min(*len)) };
+    // Checked on a whole address: a buffer too short to hold one (a peer read in part) gets
+    // the first bytes of the original destination, never the engine's.
+    // SAFETY: getpeername writes at most `len` bytes at `addr`, both ours.
+    let peer = address_of(|addr, len| unsafe { real::getpeername(fd, addr, len) });
     let Some(peer) = peer.filter(|peer| is_engine(*peer, engine_port)) else {
         // The fd was closed and reused for a socket that does not talk to our engine.
         slot.store(0, Ordering::Relaxed);

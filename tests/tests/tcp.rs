@@ -62,6 +62,42 @@ print(socket.getnameinfo((ip, 9000), 0)[0])
     }
 }
 
+/// A buffer too short for a whole address gets the first bytes of the original destination's,
+/// as the kernel writes a real peer's, never the engine's loopback address and port
+/// (`tests/c/peer_name.c` asks with every size from 2 to 16 bytes).
+#[test]
+fn getpeername_with_a_short_buffer_is_a_prefix_of_the_original_destination() {
+    let mocks = mocks_file(MOCKS);
+    let client = compile_test_c("peer_name", &[]);
+    for placement in PLACEMENTS {
+        let run = placement.run(
+            &mocks,
+            &[client.to_str().unwrap(), "legacy.internal", "9000"],
+        );
+        run.success();
+        let lines: Vec<&str> = run.stdout.lines().collect();
+        assert_eq!(
+            lines.len(),
+            8,
+            "{placement:?}: {}{}",
+            run.stdout,
+            run.stderr
+        );
+        for line in lines {
+            assert!(
+                line.ends_with(" same"),
+                "{placement:?}: {line}\n{}",
+                run.stdout
+            );
+            let fields: Vec<&str> = line.split(' ').collect();
+            assert_eq!(
+                fields[1], "16",
+                "{placement:?}: the whole length, as the kernel's: {line}"
+            );
+        }
+    }
+}
+
 #[test]
 fn base64_responses_are_bytes() {
     let mocks = mocks_file(MOCKS);
