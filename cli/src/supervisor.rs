@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use mocket_config::LogLevel;
 use mocket_control::preamble::Preamble;
 use mocket_control::sync::lock;
-use mocket_control::{Reply, Transport};
+use mocket_control::{Redirect, Reply, Transport};
 use mocket_engine::Engine;
 use mocket_seccomp::{
     Caller, Listener, MMSGHDR_SIZE, MSGHDR_SIZE, Notification, Response, Syscall, msghdr_name,
@@ -171,7 +171,7 @@ impl Supervisor {
             .engine
             .route_stopped_call(caller.pid, transport, dest.ip(), dest.port());
         Ok(match reply {
-            Reply::Redirect { port, .. } => self.redirect(&socket, caller.pid, dest, port),
+            Reply::Redirect(to) => self.redirect(&socket, caller.pid, dest, to),
             Reply::Pass => self.pass(n.id, socket, dest),
             Reply::PassHost(name) => {
                 self.pass_to_host(n.id, socket, name, dest);
@@ -187,14 +187,13 @@ impl Supervisor {
 
     /// Connects the caller's own socket to the engine and writes the preamble that tells the
     /// engine who connected and where to, before the caller can write anything. A preamble that
-    /// cannot be written refuses the connect (fail closed).
-    fn redirect(&self, socket: &Socket, pid: u32, dest: SocketAddr, engine_port: u16) -> Response {
-        let engine = SocketAddr::from((Ipv4Addr::LOCALHOST, engine_port));
+    /// cannot be written refuses the connect (fail closed). The redirect's `from` and
+    /// `client_first` are not used here: the preamble is always written, and at once.
+    fn redirect(&self, socket: &Socket, pid: u32, dest: SocketAddr, to: Redirect) -> Response {
+        let engine = to.engine();
         let target = match dest {
             SocketAddr::V4(_) => engine,
-            SocketAddr::V6(_) => {
-                SocketAddr::from((Ipv4Addr::LOCALHOST.to_ipv6_mapped(), engine_port))
-            }
+            SocketAddr::V6(_) => SocketAddr::from((Ipv4Addr::LOCALHOST.to_ipv6_mapped(), to.port)),
         };
         let result = socket.connect(&SockAddr::from(target));
         let connecting = match &result {

@@ -29,7 +29,7 @@
 
 #![forbid(unsafe_code)]
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use source_tag::SourceTag;
 
@@ -93,21 +93,8 @@ pub enum Reply {
     Real,
     /// Resolve for real, then send [`Request::Resolved`] with the addresses.
     RealTell,
-    /// Connect to the engine on this loopback `port`, then write the [`preamble`]. `lasting`:
-    /// every connect to this destination will be redirected there for the rest of the run (its
-    /// entries come from the mocks file, which never changes), so the shim may route the next
-    /// ones itself instead of asking again (a round trip per new connection). `client_first`:
-    /// every entry at this destination is of a protocol whose client speaks first (HTTP, TLS,
-    /// Redis), so the engine never greets, and the shim may hold the preamble back until the
-    /// application's first bytes, to travel in the same segment (issue 15). `from`: bind the
-    /// socket to this tag's address before connecting, and write no preamble (see
-    /// [`source_tag`]); when the socket cannot be bound, the preamble introduces it as usual.
-    Redirect {
-        port: u16,
-        lasting: bool,
-        client_first: bool,
-        from: Option<SourceTag>,
-    },
+    /// Connect to the engine instead, as the [`Redirect`] says.
+    Redirect(Redirect),
     Pass,
     /// Connect for real to `name` on the same port (a mocked name on a port without entries,
     /// outside strict mode).
@@ -116,6 +103,85 @@ pub enum Reply {
     Ok,
     Name(String),
     Path(String),
+}
+
+/// Where and how a connection goes to the engine (the `redirect` reply): one value that the
+/// engine builds, the line carries and the shim keeps and acts on, so that a new field is added
+/// in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Redirect {
+    /// The engine listener's loopback port: connect there, then write the [`preamble`] (unless
+    /// `from` introduces the connection).
+    pub port: u16,
+    /// Every connect to this destination will be redirected here for the rest of the run (its
+    /// entries come from the mocks file, which never changes), so the shim may route the next
+    /// ones itself instead of asking again (a round trip per new connection).
+    pub lasting: bool,
+    /// Every entry at this destination is of a protocol whose client speaks first (HTTP, TLS,
+    /// Redis), so the engine never greets, and the shim may hold the preamble back until the
+    /// application's first bytes, to travel in the same segment (issue 15).
+    pub client_first: bool,
+    /// Bind the socket to this tag's address before connecting, and write no preamble (see
+    /// [`source_tag`]); when the socket cannot be bound, the preamble introduces it as usual.
+    pub from: Option<SourceTag>,
+}
+
+impl Redirect {
+    /// The engine listener's address: loopback, at [`Redirect::port`].
+    pub fn engine(self) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
+    }
+
+    /// The reply's words after the verb: `<port> [lasting] [client-first] [from <127.a.b.c>]`.
+    fn to_words(self) -> String {
+        let Redirect {
+            port,
+            lasting,
+            client_first,
+            from,
+        } = self;
+        let lasting = if lasting { " lasting" } else { "" };
+        let client_first = if client_first { " client-first" } else { "" };
+        let from = from.map_or(String::new(), |tag| format!(" from {}", tag.address()));
+        format!("{port}{lasting}{client_first}{from}")
+    }
+
+    /// Reads [`Redirect::to_words`] back: the flags each at most once and in that order, the
+    /// tag last, nothing after it.
+    fn parse_words(rest: &str) -> Result<Self, LineError> {
+        let mut words = words(rest)?;
+        let port = words.parse("port")?;
+        let mut next = words.0.next();
+        let mut flag = |name: &str| {
+            let set = next == Some(name);
+            if set {
+                next = words.0.next();
+            }
+            set
+        };
+        let lasting = flag("lasting");
+        let client_first = flag("client-first");
+        let bad = |field: &'static str, word: &str| LineError::Bad {
+            field,
+            word: word.to_string(),
+        };
+        let from = match next {
+            None => None,
+            Some("from") => {
+                let word = words.next("from")?;
+                let tag = word.parse().ok().and_then(SourceTag::of_address);
+                Some(tag.ok_or_else(|| bad("from", word))?)
+            }
+            Some(word) => return Err(bad("redirect flag", word)),
+        };
+        words.end()?;
+        Ok(Redirect {
+            port,
+            lasting,
+            client_first,
+            from,
+        })
+    }
 }
 
 /// Why a line could not be written or read. Names and text travel as single fields of one
@@ -353,37 +419,7 @@ impl Reply {
                     .map(Reply::Fake)
                     .map_err(|_| bad("address", word))
             }
-            "redirect" => {
-                let mut words = words(rest)?;
-                let port = words.parse("port")?;
-                // Optional flags, each at most once and in this order.
-                let mut next = words.0.next();
-                let mut flag = |name: &str| {
-                    let set = next == Some(name);
-                    if set {
-                        next = words.0.next();
-                    }
-                    set
-                };
-                let lasting = flag("lasting");
-                let client_first = flag("client-first");
-                let from = match next {
-                    None => None,
-                    Some("from") => {
-                        let word = words.next("from")?;
-                        let tag = word.parse().ok().and_then(SourceTag::of_address);
-                        Some(tag.ok_or_else(|| bad("from", word))?)
-                    }
-                    Some(word) => return Err(bad("redirect flag", word)),
-                };
-                words.end()?;
-                Ok(Reply::Redirect {
-                    port,
-                    lasting,
-                    client_first,
-                    from,
-                })
-            }
+            "redirect" => Redirect::parse_words(rest).map(Reply::Redirect),
             "name" => Ok(Reply::Name(name_field(single("name")?)?.to_string())),
             "pass-host" => Ok(Reply::PassHost(name_field(single("name")?)?.to_string())),
             "path" => Ok(Reply::Path(rest.to_string())),
@@ -403,17 +439,7 @@ impl Reply {
             Reply::Fake(ip) => format!("fake {ip}"),
             Reply::Real => "real".into(),
             Reply::RealTell => "real-tell".into(),
-            Reply::Redirect {
-                port,
-                lasting,
-                client_first,
-                from,
-            } => {
-                let lasting = if *lasting { " lasting" } else { "" };
-                let client_first = if *client_first { " client-first" } else { "" };
-                let from = from.map_or(String::new(), |tag| format!(" from {}", tag.address()));
-                format!("redirect {port}{lasting}{client_first}{from}")
-            }
+            Reply::Redirect(redirect) => format!("redirect {}", redirect.to_words()),
             Reply::Name(name) => format!("name {}", name_field(name)?),
             Reply::Path(path) => format!("path {}", text_field(path, "path")?),
             Reply::Pass => "pass".into(),
@@ -489,42 +515,42 @@ mod tests {
             Reply::Fake("198.18.1.2".parse().unwrap()),
             Reply::Real,
             Reply::RealTell,
-            Reply::Redirect {
+            Reply::Redirect(Redirect {
                 port: 4000,
                 lasting: false,
                 client_first: false,
                 from: None,
-            },
-            Reply::Redirect {
+            }),
+            Reply::Redirect(Redirect {
                 port: 4000,
                 lasting: true,
                 client_first: false,
                 from: None,
-            },
-            Reply::Redirect {
+            }),
+            Reply::Redirect(Redirect {
                 port: 4000,
                 lasting: false,
                 client_first: true,
                 from: None,
-            },
-            Reply::Redirect {
+            }),
+            Reply::Redirect(Redirect {
                 port: 4000,
                 lasting: true,
                 client_first: true,
                 from: None,
-            },
-            Reply::Redirect {
+            }),
+            Reply::Redirect(Redirect {
                 port: 4000,
                 lasting: true,
                 client_first: true,
                 from: SourceTag::new(70000),
-            },
-            Reply::Redirect {
+            }),
+            Reply::Redirect(Redirect {
                 port: 4000,
                 lasting: false,
                 client_first: true,
                 from: SourceTag::new(0),
-            },
+            }),
             Reply::Name("a.test".into()),
             Reply::Path("/a b/cert.pem".into()),
             Reply::Pass,
@@ -539,24 +565,35 @@ mod tests {
             Reply::Refuse("a\nb\rc".into()).to_line().unwrap(),
             "refuse a b c"
         );
-        let both = Reply::Redirect {
+        let both = Reply::Redirect(Redirect {
             port: 4000,
             lasting: true,
             client_first: true,
             from: None,
-        };
+        });
         assert_eq!(
             both.to_line().unwrap(),
             "redirect 4000 lasting client-first"
         );
+        let tagged = Redirect {
+            port: 4001,
+            lasting: false,
+            client_first: true,
+            from: SourceTag::new(70000),
+        };
+        assert_eq!(
+            Reply::Redirect(tagged).to_line().unwrap(),
+            "redirect 4001 client-first from 127.2.17.112"
+        );
+        assert_eq!(tagged.engine(), "127.0.0.1:4001".parse().unwrap());
         assert_eq!(
             Reply::parse("redirect 4000 client-first"),
-            Ok(Reply::Redirect {
+            Ok(Reply::Redirect(Redirect {
                 port: 4000,
                 lasting: false,
                 client_first: true,
                 from: None,
-            })
+            }))
         );
     }
 
@@ -634,12 +671,12 @@ mod tests {
         assert!(Reply::parse("redirect 4000 from 127.1.0.1 x").is_err());
         assert_eq!(
             Reply::parse("redirect 4000 client-first from 127.1.0.1"),
-            Ok(Reply::Redirect {
+            Ok(Reply::Redirect(Redirect {
                 port: 4000,
                 lasting: false,
                 client_first: true,
                 from: SourceTag::new(1),
-            })
+            }))
         );
         assert!(Reply::parse("redirect 4000  client-first").is_err());
         assert!(Reply::parse("redirect 4000 client-first ").is_err());

@@ -8,12 +8,12 @@
 //! no claim over the control channel, no table of claims by local port, no thread waiting for
 //! a claim that comes after the accept.
 //!
-//! Where every protocol at the destination has the client speak first (`Reply::Redirect`'s
-//! `client_first`), the shim sends the preamble with `MSG_MORE`: the kernel holds it until the
-//! application's first write and sends both in one segment, so the engine wakes once, with the
-//! request. An application that stays silent gets its preamble sent by the kernel's probe timer
-//! (from 200 ms, longer as the cached round-trip time grows); the engine waits for such a late
-//! preamble in its waiting room.
+//! Where every protocol at the destination has the client speak first
+//! ([`Redirect::client_first`](crate::Redirect::client_first)), the shim sends the preamble
+//! with `MSG_MORE`: the kernel holds it until the application's first write and sends both in
+//! one segment, so the engine wakes once, with the request. An application that stays silent
+//! gets its preamble sent by the kernel's probe timer (from 200 ms, longer as the cached
+//! round-trip time grows); the engine waits for such a late preamble in its waiting room.
 //!
 //! Layout, [`LEN`] bytes, integers big-endian:
 //!

@@ -52,7 +52,7 @@ use std::sync::{Arc, Mutex};
 
 use mocket_protocols::field::{Destination, normalize_host};
 
-use crate::control::{Reply, Request, Transport};
+use crate::control::{Redirect, Reply, Request, Transport};
 use crate::fake_ip::{FakeIpError, FakeIpMap, Registry, is_fake};
 use crate::journal::{Action, Event, Journal};
 use mocket_config::policy::AllowRule;
@@ -433,12 +433,12 @@ impl Engine {
                 false => None,
             };
             return match self.listener_port() {
-                Ok(port) => Reply::Redirect {
+                Ok(port) => Reply::Redirect(Redirect {
                     port,
                     lasting,
                     client_first,
                     from,
-                },
+                }),
                 Err(e) => Reply::Refuse(format!(
                     "cannot redirect {dest}: engine listener failed: {e}"
                 )),

@@ -359,8 +359,10 @@ impl Engine {
 
 /// A protocol whose client speaks first: the engine reads before it writes anything. Knowing
 /// it lets the shim hold a connection's preamble back until the client's first bytes, so that
-/// both travel in one segment (`Reply::Redirect`'s `client_first`, issue 15), and lets the
-/// thread that accepted a connection read those bytes before it picks the driver.
+/// both travel in one segment ([`Redirect::client_first`], issue 15), and lets the thread that
+/// accepted a connection read those bytes before it picks the driver.
+///
+/// [`Redirect::client_first`]: crate::control::Redirect::client_first
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum ClientFirst {
     /// HTTP, or HTTPS: a TLS client speaks first too (its ClientHello).
@@ -547,6 +549,7 @@ pub(super) fn readable_within(stream: &TcpStream, wait: Duration) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::control::Redirect;
     use std::io::{Read, Write};
 
     /// Resolves and routes like the shim, connects, and writes `preamble` (what it gets for the
@@ -570,7 +573,7 @@ mod tests {
             addr: ip.into(),
             port: 80,
         };
-        let Reply::Redirect { port, .. } = engine.handle(route) else {
+        let Reply::Redirect(Redirect { port, .. }) = engine.handle(route) else {
             panic!("not redirected")
         };
         let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
@@ -698,14 +701,14 @@ mod tests {
                 port,
             })
         };
-        let Reply::Redirect { from: None, .. } = route("b.test", 9000) else {
+        let Reply::Redirect(Redirect { from: None, .. }) = route("b.test", 9000) else {
             panic!("a raw TCP destination was tagged")
         };
-        let Reply::Redirect {
+        let Reply::Redirect(Redirect {
             port,
             from: Some(tag),
             ..
-        } = route("a.test", 80)
+        }) = route("a.test", 80)
         else {
             panic!("not redirected with a tag")
         };
@@ -847,11 +850,11 @@ mod tests {
             addr: ip.into(),
             port,
         };
-        let Reply::Redirect {
+        let Reply::Redirect(Redirect {
             port: engine_port,
             client_first: true,
             ..
-        } = engine.handle(route)
+        }) = engine.handle(route)
         else {
             panic!("not a client-first redirect")
         };

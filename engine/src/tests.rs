@@ -28,7 +28,7 @@ pub(crate) fn connect(e: &Arc<Engine>, host: &str, port: u16) -> TcpStream {
     }) else {
         panic!()
     };
-    let Reply::Redirect { port: eport, .. } = route(e, &ip.to_string(), port) else {
+    let Reply::Redirect(Redirect { port: eport, .. }) = route(e, &ip.to_string(), port) else {
         panic!()
     };
     let mut stream = TcpStream::connect(("127.0.0.1", eport)).unwrap();
@@ -270,19 +270,19 @@ fn only_file_entries_on_fake_addresses_make_a_lasting_redirect() {
     let ip = e.fake_ip_of("a.test").unwrap().to_string();
     assert!(matches!(
         route(&e, &ip, 1),
-        Reply::Redirect { lasting: true, .. }
+        Reply::Redirect(Redirect { lasting: true, .. })
     ));
     // A real address may later be judged by a name (a lookup told to the engine).
     assert!(matches!(
         route(&e, "10.1.1.1", 2),
-        Reply::Redirect { lasting: false, .. }
+        Reply::Redirect(Redirect { lasting: false, .. })
     ));
 }
 
 /// Whether `route` told the shim that the client speaks first at a destination.
 fn client_first(reply: Reply) -> bool {
     match reply {
-        Reply::Redirect { client_first, .. } => client_first,
+        Reply::Redirect(Redirect { client_first, .. }) => client_first,
         other => panic!("not redirected: {other:?}"),
     }
 }
@@ -315,19 +315,19 @@ fn only_protocols_whose_client_speaks_first_make_a_client_first_redirect() {
     // A real address: not lasting, but its protocol is known as well.
     assert!(matches!(
         route(&e, "10.1.1.1", 2),
-        Reply::Redirect {
+        Reply::Redirect(Redirect {
             lasting: false,
             client_first: true,
             ..
-        }
+        })
     ));
     assert!(matches!(
         at("web.test", 80),
-        Reply::Redirect {
+        Reply::Redirect(Redirect {
             lasting: true,
             client_first: true,
             ..
-        }
+        })
     ));
 }
 

@@ -8,10 +8,11 @@ use libc::{AF_INET, AF_INET6, c_int, c_void, msghdr, size_t, sockaddr, socklen_t
 
 use crate::addr::{self, Copied, as_v4, socket_type};
 use crate::errno::{self, Errno};
-use crate::lasting::{self, Lasting};
+use crate::lasting;
 use crate::link::{self, Reply, Transport};
 use crate::user_mem::{self, Fault};
 use crate::{guard, real, warn};
+use mocket_control::Redirect;
 use mocket_control::preamble::Preamble;
 use mocket_control::source_tag::SourceTag;
 
@@ -29,18 +30,15 @@ enum Outcome {
 
 /// Where a redirected socket connects, and how the engine learns who it is.
 struct EngineRoute {
-    /// The engine listener's address.
-    engine: SocketAddr,
     /// Where the application meant to connect.
     dest: SocketAddr,
     /// The family to encode addresses in ([`family_for`]).
     family: c_int,
-    /// `Reply::Redirect`'s `client_first`: a preamble may wait for the application's first
-    /// bytes, to travel in their segment.
-    client_first: bool,
-    /// The source tag to connect from; without one (or when the socket cannot be bound to
-    /// it) the preamble naming `dest` is written after connecting.
-    from: Option<SourceTag>,
+    /// The engine's answer, as given: its port, whether the preamble may wait for the
+    /// application's first bytes (`client_first`), and the source tag to connect from (without
+    /// one, or when the socket cannot be bound to it, the preamble naming `dest` is written
+    /// after connecting).
+    redirect: Redirect,
 }
 
 /// Original destinations of redirected sockets, by fd, so `getpeername` can answer with them:
@@ -152,13 +150,12 @@ const ENGINE_CONNECT_WAIT_MS: c_int = 2000;
 /// [`preamble`]: mocket_control::preamble
 fn connect_to_engine(fd: c_int, route: &EngineRoute) -> c_int {
     let &EngineRoute {
-        engine,
         dest,
         family,
-        client_first,
-        from,
+        redirect,
     } = route;
-    let tagged = from.is_some_and(|tag| tag_source(fd, tag, family));
+    let engine = redirect.engine();
+    let tagged = redirect.from.is_some_and(|tag| tag_source(fd, tag, family));
     let (storage, len) = addr::encode(engine, family);
     // SAFETY: storage holds a valid address of `len` bytes for the socket's family.
     let r = unsafe { real::connect(fd, (&raw const storage).cast(), len) };
@@ -171,8 +168,8 @@ fn connect_to_engine(fd: c_int, route: &EngineRoute) -> c_int {
         // learn that one completed (hiredis does so), which had its preamble then.
         return r;
     }
-    let written =
-        catch_unwind(|| write_preamble(fd, dest, client_first)).unwrap_or(Err("internal error"));
+    let written = catch_unwind(|| write_preamble(fd, dest, redirect.client_first))
+        .unwrap_or(Err("internal error"));
     match written {
         Ok(()) => {
             saved.restore();
@@ -337,18 +334,8 @@ fn decide(fd: c_int, dest: SocketAddr) -> Outcome {
         return redirect(fd, dest, known, family);
     }
     match link::route(Transport::Tcp, dest) {
-        Reply::Redirect {
-            port,
-            lasting,
-            client_first,
-            from,
-        } => {
-            let to = Lasting {
-                engine_port: port,
-                client_first,
-                from,
-            };
-            if lasting {
+        Reply::Redirect(to) => {
+            if to.lasting {
                 lasting::remember(dest, to);
             }
             redirect(fd, dest, to, family)
@@ -360,14 +347,12 @@ fn decide(fd: c_int, dest: SocketAddr) -> Outcome {
     }
 }
 
-fn redirect(fd: c_int, dest: SocketAddr, to: Lasting, family: c_int) -> Outcome {
-    remember_peer(fd, dest, to.engine_port);
+fn redirect(fd: c_int, dest: SocketAddr, to: Redirect, family: c_int) -> Outcome {
+    remember_peer(fd, dest, to.port);
     Outcome::Redirect(EngineRoute {
-        engine: SocketAddr::from((Ipv4Addr::LOCALHOST, to.engine_port)),
         dest,
         family,
-        client_first: to.client_first,
-        from: to.from,
+        redirect: to,
     })
 }
 

@@ -1,6 +1,6 @@
-//! Lasting redirects (`Reply::Redirect { lasting: true }`) this process was given, so that the
-//! next connect to the same destination is routed here instead of asking the engine again (with
-//! the redirect's `client_first` and source tag, which last as long).
+//! Lasting redirects (a [`Redirect`] with `lasting`) this process was given, so that the next
+//! connect to the same destination is routed here instead of asking the engine again (with the
+//! redirect's `client_first` and source tag, which last as long).
 //!
 //! Why: under `mocket run` every question is a round trip to the daemon (two cross-process
 //! wake-ups), the largest part of what a new connection costs over a loopback server
@@ -9,27 +9,19 @@
 //!
 //! The table is lock-free (a hook may run in any thread, and in a signal handler's or a
 //! `vfork` child's context) and belongs to one process: a forked child starts from an empty
-//! table (the embedded engine, its listener included, is its parent's, not its own).
+//! table (the embedded engine, its listener included, is its parent's, not its own). A
+//! [`Redirect`] does not fit one atomic: it is packed into two ([`pack`] and [`unpack`]).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
+use mocket_control::Redirect;
 use mocket_control::fake_range::{self, as_v4, is_fake};
 use mocket_control::source_tag::SourceTag;
 
 /// How many destinations are remembered: a slot holds the last destination hashed to it, so
 /// more destinations than slots only cost some questions.
 const SLOTS: usize = 1024;
-
-/// A lasting redirect: where connects to a destination go, and how.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lasting {
-    pub engine_port: u16,
-    /// `Reply::Redirect`'s `client_first`: the preamble may wait for the application's bytes.
-    pub client_first: bool,
-    /// `Reply::Redirect`'s `from`: the source tag to connect from.
-    pub from: Option<SourceTag>,
-}
 
 /// A slot in use (so that no entry packs to 0, the empty slot).
 const USED: u64 = 1 << 63;
@@ -53,30 +45,19 @@ const TAGGED: u64 = 1 << 63;
 static OWNER: AtomicU32 = AtomicU32::new(0);
 
 /// The lasting redirect of `dest` given to this process.
-pub fn lookup(dest: SocketAddr) -> Option<Lasting> {
+pub fn lookup(dest: SocketAddr) -> Option<Redirect> {
     let (key, slot) = key_and_slot(dest)?;
     if OWNER.load(Ordering::SeqCst) != std::process::id() {
         return None;
     }
     let packed = TABLE[slot].load(Ordering::SeqCst);
-    if packed & USED == 0 || (packed & !USED) >> 17 != key {
-        return None;
-    }
     let tagged = TAGS[slot].load(Ordering::SeqCst);
-    let from = match tagged & TAGGED != 0 && (tagged & !TAGGED) >> 24 == key {
-        true => SourceTag::new(tagged as u32 & 0xff_ffff),
-        false => None,
-    };
-    Some(Lasting {
-        engine_port: packed as u16,
-        client_first: packed & CLIENT_FIRST != 0,
-        from,
-    })
+    unpack(key, packed, tagged)
 }
 
-/// Remembers that connects to `dest` go to the engine as `lasting` says for the rest of the
-/// run.
-pub fn remember(dest: SocketAddr, lasting: Lasting) {
+/// Remembers that connects to `dest` go to the engine as `redirect` (a lasting one) says for
+/// the rest of the run.
+pub fn remember(dest: SocketAddr, redirect: Redirect) {
     let Some((key, slot)) = key_and_slot(dest) else {
         return;
     };
@@ -88,17 +69,40 @@ pub fn remember(dest: SocketAddr, lasting: Lasting) {
         }
         OWNER.store(pid, Ordering::SeqCst);
     }
-    let client_first = if lasting.client_first {
-        CLIENT_FIRST
-    } else {
-        0
-    };
-    let packed = USED | (key << 17) | client_first | u64::from(lasting.engine_port);
-    let tagged = lasting
-        .from
-        .map_or(0, |tag| TAGGED | (key << 24) | u64::from(tag.get()));
+    let (packed, tagged) = pack(key, redirect);
     TAGS[slot].store(tagged, Ordering::SeqCst);
     TABLE[slot].store(packed, Ordering::SeqCst);
+}
+
+/// `redirect` for the destination `key` as its [`TABLE`] and [`TAGS`] entries.
+fn pack(key: u64, redirect: Redirect) -> (u64, u64) {
+    let client_first = match redirect.client_first {
+        true => CLIENT_FIRST,
+        false => 0,
+    };
+    let packed = USED | (key << 17) | client_first | u64::from(redirect.port);
+    let tagged = redirect
+        .from
+        .map_or(0, |tag| TAGGED | (key << 24) | u64::from(tag.get()));
+    (packed, tagged)
+}
+
+/// The lasting redirect of the destination `key` from its [`TABLE`] and [`TAGS`] entries;
+/// `None` when the slot holds another destination, and no tag when its tag entry does.
+fn unpack(key: u64, packed: u64, tagged: u64) -> Option<Redirect> {
+    if packed & USED == 0 || (packed & !USED) >> 17 != key {
+        return None;
+    }
+    let from = match tagged & TAGGED != 0 && (tagged & !TAGGED) >> 24 == key {
+        true => SourceTag::new(tagged as u32 & 0xff_ffff),
+        false => None,
+    };
+    Some(Redirect {
+        port: packed as u16,
+        lasting: true,
+        client_first: packed & CLIENT_FIRST != 0,
+        from,
+    })
 }
 
 /// The fake address's offset in the fake range and the port of `dest` as one key (33 bits),
@@ -123,16 +127,17 @@ mod tests {
         text.parse().unwrap()
     }
 
-    fn to(engine_port: u16) -> Lasting {
-        Lasting {
-            engine_port,
+    fn to(port: u16) -> Redirect {
+        Redirect {
+            port,
+            lasting: true,
             client_first: false,
             from: None,
         }
     }
 
     fn port_of(dest: &str) -> Option<u16> {
-        lookup(addr(dest)).map(|l| l.engine_port)
+        lookup(addr(dest)).map(|l| l.port)
     }
 
     #[test]
@@ -180,10 +185,9 @@ mod tests {
             ("198.19.255.255:65535", 1),
         ] {
             for client_first in [true, false] {
-                let lasting = Lasting {
-                    engine_port,
+                let lasting = Redirect {
                     client_first,
-                    from: None,
+                    ..to(engine_port)
                 };
                 remember(addr(dest), lasting);
                 assert_eq!(lookup(addr(dest)), Some(lasting), "{dest}");
@@ -193,10 +197,9 @@ mod tests {
         let greeter = addr("198.18.3.4:25");
         remember(
             http,
-            Lasting {
-                engine_port: 40005,
+            Redirect {
                 client_first: true,
-                from: None,
+                ..to(40005)
             },
         );
         remember(greeter, to(40005));
@@ -212,10 +215,10 @@ mod tests {
             ("198.18.0.1:1", 0),
             ("198.18.3.4:80", 70000),
         ] {
-            let lasting = Lasting {
-                engine_port: 40005,
+            let lasting = Redirect {
                 client_first: true,
                 from: SourceTag::new(n),
+                ..to(40005)
             };
             remember(addr(dest), lasting);
             assert_eq!(lookup(addr(dest)), Some(lasting), "{dest}");
@@ -229,7 +232,7 @@ mod tests {
     fn a_tag_written_for_another_destination_is_not_used() {
         let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let dest = addr("198.18.5.6:80");
-        let tagged = Lasting {
+        let tagged = Redirect {
             from: SourceTag::new(9),
             ..to(40007)
         };

@@ -350,3 +350,22 @@ def read_all(sock):
         pass
     return data
 "#;
+
+/// Python helper for tests that make plain HTTP requests by hand: `http_get(host, path)` opens
+/// a new connection to `host` (port 80 unless told), sends one `GET path` with
+/// `Connection: close`, reads until the server closes and returns the status line and the body
+/// as one string, e.g. `"HTTP/1.1 200 OK fine"` (what came, whatever it is, when it is not an
+/// HTTP answer: the caller's assertion then shows it).
+pub const HTTP_GET_PY: &str = r#"
+import socket
+
+def http_get(host, path, port=80, timeout=20):
+    s = socket.create_connection((host, port), timeout=timeout)
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+    data = b""
+    while chunk := s.recv(4096):
+        data += chunk
+    s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return (head.split(b"\r\n")[0] + b" " + body).decode(errors="replace")
+"#;

@@ -10,22 +10,8 @@ const MOCKS: &str = r#"{
   ]
 }"#;
 
-/// `get()` opens a new connection to the mocked host and returns what it answered.
-const GET: &str = r#"
-import os, socket, sys
-
-def get():
-    s = socket.create_connection(("api.test", 80), timeout=10)
-    s.sendall(b"GET /ok HTTP/1.1\r\nHost: api.test\r\nConnection: close\r\n\r\n")
-    data = b""
-    while True:
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    return "ok" if data.startswith(b"HTTP/1.1 200") and data.endswith(b"fine") else repr(data[:60])
-"#;
+/// What `http_get` ([`HTTP_GET_PY`]) returns for the mocked answer.
+const OK: &str = "HTTP/1.1 200 OK fine";
 
 /// Under `mocket run`, 20 new connections to one mocked destination ask the daemon for a
 /// route once and nothing else: the shim's requests are read from its `sendto` calls, and each
@@ -38,7 +24,8 @@ fn a_process_asks_the_daemon_for_a_mocked_route_once() {
     );
     let mocks = mocks_file(MOCKS);
     let trace = scratch_dir("route-once").join("trace");
-    let program = format!("{GET}\nprint(' '.join(get() for _ in range(20)))");
+    let program =
+        format!("{HTTP_GET_PY}\nprint('\\n'.join(http_get('api.test', '/ok') for _ in range(20)))");
     let trace_arg = trace.to_str().unwrap();
     let cmd = [
         "strace",
@@ -58,7 +45,7 @@ fn a_process_asks_the_daemon_for_a_mocked_route_once() {
     run.success();
     assert_eq!(
         run.stdout.trim(),
-        vec!["ok"; 20].join(" "),
+        vec![OK; 20].join("\n"),
         "stderr:\n{}",
         run.stderr
     );
@@ -87,13 +74,14 @@ fn a_process_asks_the_daemon_for_a_mocked_route_once() {
 fn a_forked_child_does_not_reuse_its_parents_redirect() {
     let mocks = mocks_file(MOCKS);
     let program = format!(
-        r#"{GET}
-first = get()
+        r#"{HTTP_GET_PY}
+import os
+first = http_get("api.test", "/ok")
 pid = os.fork()
 if pid == 0:
-    os._exit(0 if get() == "ok" else 1)
+    os._exit(0 if http_get("api.test", "/ok") == "{OK}" else 1)
 _, status = os.waitpid(pid, 0)
-print(first, "child", os.waitstatus_to_exitcode(status), get())
+print(first, "child", os.waitstatus_to_exitcode(status), http_get("api.test", "/ok"))
 "#
     );
     for placement in PLACEMENTS {
@@ -101,7 +89,7 @@ print(first, "child", os.waitstatus_to_exitcode(status), get())
         run.success();
         assert_eq!(
             run.stdout.trim(),
-            "ok child 0 ok",
+            format!("{OK} child 0 {OK}"),
             "{placement:?}\nstderr:\n{}",
             run.stderr
         );

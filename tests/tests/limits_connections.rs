@@ -34,21 +34,11 @@ def status(pid, field):
 
 def threads(pid):
     return status(pid, "Threads")
-
-def get_ok():
-    s = socket.create_connection(("api.test", 80), timeout=20)
-    s.sendall(b"GET /ok HTTP/1.1\r\nHost: api.test\r\nConnection: close\r\n\r\n")
-    data = b""
-    while True:
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    return data.split(b"\r\n")[0].decode() + " " + data.split(b"\r\n\r\n", 1)[1].decode()
 "#;
 
+/// The helpers, [`HTTP_GET_PY`]'s `http_get` among them, then `body`.
 fn program(body: &str) -> String {
-    format!("{PY_PRELUDE}\n{body}")
+    format!("{PY_PRELUDE}{HTTP_GET_PY}\n{body}")
 }
 
 /// `mocket run` under `sh -c SETUP` (e.g. a `ulimit`), in a fresh network namespace.
@@ -82,7 +72,7 @@ print("cpu", cpu_seconds(engine) - before, file=sys.stderr)
 print("spinning" if cpu_seconds(engine) - before > 0.3 else "calm")
 for c in conns:
     c.close()
-print(get_ok())
+print(http_get("api.test", "/ok"))
 "#;
     let run = mocket_run_after(
         "ulimit -Sn 64",
@@ -118,7 +108,7 @@ for _ in range(100):
     s = socket.create_connection(("api.test", 80))
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     s.close()
-print(get_ok())
+print(http_get("api.test", "/ok"))
 "#;
     let run = mocket_run_after("true", &mocks, &[], &["python3", "-c", &program(body)]);
     run.success();
@@ -190,7 +180,7 @@ print(f"opened 5000 in {opened:.1f} s; daemon threads {baseline} -> {held}, VmSi
 # The bound: the pool's 256 connection threads plus the daemon's own few (one per connection
 # before); measured: 3 -> 81, the threads of connections accepted before their claim arrived.
 print("open", still_open, "threads bounded", held <= 266)
-print(get_ok())
+print(http_get("api.test", "/ok"))
 deadline = time.monotonic() + 30
 closed = set()
 while len(closed) < 5000 and time.monotonic() < deadline:

@@ -658,7 +658,7 @@ fn http_requests_are_logged_parsed_and_read_back_as_request_objects() {
 /// a lasting redirect: once the scope closes, connects to it are judged again (here refused).
 #[test]
 fn a_scope_lease_makes_no_lasting_redirect() {
-    use crate::control::{Reply, Request, Transport};
+    use crate::control::{Redirect, Reply, Request, Transport};
     let e = engine("{}");
     let mut client = Client::open(&e);
     let scope = client.scope("tests::short");
@@ -674,11 +674,11 @@ fn a_scope_lease_makes_no_lasting_redirect() {
     };
     assert!(matches!(
         route(),
-        Reply::Redirect {
+        Reply::Redirect(Redirect {
             lasting: false,
             client_first: true,
             ..
-        }
+        })
     ));
     client.ok(json!({"op": "close_scope", "scope": scope}));
     assert!(matches!(route(), Reply::Refuse(_)), "{:?}", route());
