@@ -30,8 +30,10 @@ for nodelay in (False, True, False):
     s.settimeout(10)
     if nodelay:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    start = time.monotonic()
     s.connect(("legacy.test", 9000))
+    # Timed from the connect's return: the first connect of the embedded placement also starts
+    # the engine (about 100 ms under load); a held preamble waits for the probe timer after it.
+    start = time.monotonic()
     greeting = s.recv(100)
     waited = (time.monotonic() - start) * 1000
     assert greeting == b"220 ready\r\n", greeting
