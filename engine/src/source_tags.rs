@@ -20,6 +20,12 @@
 //!   are introduced exactly as a preamble would introduce them. A tag never changes what it
 //!   names while it is issued; it is reclaimed from a pid that no longer exists, and the pid's
 //!   next process asking for the destination gets another tag.
+//! - Pids are the asking process's own, as `getpid` says in its pid namespace. A process in a
+//!   nested pid namespace (`unshare --pid`, a sandbox) asking the daemon names a pid that
+//!   `kill` in the engine's namespace would judge wrongly, and a tag reclaimed from a live
+//!   process would introduce its next connection as another's: once the control socket has
+//!   seen a process ask under a pid that is not the one the kernel gives it
+//!   ([`SourceTags::stop_reclaiming`]), no tag is reclaimed again.
 //! - Reclaiming is amortised: a full table is swept [`RECLAIM_BATCH`] tags at a time, round
 //!   robin, when a new pair asks and nothing reclaimed is left; a sweep that frees nothing
 //!   stops the next ones for [`RECLAIM_BATCH`] requests, so a table of live processes costs at
@@ -64,6 +70,8 @@ struct Inner {
     cursor: usize,
     /// Requests to turn away before the next sweep (after one that freed nothing).
     backoff: usize,
+    /// Some process's pid could not be checked: nothing is reclaimed any more.
+    never_reclaim: bool,
 }
 
 impl SourceTags {
@@ -98,6 +106,12 @@ impl SourceTags {
             .flatten()
     }
 
+    /// From now on, no tag is reclaimed: some process asks under a pid that `kill` cannot
+    /// check. `true` the first time.
+    pub fn stop_reclaiming(&self) -> bool {
+        !std::mem::replace(&mut lock(&self.inner).never_reclaim, true)
+    }
+
     /// Whether `peer` carries a tag (issued or not): such a connection has no preamble.
     pub fn is_tag_address(peer: IpAddr) -> bool {
         tag_of(peer).is_some()
@@ -108,6 +122,9 @@ impl Inner {
     /// Sweeps the next [`RECLAIM_BATCH`] issued tags for processes that no longer exist and
     /// returns the oldest tag reclaimed; `None` when the sweep is backing off or found none.
     fn reclaim(&mut self) -> Option<SourceTag> {
+        if self.never_reclaim {
+            return None;
+        }
         if self.backoff > 0 {
             self.backoff -= 1;
             return None;
@@ -238,6 +255,24 @@ mod tests {
         assert_eq!(again.len(), first.len());
         assert!(first.iter().all(|tag| again.contains(tag)));
         assert_eq!(tags.tag(me, nth_dest(2 * MAX_TAGS)), None, "full again");
+    }
+
+    #[test]
+    fn nothing_is_reclaimed_once_a_pid_cannot_be_checked() {
+        let tags = SourceTags::default();
+        for n in 0..MAX_TAGS {
+            tags.tag(exited_pid(n % 16), nth_dest(n)).unwrap();
+        }
+        assert!(tags.stop_reclaiming());
+        assert!(!tags.stop_reclaiming(), "said once");
+        assert_eq!(tags.tag(std::process::id(), nth_dest(MAX_TAGS)), None);
+        assert_eq!(
+            tags.tagged(IpAddr::V4(SourceTag::new(0).unwrap().address())),
+            Some(Tagged {
+                pid: exited_pid(0),
+                dest: nth_dest(0)
+            })
+        );
     }
 
     #[test]
