@@ -23,6 +23,7 @@ use mio::net::{UnixListener, UnixStream};
 use mio::{Events, Interest, Poll, Token};
 
 use crate::Engine;
+use crate::control::Request;
 
 /// The longest request line: far above any real request (a name is at most 253 bytes).
 pub const MAX_LINE: usize = 64 * 1024;
@@ -76,6 +77,9 @@ struct Peer {
     waits_to_write: bool,
     /// Whether it sent a shim line already (then it is not a JSON session).
     spoke_lines: bool,
+    /// The process that connected, as the kernel names it in the engine's pid namespace
+    /// (`None` when it cannot: the peer lives in a namespace the engine does not see).
+    pid: Option<u32>,
 }
 
 impl ControlServer {
@@ -159,12 +163,17 @@ enum Received {
 
 impl Peer {
     fn new(stream: UnixStream) -> Peer {
+        let pid = nix::sys::socket::getsockopt(&stream, nix::sys::socket::sockopt::PeerCredentials)
+            .ok()
+            .and_then(|cred| u32::try_from(cred.pid()).ok())
+            .filter(|pid| *pid != 0);
         Peer {
             stream,
             input: Vec::new(),
             output: Vec::new(),
             waits_to_write: false,
             spoke_lines: false,
+            pid,
         }
     }
 
@@ -200,8 +209,14 @@ impl Peer {
             let Ok(line) = std::str::from_utf8(line) else {
                 return false;
             };
+            let request = Request::parse(line);
+            if let Ok(Request::Route { pid, .. }) = &request
+                && self.pid != Some(*pid)
+            {
+                engine.unverifiable_pid(*pid, self.pid);
+            }
             self.output
-                .extend_from_slice(engine.handle_line(line).as_bytes());
+                .extend_from_slice(engine.answer_line(line, request).as_bytes());
             self.output.push(b'\n');
         }
         self.input.drain(..start);
@@ -307,6 +322,34 @@ mod tests {
         // This test's server and the other test's, however many connections.
         assert!(control_threads() <= 2, "{} threads", control_threads());
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    /// The reply to `line` sent on a control connection of this process (a socket pair, no
+    /// server thread: the test counting those threads runs beside).
+    fn ask(e: &Arc<Engine>, line: &str) -> String {
+        let (ours, _theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        let mut peer = Peer::new(UnixStream::from_std(ours));
+        assert_eq!(peer.pid, Some(std::process::id()));
+        peer.input.extend_from_slice(line.as_bytes());
+        assert!(peer.answer_lines(e));
+        String::from_utf8(peer.output).unwrap()
+    }
+
+    #[test]
+    fn a_route_asked_under_another_pid_stops_source_tags_being_reclaimed() {
+        let me = std::process::id();
+        let e = engine();
+        let fake = e.fake_ip_of("a.internal").unwrap();
+        let reply = ask(&e, &format!("route {me} tcp {fake} 1\n"));
+        assert!(reply.starts_with("redirect "), "{reply:?}");
+        assert!(e.source_tags.stop_reclaiming(), "its own pid stopped it");
+
+        let e = engine();
+        let fake = e.fake_ip_of("a.internal").unwrap();
+        // What a process in a nested pid namespace sends: its pid there.
+        let reply = ask(&e, &format!("route {} tcp {fake} 1\n", me + 1));
+        assert!(reply.starts_with("redirect "), "{reply:?}");
+        assert!(!e.source_tags.stop_reclaiming(), "still reclaiming");
     }
 
     #[test]

@@ -261,7 +261,32 @@ impl Engine {
 
     /// Answers one control line; see [`crate::control`].
     pub fn handle_line(self: &Arc<Self>, line: &str) -> String {
-        let reply = match Request::parse(line) {
+        self.answer_line(line, Request::parse(line))
+    }
+
+    /// A control connection of process `seen` (the kernel's word, `None` when it cannot name
+    /// it) asked for a route as process `claimed`: the asker lives in another pid namespace,
+    /// where `kill` cannot tell whether it still exists, so source tags are never reclaimed
+    /// again (see [`source_tags`]).
+    pub(crate) fn unverifiable_pid(&self, claimed: u32, seen: Option<u32>) {
+        if self.source_tags.stop_reclaiming() {
+            let seen = seen.map_or("a process outside its pid namespace".into(), |pid| {
+                format!("process {pid}")
+            });
+            self.info(&format!(
+                "a route for pid {claimed} came from {seen} (another pid namespace): the \
+                 source tags of exited processes are no longer reclaimed"
+            ));
+        }
+    }
+
+    /// Answers `line`, already parsed into `request`.
+    pub(crate) fn answer_line(
+        self: &Arc<Self>,
+        line: &str,
+        request: Result<Request, control::LineError>,
+    ) -> String {
+        let reply = match request {
             Ok(request) => self.handle(request),
             Err(e) => Reply::Refuse(format!("engine could not read the request {line:?}: {e}")),
         };

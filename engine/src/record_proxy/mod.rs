@@ -264,3 +264,7 @@ fn race(client: &TcpStream, upstream: &TcpStream) -> Race {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "order_tests.rs"]
+mod order_tests;

@@ -3,9 +3,15 @@
 //!
 //! What is on disk when: a Redis connection is saved before the client sees each reply (a
 //! request-response exchange, cheap to save). A raw TCP connection has no exchanges to save
-//! at, and a server may stream without end, so it is saved when it ends, and while it lasts
-//! again when bytes arrive [`TCP_SAVE_INTERVAL`] (or ten times as long as the previous save
-//! took, if more) after the previous save finished. Each save rewrites the whole cassette, so
+//! at, and a server may stream without end, so it is saved at its first bytes, when it ends,
+//! and while it lasts again when bytes arrive [`TCP_SAVE_INTERVAL`] (or ten times as long as
+//! the previous save took, if more) after the previous save finished.
+//!
+//! The save at the first bytes fixes the connection's place in the cassette (later saves
+//! replace it in place), and replay hands recorded connections out in that order: a
+//! server-first connection is given the first unused one before it says anything. Placed at
+//! its end instead, a connection whose client left before mocket finished relaying it could
+//! land after the next client's connection, and the two would replay swapped. Each save rewrites the whole cassette, so
 //! saving per chunk made a long connection quadratic; this way saving takes at most a tenth of
 //! the relay's time. A process killed mid-connection loses what came since the last save, and
 //! the client may see server bytes before they are on disk. A raw TCP connection is
@@ -92,8 +98,8 @@ pub(super) struct TcpTap<'a> {
     pub schedule: SaveSchedule,
 }
 
-/// When a raw TCP connection still open is saved again: when bytes arrive a while after the
-/// previous save finished (see the module's doc), never on every chunk.
+/// When a raw TCP connection still open is saved: at its first bytes, then when bytes arrive
+/// a while after the previous save finished (see the module's doc), never on every chunk.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct SaveSchedule {
     /// Bytes recorded since the last save.
@@ -103,10 +109,11 @@ pub(super) struct SaveSchedule {
 }
 
 impl SaveSchedule {
+    /// A connection that opened at `now`: its first bytes are due at once.
     pub fn new(now: Instant) -> Self {
         SaveSchedule {
             unsaved: 0,
-            next: now + TCP_SAVE_INTERVAL,
+            next: now,
         }
     }
 
@@ -244,14 +251,23 @@ mod tests {
     fn raw_tcp_saves_are_batched_by_bytes_and_time() {
         let start = Instant::now();
         let mut schedule = SaveSchedule::new(start);
-        // A server streaming 100 000 chunks within a second: no save until the connection ends.
-        let saves = (0..100_000u32)
-            .filter(|i| schedule.due(10, start + TCP_SAVE_INTERVAL * *i / 200_000))
-            .count();
-        assert_eq!(saves, 0);
+        assert!(!schedule.due(0, start), "nothing recorded yet");
+        // A server streaming 100 000 chunks within a second: saved at the first (which places
+        // the connection in the cassette), then not again until the connection ends.
+        let mut saves = 0;
+        for i in 0..100_000u32 {
+            let now = start + TCP_SAVE_INTERVAL * i / 200_000;
+            if schedule.due(10, now) {
+                saves += 1;
+                schedule.saved(now, now);
+            }
+        }
+        assert_eq!(saves, 1);
         assert!(schedule.pending());
-        // A slow trickle: saved once the interval has passed, not before.
+        // A slow trickle: the first byte saved at once, the next once the interval has passed.
         let mut slow = SaveSchedule::new(start);
+        assert!(slow.due(1, start));
+        slow.saved(start, start);
         assert!(!slow.due(1, start + TCP_SAVE_INTERVAL / 2));
         assert!(slow.due(1, start + TCP_SAVE_INTERVAL));
         let done = start + TCP_SAVE_INTERVAL;
