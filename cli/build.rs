@@ -79,6 +79,7 @@ fn main() {
 fn build_libraries(workspace: &Path, profile: &str, target_dir: &Path) -> PathBuf {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
+    remove_build_script_variables(&mut command);
     command
         .args(["build", "-p", "mocket-shim", "-p", "mocket-embedded"])
         .arg("--manifest-path")
@@ -106,6 +107,38 @@ fn build_libraries(workspace: &Path, profile: &str, target_dir: &Path) -> PathBu
          MOCKET_EMBED=0 builds a mocket that looks for them beside itself"
     );
     built
+}
+
+/// Removes the variables cargo sets for this build script (`OUT_DIR`, `CARGO_PKG_NAME`,
+/// `CARGO_CFG_*`, ...) from the inner cargo's environment: they describe this script, not the
+/// inner build, and the inner cargo records them in its fingerprints wherever a dependency's
+/// build script names them in `rerun-if-env-changed` (ring names `OUT_DIR`,
+/// `CARGO_MANIFEST_DIR`, `CARGO_PKG_*` and `DEBUG`). Left in, they would make the inner build
+/// differ from the same `cargo build` run from a shell, and rerun ring's build script (and
+/// recompile everything above ring) whenever this script's `OUT_DIR` changes. The jobserver
+/// (`CARGO_MAKEFLAGS`), `CARGO_ENCODED_RUSTFLAGS`, `CARGO_NET_OFFLINE` and `RUSTC` stay.
+fn remove_build_script_variables(command: &mut Command) {
+    const NAMES: [&str; 12] = [
+        "OUT_DIR",
+        "TARGET",
+        "HOST",
+        "NUM_JOBS",
+        "OPT_LEVEL",
+        "DEBUG",
+        "PROFILE",
+        "RUSTDOC",
+        "RUSTC_LINKER",
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_MANIFEST_LINKS",
+    ];
+    const PREFIXES: [&str; 4] = ["CARGO_PKG_", "CARGO_CFG_", "CARGO_FEATURE_", "DEP_"];
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        if NAMES.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p)) {
+            command.env_remove(name);
+        }
+    }
 }
 
 /// Reruns this script when a workspace source file of either library changes: the inner

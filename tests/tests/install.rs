@@ -4,7 +4,16 @@
 //! The install is a debug one with `MOCKET_EMBED=1` into its own target dir
 //! (`target/install-test`, kept between runs): a release install would compile every dependency
 //! a second time with optimisations, for the same embedding code (the build script differs only
-//! in the profile name it passes on). It runs offline, inside a network namespace.
+//! in the profile name it passes on). It runs offline, inside a network namespace, with
+//! `--locked`: the build script's inner cargo builds the libraries from `Cargo.lock`, and the
+//! CLI must link the same dependency versions as the engine it embeds.
+//!
+//! A cold install compiles the engine and its dependencies twice: once for the CLI (outer
+//! cargo) and once for the embedded libraries (the build script's inner cargo, in
+//! `<target>/debug/embedded`), at the same time. So the test first runs the inner cargo's build
+//! itself and seeds the outer build's directory with a copy of it: the outer cargo then finds
+//! the dependencies both share already built (its fingerprints match), and the inner cargo finds
+//! all of its work done. The install still runs the build script and both cargos in full.
 
 #![forbid(unsafe_code)]
 
@@ -29,19 +38,19 @@ fn installed() -> &'static Path {
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let target = build_dir().parent().unwrap().join("install-test");
         let root = target.join("root");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        // No network in the namespace: the install must work offline.
-        let out = Command::new("timeout")
-            .args(["-k", "5", "3600", "unshare", "-n", "--"])
-            .arg(cargo)
-            .args(["install", "--offline", "--debug", "--force", "--path"])
+        build_embedded_libraries_first(workspace, &target);
+        let out = offline_cargo(&target)
+            .args([
+                "install",
+                "--locked",
+                "--offline",
+                "--debug",
+                "--force",
+                "--path",
+            ])
             .arg(workspace.join("cli"))
             .arg("--root")
             .arg(&root)
-            .env("CARGO_TARGET_DIR", &target)
-            .env("MOCKET_EMBED", "1")
-            // Less to compile and write: the test needs no debugger.
-            .env("CARGO_PROFILE_DEV_DEBUG", "false")
             .output()
             .expect("run cargo install");
         assert!(
@@ -57,6 +66,87 @@ fn installed() -> &'static Path {
         assert_eq!(files, ["mocket"], "the install holds only the executable");
         bin.join("mocket")
     })
+}
+
+/// `cargo` with the install's environment, offline in a network namespace (the install must
+/// work offline), building into `target`. Without the variables `cargo test` sets for this test
+/// binary (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, ...), as from a user's shell, and as
+/// `cli/build.rs` runs its inner cargo: some build scripts (ring's) name them in
+/// `rerun-if-env-changed`, so cargo records their values in its fingerprints.
+fn offline_cargo(target: &Path) -> Command {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut c = Command::new("timeout");
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        let set_for_this_test = [
+            "OUT_DIR",
+            "CARGO_MANIFEST_DIR",
+            "CARGO_MANIFEST_PATH",
+            "CARGO_CRATE_NAME",
+            "CARGO_PRIMARY_PACKAGE",
+            "CARGO_TARGET_TMPDIR",
+            "CARGO_RUSTC_CURRENT_DIR",
+        ]
+        .contains(&name)
+            || name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_BIN_");
+        if set_for_this_test {
+            c.env_remove(name);
+        }
+    }
+    c.args(["-k", "5", "3600", "unshare", "-n", "--"])
+        .arg(cargo)
+        .env("CARGO_TARGET_DIR", target)
+        .env("MOCKET_EMBED", "1")
+        // Less to compile and write: the test needs no debugger.
+        .env("CARGO_PROFILE_DEV_DEBUG", "false");
+    c
+}
+
+/// Runs the build that `cli/build.rs` runs for a dev profile (`cargo build -p mocket-shim -p
+/// mocket-embedded` into `<target>/debug/embedded`, debug info off), then, the first time,
+/// copies its `deps`, `build` and `.fingerprint` into `<target>/debug`, where the install's
+/// outer cargo builds the CLI. A copy (`cp -a`: cargo compares modification times), not links:
+/// the two cargos run at the same time and cargo rewrites fingerprint files in place. Only a
+/// speed-up: whatever differs from the build script's command is compiled by the install.
+fn build_embedded_libraries_first(workspace: &Path, target: &Path) {
+    let inner = target.join("debug").join("embedded");
+    let out = offline_cargo(&inner)
+        .args([
+            "build",
+            "--offline",
+            "-p",
+            "mocket-shim",
+            "-p",
+            "mocket-embedded",
+        ])
+        .arg("--manifest-path")
+        .arg(workspace.join("Cargo.toml"))
+        .args(["--profile", "dev", "--config", "profile.dev.debug=false"])
+        .output()
+        .expect("run cargo build");
+    assert!(
+        out.status.success(),
+        "building the libraries to embed failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let outer = target.join("debug");
+    if outer.join(".fingerprint").exists() {
+        return;
+    }
+    let built = inner.join("debug");
+    let copy = Command::new("cp")
+        .arg("-a")
+        .args(["deps", "build", ".fingerprint"].map(|d| built.join(d)))
+        .arg(&outer)
+        .output()
+        .expect("run cp");
+    assert!(
+        copy.status.success(),
+        "seeding {} failed:\n{}",
+        outer.display(),
+        String::from_utf8_lossy(&copy.stderr)
+    );
 }
 
 /// `mocket ARGS...` as installed, in a fresh network namespace, run from `cwd` with `cache` as
