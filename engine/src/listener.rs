@@ -3,7 +3,7 @@
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -45,6 +45,12 @@ pub(super) const INLINE_WAITERS: usize = 8;
 /// is taken by a waiting thread: handing the accepting role to another thread per connection
 /// cost one more wake-up per connection.
 const MAX_ACCEPTORS: usize = 2;
+
+/// How long a thread that accepted a connection at its handshake ([`Accepts::AtHandshake`])
+/// polls for the client's first bytes before it blocks: a client writes microseconds after its
+/// `connect` returns, and blocking would add a wake-up (15-30 µs on a virtual machine, issue 15)
+/// to the connection. Bounded, so that a silent client costs at most this much CPU.
+const FIRST_BYTES_SPIN: Duration = Duration::from_micros(50);
 
 /// The listen backlog of the engine's listener: where clients wait while the accept loop
 /// applies back-pressure (the kernel caps it at `net.core.somaxconn`).
@@ -109,35 +115,87 @@ fn open_files_limit() -> Option<u64> {
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
+/// When a listener of the engine's `accept` returns a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Accepts {
+    /// Once its first bytes have come (`TCP_DEFER_ACCEPT`): the preamble, or a tagged client's
+    /// request. The accepting thread wakes once per connection, with something to read.
+    AtFirstBytes,
+    /// At its handshake, for connections introduced by a source tag, where more than one CPU
+    /// can run the engine: the accepting thread's wake-up (tens of µs on a virtual machine)
+    /// then overlaps the client's own work between `connect` and its first write, instead of
+    /// following that write; the thread polls for the first bytes for at most
+    /// [`FIRST_BYTES_SPIN`] before it blocks. On one CPU the wake-up cannot overlap anything
+    /// and the spin would only delay the client: tagged connections go to the engine listener.
+    AtHandshake,
+}
+
+/// One listening socket of the engine, and how many threads wait in its `accept`.
+pub(super) struct EngineListener {
+    socket: TcpListener,
+    accepts: Accepts,
+    acceptors: AtomicUsize,
+}
+
 impl Engine {
-    /// The port of the listener, started on first use: an engine that never redirects anything
-    /// starts no thread. Accepted connections inherit the listener's `TCP_NODELAY` and idle
-    /// timeout, so that no option is set per connection; `TCP_DEFER_ACCEPT` wakes `accept`
-    /// once a connection's preamble has come, not at its handshake.
+    /// The port of the engine listener ([`Accepts::AtFirstBytes`]), started on first use: an
+    /// engine that never redirects anything starts no thread.
     pub(super) fn listener_port(self: &Arc<Self>) -> io::Result<u16> {
         let mut port = lock(&self.listener_port);
         if let Some(p) = *port {
             return Ok(p);
         }
-        let listener = listen((Ipv4Addr::LOCALHOST, 0).into())?;
-        listener.set_nodelay(true)?;
-        listener.set_read_timeout(self.idle_timeout.0)?;
-        listener.set_write_timeout(self.idle_timeout.0)?;
-        // Woken only once the preamble is there (a silent connection after PREAMBLE_WAIT).
-        mocket_shim_api::defer_accept(&listener, PREAMBLE_WAIT.as_secs() as u32)?;
-        let listener: Arc<TcpListener> = Arc::new(listener.into());
-        let p = listener.local_addr()?.port();
+        let p = self.start_listener(Accepts::AtFirstBytes)?;
+        *port = Some(p);
+        Ok(p)
+    }
+
+    /// The port for connections introduced by a source tag: a listener that accepts them at
+    /// their handshake where more than one CPU can run the engine, else the engine listener
+    /// (see [`Accepts`]). Chosen on first use.
+    pub(super) fn tagged_port(self: &Arc<Self>) -> io::Result<u16> {
+        let mut port = lock(&self.tagged_port);
+        if let Some(p) = *port {
+            return Ok(p);
+        }
+        let several_cpus = thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+        let p = match several_cpus {
+            true => self.start_listener(Accepts::AtHandshake)?,
+            false => self.listener_port()?,
+        };
+        *port = Some(p);
+        Ok(p)
+    }
+
+    /// Starts a listener and its first acceptor; returns its port. Accepted connections
+    /// inherit the listener's `TCP_NODELAY` and idle timeout, so that no option is set per
+    /// connection.
+    fn start_listener(self: &Arc<Self>, accepts: Accepts) -> io::Result<u16> {
+        let socket = listen((Ipv4Addr::LOCALHOST, 0).into())?;
+        socket.set_nodelay(true)?;
+        socket.set_read_timeout(self.idle_timeout.0)?;
+        socket.set_write_timeout(self.idle_timeout.0)?;
+        if accepts == Accepts::AtFirstBytes {
+            // Woken only once the preamble is there (a silent connection after PREAMBLE_WAIT).
+            mocket_shim_api::defer_accept(&socket, PREAMBLE_WAIT.as_secs() as u32)?;
+        }
+        let socket: TcpListener = socket.into();
+        let port = socket.local_addr()?.port();
+        let listener = Arc::new(EngineListener {
+            socket,
+            accepts,
+            acceptors: AtomicUsize::new(0),
+        });
         let engine = Arc::clone(self);
         if !self.try_run_connection(move || engine.lead(listener)) {
             return Err(io::Error::other(
                 "cannot start a thread to accept connections",
             ));
         }
-        *port = Some(p);
-        Ok(p)
+        Ok(port)
     }
 
-    /// The engine listener's accept loop, run by up to [`MAX_ACCEPTORS`] pooled threads at once:
+    /// A listener's accept loop, run by up to [`MAX_ACCEPTORS`] pooled threads at once:
     /// each serves the connection it accepted, then accepts again while fewer than that wait in
     /// `accept`, else returns to the pool. A thread that takes the last waiting place first
     /// starts another acceptor (an idle or new pooled thread), so that some thread always
@@ -146,18 +204,19 @@ impl Engine {
     /// Why (measured, BENCHMARKS.md "New connections (issue 15)"): passing the accepting on per
     /// connection, and before that handing each connection from thread to thread, cost one to
     /// three wake-ups per connection more than a loopback server.
-    fn lead(self: Arc<Self>, listener: Arc<TcpListener>) {
+    fn lead(self: Arc<Self>, listener: Arc<EngineListener>) {
         loop {
-            let reserved = self
-                .acceptors
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                    (n < MAX_ACCEPTORS).then_some(n + 1)
-                });
+            let reserved =
+                listener
+                    .acceptors
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                        (n < MAX_ACCEPTORS).then_some(n + 1)
+                    });
             if reserved.is_err() {
                 return; // Enough threads accept: this one goes back to the pool.
             }
-            let accepted = self.accept_one(&listener, "the engine listener");
-            let others = self.acceptors.fetch_sub(1, Ordering::AcqRel) - 1;
+            let accepted = self.accept_one(&listener.socket, "the engine listener");
+            let others = listener.acceptors.fetch_sub(1, Ordering::AcqRel) - 1;
             let Some((stream, peer)) = accepted else {
                 continue;
             };
@@ -170,12 +229,12 @@ impl Engine {
                     // then accept again (the listen backlog holds new clients meanwhile).
                     // Queuing it would leave it to a free thread, and with every thread busy
                     // the only one that could come free is this one, which would be accepting.
-                    self.serve_accepted(stream, peer);
+                    self.serve_accepted(stream, peer, listener.accepts);
                     drop(active);
                     continue;
                 }
             }
-            self.serve_accepted(stream, peer);
+            self.serve_accepted(stream, peer, listener.accepts);
             drop(active);
             if self.pool.has_queued() {
                 return; // Connections wait for a thread: this one takes them first.
@@ -240,7 +299,10 @@ impl Engine {
     /// Serves a connection of the engine listener on this thread once its source tag (from
     /// `peer`) or its preamble says who connected and where to; one with neither a tag this
     /// engine issued nor a whole, valid preamble is closed and logged.
-    fn serve_accepted(self: &Arc<Self>, stream: TcpStream, peer: SocketAddr) {
+    fn serve_accepted(self: &Arc<Self>, stream: TcpStream, peer: SocketAddr, accepts: Accepts) {
+        if accepts == Accepts::AtHandshake {
+            spin_for_first_bytes(&stream);
+        }
         if !SourceTags::is_tag_address(peer.ip()) {
             return self.serve_after_preamble(stream, false);
         }
@@ -523,6 +585,14 @@ fn read_preamble(stream: &TcpStream, wait_for_first: bool) -> Result<Preamble, U
         }
     }
     Preamble::decode(&buf).map_err(Unintroduced::Garbled)
+}
+
+/// Polls `stream` for something to read for at most [`FIRST_BYTES_SPIN`], without blocking.
+fn spin_for_first_bytes(stream: &TcpStream) {
+    let until = Instant::now() + FIRST_BYTES_SPIN;
+    while !readable_within(stream, Duration::ZERO) && Instant::now() < until {
+        std::hint::spin_loop();
+    }
 }
 
 /// Whether `stream` has something to read (or was closed) within `wait`: one `poll`, no socket
