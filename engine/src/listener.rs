@@ -304,6 +304,11 @@ impl Engine {
             spin_for_first_bytes(&stream);
         }
         if !SourceTags::is_tag_address(peer.ip()) {
+            if accepts == Accepts::AtHandshake {
+                // A preamble on the tagged port: the shim's fallback where the application
+                // bound the socket itself. It comes right after the handshake, like a request.
+                self.spoke_soon(&stream);
+            }
             return self.serve_after_preamble(stream, false);
         }
         match self.source_tags.tagged(peer.ip()) {
@@ -665,6 +670,47 @@ mod tests {
         get_with(engine, late, |p| p.encode().to_vec())
     }
 
+    /// Resolves `name` and routes it to `port` as process `pid` would through the shim.
+    fn route_as(engine: &Arc<Engine>, pid: u32, name: &str, port: u16) -> Reply {
+        use crate::control::{Request, Transport};
+        let Reply::Fake(ip) = engine.handle(Request::Resolve {
+            pid,
+            name: name.into(),
+        }) else {
+            panic!("no fake address")
+        };
+        engine.handle(Request::Route {
+            pid,
+            transport: Transport::Tcp,
+            addr: ip.into(),
+            port,
+        })
+    }
+
+    /// Connects to the engine's `port` from `source` (a source tag) or any address, writes
+    /// `preamble` and, `late`, a request for `http://a.test/`; returns the response.
+    fn get_from(source: Option<Ipv4Addr>, port: u16, late: Duration, preamble: &[u8]) -> String {
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        if let Some(source) = source {
+            socket.bind(&SocketAddr::from((source, 0)).into()).unwrap();
+        }
+        socket
+            .connect(&SocketAddr::from((Ipv4Addr::LOCALHOST, port)).into())
+            .unwrap();
+        let mut stream = TcpStream::from(socket);
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(preamble).unwrap();
+        thread::sleep(late);
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        response
+    }
+
     const ONE_ENTRY: &str =
         r#"{"entries": [{"http": "GET http://a.test/", "response": {"body": "fine"}}]}"#;
 
@@ -744,7 +790,6 @@ mod tests {
     /// greet first) gets no tag.
     #[test]
     fn a_tagged_connection_needs_no_preamble() {
-        use crate::control::{Request, Transport};
         let journal_file =
             std::env::temp_dir().join(format!("mocket-tag-journal-{}.jsonl", std::process::id()));
         let journal = crate::journal::Journal::open(Some(&journal_file)).unwrap();
@@ -754,20 +799,7 @@ mod tests {
         ]}"#;
         let config = mocket_config::Config::parse(mocks, "m.json", ".".as_ref()).map(Arc::new);
         let engine = Engine::with_config(config, mocket_config::LogLevel::Error, journal, None);
-        let route = |name: &str, port| {
-            let Reply::Fake(ip) = engine.handle(Request::Resolve {
-                pid: 77,
-                name: name.into(),
-            }) else {
-                panic!("no fake address")
-            };
-            engine.handle(Request::Route {
-                pid: 77,
-                transport: Transport::Tcp,
-                addr: ip.into(),
-                port,
-            })
-        };
+        let route = |name: &str, port| route_as(&engine, 77, name, port);
         let Reply::Redirect { from: None, .. } = route("b.test", 9000) else {
             panic!("a raw TCP destination was tagged")
         };
@@ -779,27 +811,47 @@ mod tests {
         else {
             panic!("not redirected with a tag")
         };
-        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-        socket
-            .bind(&SocketAddr::from((tag.address(), 0)).into())
-            .unwrap();
-        socket
-            .connect(&SocketAddr::from((Ipv4Addr::LOCALHOST, port)).into())
-            .unwrap();
-        let mut stream = TcpStream::from(socket);
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        stream
-            .write_all(b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
-            .unwrap();
-        let mut response = String::new();
-        let _ = stream.read_to_string(&mut response);
+        let response = get_from(Some(tag.address()), port, Duration::ZERO, &[]);
         assert!(response.ends_with("fine"), "{response:?}");
         engine.wait_idle(Duration::from_secs(5));
         let written = std::fs::read_to_string(&journal_file).unwrap();
         let _ = std::fs::remove_file(&journal_file);
         assert!(written.contains(r#""pid":77"#), "{written}");
+    }
+
+    /// Tagged connections go to a listener that accepts them at their handshake where more
+    /// than one CPU can run the engine (else to the engine listener). A client that writes
+    /// past the accepting thread's spin, and one that falls back to a preamble on that port
+    /// (its socket was bound by the application), are served all the same.
+    #[test]
+    fn tagged_connections_are_accepted_at_their_handshake_on_several_cpus() {
+        let engine = super::super::tests::engine(ONE_ENTRY);
+        let Reply::Redirect {
+            port,
+            from: Some(tag),
+            ..
+        } = route_as(&engine, 78, "a.test", 80)
+        else {
+            panic!("not redirected with a tag")
+        };
+        let several_cpus = thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+        assert_eq!(port != engine.listener_port().unwrap(), several_cpus);
+        let late = get_from(Some(tag.address()), port, FIRST_BYTES_SPIN * 200, &[]);
+        assert!(late.ends_with("fine"), "{late:?}");
+        let Reply::Fake(ip) = engine.handle(crate::control::Request::Resolve {
+            pid: 79,
+            name: "a.test".into(),
+        }) else {
+            panic!("no fake address")
+        };
+        let preamble = Preamble {
+            pid: 79,
+            addr: ip.into(),
+            port: 80,
+        };
+        let introduced = get_from(None, port, Duration::ZERO, &preamble.encode());
+        assert!(introduced.ends_with("fine"), "{introduced:?}");
+        assert_eq!(engine.report().mocked, 2);
     }
 
     /// A connection whose first bytes are not a whole, valid preamble is closed unanswered,
