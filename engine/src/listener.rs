@@ -22,6 +22,7 @@ use crate::journal::Action;
 use crate::scopes::EntrySet;
 use mocket_config::Kind;
 use mocket_protocols::field::Destination;
+use mocket_shim_api::{Spin, spin_for};
 
 /// How long the thread that accepted a connection waits for its preamble: the shim writes it
 /// inside `connect`, before the application can run again, so it is normally there at accept;
@@ -49,7 +50,8 @@ const MAX_ACCEPTORS: usize = 2;
 /// How long a thread that accepted a connection at its handshake ([`Accepts::AtHandshake`])
 /// polls for the client's first bytes before it blocks: a client writes microseconds after its
 /// `connect` returns, and blocking would add a wake-up (15-30 µs on a virtual machine, issue 15)
-/// to the connection. Bounded, so that a silent client costs at most this much CPU.
+/// to the connection. Bounded, so that a silent client costs at most this much CPU, and turned
+/// off for a while when it does not pay (see [`Spin`]).
 const FIRST_BYTES_SPIN: Duration = Duration::from_micros(50);
 
 /// The listen backlog of the engine's listener: where clients wait while the accept loop
@@ -205,6 +207,7 @@ impl Engine {
     /// connection, and before that handing each connection from thread to thread, cost one to
     /// three wake-ups per connection more than a loopback server.
     fn lead(self: Arc<Self>, listener: Arc<EngineListener>) {
+        let mut spin = Spin::new(FIRST_BYTES_SPIN);
         loop {
             let reserved =
                 listener
@@ -229,12 +232,12 @@ impl Engine {
                     // then accept again (the listen backlog holds new clients meanwhile).
                     // Queuing it would leave it to a free thread, and with every thread busy
                     // the only one that could come free is this one, which would be accepting.
-                    self.serve_accepted(stream, peer, listener.accepts);
+                    self.serve_accepted(stream, peer, listener.accepts, &mut spin);
                     drop(active);
                     continue;
                 }
             }
-            self.serve_accepted(stream, peer, listener.accepts);
+            self.serve_accepted(stream, peer, listener.accepts, &mut spin);
             drop(active);
             if self.pool.has_queued() {
                 return; // Connections wait for a thread: this one takes them first.
@@ -299,9 +302,18 @@ impl Engine {
     /// Serves a connection of the engine listener on this thread once its source tag (from
     /// `peer`) or its preamble says who connected and where to; one with neither a tag this
     /// engine issued nor a whole, valid preamble is closed and logged.
-    fn serve_accepted(self: &Arc<Self>, stream: TcpStream, peer: SocketAddr, accepts: Accepts) {
+    fn serve_accepted(
+        self: &Arc<Self>,
+        stream: TcpStream,
+        peer: SocketAddr,
+        accepts: Accepts,
+        spin: &mut Spin,
+    ) {
         if accepts == Accepts::AtHandshake {
-            spin_for_first_bytes(&stream);
+            spin.arm();
+            spin_for(spin, || {
+                readable_within(&stream, Duration::ZERO).then_some(())
+            });
         }
         if !SourceTags::is_tag_address(peer.ip()) {
             if accepts == Accepts::AtHandshake {
@@ -590,14 +602,6 @@ fn read_preamble(stream: &TcpStream, wait_for_first: bool) -> Result<Preamble, U
         }
     }
     Preamble::decode(&buf).map_err(Unintroduced::Garbled)
-}
-
-/// Polls `stream` for something to read for at most [`FIRST_BYTES_SPIN`], without blocking.
-fn spin_for_first_bytes(stream: &TcpStream) {
-    let until = Instant::now() + FIRST_BYTES_SPIN;
-    while !readable_within(stream, Duration::ZERO) && Instant::now() < until {
-        std::hint::spin_loop();
-    }
 }
 
 /// Whether `stream` has something to read (or was closed) within `wait`: one `poll`, no socket
