@@ -201,7 +201,7 @@ impl Engine {
 
     /// Whether the client of `stream` spoke within [`INLINE_WAIT`], or at once when
     /// [`INLINE_WAITERS`] threads wait already.
-    fn spoke_soon(&self, stream: &TcpStream) -> bool {
+    pub(super) fn spoke_soon(&self, stream: &TcpStream) -> bool {
         use std::sync::atomic::Ordering;
         let waiters = &self.waiting_room.waiting_inline;
         let admitted = waiters

@@ -96,9 +96,11 @@ pub struct Engine {
     fake_ips: Mutex<FakeIpMap>,
     /// Real addresses of names allowed by name, so a connect to them is judged by that name.
     named_ips: Mutex<HashMap<IpAddr, String>>,
+    /// The engine listener's port, once started (see [`listener::Accepts::AtFirstBytes`]).
     listener_port: Mutex<Option<u16>>,
-    /// Threads waiting in `accept` on the engine listener.
-    acceptors: std::sync::atomic::AtomicUsize,
+    /// The port for connections introduced by a source tag, once chosen (see
+    /// [`listener::Accepts::AtHandshake`]).
+    tagged_port: Mutex<Option<u16>>,
     /// Per destination, its http entries indexed by method and path, built on first use
     /// (at most [`MAX_CACHED_INDEXES`] destinations).
     http_routes: Mutex<HashMap<Destination, Arc<mocket_protocols::http::RouteIndex>>>,
@@ -222,7 +224,7 @@ impl Engine {
             fake_ips: Mutex::new(fake_ips),
             named_ips: Mutex::default(),
             listener_port: Mutex::new(None),
-            acceptors: std::sync::atomic::AtomicUsize::new(0),
+            tagged_port: Mutex::new(None),
             active: std::sync::atomic::AtomicUsize::new(0),
             pool: pool::ConnectionPool::default(),
             waiting_room: idle::WaitingRoom::default(),
@@ -457,7 +459,11 @@ impl Engine {
                 true => self.source_tags.tag(pid, SocketAddr::new(addr, port)),
                 false => None,
             };
-            return match self.listener_port() {
+            let listening = match from {
+                Some(_) => self.tagged_port(),
+                None => self.listener_port(),
+            };
+            return match listening {
                 Ok(port) => Reply::Redirect(Redirect {
                     port,
                     lasting,

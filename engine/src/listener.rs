@@ -3,7 +3,7 @@
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -22,6 +22,7 @@ use crate::journal::Action;
 use crate::scopes::EntrySet;
 use mocket_config::Kind;
 use mocket_protocols::field::Destination;
+use mocket_shim_api::{Spin, spin_for};
 
 /// How long the thread that accepted a connection waits for its preamble: the shim writes it
 /// inside `connect`, before the application can run again, so it is normally there at accept;
@@ -45,6 +46,13 @@ pub(super) const INLINE_WAITERS: usize = 8;
 /// is taken by a waiting thread: handing the accepting role to another thread per connection
 /// cost one more wake-up per connection.
 const MAX_ACCEPTORS: usize = 2;
+
+/// How long a thread that accepted a connection at its handshake ([`Accepts::AtHandshake`])
+/// polls for the client's first bytes before it blocks: a client writes microseconds after its
+/// `connect` returns, and blocking would add a wake-up (15-30 µs on a virtual machine, issue 15)
+/// to the connection. Bounded, so that a silent client costs at most this much CPU, and turned
+/// off for a while when it does not pay (see [`Spin`]).
+const FIRST_BYTES_SPIN: Duration = Duration::from_micros(50);
 
 /// The listen backlog of the engine's listener: where clients wait while the accept loop
 /// applies back-pressure (the kernel caps it at `net.core.somaxconn`).
@@ -109,35 +117,87 @@ fn open_files_limit() -> Option<u64> {
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
+/// When a listener of the engine's `accept` returns a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Accepts {
+    /// Once its first bytes have come (`TCP_DEFER_ACCEPT`): the preamble, or a tagged client's
+    /// request. The accepting thread wakes once per connection, with something to read.
+    AtFirstBytes,
+    /// At its handshake, for connections introduced by a source tag, where more than one CPU
+    /// can run the engine: the accepting thread's wake-up (tens of µs on a virtual machine)
+    /// then overlaps the client's own work between `connect` and its first write, instead of
+    /// following that write; the thread polls for the first bytes for at most
+    /// [`FIRST_BYTES_SPIN`] before it blocks. On one CPU the wake-up cannot overlap anything
+    /// and the spin would only delay the client: tagged connections go to the engine listener.
+    AtHandshake,
+}
+
+/// One listening socket of the engine, and how many threads wait in its `accept`.
+pub(super) struct EngineListener {
+    socket: TcpListener,
+    accepts: Accepts,
+    acceptors: AtomicUsize,
+}
+
 impl Engine {
-    /// The port of the listener, started on first use: an engine that never redirects anything
-    /// starts no thread. Accepted connections inherit the listener's `TCP_NODELAY` and idle
-    /// timeout, so that no option is set per connection; `TCP_DEFER_ACCEPT` wakes `accept`
-    /// once a connection's preamble has come, not at its handshake.
+    /// The port of the engine listener ([`Accepts::AtFirstBytes`]), started on first use: an
+    /// engine that never redirects anything starts no thread.
     pub(super) fn listener_port(self: &Arc<Self>) -> io::Result<u16> {
         let mut port = lock(&self.listener_port);
         if let Some(p) = *port {
             return Ok(p);
         }
-        let listener = listen((Ipv4Addr::LOCALHOST, 0).into())?;
-        listener.set_nodelay(true)?;
-        listener.set_read_timeout(self.idle_timeout.0)?;
-        listener.set_write_timeout(self.idle_timeout.0)?;
-        // Woken only once the preamble is there (a silent connection after PREAMBLE_WAIT).
-        mocket_shim_api::defer_accept(&listener, PREAMBLE_WAIT.as_secs() as u32)?;
-        let listener: Arc<TcpListener> = Arc::new(listener.into());
-        let p = listener.local_addr()?.port();
+        let p = self.start_listener(Accepts::AtFirstBytes)?;
+        *port = Some(p);
+        Ok(p)
+    }
+
+    /// The port for connections introduced by a source tag: a listener that accepts them at
+    /// their handshake where more than one CPU can run the engine, else the engine listener
+    /// (see [`Accepts`]). Chosen on first use.
+    pub(super) fn tagged_port(self: &Arc<Self>) -> io::Result<u16> {
+        let mut port = lock(&self.tagged_port);
+        if let Some(p) = *port {
+            return Ok(p);
+        }
+        let several_cpus = thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+        let p = match several_cpus {
+            true => self.start_listener(Accepts::AtHandshake)?,
+            false => self.listener_port()?,
+        };
+        *port = Some(p);
+        Ok(p)
+    }
+
+    /// Starts a listener and its first acceptor; returns its port. Accepted connections
+    /// inherit the listener's `TCP_NODELAY` and idle timeout, so that no option is set per
+    /// connection.
+    fn start_listener(self: &Arc<Self>, accepts: Accepts) -> io::Result<u16> {
+        let socket = listen((Ipv4Addr::LOCALHOST, 0).into())?;
+        socket.set_nodelay(true)?;
+        socket.set_read_timeout(self.idle_timeout.0)?;
+        socket.set_write_timeout(self.idle_timeout.0)?;
+        if accepts == Accepts::AtFirstBytes {
+            // Woken only once the preamble is there (a silent connection after PREAMBLE_WAIT).
+            mocket_shim_api::defer_accept(&socket, PREAMBLE_WAIT.as_secs() as u32)?;
+        }
+        let socket: TcpListener = socket.into();
+        let port = socket.local_addr()?.port();
+        let listener = Arc::new(EngineListener {
+            socket,
+            accepts,
+            acceptors: AtomicUsize::new(0),
+        });
         let engine = Arc::clone(self);
         if !self.try_run_connection(move || engine.lead(listener)) {
             return Err(io::Error::other(
                 "cannot start a thread to accept connections",
             ));
         }
-        *port = Some(p);
-        Ok(p)
+        Ok(port)
     }
 
-    /// The engine listener's accept loop, run by up to [`MAX_ACCEPTORS`] pooled threads at once:
+    /// A listener's accept loop, run by up to [`MAX_ACCEPTORS`] pooled threads at once:
     /// each serves the connection it accepted, then accepts again while fewer than that wait in
     /// `accept`, else returns to the pool. A thread that takes the last waiting place first
     /// starts another acceptor (an idle or new pooled thread), so that some thread always
@@ -146,18 +206,20 @@ impl Engine {
     /// Why (measured, BENCHMARKS.md "New connections (issue 15)"): passing the accepting on per
     /// connection, and before that handing each connection from thread to thread, cost one to
     /// three wake-ups per connection more than a loopback server.
-    fn lead(self: Arc<Self>, listener: Arc<TcpListener>) {
+    fn lead(self: Arc<Self>, listener: Arc<EngineListener>) {
+        let mut spin = Spin::new(FIRST_BYTES_SPIN);
         loop {
-            let reserved = self
-                .acceptors
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                    (n < MAX_ACCEPTORS).then_some(n + 1)
-                });
+            let reserved =
+                listener
+                    .acceptors
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                        (n < MAX_ACCEPTORS).then_some(n + 1)
+                    });
             if reserved.is_err() {
                 return; // Enough threads accept: this one goes back to the pool.
             }
-            let accepted = self.accept_one(&listener, "the engine listener");
-            let others = self.acceptors.fetch_sub(1, Ordering::AcqRel) - 1;
+            let accepted = self.accept_one(&listener.socket, "the engine listener");
+            let others = listener.acceptors.fetch_sub(1, Ordering::AcqRel) - 1;
             let Some((stream, peer)) = accepted else {
                 continue;
             };
@@ -170,12 +232,12 @@ impl Engine {
                     // then accept again (the listen backlog holds new clients meanwhile).
                     // Queuing it would leave it to a free thread, and with every thread busy
                     // the only one that could come free is this one, which would be accepting.
-                    self.serve_accepted(stream, peer);
+                    self.serve_accepted(stream, peer, listener.accepts, &mut spin);
                     drop(active);
                     continue;
                 }
             }
-            self.serve_accepted(stream, peer);
+            self.serve_accepted(stream, peer, listener.accepts, &mut spin);
             drop(active);
             if self.pool.has_queued() {
                 return; // Connections wait for a thread: this one takes them first.
@@ -240,8 +302,25 @@ impl Engine {
     /// Serves a connection of the engine listener on this thread once its source tag (from
     /// `peer`) or its preamble says who connected and where to; one with neither a tag this
     /// engine issued nor a whole, valid preamble is closed and logged.
-    fn serve_accepted(self: &Arc<Self>, stream: TcpStream, peer: SocketAddr) {
+    fn serve_accepted(
+        self: &Arc<Self>,
+        stream: TcpStream,
+        peer: SocketAddr,
+        accepts: Accepts,
+        spin: &mut Spin,
+    ) {
+        if accepts == Accepts::AtHandshake {
+            spin.arm();
+            spin_for(spin, || {
+                readable_within(&stream, Duration::ZERO).then_some(())
+            });
+        }
         if !SourceTags::is_tag_address(peer.ip()) {
+            if accepts == Accepts::AtHandshake {
+                // A preamble on the tagged port: the shim's fallback where the application
+                // bound the socket itself. It comes right after the handshake, like a request.
+                self.spoke_soon(&stream);
+            }
             return self.serve_after_preamble(stream, false);
         }
         match self.source_tags.tagged(peer.ip()) {
@@ -598,6 +677,47 @@ mod tests {
         get_with(engine, late, |p| p.encode().to_vec())
     }
 
+    /// Resolves `name` and routes it to `port` as process `pid` would through the shim.
+    fn route_as(engine: &Arc<Engine>, pid: u32, name: &str, port: u16) -> Reply {
+        use crate::control::{Request, Transport};
+        let Reply::Fake(ip) = engine.handle(Request::Resolve {
+            pid,
+            name: name.into(),
+        }) else {
+            panic!("no fake address")
+        };
+        engine.handle(Request::Route {
+            pid,
+            transport: Transport::Tcp,
+            addr: ip.into(),
+            port,
+        })
+    }
+
+    /// Connects to the engine's `port` from `source` (a source tag) or any address, writes
+    /// `preamble` and, `late`, a request for `http://a.test/`; returns the response.
+    fn get_from(source: Option<Ipv4Addr>, port: u16, late: Duration, preamble: &[u8]) -> String {
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        if let Some(source) = source {
+            socket.bind(&SocketAddr::from((source, 0)).into()).unwrap();
+        }
+        socket
+            .connect(&SocketAddr::from((Ipv4Addr::LOCALHOST, port)).into())
+            .unwrap();
+        let mut stream = TcpStream::from(socket);
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(preamble).unwrap();
+        thread::sleep(late);
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        response
+    }
+
     const ONE_ENTRY: &str =
         r#"{"entries": [{"http": "GET http://a.test/", "response": {"body": "fine"}}]}"#;
 
@@ -677,7 +797,6 @@ mod tests {
     /// greet first) gets no tag.
     #[test]
     fn a_tagged_connection_needs_no_preamble() {
-        use crate::control::{Request, Transport};
         let journal_file =
             std::env::temp_dir().join(format!("mocket-tag-journal-{}.jsonl", std::process::id()));
         let journal = crate::journal::Journal::open(Some(&journal_file)).unwrap();
@@ -687,20 +806,7 @@ mod tests {
         ]}"#;
         let config = mocket_config::Config::parse(mocks, "m.json", ".".as_ref()).map(Arc::new);
         let engine = Engine::with_config(config, mocket_config::LogLevel::Error, journal, None);
-        let route = |name: &str, port| {
-            let Reply::Fake(ip) = engine.handle(Request::Resolve {
-                pid: 77,
-                name: name.into(),
-            }) else {
-                panic!("no fake address")
-            };
-            engine.handle(Request::Route {
-                pid: 77,
-                transport: Transport::Tcp,
-                addr: ip.into(),
-                port,
-            })
-        };
+        let route = |name: &str, port| route_as(&engine, 77, name, port);
         let Reply::Redirect(Redirect { from: None, .. }) = route("b.test", 9000) else {
             panic!("a raw TCP destination was tagged")
         };
@@ -712,27 +818,47 @@ mod tests {
         else {
             panic!("not redirected with a tag")
         };
-        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-        socket
-            .bind(&SocketAddr::from((tag.address(), 0)).into())
-            .unwrap();
-        socket
-            .connect(&SocketAddr::from((Ipv4Addr::LOCALHOST, port)).into())
-            .unwrap();
-        let mut stream = TcpStream::from(socket);
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        stream
-            .write_all(b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
-            .unwrap();
-        let mut response = String::new();
-        let _ = stream.read_to_string(&mut response);
+        let response = get_from(Some(tag.address()), port, Duration::ZERO, &[]);
         assert!(response.ends_with("fine"), "{response:?}");
         engine.wait_idle(Duration::from_secs(5));
         let written = std::fs::read_to_string(&journal_file).unwrap();
         let _ = std::fs::remove_file(&journal_file);
         assert!(written.contains(r#""pid":77"#), "{written}");
+    }
+
+    /// Tagged connections go to a listener that accepts them at their handshake where more
+    /// than one CPU can run the engine (else to the engine listener). A client that writes
+    /// past the accepting thread's spin, and one that falls back to a preamble on that port
+    /// (its socket was bound by the application), are served all the same.
+    #[test]
+    fn tagged_connections_are_accepted_at_their_handshake_on_several_cpus() {
+        let engine = super::super::tests::engine(ONE_ENTRY);
+        let Reply::Redirect(Redirect {
+            port,
+            from: Some(tag),
+            ..
+        }) = route_as(&engine, 78, "a.test", 80)
+        else {
+            panic!("not redirected with a tag")
+        };
+        let several_cpus = thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+        assert_eq!(port != engine.listener_port().unwrap(), several_cpus);
+        let late = get_from(Some(tag.address()), port, FIRST_BYTES_SPIN * 200, &[]);
+        assert!(late.ends_with("fine"), "{late:?}");
+        let Reply::Fake(ip) = engine.handle(crate::control::Request::Resolve {
+            pid: 79,
+            name: "a.test".into(),
+        }) else {
+            panic!("no fake address")
+        };
+        let preamble = Preamble {
+            pid: 79,
+            addr: ip.into(),
+            port: 80,
+        };
+        let introduced = get_from(None, port, Duration::ZERO, &preamble.encode());
+        assert!(introduced.ends_with("fine"), "{introduced:?}");
+        assert_eq!(engine.report().mocked, 2);
     }
 
     /// A connection whose first bytes are not a whole, valid preamble is closed unanswered,

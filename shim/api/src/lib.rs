@@ -15,7 +15,7 @@ mod sockopt;
 mod spin;
 
 pub use sockopt::defer_accept;
-pub use spin::{Spin, read_soon};
+pub use spin::{Spin, read_soon, spin_for};
 
 /// `void (*on_message)(void *ctx, const uint8_t *msg, size_t len)`.
 type OnMessage = extern "C" fn(ctx: *mut c_void, msg: *const u8, len: usize);

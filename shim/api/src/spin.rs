@@ -97,26 +97,35 @@ fn spin_then_wait(
     mut read_now: impl FnMut(&mut [u8]) -> io::Result<usize>,
     mut read_wait: impl FnMut(&mut [u8]) -> io::Result<usize>,
 ) -> io::Result<usize> {
-    if let Some(until) = spin.until {
-        let mut last = Instant::now();
-        loop {
-            match read_now(buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                read => {
-                    spin.end(Outcome::Caught);
-                    return read;
-                }
-            }
-            let now = Instant::now();
-            if now >= until || now - last >= PREEMPTED {
-                spin.end(Outcome::Missed);
-                break;
-            }
-            last = now;
-            std::hint::spin_loop();
-        }
+    let caught = spin_for(spin, || match read_now(buf) {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+        read => Some(read),
+    });
+    match caught {
+        Some(read) => read,
+        None => read_wait(buf),
     }
-    read_wait(buf)
+}
+
+/// Tries `ready` without sleeping while `spin` is armed: what it gives once it gives
+/// something; `None` when the spin was not armed, ran out or was preempted (the caller then
+/// waits as it would have without spinning).
+pub fn spin_for<T>(spin: &mut Spin, mut ready: impl FnMut() -> Option<T>) -> Option<T> {
+    let until = spin.until?;
+    let mut last = Instant::now();
+    loop {
+        if let Some(caught) = ready() {
+            spin.end(Outcome::Caught);
+            return Some(caught);
+        }
+        let now = Instant::now();
+        if now >= until || now - last >= PREEMPTED {
+            spin.end(Outcome::Missed);
+            return None;
+        }
+        last = now;
+        std::hint::spin_loop();
+    }
 }
 
 /// Reads what `stream` has now without waiting (`recv` with `MSG_DONTWAIT`): `WouldBlock` when
