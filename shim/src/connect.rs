@@ -244,7 +244,7 @@ fn address_of(query: impl FnOnce(*mut sockaddr, *mut socklen_t) -> c_int) -> Opt
 /// a protocol where the server may speak first never waits.
 fn write_preamble(fd: c_int, dest: SocketAddr, client_first: bool) -> Result<(), &'static str> {
     let preamble = Preamble {
-        pid: std::process::id(),
+        pid: crate::pid::current(),
         addr: dest.ip(),
         port: dest.port(),
     }

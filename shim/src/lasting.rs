@@ -47,7 +47,7 @@ static OWNER: AtomicU32 = AtomicU32::new(0);
 /// The lasting redirect of `dest` given to this process.
 pub fn lookup(dest: SocketAddr) -> Option<Redirect> {
     let (key, slot) = key_and_slot(dest)?;
-    if OWNER.load(Ordering::SeqCst) != std::process::id() {
+    if OWNER.load(Ordering::SeqCst) != crate::pid::current() {
         return None;
     }
     let packed = TABLE[slot].load(Ordering::SeqCst);
@@ -61,7 +61,7 @@ pub fn remember(dest: SocketAddr, redirect: Redirect) {
     let Some((key, slot)) = key_and_slot(dest) else {
         return;
     };
-    let pid = std::process::id();
+    let pid = crate::pid::current();
     if OWNER.load(Ordering::SeqCst) != pid {
         // Another process's entries (we were forked): forget them all before owning the table.
         for entry in TABLE.iter().chain(&TAGS) {
@@ -164,7 +164,7 @@ mod tests {
         let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let dest = addr("198.18.9.1:443");
         remember(dest, to(40003));
-        OWNER.store(std::process::id() + 1, Ordering::SeqCst);
+        OWNER.store(crate::pid::current() + 1, Ordering::SeqCst);
         assert_eq!(
             lookup(dest),
             None,

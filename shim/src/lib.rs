@@ -23,6 +23,7 @@ mod host_entry;
 mod lasting;
 mod link;
 mod openssl;
+mod pid;
 mod raw_dns;
 mod real;
 mod resolver;

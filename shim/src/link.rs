@@ -105,14 +105,14 @@ impl Channel {
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
         let inode = inode(stream.as_raw_fd()).unwrap_or(0);
         Ok(Channel {
-            pid: std::process::id(),
+            pid: crate::pid::current(),
             inode,
             reader: BufReader::new(stream),
         })
     }
 
     fn still_ours(&self) -> bool {
-        self.pid == std::process::id()
+        self.pid == crate::pid::current()
             && inode(self.reader.get_ref().as_raw_fd()) == Some(self.inode)
     }
 
@@ -309,7 +309,7 @@ fn request(request: Request) -> Reply {
 }
 
 fn pid() -> u32 {
-    std::process::id()
+    crate::pid::current()
 }
 
 pub fn resolve(name: &str) -> Reply {

@@ -57,7 +57,16 @@ pub fn copy_bytes(addr: *const c_void, out: &mut [u8]) -> Result<(), Fault> {
     crate::counted::add(&crate::counted::CHECKED_READS);
     // SAFETY: `local` describes `out`, which we own; the kernel checks `remote` and fails
     // with EFAULT instead of touching unreadable memory.
-    let n = unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) };
+    let n = unsafe {
+        libc::process_vm_readv(
+            crate::pid::current() as libc::pid_t,
+            &local,
+            1,
+            &remote,
+            1,
+            0,
+        )
+    };
     match n {
         n if n >= 0 && n as usize == out.len() => Ok(()),
         -1 if !copy_unavailable() => Err(Fault),
