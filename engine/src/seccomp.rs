@@ -84,10 +84,12 @@ impl Engine {
         self.shim_passes.enabled.store(true, Ordering::Relaxed);
     }
 
-    /// Whether `addr` is the engine's own listener, which redirected connects reach.
+    /// Whether `addr` is one of the engine's own listeners (the engine listener, and the one
+    /// for tagged connections), which redirected connects reach.
     pub fn is_engine_listener(&self, addr: SocketAddr) -> bool {
         let ip = addr.ip().to_canonical();
-        ip.is_loopback() && *lock(&self.listener_port) == Some(addr.port())
+        let port = Some(addr.port());
+        ip.is_loopback() && (*lock(&self.listener_port) == port || *lock(&self.tagged_port) == port)
     }
 
     fn handle_unnoted(self: &Arc<Self>, request: Request) -> Reply {
@@ -144,5 +146,20 @@ mod tests {
             engine.route_stopped_call(1, Transport::Tcp, outside, 80),
             Reply::Refuse(_)
         ));
+    }
+
+    /// Both listeners are the engine's: a shim's connect to either is never judged (nor
+    /// journaled) as a connect of its own.
+    #[test]
+    fn both_listeners_are_the_engines() {
+        let engine = crate::tests::engine(
+            r#"{"entries": [{"http": "GET http://a.test/", "response": {"body": "x"}}]}"#,
+        );
+        let at = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        let listener = engine.listener_port().unwrap();
+        let tagged = engine.tagged_port().unwrap();
+        assert!(engine.is_engine_listener(at(listener)));
+        assert!(engine.is_engine_listener(at(tagged)));
+        assert!(!engine.is_engine_listener(at(9)));
     }
 }
