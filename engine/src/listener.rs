@@ -309,23 +309,31 @@ impl Engine {
         accepts: Accepts,
         spin: &mut Spin,
     ) {
+        let tagged = SourceTags::is_tag_address(peer.ip());
         if accepts == Accepts::AtHandshake {
-            spin.arm();
-            spin_for(spin, || {
-                readable_within(&stream, Duration::ZERO).then_some(())
-            });
+            self.await_first_bytes(&stream, tagged, spin);
         }
-        if !SourceTags::is_tag_address(peer.ip()) {
-            if accepts == Accepts::AtHandshake {
-                // A preamble on the tagged port: the shim's fallback where the application
-                // bound the socket itself. It comes right after the handshake, like a request.
-                self.spoke_soon(&stream);
-            }
+        if !tagged {
             return self.serve_after_preamble(stream, false);
         }
         match self.source_tags.tagged(peer.ip()) {
             Some(who) => self.serve_introduced(stream, who.pid, who.dest),
             None => self.refuse_unintroduced(&stream, &Unintroduced::UnknownTag),
+        }
+    }
+
+    /// Waits briefly for the first bytes of a connection accepted at its handshake: spinning
+    /// (see [`FIRST_BYTES_SPIN`]), then, for one without a tag (a preamble on the tagged port:
+    /// the shim's fallback where the application bound the socket itself), inline like any
+    /// first byte. A tagged connection that has not spoken yet waits where its protocol's
+    /// driver is picked.
+    fn await_first_bytes(&self, stream: &TcpStream, tagged: bool, spin: &mut Spin) {
+        spin.arm();
+        let spoke = spin_for(spin, || {
+            readable_within(stream, Duration::ZERO).then_some(())
+        });
+        if spoke.is_none() && !tagged {
+            self.spoke_soon(stream);
         }
     }
 
